@@ -1,0 +1,55 @@
+"""tracegraph: exact, fast, explainable venue-based contact tracing.
+
+The flow, one module a step::
+
+    ingest   scan events / stay tables  →  clean stays
+    index    stays                      →  VenueIndex (venue × time buckets, per person view)
+    exposure VenueIndex + cases         →  Trace (contacts by tier, stay pairs, graph)
+
+Examples
+--------
+>>> import tracegraph as tg
+>>> city = tg.synth.generate_city(300, days=2, seed=3)
+>>> index = tg.VenueIndex.from_stays(city.stays)
+>>> result = tg.trace(index, city.stays["person"][:2].to_pylist(), tiers=2)
+>>> sorted(result.tier_counts())[:1]
+[0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracegraph.errors import (
+    DurationError,
+    PersonNotFound,
+    SchemaError,
+    TimezoneError,
+    TracegraphError,
+)
+from tracegraph.exposure import Trace, trace
+from tracegraph.index import VenueIndex
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DurationError",
+    "PersonNotFound",
+    "SchemaError",
+    "TimezoneError",
+    "Trace",
+    "TracegraphError",
+    "VenueIndex",
+    "__version__",
+    "synth",
+    "trace",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # the generator is imported on first use: importing tracegraph stays fast
+    if name == "synth":
+        import importlib
+
+        return importlib.import_module("tracegraph.synth")
+    raise AttributeError(f"module 'tracegraph' has no attribute {name!r}")

@@ -1,0 +1,193 @@
+"""Durations and timestamps at tracegraph's one-second resolution.
+
+Internally every time is an ``int64`` count of whole seconds since the Unix epoch
+(1970-01-01T00:00:00Z) and every duration an ``int64`` count of seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tracegraph._typing import DurationLike
+from tracegraph.errors import DurationError, SchemaError, TimezoneError
+
+__all__ = ["FAR_FUTURE", "FAR_PAST", "to_seconds", "duration_seconds", "seconds_to_timestamp"]
+
+#: Sentinels for "no bound"; far enough from int64 limits that adding a few
+#: durations can never overflow, far beyond any real timestamp (year ~146 billion).
+FAR_PAST = -(2**62)
+FAR_FUTURE = 2**62
+
+_UNITS = {
+    "d": 86_400,
+    "day": 86_400,
+    "days": 86_400,
+    "h": 3_600,
+    "hr": 3_600,
+    "hour": 3_600,
+    "hours": 3_600,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+}
+_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]+)")
+_UNIT_PER_S = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool = False) -> int:
+    """Convert a duration argument to a non-negative whole number of seconds.
+
+    Parameters
+    ----------
+    value : timedelta, numpy.timedelta64, str or int
+        The duration. Strings combine a number and a unit (``d``, ``h``, ``min``,
+        ``s`` and their long forms), possibly several: ``"1h30min"``. A bare
+        ``int`` is a number of seconds.
+    name : str
+        The argument's name, used in error messages.
+    allow_none : bool
+        Whether ``None`` is accepted (the caller then handles it).
+
+    Returns
+    -------
+    int
+        Whole seconds; ``-1`` when ``value`` is ``None`` and ``allow_none``.
+
+    Raises
+    ------
+    DurationError
+        If the value cannot be parsed, is negative, or is not a whole number of seconds.
+
+    Examples
+    --------
+    >>> duration_seconds("15min", "min_overlap")
+    900
+    >>> duration_seconds("1h30min", "linger")
+    5400
+    >>> import datetime as dt
+    >>> duration_seconds(dt.timedelta(hours=2), "latency")
+    7200
+    """
+    if value is None:
+        if allow_none:
+            return -1
+        raise DurationError(f"`{name}`: expected a duration, got None")
+    seconds: float | int
+    if isinstance(value, bool):
+        raise DurationError(f"`{name}`: expected a duration, got a bool ({value!r})")
+    if isinstance(value, dt.timedelta):
+        seconds = value / dt.timedelta(seconds=1)
+    elif isinstance(value, np.timedelta64):
+        if np.isnat(value):
+            raise DurationError(f"`{name}`: expected a duration, got NaT")
+        seconds = value / np.timedelta64(1, "s")
+    elif isinstance(value, int | np.integer):
+        seconds = int(value)
+    elif isinstance(value, str):
+        seconds = _parse_duration_string(value, name)
+    else:
+        raise DurationError(
+            f"`{name}`: expected a timedelta, numpy.timedelta64, str like '15min' or int "
+            f"seconds, got {type(value).__name__}"
+        )
+    if seconds < 0:
+        raise DurationError(f"`{name}`: expected a non-negative duration, got {value!r}")
+    if seconds != int(seconds):
+        raise DurationError(
+            f"`{name}`: expected whole seconds (tracegraph works at one-second resolution), "
+            f"got {value!r}"
+        )
+    return int(seconds)
+
+
+def _parse_duration_string(text: str, name: str) -> float:
+    stripped = text.strip()
+    if stripped.startswith("-"):
+        raise DurationError(f"`{name}`: expected a non-negative duration, got {text!r}")
+    pos = 0
+    total = 0.0
+    matched = False
+    for match in _PART.finditer(stripped):
+        if match.start() != pos:
+            break
+        unit = match.group(2).lower()
+        if unit not in _UNITS:
+            raise DurationError(
+                f"`{name}`: unknown unit {match.group(2)!r} in {text!r}; "
+                f"expected one of d, h, min, s (e.g. '15min', '2h', '1h30min')"
+            )
+        total += float(match.group(1)) * _UNITS[unit]
+        pos = match.end()
+        matched = True
+    if not matched or pos != len(stripped):
+        raise DurationError(
+            f"`{name}`: expected a duration like '15min', '2h', '90s' or '1h30min', got {text!r}"
+        )
+    return total
+
+
+def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) -> np.ndarray:
+    """Convert a timestamp column to int64 seconds since the epoch, floored.
+
+    Parameters
+    ----------
+    column : pyarrow array
+        A timestamp column of any unit. Zone-aware columns are exact instants.
+        Naive columns need ``tz``: their wall-clock times are read in that zone.
+    name : str
+        The column's name, for error messages.
+    tz : str or None
+        The zone to read naive timestamps in (``"UTC"``, ``"Asia/Ho_Chi_Minh"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` seconds since 1970-01-01T00:00:00Z.
+    """
+    typ = column.type
+    if not pa.types.is_timestamp(typ):
+        raise SchemaError(
+            f"column `{name}`: expected a timestamp type, got {typ}; convert it, e.g. "
+            f"pyarrow.compute.strptime(...) or pandas.to_datetime(..., utc=True)"
+        )
+    if column.null_count:
+        raise SchemaError(f"column `{name}`: expected no nulls, found {column.null_count}")
+    if typ.tz is None:
+        if tz is None:
+            raise TimezoneError(
+                f"column `{name}`: expected zone-aware timestamps, got naive {typ}; "
+                f"pass tz='UTC' (or the zone the times were recorded in, e.g. "
+                f"tz='Asia/Ho_Chi_Minh')"
+            )
+        try:
+            column = pc.assume_timezone(column, timezone=tz, ambiguous="earliest",
+                                        nonexistent="earliest")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}") from exc
+    raw = column.cast(pa.int64())
+    if isinstance(raw, pa.ChunkedArray):
+        values = raw.to_numpy() if raw.num_chunks else np.empty(0, np.int64)
+    else:
+        values = raw.to_numpy(zero_copy_only=False)
+    per_s = _UNIT_PER_S[typ.unit]
+    if per_s == 1:
+        return np.ascontiguousarray(values, dtype=np.int64)
+    return np.floor_divide(values, per_s).astype(np.int64, copy=False)
+
+
+def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """Wrap int64 epoch seconds as ``timestamp[us, tz=UTC]`` (``mask`` marks nulls)."""
+    micros = np.asarray(seconds, dtype=np.int64) * 1_000_000
+    return pa.array(micros, type=pa.timestamp("us", tz="UTC"), mask=mask)

@@ -1,0 +1,49 @@
+"""The tracegraph exception hierarchy.
+
+Every error tracegraph raises on purpose derives from :class:`TracegraphError`, and
+also from the builtin exception a user would naturally catch (``ValueError`` for bad
+values and schemas, ``KeyError`` for unknown ids). Messages say what was expected,
+what was found and, where possible, how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DurationError",
+    "PersonNotFound",
+    "SchemaError",
+    "TimezoneError",
+    "TracegraphError",
+]
+
+
+class TracegraphError(Exception):
+    """Base class of every error raised by tracegraph."""
+
+
+class SchemaError(TracegraphError, ValueError):
+    """A table is missing a column, has the wrong type, or holds invalid values.
+
+    Raised for missing or mistyped columns, nulls in ids or times, a stay whose
+    ``end`` is before its ``start``, and duplicated case rows.
+    """
+
+
+class TimezoneError(SchemaError):
+    """A timestamp column has no time zone and none was named by the caller."""
+
+
+class DurationError(TracegraphError, ValueError):
+    """A duration argument could not be parsed, is negative, or is not whole seconds."""
+
+
+class PersonNotFound(TracegraphError, KeyError):
+    """A case person id is not present in the index.
+
+    Pass ``unknown="keep"`` or ``unknown="drop"`` to :func:`tracegraph.trace` to
+    trace such cases anyway.
+    """
+
+    def __str__(self) -> str:
+        # KeyError.__str__ quotes its argument; we want the plain message.
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,528 @@
+"""Index + cases → :class:`Trace`: time-respecting contact tiers F0 → F1 → F2 …
+
+The rules, in plain words (the oracle in ``tests/oracle.py`` implements the same):
+
+* A stay is the half-open interval [start, end). Two intervals overlap by
+  ``min(end1, end2) - max(start1, start2)``; a pair of stays at the same venue
+  *qualifies* when that overlap is > 0 and >= ``min_overlap``.
+* Tier 0 are the cases. A case's stays that overlap its window [w0, w1) are clipped
+  to it and extended by ``linger``: exposure interval = [max(start, w0),
+  min(end, w1) + linger).
+* Tier k+1 are the persons not in tiers 0..k with a stay qualifying against a
+  tier-k exposure interval; ``exposed_at`` is their earliest overlap start. A tier-k
+  person (k >= 1) is infectious during [exposed_at + latency, exposed_at + latency
+  + infectious_for), and their exposure intervals are built as for the cases. Time
+  only runs forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tracegraph import _kernels
+from tracegraph._time import FAR_FUTURE, FAR_PAST, duration_seconds, seconds_to_timestamp, to_seconds
+from tracegraph._typing import DurationLike, TableLike, UnknownCases
+from tracegraph.errors import PersonNotFound, SchemaError, TracegraphError
+from tracegraph.index import VenueIndex, as_arrow_table
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["Trace", "trace"]
+
+_UNKNOWN_CHOICES = ("raise", "keep", "drop")
+_MAX_TIERS = 127  # tiers are stored as int8
+
+
+@dataclass(frozen=True)
+class _Cases:
+    """Cases resolved against an index: codes, windows, and ids not in the index."""
+
+    codes: np.ndarray  # int32 codes of the cases found in the index
+    window_start: np.ndarray  # int64
+    window_end: np.ndarray  # int64
+    unknown_ids: pa.Array  # ids kept as tier 0 without stays (unknown="keep")
+
+
+def trace(
+    index: VenueIndex,
+    cases: Iterable[Any] | TableLike,
+    /,
+    *,
+    tiers: int = 1,
+    min_overlap: DurationLike = 0,
+    linger: DurationLike = 0,
+    latency: DurationLike = 0,
+    infectious_for: DurationLike | None = None,
+    unknown: UnknownCases = "raise",
+) -> Trace:
+    """Trace the contacts of ``cases`` through ``index``, tier by tier.
+
+    Parameters
+    ----------
+    index : VenueIndex
+        The stays to trace through.
+    cases : iterable of ids, or table
+        Either person ids (each case is infectious for all time), or a table
+        (pyarrow, pandas or polars) with columns ``person``, ``start``, ``end``:
+        each case's infectious window [start, end), one row per case. A null
+        ``start``/``end`` leaves that side of the window open.
+    tiers : int, default 1
+        How many tiers to trace beyond the cases (1 → F1, 2 → F1 and F2, …).
+    min_overlap : duration, default 0
+        Minimum overlap for a pair of stays to qualify (it must also be > 0).
+    linger : duration, default 0
+        How long a venue stays infectious after an infectious person leaves.
+    latency : duration, default 0
+        Time from exposure until a traced contact becomes infectious (tiers ≥ 2).
+    infectious_for : duration, optional
+        How long a traced contact stays infectious after ``latency``; ``None``
+        means with no end.
+    unknown : {"raise", "keep", "drop"}, default "raise"
+        What to do with a case id that is not in the index: raise
+        :class:`~tracegraph.errors.PersonNotFound`, keep it as a tier-0 case with no
+        stays, or drop it.
+
+    Durations are ``datetime.timedelta``, ``numpy.timedelta64``, strings such as
+    ``"15min"``, ``"2h"`` or ``"1h30min"``, or int seconds.
+
+    Returns
+    -------
+    Trace
+        The contacts by tier, every qualifying pair of stays, and the graph.
+
+    Raises
+    ------
+    PersonNotFound
+        If a case id is not in the index and ``unknown="raise"``.
+    SchemaError
+        If the cases table lacks a column, holds nulls in ``person``, a window ending
+        before it starts, or a person twice.
+    DurationError
+        If a duration is negative, not whole seconds or cannot be parsed.
+
+    See Also
+    --------
+    VenueIndex.from_stays : build the index.
+    Trace.to_networkx : the contact graph.
+
+    Notes
+    -----
+    Each tier is one batch: the tier's exposure intervals are built from the
+    per-person view in one kernel call, then matched against the venue buckets in
+    another, so the cost is proportional to the stays read and the pairs found, not
+    to the size of the city. A person is traced once, at the first tier that reaches
+    them; ``edges`` keeps every qualifying pair of stays into that tier.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> ts = pa.timestamp("s", tz="UTC")
+    >>> stays = pa.table({
+    ...     "person": ["ann", "bob", "bob", "cat"],
+    ...     "venue": ["cafe", "cafe", "gym", "gym"],
+    ...     "start": pa.array([0, 1800, 7200, 9000], ts),
+    ...     "end": pa.array([3600, 5400, 10800, 12600], ts),
+    ... })
+    >>> index = tg.VenueIndex.from_stays(stays)
+    >>> result = tg.trace(index, ["ann"], tiers=2)
+    >>> result.contacts.to_pydict()["person"], result.contacts.to_pydict()["tier"]
+    (['ann', 'bob', 'cat'], [0, 1, 2])
+    >>> tg.trace(index, ["ann"], tiers=2, latency="3h").contacts["tier"].to_pylist()
+    [0, 1]
+    """
+    if not isinstance(index, VenueIndex):
+        raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
+    if isinstance(tiers, bool) or not isinstance(tiers, int | np.integer):
+        raise TypeError(f"`tiers`: expected an int, got {type(tiers).__name__}")
+    if not 0 <= tiers <= _MAX_TIERS:
+        raise ValueError(f"`tiers`: expected 0 <= tiers <= {_MAX_TIERS}, got {tiers}")
+    if unknown not in _UNKNOWN_CHOICES:
+        raise ValueError(f"`unknown`: expected one of {_UNKNOWN_CHOICES}, got {unknown!r}")
+    params = {
+        "tiers": int(tiers),
+        "min_overlap": duration_seconds(min_overlap, "min_overlap"),
+        "linger": duration_seconds(linger, "linger"),
+        "latency": duration_seconds(latency, "latency"),
+        "infectious_for": (
+            None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
+        ),
+    }
+    resolved = _resolve_cases(index, cases, unknown)
+    return _trace_codes(index, resolved, **params)
+
+
+def _trace_codes(
+    index: VenueIndex,
+    cases: _Cases,
+    *,
+    tiers: int,
+    min_overlap: int,
+    linger: int,
+    latency: int,
+    infectious_for: int | None,
+) -> Trace:
+    n_persons = index.n_persons
+    tier = np.full(n_persons, -1, dtype=np.int8)
+    exposed_at = np.zeros(n_persons, dtype=np.int64)
+    excluded = np.zeros(n_persons, dtype=np.bool_)
+    tier[cases.codes] = 0
+    excluded[cases.codes] = True
+
+    frontier = cases.codes
+    window_start = cases.window_start
+    window_end = cases.window_end
+    edge_parts: list[tuple[np.ndarray, ...]] = []
+    for k in range(tiers):
+        if frontier.size == 0:
+            break
+        src_stay, x_start, x_end = _exposure_intervals(index, frontier, window_start, window_end, linger)
+        src_person = index.person[src_stay]
+        query, stay, o_start, o_end = index.query(
+            index.venue[src_stay], x_start, x_end, src_person,
+            min_overlap=min_overlap, excluded=excluded,
+        )
+        target = index.person[stay]
+        frontier = _kernels.assign_tier(target, o_start, np.int8(k + 1), tier, exposed_at)
+        excluded[frontier] = True
+        edge_parts.append(
+            (src_person[query], target, index.venue[stay], o_start, o_end,
+             np.full(stay.shape[0], k + 1, dtype=np.int8))
+        )
+        window_start = exposed_at[frontier] + latency
+        if infectious_for is None:
+            window_end = np.full(frontier.shape[0], FAR_FUTURE, dtype=np.int64)
+        else:
+            window_end = window_start + infectious_for
+    return Trace._build(
+        index, cases, tier, exposed_at, edge_parts,
+        params={
+            "tiers": tiers, "min_overlap": min_overlap, "linger": linger,
+            "latency": latency, "infectious_for": infectious_for,
+        },
+    )
+
+
+def _exposure_intervals(
+    index: VenueIndex,
+    persons: np.ndarray,
+    window_start: np.ndarray,
+    window_end: np.ndarray,
+    linger: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exposure intervals of ``persons`` (codes) within their windows: (stay, start, end)."""
+    capacity = int((index.person_offsets[persons + 1] - index.person_offsets[persons]).sum())
+    out_stay = np.empty(capacity, dtype=np.int32)
+    out_start = np.empty(capacity, dtype=np.int64)
+    out_end = np.empty(capacity, dtype=np.int64)
+    n = int(
+        _kernels.exposure_intervals(
+            persons.astype(np.int32, copy=False),
+            window_start.astype(np.int64, copy=False),
+            window_end.astype(np.int64, copy=False),
+            linger,
+            index.person_offsets,
+            index.person_stays,
+            index.start,
+            index.end,
+            out_stay,
+            out_start,
+            out_end,
+        )
+    )
+    return out_stay[:n], out_start[:n], out_end[:n]
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cases:
+    if isinstance(cases, str | bytes):
+        raise SchemaError(
+            "`cases`: expected an iterable of person ids or a table, got a single "
+            f"{type(cases).__name__}; wrap it in a list: [{cases!r}]"
+        )
+    if _is_table(cases):
+        table = as_arrow_table(cases, "cases")
+        missing = [c for c in ("person", "start", "end") if c not in table.column_names]
+        if missing:
+            raise SchemaError(
+                f"cases: column `{missing[0]}` not found; expected columns "
+                f"['person', 'start', 'end'], available: {table.column_names}"
+            )
+        ids = table.column("person").combine_chunks()
+        if ids.null_count:
+            raise SchemaError(f"cases: column `person`: expected no nulls, found {ids.null_count}")
+        w0 = _window_bound(table.column("start"), "start", FAR_PAST)
+        w1 = _window_bound(table.column("end"), "end", FAR_FUTURE)
+        bad = np.flatnonzero(w1 < w0)
+        if bad.size:
+            raise SchemaError(
+                f"cases: expected end >= start, found {bad.size} windows ending before "
+                f"they start (first at row {int(bad[0])})"
+            )
+        if len(pc.unique(ids)) != len(ids):
+            raise SchemaError(
+                "cases: expected one row per case person, found a person on several rows; "
+                "give each case one infectious window [start, end)"
+            )
+    else:
+        try:
+            values = list(cases)
+        except TypeError as exc:
+            raise SchemaError(
+                f"`cases`: expected an iterable of person ids or a table, got "
+                f"{type(cases).__name__}"
+            ) from exc
+        try:
+            ids = pa.array(values) if values else pa.array([], index.persons.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SchemaError(
+                f"`cases`: expected person ids of one type ({index.persons.type}), got {exc}"
+            ) from exc
+        if ids.null_count:
+            raise SchemaError("`cases`: expected person ids, found None")
+        w0 = np.full(len(ids), FAR_PAST, dtype=np.int64)
+        w1 = np.full(len(ids), FAR_FUTURE, dtype=np.int64)
+    codes = index.person_codes(ids)
+    found = codes >= 0
+    unknown_ids = pa.array([], type=index.persons.type)
+    if not found.all():
+        n_missing = int((~found).sum())
+        if unknown == "raise":
+            first = int(np.flatnonzero(~found)[0])
+            # ids are personal data: say where, never which
+            raise PersonNotFound(
+                f"{n_missing} case id(s) not found in the index (first at position {first} "
+                f"of the cases); pass unknown='keep' to keep them as cases without stays, "
+                f"or unknown='drop' to leave them out"
+            )
+        if unknown == "keep":
+            unknown_ids = pc.unique(ids.filter(pa.array(~found))).cast(index.persons.type)
+    # an iterable may name a case twice; a table may not (checked above)
+    codes, first = np.unique(codes[found], return_index=True)
+    return _Cases(
+        codes=codes.astype(np.int32),
+        window_start=w0[found][first],
+        window_end=w1[found][first],
+        unknown_ids=unknown_ids,
+    )
+
+
+def _is_table(obj: Any) -> bool:
+    if isinstance(obj, pa.Table | pa.RecordBatch):
+        return True
+    module = type(obj).__module__.split(".")[0]
+    return module in {"pandas", "polars"} and hasattr(obj, "columns")
+
+
+def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.ndarray:
+    """Window bound in epoch seconds; nulls mean an open side."""
+    mask = column.is_null().to_numpy(zero_copy_only=False)
+    if mask.any():
+        filled = pc.fill_null(column, pa.scalar(0, type=column.type))
+        values = to_seconds(filled, name, None)
+        values[mask] = open_value
+        return values
+    return to_seconds(column, name, None)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, repr=False)
+class Trace:
+    """The result of :func:`trace`: contacts by tier, the stay pairs, the graph.
+
+    Attributes
+    ----------
+    contacts : pyarrow.Table
+        One row per traced person: ``person``, ``tier`` (0 for the cases),
+        ``exposed_at`` (``timestamp[us, UTC]``; null for tier 0). Sorted by tier,
+        then ``exposed_at``.
+    edges : pyarrow.Table
+        One row per qualifying pair of stays: ``source`` (the infector), ``target``,
+        ``venue``, ``start`` and ``end`` (the overlap of the target's stay with the
+        source's exposure interval), ``tier`` (of the target).
+    params : dict
+        The parameters of the trace, durations in seconds.
+
+    Examples
+    --------
+    >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+    >>> first = tiny_city.stays["person"][0].as_py()
+    >>> result = tg.trace(index, [first], tiers=2)
+    >>> result.contacts.column_names
+    ['person', 'tier', 'exposed_at']
+    >>> result.edges.column_names
+    ['source', 'target', 'venue', 'start', 'end', 'tier']
+    """
+
+    contacts: pa.Table
+    edges: pa.Table
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def _build(
+        cls,
+        index: VenueIndex,
+        cases: _Cases,
+        tier: np.ndarray,
+        exposed_at: np.ndarray,
+        edge_parts: list[tuple[np.ndarray, ...]],
+        params: dict[str, Any],
+    ) -> Trace:
+        traced = np.flatnonzero(tier >= 0).astype(np.int32)
+        t = tier[traced]
+        when = np.where(t == 0, FAR_PAST, exposed_at[traced])
+        order = np.lexsort((traced, when, t))
+        traced, t, when = traced[order], t[order], when[order]
+        person = index.persons.take(pa.array(traced))
+        n_keep = len(cases.unknown_ids)
+        if n_keep:
+            person = pa.concat_arrays([person.cast(index.persons.type), cases.unknown_ids])
+            t = np.concatenate([t, np.zeros(n_keep, dtype=np.int8)])
+            when = np.concatenate([when, np.full(n_keep, FAR_PAST, dtype=np.int64)])
+            order = np.lexsort((np.arange(len(t)), when, t))
+            person = person.take(pa.array(order))
+            t, when = t[order], when[order]
+        contacts = pa.table(
+            {
+                "person": person,
+                "tier": pa.array(t, type=pa.int8()),
+                "exposed_at": seconds_to_timestamp(when, mask=t == 0),
+            }
+        )
+        if edge_parts:
+            cols = [np.concatenate(parts) for parts in zip(*edge_parts, strict=True)]
+        else:
+            cols = [
+                np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32),
+                np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int8),
+            ]
+        source, target, venue, start, end, etier = cols
+        order = np.lexsort((end, venue, target, source, start, etier))
+        edges = pa.table(
+            {
+                "source": index.persons.take(pa.array(source[order])),
+                "target": index.persons.take(pa.array(target[order])),
+                "venue": index.venues.take(pa.array(venue[order])),
+                "start": seconds_to_timestamp(start[order]),
+                "end": seconds_to_timestamp(end[order]),
+                "tier": pa.array(etier[order], type=pa.int8()),
+            }
+        )
+        return cls(contacts=contacts, edges=edges, params=params)
+
+    # ------------------------------------------------------------------ views
+
+    def __repr__(self) -> str:
+        counts = self.tier_counts()
+        tiers = ", ".join(f"F{k}={n}" for k, n in counts.items())
+        return f"Trace({self.contacts.num_rows} persons: {tiers}; {self.edges.num_rows} stay pairs)"
+
+    def tier_counts(self) -> dict[int, int]:
+        """Number of persons per tier, ``{0: n_cases, 1: n_f1, ...}``.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> tg.trace(index, [first]).tier_counts()[0]
+        1
+        """
+        tiers = self.contacts.column("tier").to_numpy()
+        values, counts = np.unique(tiers, return_counts=True)
+        return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+    def to_arrow(self) -> pa.Table:
+        """The contacts table (``person``, ``tier``, ``exposed_at``)."""
+        return self.contacts
+
+    def to_pandas(self) -> Any:
+        """The contacts as a pandas DataFrame (needs ``pip install tracegraph[pandas]``)."""
+        _require("pandas", "pandas")
+        return self.contacts.to_pandas()
+
+    def to_polars(self) -> Any:
+        """The contacts as a polars DataFrame (needs ``pip install tracegraph[polars]``)."""
+        pl = _require("polars", "polars")
+        return pl.from_arrow(self.contacts)
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The contact graph: infector → contact, one edge per pair of persons.
+
+        Returns
+        -------
+        networkx.DiGraph
+            Nodes are person ids with attributes ``tier`` and ``exposed_at``
+            (a ``datetime``, ``None`` for cases). Edges run from a tier-k person to
+            a tier-(k+1) person and aggregate their stay pairs: ``start`` (first
+            overlap start), ``end`` (last overlap end), ``overlap_s`` (total overlap
+            seconds), ``n_pairs`` (number of stay pairs), ``venue`` (venue of the
+            first overlap) and ``venues`` (sorted distinct venues).
+
+        Examples
+        --------
+        >>> import networkx as nx
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> graph = tg.trace(index, [first], tiers=3).to_networkx()
+        >>> all(graph.nodes[v]["tier"] == graph.nodes[u]["tier"] + 1 for u, v in graph.edges)
+        True
+        """
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        contacts = self.contacts.to_pydict()
+        graph.add_nodes_from(
+            (p, {"tier": t, "exposed_at": e})
+            for p, t, e in zip(contacts["person"], contacts["tier"], contacts["exposed_at"], strict=True)
+        )
+        if self.edges.num_rows == 0:
+            return graph
+        edges = self.edges
+        overlap = pc.divide(
+            pc.cast(pc.subtract(edges["end"], edges["start"]), pa.int64()), 1_000_000
+        )
+        table = edges.append_column("overlap_s", overlap)
+        # rows are sorted by start, so the first row of a pair is its first overlap
+        first_rows = table.group_by(["source", "target"], use_threads=False).aggregate(
+            [
+                ("start", "min"),
+                ("end", "max"),
+                ("overlap_s", "sum"),
+                ("venue", "count"),
+                ("venue", "first"),
+                ("venue", "distinct"),
+            ]
+        ).to_pydict()
+        for i in range(len(first_rows["source"])):
+            graph.add_edge(
+                first_rows["source"][i],
+                first_rows["target"][i],
+                start=first_rows["start_min"][i],
+                end=first_rows["end_max"][i],
+                overlap_s=int(first_rows["overlap_s_sum"][i]),
+                n_pairs=int(first_rows["venue_count"][i]),
+                venue=first_rows["venue_first"][i],
+                venues=sorted(first_rows["venue_distinct"][i]),
+            )
+        return graph
+
+
+def _require(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise TracegraphError(
+            f"this needs {module}, which is not installed; pip install 'tracegraph[{extra}]'"
+        ) from exc
