@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from tracegraph._typing import DurationLike
 from tracegraph.errors import DurationError, SchemaError, TimezoneError
 
-__all__ = ["FAR_FUTURE", "FAR_PAST", "to_seconds", "duration_seconds", "seconds_to_timestamp"]
+__all__ = ["FAR_FUTURE", "FAR_PAST", "duration_seconds", "seconds_to_timestamp", "to_seconds"]
 
 #: Sentinels for "no bound"; far enough from int64 limits that adding a few
 #: durations can never overflow, far beyond any real timestamp (year ~146 billion).
@@ -172,19 +172,51 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
                 f"tz='Asia/Ho_Chi_Minh')"
             )
         try:
-            column = pc.assume_timezone(column, timezone=tz, ambiguous="earliest",
-                                        nonexistent="earliest")
+            column = pc.assume_timezone(
+                column, timezone=tz, ambiguous="earliest", nonexistent="earliest"
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}") from exc
+            raise TimezoneError(
+                f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}"
+            ) from exc
     raw = column.cast(pa.int64())
     if isinstance(raw, pa.ChunkedArray):
         values = raw.to_numpy() if raw.num_chunks else np.empty(0, np.int64)
     else:
         values = raw.to_numpy(zero_copy_only=False)
     per_s = _UNIT_PER_S[typ.unit]
-    if per_s == 1:
-        return np.ascontiguousarray(values, dtype=np.int64)
-    return np.floor_divide(values, per_s).astype(np.int64, copy=False)
+    seconds: np.ndarray = np.ascontiguousarray(values, dtype=np.int64)
+    if per_s != 1:
+        seconds = np.floor_divide(seconds, per_s)
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """Short human form of a duration: ``format_duration(5400) == "1h30min"``.
+
+    Examples
+    --------
+    >>> format_duration(5400), format_duration(86400), format_duration(0)
+    ('1h30min', '1d', '0s')
+    """
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+def format_instant(seconds: int) -> str:
+    """Epoch seconds as a short ISO-8601 UTC string, to the minute when exact.
+
+    Examples
+    --------
+    >>> format_instant(0), format_instant(61)
+    ('1970-01-01 00:00Z', '1970-01-01 00:01:01Z')
+    """
+    when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+    return when.strftime("%Y-%m-%d %H:%M" if seconds % 60 == 0 else "%Y-%m-%d %H:%M:%S") + "Z"
 
 
 def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:

@@ -1,4 +1,4 @@
-"""Index + cases → :class:`Trace`: time-respecting contact tiers F0 → F1 → F2 …
+"""Index + cases → :class:`Trace`: time-respecting contact tiers F0 → F1 → F2.
 
 The rules, in plain words (the oracle in ``tests/oracle.py`` implements the same):
 
@@ -26,7 +26,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph import _kernels
-from tracegraph._time import FAR_FUTURE, FAR_PAST, duration_seconds, seconds_to_timestamp, to_seconds
+from tracegraph._time import (
+    FAR_FUTURE,
+    FAR_PAST,
+    duration_seconds,
+    seconds_to_timestamp,
+    to_seconds,
+)
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import PersonNotFound, SchemaError, TracegraphError
 from tracegraph.index import VenueIndex, as_arrow_table
@@ -145,17 +151,18 @@ def trace(
         raise ValueError(f"`tiers`: expected 0 <= tiers <= {_MAX_TIERS}, got {tiers}")
     if unknown not in _UNKNOWN_CHOICES:
         raise ValueError(f"`unknown`: expected one of {_UNKNOWN_CHOICES}, got {unknown!r}")
-    params = {
-        "tiers": int(tiers),
-        "min_overlap": duration_seconds(min_overlap, "min_overlap"),
-        "linger": duration_seconds(linger, "linger"),
-        "latency": duration_seconds(latency, "latency"),
-        "infectious_for": (
+    resolved = _resolve_cases(index, cases, unknown)
+    return _trace_codes(
+        index,
+        resolved,
+        tiers=int(tiers),
+        min_overlap=duration_seconds(min_overlap, "min_overlap"),
+        linger=duration_seconds(linger, "linger"),
+        latency=duration_seconds(latency, "latency"),
+        infectious_for=(
             None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
         ),
-    }
-    resolved = _resolve_cases(index, cases, unknown)
-    return _trace_codes(index, resolved, **params)
+    )
 
 
 def _trace_codes(
@@ -182,18 +189,30 @@ def _trace_codes(
     for k in range(tiers):
         if frontier.size == 0:
             break
-        src_stay, x_start, x_end = _exposure_intervals(index, frontier, window_start, window_end, linger)
+        src_stay, x_start, x_end = _exposure_intervals(
+            index, frontier, window_start, window_end, linger
+        )
         src_person = index.person[src_stay]
         query, stay, o_start, o_end = index.query(
-            index.venue[src_stay], x_start, x_end, src_person,
-            min_overlap=min_overlap, excluded=excluded,
+            index.venue[src_stay],
+            x_start,
+            x_end,
+            src_person,
+            min_overlap=min_overlap,
+            excluded=excluded,
         )
         target = index.person[stay]
         frontier = _kernels.assign_tier(target, o_start, np.int8(k + 1), tier, exposed_at)
         excluded[frontier] = True
         edge_parts.append(
-            (src_person[query], target, index.venue[stay], o_start, o_end,
-             np.full(stay.shape[0], k + 1, dtype=np.int8))
+            (
+                src_person[query],
+                target,
+                index.venue[stay],
+                o_start,
+                o_end,
+                np.full(stay.shape[0], k + 1, dtype=np.int8),
+            )
         )
         window_start = exposed_at[frontier] + latency
         if infectious_for is None:
@@ -201,10 +220,17 @@ def _trace_codes(
         else:
             window_end = window_start + infectious_for
     return Trace._build(
-        index, cases, tier, exposed_at, edge_parts,
+        index,
+        cases,
+        tier,
+        exposed_at,
+        edge_parts,
         params={
-            "tiers": tiers, "min_overlap": min_overlap, "linger": linger,
-            "latency": latency, "infectious_for": infectious_for,
+            "tiers": tiers,
+            "min_overlap": min_overlap,
+            "linger": linger,
+            "latency": latency,
+            "infectious_for": infectious_for,
         },
     )
 
@@ -296,10 +322,10 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
     if not found.all():
         n_missing = int((~found).sum())
         if unknown == "raise":
-            first = int(np.flatnonzero(~found)[0])
+            position = int(np.flatnonzero(~found)[0])
             # ids are personal data: say where, never which
             raise PersonNotFound(
-                f"{n_missing} case id(s) not found in the index (first at position {first} "
+                f"{n_missing} case id(s) not found in the index (first at position {position} "
                 f"of the cases); pass unknown='keep' to keep them as cases without stays, "
                 f"or unknown='drop' to leave them out"
             )
@@ -403,8 +429,12 @@ class Trace:
             cols = [np.concatenate(parts) for parts in zip(*edge_parts, strict=True)]
         else:
             cols = [
-                np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32),
-                np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int8),
+                np.empty(0, np.int32),
+                np.empty(0, np.int32),
+                np.empty(0, np.int32),
+                np.empty(0, np.int64),
+                np.empty(0, np.int64),
+                np.empty(0, np.int8),
             ]
         source, target, venue, start, end, etier = cols
         order = np.lexsort((end, venue, target, source, start, etier))
@@ -483,7 +513,9 @@ class Trace:
         contacts = self.contacts.to_pydict()
         graph.add_nodes_from(
             (p, {"tier": t, "exposed_at": e})
-            for p, t, e in zip(contacts["person"], contacts["tier"], contacts["exposed_at"], strict=True)
+            for p, t, e in zip(
+                contacts["person"], contacts["tier"], contacts["exposed_at"], strict=True
+            )
         )
         if self.edges.num_rows == 0:
             return graph
@@ -493,16 +525,20 @@ class Trace:
         )
         table = edges.append_column("overlap_s", overlap)
         # rows are sorted by start, so the first row of a pair is its first overlap
-        first_rows = table.group_by(["source", "target"], use_threads=False).aggregate(
-            [
-                ("start", "min"),
-                ("end", "max"),
-                ("overlap_s", "sum"),
-                ("venue", "count"),
-                ("venue", "first"),
-                ("venue", "distinct"),
-            ]
-        ).to_pydict()
+        first_rows = (
+            table.group_by(["source", "target"], use_threads=False)
+            .aggregate(
+                [
+                    ("start", "min"),
+                    ("end", "max"),
+                    ("overlap_s", "sum"),
+                    ("venue", "count"),
+                    ("venue", "first"),
+                    ("venue", "distinct"),
+                ]
+            )
+            .to_pydict()
+        )
         for i in range(len(first_rows["source"])):
             graph.add_edge(
                 first_rows["source"][i],

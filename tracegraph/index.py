@@ -15,7 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph import _kernels
-from tracegraph._time import duration_seconds, seconds_to_timestamp, to_seconds
+from tracegraph._time import (
+    duration_seconds,
+    format_duration,
+    format_instant,
+    seconds_to_timestamp,
+    to_seconds,
+)
 from tracegraph._typing import DurationLike, TableLike
 from tracegraph.errors import SchemaError
 
@@ -29,7 +35,7 @@ _INT32_MAX = np.iinfo(np.int32).max
 
 
 def as_arrow_table(data: TableLike, what: str) -> pa.Table:
-    """Return ``data`` as a ``pyarrow.Table`` (pandas and polars converted, no copies where possible).
+    """Return ``data`` as a ``pyarrow.Table`` (pandas, polars: no copies where possible).
 
     Parameters
     ----------
@@ -79,9 +85,7 @@ def _check_id_column(column: pa.ChunkedArray, name: str, what: str) -> pa.Chunke
         or pa.types.is_large_string(typ)
         or pa.types.is_string_view(typ)
     ):
-        raise SchemaError(
-            f"{what}: column `{name}`: expected integer or string ids, got {typ}"
-        )
+        raise SchemaError(f"{what}: column `{name}`: expected integer or string ids, got {typ}")
     if pa.types.is_string_view(typ):
         column = column.cast(pa.string())
     if column.null_count:
@@ -160,7 +164,7 @@ class VenueIndex:
     ... })
     >>> index = tg.VenueIndex.from_stays(stays)
     >>> index
-    VenueIndex(3 stays, 3 persons, 2 venues, 1970-01-01T00:00:00Z .. 1970-01-01T01:30:00Z, bucket 3600s)
+    VenueIndex(3 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 01:30Z, bucket=1h)
     >>> index.stays_at("cafe", "1970-01-01T01:00:00Z", "1970-01-01T02:00:00Z")["person"].to_pylist()
     ['bob']
     """
@@ -295,8 +299,16 @@ class VenueIndex:
         active = np.empty(n, dtype=np.int32)
         n_keys = int(
             _kernels.build_buckets(
-                start, end, venue_offsets, origin, width,
-                key_bucket, key_offsets, venue_key_offsets, entry_stay, active,
+                start,
+                end,
+                venue_offsets,
+                origin,
+                width,
+                key_bucket,
+                key_offsets,
+                venue_key_offsets,
+                entry_stay,
+                active,
             )
         )
         return cls(
@@ -338,22 +350,28 @@ class VenueIndex:
     def nbytes(self) -> int:
         """Memory held by the index's arrays, in bytes."""
         arrays = (
-            self.start, self.end, self.person, self.venue, self.venue_offsets,
-            self.person_offsets, self.person_stays, self.key_bucket, self.key_offsets,
-            self.venue_key_offsets, self.entry_stay,
+            self.start,
+            self.end,
+            self.person,
+            self.venue,
+            self.venue_offsets,
+            self.person_offsets,
+            self.person_stays,
+            self.key_bucket,
+            self.key_offsets,
+            self.venue_key_offsets,
+            self.entry_stay,
         )
-        return sum(a.nbytes for a in arrays) + self.persons.nbytes + self.venues.nbytes
+        return int(sum(a.nbytes for a in arrays) + self.persons.nbytes + self.venues.nbytes)
 
     def __repr__(self) -> str:
         if self.n_stays:
-            span = (
-                f"{_iso(int(self.start.min()))} .. {_iso(int(self.end.max()))}"
-            )
+            span = f"{format_instant(int(self.start.min()))}..{format_instant(int(self.end.max()))}"
         else:
             span = "empty"
         return (
             f"VenueIndex({self.n_stays} stays, {self.n_persons} persons, "
-            f"{self.n_venues} venues, {span}, bucket {self.bucket_width}s)"
+            f"{self.n_venues} venues, {span}, bucket={format_duration(self.bucket_width)})"
         )
 
     # ------------------------------------------------------------------ lookups
@@ -381,7 +399,8 @@ class VenueIndex:
                     f"got {ids.type}"
                 ) from exc
         codes = pc.index_in(ids, value_set=dictionary)
-        return codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        result: np.ndarray = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        return result
 
     def stays_of(self, person: Any) -> pa.Table:
         """The stays of one person, in time order.
@@ -489,20 +508,30 @@ class VenueIndex:
             out_end = np.empty(capacity, dtype=np.int64)
             count = int(
                 _kernels.overlapping_stays(
-                    venue, start, end, on_behalf_of, min_overlap, excluded,
-                    self.start, self.end, self.person,
-                    self.venue_key_offsets, self.key_bucket, self.key_offsets,
-                    self.entry_stay, self.origin, self.bucket_width,
-                    out_query, out_stay, out_start, out_end,
+                    venue,
+                    start,
+                    end,
+                    on_behalf_of,
+                    min_overlap,
+                    excluded,
+                    self.start,
+                    self.end,
+                    self.person,
+                    self.venue_key_offsets,
+                    self.key_bucket,
+                    self.key_offsets,
+                    self.entry_stay,
+                    self.origin,
+                    self.bucket_width,
+                    out_query,
+                    out_stay,
+                    out_start,
+                    out_end,
                 )
             )
             if count <= capacity:
                 return out_query[:count], out_stay[:count], out_start[:count], out_end[:count]
             capacity = count
-
-
-def _iso(seconds: int) -> str:
-    return str(np.datetime64(seconds, "s")) + "Z"
 
 
 def _instant_seconds(value: Any, name: str) -> int:
