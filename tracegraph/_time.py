@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -223,3 +224,28 @@ def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) ->
     """Wrap int64 epoch seconds as ``timestamp[us, tz=UTC]`` (``mask`` marks nulls)."""
     micros = np.asarray(seconds, dtype=np.int64) * 1_000_000
     return pa.array(micros, type=pa.timestamp("us", tz="UTC"), mask=mask)
+
+
+def instant_seconds(value: Any, name: str) -> int:
+    """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return int(value.timestamp() // 1)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise SchemaError(f"`{name}`: expected an ISO-8601 time, got {value!r}") from exc
+        return instant_seconds(parsed, name)
+    if isinstance(value, np.datetime64):
+        return int(value.astype("datetime64[s]").astype(np.int64))
+    raise SchemaError(
+        f"`{name}`: expected a datetime, numpy.datetime64, ISO-8601 str or int seconds, "
+        f"got {type(value).__name__}"
+    )

@@ -35,7 +35,8 @@ from tracegraph._time import (
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import PersonNotFound, SchemaError, TracegraphError
-from tracegraph.index import VenueIndex, as_arrow_table
+from tracegraph.index import VenueIndex
+from tracegraph.ingest import as_arrow_table
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -7,7 +7,7 @@ time buckets of *v* that can overlap [a, b), whatever the length of the stays, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,107 +19,16 @@ from tracegraph._time import (
     duration_seconds,
     format_duration,
     format_instant,
+    instant_seconds,
     seconds_to_timestamp,
-    to_seconds,
 )
 from tracegraph._typing import DurationLike, TableLike
 from tracegraph.errors import SchemaError
+from tracegraph.ingest import clean_stays
 
-__all__ = ["STAY_COLUMNS", "VenueIndex", "as_arrow_table"]
-
-#: The columns a table of stays must have.
-STAY_COLUMNS = ("person", "venue", "start", "end")
+__all__ = ["VenueIndex"]
 
 _DEFAULT_BUCKET = "1h"
-_INT32_MAX = np.iinfo(np.int32).max
-
-
-def as_arrow_table(data: TableLike, what: str) -> pa.Table:
-    """Return ``data`` as a ``pyarrow.Table`` (pandas, polars: no copies where possible).
-
-    Parameters
-    ----------
-    data : pyarrow.Table, pyarrow.RecordBatch, pandas.DataFrame or polars.DataFrame
-        Anything tabular that speaks Arrow (the Arrow PyCapsule stream interface).
-    what : str
-        What the table is, for error messages (``"stays"``, ``"cases"``).
-
-    Returns
-    -------
-    pyarrow.Table
-    """
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if module == "polars" and hasattr(data, "to_arrow"):
-        return data.to_arrow()
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    raise SchemaError(
-        f"{what}: expected a pyarrow.Table, pandas.DataFrame or polars.DataFrame, "
-        f"got {type(data).__name__}"
-    )
-
-
-def _require_columns(table: pa.Table, names: tuple[str, ...], what: str) -> None:
-    missing = [name for name in names if name not in table.column_names]
-    if missing:
-        raise SchemaError(
-            f"{what}: column `{missing[0]}` not found; expected columns {list(names)}, "
-            f"available: {table.column_names}"
-        )
-
-
-def _check_id_column(column: pa.ChunkedArray, name: str, what: str) -> pa.ChunkedArray:
-    typ = column.type
-    if pa.types.is_dictionary(typ):
-        column = column.cast(typ.value_type)
-        typ = column.type
-    if not (
-        pa.types.is_integer(typ)
-        or pa.types.is_string(typ)
-        or pa.types.is_large_string(typ)
-        or pa.types.is_string_view(typ)
-    ):
-        raise SchemaError(f"{what}: column `{name}`: expected integer or string ids, got {typ}")
-    if pa.types.is_string_view(typ):
-        column = column.cast(pa.string())
-    if column.null_count:
-        raise SchemaError(
-            f"{what}: column `{name}`: expected no nulls, found {column.null_count}; "
-            f"drop or fill those rows first"
-        )
-    return column
-
-
-def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """Dictionary-encode ids into dense int32 codes with a sorted dictionary.
-
-    Sorting the dictionary makes every code, and so every result's order,
-    independent of the order of the input rows.
-
-    Returns
-    -------
-    ids : pyarrow.Array
-        The distinct ids, sorted; code ``c`` stands for ``ids[c]``.
-    codes : numpy.ndarray
-        ``int32`` code of every row.
-    """
-    encoded = pc.dictionary_encode(column)
-    if encoded.num_chunks == 0:
-        return pa.array([], type=column.type), np.empty(0, dtype=np.int32)
-    dictionary = encoded.chunk(0).dictionary
-    raw_codes = np.concatenate(
-        [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
-    )
-    order = pc.array_sort_indices(dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    return dictionary.take(pa.array(order)), rank[raw_codes]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -184,7 +93,6 @@ class VenueIndex:
     key_offsets: np.ndarray
     venue_key_offsets: np.ndarray
     entry_stay: np.ndarray
-    _id_index: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # ------------------------------------------------------------------ building
 
@@ -243,24 +151,10 @@ class VenueIndex:
         width = duration_seconds(bucket_width, "bucket_width")
         if width <= 0:
             raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
-        table = as_arrow_table(stays, "stays")
-        _require_columns(table, STAY_COLUMNS, "stays")
-        person_col = _check_id_column(table.column("person"), "person", "stays")
-        venue_col = _check_id_column(table.column("venue"), "venue", "stays")
-        start = to_seconds(table.column("start"), "start", tz)
-        end = to_seconds(table.column("end"), "end", tz)
-        bad = np.flatnonzero(end < start)
-        if bad.size:
-            raise SchemaError(
-                f"stays: expected end >= start, found {bad.size} stays ending before they "
-                f"start (first at row {int(bad[0])}); fix or drop those rows"
-            )
-        n = start.shape[0]
-        if n >= _INT32_MAX:
-            raise SchemaError(f"stays: expected fewer than {_INT32_MAX} stays, got {n}")
-        persons, person_codes = encode_ids(person_col)
-        venues, venue_codes = encode_ids(venue_col)
-        return cls._from_codes(persons, venues, person_codes, venue_codes, start, end, width)
+        clean = clean_stays(stays, tz=tz)
+        return cls._from_codes(
+            clean.persons, clean.venues, clean.person, clean.venue, clean.start, clean.end, width
+        )
 
     @classmethod
     def _from_codes(
@@ -446,8 +340,8 @@ class VenueIndex:
             Columns ``person``, ``venue``, ``start``, ``end`` (the whole stays), in
             the index's order.
         """
-        a = _instant_seconds(start, "start")
-        b = _instant_seconds(end, "end")
+        a = instant_seconds(start, "start")
+        b = instant_seconds(end, "end")
         code = int(self.venue_codes(pa.array([venue]))[0])
         if code < 0 or b <= a:
             return self._stay_table(np.empty(0, dtype=np.int64), with_person=True)
@@ -532,30 +426,3 @@ class VenueIndex:
             if count <= capacity:
                 return out_query[:count], out_stay[:count], out_start[:count], out_end[:count]
             capacity = count
-
-
-def _instant_seconds(value: Any, name: str) -> int:
-    """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds."""
-    import datetime as dt
-
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return int(value.timestamp() // 1)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = dt.datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise SchemaError(f"`{name}`: expected an ISO-8601 time, got {value!r}") from exc
-        return _instant_seconds(parsed, name)
-    if isinstance(value, np.datetime64):
-        return int(value.astype("datetime64[s]").astype(np.int64))
-    raise SchemaError(
-        f"`{name}`: expected a datetime, numpy.datetime64, ISO-8601 str or int seconds, "
-        f"got {type(value).__name__}"
-    )
