@@ -355,8 +355,7 @@ def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.nda
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))
         values = to_seconds(filled, name, None)
-        values[mask] = open_value
-        return values
+        return np.where(mask, open_value, values)
     return to_seconds(column, name, None)
 
 

@@ -285,6 +285,11 @@ class VenueIndex:
         if pa.types.is_dictionary(ids.type):
             ids = ids.cast(ids.type.value_type)
         if ids.type != dictionary.type:
+            if _id_family(ids.type) != _id_family(dictionary.type):
+                raise SchemaError(
+                    f"expected {what} ids of type {dictionary.type} (as in the index), "
+                    f"got {ids.type}"
+                )
             try:
                 ids = ids.cast(dictionary.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -426,3 +431,12 @@ class VenueIndex:
             if count <= capacity:
                 return out_query[:count], out_stay[:count], out_start[:count], out_end[:count]
             capacity = count
+
+
+def _id_family(typ: pa.DataType) -> str:
+    """``"int"`` or ``"str"``: ids convert within a family, never across."""
+    if pa.types.is_integer(typ):
+        return "int"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        return "str"
+    return str(typ)

@@ -1,0 +1,304 @@
+"""Stays in: accepted table types, time units and zones, ids, and the index's lookups."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import tracegraph as tg
+from tracegraph import _kernels
+
+TS = pa.timestamp("s", tz="UTC")
+
+
+def stays_table(rows, ts=TS):
+    person, venue, start, end = zip(*rows, strict=True) if rows else ((), (), (), ())
+    return pa.table(
+        {
+            "person": pa.array(person, pa.int64()),
+            "venue": pa.array(venue, pa.int64()),
+            "start": pa.array(start, pa.int64()).cast(ts),
+            "end": pa.array(end, pa.int64()).cast(ts),
+        }
+    )
+
+
+ROWS = [(1, 10, 0, 3600), (2, 10, 1800, 5400), (3, 20, 0, 600), (1, 20, 7200, 9000)]
+
+
+def f1(index, cases):
+    return dict(
+        zip(
+            *tg.trace(index, cases).contacts.select(["person", "tier"]).to_pydict().values(),
+            strict=True,
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- input types
+
+
+def test_pandas_and_polars_frames_give_the_same_index_as_arrow():
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    table = stays_table(ROWS)
+    expected = f1(tg.VenueIndex.from_stays(table), [1])
+    assert expected == {1: 0, 2: 1}
+    assert f1(tg.VenueIndex.from_stays(table.to_pandas()), [1]) == expected
+    assert f1(tg.VenueIndex.from_stays(pl.from_arrow(table)), [1]) == expected
+    frame = pd.DataFrame(
+        {
+            "person": ["a", "b"],
+            "venue": ["v", "v"],
+            "start": pd.to_datetime(["2021-09-01 08:00", "2021-09-01 08:30"], utc=True),
+            "end": pd.to_datetime(["2021-09-01 09:00", "2021-09-01 10:00"], utc=True),
+        }
+    )
+    assert f1(tg.VenueIndex.from_stays(frame), ["a"]) == {"a": 0, "b": 1}
+
+
+def test_record_batch_is_accepted():
+    batch = stays_table(ROWS).to_batches()[0]
+    assert tg.VenueIndex.from_stays(batch).n_stays == len(ROWS)
+
+
+def test_extra_columns_are_ignored():
+    table = stays_table(ROWS).append_column("source", pa.array(["app"] * len(ROWS)))
+    assert tg.VenueIndex.from_stays(table).n_stays == len(ROWS)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_any_time_unit_is_floored_to_whole_seconds(unit):
+    per_s = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    ts = pa.timestamp(unit, tz="UTC")
+    # stay 1 ends at 100.9 s, stay 2 starts at 100.2 s: both floor to 100 -> touching
+    table = pa.table(
+        {
+            "person": [1, 2],
+            "venue": [5, 5],
+            "start": pa.array([0, int(100.2 * per_s) if per_s > 1 else 100], pa.int64()).cast(ts),
+            "end": pa.array([int(100.9 * per_s) if per_s > 1 else 100, 200 * per_s]).cast(ts),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    assert index.start.tolist() == [0, 100]
+    assert index.end.tolist() == [100, 200]
+    assert f1(index, [1]) == {1: 0}  # touching after flooring: no contact
+
+
+def test_negative_times_floor_towards_the_past():
+    ts = pa.timestamp("ms", tz="UTC")
+    table = pa.table(
+        {
+            "person": [1],
+            "venue": [1],
+            "start": pa.array([-1500], pa.int64()).cast(ts),
+            "end": pa.array([-500], pa.int64()).cast(ts),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    assert index.start.tolist() == [-2]
+    assert index.end.tolist() == [-1]
+
+
+def test_zone_aware_times_are_instants_whatever_the_zone():
+    hanoi = pa.timestamp("s", tz="Asia/Ho_Chi_Minh")
+    utc = stays_table(ROWS)
+    local = utc.set_column(2, "start", utc["start"].cast(hanoi)).set_column(
+        3, "end", utc["end"].cast(hanoi)
+    )
+    a = tg.VenueIndex.from_stays(utc)
+    b = tg.VenueIndex.from_stays(local)
+    assert a.start.tolist() == b.start.tolist()
+
+
+def test_naive_times_need_a_zone():
+    sept_2021 = 1_630_454_400  # 2021-09-01T00:00:00Z (Hanoi was UTC+8 in 1970, UTC+7 now)
+    rows = [(p, v, s + sept_2021, e + sept_2021) for p, v, s, e in ROWS]
+    naive = stays_table(rows, ts=pa.timestamp("s"))
+    with pytest.raises(tg.TimezoneError, match=r"naive .* pass tz='UTC'"):
+        tg.VenueIndex.from_stays(naive)
+    utc = tg.VenueIndex.from_stays(naive, tz="UTC")
+    hanoi = tg.VenueIndex.from_stays(naive, tz="Asia/Ho_Chi_Minh")
+    # the same wall-clock time in Hanoi (UTC+7) is 7 hours earlier as an instant
+    assert (utc.start - hanoi.start).tolist() == [7 * 3600] * len(ROWS)
+
+
+def test_unknown_zone_is_a_clear_error():
+    naive = stays_table(ROWS, ts=pa.timestamp("s"))
+    with pytest.raises(tg.TimezoneError, match="valid IANA zone"):
+        tg.VenueIndex.from_stays(naive, tz="Mars/Olympus_Mons")
+
+
+def test_string_dictionary_and_view_ids_are_decoded_back():
+    table = pa.table(
+        {
+            "person": pa.array(["b", "a", "c"]).dictionary_encode(),
+            "venue": pa.array(["x", "x", "y"], pa.string_view()),
+            "start": pa.array([0, 10, 0], pa.int64()).cast(TS),
+            "end": pa.array([100, 100, 100], pa.int64()).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    assert index.persons.to_pylist() == ["a", "b", "c"]
+    result = tg.trace(index, ["b"])
+    assert result.contacts["person"].to_pylist() == ["b", "a"]
+    assert result.edges["venue"].to_pylist() == ["x"]
+
+
+def test_codes_do_not_depend_on_row_order():
+    table = stays_table(ROWS)
+    shuffled = table.take(pa.array([3, 1, 0, 2]))
+    a = tg.VenueIndex.from_stays(table)
+    b = tg.VenueIndex.from_stays(shuffled)
+    assert a.persons.equals(b.persons)
+    assert a.venues.equals(b.venues)
+    assert a.start.tolist() == b.start.tolist()
+    assert a.person.tolist() == b.person.tolist()
+
+
+def test_empty_table_builds_an_empty_index():
+    index = tg.VenueIndex.from_stays(stays_table([]))
+    assert (index.n_stays, index.n_persons, index.n_venues) == (0, 0, 0)
+    assert "empty" in repr(index)
+    with pytest.raises(tg.PersonNotFound):
+        tg.trace(index, [1])
+    kept = tg.trace(index, [1], unknown="keep")
+    assert kept.contacts["person"].to_pylist() == [1]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error", "match"),
+    [
+        (lambda t: t.drop_columns(["venue"]), tg.SchemaError, r"column `venue` not found"),
+        (
+            lambda t: t.set_column(0, "person", pa.array([1.5, 2.0, 3.0, 1.0])),
+            tg.SchemaError,
+            r"`person`: expected integer or string ids, got double",
+        ),
+        (
+            lambda t: t.set_column(0, "person", pa.array([1, None, 3, 1], pa.int64())),
+            tg.SchemaError,
+            r"`person`: expected no nulls, found 1",
+        ),
+        (
+            lambda t: t.set_column(2, "start", pa.array([0, None, 0, 7200], pa.int64()).cast(TS)),
+            tg.SchemaError,
+            r"`start`: expected no nulls, found 1",
+        ),
+        (
+            lambda t: t.set_column(3, "end", pa.array(["a", "b", "c", "d"])),
+            tg.SchemaError,
+            r"`end`: expected a timestamp type, got string",
+        ),
+        (
+            lambda t: t.set_column(3, "end", pa.array([3600, 5400, 600, 10], pa.int64()).cast(TS)),
+            tg.SchemaError,
+            r"expected end >= start, found 1 stays .*first at row 3",
+        ),
+    ],
+)
+def test_bad_stays_raise_typed_errors(mutate, error, match):
+    with pytest.raises(error, match=match):
+        tg.VenueIndex.from_stays(mutate(stays_table(ROWS)))
+
+
+def test_schema_error_is_a_value_error():
+    with pytest.raises(ValueError, match="not found"):
+        tg.VenueIndex.from_stays(stays_table(ROWS).drop_columns(["person"]))
+
+
+def test_not_a_table_is_rejected():
+    with pytest.raises(tg.SchemaError, match=r"expected a pyarrow\.Table"):
+        tg.VenueIndex.from_stays([(1, 2, 3, 4)])
+
+
+@pytest.mark.parametrize("width", ["0s", "-1h", "1.5s", "soon"])
+def test_bad_bucket_width(width):
+    with pytest.raises(ValueError, match="bucket_width"):
+        tg.VenueIndex.from_stays(stays_table(ROWS), bucket_width=width)
+
+
+# ----------------------------------------------------------------------------- lookups
+
+
+def test_stays_at_finds_long_and_short_stays_only_where_they_overlap():
+    rows = [
+        (1, 7, 0, 18 * 3600),  # an 18-hour shift
+        (2, 7, 10 * 3600, 10 * 3600 + 120),  # a 2-minute visit
+        (3, 7, 18 * 3600, 19 * 3600),  # arrives as the shift ends: touching
+        (4, 8, 10 * 3600, 11 * 3600),  # elsewhere
+    ]
+    index = tg.VenueIndex.from_stays(stays_table(rows), bucket_width="15min")
+    start = dt.datetime(1970, 1, 1, 10, 1, tzinfo=dt.UTC)
+    end = dt.datetime(1970, 1, 1, 10, 3, tzinfo=dt.UTC)
+    assert sorted(index.stays_at(7, start, end)["person"].to_pylist()) == [1, 2]
+    late = index.stays_at(7, "1970-01-01T17:59:59Z", "1970-01-01T18:30:00Z")
+    assert sorted(late["person"].to_pylist()) == [1, 3]
+    assert index.stays_at(7, "1970-01-01T18:00:00Z", "1970-01-01T18:00:00Z").num_rows == 0
+    assert index.stays_at(99, 0, 10**9).num_rows == 0
+
+
+def test_stays_of_lists_a_persons_stays_in_time_order():
+    index = tg.VenueIndex.from_stays(stays_table(ROWS))
+    mine = index.stays_of(1)
+    assert mine["venue"].to_pylist() == [10, 20]
+    assert index.stays_of(12345).num_rows == 0
+
+
+def test_bucket_table_lists_every_covered_bucket_in_start_order():
+    rows = [(1, 0, 0, 10), (2, 0, 5, 35), (3, 0, 12, 12), (4, 0, 21, 22), (5, 1, 100, 101)]
+    index = tg.VenueIndex.from_stays(stays_table(rows), bucket_width=10)
+    buckets = {}
+    for v in range(index.n_venues):
+        for k in range(index.venue_key_offsets[v], index.venue_key_offsets[v + 1]):
+            entries = index.entry_stay[index.key_offsets[k] : index.key_offsets[k + 1]]
+            buckets[(v, int(index.key_bucket[k]))] = [int(index.person[j]) for j in entries]
+    persons = index.persons.to_pylist()
+    named = {key: [persons[p] for p in value] for key, value in buckets.items()}
+    # the zero-length stay of person 3 is in no bucket; person 2 covers buckets 0..3
+    assert named == {(0, 0): [1, 2], (0, 1): [2], (0, 2): [2, 4], (0, 3): [2], (1, 10): [5]}
+
+
+def test_counting_sort_is_stable():
+    keys = np.array([2, 0, 2, 1, 0], dtype=np.int32)
+    order, offsets = _kernels.counting_sort(keys, 3)
+    assert order.tolist() == [1, 4, 3, 0, 2]
+    assert offsets.tolist() == [0, 2, 3, 5]
+
+
+def test_unsorted_input_gives_the_same_index_as_sorted_input():
+    rng = np.random.default_rng(0)
+    n = 500
+    start = rng.integers(0, 10_000, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 50, n),
+            "venue": rng.integers(0, 5, n),
+            "start": pa.array(start).cast(TS),
+            "end": pa.array(start + rng.integers(0, 3000, n)).cast(TS),
+        }
+    )
+    by_time = table.take(pa.array(np.argsort(start, kind="stable")))
+    a = tg.VenueIndex.from_stays(table)
+    b = tg.VenueIndex.from_stays(by_time)
+    # stays with equal (venue, start) may come in either order; everything else is equal
+    for name in ("start", "venue", "key_bucket", "key_offsets", "venue_key_offsets"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
+    assert sorted(zip(a.venue, a.start, a.end, a.person, strict=True)) == sorted(
+        zip(b.venue, b.start, b.end, b.person, strict=True)
+    )
+
+
+def test_repr_and_sizes():
+    index = tg.VenueIndex.from_stays(stays_table(ROWS))
+    assert repr(index) == (
+        "VenueIndex(4 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 02:30Z, bucket=1h)"
+    )
+    assert index.nbytes > 0

@@ -1,0 +1,243 @@
+"""The public surface of ``trace`` and ``Trace``: case inputs, outputs, conversions, threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import networkx as nx
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import tracegraph as tg
+
+TS = pa.timestamp("s", tz="UTC")
+H = 3600
+
+
+def index_of(rows, **kw):
+    person, venue, start, end = zip(*rows, strict=True)
+    table = pa.table(
+        {
+            "person": pa.array(person),
+            "venue": pa.array(venue),
+            "start": pa.array(start, pa.int64()).cast(TS),
+            "end": pa.array(end, pa.int64()).cast(TS),
+        }
+    )
+    return tg.VenueIndex.from_stays(table, **kw)
+
+
+# ann meets bob twice at the cafe and once at the gym; bob later meets cat at the gym
+ROWS = [
+    ("ann", "cafe", 0, 2 * H),
+    ("bob", "cafe", 1 * H, 3 * H),
+    ("ann", "cafe", 5 * H, 6 * H),
+    ("bob", "cafe", 5 * H, 5 * H + 1800),
+    ("ann", "gym", 8 * H, 9 * H),
+    ("bob", "gym", 8 * H + 1800, 10 * H),
+    ("cat", "gym", 9 * H + 1800, 11 * H),
+    ("dan", "park", 0, 1),
+]
+
+
+def test_cases_as_ids_or_as_table_with_open_windows_agree():
+    index = index_of(ROWS)
+    by_ids = tg.trace(index, ["ann"], tiers=2)
+    table = pa.table(
+        {"person": ["ann"], "start": pa.array([None], TS), "end": pa.array([None], TS)}
+    )
+    by_table = tg.trace(index, table, tiers=2)
+    assert by_ids.contacts.equals(by_table.contacts)
+    assert by_ids.edges.equals(by_table.edges)
+
+
+def test_case_window_limits_what_a_case_passes_on():
+    index = index_of(ROWS)
+    window = pa.table(
+        {
+            "person": ["ann"],
+            "start": pa.array([4 * H], TS),
+            "end": pa.array([12 * H], TS),
+        }
+    )
+    result = tg.trace(index, window)
+    edges = result.edges.to_pydict()
+    # the first cafe meeting (hours 1-2) is outside the window
+    assert [e.hour for e in edges["start"]] == [5, 8]
+
+
+def test_cases_from_pandas_frame():
+    pd = pytest.importorskip("pandas")
+    index = index_of(ROWS)
+    frame = pd.DataFrame(
+        {
+            "person": ["ann"],
+            "start": pd.to_datetime([0], unit="s", utc=True),
+            "end": pd.to_datetime([12 * H], unit="s", utc=True),
+        }
+    )
+    assert tg.trace(index, frame).tier_counts() == {0: 1, 1: 1}
+
+
+def test_an_iterable_may_repeat_a_case_but_a_table_may_not():
+    index = index_of(ROWS)
+    assert tg.trace(index, ["ann", "ann"]).tier_counts() == {0: 1, 1: 1}
+    twice = pa.table(
+        {
+            "person": ["ann", "ann"],
+            "start": pa.array([0, 4 * H], TS),
+            "end": pa.array([H, 5 * H], TS),
+        }
+    )
+    with pytest.raises(tg.SchemaError, match="one row per case person"):
+        tg.trace(index, twice)
+
+
+def test_case_table_errors():
+    index = index_of(ROWS)
+    with pytest.raises(tg.SchemaError, match=r"column `end` not found"):
+        tg.trace(index, pa.table({"person": ["ann"], "start": pa.array([0], TS)}))
+    backwards = pa.table({"person": ["ann"], "start": pa.array([H], TS), "end": pa.array([0], TS)})
+    with pytest.raises(tg.SchemaError, match="windows ending before they start"):
+        tg.trace(index, backwards)
+    naive = pa.table(
+        {
+            "person": ["ann"],
+            "start": pa.array([0], pa.timestamp("s")),
+            "end": pa.array([H], pa.timestamp("s")),
+        }
+    )
+    with pytest.raises(tg.TimezoneError, match="naive"):
+        tg.trace(index, naive)
+
+
+def test_single_string_case_is_rejected_with_a_hint():
+    index = index_of(ROWS)
+    with pytest.raises(tg.SchemaError, match=r"wrap it in a list: \['ann'\]"):
+        tg.trace(index, "ann")
+
+
+def test_case_ids_of_the_wrong_type():
+    index = index_of(ROWS)
+    with pytest.raises(tg.SchemaError, match="expected person ids of type string"):
+        tg.trace(index, [1, 2])
+
+
+def test_unknown_cases_raise_keep_or_drop_and_never_show_the_id():
+    index = index_of(ROWS)
+    with pytest.raises(tg.PersonNotFound, match="first at position 1") as info:
+        tg.trace(index, ["ann", "zoe-0912345678"])
+    assert "zoe" not in str(info.value)
+    assert isinstance(info.value, KeyError)
+    kept = tg.trace(index, ["ann", "zoe"], unknown="keep")
+    assert kept.contacts.filter(pa.compute.equal(kept.contacts["tier"], 0))[
+        "person"
+    ].to_pylist() == ["ann", "zoe"]
+    dropped = tg.trace(index, ["ann", "zoe"], unknown="drop")
+    assert dropped.contacts["person"].to_pylist() == ["ann", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tiers": -1}, "tiers"),
+        ({"tiers": 1.5}, "tiers"),
+        ({"unknown": "ignore"}, "unknown"),
+        ({"min_overlap": "-5min"}, "non-negative"),
+        ({"linger": "5 parsecs"}, "unknown unit"),
+        ({"latency": dt.timedelta(seconds=-1)}, "non-negative"),
+        ({"infectious_for": "0.5s"}, "whole seconds"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    index = index_of(ROWS)
+    with pytest.raises((ValueError, TypeError), match=match):
+        tg.trace(index, ["ann"], **kwargs)
+
+
+def test_durations_in_every_form_agree():
+    index = index_of(ROWS)
+    forms = ["45min", dt.timedelta(minutes=45), np.timedelta64(45, "m"), 2700, "0h45min"]
+    results = [tg.trace(index, ["ann"], min_overlap=f, tiers=2).contacts for f in forms]
+    assert all(r.equals(results[0]) for r in results)
+
+
+def test_tiers_zero_returns_only_the_cases():
+    result = tg.trace(index_of(ROWS), ["ann"], tiers=0)
+    assert result.contacts["person"].to_pylist() == ["ann"]
+    assert result.edges.num_rows == 0
+
+
+def test_contacts_and_edges_schema():
+    result = tg.trace(index_of(ROWS), ["ann"], tiers=2)
+    assert result.contacts.schema == pa.schema(
+        [("person", pa.string()), ("tier", pa.int8()), ("exposed_at", pa.timestamp("us", "UTC"))]
+    )
+    assert result.edges.schema == pa.schema(
+        [
+            ("source", pa.string()),
+            ("target", pa.string()),
+            ("venue", pa.string()),
+            ("start", pa.timestamp("us", "UTC")),
+            ("end", pa.timestamp("us", "UTC")),
+            ("tier", pa.int8()),
+        ]
+    )
+    assert result.contacts["exposed_at"].null_count == 1  # the case
+
+
+def test_networkx_graph_aggregates_stay_pairs_per_person_pair():
+    result = tg.trace(index_of(ROWS), ["ann"], tiers=2)
+    graph = result.to_networkx()
+    assert dict(graph.nodes(data="tier")) == {"ann": 0, "bob": 1, "cat": 2}
+    ab = graph.edges["ann", "bob"]
+    assert ab["n_pairs"] == 3
+    assert ab["overlap_s"] == H + 1800 + 1800
+    assert ab["start"] == dt.datetime(1970, 1, 1, 1, tzinfo=dt.UTC)
+    assert ab["venue"] == "cafe"
+    assert ab["venues"] == ["cafe", "gym"]
+    # bob is exposed at 01:00, so the gym at 09:30 passes it on to cat
+    assert graph.edges["bob", "cat"]["overlap_s"] == 1800
+    assert list(nx.bfs_layers(graph, ["ann"])) == [["ann"], ["bob"], ["cat"]]
+
+
+def test_pandas_and_polars_views():
+    pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    result = tg.trace(index_of(ROWS), ["ann"])
+    assert list(result.to_pandas()["person"]) == ["ann", "bob"]
+    assert isinstance(result.to_polars(), pl.DataFrame)
+    assert result.to_arrow() is result.contacts
+
+
+def test_trace_is_frozen_and_has_a_short_repr():
+    result = tg.trace(index_of(ROWS), ["ann"], tiers=2)
+    assert repr(result) == "Trace(3 persons: F0=1, F1=1, F2=1; 4 stay pairs)"
+    with pytest.raises(AttributeError):
+        result.contacts = None  # type: ignore[misc]
+
+
+def test_trace_from_many_threads_matches_serial():
+    rng = np.random.default_rng(5)
+    n = 20_000
+    start = rng.integers(0, 7 * 24 * H, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 2_000, n),
+            "venue": rng.integers(0, 300, n),
+            "start": pa.array(start).cast(TS),
+            "end": pa.array(start + rng.integers(0, 4 * H, n)).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    case_sets = [rng.choice(2_000, size=5, replace=False).tolist() for _ in range(16)]
+    serial = [tg.trace(index, cases, tiers=3, unknown="drop") for cases in case_sets]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(
+            pool.map(lambda cases: tg.trace(index, cases, tiers=3, unknown="drop"), case_sets)
+        )
+    for a, b in zip(serial, threaded, strict=True):
+        assert a.contacts.equals(b.contacts)
+        assert a.edges.equals(b.edges)
