@@ -1,0 +1,350 @@
+"""Tests of the synthetic city generator, tracegraph.synth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tracegraph.errors import TracegraphError
+from tracegraph.synth import City, generate_city
+
+HCM = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+7 all year
+START = dt.date(2021, 9, 6)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def city() -> City:
+    return generate_city(3_000, days=7, seed=11)
+
+
+def columns(city: City) -> dict[str, np.ndarray]:
+    s = city.stays
+    return {
+        "person": s["person"].to_numpy(),
+        "venue": s["venue"].to_numpy(),
+        "start": s["start"].cast(pa.int64()).to_numpy(),
+        "end": s["end"].cast(pa.int64()).to_numpy(),
+    }
+
+
+def midnight(day: dt.date, tz: str = "Asia/Ho_Chi_Minh") -> int:
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(tz)).timestamp())
+
+
+# --- determinism and schema ----------------------------------------------------------------
+
+
+def test_same_seed_same_city() -> None:
+    a = generate_city(500, days=3, seed=7)
+    b = generate_city(500, days=3, seed=7)
+    assert a.stays.equals(b.stays)
+    assert a.people.equals(b.people)
+    assert a.venues.equals(b.venues)
+
+
+def test_different_seed_different_city() -> None:
+    a = generate_city(500, days=3, seed=7)
+    b = generate_city(500, days=3, seed=8)
+    assert not a.stays.equals(b.stays)
+    assert not a.people.equals(b.people)
+    assert not a.venues.equals(b.venues)
+
+
+def test_int_schema(city: City) -> None:
+    ts = pa.timestamp("s", tz="UTC")
+    assert city.stays.schema == pa.schema(
+        [("person", pa.int64()), ("venue", pa.int64()), ("start", ts), ("end", ts)]
+    )
+    assert city.people.schema == pa.schema(
+        [("person", pa.int64()), ("district", pa.string()), ("ward", pa.string())]
+    )
+    assert city.venues.schema == pa.schema(
+        [
+            ("venue", pa.int64()),
+            ("kind", pa.string()),
+            ("district", pa.string()),
+            ("ward", pa.string()),
+            ("opens", pa.int8()),
+            ("closes", pa.int8()),
+            ("popularity", pa.float64()),
+        ]
+    )
+    assert city.people["person"].to_numpy().tolist() == list(range(3_000))
+    assert city.venues["venue"].to_numpy().tolist() == list(range(100))
+    for table in (city.stays, city.people, city.venues):
+        assert all(col.null_count == 0 for col in table.columns)
+
+
+def test_str_ids_match_int_ids() -> None:
+    ints = generate_city(400, days=2, seed=5)
+    strs = generate_city(400, days=2, seed=5, ids="str")
+    assert strs.stays.schema.field("person").type == pa.string()
+    assert strs.stays.schema.field("venue").type == pa.string()
+    assert strs.people.schema.field("person").type == pa.string()
+    assert strs.venues.schema.field("venue").type == pa.string()
+    assert strs.people["person"][:3].to_pylist() == ["P000000", "P000001", "P000002"]
+    assert strs.venues["venue"][-1].as_py() == f"V{ints.venues.num_rows - 1:05d}"
+    expected_p = [f"P{i:06d}" for i in ints.stays["person"].to_pylist()]
+    expected_v = [f"V{i:05d}" for i in ints.stays["venue"].to_pylist()]
+    assert strs.stays["person"].to_pylist() == expected_p
+    assert strs.stays["venue"].to_pylist() == expected_v
+    assert strs.stays.select(["start", "end"]).equals(ints.stays.select(["start", "end"]))
+
+
+def test_wide_str_ids() -> None:
+    city = generate_city(20, venues=123_456, days=1, ids="str")
+    assert city.venues["venue"][-1].as_py() == "V123455"
+
+
+def test_default_venue_count() -> None:
+    assert generate_city(9_000, days=1).venues.num_rows == 300
+    assert generate_city(10, days=1).venues.num_rows == 12
+
+
+def test_repr_is_short(city: City) -> None:
+    text = repr(city)
+    assert text.startswith("City(people=3_000, venues=100, stays=")
+    assert "2021-09-06..2021-09-12" in text
+    assert "Asia/Ho_Chi_Minh" in text
+    assert len(text) < 120
+
+
+def test_start_accepts_date_and_datetime() -> None:
+    a = generate_city(100, days=1, start="2021-09-08", seed=2)
+    b = generate_city(100, days=1, start=dt.date(2021, 9, 8), seed=2)
+    c = generate_city(100, days=1, start=dt.datetime(2021, 9, 8, 13, 30), seed=2)
+    assert a.stays.equals(b.stays)
+    assert a.stays.equals(c.stays)
+    assert b.start == dt.date(2021, 9, 8)
+
+
+# --- the stays --------------------------------------------------------------------------
+
+
+def test_end_not_before_start_and_sorted(city: City) -> None:
+    c = columns(city)
+    assert (c["end"] >= c["start"]).all()
+    assert (np.diff(c["start"]) >= 0).all()
+    assert len(c["start"]) > 3_000 * 7 * 2
+
+
+def test_stays_within_simulated_days(city: City) -> None:
+    c = columns(city)
+    first, after = midnight(START), midnight(START + dt.timedelta(days=7))
+    assert c["start"].min() >= first
+    assert c["start"].max() < after
+    # Only night shifts go on after the last day, until the next morning.
+    assert c["end"].max() < after + 12 * 3600
+    assert (c["end"] > after).sum() < 0.01 * len(c["end"])
+
+
+def test_every_person_and_venue_is_known(city: City) -> None:
+    c = columns(city)
+    assert c["person"].min() >= 0
+    assert c["person"].max() < city.people.num_rows
+    assert c["venue"].min() >= 0
+    assert c["venue"].max() < city.venues.num_rows
+
+
+def test_stays_per_person_day_near_visits_per_day() -> None:
+    for rate in (1.5, 3.0, 5.0):
+        city = generate_city(2_000, days=7, visits_per_day=rate, seed=4)
+        mean = city.stays.num_rows / (2_000 * 7)
+        assert 0.85 * rate < mean <= 1.02 * rate, (rate, mean)
+
+
+def test_zero_visits_means_only_work_and_school() -> None:
+    city = generate_city(1_000, days=2, visits_per_day=0, seed=3)
+    assert city.stays.num_rows > 0
+    c = columns(city)
+    # Everybody has at most one stay a day: the shift.
+    day = (c["start"] + HCM) // 86_400
+    _, counts = np.unique(c["person"] * 10 + day, return_counts=True)
+    assert counts.max() == 1
+
+
+def test_no_overlap_for_a_person(city: City) -> None:
+    c = columns(city)
+    order = np.lexsort((c["start"], c["person"]))
+    person, start, end = c["person"][order], c["start"][order], c["end"][order]
+    same = person[1:] == person[:-1]
+    assert same.sum() > 10_000
+    assert (start[1:][same] >= end[:-1][same]).all()
+
+
+def test_heavy_tail() -> None:
+    city = generate_city(20_000, days=2, seed=2)
+    counts = np.bincount(columns(city)["venue"], minlength=city.venues.num_rows)
+    top = np.sort(counts)[::-1][: city.venues.num_rows // 100]
+    # Uniform popularity would give the top 1 % of venues about 1 % of the stays.
+    assert top.sum() > 0.10 * counts.sum()
+    assert np.median(counts) < 0.55 * counts.mean()
+    popularity = city.venues["popularity"].to_numpy()
+    assert (popularity > 0).all()
+    assert popularity.max() > 20 * np.median(popularity)
+
+
+def test_long_stays_exist(city: City) -> None:
+    c = columns(city)
+    hours = (c["end"] - c["start"]) / 3600
+    assert (hours >= 12).sum() > 100
+    assert hours.max() <= 18
+    # Mostly short visits all the same.
+    assert np.median(hours) < 1.5
+
+
+def test_co_presence(city: City) -> None:
+    c = columns(city)
+    order = np.lexsort((c["start"], c["venue"]))
+    venue, person = c["venue"][order], c["person"][order]
+    start, end = c["start"][order], c["end"][order]
+    together = (venue[1:] == venue[:-1]) & (start[1:] < end[:-1]) & (person[1:] != person[:-1])
+    # Consecutive check-ins at a venue overlapping in time, by different people.
+    assert together.sum() > 0.3 * len(venue)
+
+
+def test_within_opening_hours(city: City) -> None:
+    c = columns(city)
+    venues = city.venues
+    opens = venues["opens"].to_numpy().astype(np.int64)[c["venue"]] * 3600
+    closes = venues["closes"].to_numpy().astype(np.int64)[c["venue"]] * 3600
+    always = (opens == 0) & (closes == 24 * 3600)
+    local_midnight = (c["start"] + HCM) // 86_400 * 86_400 - HCM
+    assert (c["start"] - local_midnight >= opens)[~always].all()
+    assert (c["end"] - local_midnight <= closes)[~always].all()
+    assert (venues["opens"].to_numpy() < venues["closes"].to_numpy()).all()
+
+
+def test_people_and_venues_tables(city: City) -> None:
+    districts = set(city.people["district"].to_pylist())
+    assert len(districts) == 12
+    wards = city.people["ward"].to_pylist()
+    homes = city.people["district"].to_pylist()
+    assert all(w.startswith(d + "-W") for w, d in zip(wards, homes, strict=True))
+    assert len(set(wards)) > 100
+    kinds = set(city.venues["kind"].to_pylist())
+    assert {"office", "factory", "school", "market", "shop", "restaurant", "hospital"} <= kinds
+
+
+def test_weekend_differs(city: City) -> None:
+    c = columns(city)
+    kind = np.asarray(city.venues["kind"].to_pylist())[c["venue"]]
+    day = (c["start"] + HCM) // 86_400 - (midnight(START) + HCM) // 86_400
+    monday, sunday = day == 0, day == 6
+    office_monday = (kind[monday] == "office").sum()
+    assert office_monday > 500
+    assert (kind[sunday] == "office").sum() < 0.05 * office_monday
+    assert (kind[sunday] == "school").sum() == 0
+    assert (kind[sunday] == "mall").sum() > 1.5 * (kind[monday] == "mall").sum()
+
+
+def test_markets_at_dawn(city: City) -> None:
+    c = columns(city)
+    kind = np.asarray(city.venues["kind"].to_pylist())[c["venue"]]
+    hour = (c["start"] + HCM) % 86_400 / 3600
+    market = hour[kind == "market"]
+    assert np.median(market) < 10
+    minutes = (c["end"] - c["start"])[kind == "market"] / 60
+    assert 20 < np.median(minutes) < 60
+
+
+def test_tiny_cities() -> None:
+    one = generate_city(1, days=1)
+    assert one.people.num_rows == 1
+    few = generate_city(50, venues=3, days=2)
+    assert few.venues.num_rows == 3
+    assert few.stays.num_rows > 0
+    assert set(few.venues["kind"].to_pylist()) == {"shop", "restaurant", "market"}
+
+
+@pytest.mark.parametrize(
+    ("tz", "start"),
+    [
+        ("Europe/Berlin", "2021-03-27"),  # a 23-hour day
+        ("Europe/Berlin", "2021-10-30"),  # a 25-hour day
+        ("America/Santiago", "2021-09-03"),  # midnight skipped on 2021-09-05
+        ("Pacific/Apia", "2011-12-29"),  # 2011-12-30 never happened in Samoa
+        ("UTC", "2021-09-06"),
+    ],
+)
+def test_other_time_zones(tz: str, start: str) -> None:
+    city = generate_city(800, days=3, start=start, tz=tz, seed=9)
+    c = columns(city)
+    first = dt.date.fromisoformat(start)
+    assert (c["end"] >= c["start"]).all()
+    assert (np.diff(c["start"]) >= 0).all()
+    assert c["start"].min() >= midnight(first, tz)
+    assert c["start"].max() < midnight(first + dt.timedelta(days=3), tz)
+    order = np.lexsort((c["start"], c["person"]))
+    same = c["person"][order][1:] == c["person"][order][:-1]
+    assert (c["start"][order][1:][same] >= c["end"][order][:-1][same]).all()
+
+
+# --- Parquet ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ids", ["int", "str"])
+def test_parquet_round_trip(tmp_path, ids: str) -> None:
+    city = generate_city(300, days=2, ids=ids, seed=1)
+    paths = city.write_parquet(tmp_path / "out")
+    assert set(paths) == {"stays", "people", "venues"}
+    for name, table in (("stays", city.stays), ("people", city.people), ("venues", city.venues)):
+        assert paths[name] == tmp_path / "out" / f"{name}.parquet"
+        # Plain readers get milliseconds (Parquet has no seconds), the same instants.
+        back = pq.read_table(paths[name], schema=table.schema)
+        assert back.equals(table)
+    again = City.read_parquet(tmp_path / "out")
+    assert again.stays.schema == city.stays.schema
+    assert again.stays.equals(city.stays)
+    assert again.people.equals(city.people)
+    assert again.venues.equals(city.venues)
+    assert (again.start, again.days, again.tz) == (city.start, city.days, city.tz)
+    assert repr(again) == repr(city)
+    meta = pq.ParquetFile(paths["stays"]).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_read_parquet_needs_our_metadata(tmp_path) -> None:
+    city = generate_city(50, days=1)
+    city.write_parquet(tmp_path)
+    pq.write_table(city.stays, tmp_path / "stays.parquet")
+    with pytest.raises(ValueError, match=r"expected a file written by City\.write_parquet"):
+        City.read_parquet(tmp_path)
+
+
+# --- bad arguments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"people": 0}, "`people`: expected an integer >= 1, got 0"),
+        ({"people": -5}, "`people`: expected an integer >= 1, got -5"),
+        ({"people": 2.5}, "`people`: expected an integer >= 1, got 2.5"),
+        ({"people": True}, "`people`: expected an integer >= 1, got True"),
+        ({"days": 0}, "`days`: expected an integer >= 1, got 0"),
+        ({"venues": 0}, "`venues`: expected None or an integer >= 1, got 0"),
+        ({"ids": "uuid"}, "`ids`: expected 'int' or 'str', got 'uuid'"),
+        ({"tz": "Mars/Olympus"}, "`tz`: expected a valid IANA zone name, got 'Mars/Olympus'"),
+        ({"tz": "../etc"}, "`tz`: expected a valid IANA zone name, got '../etc'"),
+        ({"visits_per_day": -1.0}, "`visits_per_day`: expected a finite number >= 0, got -1.0"),
+        (
+            {"visits_per_day": float("nan")},
+            "`visits_per_day`: expected a finite number >= 0, got nan",
+        ),
+        ({"start": "6/9/2021"}, "`start`: expected a date such as '2021-09-06', got '6/9/2021'"),
+        ({"start": 20210906}, "`start`: expected a str or datetime.date, got 20210906"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
+    args = {"people": 10, "days": 1} | kwargs
+    people = args.pop("people")
+    with pytest.raises(ValueError, match="expected") as info:
+        generate_city(people, **args)  # type: ignore[arg-type]
+    assert str(info.value) == message
+    assert isinstance(info.value, TracegraphError)
