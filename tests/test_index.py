@@ -302,3 +302,56 @@ def test_repr_and_sizes():
         "VenueIndex(4 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 02:30Z, bucket=1h)"
     )
     assert index.nbytes > 0
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3, 7])
+def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
+    """Small buffers: the kernel stops between queries and the caller resumes there."""
+    rng = np.random.default_rng(capacity)
+    n = 300
+    start = rng.integers(0, 20_000, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 40, n),
+            "venue": rng.integers(0, 4, n),
+            "start": pa.array(start).cast(TS),
+            "end": pa.array(start + rng.integers(0, 5_000, n)).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table, bucket_width="10min")
+    q = rng.integers(0, n, 50)
+    args = (
+        index.venue[q],
+        index.start[q],
+        index.end[q],
+        index.person[q],
+        0,
+        np.zeros(index.n_persons, dtype=np.bool_),
+        index.start,
+        index.end,
+        index.person,
+        index.venue_key_offsets,
+        index.key_bucket,
+        index.key_offsets,
+        index.entry_stay,
+        index.origin,
+        index.bucket_width,
+    )
+    collected = []
+    next_query = 0
+    size = capacity
+    while next_query < q.shape[0]:
+        out = (np.empty(size, np.int32), np.empty(size, np.int32))
+        out += (np.empty(size, np.int64), np.empty(size, np.int64))
+        written, resume = _kernels.overlapping_stays(*args, next_query, *out)
+        collected.extend(zip(*(a[:written].tolist() for a in out), strict=True))
+        size = size * 2 if resume == next_query else size  # one query did not fit at all
+        next_query = resume
+    expected = list(
+        zip(
+            *(a.tolist() for a in index.query(*args[:4], min_overlap=0, excluded=args[5])),
+            strict=True,
+        )
+    )
+    assert collected == expected
+    assert len(expected) > 20

@@ -196,6 +196,7 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     entry_stay,
     origin,
     width,
+    first_query,
     out_query,
     out_stay,
     out_start,
@@ -210,13 +211,17 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
 
     Only the buckets that can overlap the query are touched; a stay entered in several
     of them is reported once, from the bucket where its overlap with the query begins.
+
     Matches are written to the ``out_*`` buffers (query index, stay, overlap start and
-    end) while they have room; the total count is returned either way, so a caller
-    whose buffers were too small can grow them and call again.
+    end), starting with query ``first_query``. When the buffers fill up, the kernel
+    stops before the query that did not fit and returns ``(n_written, next_query)``;
+    the caller continues from ``next_query`` with fresh buffers, so no work is done
+    twice. ``next_query == len(q_venue)`` means done.
     """
     cap = out_query.shape[0]
     n_out = 0
-    for i in range(q_venue.shape[0]):
+    for i in range(first_query, q_venue.shape[0]):
+        n_before = n_out
         a = q_start[i]
         b = q_end[i]
         if b <= a:
@@ -250,14 +255,15 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
                 o_end = t if t < b else b
                 if o_end - o_start < min_overlap:
                     continue
-                if n_out < cap:
-                    out_query[n_out] = i
-                    out_stay[n_out] = j
-                    out_start[n_out] = o_start
-                    out_end[n_out] = o_end
+                if n_out == cap:
+                    return n_before, i  # full: this query starts the next call
+                out_query[n_out] = i
+                out_stay[n_out] = j
+                out_start[n_out] = o_start
+                out_end[n_out] = o_end
                 n_out += 1
             k += 1
-    return n_out
+    return n_out, q_venue.shape[0]
 
 
 # --------------------------------------------------------------------------- tracing

@@ -17,8 +17,9 @@ The rules, in plain words (the oracle in ``tests/oracle.py`` implements the same
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -362,7 +363,40 @@ def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.nda
 # --------------------------------------------------------------------------- result
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
+class _StayPairs:
+    """The qualifying stay pairs as code arrays, one part per tier, decoded on demand."""
+
+    persons: pa.Array
+    venues: pa.Array
+    # per tier: (source, target, venue) int32 codes, (start, end) int64 s, tier int8
+    parts: tuple[tuple[np.ndarray, ...], ...]
+
+    def table(self) -> pa.Table:
+        """The pairs as an Arrow table, sorted by tier, then overlap start (stable)."""
+        columns: list[list[np.ndarray]] = [[] for _ in range(6)]
+        for part in self.parts:
+            order = np.argsort(part[3], kind="stable")
+            for column, values in zip(columns, part, strict=True):
+                column.append(values[order])
+        dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int8)
+        source, target, venue, start, end, tier = (
+            np.concatenate(column) if column else np.empty(0, dtype)
+            for column, dtype in zip(columns, dtypes, strict=True)
+        )
+        return pa.table(
+            {
+                "source": self.persons.take(pa.array(source)),
+                "target": self.persons.take(pa.array(target)),
+                "venue": self.venues.take(pa.array(venue)),
+                "start": seconds_to_timestamp(start),
+                "end": seconds_to_timestamp(end),
+                "tier": pa.array(tier, type=pa.int8()),
+            }
+        )
+
+
+@dataclass(frozen=True, repr=False, eq=False)
 class Trace:
     """The result of :func:`trace`: contacts by tier, the stay pairs, the graph.
 
@@ -375,7 +409,9 @@ class Trace:
     edges : pyarrow.Table
         One row per qualifying pair of stays: ``source`` (the infector), ``target``,
         ``venue``, ``start`` and ``end`` (the overlap of the target's stay with the
-        source's exposure interval), ``tier`` (of the target).
+        source's exposure interval), ``tier`` (of the target). Sorted by tier, then
+        ``start``. Built on first access: tracing itself keeps the pairs as compact
+        integer arrays, so asking only for ``contacts`` costs no table of pairs.
     params : dict
         The parameters of the trace, durations in seconds.
 
@@ -391,8 +427,18 @@ class Trace:
     """
 
     contacts: pa.Table
-    edges: pa.Table
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any]
+    _pairs: _StayPairs
+
+    @functools.cached_property
+    def edges(self) -> pa.Table:
+        """Every qualifying pair of stays (built on first access, then kept)."""
+        return self._pairs.table()
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of qualifying stay pairs (rows of :attr:`edges`), without building it."""
+        return sum(int(part[0].shape[0]) for part in self._pairs.parts)
 
     @classmethod
     def _build(
@@ -425,37 +471,19 @@ class Trace:
                 "exposed_at": seconds_to_timestamp(when, mask=t == 0),
             }
         )
-        if edge_parts:
-            cols = [np.concatenate(parts) for parts in zip(*edge_parts, strict=True)]
-        else:
-            cols = [
-                np.empty(0, np.int32),
-                np.empty(0, np.int32),
-                np.empty(0, np.int32),
-                np.empty(0, np.int64),
-                np.empty(0, np.int64),
-                np.empty(0, np.int8),
-            ]
-        source, target, venue, start, end, etier = cols
-        order = np.lexsort((end, venue, target, source, start, etier))
-        edges = pa.table(
-            {
-                "source": index.persons.take(pa.array(source[order])),
-                "target": index.persons.take(pa.array(target[order])),
-                "venue": index.venues.take(pa.array(venue[order])),
-                "start": seconds_to_timestamp(start[order]),
-                "end": seconds_to_timestamp(end[order]),
-                "tier": pa.array(etier[order], type=pa.int8()),
-            }
+        pairs = _StayPairs(
+            persons=index.persons,
+            venues=index.venues,
+            parts=tuple(edge_parts),
         )
-        return cls(contacts=contacts, edges=edges, params=params)
+        return cls(contacts=contacts, params=params, _pairs=pairs)
 
     # ------------------------------------------------------------------ views
 
     def __repr__(self) -> str:
         counts = self.tier_counts()
         tiers = ", ".join(f"F{k}={n}" for k, n in counts.items())
-        return f"Trace({self.contacts.num_rows} persons: {tiers}; {self.edges.num_rows} stay pairs)"
+        return f"Trace({self.contacts.num_rows} persons: {tiers}; {self.n_pairs} stay pairs)"
 
     def tier_counts(self) -> dict[int, int]:
         """Number of persons per tier, ``{0: n_cases, 1: n_f1, ...}``.

@@ -399,38 +399,31 @@ class VenueIndex:
             One element per matching (query, stay) pair: the query's position, the
             stay's row in the index, and the overlap [overlap_start, overlap_end).
         """
-        capacity = max(1024, 4 * int(venue.shape[0]))
-        while True:
-            out_query = np.empty(capacity, dtype=np.int64)
-            out_stay = np.empty(capacity, dtype=np.int32)
-            out_start = np.empty(capacity, dtype=np.int64)
-            out_end = np.empty(capacity, dtype=np.int64)
-            count = int(
-                _kernels.overlapping_stays(
-                    venue,
-                    start,
-                    end,
-                    on_behalf_of,
-                    min_overlap,
-                    excluded,
-                    self.start,
-                    self.end,
-                    self.person,
-                    self.venue_key_offsets,
-                    self.key_bucket,
-                    self.key_offsets,
-                    self.entry_stay,
-                    self.origin,
-                    self.bucket_width,
-                    out_query,
-                    out_stay,
-                    out_start,
-                    out_end,
-                )
+        n_queries = int(venue.shape[0])
+        capacity = max(4096, 8 * n_queries)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        next_query = 0
+        while next_query < n_queries or not parts:
+            out = (
+                np.empty(capacity, dtype=np.int32),
+                np.empty(capacity, dtype=np.int32),
+                np.empty(capacity, dtype=np.int64),
+                np.empty(capacity, dtype=np.int64),
             )
-            if count <= capacity:
-                return out_query[:count], out_stay[:count], out_start[:count], out_end[:count]
-            capacity = count
+            n_written, resume = _kernels.overlapping_stays(
+                venue, start, end, on_behalf_of, min_overlap, excluded,
+                self.start, self.end, self.person,
+                self.venue_key_offsets, self.key_bucket, self.key_offsets, self.entry_stay,
+                self.origin, self.bucket_width, next_query, *out,
+            )  # fmt: skip
+            parts.append(tuple(a[:n_written] for a in out))  # type: ignore[arg-type]
+            next_query = int(resume)
+            # the buffers filled up: continue where the kernel stopped, with more room
+            capacity *= 2
+        if len(parts) == 1:
+            return parts[0]
+        query, stay, o_start, o_end = (np.concatenate(cols) for cols in zip(*parts, strict=True))
+        return query, stay, o_start, o_end
 
 
 def _id_family(typ: pa.DataType) -> str:
