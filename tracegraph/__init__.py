@@ -27,7 +27,7 @@ from tracegraph.errors import (
     TimezoneError,
     TracegraphError,
 )
-from tracegraph.exposure import Trace, trace
+from tracegraph.exposure import Trace, trace, warmup
 from tracegraph.index import VenueIndex
 
 __version__ = "0.1.0"
@@ -43,6 +43,7 @@ __all__ = [
     "__version__",
     "synth",
     "trace",
+    "warmup",
 ]
 
 

@@ -39,10 +39,23 @@ def _demo(args: argparse.Namespace) -> int:
         f"{index.nbytes / max(index.n_stays, 1):.1f} bytes/stay"
     )
 
+    t0 = time.perf_counter()
+    tg.warmup()
+    print(f"   (compiled or loaded the kernels in {time.perf_counter() - t0:.2f} s)")
+
+    # the cases: random people, each infectious for the 48 hours before their positive test
     rng = np.random.default_rng(args.seed)
     persons = index.persons
     picks = np.sort(rng.choice(len(persons), size=min(args.cases, len(persons)), replace=False))
-    cases = persons.take(pa.array(picks)).to_pylist()
+    first_day = int(index.start.min()) // 86_400 * 86_400
+    tested = first_day + 86_400 * rng.integers(2, max(3, args.days), size=picks.size)
+    cases = pa.table(
+        {
+            "person": persons.take(pa.array(picks)),
+            "start": pa.array((tested - 2 * 86_400) * 1_000_000, pa.timestamp("us", tz="UTC")),
+            "end": pa.array(tested * 1_000_000, pa.timestamp("us", tz="UTC")),
+        }
+    )
     t0 = time.perf_counter()
     result = tg.trace(
         index,
@@ -50,18 +63,24 @@ def _demo(args: argparse.Namespace) -> int:
         tiers=args.tiers,
         min_overlap=args.min_overlap,
         linger=args.linger,
+        latency=args.latency,
+        infectious_for=args.infectious_for,
     )
     t_trace = time.perf_counter() - t0
     print(
-        f"3. traced {len(cases)} cases to tier {args.tiers} (min_overlap={args.min_overlap}, "
-        f"linger={args.linger}) in {t_trace * 1000:.1f} ms"
+        f"3. traced {cases.num_rows} cases (each infectious for 48 h before a positive test) "
+        f"to tier {args.tiers} in {t_trace * 1000:.1f} ms"
+    )
+    print(
+        f"   rules: overlap >= {args.min_overlap}, linger {args.linger}; a contact becomes "
+        f"infectious {args.latency} after exposure, for {args.infectious_for}"
     )
     print()
     print("   people per tier")
     for tier, count in result.tier_counts().items():
-        label = "cases" if tier == 0 else f"F{tier}"
-        print(f"     F{tier} ({label:>5}): {count:>7,}")
-    print(f"   qualifying stay pairs: {result.edges.num_rows:,}")
+        label = "F0 (cases)" if tier == 0 else f"F{tier}"
+        print(f"     {label:<10} {count:>8,}")
+    print(f"   qualifying stay pairs: {result.n_pairs:,}")
     print()
     _print_busiest_venues(result, city.venues, top=args.top)
     return 0
@@ -108,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tiers", type=int, default=2, help="tiers to trace (2)")
     demo.add_argument("--min-overlap", default="15min", help="minimum overlap ('15min')")
     demo.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
+    demo.add_argument("--latency", default="1d", help="exposure to infectiousness ('1d')")
+    demo.add_argument("--infectious-for", default="3d", help="infectious period of contacts ('3d')")
     demo.add_argument("--top", type=int, default=5, help="venues to list (5)")
     demo.add_argument("--seed", type=int, default=2021, help="random seed (2021)")
     demo.add_argument("--out", default="demo_city", help="folder for the city's Parquet files")

@@ -42,7 +42,7 @@ from tracegraph.ingest import as_arrow_table
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["Trace", "trace"]
+__all__ = ["Trace", "trace", "warmup"]
 
 _UNKNOWN_CHOICES = ("raise", "keep", "drop")
 _MAX_TIERS = 127  # tiers are stored as int8
@@ -165,6 +165,30 @@ def trace(
             None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
         ),
     )
+
+
+def warmup() -> None:
+    """Compile (or load from the on-disk cache) every kernel, on a tiny city.
+
+    Services call this once at start so that the first real query is fast;
+    notebooks need not bother, since the first call compiles what it uses.
+
+    Examples
+    --------
+    >>> tg.warmup()
+    """
+    ts = pa.timestamp("s", tz="UTC")
+    stays = pa.table(
+        {
+            "person": pa.array([0, 1, 2], pa.int64()),
+            "venue": pa.array([0, 0, 0], pa.int64()),
+            "start": pa.array([0, 10, 20], pa.int64()).cast(ts),
+            "end": pa.array([30, 40, 50], pa.int64()).cast(ts),
+        }
+    )
+    index = VenueIndex.from_stays(stays)
+    trace(index, [0], tiers=2)
+    index.stays_at(0, 0, 60)
 
 
 def _trace_codes(
