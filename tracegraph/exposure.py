@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Trace", "trace", "warmup"]
 
 _UNKNOWN_CHOICES = ("raise", "keep", "drop")
+Direction = Literal["auto", "forward", "reverse"]
 _MAX_TIERS = 127  # tiers are stored as int8
 
 
@@ -200,13 +201,23 @@ def _trace_codes(
     linger: int,
     latency: int,
     infectious_for: int | None,
+    direction: Direction = "auto",
 ) -> Trace:
+    """Trace on codes. ``direction`` picks how each tier is matched (see Notes of trace).
+
+    ``"forward"`` probes the index with the tier's exposure intervals; ``"reverse"``
+    indexes the exposure intervals and probes them with the stays of everyone not yet
+    traced; ``"auto"`` probes with whichever side is smaller. All three give the same
+    pairs; tests check that they do.
+    """
     n_persons = index.n_persons
     tier = np.full(n_persons, -1, dtype=np.int8)
     exposed_at = np.zeros(n_persons, dtype=np.int64)
     excluded = np.zeros(n_persons, dtype=np.bool_)
     tier[cases.codes] = 0
     excluded[cases.codes] = True
+    stay_counts = np.diff(index.person_offsets)
+    stays_excluded = int(stay_counts[cases.codes].sum())
 
     frontier = cases.codes
     window_start = cases.window_start
@@ -219,26 +230,26 @@ def _trace_codes(
             index, frontier, window_start, window_end, linger
         )
         src_person = index.person[src_stay]
-        query, stay, o_start, o_end = index.query(
-            index.venue[src_stay],
-            x_start,
-            x_end,
-            src_person,
-            min_overlap=min_overlap,
-            excluded=excluded,
-        )
-        target = index.person[stay]
+        n_candidates = index.n_stays - stays_excluded
+        if direction == "reverse" or (direction == "auto" and n_candidates < src_stay.shape[0]):
+            source, target, venue, o_start, o_end = _match_from_candidates(
+                index, excluded, src_stay, src_person, x_start, x_end, min_overlap
+            )
+        else:
+            query, stay, o_start, o_end = index.query(
+                index.venue[src_stay],
+                x_start,
+                x_end,
+                src_person,
+                min_overlap=min_overlap,
+                excluded=excluded,
+            )
+            source, target, venue = src_person[query], index.person[stay], index.venue[stay]
         frontier = _kernels.assign_tier(target, o_start, np.int8(k + 1), tier, exposed_at)
         excluded[frontier] = True
+        stays_excluded += int(stay_counts[frontier].sum())
         edge_parts.append(
-            (
-                src_person[query],
-                target,
-                index.venue[stay],
-                o_start,
-                o_end,
-                np.full(stay.shape[0], k + 1, dtype=np.int8),
-            )
+            (source, target, venue, o_start, o_end, np.full(target.shape[0], k + 1, np.int8))
         )
         window_start = exposed_at[frontier] + latency
         if infectious_for is None:
@@ -259,6 +270,53 @@ def _trace_codes(
             "infectious_for": infectious_for,
         },
     )
+
+
+def _match_from_candidates(
+    index: VenueIndex,
+    excluded: np.ndarray,
+    src_stay: np.ndarray,
+    src_person: np.ndarray,
+    x_start: np.ndarray,
+    x_end: np.ndarray,
+    min_overlap: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Match the other way round: index the exposure intervals, probe with candidates.
+
+    Used when few people are left to trace (late tiers), so that the work is
+    proportional to their stays, not to the crowd already traced. Returns
+    (source, target, venue, overlap_start, overlap_end) codes and times.
+    """
+    x_venue = index.venue[src_stay]
+    intervals = VenueIndex._from_codes(
+        index.persons,
+        index.venues,
+        src_person,
+        x_venue,
+        x_start,
+        x_end,
+        index.bucket_width,
+        person_view=False,
+    )
+    # the candidates: every stay of a person not yet traced (as all-time windows)
+    open_persons = np.flatnonzero(~excluded).astype(np.int32)
+    cand, c_start, c_end = _exposure_intervals(
+        index,
+        open_persons,
+        np.full(open_persons.shape[0], FAR_PAST, dtype=np.int64),
+        np.full(open_persons.shape[0], FAR_FUTURE, dtype=np.int64),
+        0,
+    )
+    c_person = index.person[cand]
+    query, row, o_start, o_end = intervals.query(
+        index.venue[cand],
+        c_start,
+        c_end,
+        c_person,
+        min_overlap=min_overlap,
+        excluded=np.zeros(index.n_persons, dtype=np.bool_),
+    )
+    return intervals.person[row], c_person[query], intervals.venue[row], o_start, o_end
 
 
 def _exposure_intervals(

@@ -166,6 +166,8 @@ class VenueIndex:
         start: np.ndarray,
         end: np.ndarray,
         width: int,
+        *,
+        person_view: bool = True,
     ) -> VenueIndex:
         n = start.shape[0]
         # 1. sort by (venue, start): a stable counting sort by venue keeps time order
@@ -180,9 +182,13 @@ class VenueIndex:
         person = np.ascontiguousarray(person_codes[order])
         venue = np.ascontiguousarray(venue_codes[order])
         del order
-        # 2. per-person view
-        person_order, person_offsets = _kernels.counting_sort(person, len(persons))
-        person_stays = person_order.astype(np.int32)
+        # 2. per-person view (not needed by the engine's temporary indexes)
+        if person_view:
+            person_order, person_offsets = _kernels.counting_sort(person, len(persons))
+            person_stays = person_order.astype(np.int32)
+        else:
+            person_offsets = np.zeros(1, dtype=np.int64)
+            person_stays = np.empty(0, dtype=np.int32)
         # 3. time buckets per venue
         origin = int(start.min()) // width * width if n else 0
         n_entries = int(_kernels.bucket_entry_count(start, end, origin, width))
