@@ -355,3 +355,22 @@ def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
     )
     assert collected == expected
     assert len(expected) > 20
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [5, 3, 5, 9, 3, 4],  # dense: bitmap path
+        [84_912_345_678, -7, 84_912_345_678, 12, 0],  # sparse (phone-number-like): hashing
+        [-3, -1, -3, -2],  # dense and negative
+    ],
+)
+def test_integer_ids_encode_to_sorted_dictionary_codes(ids):
+    from tracegraph.ingest import encode_ids
+
+    column = pa.chunked_array([ids[:2], ids[2:]], type=pa.int64())
+    dictionary, codes = encode_ids(column)
+    assert dictionary.to_pylist() == sorted(set(ids))
+    assert dictionary.type == pa.int64()
+    assert codes.dtype == np.int32
+    assert [dictionary[c].as_py() for c in codes] == ids

@@ -170,6 +170,10 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     codes : numpy.ndarray
         ``int32`` code of every row.
     """
+    if pa.types.is_integer(column.type) and len(column):
+        dense = _encode_dense_ints(column)
+        if dense is not None:
+            return dense
     encoded = pc.dictionary_encode(column)
     if encoded.num_chunks == 0:
         return pa.array([], type=column.type), np.empty(0, dtype=np.int32)
@@ -181,3 +185,22 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     return dictionary.take(pa.array(order)), rank[raw_codes]
+
+
+def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | None:
+    """Encode integer ids that fill most of their range with a bitmap (O(n), no hashing).
+
+    Returns ``None`` when the ids are too sparse for that (then hashing is used).
+    """
+    values = column.to_numpy()
+    lo = int(values.min())
+    hi = int(values.max())
+    span = hi - lo + 1
+    if span > 2 * values.shape[0] + 1024 or span >= 2**31:
+        return None
+    offset = values - lo if lo else values
+    present = np.zeros(span, dtype=np.bool_)
+    present[offset] = True
+    lookup = np.cumsum(present, dtype=np.int32) - 1
+    ids = pa.array(np.flatnonzero(present) + lo, type=column.type)
+    return ids, lookup[offset]
