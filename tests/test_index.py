@@ -264,6 +264,8 @@ def test_bucket_table_lists_every_covered_bucket_in_start_order():
     named = {key: [persons[p] for p in value] for key, value in buckets.items()}
     # the zero-length stay of person 3 is in no bucket; person 2 covers buckets 0..3
     assert named == {(0, 0): [1, 2], (0, 1): [2], (0, 2): [2, 4], (0, 3): [2], (1, 10): [5]}
+    # how many entries of each bucket were carried over from earlier buckets
+    assert index.key_carried.tolist() == [0, 1, 1, 1, 0]
 
 
 def test_counting_sort_is_stable():
@@ -333,6 +335,7 @@ def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
         index.venue_key_offsets,
         index.key_bucket,
         index.key_offsets,
+        index.key_carried,
         index.entry_stay,
         index.origin,
         index.bucket_width,

@@ -99,6 +99,7 @@ def build_buckets(  # type: ignore[no-untyped-def]
     width,
     key_bucket,
     key_offsets,
+    key_carried,
     venue_key_offsets,
     entry_stay,
     active,
@@ -114,8 +115,10 @@ def build_buckets(  # type: ignore[no-untyped-def]
 
     Outputs (caller-allocated, sized by :func:`bucket_entry_count`):
     ``key_bucket[k]`` the bucket number of key ``k``; ``key_offsets[k]:key_offsets[k+1]``
-    its entries in ``entry_stay``; ``venue_key_offsets[v]:venue_key_offsets[v+1]`` the
-    keys of venue ``v``. ``active`` is scratch space of the number of stays.
+    its entries in ``entry_stay``, of which the first ``key_carried[k]`` are stays
+    carried over from earlier buckets and the rest start in this bucket;
+    ``venue_key_offsets[v]:venue_key_offsets[v+1]`` the keys of venue ``v``.
+    ``active`` is scratch space of the number of stays.
     Returns the number of keys.
     """
     n_venues = venue_offsets.shape[0] - 1
@@ -137,6 +140,7 @@ def build_buckets(  # type: ignore[no-untyped-def]
                     break
                 bucket = (start[i] - origin) // width
             # the active stays all started before this bucket and cover it
+            key_carried[n_keys] = n_active
             for a in range(n_active):
                 entry_stay[n_entries] = active[a]
                 n_entries += 1
@@ -193,6 +197,7 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     venue_key_offsets,
     key_bucket,
     key_offsets,
+    key_carried,
     entry_stay,
     origin,
     width,
@@ -209,8 +214,10 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     overlap ``min(end, q_end) - max(start, q_start)`` is > 0 and >= ``min_overlap``,
     its person differs from ``q_person[i]`` and ``excluded[person[j]]`` is false.
 
-    Only the buckets that can overlap the query are touched; a stay entered in several
-    of them is reported once, from the bucket where its overlap with the query begins.
+    Only the buckets that can overlap the query are touched. A stay entered in several
+    buckets is reported once: from the first bucket read if it is listed there (it
+    started at or before that bucket), otherwise from the bucket it starts in, where
+    it sits after the carried-over stays. No division, no set of seen stays.
 
     Matches are written to the ``out_*`` buffers (query index, stay, overlap start and
     end), starting with query ``first_query``. When the buffers fill up, the kernel
@@ -232,21 +239,19 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
         qb = (b - 1 - origin) // width
         k = _first_key_at_or_after(key_bucket, venue_key_offsets[v], venue_key_offsets[v + 1], qa)
         k_stop = venue_key_offsets[v + 1]
+        first_key = k
         while k < k_stop and key_bucket[k] <= qb:
-            bucket = key_bucket[k]
-            for e in range(key_offsets[k], key_offsets[k + 1]):
+            # Each overlapping stay is reported once: by the first bucket read if it
+            # is listed there, else by the bucket it starts in. So in later buckets
+            # the stays carried over from earlier ones are skipped without a look.
+            e0 = key_offsets[k] if k == first_key else key_offsets[k] + key_carried[k]
+            for e in range(e0, key_offsets[k + 1]):
                 j = entry_stay[e]
                 s = start[j]
                 if s >= b:
                     break  # entries are in start order: nothing later overlaps
                 t = end[j]
                 if t <= a:
-                    continue
-                # report the pair once: from the bucket where the overlap begins
-                first = (s - origin) // width
-                if first < qa:
-                    first = qa
-                if bucket != first:
                     continue
                 p = person[j]
                 if p == me or excluded[p]:

@@ -46,6 +46,8 @@ __all__ = ["Trace", "trace", "warmup"]
 
 _UNKNOWN_CHOICES = ("raise", "keep", "drop")
 Direction = Literal["auto", "forward", "reverse"]
+# (source, target, venue) int32 codes and the overlap (start, end) in int64 seconds
+_Pairs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 _MAX_TIERS = 127  # tiers are stored as int8
 
 
@@ -222,7 +224,7 @@ def _trace_codes(
     frontier = cases.codes
     window_start = cases.window_start
     window_end = cases.window_end
-    edge_parts: list[tuple[np.ndarray, ...]] = []
+    edge_parts: list[tuple[int, *_Pairs]] = []
     for k in range(tiers):
         if frontier.size == 0:
             break
@@ -232,25 +234,29 @@ def _trace_codes(
         src_person = index.person[src_stay]
         n_candidates = index.n_stays - stays_excluded
         if direction == "reverse" or (direction == "auto" and n_candidates < src_stay.shape[0]):
-            source, target, venue, o_start, o_end = _match_from_candidates(
+            pairs = _match_from_candidates(
                 index, excluded, src_stay, src_person, x_start, x_end, min_overlap
             )
         else:
-            query, stay, o_start, o_end = index.query(
-                index.venue[src_stay],
-                x_start,
-                x_end,
-                src_person,
-                min_overlap=min_overlap,
-                excluded=excluded,
-            )
-            source, target, venue = src_person[query], index.person[stay], index.venue[stay]
-        frontier = _kernels.assign_tier(target, o_start, np.int8(k + 1), tier, exposed_at)
+            pairs = [
+                (src_person[query], index.person[stay], index.venue[stay], o_start, o_end)
+                for query, stay, o_start, o_end in index.query_parts(
+                    index.venue[src_stay],
+                    x_start,
+                    x_end,
+                    src_person,
+                    min_overlap=min_overlap,
+                    excluded=excluded,
+                )
+            ]
+        new = [
+            _kernels.assign_tier(target, o_start, np.int8(k + 1), tier, exposed_at)
+            for _, target, _, o_start, _ in pairs
+        ]
+        frontier = np.concatenate(new) if len(new) != 1 else new[0]
         excluded[frontier] = True
         stays_excluded += int(stay_counts[frontier].sum())
-        edge_parts.append(
-            (source, target, venue, o_start, o_end, np.full(target.shape[0], k + 1, np.int8))
-        )
+        edge_parts.extend((k + 1, *part) for part in pairs)
         window_start = exposed_at[frontier] + latency
         if infectious_for is None:
             window_end = np.full(frontier.shape[0], FAR_FUTURE, dtype=np.int64)
@@ -280,11 +286,11 @@ def _match_from_candidates(
     x_start: np.ndarray,
     x_end: np.ndarray,
     min_overlap: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> list[_Pairs]:
     """Match the other way round: index the exposure intervals, probe with candidates.
 
     Used when few people are left to trace (late tiers), so that the work is
-    proportional to their stays, not to the crowd already traced. Returns
+    proportional to their stays, not to the crowd already traced. Returns parts of
     (source, target, venue, overlap_start, overlap_end) codes and times.
     """
     x_venue = index.venue[src_stay]
@@ -308,7 +314,7 @@ def _match_from_candidates(
         0,
     )
     c_person = index.person[cand]
-    query, row, o_start, o_end = intervals.query(
+    parts = intervals.query_parts(
         index.venue[cand],
         c_start,
         c_end,
@@ -316,7 +322,10 @@ def _match_from_candidates(
         min_overlap=min_overlap,
         excluded=np.zeros(index.n_persons, dtype=np.bool_),
     )
-    return intervals.person[row], c_person[query], intervals.venue[row], o_start, o_end
+    return [
+        (intervals.person[row], c_person[query], intervals.venue[row], o_start, o_end)
+        for query, row, o_start, o_end in parts
+    ]
 
 
 def _exposure_intervals(
@@ -451,16 +460,21 @@ class _StayPairs:
 
     persons: pa.Array
     venues: pa.Array
-    # per tier: (source, target, venue) int32 codes, (start, end) int64 s, tier int8
-    parts: tuple[tuple[np.ndarray, ...], ...]
+    # (tier, source, target, venue, start, end): several parts per tier possible
+    parts: tuple[tuple[int, *_Pairs], ...]
 
     def table(self) -> pa.Table:
         """The pairs as an Arrow table, sorted by tier, then overlap start (stable)."""
+        by_tier: dict[int, list[_Pairs]] = {}
+        for tier_value, *pairs in self.parts:
+            by_tier.setdefault(tier_value, []).append(tuple(pairs))  # type: ignore[arg-type]
         columns: list[list[np.ndarray]] = [[] for _ in range(6)]
-        for part in self.parts:
-            order = np.argsort(part[3], kind="stable")
-            for column, values in zip(columns, part, strict=True):
+        for tier_value in sorted(by_tier):
+            merged = [np.concatenate(c) for c in zip(*by_tier[tier_value], strict=True)]
+            order = np.argsort(merged[3], kind="stable")
+            for column, values in zip(columns, merged, strict=False):
                 column.append(values[order])
+            columns[5].append(np.full(order.shape[0], tier_value, dtype=np.int8))
         dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int8)
         source, target, venue, start, end, tier = (
             np.concatenate(column) if column else np.empty(0, dtype)
@@ -520,7 +534,7 @@ class Trace:
     @property
     def n_pairs(self) -> int:
         """Number of qualifying stay pairs (rows of :attr:`edges`), without building it."""
-        return sum(int(part[0].shape[0]) for part in self._pairs.parts)
+        return sum(int(part[1].shape[0]) for part in self._pairs.parts)
 
     @classmethod
     def _build(
@@ -529,7 +543,7 @@ class Trace:
         cases: _Cases,
         tier: np.ndarray,
         exposed_at: np.ndarray,
-        edge_parts: list[tuple[np.ndarray, ...]],
+        edge_parts: list[tuple[int, *_Pairs]],
         params: dict[str, Any],
     ) -> Trace:
         traced = np.flatnonzero(tier >= 0).astype(np.int32)

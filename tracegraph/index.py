@@ -91,6 +91,7 @@ class VenueIndex:
     person_stays: np.ndarray
     key_bucket: np.ndarray
     key_offsets: np.ndarray
+    key_carried: np.ndarray
     venue_key_offsets: np.ndarray
     entry_stay: np.ndarray
 
@@ -194,6 +195,7 @@ class VenueIndex:
         n_entries = int(_kernels.bucket_entry_count(start, end, origin, width))
         key_bucket = np.empty(n_entries, dtype=np.int64)
         key_offsets = np.empty(n_entries + 1, dtype=np.int64)
+        key_carried = np.empty(n_entries, dtype=np.int32)
         venue_key_offsets = np.empty(len(venues) + 1, dtype=np.int64)
         entry_stay = np.empty(n_entries, dtype=np.int32)
         active = np.empty(n, dtype=np.int32)
@@ -206,6 +208,7 @@ class VenueIndex:
                 width,
                 key_bucket,
                 key_offsets,
+                key_carried,
                 venue_key_offsets,
                 entry_stay,
                 active,
@@ -225,6 +228,7 @@ class VenueIndex:
             person_stays=person_stays,
             key_bucket=key_bucket[:n_keys].copy(),
             key_offsets=key_offsets[: n_keys + 1].copy(),
+            key_carried=key_carried[:n_keys].copy(),
             venue_key_offsets=venue_key_offsets,
             entry_stay=entry_stay,
         )
@@ -259,6 +263,7 @@ class VenueIndex:
             self.person_stays,
             self.key_bucket,
             self.key_offsets,
+            self.key_carried,
             self.venue_key_offsets,
             self.entry_stay,
         )
@@ -405,6 +410,28 @@ class VenueIndex:
             One element per matching (query, stay) pair: the query's position, the
             stay's row in the index, and the overlap [overlap_start, overlap_end).
         """
+        parts = self.query_parts(
+            venue, start, end, on_behalf_of, min_overlap=min_overlap, excluded=excluded
+        )
+        if len(parts) == 1:
+            return parts[0]
+        query, stay, o_start, o_end = (np.concatenate(cols) for cols in zip(*parts, strict=True))
+        return query, stay, o_start, o_end
+
+    def query_parts(
+        self,
+        venue: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        on_behalf_of: np.ndarray,
+        *,
+        min_overlap: int,
+        excluded: np.ndarray,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Like :meth:`query`, but the result comes in parts, as the kernel wrote them.
+
+        Saves concatenating large results; callers process part by part.
+        """
         n_queries = int(venue.shape[0])
         capacity = max(4096, 8 * n_queries)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -419,17 +446,15 @@ class VenueIndex:
             n_written, resume = _kernels.overlapping_stays(
                 venue, start, end, on_behalf_of, min_overlap, excluded,
                 self.start, self.end, self.person,
-                self.venue_key_offsets, self.key_bucket, self.key_offsets, self.entry_stay,
+                self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
+                self.entry_stay,
                 self.origin, self.bucket_width, next_query, *out,
             )  # fmt: skip
             parts.append(tuple(a[:n_written] for a in out))  # type: ignore[arg-type]
             next_query = int(resume)
             # the buffers filled up: continue where the kernel stopped, with more room
             capacity *= 2
-        if len(parts) == 1:
-            return parts[0]
-        query, stay, o_start, o_end = (np.concatenate(cols) for cols in zip(*parts, strict=True))
-        return query, stay, o_start, o_end
+        return parts
 
 
 def _id_family(typ: pa.DataType) -> str:

@@ -1,0 +1,172 @@
+"""A brute-force oracle for :func:`tracegraph.trace`, written from the rules text.
+
+It is deliberately slow and plain: Python ints, nested loops over every stay, no
+index, no sorting tricks. Each step below quotes the rule it implements, so the
+oracle can be checked against the rules by reading it, and the fast engine can be
+checked against the oracle by the property tests.
+
+The rules
+---------
+* A stay is the half-open interval ``[start, end)`` at one venue by one person. Two
+  intervals overlap by ``min(end1, end2) - max(start1, start2)``; a pair qualifies
+  when that overlap is ``> 0`` and ``>= min_overlap``.
+* Tier 0 = the cases. A case's stays that overlap its window ``[w0, w1)`` (overlap
+  ``> 0``; others are ignored) are clipped to the window, then extended by
+  ``linger`` after the end: exposure interval ``[max(start, w0), min(end, w1) + linger)``.
+  With no window, the window is all time.
+* Tier 1 = every person not in tier 0 with a stay at the same venue that qualifies
+  against any tier-0 exposure interval. Their ``exposed_at`` is the earliest overlap
+  start ``max(stay start, interval start)`` among their qualifying pairs.
+* Tier k+1 (k >= 1) is built the same way from tier k: a tier-k person ``q`` is
+  infectious during ``[exposed_at_q + latency, exposed_at_q + latency + infectious_for)``
+  (no upper bound when ``infectious_for`` is None); ``q``'s stays overlapping that
+  window are clipped to it and extended by ``linger``, exactly as for the cases.
+* ``edges`` holds every qualifying (tier-k person, tier-(k+1) person) stay pair, with
+  the overlap ``[max(a, xs), min(b, xe))`` of the target's stay ``[a, b)`` with the
+  source's exposure interval ``[xs, xe)``, and ``tier = k + 1``. One row per
+  (source stay, target stay) pair.
+* A person's own overlapping stays are not contacts. Tracing stops after ``tiers``
+  tiers, or earlier when a tier is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+
+__all__ = ["exposure_intervals", "overlap", "sort_edges", "tiers_by_bfs", "trace_oracle"]
+
+Stay = tuple[Hashable, Hashable, int, int]  # (person, venue, start, end)
+Edge = tuple[
+    Hashable, Hashable, Hashable, int, int, int
+]  # (source, target, venue, start, end, tier)
+
+
+def overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    """``min(end1, end2) - max(start1, start2)``: positive only for a real overlap."""
+    return min(a1, b1) - max(a0, b0)
+
+
+def exposure_intervals(
+    stays: Iterable[Stay],
+    person: Hashable,
+    window: tuple[int | None, int | None],
+    linger: int,
+) -> list[tuple[Hashable, int, int]]:
+    """``person``'s exposure intervals ``(venue, xs, xe)`` for the window ``[w0, w1)``.
+
+    ``None`` for a bound means unbounded. A stay counts only when it overlaps the
+    window by more than zero; it is then clipped to the window and its end is
+    extended by ``linger``.
+    """
+    w0, w1 = window
+    out = []
+    for p, venue, start, end in stays:
+        if p != person:
+            continue
+        lo = start if w0 is None else max(start, w0)
+        hi = end if w1 is None else min(end, w1)
+        if hi - lo > 0:  # overlaps the window by > 0 (also drops zero-length stays)
+            out.append((venue, lo, hi + linger))
+    return out
+
+
+def trace_oracle(
+    stays: Iterable[Stay],
+    cases: Mapping[Hashable, tuple[int | None, int | None] | None],
+    *,
+    tiers: int = 1,
+    min_overlap: int = 0,
+    linger: int = 0,
+    latency: int = 0,
+    infectious_for: int | None = None,
+) -> tuple[dict[Hashable, tuple[int, int | None]], list[Edge]]:
+    """Trace ``cases`` through ``stays`` by brute force.
+
+    Parameters
+    ----------
+    stays
+        ``(person, venue, start, end)`` tuples, times in int seconds, ``start <= end``.
+    cases
+        ``person -> (w0, w1)`` (either bound may be None = unbounded) or
+        ``person -> None`` for a window of all time. A case need not have any stay.
+    tiers, min_overlap, linger, latency, infectious_for
+        As in :func:`tracegraph.trace`, durations in int seconds.
+
+    Returns
+    -------
+    contacts
+        ``person -> (tier, exposed_at)``, ``exposed_at`` None for tier 0.
+    edges
+        Sorted list of ``(source, target, venue, start, end, tier)``.
+    """
+    stays = [(p, v, int(s), int(e)) for p, v, s, e in stays]
+    for p, v, s, e in stays:
+        assert s <= e, f"invalid stay {(p, v, s, e)}"
+    for arg in (tiers, min_overlap, linger, latency):
+        assert arg >= 0
+    assert infectious_for is None or infectious_for >= 0
+
+    # Tier 0: the cases, each with its window (None = all time).
+    contacts: dict[Hashable, tuple[int, int | None]] = {p: (0, None) for p in cases}
+    window: dict[Hashable, tuple[int | None, int | None]] = {
+        p: (None, None) if w is None else (w[0], w[1]) for p, w in cases.items()
+    }
+    frontier = list(cases)
+    edges: list[Edge] = []
+
+    for k in range(tiers):  # build tier k + 1 from tier k
+        if not frontier:
+            break  # an empty tier stops the tracing
+        sources = [
+            (q, venue, xs, xe)
+            for q in frontier
+            for venue, xs, xe in exposure_intervals(stays, q, window[q], linger)
+        ]
+        exposed_at: dict[Hashable, int] = {}
+        for q, venue, xs, xe in sources:
+            for p, v, a, b in stays:
+                if v != venue or p == q or p in contacts:
+                    continue  # other venue, oneself, or already in tiers 0..k
+                ov = overlap(a, b, xs, xe)
+                if ov > 0 and ov >= min_overlap:
+                    start = max(a, xs)
+                    edges.append((q, p, venue, start, min(b, xe), k + 1))
+                    exposed_at[p] = min(exposed_at.get(p, start), start)
+        for p, x in exposed_at.items():
+            contacts[p] = (k + 1, x)
+            lo = x + latency
+            window[p] = (lo, None if infectious_for is None else lo + infectious_for)
+        frontier = list(exposed_at)
+
+    return contacts, sort_edges(edges)
+
+
+def sort_edges(edges: Iterable[Edge]) -> list[Edge]:
+    """Edges in a canonical order (by tier, then ids, then times), so that two edge
+    multisets are equal exactly when their sorted lists are."""
+
+    def key(edge: Edge):
+        # ids compared by their printed form, so mixed id types never fail to compare
+        source, target, venue, start, end, tier = edge
+        return (tier, repr(source), repr(target), repr(venue), start, end)
+
+    return sorted(edges, key=key)
+
+
+def tiers_by_bfs(cases: Iterable[Hashable], edges: Iterable[Edge]) -> dict[Hashable, int]:
+    """Tier of each person as the BFS layer from the cases in the graph of ``edges``.
+
+    Edges only ever go from tier k to tier k + 1 and every person of tier k + 1 has
+    at least one incoming edge, so BFS layers over the edges must reproduce the
+    tiers exactly. Used to check that a result's contacts and edges agree.
+    """
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(cases)
+    graph.add_edges_from((e[0], e[1]) for e in edges)
+    return {
+        person: depth
+        for depth, layer in enumerate(nx.bfs_layers(graph, list(dict.fromkeys(cases))))
+        for person in layer
+    }
