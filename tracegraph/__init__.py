@@ -21,7 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from tracegraph.errors import (
+    CorruptIndexError,
     DurationError,
+    IndexExistsError,
+    IndexFormatError,
+    IndexNotFound,
     PersonNotFound,
     SchemaError,
     TimezoneError,
@@ -33,7 +37,11 @@ from tracegraph.index import VenueIndex
 __version__ = "0.1.0"
 
 __all__ = [
+    "CorruptIndexError",
     "DurationError",
+    "IndexExistsError",
+    "IndexFormatError",
+    "IndexNotFound",
     "PersonNotFound",
     "SchemaError",
     "TimezoneError",

@@ -9,7 +9,11 @@ what was found and, where possible, how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "CorruptIndexError",
     "DurationError",
+    "IndexExistsError",
+    "IndexFormatError",
+    "IndexNotFound",
     "PersonNotFound",
     "SchemaError",
     "TimezoneError",
@@ -47,3 +51,22 @@ class PersonNotFound(TracegraphError, KeyError):
     def __str__(self) -> str:
         # KeyError.__str__ quotes its argument; we want the plain message.
         return str(self.args[0]) if self.args else ""
+
+
+class IndexNotFound(TracegraphError, FileNotFoundError):
+    """There is no saved index at a path: no such directory, or no manifest in it."""
+
+
+class IndexExistsError(TracegraphError, FileExistsError):
+    """Saving would replace a path that exists (and ``overwrite`` is off, or it is not an index)."""
+
+
+class IndexFormatError(TracegraphError, ValueError):
+    """A directory holds another format, or a format version this tracegraph cannot read."""
+
+
+class CorruptIndexError(TracegraphError, OSError):
+    """A saved index is damaged: a file is missing, truncated, altered or unreadable."""
+
+
+# --------------------------------------------------------------------------- saving

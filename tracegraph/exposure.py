@@ -17,6 +17,7 @@ The rules, in plain words (the oracle in ``tests/oracle.py`` implements the same
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -192,6 +193,20 @@ def warmup() -> None:
     index = VenueIndex.from_stays(stays)
     trace(index, [0], tiers=2)
     index.stays_at(0, 0, 60)
+    # an index opened from disk holds read-only arrays: numba compiles those apart
+    arrays: dict[str, Any] = {
+        f.name: _read_only(getattr(index, f.name))
+        for f in dataclasses.fields(index)
+        if isinstance(getattr(index, f.name), np.ndarray)
+    }
+    frozen = dataclasses.replace(index, **arrays)
+    trace(frozen, [0], tiers=2)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _trace_codes(

@@ -7,6 +7,8 @@ time buckets of *v* that can overlap [a, b), whatever the length of the stays, a
 
 from __future__ import annotations
 
+import os
+import pathlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,6 +234,81 @@ class VenueIndex:
             venue_key_offsets=venue_key_offsets,
             entry_stay=entry_stay,
         )
+
+    # ------------------------------------------------------------------ on disk
+
+    def save(self, path: str | os.PathLike[str], /, *, overwrite: bool = False) -> pathlib.Path:
+        """Save the index to a directory of Arrow IPC files, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The directory to create (``.tgidx`` is a good suffix).
+        overwrite : bool, default False
+            Replace an index already saved at ``path``; anything else there is
+            never replaced.
+
+        Returns
+        -------
+        pathlib.Path
+            The saved index's directory.
+
+        Raises
+        ------
+        IndexExistsError
+            If ``path`` exists and ``overwrite`` is off, or it is not an index.
+
+        Notes
+        -----
+        The format (``tracegraph-index`` version 1) is one uncompressed Arrow IPC
+        file per array plus ``manifest.json`` with sizes and CRC-32 checksums; no
+        pickle, nothing executable. Files are written into a hidden temporary
+        directory beside ``path``, flushed to disk, and renamed into place, so a crash
+        never leaves a half-written index at ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "city.tgidx"
+        >>> reopened = tg.VenueIndex.open(index.save(folder))
+        >>> reopened.n_stays == index.n_stays
+        True
+        """
+        from tracegraph._store import save_index
+
+        return save_index(self, path, overwrite=overwrite)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], /, *, verify: bool = True) -> VenueIndex:
+        """Open a saved index, memory-mapped: nothing is read until a query needs it.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A directory written by :meth:`save`.
+        verify : bool, default True
+            Check every file's CRC-32 checksum (about 0.5 s for 40M stays on two
+            cores). Sizes, types and offsets are always checked, which takes
+            milliseconds.
+
+        Returns
+        -------
+        VenueIndex
+            Arrays are read-only views of the mapped files.
+
+        Raises
+        ------
+        IndexNotFound
+            If there is no index at ``path``.
+        IndexFormatError
+            If ``path`` holds another format or a newer format version.
+        CorruptIndexError
+            If a file is missing, truncated or fails its checksum.
+        """
+        from tracegraph._store import open_index
+
+        return open_index(path, verify=verify)
 
     # ------------------------------------------------------------------ sizes
 

@@ -1,0 +1,553 @@
+"""Saved indexes: round trips, memory mapping, overwrite rules, damage and interrupted saves."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import tracegraph as tg
+from tracegraph import _kernels, _store
+from tracegraph._store import (
+    FORMAT_VERSION,
+    CorruptIndexError,
+    IndexExistsError,
+    IndexFormatError,
+    IndexNotFound,
+    open_index,
+    save_index,
+)
+from tracegraph.errors import TracegraphError
+
+ARRAY_FIELDS = [f.name for f in dataclasses.fields(tg.VenueIndex) if f.type == "np.ndarray"]
+FILES = sorted(f"{name}.arrow" for name in ["persons", "venues", *ARRAY_FIELDS])
+
+
+@pytest.fixture(scope="module", params=["int", "str"])
+def city(request):
+    return tg.synth.generate_city(500, days=2, seed=1, ids=request.param)
+
+
+@pytest.fixture(scope="module")
+def index(city):
+    return tg.VenueIndex.from_stays(city.stays)
+
+
+@pytest.fixture(scope="module")
+def other_index():
+    """A different index, to tell a replaced index from its replacement."""
+    return tg.VenueIndex.from_stays(tg.synth.generate_city(200, days=1, seed=2).stays)
+
+
+@pytest.fixture(scope="module")
+def third_index():
+    return tg.VenueIndex.from_stays(tg.synth.generate_city(100, days=1, seed=3).stays)
+
+
+@pytest.fixture
+def saved(index, tmp_path):
+    return save_index(index, tmp_path / "city.tgidx")
+
+
+def assert_same_index(a: tg.VenueIndex, b: tg.VenueIndex) -> None:
+    assert a.bucket_width == b.bucket_width
+    assert a.origin == b.origin
+    assert a.persons.equals(b.persons) and a.persons.type == b.persons.type
+    assert a.venues.equals(b.venues) and a.venues.type == b.venues.type
+    for name in ARRAY_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def case_sets(city):
+    persons = city.stays["person"].unique()
+    rng = np.random.default_rng(0)
+    picks = [rng.choice(len(persons), size=k, replace=False) for k in (1, 3, 20)]
+    return [persons.take(pa.array(p)).to_pylist() for p in picks]
+
+
+def leftovers(parent, name="city.tgidx"):
+    return sorted(p.name for p in parent.iterdir() if p.name != name)
+
+
+# ----------------------------------------------------------------------------- round trip
+
+
+def test_round_trip_keeps_every_array_and_traces_the_same(city, index, saved):
+    opened = open_index(saved)
+    assert_same_index(index, opened)
+    assert repr(opened) == repr(index)
+    for cases in case_sets(city):
+        expected = tg.trace(index, cases, tiers=3)
+        got = tg.trace(opened, cases, tiers=3)
+        assert got.contacts.equals(expected.contacts)
+        assert got.edges.equals(expected.edges)
+        assert expected.edges.num_rows > 0
+    first = city.stays.slice(0, 1).to_pylist()[0]
+    assert opened.stays_of(first["person"]).equals(index.stays_of(first["person"]))
+    window = (first["start"], first["end"])
+    assert opened.stays_at(first["venue"], *window).equals(index.stays_at(first["venue"], *window))
+
+
+def test_round_trip_without_verify_and_with_other_bucket_width(city, tmp_path):
+    index = tg.VenueIndex.from_stays(city.stays, bucket_width="17min")
+    opened = open_index(save_index(index, str(tmp_path / "x")), verify=False)
+    assert_same_index(index, opened)
+    cases = case_sets(city)[1]
+    assert tg.trace(opened, cases, tiers=3).edges.equals(tg.trace(index, cases, tiers=3).edges)
+
+
+def test_empty_index_round_trips(tmp_path):
+    ts = pa.timestamp("s", tz="UTC")
+    empty = pa.table(
+        {
+            "person": pa.array([], pa.string()),
+            "venue": pa.array([], pa.int32()),
+            "start": pa.array([], ts),
+            "end": pa.array([], ts),
+        }
+    )
+    index = tg.VenueIndex.from_stays(empty)
+    assert_same_index(index, open_index(save_index(index, tmp_path / "empty.tgidx")))
+
+
+def test_save_returns_the_absolute_path_and_writes_the_documented_layout(saved, index):
+    assert saved.is_absolute() and saved.name == "city.tgidx"
+    assert sorted(p.name for p in saved.iterdir()) == sorted([*FILES, "manifest.json"])
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert manifest["format"] == "tracegraph-index"
+    assert manifest["format_version"] == FORMAT_VERSION == 1
+    assert manifest["tracegraph_version"] == tg.__version__
+    assert manifest["counts"] == {
+        "stays": index.n_stays,
+        "persons": index.n_persons,
+        "venues": index.n_venues,
+        "keys": len(index.key_bucket),
+        "entries": len(index.entry_stay),
+    }
+    assert manifest["id_types"]["persons"] == str(index.persons.type)
+    for name in FILES:
+        assert manifest["files"][name]["bytes"] == (saved / name).stat().st_size
+        # a plain Arrow IPC file: any Arrow reader opens it
+        table = pa.ipc.open_file(saved / name).read_all()
+        assert table.column_names == [name.removesuffix(".arrow")]
+
+
+def test_save_rejects_what_it_cannot_save(index, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"the directory .*nowhere does not exist"):
+        save_index(index, tmp_path / "nowhere" / "x.tgidx")
+    with pytest.raises(TypeError, match=r"expected a tracegraph\.VenueIndex"):
+        save_index(object(), tmp_path / "x")  # type: ignore[arg-type]
+    no_view = tg.VenueIndex._from_codes(
+        index.persons, index.venues, index.person, index.venue, index.start, index.end,
+        index.bucket_width, person_view=False,
+    )  # fmt: skip
+    with pytest.raises(IndexFormatError, match="without a per-person view cannot be saved"):
+        save_index(no_view, tmp_path / "x")
+    assert leftovers(tmp_path, "") == []
+
+
+def test_the_format_holds_every_field_of_the_index():
+    # A field added to VenueIndex must get a place in the format (and this list), and
+    # a change to the arrays or their meaning needs a new FORMAT_VERSION, so that an
+    # older tracegraph refuses the new indexes instead of misreading them.
+    fields = {f.name for f in dataclasses.fields(tg.VenueIndex)} - {"bucket_width", "origin"}
+    assert set(_store._FIELDS) == fields
+    assert FORMAT_VERSION == 1
+    assert sorted(_store._FIELDS) == [
+        "end", "entry_stay", "key_bucket", "key_carried", "key_offsets", "person",
+        "person_offsets", "person_stays", "persons", "start", "venue", "venue_key_offsets",
+        "venue_offsets", "venues",
+    ]  # fmt: skip
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs Linux /proc")
+def test_every_file_and_directory_is_flushed_before_the_rename(index, tmp_path, monkeypatch):
+    events = []
+    fsync, rename = os.fsync, os.rename
+
+    def spy_fsync(fd):
+        events.append(("fsync", os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))))
+        fsync(fd)
+
+    def spy_rename(src, dst):
+        events.append(("rename", os.path.basename(src)))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    monkeypatch.setattr(os, "rename", spy_rename)
+    saved = save_index(index, tmp_path / "city.tgidx")
+    monkeypatch.undo()
+    (renamed,) = [i for i, (what, _) in enumerate(events) if what == "rename"]
+    tmp_name = events[renamed][1]
+    before = {name for what, name in events[:renamed] if what == "fsync"}
+    assert before == {*FILES, "manifest.json", tmp_name}
+    assert events[renamed + 1 :] == [("fsync", tmp_path.name)]
+    assert oct(saved.stat().st_mode & 0o777) == oct(0o777 & ~current_umask())
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ----------------------------------------------------------------------------- memory mapping
+
+
+def file_mappings(path):
+    """Address ranges at which ``path`` is mapped into this process (Linux)."""
+    ranges = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].strip() == str(path):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                ranges.append((lo, hi))
+    return ranges
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_opened_arrays_are_read_only_views_of_the_mapped_files(saved):
+    opened = open_index(saved)
+    checked = 0
+    for name in ARRAY_FIELDS:
+        values = getattr(opened, name)
+        assert not values.flags.writeable and not values.flags.owndata, name
+        assert values.flags.c_contiguous and values.flags.aligned, name
+        if values.size:
+            address = values.ctypes.data
+            ranges = file_mappings(saved / f"{name}.arrow")
+            assert any(lo <= address and address + values.nbytes <= hi for lo, hi in ranges), name
+            checked += 1
+    for name in ("persons", "venues"):
+        data = getattr(opened, name).buffers()[-1]
+        ranges = file_mappings(saved / f"{name}.arrow")
+        assert any(lo <= data.address and data.address + data.size <= hi for lo, hi in ranges)
+    assert checked == len(ARRAY_FIELDS)
+
+
+@pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="counts compiled specializations"
+)
+def test_opened_indexes_compile_once_not_per_open(city, saved):
+    kernels = [_kernels.overlapping_stays, _kernels.exposure_intervals, _kernels.assign_tier]
+    cases = case_sets(city)[1]
+    tg.trace(open_index(saved), cases, tiers=3)  # may compile the read-only variants
+    before = [len(k.signatures) for k in kernels]
+    for _ in range(2):
+        tg.trace(open_index(saved), cases, tiers=3)
+    assert [len(k.signatures) for k in kernels] == before
+    assert max(before) <= 2  # writable (built) and read-only (opened) arrays
+
+
+# ----------------------------------------------------------------------------- overwriting
+
+
+def test_an_existing_path_is_kept_unless_overwrite(index, other_index, saved):
+    with pytest.raises(IndexExistsError, match="already exists; pass overwrite=True") as info:
+        save_index(other_index, saved)
+    assert isinstance(info.value, FileExistsError) and isinstance(info.value, TracegraphError)
+    assert_same_index(index, open_index(saved))
+    save_index(other_index, saved, overwrite=True)
+    assert_same_index(other_index, open_index(saved))
+    assert leftovers(saved.parent) == []
+
+
+def test_overwrite_never_replaces_what_is_not_an_index(other_index, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes(b"meow")
+    file = tmp_path / "notes.txt"
+    file.write_text("keep me")
+    for path in (folder, file):
+        with pytest.raises(
+            IndexExistsError, match=r"is not a tracegraph index \(.*\); refusing to replace it"
+        ):
+            save_index(other_index, path, overwrite=True)
+    assert (folder / "cat.jpg").read_bytes() == b"meow"
+    assert file.read_text() == "keep me"
+    link = tmp_path / "link.tgidx"
+    link.symlink_to(save_index(other_index, tmp_path / "real.tgidx"))
+    with pytest.raises(IndexExistsError, match="is a symbolic link"):
+        save_index(other_index, link, overwrite=True)
+    assert sorted(leftovers(tmp_path, "")) == ["link.tgidx", "notes.txt", "photos", "real.tgidx"]
+
+
+def test_an_open_index_survives_being_replaced_by_itself(city, saved):
+    opened = open_index(saved)
+    cases = case_sets(city)[0]
+    expected = tg.trace(opened, cases, tiers=3)
+    save_index(opened, saved, overwrite=True)  # its own files are deleted while mapped
+    assert tg.trace(opened, cases, tiers=3).edges.equals(expected.edges)
+    assert_same_index(opened, open_index(saved))
+
+
+# ----------------------------------------------------------------------------- damage
+
+
+def flip_byte(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0x10]))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_flipped_byte_fails_the_checksum_of_its_file(saved, name):
+    flip_byte(saved / name, (saved / name).stat().st_size // 2)
+    with pytest.raises(
+        CorruptIndexError, match=rf"file {name} fails its checksum in bytes 0\.\."
+    ) as info:
+        open_index(saved)
+    assert str(saved) in str(info.value)
+    assert isinstance(info.value, OSError)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_truncated_file_is_caught_even_without_verify(saved, name):
+    size = (saved / name).stat().st_size
+    os.truncate(saved / name, size - 8)
+    with pytest.raises(
+        CorruptIndexError, match=rf"file {name} has {size - 8} bytes, expected {size}"
+    ):
+        open_index(saved, verify=False)
+
+
+def test_a_missing_file_is_named(saved):
+    (saved / "entry_stay.arrow").unlink()
+    with pytest.raises(CorruptIndexError, match=r"file entry_stay\.arrow is missing"):
+        open_index(saved)
+
+
+def test_a_damaged_arrow_footer_is_an_error_not_a_pyarrow_traceback(saved):
+    file = saved / "start.arrow"
+    with open(file, "r+b") as f:
+        f.seek(-10, os.SEEK_END)
+        f.write(b"\xff" * 10)
+    with pytest.raises(CorruptIndexError, match=r"start\.arrow: not a readable Arrow IPC file"):
+        open_index(saved, verify=False)
+
+
+def rewrite_manifest(saved, change):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    change(manifest)
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_an_empty_file_that_the_manifest_agrees_with_is_caught(saved):
+    os.truncate(saved / "venues.arrow", 0)
+    rewrite_manifest(saved, lambda m: m["files"]["venues.arrow"].update(bytes=0, crc32=[]))
+    with pytest.raises(CorruptIndexError, match=r"venues\.arrow: not a readable Arrow IPC file"):
+        open_index(saved)
+
+
+def test_a_file_of_the_wrong_type_is_caught(saved, index):
+    # a well-formed Arrow file, consistent with the manifest, but int32 where int64 belongs
+    file = saved / "start.arrow"
+    batch = pa.record_batch([pa.array(index.start.astype(np.int32))], names=["start"])
+    with pa.OSFile(str(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+
+    def change(manifest):
+        manifest["files"]["start.arrow"]["bytes"] = file.stat().st_size
+
+    rewrite_manifest(saved, change)
+    with pytest.raises(
+        CorruptIndexError, match=r"start.arrow: expected int64 without nulls, got int32"
+    ):
+        open_index(saved, verify=False)
+
+
+def test_counts_that_disagree_with_the_arrays_are_caught(saved):
+    rewrite_manifest(saved, lambda m: m["counts"].update(entries=m["counts"]["entries"] - 1))
+    with pytest.raises(CorruptIndexError, match=r"entry_stay`: expected \d+ values of int32"):
+        open_index(saved, verify=False)
+
+
+def test_a_newer_format_version_asks_for_an_upgrade(saved):
+    def change(manifest):
+        manifest["format_version"] = FORMAT_VERSION + 1
+        manifest["tracegraph_version"] = "9.9.9"
+
+    rewrite_manifest(saved, change)
+    with pytest.raises(
+        IndexFormatError,
+        match=r"format version 2 \(written by tracegraph 9\.9\.9\).* reads versions up to 1; "
+        r"upgrade tracegraph",
+    ) as info:
+        open_index(saved)
+    assert isinstance(info.value, ValueError)
+
+
+def test_another_format_is_refused(saved):
+    rewrite_manifest(saved, lambda m: m.update(format="something-else"))
+    with pytest.raises(
+        IndexFormatError, match=r"expected format 'tracegraph-index'.*got 'something"
+    ):
+        open_index(saved)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x00\x9f garbage \xff", "manifest.json is not valid JSON"),
+        (b'{"format": "tracegraph-ind', "manifest.json is not valid JSON"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (b'{"format": "tracegraph-index", "format_version": "1"}', "positive integer `format_v"),
+    ],
+)
+def test_a_garbage_manifest_is_corrupt(saved, content, message):
+    (saved / "manifest.json").write_bytes(content)
+    with pytest.raises(CorruptIndexError, match=message):
+        open_index(saved)
+
+
+@pytest.mark.parametrize(
+    "key", ["counts", "files", "checksum", "bucket_width", "origin", "id_types"]
+)
+def test_a_manifest_missing_a_field_is_corrupt(saved, key):
+    rewrite_manifest(saved, lambda m: m.pop(key))
+    with pytest.raises(CorruptIndexError, match=f"`{key}`"):
+        open_index(saved)
+
+
+def test_no_index_there(tmp_path, saved):
+    with pytest.raises(IndexNotFound, match="the path does not exist") as info:
+        open_index(tmp_path / "nowhere")
+    assert isinstance(info.value, FileNotFoundError)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(IndexNotFound, match="is not a directory"):
+        open_index(tmp_path / "file")
+    (saved / "manifest.json").unlink()
+    with pytest.raises(IndexNotFound, match=r"has no manifest\.json"):
+        open_index(saved)
+
+
+# ----------------------------------------------------------------------------- interrupted saves
+
+
+def test_an_error_midway_leaves_the_previous_index_and_no_temporary_files(
+    index, other_index, saved, monkeypatch
+):
+    write = _store._write_column
+    calls = []
+
+    def failing_write(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        write(*args)
+
+    monkeypatch.setattr(_store, "_write_column", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        save_index(other_index, saved, overwrite=True)
+    monkeypatch.undo()
+    assert_same_index(index, open_index(saved))
+    assert leftovers(saved.parent) == []
+
+    # a failure of the final rename puts the previous index back
+    rename = os.rename
+
+    def failing_rename(src, dst):
+        if ".tmp-" in os.fspath(src):
+            raise OSError("rename failed")
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="rename failed"):
+        save_index(other_index, saved, overwrite=True)
+    monkeypatch.undo()
+    assert_same_index(index, open_index(saved))
+    assert leftovers(saved.parent) == []
+
+
+# The saving process is killed (SIGKILL: no cleanup runs) at a chosen step, which it
+# reaches and then waits at, so that the kill lands there every time.
+KILL_AT = {
+    "between data files": """
+        write = _store._write_column
+        calls = []
+        def hook(*args):
+            calls.append(1)
+            if len(calls) == 6:
+                wait()
+            write(*args)
+        _store._write_column = hook
+    """,
+    "before the rename into place": """
+        move = _store._move_into_place
+        def hook(*args, **kwargs):
+            wait()
+        _store._move_into_place = hook
+    """,
+    "between the two renames": """
+        rename = os.rename
+        def hook(src, dst):
+            if ".tmp-" in os.fspath(src):
+                wait()
+            rename(src, dst)
+        os.rename = hook
+    """,
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
+def test_a_save_killed_midway_leaves_the_previous_index_or_none(other_index, third_index, tmp_path):
+    # one process per step, run side by side (each starts Python and imports tracegraph)
+    source = save_index(third_index, tmp_path / "source.tgidx")
+    runs = {}
+    for i, step in enumerate(KILL_AT):
+        (tmp_path / f"step{i}").mkdir()
+        saved = save_index(other_index, tmp_path / f"step{i}" / "city.tgidx")
+        script = "\n".join(
+            [
+                "import os, sys, time",
+                "from tracegraph import _store",
+                "def wait():",
+                "    print('ready', flush=True)",
+                "    time.sleep(60)",
+                textwrap.dedent(KILL_AT[step]),
+                "new = _store.open_index(sys.argv[1])",
+                "_store.save_index(new, sys.argv[2], overwrite=True)",
+                "print('finished', flush=True)",
+            ]
+        )
+        command = [sys.executable, "-c", script, str(source), str(saved)]
+        runs[step] = (saved, subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+    try:
+        for step, (_, proc) in runs.items():
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == "ready\n", step
+    finally:
+        for _, proc in runs.values():
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+
+    for step, (saved, _) in runs.items():
+        if saved.exists():
+            assert_same_index(other_index, open_index(saved))
+        else:
+            assert step == "between the two renames"
+        names = leftovers(saved.parent)
+        assert names, f"{step}: the killed save left its temporary directory"
+        for name in names:
+            assert re.fullmatch(r"\.city\.tgidx\.(tmp|old)-[0-9a-f]{8}", name), (step, name)
+            leftover = saved.parent / name
+            if ".old-" in name:
+                # the previous index, intact, where the docs say it is
+                assert_same_index(other_index, open_index(leftover))
+            elif step == "between data files":
+                with pytest.raises(IndexNotFound, match="interrupted save"):
+                    open_index(leftover)
