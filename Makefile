@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-nojit lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(VENV)/.core
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the kernels as plain Python (as stumpy does): same tests, coverable, no compiler involved
+test-nojit: $(VENV)/.test
+	NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_rules.py tests/test_index.py tests/test_trace_api.py tests/test_oracle_props.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check tracegraph tests benchmarks
