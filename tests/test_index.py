@@ -301,9 +301,13 @@ def test_unsorted_input_gives_the_same_index_as_sorted_input():
 def test_repr_and_sizes():
     index = tg.VenueIndex.from_stays(stays_table(ROWS))
     assert repr(index) == (
-        "VenueIndex(4 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 02:30Z, bucket=1h)"
+        "VenueIndex(4 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 02:30Z, "
+        f"bucket=1h, {index.nbytes} B)"
     )
     assert index.nbytes > 0
+    page = index._repr_html_()
+    assert "<table" in page
+    assert "1970-01-01 00:00Z..1970-01-01 02:30Z" in page
 
 
 @pytest.mark.parametrize("capacity", [1, 2, 3, 7])

@@ -271,3 +271,23 @@ def test_forward_and_reverse_matching_give_the_same_trace(seed):
     for r, e in zip(results[1:], edge_sets[1:], strict=True):
         assert r.contacts.equals(results[0].contacts)
         assert e == edge_sets[0]
+
+
+def test_html_repr_escapes_ids_and_caps_rows():
+    rows = [("<script>alert(1)</script>", "<b>cafe</b>", 0, 2 * H)]
+    rows += [(f"p{i:03d}", "<b>cafe</b>", 60 * i, 60 * i + H) for i in range(1, 40)]
+    result = tg.trace(index_of(rows), ["<script>alert(1)</script>"])
+    page = result._repr_html_()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;cafe&lt;/b&gt;" in page
+    # contacts: 40 rows, of which 10 are shown and the rest counted
+    assert page.count("<tr>") <= 1 + 10 + 10 + 10 + 10
+    assert "30 more rows" in page
+    assert result.top_venues().to_pydict() == {"venue": ["<b>cafe</b>"], "pairs": [39]}
+
+
+def test_html_repr_of_an_index():
+    page = index_of(ROWS)._repr_html_()
+    assert "stays" in page
+    assert "bytes per stay" in page

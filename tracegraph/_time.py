@@ -208,6 +208,22 @@ def format_duration(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
+def format_bytes(n: int) -> str:
+    """Short human form of a size: ``format_bytes(1536) == "1.5 kB"``.
+
+    Examples
+    --------
+    >>> format_bytes(512), format_bytes(1536), format_bytes(3 * 2**30)
+    ('512 B', '1.5 kB', '3.0 GB')
+    """
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
 def format_instant(seconds: int) -> str:
     """Epoch seconds as a short ISO-8601 UTC string, to the minute when exact.
 

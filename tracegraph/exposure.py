@@ -478,6 +478,13 @@ class _StayPairs:
     # (tier, source, target, venue, start, end): several parts per tier possible
     parts: tuple[tuple[int, *_Pairs], ...]
 
+    def venue_counts(self) -> np.ndarray:
+        """Number of pairs per venue code."""
+        counts = np.zeros(len(self.venues), dtype=np.int64)
+        for part in self.parts:
+            counts += np.bincount(part[3], minlength=len(self.venues))
+        return counts
+
     def table(self) -> pa.Table:
         """The pairs as an Arrow table, sorted by tier, then overlap start (stable)."""
         by_tier: dict[int, list[_Pairs]] = {}
@@ -595,6 +602,58 @@ class Trace:
         counts = self.tier_counts()
         tiers = ", ".join(f"F{k}={n}" for k, n in counts.items())
         return f"Trace({self.contacts.num_rows} persons: {tiers}; {self.n_pairs} stay pairs)"
+
+    def top_venues(self, n: int = 5) -> pa.Table:
+        """The venues with the most qualifying stay pairs, busiest first.
+
+        Parameters
+        ----------
+        n : int, default 5
+            How many venues to return.
+
+        Returns
+        -------
+        pyarrow.Table
+            Columns ``venue`` and ``pairs`` (number of qualifying stay pairs there).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> tg.trace(index, [first]).top_venues(3).column_names
+        ['venue', 'pairs']
+        """
+        counts = self._pairs.venue_counts()
+        busiest = np.argsort(-counts, kind="stable")[:n]
+        busiest = busiest[counts[busiest] > 0]
+        return pa.table(
+            {
+                "venue": self._pairs.venues.take(pa.array(busiest)),
+                "pairs": pa.array(counts[busiest], type=pa.int64()),
+            }
+        )
+
+    def _repr_html_(self) -> str:
+        from tracegraph import _html
+        from tracegraph._time import format_duration
+
+        try:
+            params = [
+                (name, "none" if value is None else format_duration(value))
+                for name, value in self.params.items()
+                if name != "tiers"
+            ]
+            summary = _html.definition_list(
+                f"Trace to tier {self.params.get('tiers')}",
+                [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()]
+                + [("stay pairs", f"{self.n_pairs:,}")]
+                + params,
+            )
+            venues = _html.arrow_table(self.top_venues(5), caption="busiest exposure venues")
+            contacts = _html.arrow_table(self.contacts, caption="contacts")
+            return f"<div>{summary}{venues}{contacts}</div>"
+        except Exception:  # a repr must never raise
+            return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
 
     def tier_counts(self) -> dict[int, int]:
         """Number of persons per tier, ``{0: n_cases, 1: n_f1, ...}``.

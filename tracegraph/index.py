@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from tracegraph import _kernels
 from tracegraph._time import (
     duration_seconds,
+    format_bytes,
     format_duration,
     format_instant,
     instant_seconds,
@@ -75,7 +76,7 @@ class VenueIndex:
     ... })
     >>> index = tg.VenueIndex.from_stays(stays)
     >>> index
-    VenueIndex(3 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 01:30Z, bucket=1h)
+    VenueIndex(3 stays, 3 persons, 2 venues, 1970-01-01 00:00Z..1970-01-01 01:30Z, bucket=1h, ...)
     >>> index.stays_at("cafe", "1970-01-01T01:00:00Z", "1970-01-01T02:00:00Z")["person"].to_pylist()
     ['bob']
     """
@@ -346,15 +347,39 @@ class VenueIndex:
         )
         return int(sum(a.nbytes for a in arrays) + self.persons.nbytes + self.venues.nbytes)
 
+    def _span(self) -> str:
+        if not self.n_stays:
+            return "empty"
+        return f"{format_instant(int(self.start.min()))}..{format_instant(int(self.end.max()))}"
+
     def __repr__(self) -> str:
-        if self.n_stays:
-            span = f"{format_instant(int(self.start.min()))}..{format_instant(int(self.end.max()))}"
-        else:
-            span = "empty"
         return (
             f"VenueIndex({self.n_stays} stays, {self.n_persons} persons, "
-            f"{self.n_venues} venues, {span}, bucket={format_duration(self.bucket_width)})"
+            f"{self.n_venues} venues, {self._span()}, bucket={format_duration(self.bucket_width)}, "
+            f"{format_bytes(self.nbytes)})"
         )
+
+    def _repr_html_(self) -> str:
+        from tracegraph import _html
+
+        try:
+            return _html.definition_list(
+                "VenueIndex",
+                [
+                    ("stays", f"{self.n_stays:,}"),
+                    ("persons", f"{self.n_persons:,}"),
+                    ("venues", f"{self.n_venues:,}"),
+                    ("time span (UTC)", self._span()),
+                    ("bucket width", format_duration(self.bucket_width)),
+                    (
+                        "memory",
+                        f"{format_bytes(self.nbytes)} "
+                        f"({self.nbytes / max(self.n_stays, 1):.1f} bytes per stay)",
+                    ),
+                ],
+            )
+        except Exception:  # a repr must never raise
+            return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
 
     # ------------------------------------------------------------------ lookups
 
