@@ -241,7 +241,7 @@ def test_opened_arrays_are_read_only_views_of_the_mapped_files(saved):
     os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="counts compiled specializations"
 )
 def test_opened_indexes_compile_once_not_per_open(city, saved):
-    kernels = [_kernels.overlapping_stays, _kernels.exposure_intervals, _kernels.assign_tier]
+    kernels = [_kernels.overlapping_stays, _kernels.exposure_intervals]
     cases = case_sets(city)[1]
     tg.trace(open_index(saved), cases, tiers=3)  # may compile the read-only variants
     before = [len(k.signatures) for k in kernels]

@@ -183,6 +183,12 @@ def _first_key_at_or_after(key_bucket, lo, hi, bucket):  # type: ignore[no-untyp
     return lo
 
 
+#: modes of :func:`overlapping_stays`
+EMIT_PAIRS = 0
+EARLIEST_BY_STAY = 1
+EARLIEST_BY_QUERY = 2
+
+
 @_jit
 def overlapping_stays(  # type: ignore[no-untyped-def]
     q_venue,
@@ -202,6 +208,9 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     origin,
     width,
     first_query,
+    mode,
+    earliest,
+    venue_pairs,
     out_query,
     out_stay,
     out_start,
@@ -219,11 +228,18 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     started at or before that bucket), otherwise from the bucket it starts in, where
     it sits after the carried-over stays. No division, no set of seen stays.
 
-    Matches are written to the ``out_*`` buffers (query index, stay, overlap start and
-    end), starting with query ``first_query``. When the buffers fill up, the kernel
-    stops before the query that did not fit and returns ``(n_written, next_query)``;
-    the caller continues from ``next_query`` with fresh buffers, so no work is done
-    twice. ``next_query == len(q_venue)`` means done.
+    What is done with a match depends on ``mode``:
+
+    * ``EMIT_PAIRS`` (0): matches are written to the ``out_*`` buffers (query index,
+      stay, overlap start and end), starting with query ``first_query``. When the
+      buffers fill up, the kernel stops before the query that did not fit and returns
+      ``(n_written, next_query)``; the caller continues from ``next_query`` with fresh
+      buffers, so no work is done twice. ``next_query == len(q_venue)`` means done.
+    * ``EARLIEST_BY_STAY`` (1) / ``EARLIEST_BY_QUERY`` (2): nothing is written; the
+      overlap start lowers ``earliest[p]`` for the stay's person (1) or the query's
+      person (2), and ``venue_pairs[q_venue[i]]`` counts the match. Returns
+      ``(n_matches, len(q_venue))``. This is how tracing finds each person's
+      ``exposed_at`` without holding every pair in memory.
     """
     cap = out_query.shape[0]
     n_out = 0
@@ -259,6 +275,18 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
                 o_start = s if s > a else a
                 o_end = t if t < b else b
                 if o_end - o_start < min_overlap:
+                    continue
+                if mode == EARLIEST_BY_STAY:
+                    if o_start < earliest[p]:
+                        earliest[p] = o_start
+                    venue_pairs[v] += 1
+                    n_out += 1
+                    continue
+                if mode == EARLIEST_BY_QUERY:
+                    if o_start < earliest[me]:
+                        earliest[me] = o_start
+                    venue_pairs[v] += 1
+                    n_out += 1
                     continue
                 if n_out == cap:
                     return n_before, i  # full: this query starts the next call
@@ -312,22 +340,128 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     return n_out
 
 
-@_jit
-def assign_tier(target_person, overlap_start, tier_value, tier, exposed_at):  # type: ignore[no-untyped-def]
-    """Give every target person ``tier_value`` and their earliest overlap start.
+# --------------------------------------------------------------------------- scans
+# Raw QR scans → stays (used by :func:`tracegraph.ingest.scans_to_stays`). The arrays
+# are sorted by (person code, time); ``direction`` is 0 for an entry, 1 for an exit.
+# ``closed_by`` codes: 0 exit scan, 1 default dwell, 2 next scan, 3 max_stay, 4 midnight.
 
-    ``tier`` (int8, -1 = untraced) and ``exposed_at`` are per person and updated in
-    place. Returns the newly traced persons, in order of first appearance.
+
+@_jit
+def dedupe_scans(person, venue, time, direction, within, keep):  # type: ignore[no-untyped-def]
+    """Mark repeated scans: ``keep[i]`` is false when scan ``i`` repeats an earlier one.
+
+    A scan repeats the last kept scan of the same person when it is at the same
+    venue, with the same direction, at most ``within`` seconds later (``within < 0``
+    keeps everything). The window is anchored at the kept (earliest) scan, so taps
+    every minute for an hour are not all folded into one. Any other scan of the
+    person in between ends the run. Returns the number of scans kept.
     """
-    new = np.empty(target_person.shape[0], dtype=np.int32)
-    n_new = 0
-    for r in range(target_person.shape[0]):
-        p = target_person[r]
-        if tier[p] != tier_value:
-            tier[p] = tier_value
-            exposed_at[p] = overlap_start[r]
-            new[n_new] = p
-            n_new += 1
-        elif overlap_start[r] < exposed_at[p]:
-            exposed_at[p] = overlap_start[r]
-    return new[:n_new].copy()
+    n_kept = 0
+    last = -1
+    for i in range(person.shape[0]):
+        if (
+            last >= 0
+            and person[i] == person[last]
+            and venue[i] == venue[last]
+            and direction[i] == direction[last]
+            and time[i] - time[last] <= within
+        ):
+            keep[i] = False
+        else:
+            keep[i] = True
+            last = i
+            n_kept += 1
+    return n_kept
+
+
+@_jit
+def pair_scans(  # type: ignore[no-untyped-def]
+    person,
+    venue,
+    time,
+    direction,
+    dwell,
+    cap_at,
+    max_stay,
+    out_scan,
+    out_end,
+    out_closed_by,
+    exit_used,
+):
+    """Turn each entry scan into a stay ``[time[i], end)``.
+
+    An entry whose person's next scan is an exit at the same venue ends there (then
+    at most ``max_stay`` later; ``exit_used`` marks that exit). Any other entry
+    lasts ``dwell[i]``, cut at ``start + max_stay``, at ``cap_at[i]`` (local midnight,
+    or a far-future sentinel) and at the person's next scan anywhere; the rule that
+    set the end is recorded, ties going to the earlier rule in that list.
+
+    Outputs, caller-allocated with one slot per scan: ``out_scan`` (the entry's
+    position), ``out_end``, ``out_closed_by``; ``exit_used`` must start all false.
+    Returns the number of stays written, in input order.
+    """
+    n = person.shape[0]
+    n_out = 0
+    for i in range(n):
+        if direction[i] != 0:
+            continue
+        s = time[i]
+        has_next = i + 1 < n and person[i + 1] == person[i]
+        if has_next and direction[i + 1] == 1 and venue[i + 1] == venue[i]:
+            e = time[i + 1]
+            rule = 0
+            exit_used[i + 1] = True
+            if e - s > max_stay:
+                e = s + max_stay
+                rule = 3
+        else:
+            e = s + dwell[i]
+            rule = 1
+            if s + max_stay < e:
+                e = s + max_stay
+                rule = 3
+            if cap_at[i] < e:
+                e = cap_at[i]
+                rule = 4
+            if has_next and time[i + 1] < e:
+                e = time[i + 1]
+                rule = 2
+        out_scan[n_out] = i
+        out_end[n_out] = e
+        out_closed_by[n_out] = rule
+        n_out += 1
+    return n_out
+
+
+@_jit
+def merge_stays(person, venue, start, end, closed_by, max_stay, keep):  # type: ignore[no-untyped-def]
+    """Merge each stay into the person's previous stay when they touch or overlap at one venue.
+
+    Stays are in (person, start) order. Stay ``k`` is merged into the last kept
+    stay when both are the same person's at the same venue, ``start[k] <=
+    end[last]``, the last one was closed by an exit, its default dwell or the next
+    scan (a stay cut at ``max_stay`` or midnight was cut on purpose) and the merged
+    stay is no longer than ``max_stay``. ``end`` and ``closed_by`` of the kept stay
+    are updated in place; ``keep[k]`` says whether stay ``k`` remains. Returns the
+    number of stays merged away.
+    """
+    merged = 0
+    last = -1
+    for k in range(person.shape[0]):
+        if (
+            last >= 0
+            and person[k] == person[last]
+            and venue[k] == venue[last]
+            and start[k] <= end[last]
+            and closed_by[last] <= 2
+            and max(end[k], end[last]) - start[last] <= max_stay
+        ):
+            if end[k] > end[last]:
+                end[last] = end[k]
+                closed_by[last] = closed_by[k]
+            keep[k] = False
+            merged += 1
+        else:
+            keep[k] = True
+            last = k
+    return merged

@@ -209,6 +209,25 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
+@dataclass(frozen=True)
+class _Tier:
+    """What is needed to redo the matching of one tier: who was infectious, and when."""
+
+    number: int  # the tier of the targets (k + 1)
+    persons: np.ndarray  # int32 codes of the tier-k persons
+    window_start: np.ndarray  # int64
+    window_end: np.ndarray  # int64
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The matching rules of a trace, durations in seconds."""
+
+    min_overlap: int
+    linger: int
+    direction: Direction
+
+
 def _trace_codes(
     index: VenueIndex,
     cases: _Cases,
@@ -227,62 +246,44 @@ def _trace_codes(
     traced; ``"auto"`` probes with whichever side is smaller. All three give the same
     pairs; tests check that they do.
     """
+    rules = _Rules(min_overlap=min_overlap, linger=linger, direction=direction)
     n_persons = index.n_persons
     tier = np.full(n_persons, -1, dtype=np.int8)
-    exposed_at = np.zeros(n_persons, dtype=np.int64)
-    excluded = np.zeros(n_persons, dtype=np.bool_)
+    earliest = np.full(n_persons, FAR_FUTURE, dtype=np.int64)
     tier[cases.codes] = 0
-    excluded[cases.codes] = True
-    stay_counts = np.diff(index.person_offsets)
-    stays_excluded = int(stay_counts[cases.codes].sum())
+    venue_pairs = np.zeros(index.n_venues, dtype=np.int64)
+    n_pairs = 0
+    done: list[_Tier] = []
 
-    frontier = cases.codes
-    window_start = cases.window_start
-    window_end = cases.window_end
-    edge_parts: list[tuple[int, *_Pairs]] = []
-    for k in range(tiers):
-        if frontier.size == 0:
+    frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
+    for _ in range(tiers):
+        if frontier.persons.size == 0:
             break
-        src_stay, x_start, x_end = _exposure_intervals(
-            index, frontier, window_start, window_end, linger
-        )
-        src_person = index.person[src_stay]
-        n_candidates = index.n_stays - stays_excluded
-        if direction == "reverse" or (direction == "auto" and n_candidates < src_stay.shape[0]):
-            pairs = _match_from_candidates(
-                index, excluded, src_stay, src_person, x_start, x_end, min_overlap
-            )
-        else:
-            pairs = [
-                (src_person[query], index.person[stay], index.venue[stay], o_start, o_end)
-                for query, stay, o_start, o_end in index.query_parts(
-                    index.venue[src_stay],
-                    x_start,
-                    x_end,
-                    src_person,
-                    min_overlap=min_overlap,
-                    excluded=excluded,
-                )
-            ]
-        new = [
-            _kernels.assign_tier(target, o_start, np.int8(k + 1), tier, exposed_at)
-            for _, target, _, o_start, _ in pairs
-        ]
-        frontier = np.concatenate(new) if len(new) != 1 else new[0]
-        excluded[frontier] = True
-        stays_excluded += int(stay_counts[frontier].sum())
-        edge_parts.extend((k + 1, *part) for part in pairs)
-        window_start = exposed_at[frontier] + latency
+        excluded = (tier >= 0) & (tier < frontier.number)
+        n_pairs += _match_tier(index, frontier, excluded, rules, earliest, venue_pairs)
+        reached = np.flatnonzero((earliest < FAR_FUTURE) & ~excluded).astype(np.int32)
+        tier[reached] = frontier.number
+        done.append(frontier)
+        window_start = earliest[reached] + latency
         if infectious_for is None:
-            window_end = np.full(frontier.shape[0], FAR_FUTURE, dtype=np.int64)
+            window_end = np.full(reached.shape[0], FAR_FUTURE, dtype=np.int64)
         else:
             window_end = window_start + infectious_for
+        frontier = _Tier(frontier.number + 1, reached, window_start, window_end)
+    pairs = _StayPairs(
+        index=index,
+        tier=tier,
+        tiers=tuple(done),
+        rules=rules,
+        n_pairs=n_pairs,
+        venue_pairs=venue_pairs,
+    )
     return Trace._build(
         index,
         cases,
         tier,
-        exposed_at,
-        edge_parts,
+        earliest,
+        pairs,
         params={
             "tiers": tiers,
             "min_overlap": min_overlap,
@@ -293,22 +294,106 @@ def _trace_codes(
     )
 
 
-def _match_from_candidates(
+def _reverse(index: VenueIndex, excluded: np.ndarray, n_intervals: int, rules: _Rules) -> bool:
+    """Whether to match a tier the other way round (fewer candidate stays than intervals)."""
+    if rules.direction != "auto":
+        return rules.direction == "reverse"
+    n_candidates = int(np.diff(index.person_offsets)[~excluded].sum())
+    return n_candidates < n_intervals
+
+
+def _match_tier(
+    index: VenueIndex,
+    tier: _Tier,
+    excluded: np.ndarray,
+    rules: _Rules,
+    earliest: np.ndarray,
+    venue_pairs: np.ndarray,
+) -> int:
+    """Lower ``earliest`` for everyone a tier exposes; return the number of stay pairs."""
+    src_stay, x_start, x_end = _exposure_intervals(
+        index, tier.persons, tier.window_start, tier.window_end, rules.linger
+    )
+    src_person = index.person[src_stay]
+    x_venue = index.venue[src_stay]
+    if _reverse(index, excluded, src_stay.shape[0], rules):
+        intervals, cand, c_start, c_end = _candidates(
+            index, excluded, src_person, x_venue, x_start, x_end
+        )
+        return intervals.earliest_overlaps(
+            index.venue[cand],
+            c_start,
+            c_end,
+            index.person[cand],
+            min_overlap=rules.min_overlap,
+            excluded=np.zeros(index.n_persons, dtype=np.bool_),
+            earliest=earliest,
+            venue_pairs=venue_pairs,
+            by_query=True,
+        )
+    return index.earliest_overlaps(
+        x_venue,
+        x_start,
+        x_end,
+        src_person,
+        min_overlap=rules.min_overlap,
+        excluded=excluded,
+        earliest=earliest,
+        venue_pairs=venue_pairs,
+    )
+
+
+def _tier_pairs(
+    index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules
+) -> list[_Pairs]:
+    """Every qualifying stay pair of one tier, recomputed (for :attr:`Trace.edges`)."""
+    src_stay, x_start, x_end = _exposure_intervals(
+        index, tier.persons, tier.window_start, tier.window_end, rules.linger
+    )
+    src_person = index.person[src_stay]
+    x_venue = index.venue[src_stay]
+    if _reverse(index, excluded, src_stay.shape[0], rules):
+        intervals, cand, c_start, c_end = _candidates(
+            index, excluded, src_person, x_venue, x_start, x_end
+        )
+        c_person = index.person[cand]
+        parts = intervals.query_parts(
+            index.venue[cand],
+            c_start,
+            c_end,
+            c_person,
+            min_overlap=rules.min_overlap,
+            excluded=np.zeros(index.n_persons, dtype=np.bool_),
+        )
+        return [
+            (intervals.person[row], c_person[query], intervals.venue[row], o_start, o_end)
+            for query, row, o_start, o_end in parts
+        ]
+    parts = index.query_parts(
+        x_venue, x_start, x_end, src_person, min_overlap=rules.min_overlap, excluded=excluded
+    )
+    return [
+        (src_person[query], index.person[stay], index.venue[stay], o_start, o_end)
+        for query, stay, o_start, o_end in parts
+    ]
+
+
+def _candidates(
     index: VenueIndex,
     excluded: np.ndarray,
-    src_stay: np.ndarray,
     src_person: np.ndarray,
+    x_venue: np.ndarray,
     x_start: np.ndarray,
     x_end: np.ndarray,
-    min_overlap: int,
-) -> list[_Pairs]:
-    """Match the other way round: index the exposure intervals, probe with candidates.
+) -> tuple[VenueIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """Index the exposure intervals; list the stays of everyone not excluded.
+
+    This is for matching the other way round: the stays (rows, start, end) of the
+    people not yet traced probe an index of the tier's exposure intervals.
 
     Used when few people are left to trace (late tiers), so that the work is
-    proportional to their stays, not to the crowd already traced. Returns parts of
-    (source, target, venue, overlap_start, overlap_end) codes and times.
+    proportional to their stays, not to the crowd already traced.
     """
-    x_venue = index.venue[src_stay]
     intervals = VenueIndex._from_codes(
         index.persons,
         index.venues,
@@ -319,7 +404,6 @@ def _match_from_candidates(
         index.bucket_width,
         person_view=False,
     )
-    # the candidates: every stay of a person not yet traced (as all-time windows)
     open_persons = np.flatnonzero(~excluded).astype(np.int32)
     cand, c_start, c_end = _exposure_intervals(
         index,
@@ -328,19 +412,7 @@ def _match_from_candidates(
         np.full(open_persons.shape[0], FAR_FUTURE, dtype=np.int64),
         0,
     )
-    c_person = index.person[cand]
-    parts = intervals.query_parts(
-        index.venue[cand],
-        c_start,
-        c_end,
-        c_person,
-        min_overlap=min_overlap,
-        excluded=np.zeros(index.n_persons, dtype=np.bool_),
-    )
-    return [
-        (intervals.person[row], c_person[query], intervals.venue[row], o_start, o_end)
-        for query, row, o_start, o_end in parts
-    ]
+    return intervals, cand, c_start, c_end
 
 
 def _exposure_intervals(
@@ -469,34 +541,45 @@ def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.nda
 # --------------------------------------------------------------------------- result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _StayPairs:
-    """The qualifying stay pairs as code arrays, one part per tier, decoded on demand."""
+    """The qualifying stay pairs of a trace: counted while tracing, listed on demand.
 
-    persons: pa.Array
-    venues: pa.Array
-    # (tier, source, target, venue, start, end): several parts per tier possible
-    parts: tuple[tuple[int, *_Pairs], ...]
+    Tracing keeps only each person's earliest exposure, so its memory does not grow
+    with the number of pairs (a tier-2 trace through a city can have hundreds of
+    millions). :meth:`table` matches the tiers again, emitting every pair.
+    """
+
+    index: VenueIndex
+    tier: np.ndarray  # final tier per person code (-1: not traced)
+    tiers: tuple[_Tier, ...]
+    rules: _Rules
+    n_pairs: int
+    venue_pairs: np.ndarray  # pairs per venue code
+
+    @property
+    def persons(self) -> pa.Array:
+        return self.index.persons
+
+    @property
+    def venues(self) -> pa.Array:
+        return self.index.venues
 
     def venue_counts(self) -> np.ndarray:
         """Number of pairs per venue code."""
-        counts = np.zeros(len(self.venues), dtype=np.int64)
-        for part in self.parts:
-            counts += np.bincount(part[3], minlength=len(self.venues))
-        return counts
+        return self.venue_pairs
 
     def table(self) -> pa.Table:
         """The pairs as an Arrow table, sorted by tier, then overlap start (stable)."""
-        by_tier: dict[int, list[_Pairs]] = {}
-        for tier_value, *pairs in self.parts:
-            by_tier.setdefault(tier_value, []).append(tuple(pairs))  # type: ignore[arg-type]
         columns: list[list[np.ndarray]] = [[] for _ in range(6)]
-        for tier_value in sorted(by_tier):
-            merged = [np.concatenate(c) for c in zip(*by_tier[tier_value], strict=True)]
+        for t in self.tiers:
+            excluded = (self.tier >= 0) & (self.tier < t.number)
+            parts = _tier_pairs(self.index, t, excluded, self.rules)
+            merged = [np.concatenate(c) for c in zip(*parts, strict=True)]
             order = np.argsort(merged[3], kind="stable")
             for column, values in zip(columns, merged, strict=False):
                 column.append(values[order])
-            columns[5].append(np.full(order.shape[0], tier_value, dtype=np.int8))
+            columns[5].append(np.full(order.shape[0], t.number, dtype=np.int8))
         dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int8)
         source, target, venue, start, end, tier = (
             np.concatenate(column) if column else np.empty(0, dtype)
@@ -556,7 +639,7 @@ class Trace:
     @property
     def n_pairs(self) -> int:
         """Number of qualifying stay pairs (rows of :attr:`edges`), without building it."""
-        return sum(int(part[1].shape[0]) for part in self._pairs.parts)
+        return self._pairs.n_pairs
 
     @classmethod
     def _build(
@@ -565,7 +648,7 @@ class Trace:
         cases: _Cases,
         tier: np.ndarray,
         exposed_at: np.ndarray,
-        edge_parts: list[tuple[int, *_Pairs]],
+        pairs: _StayPairs,
         params: dict[str, Any],
     ) -> Trace:
         traced = np.flatnonzero(tier >= 0).astype(np.int32)
@@ -588,11 +671,6 @@ class Trace:
                 "tier": pa.array(t, type=pa.int8()),
                 "exposed_at": seconds_to_timestamp(when, mask=t == 0),
             }
-        )
-        pairs = _StayPairs(
-            persons=index.persons,
-            venues=index.venues,
-            parts=tuple(edge_parts),
         )
         return cls(contacts=contacts, params=params, _pairs=pairs)
 

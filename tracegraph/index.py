@@ -550,13 +550,50 @@ class VenueIndex:
                 self.start, self.end, self.person,
                 self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
                 self.entry_stay,
-                self.origin, self.bucket_width, next_query, *out,
+                self.origin, self.bucket_width, next_query,
+                _kernels.EMIT_PAIRS, _NO_INT64, _NO_INT64, *out,
             )  # fmt: skip
             parts.append(tuple(a[:n_written] for a in out))  # type: ignore[arg-type]
             next_query = int(resume)
             # the buffers filled up: continue where the kernel stopped, with more room
             capacity *= 2
         return parts
+
+    def earliest_overlaps(
+        self,
+        venue: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        on_behalf_of: np.ndarray,
+        *,
+        min_overlap: int,
+        excluded: np.ndarray,
+        earliest: np.ndarray,
+        venue_pairs: np.ndarray,
+        by_query: bool = False,
+    ) -> int:
+        """Like :meth:`query`, but keep only each person's earliest overlap start.
+
+        ``earliest`` (int64 per person code) is lowered in place for the person of each
+        matching stay, or for the query's person when ``by_query``; ``venue_pairs``
+        (int64 per venue code) counts the matches. No pair is stored, so memory does
+        not grow with the number of pairs. Returns the number of matching pairs.
+        """
+        n_matches, _ = _kernels.overlapping_stays(
+            venue, start, end, on_behalf_of, min_overlap, excluded,
+            self.start, self.end, self.person,
+            self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
+            self.entry_stay,
+            self.origin, self.bucket_width, 0,
+            _kernels.EARLIEST_BY_QUERY if by_query else _kernels.EARLIEST_BY_STAY,
+            earliest, venue_pairs,
+            _NO_INT32, _NO_INT32, _NO_INT64, _NO_INT64,
+        )  # fmt: skip
+        return int(n_matches)
+
+
+_NO_INT32 = np.empty(0, dtype=np.int32)
+_NO_INT64 = np.empty(0, dtype=np.int64)
 
 
 def _id_family(typ: pa.DataType) -> str:
