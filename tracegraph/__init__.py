@@ -21,34 +21,45 @@ from __future__ import annotations
 from typing import Any
 
 from tracegraph.errors import (
+    AliasError,
     CorruptIndexError,
     DurationError,
     IndexExistsError,
     IndexFormatError,
     IndexNotFound,
     PersonNotFound,
+    ScanFileError,
+    ScanRowError,
     SchemaError,
     TimezoneError,
     TracegraphError,
 )
 from tracegraph.exposure import Trace, trace, warmup
 from tracegraph.index import VenueIndex
+from tracegraph.ingest import Scans, ScanSchema, read_scans, scans_to_stays
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AliasError",
     "CorruptIndexError",
     "DurationError",
     "IndexExistsError",
     "IndexFormatError",
     "IndexNotFound",
     "PersonNotFound",
+    "ScanFileError",
+    "ScanRowError",
+    "ScanSchema",
+    "Scans",
     "SchemaError",
     "TimezoneError",
     "Trace",
     "TracegraphError",
     "VenueIndex",
     "__version__",
+    "read_scans",
+    "scans_to_stays",
     "synth",
     "trace",
     "warmup",

@@ -9,12 +9,15 @@ what was found and, where possible, how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "AliasError",
     "CorruptIndexError",
     "DurationError",
     "IndexExistsError",
     "IndexFormatError",
     "IndexNotFound",
     "PersonNotFound",
+    "ScanFileError",
+    "ScanRowError",
     "SchemaError",
     "TimezoneError",
     "TracegraphError",
@@ -70,3 +73,23 @@ class CorruptIndexError(TracegraphError, OSError):
 
 
 # --------------------------------------------------------------------------- saving
+
+
+# --------------------------------------------------------------------------- scans
+
+
+class ScanRowError(SchemaError):
+    """A scan row breaks a rule (null id, unparseable, naive, future or too early time).
+
+    Raised by :func:`tracegraph.ingest.read_scans` with ``errors="raise"``; the
+    message names the file, the row's position in it and the rule, never the ids.
+    Pass ``errors="quarantine"`` to set such rows aside in ``Scans.rejected`` instead.
+    """
+
+
+class AliasError(SchemaError):
+    """An identity alias table is malformed, e.g. one alias maps to two persons."""
+
+
+class ScanFileError(TracegraphError, OSError):
+    """A scan file is missing, truncated, corrupt, or neither Parquet nor Arrow IPC."""

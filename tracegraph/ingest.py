@@ -7,17 +7,56 @@ the kernels only ever see canonical arrays.
 
 from __future__ import annotations
 
+import os
+import pathlib
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc
+import pyarrow.parquet as pq
 
-from tracegraph._time import to_seconds
-from tracegraph._typing import TableLike
-from tracegraph.errors import SchemaError
+from tracegraph import _kernels
+from tracegraph._time import (
+    _UNIT_PER_S,
+    FAR_FUTURE,
+    FAR_PAST,
+    duration_seconds,
+    instant_seconds,
+    to_seconds,
+)
+from tracegraph._typing import DurationLike, TableLike
+from tracegraph.errors import (
+    AliasError,
+    DurationError,
+    ScanFileError,
+    ScanRowError,
+    SchemaError,
+    TimezoneError,
+    TracegraphError,
+)
 
-__all__ = ["STAY_COLUMNS", "Stays", "as_arrow_table", "clean_stays", "encode_ids"]
+__all__ = [
+    "CLOSED_BY",
+    "REJECT_REASONS",
+    "STAY_COLUMNS",
+    "FileReport",
+    "ScanReport",
+    "ScanSchema",
+    "Scans",
+    "Stays",
+    "StaysReport",
+    "StaysResult",
+    "as_arrow_table",
+    "clean_stays",
+    "encode_ids",
+    "read_scans",
+    "scans_to_stays",
+]
 
 #: The columns a table of stays must have.
 STAY_COLUMNS = ("person", "venue", "start", "end")
@@ -204,3 +243,1294 @@ def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] |
     lookup = np.cumsum(present, dtype=np.int32) - 1
     ids = pa.array(np.flatnonzero(present) + lo, type=column.type)
     return ids, lookup[offset]
+
+
+# =========================================================================== scans
+#
+# Raw QR scans → :class:`Scans` (read_scans) → stays (scans_to_stays). Rows are only
+# ever handled in Arrow/numpy batches; the per-person sequential logic of pairing
+# entries with exits lives in the "scans" kernels of :mod:`tracegraph._kernels`.
+
+#: Why a scan row was rejected, in the order the rules are checked (a row gets the first).
+REJECT_REASONS = (
+    "bad_type",
+    "null_person",
+    "null_venue",
+    "null_time",
+    "bad_time",
+    "naive_time",
+    "bad_direction",
+    "future_time",
+    "too_early",
+)
+_REASON_TEXT = {
+    "bad_type": "a column has a type that cannot hold ids or times",
+    "null_person": "the person id is null or empty",
+    "null_venue": "the venue id is null or empty",
+    "null_time": "the time is null",
+    "bad_time": "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a number)",
+    "naive_time": "the time has no time zone and none was given (pass tz= or ScanSchema(tz=))",
+    "bad_direction": "the direction is not one of the schema's direction values",
+    "future_time": "the time is after `now`",
+    "too_early": "the time is before `not_before`",
+}
+_R = {name: np.int8(code) for code, name in enumerate(REJECT_REASONS)}
+_OK = np.int8(-1)
+
+#: How a stay was closed, by code of the scans kernels.
+CLOSED_BY = ("exit", "default_dwell", "next_scan", "max_stay", "midnight")
+
+_DEFAULT_DIRECTIONS: dict[str, str] = {
+    "entry": "entry",
+    "exit": "exit",
+    "in": "entry",
+    "out": "exit",
+    "i": "entry",
+    "o": "exit",
+    "enter": "entry",
+}
+_TIME_UNITS = ("s", "ms", "us", "ns")
+_SCAN_SUFFIXES = (".parquet", ".pq", ".arrow", ".feather", ".ipc", ".arrows")
+_DEFAULT_BATCH = 1 << 16
+_UTC_S = pa.timestamp("s", tz="UTC")
+_ISO_TIME = (
+    r"^\s*(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<hm>\d{2}:\d{2})(?P<sec>:\d{2})?(?:[.,]\d+)?"
+    r"\s*(?P<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?\s*$"
+)
+
+ScanErrors = Literal["raise", "quarantine"]
+
+
+@dataclass(frozen=True)
+class ScanSchema:
+    """How one source names its scan columns: a declarative mapping to the canonical ones.
+
+    Parameters
+    ----------
+    person, venue, time : str
+        Names of the person id, venue id and scan time columns (required). Ids are
+        integers or strings. Times are timestamps (zone-aware, or naive read in
+        ``tz``), integers or floats since the Unix epoch in ``time_unit``, or
+        ISO-8601 strings (``2021-08-01T07:30:00+07:00``, ``...Z``, or naive).
+    direction : str, optional
+        Name of the entry/exit column. Without it every scan is an entry.
+    directions : mapping, optional
+        Raw direction value → ``"entry"`` or ``"exit"``, matched case-insensitively
+        after trimming blanks. Default: ``entry/exit``, ``in/out``, ``I/O``. A null
+        direction is an entry; any other value is rejected (``bad_direction``).
+    method : str, optional
+        Name of a column saying how the scan was made (app name, ``"CCCD"``), kept as
+        the ``method`` column.
+    source : str, optional
+        Provenance tag written to the ``source`` column of every scan from this
+        source. Default: the file or directory name (``"table"`` in memory).
+    time_unit : {"s", "ms", "us", "ns"}, default "s"
+        Unit of integer or float epoch times.
+    tz : str, optional
+        Zone of naive timestamps or strings of this source (overrides ``read_scans(tz=)``).
+
+    Examples
+    --------
+    >>> schema = tg.ScanSchema(person="uid", venue="qr", time="ts", direction="dir",
+    ...                        directions={"vao": "entry", "ra": "exit"}, source="vneid")
+    >>> schema.columns()
+    ['uid', 'qr', 'ts', 'dir']
+    """
+
+    person: str
+    venue: str
+    time: str
+    direction: str | None = None
+    directions: Mapping[str, str] | None = None
+    method: str | None = None
+    source: str | None = None
+    time_unit: Literal["s", "ms", "us", "ns"] = "s"
+    tz: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("person", "venue", "time"):
+            if not isinstance(getattr(self, name), str):
+                raise SchemaError(
+                    f"ScanSchema: `{name}`: expected a column name (str), "
+                    f"got {type(getattr(self, name)).__name__}"
+                )
+        if self.time_unit not in _TIME_UNITS:
+            raise SchemaError(
+                f"ScanSchema: `time_unit`: expected one of {_TIME_UNITS}, got {self.time_unit!r}"
+            )
+        if self.directions is not None:
+            if self.direction is None:
+                raise SchemaError(
+                    "ScanSchema: `directions` given without a `direction` column; "
+                    "name the column with direction=..."
+                )
+            wrong = [v for v in self.directions.values() if v not in ("entry", "exit")]
+            if wrong:
+                raise SchemaError(
+                    f"ScanSchema: `directions`: expected values 'entry' or 'exit', got {wrong[0]!r}"
+                )
+
+    def columns(self) -> list[str]:
+        """The columns this schema reads, in order (person, venue, time, direction, method)."""
+        names = [self.person, self.venue, self.time, self.direction, self.method]
+        return list(dict.fromkeys(n for n in names if n is not None))
+
+    def direction_map(self) -> dict[str, str]:
+        """Lower-cased raw value → ``"entry"``/``"exit"``."""
+        raw = _DEFAULT_DIRECTIONS if self.directions is None else self.directions
+        return {str(k).strip().lower(): v for k, v in raw.items()}
+
+
+#: Used when ``read_scans`` gets no schema; its ``direction`` column is optional.
+_DEFAULT_SCHEMA = ScanSchema(person="person", venue="venue", time="time", direction="direction")
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """Row counts of one input (file, table or reader).
+
+    ``read == accepted + rejected + duplicates`` always holds.
+    """
+
+    file: str
+    source: str
+    read: int
+    accepted: int
+    rejected: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Row counts of :func:`read_scans`, per input and in total.
+
+    Attributes
+    ----------
+    files : tuple of FileReport
+        One entry per input file, table or reader, in reading order.
+    rejected_by_reason : dict
+        Reason → number of rejected rows (only reasons that occurred).
+    """
+
+    files: tuple[FileReport, ...]
+    rejected_by_reason: dict[str, int]
+
+    @property
+    def read(self) -> int:
+        """Rows read from every input."""
+        return sum(f.read for f in self.files)
+
+    @property
+    def accepted(self) -> int:
+        """Rows kept as scans."""
+        return sum(f.accepted for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        """Rows set aside in ``Scans.rejected``."""
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        """Exact duplicate rows merged into an identical scan."""
+        return sum(f.duplicates for f in self.files)
+
+
+@dataclass(frozen=True, repr=False)
+class Scans:
+    """Scans read by :func:`read_scans`, in canonical form, with what was set aside.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        One row per accepted scan: ``person`` (int64 or string, after aliases),
+        ``venue`` (int64 or string), ``time`` (``timestamp[s, UTC]``, floored),
+        ``direction`` (dictionary ``entry``/``exit``), ``source`` (dictionary
+        string: the provenance tag), ``method`` (string or null), ``file``
+        (dictionary string: which input the row came from). In reading order.
+    rejected : pyarrow.Table
+        One row per rejected row: ``file``, ``row`` (0-based position in that
+        input), ``reason`` (one of :data:`REJECT_REASONS`), ``source``, and the raw
+        ``person``, ``venue`` and ``time`` values as text (null when unreadable).
+    report : ScanReport
+        Row counts per input and in total.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> raw = pa.table({"person": ["a", "b", None], "venue": ["v", "v", "v"],
+    ...                 "time": ["2021-08-01T08:00:00+07:00"] * 3})
+    >>> scans = tg.read_scans(raw, errors="quarantine")
+    >>> scans
+    Scans(2 scans, 1 rejected, 0 duplicates from 1 input)
+    >>> scans.rejected["reason"].to_pylist()
+    ['null_person']
+    """
+
+    table: pa.Table
+    rejected: pa.Table
+    report: ScanReport
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    def __repr__(self) -> str:
+        r = self.report
+        inputs = len(r.files)
+        return (
+            f"Scans({r.accepted} scans, {r.rejected} rejected, {r.duplicates} duplicates "
+            f"from {inputs} input{'s' if inputs != 1 else ''})"
+        )
+
+    def to_arrow(self) -> pa.Table:
+        """The accepted scans as a ``pyarrow.Table``."""
+        return self.table
+
+
+@dataclass(frozen=True)
+class _Input:
+    label: str  # file path or "<table 0>", used in messages and the `file` column
+    source: str  # provenance tag
+    schema: ScanSchema
+    kind: str  # parquet, ipc_file, ipc_stream, table, reader
+    obj: Any
+
+
+def read_scans(
+    source: Any,
+    /,
+    *,
+    schema: ScanSchema | None = None,
+    aliases: TableLike | None = None,
+    errors: ScanErrors = "raise",
+    not_before: Any = None,
+    now: Any = None,
+    tz: str | None = None,
+    progress: bool = False,
+    batch_size: int = _DEFAULT_BATCH,
+) -> Scans:
+    """Read raw QR scans from files or tables into one canonical stream.
+
+    Parameters
+    ----------
+    source : path, table, reader, or list of these or of ``(item, ScanSchema)`` pairs
+        Where the scans are: a Parquet file, an Arrow IPC file or stream, a
+        directory (searched recursively for ``*.parquet``, ``*.pq``, ``*.arrow``,
+        ``*.feather``, ``*.ipc``, ``*.arrows``; hidden and ``_`` files skipped; e.g.
+        one file per day), an in-memory ``pyarrow.Table`` / pandas / polars frame,
+        or a ``pyarrow.RecordBatchReader``. Several sources with different layouts
+        are read into one stream by passing a list whose items are either plain
+        sources (read with ``schema``) or ``(source, ScanSchema)`` pairs::
+
+            read_scans([("bluezone/", bluezone_schema), ("cccd.parquet", cccd_schema)])
+
+        File formats are recognised by their first bytes, not their names.
+    schema : ScanSchema, optional
+        Column mapping for sources given without their own. Default: columns named
+        ``person``, ``venue``, ``time``, and ``direction`` if there is one.
+    aliases : table, optional
+        Columns ``alias`` and ``person``: every identifier a person was seen under
+        (phone-app id, CCCD number, insurance card number) → one canonical id.
+        Applied before anything else; identifiers not in the table stay themselves.
+        No chains: the ``person`` column is used as is.
+    errors : {"raise", "quarantine"}, default "raise"
+        On the first bad row, raise :class:`~tracegraph.errors.ScanRowError` naming
+        its input and position and the rule it broke; or set bad rows aside in
+        :attr:`Scans.rejected` with a ``reason`` (see :data:`REJECT_REASONS`).
+    not_before, now : datetime, ISO-8601 str, numpy.datetime64 or int seconds, optional
+        Scans before ``not_before`` are rejected (``too_early``), scans after
+        ``now`` (default: the current time) too (``future_time``).
+    tz : str, optional
+        Zone of naive times, for sources whose schema names none.
+    progress : bool, default False
+        Show a ``tqdm.auto`` progress bar of rows read (needs ``tqdm``).
+    batch_size : int, default 65536
+        Rows per batch; memory holds the accepted scans plus one batch.
+
+    Returns
+    -------
+    Scans
+
+    Raises
+    ------
+    ScanRowError
+        A bad row and ``errors="raise"``.
+    SchemaError
+        A column named by a schema is missing; bad options.
+    AliasError
+        An alias maps to two persons, or the alias table is malformed.
+    ScanFileError
+        A file is missing, truncated, corrupt, or not Parquet / Arrow IPC.
+    TimezoneError
+        A ``tz`` is not a valid zone name.
+
+    See Also
+    --------
+    scans_to_stays : scans → stays for :meth:`VenueIndex.from_stays`.
+
+    Notes
+    -----
+    Times are floored to whole seconds in UTC. Exact duplicates (same person,
+    venue, second and direction, after aliases) are kept once: the row with the
+    smallest ``source`` tag, then the first read; ``report`` counts them against the
+    input of each dropped row, so that for every input and in total
+    ``read == accepted + rejected + duplicates``. Work is O(n log n) for the
+    duplicate search, everything else is vectorised per batch.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> raw = pa.table({
+    ...     "uid": ["a", "a", "b"],
+    ...     "qr": ["cafe", "cafe", "cafe"],
+    ...     "epoch": [1_627_779_600, 1_627_783_200, 1_627_779_900],
+    ...     "io": ["in", "out", "I"],
+    ... })
+    >>> schema = tg.ScanSchema(person="uid", venue="qr", time="epoch", direction="io")
+    >>> scans = tg.read_scans(raw, schema=schema)
+    >>> scans.table.column_names
+    ['person', 'venue', 'time', 'direction', 'source', 'method', 'file']
+    >>> scans.table["direction"].to_pylist()
+    ['entry', 'exit', 'entry']
+    >>> scans.report.read, scans.report.accepted
+    (3, 3)
+    """
+    if errors not in ("raise", "quarantine"):
+        raise SchemaError(f"`errors`: expected 'raise' or 'quarantine', got {errors!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise SchemaError(f"`batch_size`: expected a positive int, got {batch_size!r}")
+    default_schema = _DEFAULT_SCHEMA if schema is None else schema
+    if not isinstance(default_schema, ScanSchema):
+        raise SchemaError(f"`schema`: expected a ScanSchema, got {type(schema).__name__}")
+    now_s = int(time.time()) if now is None else instant_seconds(now, "now")
+    not_before_s = FAR_PAST if not_before is None else instant_seconds(not_before, "not_before")
+    inputs = _expand_sources(source, default_schema)
+    for inp in inputs:
+        zone = inp.schema.tz or tz
+        if zone is not None:
+            _check_zone(zone, "tz")
+    alias_map = None if aliases is None else _read_aliases(aliases)
+    bar = _progress_bar(_total_rows(inputs)) if progress else None
+    acc = _Accumulator()
+    rejected_parts: list[pa.Table] = []
+    counts_read: list[tuple[int, int]] = []  # (read, rejected) per input
+    try:
+        for file_idx, inp in enumerate(inputs):
+            n_read = 0
+            n_rejected = 0
+            for batch in _input_batches(inp, batch_size):
+                cleaned = _clean_batch(batch, inp.schema, inp.schema.tz or tz, now_s, not_before_s)
+                bad = np.flatnonzero(cleaned.reason >= 0)
+                if bad.size:
+                    if errors == "raise":
+                        reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
+                        raise ScanRowError(
+                            f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
+                            f"{_REASON_TEXT[reason]}; fix the row, or pass errors='quarantine' "
+                            f"to set such rows aside"
+                        )
+                    rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
+                    n_rejected += int(bad.size)
+                acc.add(cleaned, file_idx)
+                n_read += batch.num_rows
+                if bar is not None:
+                    bar.update(batch.num_rows)
+            counts_read.append((n_read, n_rejected))
+    finally:
+        if bar is not None:
+            bar.close()
+    table, dup_per_file = acc.finish(inputs, alias_map)
+    reports = [
+        FileReport(inp.label, inp.source, n_read, n_read - n_rej - int(dups), n_rej, int(dups))
+        for inp, (n_read, n_rej), dups in zip(inputs, counts_read, dup_per_file, strict=True)
+    ]
+    rejected = pa.concat_tables(rejected_parts) if rejected_parts else _empty_rejected()
+    by_reason: dict[str, int] = {}
+    if rejected.num_rows:
+        counts = pc.value_counts(rejected.column("reason").combine_chunks())
+        by_reason = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
+        by_reason = {r: by_reason[r] for r in REJECT_REASONS if r in by_reason}
+    return Scans(table=table, rejected=rejected, report=ScanReport(tuple(reports), by_reason))
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _expand_sources(source: Any, schema: ScanSchema) -> list[_Input]:
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], ScanSchema):
+        items: list[Any] = [source]
+    elif isinstance(source, list):
+        items = source
+    else:
+        items = [source]
+    if not items:
+        raise SchemaError("`source`: expected at least one file, directory or table, got []")
+    inputs: list[_Input] = []
+    for k, item in enumerate(items):
+        item_schema = schema
+        if isinstance(item, tuple):
+            if len(item) != 2 or not isinstance(item[1], ScanSchema):
+                raise SchemaError(
+                    f"`source[{k}]`: expected a source or a (source, ScanSchema) pair, "
+                    f"got a tuple of {len(item)}"
+                )
+            item, item_schema = item
+        inputs.extend(_expand_one(item, item_schema, k))
+    return inputs
+
+
+def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
+    if isinstance(item, str | os.PathLike):
+        path = pathlib.Path(item)
+        tag = schema.source or path.name.split(".")[0] or str(path)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in _SCAN_SUFFIXES
+                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise ScanFileError(
+                    f"{path}: no scan files found in this directory; expected files named "
+                    f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
+                )
+            return [_Input(str(p), tag, schema, _sniff(p), p) for p in found]
+        return [_Input(str(path), tag, schema, _sniff(path), path)]
+    tag = schema.source or "table"
+    if isinstance(item, pa.RecordBatchReader):
+        return [_Input(f"<reader {k}>", tag, schema, "reader", item)]
+    table = as_arrow_table(item, "scans")
+    return [_Input(f"<table {k}>", tag, schema, "table", table)]
+
+
+def _sniff(path: pathlib.Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError as exc:
+        raise ScanFileError(f"{path}: no such scan file") from exc
+    except OSError as exc:
+        raise ScanFileError(f"{path}: cannot open scan file: {exc}") from exc
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:6] == b"ARROW1":
+        return "ipc_file"
+    if head[:4] == b"\xff\xff\xff\xff":
+        return "ipc_stream"
+    raise ScanFileError(
+        f"{path}: not a Parquet or Arrow IPC file (unrecognised first bytes; "
+        f"{'empty file' if not head else 'maybe truncated or another format'})"
+    )
+
+
+def _total_rows(inputs: list[_Input]) -> int | None:
+    total = 0
+    for inp in inputs:
+        if inp.kind == "table":
+            total += inp.obj.num_rows
+        elif inp.kind == "parquet":
+            try:
+                total += pq.ParquetFile(inp.obj).metadata.num_rows
+            except (pa.ArrowException, OSError):
+                return None  # reading will name the damaged file
+        else:
+            return None
+    return total
+
+
+def _input_batches(inp: _Input, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """The batches of one input, only the schema's columns, at most ``batch_size`` rows."""
+    if inp.kind == "table":
+        columns = _require_scan_columns(inp.obj.schema.names, inp)
+        yield from inp.obj.select(columns).to_batches(max_chunksize=batch_size)
+        return
+    if inp.kind == "reader":
+        columns = _require_scan_columns(inp.obj.schema.names, inp)
+        for batch in inp.obj:
+            yield from _slices(batch.select(columns), batch_size)
+        return
+    yield from _file_batches(inp, batch_size)
+
+
+def _file_batches(inp: _Input, batch_size: int) -> Iterator[pa.RecordBatch]:
+    what = {"parquet": "Parquet", "ipc_file": "Arrow IPC file", "ipc_stream": "Arrow IPC stream"}
+    try:
+        if inp.kind == "parquet":
+            parquet = pq.ParquetFile(inp.obj)
+            columns = _require_scan_columns(parquet.schema_arrow.names, inp)
+            for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+                yield batch
+            return
+        if inp.kind == "ipc_file":
+            reader = pa.ipc.open_file(pa.memory_map(str(inp.obj)))
+            columns = _require_scan_columns(reader.schema.names, inp)
+            for i in range(reader.num_record_batches):
+                yield from _slices(reader.get_batch(i).select(columns), batch_size)
+            return
+        with pa.OSFile(str(inp.obj)) as handle:
+            stream = pa.ipc.open_stream(handle)
+            columns = _require_scan_columns(stream.schema.names, inp)
+            for batch in stream:
+                yield from _slices(batch.select(columns), batch_size)
+    except (pa.ArrowException, OSError) as exc:
+        raise ScanFileError(
+            f"{inp.label}: cannot read this {what[inp.kind]} file, it may be truncated or "
+            f"corrupt: {exc}"
+        ) from exc
+
+
+def _slices(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
+    for offset in range(0, batch.num_rows, size):
+        yield batch.slice(offset, size)
+
+
+def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
+    """The columns to read; an error naming the first one the schema needs but is not there."""
+    columns = inp.schema.columns()
+    if inp.schema is _DEFAULT_SCHEMA and "direction" not in available:
+        columns.remove("direction")
+    for name in columns:
+        if name not in available:
+            raise SchemaError(
+                f"{inp.label}: column `{name}` not found in scans; available: {available}; "
+                f"map the columns with ScanSchema(person=..., venue=..., time=...)"
+            )
+    return columns
+
+
+def _progress_bar(total: int | None) -> Any:
+    try:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:
+        raise TracegraphError(
+            "progress=True needs tqdm, which is not installed; pip install tqdm"
+        ) from exc
+    return tqdm(total=total, unit="rows", desc="reading scans")
+
+
+def _check_zone(zone: str, name: str) -> None:
+    try:
+        pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone=zone)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
+        raise TimezoneError(f"`{name}`: expected a valid IANA zone name, got {zone!r}") from exc
+
+
+# --------------------------------------------------------------------------- one batch
+
+
+@dataclass
+class _Cleaned:
+    reason: np.ndarray  # int8 per row, -1 = accepted
+    person: pa.Array | None
+    venue: pa.Array | None
+    seconds: np.ndarray
+    direction: np.ndarray  # int8, 0 entry, 1 exit
+    method: pa.Array | None
+
+
+def _clean_batch(
+    batch: pa.RecordBatch, schema: ScanSchema, tz: str | None, now_s: int, not_before_s: int
+) -> _Cleaned:
+    """Check every row of a batch against the rules, vectorised; the first rule broken wins."""
+    n = batch.num_rows
+    reason = np.full(n, _OK, dtype=np.int8)
+
+    def flag(mask: np.ndarray, name: str) -> None:
+        reason[(reason == _OK) & mask] = _R[name]
+
+    person, person_null = _ids(batch.column(schema.person))
+    venue, venue_null = _ids(batch.column(schema.venue))
+    seconds, time_reason = _times(batch.column(schema.time), schema.time_unit, tz)
+    if person is None or venue is None:
+        flag(np.ones(n, dtype=np.bool_), "bad_type")
+    flag(person_null, "null_person")
+    flag(venue_null, "null_venue")
+    for name in ("bad_type", "null_time", "bad_time", "naive_time"):
+        flag(time_reason == _R[name], name)
+    direction = np.zeros(n, dtype=np.int8)
+    if schema.direction is not None and schema.direction in batch.schema.names:
+        direction, unknown = _directions(batch.column(schema.direction), schema.direction_map())
+        flag(unknown, "bad_direction")
+    flag(seconds > now_s, "future_time")
+    flag(seconds < not_before_s, "too_early")
+    method = None
+    if schema.method is not None:
+        method = _as_text(batch.column(schema.method))
+    return _Cleaned(reason, person, venue, seconds, direction, method)
+
+
+def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
+    """Ids as int64 or string, and which are null or empty (``None``: unusable type)."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    typ = column.type
+    if pa.types.is_integer(typ):
+        ids = column.cast(pa.int64())
+        return ids, _null_mask(ids)
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        ids = column.cast(pa.string())
+        empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True)
+        return ids, empty.to_numpy(zero_copy_only=False)
+    return None, np.zeros(len(column), dtype=np.bool_)
+
+
+def _null_mask(array: pa.Array) -> np.ndarray:
+    if not array.null_count:
+        return np.zeros(len(array), dtype=np.bool_)
+    return np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _int_values(array: pa.Array) -> np.ndarray:
+    values = pc.fill_null(array.cast(pa.int64()), 0)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Times as int64 UTC seconds (floored) and a per-row reason code (-1 = fine)."""
+    n = len(column)
+    reason = np.full(n, _OK, dtype=np.int8)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    typ = column.type
+    null = _null_mask(column)
+    if pa.types.is_timestamp(typ):
+        if typ.tz is None:
+            if tz is None:
+                reason[:] = _R["naive_time"]
+                seconds = np.zeros(n, dtype=np.int64)
+                reason[null] = _R["null_time"]
+                return seconds, reason
+            column = pc.assume_timezone(
+                column, timezone=tz, ambiguous="earliest", nonexistent="earliest"
+            )
+        seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
+    elif pa.types.is_integer(typ):
+        seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[unit])
+    elif pa.types.is_floating(typ):
+        raw = np.asarray(
+            pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False),
+            dtype=np.float64,
+        )
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = np.floor(raw / _UNIT_PER_S[unit])
+            good = np.isfinite(scaled) & (np.abs(scaled) < 2.0**62)
+        reason[~good] = _R["bad_time"]
+        seconds = np.where(good, scaled, 0.0).astype(np.int64)
+    elif pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        seconds, text_reason = _parse_iso(column.cast(pa.string()), tz)
+        reason[:] = text_reason
+    else:
+        reason[:] = _R["bad_type"]
+        return np.zeros(n, dtype=np.int64), reason
+    reason[null] = _R["null_time"]
+    return np.ascontiguousarray(seconds, dtype=np.int64), reason
+
+
+def _parse_iso(text: pa.Array, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """ISO-8601 strings → UTC seconds, row by row tolerant (unparseable → ``bad_time``)."""
+    n = len(text)
+    reason = np.full(n, _OK, dtype=np.int8)
+    parts = pc.extract_regex(text, _ISO_TIME)
+    matched = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
+    seconds_part = pc.if_else(pc.equal(parts.field("sec"), ""), ":00", parts.field("sec"))
+    base = pc.binary_join_element_wise(
+        parts.field("date"), "T", parts.field("hm"), seconds_part, ""
+    )
+    local = pc.strptime(base, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    # strptime is lenient (Feb 30 → Mar 1): a valid time prints back to the same text
+    round_trip = pc.equal(pc.strftime(local, format="%Y-%m-%dT%H:%M:%S"), base)
+    valid = pc.fill_null(round_trip, False).to_numpy(zero_copy_only=False) & matched
+    reason[~valid] = _R["bad_time"]
+    zone = parts.field("zone")
+    naive = pc.fill_null(pc.equal(zone, ""), False).to_numpy(zero_copy_only=False)
+    local_s = _int_values(local)
+    # offsets: "Z" → 0; "+07", "+0700", "+07:00" → sign * (hh * 3600 + mm * 60)
+    digits = pc.replace_substring(pc.utf8_slice_codeunits(zone, 1), ":", "")
+    hours = _digits(pc.utf8_slice_codeunits(digits, 0, 2))
+    minutes = _digits(pc.utf8_slice_codeunits(digits, 2, 4))
+    sign = np.where(
+        pc.fill_null(pc.starts_with(zone, "-"), False).to_numpy(zero_copy_only=False), -1, 1
+    )
+    seconds = local_s - sign * (hours * 3600 + minutes * 60)
+    if naive.any():
+        if tz is None:
+            reason[valid & naive] = _R["naive_time"]
+        else:
+            assumed = pc.assume_timezone(
+                local, timezone=tz, ambiguous="earliest", nonexistent="earliest"
+            )
+            seconds = np.where(naive, _int_values(assumed), seconds)
+    return seconds.astype(np.int64), reason
+
+
+def _digits(text: pa.Array) -> np.ndarray:
+    blank = pc.if_else(pc.equal(text, ""), "0", text)
+    values = pc.cast(pc.fill_null(blank, "0"), pa.int64(), safe=False)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Direction codes (0 entry, 1 exit; null → entry) and which values are unknown."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    text = _as_text(column)
+    keys = pa.array(list(mapping), pa.string())
+    codes = np.array([0 if v == "entry" else 1 for v in mapping.values()], dtype=np.int8)
+    normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    where = pc.index_in(normal, value_set=keys)
+    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+    index = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    direction = np.where(found, codes[index] if codes.size else 0, 0).astype(np.int8)
+    unknown = ~found & ~_null_mask(text)
+    return direction, unknown
+
+
+def _as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(column), pa.string())
+
+
+def _rejected_rows(
+    batch: pa.RecordBatch, inp: _Input, reason: np.ndarray, bad: np.ndarray, first_row: int
+) -> pa.Table:
+    take = pa.array(bad)
+    names = np.array(REJECT_REASONS)[reason[bad]]
+    return pa.table(
+        {
+            "file": pa.array([inp.label] * bad.size, pa.string()),
+            "row": pa.array(bad.astype(np.int64) + first_row, pa.int64()),
+            "reason": pa.array(names.tolist(), pa.string()),
+            "source": pa.array([inp.source] * bad.size, pa.string()),
+            "person": _as_text(batch.column(inp.schema.person).take(take)),
+            "venue": _as_text(batch.column(inp.schema.venue).take(take)),
+            "time": _as_text(batch.column(inp.schema.time).take(take)),
+        }
+    )
+
+
+def _empty_rejected() -> pa.Table:
+    s = pa.string()
+    return pa.table(
+        {
+            "file": pa.array([], s),
+            "row": pa.array([], pa.int64()),
+            "reason": pa.array([], s),
+            "source": pa.array([], s),
+            "person": pa.array([], s),
+            "venue": pa.array([], s),
+            "time": pa.array([], s),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+class _Accumulator:
+    """The accepted rows of every batch, joined into one table at the end."""
+
+    def __init__(self) -> None:
+        self.person: list[pa.Array] = []
+        self.venue: list[pa.Array] = []
+        self.seconds: list[np.ndarray] = []
+        self.direction: list[np.ndarray] = []
+        self.method: list[pa.Array] = []
+        self.file: list[np.ndarray] = []
+
+    def add(self, cleaned: _Cleaned, file_idx: int) -> None:
+        ok = cleaned.reason < 0
+        n_ok = int(ok.sum())
+        if n_ok == 0 or cleaned.person is None or cleaned.venue is None:
+            return
+        mask = pa.array(ok)
+        self.person.append(cleaned.person.filter(mask))
+        self.venue.append(cleaned.venue.filter(mask))
+        self.seconds.append(cleaned.seconds[ok])
+        self.direction.append(cleaned.direction[ok])
+        method = cleaned.method
+        self.method.append(pa.nulls(n_ok, pa.string()) if method is None else method.filter(mask))
+        self.file.append(np.full(n_ok, file_idx, dtype=np.int32))
+
+    def finish(
+        self, inputs: list[_Input], aliases: tuple[pa.Array, pa.Array] | None
+    ) -> tuple[pa.Table, np.ndarray]:
+        person = _unify(self.person)
+        venue = _unify(self.venue)
+        if aliases is not None:
+            person = _apply_aliases(person, aliases)
+        seconds = _concat(self.seconds, np.int64)
+        direction = _concat(self.direction, np.int8)
+        file_idx = _concat(self.file, np.int32)
+        labels = [inp.label for inp in inputs]
+        tags = sorted({inp.source for inp in inputs})
+        tag_of_file = np.array([tags.index(inp.source) for inp in inputs], dtype=np.int32)
+        source_idx = tag_of_file[file_idx] if file_idx.size else file_idx
+        # exact duplicates: same person, venue, second and direction; keep the smallest
+        # source tag, then the first read
+        _, p_codes = encode_ids(person)
+        _, v_codes = encode_ids(venue)
+        n = seconds.shape[0]
+        order = np.lexsort((np.arange(n), source_idx, direction, seconds, v_codes, p_codes))
+        same = np.zeros(n, dtype=np.bool_)
+        if n > 1:
+            a, b = order[1:], order[:-1]
+            same[a] = (
+                (p_codes[a] == p_codes[b])
+                & (v_codes[a] == v_codes[b])
+                & (seconds[a] == seconds[b])
+                & (direction[a] == direction[b])
+            )
+        dup_per_file = np.bincount(file_idx[same], minlength=len(inputs))
+        keep = ~same
+        mask = pa.array(keep)
+        table = pa.table(
+            {
+                "person": person.filter(mask),
+                "venue": venue.filter(mask),
+                "time": pa.array(seconds[keep], _UTC_S),
+                "direction": pa.DictionaryArray.from_arrays(
+                    pa.array(direction[keep], pa.int8()), pa.array(["entry", "exit"])
+                ),
+                "source": pa.DictionaryArray.from_arrays(
+                    pa.array(source_idx[keep], pa.int32()), pa.array(tags, pa.string())
+                ),
+                "method": pa.chunked_array(self.method, pa.string()).filter(mask),
+                "file": pa.DictionaryArray.from_arrays(
+                    pa.array(file_idx[keep], pa.int32()), pa.array(labels, pa.string())
+                ),
+            }
+        )
+        return table, dup_per_file
+
+
+def _concat(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+
+
+def _unify(parts: list[pa.Array]) -> pa.ChunkedArray:
+    """One id column: int64 when every part is, else string."""
+    if not parts:
+        return pa.chunked_array([], pa.string())
+    if all(pa.types.is_integer(p.type) for p in parts):
+        return pa.chunked_array(parts, pa.int64())
+    return pa.chunked_array([p.cast(pa.string()) for p in parts], pa.string())
+
+
+def _read_aliases(aliases: TableLike) -> tuple[pa.Array, pa.Array]:
+    """Validate an alias table; return (aliases, persons) with each alias once."""
+    table = as_arrow_table(aliases, "aliases")
+    try:
+        require_columns(table, ("alias", "person"), "aliases")
+        alias = check_id_column(table.column("alias"), "alias", "aliases")
+        person = check_id_column(table.column("person"), "person", "aliases")
+    except AliasError:
+        raise
+    except SchemaError as exc:
+        raise AliasError(str(exc)) from exc
+    as_text = not (pa.types.is_integer(alias.type) and pa.types.is_integer(person.type))
+    target = pa.string() if as_text else pa.int64()
+    alias = alias.cast(target).combine_chunks()
+    person = person.cast(target).combine_chunks()
+    _, a_codes = encode_ids(pa.chunked_array([alias]))
+    _, p_codes = encode_ids(pa.chunked_array([person]))
+    order = np.lexsort((p_codes, a_codes))
+    a_sorted = a_codes[order]
+    p_sorted = p_codes[order]
+    clash = np.flatnonzero((a_sorted[1:] == a_sorted[:-1]) & (p_sorted[1:] != p_sorted[:-1]))
+    if clash.size:
+        rows = sorted((int(order[clash[0]]), int(order[clash[0] + 1])))
+        raise AliasError(
+            f"aliases: expected each alias to map to one person, found an alias mapped to two "
+            f"different persons (rows {rows[0]} and {rows[1]}); remove one of those rows"
+        )
+    first = np.ones(order.size, dtype=np.bool_)
+    first[1:] = a_sorted[1:] != a_sorted[:-1]
+    pick = pa.array(order[first])
+    return alias.take(pick), person.take(pick)
+
+
+def _apply_aliases(person: pa.ChunkedArray, aliases: tuple[pa.Array, pa.Array]) -> pa.ChunkedArray:
+    alias, canonical = aliases
+    if pa.types.is_string(alias.type) and not pa.types.is_string(person.type):
+        person = person.cast(pa.string())
+    elif pa.types.is_string(person.type) and not pa.types.is_string(alias.type):
+        alias = alias.cast(pa.string())
+        canonical = canonical.cast(pa.string())
+    where = pc.index_in(person, value_set=alias)
+    mapped = canonical.take(where)
+    result = pc.if_else(pc.is_null(where), person, mapped)
+    if isinstance(result, pa.Array):
+        return pa.chunked_array([result])
+    return result
+
+
+# =========================================================================== scans → stays
+
+
+@dataclass(frozen=True)
+class StaysReport:
+    """What :func:`scans_to_stays` did with the scans.
+
+    ``scans == repeats + entries + exits``, ``entries == stays + merged``,
+    ``exits == exits_paired + exits_without_entry`` and ``stays ==
+    sum(closed_by.values())``. A stay closed by an exit counts under ``"exit"``
+    unless ``max_stay`` cut it first; a merged stay counts under the rule of its
+    last part.
+
+    Attributes
+    ----------
+    scans : int
+        Scans given.
+    repeats : int
+        Scans folded into the same person's scan at the same venue, with the same
+        direction, at most ``dedupe_within`` earlier (double taps, two apps).
+    entries, exits : int
+        Entry and exit scans left after that.
+    stays : int
+        Stays returned.
+    merged : int
+        Stays merged into the same person's previous stay at the venue, which they
+        touched or overlapped.
+    closed_by : dict
+        Rule → number of stays whose end it set: ``exit`` (an exit scan),
+        ``default_dwell``, ``next_scan`` (the person's next scan anywhere),
+        ``max_stay``, ``midnight``.
+    exits_paired : int
+        Exit scans that closed an entry (the person's scan right before, same venue).
+    exits_without_entry : int
+        Exit scans not right after an entry by the same person at the venue.
+    """
+
+    scans: int
+    repeats: int
+    entries: int
+    exits: int
+    stays: int
+    merged: int
+    closed_by: dict[str, int]
+    exits_paired: int
+    exits_without_entry: int
+
+
+@dataclass(frozen=True, repr=False)
+class StaysResult:
+    """The result of :func:`scans_to_stays`.
+
+    Attributes
+    ----------
+    stays : pyarrow.Table
+        One row per stay, sorted by person then start: ``person``, ``venue``,
+        ``start``, ``end`` (``timestamp[s, UTC]``, the stay is ``[start, end)``),
+        ``source`` (of its entry scan) and ``closed_by``. Ready for
+        :meth:`VenueIndex.from_stays`.
+    unmatched_exits : pyarrow.Table
+        The exit scans without an entry: ``person``, ``venue``, ``time``, ``source``.
+    report : StaysReport
+    """
+
+    stays: pa.Table
+    unmatched_exits: pa.Table
+    report: StaysReport
+
+    def __repr__(self) -> str:
+        r = self.report
+        return (
+            f"StaysResult({r.stays} stays from {r.scans} scans; {r.exits_without_entry} "
+            f"exits without entry)"
+        )
+
+    def to_arrow(self) -> pa.Table:
+        """The stays as a ``pyarrow.Table``."""
+        return self.stays
+
+
+def scans_to_stays(
+    scans: Scans | TableLike,
+    /,
+    *,
+    default_dwell: DurationLike = "30min",
+    venue_dwell: TableLike | Mapping[Any, DurationLike] | None = None,
+    max_stay: DurationLike = "12h",
+    split_at_midnight: str | None = None,
+    dedupe_within: DurationLike | None = "2min",
+) -> StaysResult:
+    """Turn entry and exit scans into stays, person by person in time order.
+
+    Parameters
+    ----------
+    scans : Scans or table
+        From :func:`read_scans`, or a table with ``person``, ``venue``, ``time``
+        (zone-aware timestamps) and optionally ``direction`` (``"entry"``/``"exit"``
+        or 0/1; null = entry) and ``source``.
+    default_dwell : duration, default "30min"
+        How long an entry without its exit is assumed to last.
+    venue_dwell : table or mapping, optional
+        Per-venue default dwell: a table with columns ``venue`` and
+        ``default_dwell`` (a duration type or int seconds), or ``{venue: duration}``.
+        Venues not listed use ``default_dwell``.
+    max_stay : duration, default "12h"
+        No stay is longer, even one closed by an exit scan.
+    split_at_midnight : str, optional
+        An IANA zone (``"Asia/Ho_Chi_Minh"``): an entry without its exit ends at the
+        next local midnight at the latest.
+    dedupe_within : duration or None, default "2min"
+        A scan by the same person at the same venue with the same direction at most
+        this long after their previous (kept) scan, with no other scan of theirs in
+        between, is a repeat (two apps, a double tap) and is dropped; the earliest is
+        kept. ``None`` keeps all scans.
+
+    Returns
+    -------
+    StaysResult
+        ``.stays`` for :meth:`VenueIndex.from_stays`, ``.unmatched_exits`` and a
+        ``.report`` of how each stay was closed.
+
+    Raises
+    ------
+    SchemaError
+        A missing or mistyped column, null values, or an unknown direction value.
+    DurationError
+        A duration that is negative or not whole seconds; ``max_stay`` of zero.
+    TimezoneError
+        Naive times, or ``split_at_midnight`` is not a zone name.
+
+    See Also
+    --------
+    read_scans : read raw scans from files.
+    VenueIndex.from_stays : index the stays.
+
+    Notes
+    -----
+    The scans are sorted by (person, time) with ``numpy.lexsort`` (ties broken by
+    direction, entries first, then venue and source, so the result does not
+    depend on the order of the input rows), then three kernels walk them once each:
+
+    1. repeats are dropped;
+    2. an entry whose person's *next* scan is an exit at the same venue ends at that
+       exit; any other entry gets its dwell, cut at ``max_stay``, at local midnight
+       (with ``split_at_midnight``) and at the person's next scan anywhere (they had
+       left by then). The rule that set the end is recorded (ties: default dwell,
+       then max_stay, midnight, next scan). An exit that closes no entry is reported,
+       not turned into a stay;
+    3. a stay that touches or overlaps the same person's previous stay at the same
+       venue is merged into it, unless that one was cut at ``max_stay`` or midnight,
+       or the merged stay would be longer than ``max_stay``.
+
+    So a person's stays never overlap, and every stay has ``start <= end <= start +
+    max_stay``. O(n log n) for the sort, O(n) after.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> ts = pa.timestamp("s", tz="UTC")
+    >>> scans = pa.table({
+    ...     "person": ["ann", "ann", "bob", "bob"],
+    ...     "venue": ["cafe", "cafe", "cafe", "shop"],
+    ...     "time": pa.array([0, 3600, 600, 1200], ts),
+    ...     "direction": ["entry", "exit", "entry", "entry"],
+    ... })
+    >>> result = tg.scans_to_stays(scans, default_dwell="1h")
+    >>> result.stays["closed_by"].to_pylist()
+    ['exit', 'next_scan', 'default_dwell']
+    >>> result.report.closed_by
+    {'exit': 1, 'default_dwell': 1, 'next_scan': 1, 'max_stay': 0, 'midnight': 0}
+    >>> index = tg.VenueIndex.from_stays(result.stays)
+    >>> tg.trace(index, ["ann"]).contacts["person"].to_pylist()
+    ['ann', 'bob']
+    """
+    dwell_s = duration_seconds(default_dwell, "default_dwell")
+    max_s = duration_seconds(max_stay, "max_stay")
+    if max_s <= 0:
+        raise DurationError(f"`max_stay`: expected a positive duration, got {max_stay!r}")
+    within_s = duration_seconds(dedupe_within, "dedupe_within", allow_none=True)
+    if split_at_midnight is not None:
+        _check_zone(split_at_midnight, "split_at_midnight")
+    table = scans.table if isinstance(scans, Scans) else as_arrow_table(scans, "scans")
+    require_columns(table, ("person", "venue", "time"), "scans")
+    person_col = check_id_column(table.column("person"), "person", "scans")
+    venue_col = check_id_column(table.column("venue"), "venue", "scans")
+    seconds = to_seconds(table.column("time"), "time", None)
+    direction = _scan_directions(table)
+    if "source" in table.column_names:
+        source_col = _as_text(table.column("source"))
+        source_col = pc.fill_null(source_col, "")
+    else:
+        source_col = pa.array([""] * table.num_rows, pa.string())
+    persons, p_codes = encode_ids(person_col)
+    venues, v_codes = encode_ids(venue_col)
+    sources, s_codes = encode_ids(pa.chunked_array([source_col]))
+
+    # 1. (person, time) order, deterministic ties
+    order = np.lexsort((s_codes, v_codes, direction, seconds, p_codes))
+    p = np.ascontiguousarray(p_codes[order])
+    v = np.ascontiguousarray(v_codes[order])
+    t = np.ascontiguousarray(seconds[order])
+    d = np.ascontiguousarray(direction[order])
+    src = s_codes[order]
+    n = int(t.shape[0])
+
+    # 2. repeats
+    keep = np.empty(n, dtype=np.bool_)
+    _kernels.dedupe_scans(p, v, t, d, within_s, keep)
+    p, v, t, d, src = p[keep], v[keep], t[keep], d[keep], src[keep]
+    n_kept = int(t.shape[0])
+
+    # 3. pairing
+    dwell = _dwell_per_scan(venues, v, dwell_s, venue_dwell)
+    cap_at = _next_midnight(t, split_at_midnight)
+    out_scan = np.empty(n_kept, dtype=np.int64)
+    out_end = np.empty(n_kept, dtype=np.int64)
+    out_closed_by = np.empty(n_kept, dtype=np.int8)
+    exit_used = np.zeros(n_kept, dtype=np.bool_)
+    n_stays = int(
+        _kernels.pair_scans(
+            p, v, t, d, dwell, cap_at, max_s, out_scan, out_end, out_closed_by, exit_used
+        )
+    )
+    entry = out_scan[:n_stays]
+    s_person = np.ascontiguousarray(p[entry])
+    s_venue = np.ascontiguousarray(v[entry])
+    s_start = np.ascontiguousarray(t[entry])
+    s_end = np.ascontiguousarray(out_end[:n_stays])
+    s_closed = np.ascontiguousarray(out_closed_by[:n_stays])
+    s_source = src[entry]
+
+    # 4. merge a person's touching stays at one venue
+    keep_stay = np.empty(n_stays, dtype=np.bool_)
+    n_merged = int(
+        _kernels.merge_stays(s_person, s_venue, s_start, s_end, s_closed, max_s, keep_stay)
+    )
+    s_person, s_venue, s_start = s_person[keep_stay], s_venue[keep_stay], s_start[keep_stay]
+    s_end, s_closed, s_source = s_end[keep_stay], s_closed[keep_stay], s_source[keep_stay]
+
+    stays = pa.table(
+        {
+            "person": persons.take(pa.array(s_person)),
+            "venue": venues.take(pa.array(s_venue)),
+            "start": pa.array(s_start, _UTC_S),
+            "end": pa.array(s_end, _UTC_S),
+            "source": sources.take(pa.array(s_source)),
+            "closed_by": pa.DictionaryArray.from_arrays(
+                pa.array(s_closed, pa.int8()), pa.array(CLOSED_BY)
+            ),
+        }
+    )
+    orphan = np.flatnonzero((d == 1) & ~exit_used)
+    unmatched = pa.table(
+        {
+            "person": persons.take(pa.array(p[orphan])),
+            "venue": venues.take(pa.array(v[orphan])),
+            "time": pa.array(t[orphan], _UTC_S),
+            "source": sources.take(pa.array(src[orphan])),
+        }
+    )
+    counts = np.bincount(s_closed, minlength=len(CLOSED_BY))
+    n_exits = int((d == 1).sum())
+    report = StaysReport(
+        scans=n,
+        repeats=n - n_kept,
+        entries=n_kept - n_exits,
+        exits=n_exits,
+        stays=int(s_start.shape[0]),
+        merged=n_merged,
+        closed_by={rule: int(c) for rule, c in zip(CLOSED_BY, counts, strict=True)},
+        exits_paired=int(exit_used.sum()),
+        exits_without_entry=int(orphan.size),
+    )
+    return StaysResult(stays=stays, unmatched_exits=unmatched, report=report)
+
+
+def _scan_directions(table: pa.Table) -> np.ndarray:
+    """The ``direction`` column as int8 codes (0 entry, 1 exit); absent or null → entry."""
+    n = table.num_rows
+    if "direction" not in table.column_names:
+        return np.zeros(n, dtype=np.int8)
+    column = table.column("direction").combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_integer(column.type):
+        codes = _int_values(column)
+        bad = np.flatnonzero((codes != 0) & (codes != 1))
+        if bad.size:
+            raise SchemaError(
+                f"scans: column `direction`: expected 0 (entry) or 1 (exit), found "
+                f"{int(codes[bad[0]])} at row {int(bad[0])}"
+            )
+        return codes.astype(np.int8)
+    text = _as_text(column)
+    normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    where = pc.index_in(normal, value_set=pa.array(["entry", "exit"]))
+    unknown = np.flatnonzero(pc.is_null(where).to_numpy(zero_copy_only=False) & ~_null_mask(text))
+    if unknown.size:
+        raise SchemaError(
+            f"scans: column `direction`: expected 'entry' or 'exit', found another value at "
+            f"row {int(unknown[0])}; read raw scans with read_scans and "
+            f"ScanSchema(directions=...)"
+        )
+    return np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int8)
+
+
+def _dwell_per_scan(
+    venues: pa.Array,
+    venue_codes: np.ndarray,
+    default_s: int,
+    venue_dwell: TableLike | Mapping[Any, DurationLike] | None,
+) -> np.ndarray:
+    by_venue = np.full(len(venues), default_s, dtype=np.int64)
+    if venue_dwell is not None:
+        if isinstance(venue_dwell, Mapping):
+            keys = list(venue_dwell)
+            values = np.array(
+                [duration_seconds(venue_dwell[k], f"venue_dwell[{i}]") for i, k in enumerate(keys)],
+                dtype=np.int64,
+            )
+            key_col = pa.chunked_array([pa.array(keys)])
+        else:
+            table = as_arrow_table(venue_dwell, "venue_dwell")
+            require_columns(table, ("venue", "default_dwell"), "venue_dwell")
+            key_col = check_id_column(table.column("venue"), "venue", "venue_dwell")
+            values = _dwell_column(table.column("default_dwell"))
+        if len(venues) and len(key_col):
+            if pa.types.is_string(venues.type) != pa.types.is_string(key_col.type):
+                key_col = key_col.cast(venues.type)
+            where = pc.index_in(key_col, value_set=venues)
+            found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+            codes = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), np.int64)
+            by_venue[codes[found]] = values[found]
+    return np.ascontiguousarray(by_venue[venue_codes])
+
+
+def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
+    typ = column.type
+    if column.null_count:
+        raise SchemaError("venue_dwell: column `default_dwell`: expected no nulls")
+    if pa.types.is_duration(typ):
+        values = np.floor_divide(_int_values(column.combine_chunks()), _UNIT_PER_S[typ.unit])
+    elif pa.types.is_integer(typ):
+        values = _int_values(column.combine_chunks())
+    else:
+        raise SchemaError(
+            f"venue_dwell: column `default_dwell`: expected a duration or int seconds, got {typ}"
+        )
+    if values.size and int(values.min()) < 0:
+        raise DurationError("venue_dwell: column `default_dwell`: expected non-negative durations")
+    return np.asarray(values, dtype=np.int64)
+
+
+def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
+    """The first local midnight strictly after each time (far future without a zone)."""
+    if zone is None:
+        return np.full(seconds.shape[0], FAR_FUTURE, dtype=np.int64)
+    local = pa.array(seconds, pa.timestamp("s", tz=zone))
+    midnight = pc.ceil_temporal(local, unit="day", ceil_is_strictly_greater=True)
+    return np.ascontiguousarray(_int_values(midnight), dtype=np.int64)

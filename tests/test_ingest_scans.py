@@ -1,0 +1,836 @@
+"""Raw QR scans → stays: ``read_scans``, ``ScanSchema``, ``scans_to_stays``.
+
+Every rule of the issue has a hand-written test; the hypothesis tests at the end check
+the invariants (row accounting, independence of row order and batch boundaries,
+non-overlapping stays bounded by ``max_stay``) and compare the kernels with a plain
+Python reading of the pairing rules (:func:`pairing_oracle`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tracegraph as tg
+from tracegraph.errors import (
+    AliasError,
+    DurationError,
+    ScanFileError,
+    ScanRowError,
+    SchemaError,
+    TimezoneError,
+    TracegraphError,
+)
+from tracegraph.ingest import (
+    CLOSED_BY,
+    REJECT_REASONS,
+    Scans,
+    ScanSchema,
+    read_scans,
+    scans_to_stays,
+)
+
+UTC_S = pa.timestamp("s", tz="UTC")
+UTC_US = pa.timestamp("us", tz="UTC")
+T0 = 1_627_779_600  # 2021-08-01 01:00Z = 08:00 in Hanoi
+MIN = 60
+H = 3600
+NOW = T0 + 30 * 24 * H  # a fixed "now" so the tests never depend on the clock
+
+
+def scan_table(rows, *, direction=True):
+    """Rows ``(person, venue, seconds after T0, direction)`` as a canonical scans table."""
+    cols = {
+        "person": pa.array([r[0] for r in rows]),
+        "venue": pa.array([r[1] for r in rows]),
+        "time": pa.array([None if r[2] is None else T0 + r[2] for r in rows], UTC_S),
+    }
+    if direction:
+        cols["direction"] = pa.array([r[3] for r in rows], pa.string())
+    return pa.table(cols)
+
+
+def plain(result):
+    """Stays as ``(person, venue, start - T0, end - T0, closed_by)`` tuples."""
+    out = []
+    for row in result.stays.to_pylist():
+        start = int(row["start"].timestamp()) - T0
+        end = int(row["end"].timestamp()) - T0
+        out.append((row["person"], row["venue"], start, end, row["closed_by"]))
+    return out
+
+
+def to_stays(rows, **kw):
+    kw.setdefault("default_dwell", "30min")
+    return scans_to_stays(scan_table(rows), **kw)
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+def test_entry_is_paired_with_the_next_exit_at_the_same_venue():
+    result = to_stays([("ann", "cafe", 0, "entry"), ("ann", "cafe", 50 * MIN, "exit")])
+    assert plain(result) == [("ann", "cafe", 0, 50 * MIN, "exit")]
+    assert result.report.exits_paired == 1
+    assert result.report.exits_without_entry == 0
+
+
+def test_entry_without_exit_gets_the_default_dwell():
+    result = to_stays([("ann", "cafe", 0, "entry")], default_dwell="45min")
+    assert plain(result) == [("ann", "cafe", 0, 45 * MIN, "default_dwell")]
+
+
+def test_default_dwell_is_capped_at_the_next_scan_anywhere():
+    rows = [("ann", "cafe", 0, "entry"), ("ann", "shop", 10 * MIN, "entry")]
+    assert plain(to_stays(rows)) == [
+        ("ann", "cafe", 0, 10 * MIN, "next_scan"),
+        ("ann", "shop", 10 * MIN, 40 * MIN, "default_dwell"),
+    ]
+
+
+def test_exit_is_only_used_when_it_is_the_next_scan():
+    # ann goes to the shop in between: the cafe exit closes nothing
+    rows = [
+        ("ann", "cafe", 0, "entry"),
+        ("ann", "shop", 5 * MIN, "entry"),
+        ("ann", "cafe", 20 * MIN, "exit"),
+    ]
+    result = to_stays(rows)
+    assert plain(result) == [
+        ("ann", "cafe", 0, 5 * MIN, "next_scan"),
+        ("ann", "shop", 5 * MIN, 20 * MIN, "next_scan"),
+    ]
+    assert result.report.exits_without_entry == 1
+    assert result.unmatched_exits["venue"].to_pylist() == ["cafe"]
+
+
+def test_exit_without_entry_is_reported_not_a_stay():
+    result = to_stays([("ann", "cafe", 0, "exit"), ("bob", "cafe", 0, "entry")])
+    assert plain(result) == [("bob", "cafe", 0, 30 * MIN, "default_dwell")]
+    assert result.report.exits_without_entry == 1
+    assert result.unmatched_exits["person"].to_pylist() == ["ann"]
+
+
+def test_exit_at_another_venue_does_not_close_the_entry():
+    rows = [("ann", "cafe", 0, "entry"), ("ann", "shop", 10 * MIN, "exit")]
+    result = to_stays(rows)
+    assert plain(result) == [("ann", "cafe", 0, 10 * MIN, "next_scan")]
+    assert result.report.exits_without_entry == 1
+
+
+def test_max_stay_caps_default_dwell_and_exit_pairs():
+    rows = [
+        ("ann", "cafe", 0, "entry"),
+        ("ann", "cafe", 20 * H, "exit"),
+        ("bob", "cafe", 0, "entry"),
+    ]
+    result = to_stays(rows, default_dwell="15h", max_stay="12h")
+    assert plain(result) == [
+        ("ann", "cafe", 0, 12 * H, "max_stay"),
+        ("bob", "cafe", 0, 12 * H, "max_stay"),
+    ]
+    # the capped exit still closed ann's stay: it is not an exit without entry
+    assert result.report.exits_paired == 1
+    assert result.report.exits_without_entry == 0
+
+
+def test_split_at_midnight_in_hanoi():
+    # 16:30Z is 23:30 in Hanoi (UTC+7): local midnight is at 17:00Z
+    start = 16 * H + 30 * MIN - 1 * H  # seconds after T0 (01:00Z)
+    rows = [("ann", "cafe", start, "entry")]
+    no_split = plain(to_stays(rows, default_dwell="2h"))
+    assert no_split == [("ann", "cafe", start, start + 2 * H, "default_dwell")]
+    split = to_stays(rows, default_dwell="2h", split_at_midnight="Asia/Ho_Chi_Minh")
+    assert plain(split) == [("ann", "cafe", start, start + 30 * MIN, "midnight")]
+    assert split.report.closed_by["midnight"] == 1
+
+
+def test_midnight_does_not_cut_a_stay_closed_by_its_exit():
+    start = 16 * H  # 23:00 in Hanoi
+    rows = [("ann", "cafe", start, "entry"), ("ann", "cafe", start + 2 * H, "exit")]
+    result = to_stays(rows, split_at_midnight="Asia/Ho_Chi_Minh")
+    assert plain(result) == [("ann", "cafe", start, start + 2 * H, "exit")]
+
+
+def test_an_entry_at_local_midnight_runs_to_the_next_midnight():
+    start = 16 * H  # 17:00Z = 00:00 in Hanoi
+    result = to_stays(
+        [("ann", "cafe", start, "entry")],
+        default_dwell="30h",
+        max_stay="48h",
+        split_at_midnight="Asia/Ho_Chi_Minh",
+    )
+    assert plain(result) == [("ann", "cafe", start, start + 24 * H, "midnight")]
+
+
+def test_scans_without_direction_are_entries():
+    table = scan_table([("ann", "cafe", 0, None), ("ann", "cafe", H, None)], direction=False)
+    result = scans_to_stays(table, default_dwell="30min")
+    assert [s[4] for s in plain(result)] == ["default_dwell", "default_dwell"]
+    nulls = scan_table([("ann", "cafe", 0, None), ("ann", "cafe", 10 * MIN, "exit")])
+    assert plain(scans_to_stays(nulls)) == [("ann", "cafe", 0, 10 * MIN, "exit")]
+
+
+def test_venue_dwell_table_and_mapping():
+    rows = [("ann", "cafe", 0, "entry"), ("bob", "gym", 0, "entry"), ("cat", "shop", 0, "entry")]
+    table = pa.table(
+        {"venue": ["gym", "elsewhere"], "default_dwell": pa.array([2 * H, H], pa.duration("s"))}
+    )
+    got = {p: e for p, _, _, e, _ in plain(to_stays(rows, venue_dwell=table))}
+    assert got == {"ann": 30 * MIN, "bob": 2 * H, "cat": 30 * MIN}
+    got = {p: e for p, _, _, e, _ in plain(to_stays(rows, venue_dwell={"shop": "5min"}))}
+    assert got == {"ann": 30 * MIN, "bob": 30 * MIN, "cat": 5 * MIN}
+
+
+def test_bad_options_are_clear_errors():
+    rows = [("ann", "cafe", 0, "entry")]
+    with pytest.raises(DurationError, match="max_stay"):
+        to_stays(rows, max_stay=0)
+    with pytest.raises(DurationError, match="default_dwell"):
+        to_stays(rows, default_dwell="-5min")
+    with pytest.raises(TimezoneError, match="split_at_midnight"):
+        to_stays(rows, split_at_midnight="Mars/Olympus")
+    with pytest.raises(SchemaError, match="direction"):
+        to_stays([("ann", "cafe", 0, "sideways")])
+
+
+def test_stays_feed_the_index_and_trace():
+    rows = [
+        ("ann", "cafe", 0, "entry"),
+        ("bob", "cafe", 10 * MIN, "entry"),
+        ("bob", "cafe", 20 * MIN, "exit"),
+        ("cat", "cafe", 40 * MIN, "entry"),
+    ]
+    index = tg.VenueIndex.from_stays(to_stays(rows).stays)
+    contacts = tg.trace(index, ["ann"]).contacts
+    assert contacts["person"].to_pylist() == ["ann", "bob"]
+
+
+# --------------------------------------------------------------------------- hygiene
+
+
+def test_repeats_within_dedupe_within_are_one_scan():
+    rows = [
+        ("ann", "cafe", 0, "entry"),  # Bluezone
+        ("ann", "cafe", 30, "entry"),  # VNeID, same visit
+        ("ann", "cafe", 2 * MIN, "entry"),  # double tap, still within 2 min of the first
+        ("ann", "cafe", 40 * MIN, "exit"),
+    ]
+    result = to_stays(rows)
+    assert plain(result) == [("ann", "cafe", 0, 40 * MIN, "exit")]
+    assert result.report.repeats == 2
+    none = to_stays(rows, dedupe_within=None)
+    assert none.report.repeats == 0
+
+
+def test_repeats_need_same_direction_and_no_scan_in_between():
+    rows = [
+        ("ann", "cafe", 0, "entry"),
+        ("ann", "cafe", 30, "exit"),  # other direction: not a repeat
+        ("bob", "cafe", 0, "entry"),
+        ("bob", "shop", 30, "entry"),
+        ("bob", "cafe", 60, "entry"),  # came back: not a repeat
+    ]
+    result = to_stays(rows)
+    assert result.report.repeats == 0
+    assert plain(result)[0] == ("ann", "cafe", 0, 30, "exit")
+
+
+def test_window_is_anchored_at_the_kept_scan():
+    rows = [("ann", "cafe", k * 90, "entry") for k in range(3)]  # 0, 90 s, 180 s
+    result = to_stays(rows)
+    assert result.report.repeats == 1  # 90 s repeats 0; 180 s is > 2 min after 0
+    assert plain(result) == [("ann", "cafe", 0, 180 + 30 * MIN, "default_dwell")]
+    assert result.report.merged == 1
+
+
+def test_own_touching_stays_at_one_venue_are_merged():
+    # a re-scan at the same venue 10 min later continues the same visit
+    rows = [("ann", "cafe", 0, "entry"), ("ann", "cafe", 10 * MIN, "entry")]
+    result = to_stays(rows)
+    assert plain(result) == [("ann", "cafe", 0, 40 * MIN, "default_dwell")]
+    assert result.report.merged == 1
+    assert result.report.entries == result.report.stays + result.report.merged
+
+
+def test_merging_never_exceeds_max_stay():
+    rows = [("ann", "cafe", k * H, "entry") for k in range(5)]
+    result = to_stays(rows, default_dwell="2h", max_stay="3h")
+    for _, _, start, end, _ in plain(result):
+        assert end - start <= 3 * H
+    assert [(s, e) for _, _, s, e, _ in plain(result)] == [(0, 3 * H), (3 * H, 6 * H)]
+
+
+def test_exact_duplicates_are_dropped_and_counted_at_read():
+    raw = scan_table([("ann", "cafe", 0, "entry")] * 3 + [("bob", "cafe", 0, "entry")])
+    scans = read_scans(raw, now=NOW)
+    assert len(scans) == 2
+    assert scans.report.duplicates == 2
+    assert scans.report.read == scans.report.accepted + scans.report.duplicates
+
+
+# --------------------------------------------------------------------------- aliases
+
+
+def test_aliases_map_every_identifier_to_one_person():
+    raw = scan_table(
+        [
+            ("bz-17", "cafe", 0, "entry"),  # Bluezone id
+            ("079201001234", "cafe", 30 * MIN, "exit"),  # CCCD number, same person
+            ("stranger", "cafe", 0, "entry"),
+        ]
+    )
+    aliases = pa.table(
+        {"alias": ["bz-17", "079201001234", "079201001234"], "person": ["p1", "p1", "p1"]}
+    )
+    scans = read_scans(raw, aliases=aliases, now=NOW)
+    assert scans.table["person"].to_pylist() == ["p1", "p1", "stranger"]
+    stays = scans_to_stays(scans).stays
+    assert stays["person"].to_pylist() == ["p1", "stranger"]
+    assert stays["end"][0].as_py() - stays["start"][0].as_py() == dt.timedelta(minutes=30)
+
+
+def test_aliases_with_integer_persons_and_text_aliases():
+    raw = pa.table({"person": [1, 2], "venue": ["v", "v"], "time": pa.array([T0, T0], UTC_S)})
+    aliases = pa.table({"alias": ["2"], "person": ["1"]})
+    scans = read_scans(raw, aliases=aliases, now=NOW)
+    # one person, one venue, one second: the second row is a duplicate
+    assert scans.table["person"].to_pylist() == ["1"]
+    assert scans.report.duplicates == 1
+
+
+def test_alias_mapped_to_two_persons_is_an_error():
+    aliases = pa.table({"alias": ["x", "y", "x"], "person": ["p1", "p2", "p3"]})
+    with pytest.raises(AliasError, match=r"two different persons \(rows 0 and 2\)") as err:
+        read_scans(scan_table([("x", "cafe", 0, "entry")]), aliases=aliases, now=NOW)
+    assert "p1" not in str(err.value) and "'x'" not in str(err.value)
+    with pytest.raises(AliasError, match="column `alias` not found"):
+        read_scans(scan_table([("x", "cafe", 0, "entry")]), aliases=pa.table({"a": [1]}))
+
+
+# --------------------------------------------------------------------------- bad rows
+
+BAD_ROWS = {
+    "null_person": ({"person": None}, None),
+    "null_venue": ({"venue": ""}, None),
+    "null_time": ({"time": None}, None),
+    "bad_time": ({"time": "2021-02-30T08:00:00+07:00"}, None),
+    "naive_time": ({"time": "2021-08-01 08:00:00"}, None),
+    "bad_direction": ({"direction": "sideways"}, None),
+    "future_time": ({"time": "2031-08-01T08:00:00Z"}, None),
+    "too_early": ({"time": "2019-08-01T08:00:00Z"}, None),
+}
+
+
+def text_scans(bad_field=None, bad_value=None, n=4, bad_at=2):
+    rows = {
+        "person": [f"secret-{k}" for k in range(n)],
+        "venue": ["cafe"] * n,
+        "time": ["2021-08-01T08:00:00+07:00"] * n,
+        "direction": ["in"] * n,
+    }
+    if bad_field is not None:
+        rows[bad_field][bad_at] = bad_value
+    return pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()})
+
+
+SCHEMA = ScanSchema(person="person", venue="venue", time="time", direction="direction")
+
+
+@pytest.mark.parametrize("reason", list(BAD_ROWS))
+def test_each_rejection_reason(reason):
+    (change,) = BAD_ROWS[reason][0].items()
+    raw = text_scans(*change)
+    kw = {"schema": SCHEMA, "now": NOW, "not_before": "2020-01-01T00:00:00Z"}
+    with pytest.raises(ScanRowError, match=rf"<table 0>: row 2: rejected \({reason}\)") as err:
+        read_scans(raw, **kw)
+    assert "secret" not in str(err.value)  # never a person id in a message
+    scans = read_scans(raw, errors="quarantine", **kw)
+    assert scans.rejected["reason"].to_pylist() == [reason]
+    assert scans.rejected["row"].to_pylist() == [2]
+    assert scans.rejected["file"].to_pylist() == ["<table 0>"]
+    assert scans.report.rejected_by_reason == {reason: 1}
+    assert len(scans) == scans.report.accepted == 3
+
+
+def test_wrong_column_type_rejects_the_rows():
+    raw = pa.table({"person": [1.5, 2.5], "venue": ["v", "v"], "time": pa.array([T0, T0], UTC_S)})
+    with pytest.raises(ScanRowError, match=r"row 0: rejected \(bad_type\)"):
+        read_scans(raw, now=NOW)
+    scans = read_scans(raw, errors="quarantine", now=NOW)
+    assert scans.rejected["reason"].to_pylist() == ["bad_type", "bad_type"]
+    assert scans.rejected["person"].to_pylist() == ["1.5", "2.5"]
+
+
+def test_future_is_relative_to_now_by_default():
+    soon = int(dt.datetime.now(dt.UTC).timestamp()) + 3600
+    raw = pa.table({"person": ["a"], "venue": ["v"], "time": pa.array([soon], UTC_S)})
+    assert read_scans(raw, errors="quarantine").report.rejected_by_reason == {"future_time": 1}
+
+
+def test_missing_column_names_what_is_available():
+    raw = pa.table({"person_id": ["a"], "venue_id": ["v"], "ts": pa.array([T0], UTC_S)})
+    with pytest.raises(SchemaError, match=r"column `person` not found in scans; available: "):
+        read_scans(raw)
+
+
+def test_bad_options():
+    raw = scan_table([("a", "v", 0, "entry")])
+    with pytest.raises(SchemaError, match="errors"):
+        read_scans(raw, errors="ignore")  # type: ignore[arg-type]
+    with pytest.raises(SchemaError, match="batch_size"):
+        read_scans(raw, batch_size=0)
+    with pytest.raises(TimezoneError, match="Mars"):
+        read_scans(raw, tz="Mars/Olympus")
+    with pytest.raises(SchemaError, match="time_unit"):
+        ScanSchema(person="p", venue="v", time="t", time_unit="h")  # type: ignore[arg-type]
+    with pytest.raises(SchemaError, match="without a `direction` column"):
+        ScanSchema(person="p", venue="v", time="t", directions={"x": "entry"})
+
+
+# --------------------------------------------------------------------------- times
+
+
+def test_mixed_time_zones_and_representations_give_one_instant():
+    instant = T0  # 2021-08-01 01:00Z
+    sources = [
+        (pa.table({"p": ["a"], "v": ["x"], "t": pa.array([instant], UTC_S)}), "UTC"),
+        (
+            pa.table({"p": ["b"], "v": ["x"], "t": pa.array([instant * 1000], pa.int64())}),
+            None,
+        ),
+        (pa.table({"p": ["c"], "v": ["x"], "t": ["2021-08-01T08:00:00+07:00"]}), None),
+        (pa.table({"p": ["d"], "v": ["x"], "t": ["2021-08-01 08:00:00.75"]}), "Asia/Ho_Chi_Minh"),
+        (
+            pa.table(
+                {
+                    "p": ["e"],
+                    "v": ["x"],
+                    "t": pa.array([dt.datetime(2021, 8, 1, 8)], pa.timestamp("ms")),
+                }
+            ),
+            "Asia/Ho_Chi_Minh",
+        ),
+        (
+            pa.table(
+                {
+                    "p": ["f"],
+                    "v": ["x"],
+                    "t": pa.array([instant], pa.timestamp("s", tz="Asia/Ho_Chi_Minh")),
+                }
+            ),
+            None,
+        ),
+        (pa.table({"p": ["g"], "v": ["x"], "t": [instant + 0.9]}), None),
+    ]
+    items = []
+    for k, (table, zone) in enumerate(sources):
+        unit = "ms" if k == 1 else "s"
+        schema = ScanSchema(
+            person="p", venue="v", time="t", tz=zone, time_unit=unit, source=f"s{k}"
+        )
+        items.append((table, schema))
+    scans = read_scans(items, now=NOW)
+    assert scans.report.rejected == 0
+    assert set(scans.table["time"].cast(pa.int64()).to_pylist()) == {instant}
+    assert scans.table["source"].to_pylist() == [f"s{k}" for k in range(len(sources))]
+
+
+def test_naive_times_use_the_call_tz_unless_the_schema_names_one():
+    table = pa.table({"person": ["a"], "venue": ["v"], "time": ["2021-08-01 08:00"]})
+    utc = read_scans(table, tz="UTC", now=NOW).table["time"].cast(pa.int64()).to_pylist()
+    hanoi = read_scans(table, tz="Asia/Ho_Chi_Minh", now=NOW)
+    assert utc == [T0 + 7 * H]
+    assert hanoi.table["time"].cast(pa.int64()).to_pylist() == [T0]
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def sample_scans():
+    return pa.table(
+        {
+            "uid": pa.array(["a", "b", "a", "c", "b", "a"]),
+            "qr": pa.array(["cafe", "cafe", "cafe", "shop", "shop", "shop"]),
+            "ts": pa.array([T0 + k * 600 for k in range(6)], UTC_S).cast(UTC_US),
+            "io": pa.array(["in", "in", "out", "I", "O", None]),
+        }
+    )
+
+
+RAW_SCHEMA = ScanSchema(person="uid", venue="qr", time="ts", direction="io", source="app")
+
+
+def canonical(scans: Scans):
+    return scans.table.select(["person", "venue", "time", "direction"]).to_pylist()
+
+
+def write_ipc_file(table, path):
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=2):
+            writer.write_batch(batch)
+
+
+def write_ipc_stream(table, path):
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=2):
+            writer.write_batch(batch)
+
+
+def test_every_source_kind_reads_the_same_scans(tmp_path):
+    table = sample_scans()
+    expected = canonical(read_scans(table, schema=RAW_SCHEMA, now=NOW))
+    assert len(expected) == 6
+    pq.write_table(table, tmp_path / "scans.parquet", row_group_size=2)
+    write_ipc_file(table, tmp_path / "scans.arrow")
+    write_ipc_stream(table, tmp_path / "scans.arrows")
+    days = tmp_path / "daily"
+    days.mkdir()
+    for k in range(3):
+        pq.write_table(table.slice(2 * k, 2), days / f"2021-08-0{k + 1}.parquet")
+    (days / "_SUCCESS").write_text("")
+    sources = {
+        "parquet": tmp_path / "scans.parquet",
+        "ipc file": tmp_path / "scans.arrow",
+        "ipc stream": str(tmp_path / "scans.arrows"),
+        "directory": days,
+        "list": [table.slice(0, 3), tmp_path / "scans.parquet"],
+        "reader": pa.RecordBatchReader.from_batches(table.schema, table.to_batches(2)),
+        "pandas": table.to_pandas(),
+        "polars": pytest.importorskip("polars").from_arrow(table),
+    }
+    for kind, source in sources.items():
+        scans = read_scans(source, schema=RAW_SCHEMA, now=NOW, batch_size=4)
+        got = canonical(scans)
+        if kind == "list":
+            assert scans.report.duplicates == 3, kind
+            assert len(scans.report.files) == 2
+        assert got == expected, kind
+    by_dir = read_scans(days, schema=RAW_SCHEMA, now=NOW)
+    assert [f.file.rsplit("/", 1)[-1] for f in by_dir.report.files] == [
+        "2021-08-01.parquet",
+        "2021-08-02.parquet",
+        "2021-08-03.parquet",
+    ]
+    assert set(by_dir.table["source"].to_pylist()) == {"app"}
+
+
+def test_source_tag_defaults_to_the_file_or_directory_name(tmp_path):
+    pq.write_table(sample_scans(), tmp_path / "bluezone.parquet")
+    schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io")
+    scans = read_scans(tmp_path / "bluezone.parquet", schema=schema, now=NOW)
+    assert set(scans.table["source"].to_pylist()) == {"bluezone"}
+    assert set(scans.table["file"].to_pylist()) == {str(tmp_path / "bluezone.parquet")}
+
+
+def test_several_schemas_into_one_stream_with_provenance():
+    app = pa.table({"uid": ["a"], "qr": ["cafe"], "t": pa.array([T0], UTC_S), "dir": ["vao"]})
+    card = pa.table({"cccd": [79201001234], "venue": ["cafe"], "epoch": [T0 + 1800]})
+    scans = read_scans(
+        [
+            (
+                app,
+                ScanSchema(
+                    person="uid",
+                    venue="qr",
+                    time="t",
+                    direction="dir",
+                    directions={"vao": "entry", "ra": "exit"},
+                    source="vneid",
+                ),
+            ),
+            (card, ScanSchema(person="cccd", venue="venue", time="epoch", source="cccd")),
+        ],
+        aliases=pa.table({"alias": ["79201001234"], "person": ["a"]}),
+        now=NOW,
+    )
+    assert scans.table["person"].to_pylist() == ["a", "a"]
+    assert scans.table["source"].to_pylist() == ["vneid", "cccd"]
+    assert [(f.source, f.read) for f in scans.report.files] == [("vneid", 1), ("cccd", 1)]
+
+
+def test_method_column_is_kept():
+    table = sample_scans().append_column("app", pa.array(["Bluezone"] * 3 + ["CCCD"] * 3))
+    schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io", method="app")
+    scans = read_scans(table, schema=schema, now=NOW)
+    assert scans.table["method"].to_pylist() == ["Bluezone"] * 3 + ["CCCD"] * 3
+
+
+def test_truncated_parquet_is_a_clear_error_naming_the_file(tmp_path):
+    path = tmp_path / "day-3.parquet"
+    pq.write_table(sample_scans(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        ScanFileError, match=r"day-3\.parquet: cannot read this Parquet file"
+    ) as err:
+        read_scans(path, schema=RAW_SCHEMA, now=NOW)
+    assert isinstance(err.value, OSError) and isinstance(err.value, TracegraphError)
+
+
+def test_truncated_ipc_stream_and_file_are_clear_errors(tmp_path):
+    big = pa.concat_tables([sample_scans()] * 50)
+    for name, writer in (("s.arrows", write_ipc_stream), ("f.arrow", write_ipc_file)):
+        path = tmp_path / name
+        writer(big, path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2 + 3])
+        with pytest.raises(ScanFileError, match=rf"{name}: cannot read this Arrow IPC"):
+            read_scans(path, schema=RAW_SCHEMA, now=NOW)
+
+
+def test_not_a_scan_file_and_missing_file(tmp_path):
+    (tmp_path / "notes.parquet").write_text("hello")
+    with pytest.raises(ScanFileError, match=r"notes\.parquet: not a Parquet or Arrow IPC file"):
+        read_scans(tmp_path / "notes.parquet")
+    with pytest.raises(ScanFileError, match="no such scan file"):
+        read_scans(tmp_path / "absent.parquet")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ScanFileError, match="no scan files found"):
+        read_scans(tmp_path / "empty")
+
+
+def test_progress_bar_is_optional(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    scans = read_scans(sample_scans(), schema=RAW_SCHEMA, now=NOW, progress=True)
+    assert len(scans) == 6
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(TracegraphError, match="pip install tqdm"):
+        read_scans(sample_scans(), schema=RAW_SCHEMA, now=NOW, progress=True)
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+def test_accounting_per_file_and_total(tmp_path):
+    good = sample_scans()
+    bad = pa.table(
+        {
+            "uid": pa.array(["a", None, "z", "a"]),
+            "qr": pa.array(["cafe", "cafe", "cafe", "cafe"]),
+            "ts": pa.array([T0, T0, T0 + 99 * 24 * H, T0], UTC_S).cast(UTC_US),
+            "io": pa.array(["in", "in", "in", "up"]),
+        }
+    )
+    pq.write_table(good, tmp_path / "a.parquet")
+    pq.write_table(pa.concat_tables([bad, good.slice(0, 2)]), tmp_path / "b.parquet")
+    scans = read_scans(
+        [tmp_path / "a.parquet", tmp_path / "b.parquet"],
+        schema=RAW_SCHEMA,
+        errors="quarantine",
+        now=NOW,
+    )
+    a, b = scans.report.files
+    assert (a.read, a.accepted, a.rejected, a.duplicates) == (6, 6, 0, 0)
+    # b: row 0 duplicates a's first scan, rows 1-3 are bad, rows 4-5 duplicate a's
+    assert (b.read, b.accepted, b.rejected, b.duplicates) == (6, 0, 3, 3)
+    assert scans.report.rejected_by_reason == {
+        "null_person": 1,
+        "bad_direction": 1,
+        "future_time": 1,
+    }
+    assert scans.rejected["row"].to_pylist() == [1, 2, 3]
+    assert set(scans.rejected["file"].to_pylist()) == {str(tmp_path / "b.parquet")}
+    for f in scans.report.files:
+        assert f.read == f.accepted + f.rejected + f.duplicates
+    r = scans.report
+    assert r.read == r.accepted + r.rejected + r.duplicates == 12
+    assert len(scans) == r.accepted
+
+
+# --------------------------------------------------------------------------- properties
+
+PEOPLE = ["ann", "bob", "cat"]
+VENUES = ["cafe", "shop"]
+
+scan_rows = st.lists(
+    st.tuples(
+        st.sampled_from([*PEOPLE, None]),
+        st.sampled_from(VENUES),
+        st.one_of(st.integers(0, 6 * H), st.sampled_from([0, 1, 60, 120, 121, 1800, 4 * H])),
+        st.sampled_from(["in", "out", None]),
+    ),
+    max_size=40,
+)
+options = st.fixed_dictionaries(
+    {
+        "default_dwell": st.sampled_from([0, 10 * MIN, H, 3 * H]),
+        "max_stay": st.sampled_from([MIN, H, 2 * H, 12 * H]),
+        "dedupe_within": st.sampled_from([None, 0, 2 * MIN, 30 * MIN]),
+        "split_at_midnight": st.sampled_from([None, "Asia/Ho_Chi_Minh"]),
+    }
+)
+
+
+def raw_table(rows):
+    return pa.table(
+        {
+            "uid": pa.array([r[0] for r in rows], pa.string()),
+            "qr": pa.array([r[1] for r in rows], pa.string()),
+            "ts": pa.array([T0 + 12 * H + r[2] for r in rows], UTC_S),
+            "io": pa.array([r[3] for r in rows], pa.string()),
+        }
+    )
+
+
+@settings(deadline=None)
+@given(scan_rows, st.integers(1, 7), st.integers(0, 40))
+def test_row_accounting_holds_for_any_split(rows, batch_size, cut):
+    table = raw_table(rows)
+    cut = min(cut, table.num_rows)
+    scans = read_scans(
+        [table.slice(0, cut), table.slice(cut)],
+        schema=RAW_SCHEMA,
+        errors="quarantine",
+        now=NOW,
+        batch_size=batch_size,
+    )
+    for f in scans.report.files:
+        assert f.read == f.accepted + f.rejected + f.duplicates
+    r = scans.report
+    assert r.read == len(rows) == r.accepted + r.rejected + r.duplicates
+    assert len(scans) == r.accepted and scans.rejected.num_rows == r.rejected
+
+
+@settings(deadline=None)
+@given(scan_rows, options, st.randoms(use_true_random=False), st.integers(1, 7))
+def test_stays_do_not_depend_on_row_order_or_batches(rows, opts, rnd, batch_size):
+    table = raw_table(rows)
+    order = list(range(len(rows)))
+    rnd.shuffle(order)
+    shuffled = table.take(pa.array(order, pa.int64()))
+    first = read_scans(table, schema=RAW_SCHEMA, errors="quarantine", now=NOW)
+    second = read_scans(
+        shuffled, schema=RAW_SCHEMA, errors="quarantine", now=NOW, batch_size=batch_size
+    )
+    a = scans_to_stays(first, **opts)
+    b = scans_to_stays(second, **opts)
+    assert a.stays.equals(b.stays)
+    assert a.report == b.report
+
+
+@settings(deadline=None)
+@given(scan_rows, options)
+def test_stays_are_sane_and_match_the_rules(rows, opts):
+    scans = read_scans(raw_table(rows), schema=RAW_SCHEMA, errors="quarantine", now=NOW)
+    result = scans_to_stays(scans, **opts)
+    got = plain(result)
+    max_stay = opts["max_stay"]
+    for _, _, start, end, _ in got:
+        assert 0 <= end - start <= max_stay
+    by_person: dict = {}
+    for person, venue, start, end, _ in got:
+        by_person.setdefault(person, []).append((start, end, venue))
+    for spans in by_person.values():
+        spans.sort()
+        for (_, e0, _), (s1, _, _) in itertools.pairwise(spans):
+            assert e0 <= s1, "a person's stays overlap (at one venue or across venues)"
+    r = result.report
+    assert r.scans == len(scans) == r.repeats + r.entries + r.exits
+    assert r.entries == r.stays + r.merged
+    assert r.exits == r.exits_paired + r.exits_without_entry
+    assert r.stays == sum(r.closed_by.values()) == len(got)
+    assert set(r.closed_by) == set(CLOSED_BY)
+    assert got == pairing_oracle(scans, **opts)
+
+
+def pairing_oracle(scans, *, default_dwell, max_stay, dedupe_within, split_at_midnight):
+    """The pairing rules read literally, in plain Python, one person at a time."""
+    from zoneinfo import ZoneInfo
+
+    rows = [
+        (r["person"], int(r["time"].timestamp()), r["direction"], r["venue"], r["source"])
+        for r in scans.table.to_pylist()
+    ]
+    out = []
+    for person in sorted({r[0] for r in rows}):
+        # time order; ties: entries first, then venue, then source
+        mine = sorted((t, 0 if d == "entry" else 1, v, s) for p, t, d, v, s in rows if p == person)
+        kept = []
+        for t, d, v, s in mine:  # drop repeats of the last kept scan
+            last = kept[-1] if kept else None
+            if (
+                dedupe_within is not None
+                and last is not None
+                and (last[1], last[2]) == (d, v)
+                and t - last[0] <= dedupe_within
+            ):
+                continue
+            kept.append((t, d, v, s))
+        stays = []
+        for i, (t, d, v, _) in enumerate(kept):
+            if d != 0:
+                continue
+            nxt = kept[i + 1] if i + 1 < len(kept) else None
+            if nxt is not None and nxt[1] == 1 and nxt[2] == v:
+                end, rule = (
+                    min(nxt[0], t + max_stay),
+                    "exit" if nxt[0] - t <= max_stay else "max_stay",
+                )
+            else:
+                candidates = [(t + default_dwell, "default_dwell"), (t + max_stay, "max_stay")]
+                if split_at_midnight:
+                    local = dt.datetime.fromtimestamp(t, ZoneInfo(split_at_midnight))
+                    midnight = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0)
+                    candidates.append((int(midnight.timestamp()), "midnight"))
+                if nxt is not None:
+                    candidates.append((nxt[0], "next_scan"))
+                end, rule = candidates[0]
+                for bound, name in candidates[1:]:
+                    if bound < end:
+                        end, rule = bound, name
+            prev = stays[-1] if stays else None
+            if (
+                prev is not None
+                and prev[1] == v
+                and t <= prev[3]
+                and prev[4] in ("exit", "default_dwell", "next_scan")
+                and max(end, prev[3]) - prev[2] <= max_stay
+            ):
+                if end > prev[3]:
+                    stays[-1] = (person, v, prev[2], end, rule)
+                continue
+            stays.append((person, v, t, end, rule))
+        out.extend((p, v, s - T0, e - T0, r) for p, v, s, e, r in stays)
+    return out
+
+
+def test_reject_reasons_are_documented():
+    assert set(REJECT_REASONS) >= {
+        "null_person",
+        "null_venue",
+        "null_time",
+        "bad_time",
+        "naive_time",
+        "bad_direction",
+        "future_time",
+        "too_early",
+        "bad_type",
+    }
+
+
+def test_no_python_objects_for_large_inputs():
+    # a 200k-scan city goes through in well under a second once compiled
+    rng = np.random.default_rng(0)
+    n = 200_000
+    table = pa.table(
+        {
+            "person": rng.integers(0, 20_000, n),
+            "venue": rng.integers(0, 2_000, n),
+            "time": pa.array(T0 + rng.integers(0, 30 * 24 * H, n), UTC_S),
+            "direction": pa.array(np.where(rng.random(n) < 0.2, "exit", "entry")),
+        }
+    )
+    scans = read_scans(table, schema=SCHEMA, now=NOW)
+    result = scans_to_stays(scans)
+    assert result.report.scans == len(scans)
+    assert result.stays.num_rows > 100_000
