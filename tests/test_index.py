@@ -384,3 +384,19 @@ def test_integer_ids_encode_to_sorted_dictionary_codes(ids):
     assert dictionary.type == pa.int64()
     assert codes.dtype == np.int32
     assert [dictionary[c].as_py() for c in codes] == ids
+
+
+def test_person_codes_find_unicode_and_missing_ids():
+    names = ["Đình", "an", "Ánh", "zoë", "Zed", "an"]
+    table = pa.table(
+        {
+            "person": names,
+            "venue": ["v"] * len(names),
+            "start": pa.array([0] * len(names), pa.int64()).cast(TS),
+            "end": pa.array([10] * len(names), pa.int64()).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    codes = index.person_codes(pa.array(["zoë", "nobody", "Đình", "an", "Zed", "Ánh", "ZZZ"]))
+    found = [None if c < 0 else index.persons[int(c)].as_py() for c in codes]
+    assert found == ["zoë", None, "Đình", "an", "Zed", "Ánh", None]

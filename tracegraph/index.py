@@ -7,6 +7,7 @@ time buckets of *v* that can overlap [a, b), whatever the length of the stays, a
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from tracegraph import _kernels
 from tracegraph._time import (
@@ -385,14 +385,27 @@ class VenueIndex:
 
     def person_codes(self, ids: pa.Array) -> np.ndarray:
         """Codes of person ``ids`` (``-1`` where an id is not in the index)."""
-        return self._codes(ids, self.persons, "person")
+        return _lookup(self._sorted_persons, self._codes(ids, self.persons, "person"))
 
     def venue_codes(self, ids: pa.Array) -> np.ndarray:
         """Codes of venue ``ids`` (``-1`` where an id is not in the index)."""
-        return self._codes(ids, self.venues, "venue")
+        return _lookup(self._sorted_venues, self._codes(ids, self.venues, "venue"))
+
+    @functools.cached_property
+    def _sorted_persons(self) -> np.ndarray:
+        # the dictionary is sorted: a binary search finds codes without a hash table
+        # (int ids: a zero-copy view; string ids: converted once, then kept)
+        values: np.ndarray = self.persons.to_numpy(zero_copy_only=False)
+        return values
+
+    @functools.cached_property
+    def _sorted_venues(self) -> np.ndarray:
+        values: np.ndarray = self.venues.to_numpy(zero_copy_only=False)
+        return values
 
     @staticmethod
     def _codes(ids: pa.Array | pa.ChunkedArray, dictionary: pa.Array, what: str) -> np.ndarray:
+        """``ids`` checked and cast to the dictionary's type, as numpy values."""
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
         if pa.types.is_dictionary(ids.type):
@@ -410,9 +423,8 @@ class VenueIndex:
                     f"expected {what} ids of type {dictionary.type} (as in the index), "
                     f"got {ids.type}"
                 ) from exc
-        codes = pc.index_in(ids, value_set=dictionary)
-        result: np.ndarray = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-        return result
+        values: np.ndarray = ids.to_numpy(zero_copy_only=False)
+        return values
 
     def stays_of(self, person: Any) -> pa.Table:
         """The stays of one person, in time order.
@@ -590,6 +602,16 @@ class VenueIndex:
             _NO_INT32, _NO_INT32, _NO_INT64, _NO_INT64,
         )  # fmt: skip
         return int(n_matches)
+
+
+def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Positions of ``ids`` in ``sorted_ids`` (``-1`` where absent), by binary search."""
+    if sorted_ids.shape[0] == 0:
+        return np.full(ids.shape[0], -1, dtype=np.int32)
+    pos = np.searchsorted(sorted_ids, ids)
+    at = np.minimum(pos, sorted_ids.shape[0] - 1)
+    found = sorted_ids[at] == ids
+    return np.where(found, pos, -1).astype(np.int32)
 
 
 _NO_INT32 = np.empty(0, dtype=np.int32)
