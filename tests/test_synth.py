@@ -348,3 +348,16 @@ def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
         generate_city(people, **args)  # type: ignore[arg-type]
     assert str(info.value) == message
     assert isinstance(info.value, TracegraphError)
+
+
+def test_people_return_to_favourite_venues():
+    """Preferential return: most discretionary visits (under 3 h) go to a venue the
+    person has visited before. Independent draws by popularity give about 0.44 here;
+    the habit model gives about 0.56."""
+    city = generate_city(3000, days=14, seed=4)
+    t = city.stays
+    length = t["end"].to_numpy().astype("int64") - t["start"].to_numpy().astype("int64")
+    short = length < 3 * 3600
+    pairs = t["person"].to_numpy()[short] * 10**7 + t["venue"].to_numpy()[short]
+    repeat_share = 1 - np.unique(pairs).size / pairs.size
+    assert repeat_share > 0.5

@@ -85,6 +85,8 @@ _CENTRALITY = (1.5, 2.5, 1.0, 0.8, 1.3, 1.3, 1.3, 0.8, 1.0, 1.0, 0.8, 0.9)
 _ROLE_SHARE = (0.62, 0.20, 0.18)  # worker, student, other (retired, at home, ...)
 _WORKER, _STUDENT, _OTHER = 0, 1, 2
 _LOCAL_WORK = 0.5  # probability a worker works in their home district
+_RETURN = 0.8  # share of visits to a favourite venue (preferential return, Song et al. 2010)
+_FAVOURITES = 3  # favourite venues per person and kind
 _LOCAL_SCHOOL = 0.9
 
 # --- shift models and the days they work (Mon..Sun) ------------------------------------
@@ -404,8 +406,11 @@ def generate_city(
     **Visits.** Each person-day has a Poisson number of other stays with mean
     ``visits_per_day`` (minus one on a working day), at most 10. The kind follows
     weekday or weekend weights (no office or school visits at weekends, more
-    shopping); the venue is drawn by popularity, in the home district with a
-    per-kind probability. A preferred start comes from a per-kind mixture of
+    shopping). People are creatures of habit (preferential return, as in Song et
+    al., Nature Physics 2010): 80 % of visits go to one of the person's three
+    favourite venues of that kind, fixed for the whole simulation; the other 20 %
+    explore. Favourites and explorations alike are drawn by popularity, in the home
+    district with a per-kind probability. A preferred start comes from a per-kind mixture of
     normal times of day (markets at dawn, pho at 07:00, lunch, dinner, ...) clamped
     to opening hours, and a lognormal dwell time (markets 20-60 min, restaurants
     30-90 min, cafes 25-120 min, shops 5-40 min, hospital visits 40 min-6 h, ...). Stays before a
@@ -703,6 +708,7 @@ class _People:
     shift_class: I64  # row of _WORKS_ON
     shift_start: F64  # seconds after local midnight
     shift_length: F64  # seconds
+    habits: int  # key of each person's favourite venues (see _favourite)
 
 
 def _make_people(rng: np.random.Generator, n: int, v: _Venues, geo: _Geography) -> _People:
@@ -795,7 +801,8 @@ def _make_people(rng: np.random.Generator, n: int, v: _Venues, geo: _Geography) 
         start[students] = normal(7.0, 0.15, size) * _HOUR
         full = rng.random(size) < 0.5
         length[students] = np.where(full, 9.25, 4.5) * _lognormal(rng, 1.0, 0.03, size) * _HOUR
-    return _People(district, ward, workplace, shift_class, start, length)
+    habits = int(rng.integers(1, 2**62))
+    return _People(district, ward, workplace, shift_class, start, length, habits)
 
 
 # --- the days --------------------------------------------------------------------------
@@ -911,9 +918,15 @@ def _visits(
         return empty, empty, empty, empty
     pid = np.repeat(np.arange(n, dtype=np.int64), count)
     kind = _draw(rng, weights, total)
-    venue = v.sampler.pick(
-        kind, p.district[pid], rng.random(total) < _K_LOCAL[kind], rng.random(total)
-    )
+    # Preferential return: most visits go to one of the person's few favourite venues
+    # of the kind (fixed per person and kind), the rest explore by popularity.
+    local = rng.random(total) < _K_LOCAL[kind]
+    u = rng.random(total)
+    back = rng.random(total) < _RETURN
+    pick = rng.integers(0, _FAVOURITES, total)
+    local[back], u[back] = _favourite(p.habits, pid[back], kind[back], pick[back], _K_LOCAL)
+    venue = v.sampler.pick(kind, p.district[pid], local, u)
+    del local, u, back, pick
     median, sigma, shortest, longest = (_K_DWELL[:, j][kind] for j in range(4))
     dur = median * np.exp(sigma * rng.standard_normal(total))
     dur = np.rint(np.clip(dur, shortest, longest, out=dur)).astype(np.int64)
@@ -968,6 +981,30 @@ def _visits(
     end = np.minimum(end, high)
     keep = (end - begin >= _MIN_STAY) & (begin <= min(_LAST_START, length - 1))
     return pid[keep], venue[keep], begin[keep], end[keep]
+
+
+def _favourite(key: int, pid: I64, kind: I64, pick: I64, local_p: F64) -> tuple[Bool, F64]:
+    """The draws (local?, uniform) of favourite ``pick`` of person ``pid`` for ``kind``.
+
+    A hash of (city key, person, kind, pick) replaces the random draws, so favourites
+    stay the same every day without storing them (splitmix64 finaliser).
+    """
+    mask = np.uint64(2**64 - 1)
+    with np.errstate(over="ignore"):
+        x = (
+            np.uint64(key)
+            ^ (pid.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+            ^ (kind.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9))
+            ^ (pick.astype(np.uint64) * np.uint64(0x94D049BB133111EB))
+        ) & mask
+        words = []
+        for salt in (np.uint64(0x632BE59BD9B4E019), np.uint64(0x85EBCA77C2B2AE63)):
+            z = x ^ salt
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            words.append((z >> np.uint64(11)).astype(np.float64) / float(2**53))
+    return words[0] < local_p[kind], words[1]
 
 
 # --- Arrow ------------------------------------------------------------------------------
