@@ -302,6 +302,42 @@ def _reverse(index: VenueIndex, excluded: np.ndarray, n_intervals: int, rules: _
     return n_candidates < n_intervals
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """One tier's matching, set up in the chosen direction.
+
+    The stays or intervals ``venue``/``start``/``end``/``person`` probe ``target``:
+    forward, the tier's exposure intervals probe the city's index; reverse, the stays
+    of everyone not yet traced probe an index of the exposure intervals.
+    """
+
+    target: VenueIndex
+    venue: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    person: np.ndarray
+    excluded: np.ndarray
+    reverse: bool
+
+
+def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) -> _Probe:
+    src_stay, x_start, x_end = _exposure_intervals(
+        index, tier.persons, tier.window_start, tier.window_end, rules.linger
+    )
+    src_person = index.person[src_stay]
+    x_venue = index.venue[src_stay]
+    if not _reverse(index, excluded, src_stay.shape[0], rules):
+        return _Probe(index, x_venue, x_start, x_end, src_person, excluded, reverse=False)
+    intervals, cand, c_start, c_end = _candidates(
+        index, excluded, src_person, x_venue, x_start, x_end
+    )
+    # the interval side holds only tier-k persons: nobody there is to be skipped
+    nobody = np.zeros(index.n_persons, dtype=np.bool_)
+    return _Probe(
+        intervals, index.venue[cand], c_start, c_end, index.person[cand], nobody, reverse=True
+    )
+
+
 def _match_tier(
     index: VenueIndex,
     tier: _Tier,
@@ -311,35 +347,17 @@ def _match_tier(
     venue_pairs: np.ndarray,
 ) -> int:
     """Lower ``earliest`` for everyone a tier exposes; return the number of stay pairs."""
-    src_stay, x_start, x_end = _exposure_intervals(
-        index, tier.persons, tier.window_start, tier.window_end, rules.linger
-    )
-    src_person = index.person[src_stay]
-    x_venue = index.venue[src_stay]
-    if _reverse(index, excluded, src_stay.shape[0], rules):
-        intervals, cand, c_start, c_end = _candidates(
-            index, excluded, src_person, x_venue, x_start, x_end
-        )
-        return intervals.earliest_overlaps(
-            index.venue[cand],
-            c_start,
-            c_end,
-            index.person[cand],
-            min_overlap=rules.min_overlap,
-            excluded=np.zeros(index.n_persons, dtype=np.bool_),
-            earliest=earliest,
-            venue_pairs=venue_pairs,
-            by_query=True,
-        )
-    return index.earliest_overlaps(
-        x_venue,
-        x_start,
-        x_end,
-        src_person,
+    p = _probe(index, tier, excluded, rules)
+    return p.target.earliest_overlaps(
+        p.venue,
+        p.start,
+        p.end,
+        p.person,
         min_overlap=rules.min_overlap,
-        excluded=excluded,
+        excluded=p.excluded,
         earliest=earliest,
         venue_pairs=venue_pairs,
+        by_query=p.reverse,
     )
 
 
@@ -347,35 +365,16 @@ def _tier_pairs(
     index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules
 ) -> list[_Pairs]:
     """Every qualifying stay pair of one tier, recomputed (for :attr:`Trace.edges`)."""
-    src_stay, x_start, x_end = _exposure_intervals(
-        index, tier.persons, tier.window_start, tier.window_end, rules.linger
+    p = _probe(index, tier, excluded, rules)
+    parts = p.target.query_parts(
+        p.venue, p.start, p.end, p.person, min_overlap=rules.min_overlap, excluded=p.excluded
     )
-    src_person = index.person[src_stay]
-    x_venue = index.venue[src_stay]
-    if _reverse(index, excluded, src_stay.shape[0], rules):
-        intervals, cand, c_start, c_end = _candidates(
-            index, excluded, src_person, x_venue, x_start, x_end
-        )
-        c_person = index.person[cand]
-        parts = intervals.query_parts(
-            index.venue[cand],
-            c_start,
-            c_end,
-            c_person,
-            min_overlap=rules.min_overlap,
-            excluded=np.zeros(index.n_persons, dtype=np.bool_),
-        )
-        return [
-            (intervals.person[row], c_person[query], intervals.venue[row], o_start, o_end)
-            for query, row, o_start, o_end in parts
-        ]
-    parts = index.query_parts(
-        x_venue, x_start, x_end, src_person, min_overlap=rules.min_overlap, excluded=excluded
-    )
-    return [
-        (src_person[query], index.person[stay], index.venue[stay], o_start, o_end)
-        for query, stay, o_start, o_end in parts
-    ]
+    pairs: list[_Pairs] = []
+    for query, row, o_start, o_end in parts:
+        prober, found = p.person[query], p.target.person[row]
+        source, target = (found, prober) if p.reverse else (prober, found)
+        pairs.append((source, target, p.target.venue[row], o_start, o_end))
+    return pairs
 
 
 def _candidates(
