@@ -36,7 +36,7 @@ from tracegraph.errors import (
 )
 from tracegraph.exposure import Trace, trace, warmup
 from tracegraph.index import VenueIndex
-from tracegraph.ingest import Scans, ScanSchema, read_scans, scans_to_stays
+from tracegraph.ingest import Scans, ScanSchema, pseudonymize, read_scans, scans_to_stays
 
 __version__ = "0.1.0"
 
@@ -58,6 +58,7 @@ __all__ = [
     "TracegraphError",
     "VenueIndex",
     "__version__",
+    "pseudonymize",
     "read_scans",
     "scans_to_stays",
     "synth",

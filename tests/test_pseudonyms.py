@@ -1,0 +1,76 @@
+"""Pseudonyms: keyed hashes of person ids at ingest, so an index holds no raw ids."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import tracegraph as tg
+
+KEY = b"0123456789abcdef-tracer-secret"
+TS = pa.timestamp("s", tz="UTC")
+
+
+def day_of_scans(people, venue, first_second):
+    n = len(people)
+    return pa.table(
+        {
+            "person": pa.array(people),
+            "venue": pa.array([venue] * n),
+            "time": pa.array([first_second + 60 * i for i in range(n)], pa.int64()).cast(TS),
+        }
+    )
+
+
+def test_no_raw_id_survives_in_scans_stays_or_index(tmp_path):
+    phones = ["84912345678", "84987654321", "84900000001"]
+    scans = tg.read_scans(day_of_scans(phones, "market", 0), pseudonym_key=KEY)
+    stays = tg.scans_to_stays(scans, default_dwell="30min")
+    index = tg.VenueIndex.from_stays(stays.stays)
+    saved = index.save(tmp_path / "city.tgidx")
+    for phone in phones:
+        assert phone not in scans.table["person"].to_pylist()
+        assert phone not in index.persons.to_pylist()
+        for file in saved.iterdir():
+            assert phone.encode() not in file.read_bytes(), file.name
+    assert sorted(index.persons.to_pylist()) == sorted(tg.pseudonymize(phones, KEY).to_pylist())
+
+
+def test_same_key_links_days_and_traces_cases():
+    day1 = tg.read_scans(day_of_scans(["ann-phone", "bob-phone"], "cafe", 0), pseudonym_key=KEY)
+    day2 = tg.read_scans(day_of_scans(["bob-phone", "cat-phone"], "gym", 86_400), pseudonym_key=KEY)
+    scans = pa.concat_tables([day1.table, day2.table])
+    stays = tg.scans_to_stays(tg.read_scans(scans), default_dwell="30min")
+    index = tg.VenueIndex.from_stays(stays.stays)
+    cases = tg.pseudonymize(["ann-phone"], KEY)
+    result = tg.trace(index, cases.to_pylist(), tiers=2)
+    expected = tg.pseudonymize(["ann-phone", "bob-phone", "cat-phone"], KEY).to_pylist()
+    assert result.contacts["person"].to_pylist() == expected
+
+
+def test_wrong_key_finds_nobody():
+    scans = tg.read_scans(day_of_scans(["ann-phone", "bob-phone"], "cafe", 0), pseudonym_key=KEY)
+    index = tg.VenueIndex.from_stays(tg.scans_to_stays(scans).stays)
+    wrong = tg.pseudonymize(["ann-phone"], b"not-the-right-key-at-all")
+    with pytest.raises(tg.PersonNotFound, match="not found in the index"):
+        tg.trace(index, wrong.to_pylist())
+
+
+def test_rejected_rows_show_pseudonyms_not_raw_ids():
+    table = day_of_scans(["ann-phone", "bob-phone"], "cafe", 0)
+    table = table.set_column(2, "time", pa.array([0, None], pa.int64()).cast(TS))
+    scans = tg.read_scans(table, pseudonym_key=KEY, errors="quarantine")
+    assert scans.rejected["person"].to_pylist() == tg.pseudonymize(["bob-phone"], KEY).to_pylist()
+    assert scans.report.rejected + scans.report.accepted == 2
+
+
+def test_integer_ids_hash_like_their_text_and_nulls_stay_null():
+    ints = tg.pseudonymize(pa.array([84912345678, None], pa.int64()), KEY)
+    text = tg.pseudonymize(pa.array(["84912345678", None]), KEY)
+    assert ints.to_pylist() == text.to_pylist()
+    assert ints[1].as_py() is None
+
+
+def test_short_key_is_refused():
+    with pytest.raises(tg.SchemaError, match="at least 16 bytes"):
+        tg.pseudonymize(["x"], "short")
