@@ -400,3 +400,59 @@ def test_person_codes_find_unicode_and_missing_ids():
     codes = index.person_codes(pa.array(["zoë", "nobody", "Đình", "an", "Zed", "Ánh", "ZZZ"]))
     found = [None if c < 0 else index.persons[int(c)].as_py() for c in codes]
     assert found == ["zoë", None, "Đình", "an", "Zed", "Ánh", None]
+
+
+def _same_traces(a, b, cases):
+    for tiers in (1, 3):
+        x = tg.trace(a, cases, tiers=tiers, unknown="drop")
+        y = tg.trace(b, cases, tiers=tiers, unknown="drop")
+        assert x.contacts.equals(y.contacts)
+        assert sorted(zip(*x.edges.to_pydict().values(), strict=True)) == sorted(
+            zip(*y.edges.to_pydict().values(), strict=True)
+        )
+
+
+@pytest.mark.parametrize("ids", ["int", "str"])
+def test_append_a_day_equals_building_from_everything(ids):
+    city = tg.synth.generate_city(400, days=3, seed=11, ids=ids)
+    stays = city.stays
+    day_one = stays.slice(0, stays.num_rows // 3)
+    rest = stays.slice(stays.num_rows // 3)
+    appended = tg.VenueIndex.from_stays(day_one, bucket_width="30min").append(rest)
+    built = tg.VenueIndex.from_stays(stays, bucket_width="30min")
+    assert appended.persons.equals(built.persons)
+    assert appended.venues.equals(built.venues)
+    assert appended.bucket_width == built.bucket_width
+    a = sorted(zip(appended.venue, appended.start, appended.end, appended.person, strict=True))
+    b = sorted(zip(built.venue, built.start, built.end, built.person, strict=True))
+    assert a == b
+    _same_traces(appended, built, stays["person"][:5].to_pylist())
+
+
+def test_append_refuses_ids_of_another_kind():
+    index = tg.VenueIndex.from_stays(stays_table(ROWS))
+    other = pa.table(
+        {
+            "person": ["ann"],
+            "venue": [10],
+            "start": pa.array([0], pa.int64()).cast(TS),
+            "end": pa.array([60], pa.int64()).cast(TS),
+        }
+    )
+    with pytest.raises(tg.SchemaError, match="`person`: expected ids of type int64"):
+        index.append(other)
+
+
+def test_purge_equals_building_from_the_kept_stays():
+    city = tg.synth.generate_city(400, days=4, seed=12)
+    stays = city.stays
+    index = tg.VenueIndex.from_stays(stays)
+    cutoff = int(np.median(index.end))
+    purged = index.purge(before=cutoff)
+    kept = stays.filter(pa.compute.greater(stays["end"], pa.scalar(cutoff, TS)))
+    built = tg.VenueIndex.from_stays(kept)
+    assert purged.n_stays == kept.num_rows < index.n_stays
+    assert purged.persons.equals(built.persons)  # people with no stay left are gone
+    assert purged.venues.equals(built.venues)
+    _same_traces(purged, built, kept["person"][:5].to_pylist())
+    assert index.n_stays == stays.num_rows  # the original index is unchanged
