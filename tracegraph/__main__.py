@@ -114,6 +114,157 @@ def _print_busiest_venues(result: tg.Trace, venues: pa.Table, *, top: int) -> No
     print(f"   exposures happened at {total:,} venues in all")
 
 
+def _generate(args: argparse.Namespace) -> int:
+    city = tg.synth.generate_city(args.people, days=args.days, seed=args.seed, ids=args.ids)
+    paths = city.write_parquet(Path(args.out))
+    summary = {
+        "people": city.people.num_rows,
+        "venues": city.venues.num_rows,
+        "stays": city.stays.num_rows,
+        "files": {name: str(path) for name, path in paths.items()},
+    }
+    _report(
+        args,
+        summary,
+        f"wrote {summary['stays']:,} stays of {summary['people']:,} people "
+        f"at {summary['venues']:,} venues to {args.out}",
+    )
+    return 0
+
+
+def _read_table(path: str) -> pa.Table:
+    source = Path(path)
+    if not source.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if source.suffix.lower() == ".csv":
+        import pyarrow.csv as pacsv
+
+        return pacsv.read_csv(source)
+    return pq.read_table(source)
+
+
+def _build(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    if args.scans:
+        scans = tg.read_scans(
+            args.source,
+            errors="quarantine" if args.quarantine else "raise",
+            tz=args.tz,
+            pseudonym_key=_key(args),
+        )
+        result = tg.scans_to_stays(
+            scans, default_dwell=args.default_dwell, max_stay=args.max_stay,
+            split_at_midnight=args.split_at_midnight,
+        )  # fmt: skip
+        stays = result.stays
+        counts = {"scans_read": scans.report.read, "scans_rejected": scans.report.rejected}
+    else:
+        stays = _read_table(args.source)
+        counts = {}
+    index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
+    path = index.save(args.out, overwrite=args.overwrite)
+    summary = {
+        **counts,
+        "stays": index.n_stays,
+        "persons": index.n_persons,
+        "venues": index.n_venues,
+        "index": str(path),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    _report(args, summary, f"saved {index!r} to {path} in {summary['seconds']} s")
+    return 0
+
+
+def _key(args: argparse.Namespace) -> bytes | None:
+    import os
+
+    if not args.pseudonym_key_env:
+        return None
+    value = os.environ.get(args.pseudonym_key_env)
+    if not value:
+        raise tg.SchemaError(
+            f"--pseudonym-key-env: expected the environment variable "
+            f"{args.pseudonym_key_env} to hold the key, found it unset or empty"
+        )
+    return value.encode("utf-8")
+
+
+def _cases(args: argparse.Namespace, index: tg.VenueIndex) -> pa.Table | list[object]:
+    if args.cases_file:
+        table = _read_table(args.cases_file)
+        if {"start", "end"} <= set(table.column_names):
+            return table
+        if "person" not in table.column_names:
+            raise tg.SchemaError(
+                f"{args.cases_file}: expected a column `person` (and optionally `start`, `end`), "
+                f"found {table.column_names}"
+            )
+        return table.column("person").to_pylist()
+    if not args.case:
+        raise tg.SchemaError("expected cases: give --case ID (repeatable) or --cases-file FILE")
+    if pa.types.is_integer(index.persons.type):
+        try:
+            return [int(c) for c in args.case]
+        except ValueError as exc:
+            raise tg.SchemaError(
+                "--case: expected integer ids (the index holds integer person ids)"
+            ) from exc
+    return list(args.case)
+
+
+def _trace_cmd(args: argparse.Namespace) -> int:
+    index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
+    cases = _cases(args, index)
+    t0 = time.perf_counter()
+    result = tg.trace(
+        index, cases, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
+        latency=args.latency, infectious_for=args.infectious_for, unknown=args.unknown,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    files = {}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        tables = {"contacts": result.contacts}
+        if args.edges:
+            tables["edges"] = result.edges
+        for name, table in tables.items():
+            if args.format == "csv":
+                import pyarrow.csv as pacsv
+
+                path = out / f"{name}.csv"
+                pacsv.write_csv(table, path)
+            else:
+                path = out / f"{name}.parquet"
+                pq.write_table(table, path)
+            files[name] = str(path)
+    per_tier = {f"F{k}": v for k, v in result.tier_counts().items()}
+    summary = {
+        "persons_per_tier": per_tier,
+        "stay_pairs": result.n_pairs,
+        "seconds": round(seconds, 4),
+        "files": files,
+    }
+    tiers = ", ".join(f"{k}={v:,}" for k, v in per_tier.items())
+    _report(
+        args,
+        summary,
+        f"traced in {seconds * 1000:.1f} ms: {tiers}; "
+        f"{result.n_pairs:,} stay pairs"
+        + (f"; wrote {', '.join(files.values())}" if files else ""),
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace, summary: dict[str, object], text: str) -> None:
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps(summary))
+    else:
+        print(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tracegraph`` command."""
     parser = argparse.ArgumentParser(
@@ -133,6 +284,51 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2021, help="random seed (2021)")
     demo.add_argument("--out", default="demo_city", help="folder for the city's Parquet files")
     demo.set_defaults(func=_demo)
+
+    gen = sub.add_parser("generate", help="generate a synthetic city and write it to Parquet")
+    gen.add_argument("--people", type=int, default=10_000, help="people in the city (10000)")
+    gen.add_argument("--days", type=int, default=7, help="days of stays (7)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    gen.add_argument("--ids", choices=["int", "str"], default="int", help="id type (int)")
+    gen.add_argument("--out", required=True, help="folder for stays/people/venues.parquet")
+    gen.add_argument("--json", action="store_true", help="print a JSON summary")
+    gen.set_defaults(func=_generate)
+
+    build = sub.add_parser("build", help="stays (or raw scans) -> a saved index")
+    build.add_argument("source", help="stays: a Parquet/CSV file (with --scans: files or folder)")
+    build.add_argument("--out", required=True, help="where to save the index (a folder)")
+    build.add_argument("--overwrite", action="store_true", help="replace an index saved there")
+    build.add_argument("--tz", default=None, help="zone of naive timestamps, e.g. UTC")
+    build.add_argument("--bucket-width", default="1h", help="time bucket width ('1h')")
+    build.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
+    build.add_argument("--quarantine", action="store_true", help="set bad scan rows aside")
+    build.add_argument("--default-dwell", default="30min", help="stay of an entry scan ('30min')")
+    build.add_argument("--max-stay", default="12h", help="longest stay ('12h')")
+    build.add_argument("--split-at-midnight", default=None, help="zone whose midnight ends stays")
+    build.add_argument(
+        "--pseudonym-key-env", default=None,
+        help="name of an environment variable holding the pseudonym key (never pass keys as "
+             "arguments: they end up in shell history)",
+    )  # fmt: skip
+    build.add_argument("--json", action="store_true", help="print a JSON summary")
+    build.set_defaults(func=_build)
+
+    tr = sub.add_parser("trace", help="trace cases through a saved index")
+    tr.add_argument("index", help="a saved index (folder)")
+    tr.add_argument("--case", action="append", help="a case person id (repeatable)")
+    tr.add_argument("--cases-file", help="CSV/Parquet with `person` (and `start`, `end`)")
+    tr.add_argument("--tiers", type=int, default=1, help="tiers to trace (1)")
+    tr.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
+    tr.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
+    tr.add_argument("--latency", default="0s", help="exposure to infectiousness ('0s')")
+    tr.add_argument("--infectious-for", default=None, help="infectious period (no end)")
+    tr.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
+    tr.add_argument("--out", default=None, help="folder for contacts (and edges) files")
+    tr.add_argument("--edges", action="store_true", help="also write every stay pair")
+    tr.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    tr.add_argument("--no-verify", action="store_true", help="skip the index checksum")
+    tr.add_argument("--json", action="store_true", help="print a JSON summary")
+    tr.set_defaults(func=_trace_cmd)
     return parser
 
 
@@ -142,8 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except tg.TracegraphError as exc:
-        print(f"tracegraph: error: {exc}", file=sys.stderr)
+    except (tg.TracegraphError, OSError, ValueError) as exc:
+        # one line, no traceback: the message says what was expected and what was found
+        message = " ".join(str(exc).split())
+        print(f"tracegraph {args.command}: error: {message}", file=sys.stderr)
         return 2
     return code
 

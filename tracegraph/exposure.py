@@ -157,17 +157,20 @@ def trace(
         raise ValueError(f"`tiers`: expected 0 <= tiers <= {_MAX_TIERS}, got {tiers}")
     if unknown not in _UNKNOWN_CHOICES:
         raise ValueError(f"`unknown`: expected one of {_UNKNOWN_CHOICES}, got {unknown!r}")
+    # every argument is checked before any work is done
+    overlap_s = duration_seconds(min_overlap, "min_overlap")
+    linger_s = duration_seconds(linger, "linger")
+    latency_s = duration_seconds(latency, "latency")
+    period = None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
     resolved = _resolve_cases(index, cases, unknown)
     return _trace_codes(
         index,
         resolved,
         tiers=int(tiers),
-        min_overlap=duration_seconds(min_overlap, "min_overlap"),
-        linger=duration_seconds(linger, "linger"),
-        latency=duration_seconds(latency, "latency"),
-        infectious_for=(
-            None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
-        ),
+        min_overlap=overlap_s,
+        linger=linger_s,
+        latency=latency_s,
+        infectious_for=period,
     )
 
 
