@@ -115,8 +115,9 @@ def test_case_table_errors():
 
 def test_single_string_case_is_rejected_with_a_hint():
     index = index_of(ROWS)
-    with pytest.raises(tg.SchemaError, match=r"wrap it in a list: \['ann'\]"):
+    with pytest.raises(tg.SchemaError, match=r"wrap it in a list: \[case_id\]") as info:
         tg.trace(index, "ann")
+    assert "ann" not in str(info.value)  # ids are personal data
 
 
 def test_case_ids_of_the_wrong_type():
@@ -291,3 +292,95 @@ def test_html_repr_of_an_index():
     page = index_of(ROWS)._repr_html_()
     assert "stays" in page
     assert "bytes per stay" in page
+
+
+def test_ids_never_appear_in_errors_or_their_causes():
+    index = index_of(ROWS)
+    with pytest.raises(tg.SchemaError) as info:
+        tg.trace(index, [84912345678, "zoe-0912"])
+    text = str(info.value) + repr(info.value.__cause__)
+    assert "84912345678" not in text
+    assert "zoe" not in text
+
+
+def test_integer_case_ids_out_of_the_index_range_are_unknown():
+    table = pa.table(
+        {
+            "person": pa.array([1, 2], pa.int32()),
+            "venue": pa.array([1, 1], pa.int8()),
+            "start": pa.array([0, 10], pa.int64()).cast(TS),
+            "end": pa.array([100, 100], pa.int64()).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    with pytest.raises(tg.PersonNotFound, match="first at position 1"):
+        tg.trace(index, [1, 84912345678])
+    assert tg.trace(index, [1, 84912345678], unknown="drop").tier_counts() == {0: 1, 1: 1}
+    kept = tg.trace(index, [1, 84912345678], unknown="keep").contacts
+    assert kept["person"].to_pylist() == [1, 84912345678, 2]
+    assert index.stays_of(84912345678).num_rows == 0
+    grown = index.append(
+        pa.table(
+            {
+                "person": pa.array([300], pa.int64()),
+                "venue": pa.array([1], pa.int64()),
+                "start": pa.array([5], pa.int64()).cast(TS),
+                "end": pa.array([50], pa.int64()).cast(TS),
+            }
+        )
+    )
+    assert grown.persons.to_pylist() == [1, 2, 300]
+
+
+def test_an_open_ended_stay_is_refused_with_advice():
+    rows = [("ann", "cafe", 0, 2 * H), ("bob", "cafe", 0, 253_402_300_000)]  # ~9999-12-31
+    with pytest.raises(tg.SchemaError, match="placeholder end times such as 9999-12-31"):
+        index_of(rows)
+    assert index_of(rows, bucket_width="3650d").n_stays == 2
+
+
+def test_times_and_durations_out_of_range():
+    with pytest.raises(tg.SchemaError, match="between the years 1 and 9999"):
+        index_of([("ann", "cafe", 0, 2**44)])
+    index = index_of(ROWS)
+    with pytest.raises(tg.DurationError, match="pass None for no end"):
+        tg.trace(index, ["ann"], infectious_for=2**63 - 1)
+    with pytest.raises(tg.DurationError, match="at most"):
+        tg.trace(index, ["ann"], linger=10**19)
+
+
+def test_public_query_checks_its_codes():
+    index = index_of(ROWS)
+    one = np.ones(1, np.int64)
+    with pytest.raises(ValueError, match="venue codes"):
+        index.query(
+            np.array([50], np.int32), one * 0, one * 10, np.array([-1], np.int32),
+            min_overlap=0, excluded=np.zeros(index.n_persons, np.bool_),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="excluded"):
+        index.query(
+            np.array([0], np.int32), one * 0, one * 10, np.array([-1], np.int32),
+            min_overlap=0, excluded=np.zeros(1, np.bool_),
+        )  # fmt: skip
+
+
+def test_uint64_ids_beyond_int64():
+    big = [2**64 - 1, 2**64 - 3]
+    table = pa.table(
+        {
+            "person": pa.array(big, pa.uint64()),
+            "venue": [1, 1],
+            "start": pa.array([0, 10], pa.int64()).cast(TS),
+            "end": pa.array([100, 100], pa.int64()).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    assert index.persons.to_pylist() == sorted(big)
+    assert tg.trace(index, [2**64 - 1]).contacts["person"].to_pylist() == big
+
+
+def test_pandas_cases_with_all_open_windows():
+    pd = pytest.importorskip("pandas")
+    index = index_of(ROWS)
+    frame = pd.DataFrame({"person": ["ann"], "start": [None], "end": [None]})
+    assert tg.trace(index, frame).contacts.equals(tg.trace(index, ["ann"]).contacts)

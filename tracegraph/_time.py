@@ -23,6 +23,12 @@ __all__ = ["FAR_FUTURE", "FAR_PAST", "duration_seconds", "seconds_to_timestamp",
 #: durations can never overflow, far beyond any real timestamp (year ~146 billion).
 FAR_PAST = -(2**62)
 FAR_FUTURE = 2**62
+#: Longest accepted duration (about 1,000 years) and the accepted range of times (years
+#: 1 to 9999): sums of a time and a few durations then stay far from the sentinels and
+#: from int64 limits, and every time converts to a Python datetime.
+MAX_DURATION = 1000 * 366 * 86_400
+MIN_TIME = -62_135_596_800  # 0001-01-01T00:00:00Z
+MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 _UNITS = {
     "d": 86_400,
@@ -105,6 +111,11 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
         )
     if seconds < 0:
         raise DurationError(f"`{name}`: expected a non-negative duration, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise DurationError(
+            f"`{name}`: expected at most {MAX_DURATION} s (about 1,000 years), got {value!r}"
+            + ("; pass None for no end" if name == "infectious_for" else "")
+        )
     if seconds != int(seconds):
         raise DurationError(
             f"`{name}`: expected whole seconds (tracegraph works at one-second resolution), "
@@ -189,6 +200,12 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
     seconds: np.ndarray = np.ascontiguousarray(values, dtype=np.int64)
     if per_s != 1:
         seconds = np.floor_divide(seconds, per_s)
+    if seconds.size and (seconds.min() < MIN_TIME or seconds.max() > MAX_TIME):
+        bad = int(np.flatnonzero((seconds < MIN_TIME) | (seconds > MAX_TIME))[0])
+        raise SchemaError(
+            f"column `{name}`: expected times between the years 1 and 9999, found one out of "
+            f"range (first at row {bad})"
+        )
     return seconds
 
 

@@ -396,6 +396,11 @@ def _candidates(
     Used when few people are left to trace (late tiers), so that the work is
     proportional to their stays, not to the crowd already traced.
     """
+    # any width gives the same answer; one about as long as the intervals keeps the
+    # number of bucket entries near one per interval (lingering intervals can be long)
+    width = index.bucket_width
+    if x_start.shape[0]:
+        width = max(width, int(np.mean(x_end - x_start)) + 1)
     intervals = VenueIndex._from_codes(
         index.persons,
         index.venues,
@@ -403,7 +408,7 @@ def _candidates(
         x_venue,
         x_start,
         x_end,
-        index.bucket_width,
+        width,
         person_view=False,
     )
     open_persons = np.flatnonzero(~excluded).astype(np.int32)
@@ -454,7 +459,7 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
     if isinstance(cases, str | bytes):
         raise SchemaError(
             "`cases`: expected an iterable of person ids or a table, got a single "
-            f"{type(cases).__name__}; wrap it in a list: [{cases!r}]"
+            f"{type(cases).__name__}; wrap it in a list: [case_id]"
         )
     if _is_table(cases):
         table = as_arrow_table(cases, "cases")
@@ -488,12 +493,7 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
                 f"`cases`: expected an iterable of person ids or a table, got "
                 f"{type(cases).__name__}"
             ) from exc
-        try:
-            ids = pa.array(values) if values else pa.array([], index.persons.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise SchemaError(
-                f"`cases`: expected person ids of one type ({index.persons.type}), got {exc}"
-            ) from exc
+        ids = _ids_array(values, index.persons.type)
         if ids.null_count:
             raise SchemaError("`cases`: expected person ids, found None")
         w0 = np.full(len(ids), FAR_PAST, dtype=np.int64)
@@ -512,7 +512,7 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
                 f"or unknown='drop' to leave them out"
             )
         if unknown == "keep":
-            unknown_ids = pc.unique(ids.filter(pa.array(~found))).cast(index.persons.type)
+            unknown_ids = pc.unique(ids.filter(pa.array(~found)))
     # an iterable may name a case twice; a table may not (checked above)
     codes, first = np.unique(codes[found], return_index=True)
     return _Cases(
@@ -521,6 +521,21 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
         window_end=w1[found][first],
         unknown_ids=unknown_ids,
     )
+
+
+def _ids_array(values: list[Any], index_type: pa.DataType) -> pa.Array:
+    """Case ids as an Arrow array: their own type, else the index's (e.g. uint64)."""
+    if not values:
+        return pa.array([], index_type)
+    for typ in (None, index_type):
+        try:
+            return pa.array(values, type=typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            continue
+    raise SchemaError(
+        f"`cases`: expected person ids of one type ({index_type}), got ids of mixed or "
+        f"unsupported types"
+    )  # no Arrow message as cause: it would quote the offending id
 
 
 def _is_table(obj: Any) -> bool:
@@ -532,6 +547,10 @@ def _is_table(obj: Any) -> bool:
 
 def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.ndarray:
     """Window bound in epoch seconds; nulls mean an open side."""
+    if pa.types.is_null(column.type):  # e.g. pandas' [None]: the side is open for all
+        return np.full(len(column), open_value, dtype=np.int64)
+    if not pa.types.is_timestamp(column.type):
+        raise SchemaError(f"cases: column `{name}`: expected a timestamp type, got {column.type}")
     mask = column.is_null().to_numpy(zero_copy_only=False)
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))
@@ -661,7 +680,11 @@ class Trace:
         person = index.persons.take(pa.array(traced))
         n_keep = len(cases.unknown_ids)
         if n_keep:
-            person = pa.concat_arrays([person.cast(index.persons.type), cases.unknown_ids])
+            # ids not in the index may not fit its integer type: then both become int64
+            common = index.persons.type
+            if cases.unknown_ids.type != common and pa.types.is_integer(common):
+                common = pa.int64()
+            person = pa.concat_arrays([person.cast(common), cases.unknown_ids.cast(common)])
             t = np.concatenate([t, np.zeros(n_keep, dtype=np.int8)])
             when = np.concatenate([when, np.full(n_keep, FAR_PAST, dtype=np.int64)])
             order = np.lexsort((np.arange(len(t)), when, t))

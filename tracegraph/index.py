@@ -196,6 +196,14 @@ class VenueIndex:
         # 3. time buckets per venue
         origin = int(start.min()) // width * width if n else 0
         n_entries = int(_kernels.bucket_entry_count(start, end, origin, width))
+        if n_entries > _MAX_ENTRIES_PER_STAY * n + 2**20:
+            raise SchemaError(
+                f"stays: expected stays of at most a few buckets each, found "
+                f"{n_entries / max(n, 1):.0f} buckets of {format_duration(width)} per stay on "
+                f"average (the longest stay lasts {format_duration(int((end - start).max()))}); "
+                f"check for placeholder end times such as 9999-12-31, cap stays (e.g. "
+                f"scans_to_stays(max_stay=...)), or pass a wider bucket_width"
+            )
         key_bucket = np.empty(n_entries, dtype=np.int64)
         key_offsets = np.empty(n_entries + 1, dtype=np.int64)
         key_carried = np.empty(n_entries, dtype=np.int32)
@@ -492,11 +500,20 @@ class VenueIndex:
 
     def person_codes(self, ids: pa.Array) -> np.ndarray:
         """Codes of person ``ids`` (``-1`` where an id is not in the index)."""
-        return _lookup(self._sorted_persons, self._codes(ids, self.persons, "person"))
+        values = self._codes(ids, self.persons, "person")
+        return _lookup(self._sorted_ids(self.persons, values), values)
 
     def venue_codes(self, ids: pa.Array) -> np.ndarray:
         """Codes of venue ``ids`` (``-1`` where an id is not in the index)."""
-        return _lookup(self._sorted_venues, self._codes(ids, self.venues, "venue"))
+        values = self._codes(ids, self.venues, "venue")
+        return _lookup(self._sorted_ids(self.venues, values), values)
+
+    def _sorted_ids(self, dictionary: pa.Array, ids: np.ndarray) -> np.ndarray:
+        """The sorted dictionary as numpy, as int64 when ``ids`` were widened to it."""
+        cached = self._sorted_persons if dictionary is self.persons else self._sorted_venues
+        if ids.dtype == np.int64 and cached.dtype != np.int64 and cached.dtype.kind in "iu":
+            return _as_int64(dictionary)
+        return cached
 
     @functools.cached_property
     def _sorted_persons(self) -> np.ndarray:
@@ -523,13 +540,10 @@ class VenueIndex:
                     f"expected {what} ids of type {dictionary.type} (as in the index), "
                     f"got {ids.type}"
                 )
-            try:
-                ids = ids.cast(dictionary.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise SchemaError(
-                    f"expected {what} ids of type {dictionary.type} (as in the index), "
-                    f"got {ids.type}"
-                ) from exc
+            if _id_family(ids.type) == "int":
+                # compare as int64: an id out of the index's range is simply not there
+                return _as_int64(ids)
+            ids = ids.cast(dictionary.type)
         values: np.ndarray = ids.to_numpy(zero_copy_only=False)
         return values
 
@@ -639,6 +653,27 @@ class VenueIndex:
         query, stay, o_start, o_end = (np.concatenate(cols) for cols in zip(*parts, strict=True))
         return query, stay, o_start, o_end
 
+    def _check_queries(
+        self,
+        venue: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        on_behalf_of: np.ndarray,
+        excluded: np.ndarray,
+    ) -> None:
+        """Bounds and shapes, so that the kernel can never read out of bounds."""
+        n = venue.shape[0]
+        if not (start.shape == end.shape == on_behalf_of.shape == (n,)):
+            raise ValueError("expected venue, start, end and on_behalf_of of one length")
+        if excluded.shape != (self.n_persons,):
+            raise ValueError(
+                f"expected `excluded` of shape ({self.n_persons},), got {excluded.shape}"
+            )
+        if n and (venue.min() < 0 or venue.max() >= self.n_venues):
+            raise ValueError(f"expected venue codes in [0, {self.n_venues}), got others")
+        if n and (on_behalf_of.min() < -1 or on_behalf_of.max() >= self.n_persons):
+            raise ValueError(f"expected person codes in [-1, {self.n_persons}), got others")
+
     def query_parts(
         self,
         venue: np.ndarray,
@@ -653,6 +688,7 @@ class VenueIndex:
 
         Saves concatenating large results; callers process part by part.
         """
+        self._check_queries(venue, start, end, on_behalf_of, excluded)
         n_queries = int(venue.shape[0])
         capacity = max(4096, 8 * n_queries)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -698,6 +734,12 @@ class VenueIndex:
         (int64 per venue code) counts the matches. No pair is stored, so memory does
         not grow with the number of pairs. Returns the number of matching pairs.
         """
+        self._check_queries(venue, start, end, on_behalf_of, excluded)
+        if earliest.shape != (self.n_persons,) or venue_pairs.shape != (self.n_venues,):
+            raise ValueError(
+                f"expected `earliest` of shape ({self.n_persons},) and `venue_pairs` of shape "
+                f"({self.n_venues},), got {earliest.shape} and {venue_pairs.shape}"
+            )
         n_matches, _ = _kernels.overlapping_stays(
             venue, start, end, on_behalf_of, min_overlap, excluded,
             self.start, self.end, self.person,
@@ -711,10 +753,21 @@ class VenueIndex:
         return int(n_matches)
 
 
+def _as_int64(ids: pa.Array) -> np.ndarray:
+    """Integer ids as int64 numpy values (uint64 ids beyond int64 become -1: never found)."""
+    if pa.types.is_uint64(ids.type):
+        raw = ids.to_numpy(zero_copy_only=False)
+        return np.where(raw > np.iinfo(np.int64).max, -1, raw).astype(np.int64)
+    values: np.ndarray = ids.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return values
+
+
 def _merge_ids(old: pa.Array, new: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """The sorted union of two id dictionaries, and each one's codes in it."""
     if len(old) and old.type != new.type:
-        new = new.cast(old.type)
+        # integers of different widths meet as int64; strings as the index's type
+        common = pa.int64() if pa.types.is_integer(old.type) else old.type
+        old, new = old.cast(common), new.cast(common)
     both = pa.chunked_array([old, new], type=old.type if len(old) else new.type)
     ids, codes = encode_ids(both)
     return ids, codes[: len(old)], codes[len(old) :]
@@ -729,6 +782,10 @@ def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     found = sorted_ids[at] == ids
     return np.where(found, pos, -1).astype(np.int32)
 
+
+#: Guard against open-ended stays: beyond this many bucket entries per stay on average,
+#: building is refused with an explanation instead of filling memory.
+_MAX_ENTRIES_PER_STAY = 64
 
 _NO_INT32 = np.empty(0, dtype=np.int32)
 _NO_INT64 = np.empty(0, dtype=np.int64)

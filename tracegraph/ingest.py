@@ -240,11 +240,13 @@ def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] |
     span = hi - lo + 1
     if span > 2 * values.shape[0] + 1024 or span >= 2**31:
         return None
-    offset = values - lo if lo else values
+    # arithmetic in the ids' own dtype (uint64 ids may not fit an int64)
+    low = values.dtype.type(lo)
+    offset = (values - low).astype(np.int64)
     present = np.zeros(span, dtype=np.bool_)
     present[offset] = True
     lookup = np.cumsum(present, dtype=np.int32) - 1
-    ids = pa.array(np.flatnonzero(present) + lo, type=column.type)
+    ids = pa.array(np.flatnonzero(present).astype(values.dtype) + low, type=column.type)
     return ids, lookup[offset]
 
 
