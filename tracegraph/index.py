@@ -196,7 +196,7 @@ class VenueIndex:
         # 3. time buckets per venue
         origin = int(start.min()) // width * width if n else 0
         n_entries = int(_kernels.bucket_entry_count(start, end, origin, width))
-        if n_entries > _MAX_ENTRIES_PER_STAY * n + 2**20:
+        if n_entries > max(_MAX_ENTRIES_PER_STAY * n, _MAX_ENTRIES_ANYWAY):
             raise SchemaError(
                 f"stays: expected stays of at most a few buckets each, found "
                 f"{n_entries / max(n, 1):.0f} buckets of {format_duration(width)} per stay on "
@@ -786,6 +786,7 @@ def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 #: Guard against open-ended stays: beyond this many bucket entries per stay on average,
 #: building is refused with an explanation instead of filling memory.
 _MAX_ENTRIES_PER_STAY = 64
+_MAX_ENTRIES_ANYWAY = 2**24  # 64 MiB of entries: small inputs are never refused
 
 _NO_INT32 = np.empty(0, dtype=np.int32)
 _NO_INT64 = np.empty(0, dtype=np.int64)
