@@ -658,6 +658,11 @@ class Trace:
         return self._pairs.table()
 
     @property
+    def index(self) -> VenueIndex:
+        """The index this trace was run on."""
+        return self._pairs.index
+
+    @property
     def n_pairs(self) -> int:
         """Number of qualifying stay pairs (rows of :attr:`edges`), without building it."""
         return self._pairs.n_pairs
