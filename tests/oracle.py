@@ -27,13 +27,32 @@ The rules
   (source stay, target stay) pair.
 * A person's own overlapping stays are not contacts. Tracing stops after ``tiers``
   tiers, or earlier when a tier is empty.
+
+Policies (``policy=``, the issue's text for each preset, see :func:`matches`) change
+three steps: how a window's stays become exposure intervals (closed intervals keep
+stays touching the window; the CWA rule rebuilds each interval on a 10-minute grid),
+when a contact's stay matches an interval (half-open, closed, arrival instant,
+shared hour bucket), and how venue ids compare (exactly or case-insensitively).
+``cumulative=True`` sums a target's overlaps per UTC day (of the overlap start)
+before ``min_overlap`` is applied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from fractions import Fraction
+from typing import Any
 
-__all__ = ["exposure_intervals", "overlap", "sort_edges", "tiers_by_bfs", "trace_oracle"]
+__all__ = [
+    "cwa_window",
+    "exposure_intervals",
+    "matches",
+    "overlap",
+    "present_at_oracle",
+    "sort_edges",
+    "tiers_by_bfs",
+    "trace_oracle",
+]
 
 Stay = tuple[Hashable, Hashable, int, int]  # (person, venue, start, end)
 Edge = tuple[
@@ -46,11 +65,58 @@ def overlap(a0: int, a1: int, b0: int, b1: int) -> int:
     return min(a1, b1) - max(a0, b0)
 
 
+def cwa_window(start: int, end: int) -> tuple[int, int] | None:
+    """The Corona-Warn-App window of a case stay, from the issue's text, or None."""
+    d = end - start
+    dm = d // 60
+    if dm < 10:
+        return None  # "dropped if dm < 10"
+    decay = d if dm <= 30 else 30 * 60
+    relevant_end = end + decay
+    target = int(Fraction(d + decay, 600) + Fraction(1, 2)) * 600  # round half up
+    s_grid = (start // 600) * 600
+    e_grid = (relevant_end // 600) * 600
+    if (relevant_end - e_grid) > (s_grid + 600 - start):
+        window_end = e_grid + 600
+        return window_end - target, window_end
+    return s_grid, s_grid + target
+
+
+def matches(
+    policy: Any, a: int, b: int, xs: int, xe: int, min_overlap: int
+) -> tuple[int, int] | None:
+    """The overlap ``(start, end)`` of a contact's stay [a, b] with a window [xs, xe] if
+    they match under ``policy`` (None: the default rules), else None."""
+    intervals = "half-open" if policy is None else policy.intervals
+    contact = "stay" if policy is None else policy.contact
+    if contact == "arrival":
+        # "a contact stay counts as its arrival instant only; it matches iff window
+        # start < arrival < window end (both strict)"
+        return (a, a) if xs < a < xe and min_overlap == 0 else None
+    ov = overlap(a, b, xs, xe)
+    # half-open: overlap > 0; closed: they share an instant (touching, zero length count)
+    ok = ov > 0 if intervals == "half-open" else a <= xe and xs <= b
+    if ok and policy is not None and policy.bucket:
+        k = policy.bucket
+        ok = bool(set(range(a // k, b // k + 1)) & set(range(xs // k, xe // k + 1)))
+    if not ok or ov < min_overlap:
+        return None
+    return max(a, xs), min(b, xe)
+
+
+def same_venue(policy: Any, v: Hashable, w: Hashable) -> bool:
+    casefold = policy is not None and policy.venue_match == "casefold"
+    if casefold and isinstance(v, str) and isinstance(w, str):
+        return v.lower() == w.lower()
+    return v == w
+
+
 def exposure_intervals(
     stays: Iterable[Stay],
     person: Hashable,
     window: tuple[int | None, int | None],
     linger: int,
+    policy: Any = None,
 ) -> list[tuple[Hashable, int, int]]:
     """``person``'s exposure intervals ``(venue, xs, xe)`` for the window ``[w0, w1)``.
 
@@ -65,8 +131,16 @@ def exposure_intervals(
             continue
         lo = start if w0 is None else max(start, w0)
         hi = end if w1 is None else min(end, w1)
-        if hi - lo > 0:  # overlaps the window by > 0 (also drops zero-length stays)
-            out.append((venue, lo, hi + linger))
+        closed = policy is not None and policy.intervals == "closed"
+        if hi - lo > 0 or (closed and hi == lo):
+            # overlaps the window by > 0 (also drops zero-length stays); closed
+            # policies also keep a stay touching it, or a zero-length one inside
+            if policy is not None and policy.window == "cwa":
+                cwa = cwa_window(lo, hi)
+                if cwa is not None:
+                    out.append((venue, cwa[0], cwa[1]))
+            else:
+                out.append((venue, lo, hi + linger))
     return out
 
 
@@ -79,6 +153,8 @@ def trace_oracle(
     linger: int = 0,
     latency: int = 0,
     infectious_for: int | None = None,
+    policy: Any = None,
+    cumulative: bool = False,
 ) -> tuple[dict[Hashable, tuple[int, int | None]], list[Edge]]:
     """Trace ``cases`` through ``stays`` by brute force.
 
@@ -120,18 +196,26 @@ def trace_oracle(
         sources = [
             (q, venue, xs, xe)
             for q in frontier
-            for venue, xs, xe in exposure_intervals(stays, q, window[q], linger)
+            for venue, xs, xe in exposure_intervals(stays, q, window[q], linger, policy)
         ]
-        exposed_at: dict[Hashable, int] = {}
+        found: list[Edge] = []
         for q, venue, xs, xe in sources:
             for p, v, a, b in stays:
-                if v != venue or p == q or p in contacts:
+                if not same_venue(policy, v, venue) or p == q or p in contacts:
                     continue  # other venue, oneself, or already in tiers 0..k
-                ov = overlap(a, b, xs, xe)
-                if ov > 0 and ov >= min_overlap:
-                    start = max(a, xs)
-                    edges.append((q, p, venue, start, min(b, xe), k + 1))
-                    exposed_at[p] = min(exposed_at.get(p, start), start)
+                m = matches(policy, a, b, xs, xe, 0 if cumulative else min_overlap)
+                if m is not None:
+                    found.append((q, p, v, m[0], m[1], k + 1))
+        if cumulative:
+            # sum each target's overlaps per UTC day of the overlap start
+            total: dict[tuple[Hashable, int], int] = {}
+            for e in found:
+                total[e[1], e[3] // 86400] = total.get((e[1], e[3] // 86400), 0) + e[4] - e[3]
+            found = [e for e in found if total[e[1], e[3] // 86400] >= min_overlap]
+        exposed_at: dict[Hashable, int] = {}
+        for e in found:
+            edges.append(e)
+            exposed_at[e[1]] = min(exposed_at.get(e[1], e[3]), e[3])
         for p, x in exposed_at.items():
             contacts[p] = (k + 1, x)
             lo = x + latency
@@ -139,6 +223,23 @@ def trace_oracle(
         frontier = list(exposed_at)
 
     return contacts, sort_edges(edges)
+
+
+def present_at_oracle(
+    stays: Iterable[Stay],
+    windows: Iterable[tuple[Hashable, int, int]],
+    policy: Any = None,
+    min_overlap: int = 0,
+) -> list[tuple[int, Hashable, Hashable, int, int]]:
+    """Every (window position, person, venue, overlap start, overlap end) match, sorted."""
+    out = []
+    for w, (venue, xs, xe) in enumerate(windows):
+        for p, v, a, b in stays:
+            if same_venue(policy, v, venue):
+                m = matches(policy, a, b, xs, xe, min_overlap)
+                if m is not None:
+                    out.append((w, p, v, m[0], m[1]))
+    return sorted(out, key=repr)
 
 
 def sort_edges(edges: Iterable[Edge]) -> list[Edge]:

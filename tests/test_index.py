@@ -262,8 +262,9 @@ def test_bucket_table_lists_every_covered_bucket_in_start_order():
             buckets[(v, int(index.key_bucket[k]))] = [int(index.person[j]) for j in entries]
     persons = index.persons.to_pylist()
     named = {key: [persons[p] for p in value] for key, value in buckets.items()}
-    # the zero-length stay of person 3 is in no bucket; person 2 covers buckets 0..3
-    assert named == {(0, 0): [1, 2], (0, 1): [2], (0, 2): [2, 4], (0, 3): [2], (1, 10): [5]}
+    # the zero-length stay of person 3 sits in the bucket of its instant (closed-interval
+    # policies match it); person 2 covers buckets 0..3
+    assert named == {(0, 0): [1, 2], (0, 1): [2, 3], (0, 2): [2, 4], (0, 3): [2], (1, 10): [5]}
     # how many entries of each bucket were carried over from earlier buckets
     assert index.key_carried.tolist() == [0, 1, 1, 1, 0]
 
@@ -352,7 +353,7 @@ def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
         out += (np.empty(size, np.int64), np.empty(size, np.int64))
         no = np.empty(0, np.int64)
         written, resume = _kernels.overlapping_stays(
-            *args, next_query, _kernels.EMIT_PAIRS, no, no, *out
+            *args, next_query, _kernels.EMIT_PAIRS, _kernels.RULE_HALF_OPEN, no, no, *out
         )
         collected.extend(zip(*(a[:written].tolist() for a in out), strict=True))
         size = size * 2 if resume == next_query else size  # one query did not fit at all

@@ -127,7 +127,7 @@ def test_save_returns_the_absolute_path_and_writes_the_documented_layout(saved, 
     assert sorted(p.name for p in saved.iterdir()) == sorted([*FILES, "manifest.json"])
     manifest = json.loads((saved / "manifest.json").read_text())
     assert manifest["format"] == "tracegraph-index"
-    assert manifest["format_version"] == FORMAT_VERSION == 1
+    assert manifest["format_version"] == FORMAT_VERSION == 2
     assert manifest["tracegraph_version"] == tg.__version__
     assert manifest["counts"] == {
         "stays": index.n_stays,
@@ -164,7 +164,7 @@ def test_the_format_holds_every_field_of_the_index():
     # older tracegraph refuses the new indexes instead of misreading them.
     fields = {f.name for f in dataclasses.fields(tg.VenueIndex)} - {"bucket_width", "origin"}
     assert set(_store._FIELDS) == fields
-    assert FORMAT_VERSION == 1
+    assert FORMAT_VERSION == 2  # 2: zero-length stays are in the bucket table
     assert sorted(_store._FIELDS) == [
         "end", "entry_stay", "key_bucket", "key_carried", "key_offsets", "person",
         "person_offsets", "person_stays", "persons", "start", "venue", "venue_key_offsets",
@@ -385,11 +385,20 @@ def test_a_newer_format_version_asks_for_an_upgrade(saved):
     rewrite_manifest(saved, change)
     with pytest.raises(
         IndexFormatError,
-        match=r"format version 2 \(written by tracegraph 9\.9\.9\).* reads versions up to 1; "
+        match=r"format version 3 \(written by tracegraph 9\.9\.9\).* reads versions up to 2; "
         r"upgrade tracegraph",
     ) as info:
         open_index(saved)
     assert isinstance(info.value, ValueError)
+
+
+def test_an_older_format_version_asks_for_a_rebuild(saved):
+    def change(manifest):
+        manifest["format_version"] = 1
+
+    rewrite_manifest(saved, change)
+    with pytest.raises(IndexFormatError, match=r"format version 1 .* predates version 2.* rebuild"):
+        open_index(saved)
 
 
 def test_another_format_is_refused(saved):

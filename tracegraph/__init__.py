@@ -28,14 +28,16 @@ from tracegraph.errors import (
     IndexFormatError,
     IndexNotFound,
     PersonNotFound,
+    PolicyError,
     ScanFileError,
     ScanRowError,
     SchemaError,
     TimezoneError,
     TracegraphError,
 )
-from tracegraph.exposure import Trace, trace, warmup
+from tracegraph.exposure import Trace, present_at, trace, warmup
 from tracegraph.index import VenueIndex
+from tracegraph.policy import MatchPolicy
 from tracegraph.ingest import Scans, ScanSchema, pseudonymize, read_scans, scans_to_stays
 
 __version__ = "0.1.0"
@@ -47,7 +49,9 @@ __all__ = [
     "IndexExistsError",
     "IndexFormatError",
     "IndexNotFound",
+    "MatchPolicy",
     "PersonNotFound",
+    "PolicyError",
     "ScanFileError",
     "ScanRowError",
     "ScanSchema",
@@ -58,6 +62,7 @@ __all__ = [
     "TracegraphError",
     "VenueIndex",
     "__version__",
+    "present_at",
     "pseudonymize",
     "read_scans",
     "scans_to_stays",

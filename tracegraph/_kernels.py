@@ -78,15 +78,16 @@ def bucket_entry_count(start, end, origin, width):  # type: ignore[no-untyped-de
     """Number of (bucket, stay) entries the bucket table will hold.
 
     A stay [s, e) with e > s is entered in every bucket from ``(s - origin) // width``
-    to ``(e - 1 - origin) // width``; zero-length stays overlap nothing and are not
-    entered at all.
+    to ``(e - 1 - origin) // width``; a zero-length stay is entered in the bucket of
+    its instant (closed-interval policies match it; the half-open rule never does).
     """
     total = 0
     for i in range(start.shape[0]):
         s = start[i]
-        e = end[i]
-        if e > s:
-            total += (e - 1 - origin) // width - (s - origin) // width + 1
+        e = end[i] - 1
+        if e < s:
+            e = s
+        total += (e - origin) // width - (s - origin) // width + 1
     return total
 
 
@@ -132,9 +133,6 @@ def build_buckets(  # type: ignore[no-untyped-def]
         n_active = 0
         bucket = 0
         while True:
-            # skip zero-length stays: they are in no bucket
-            while i < stop and end[i] <= start[i]:
-                i += 1
             if n_active == 0:
                 if i >= stop:
                     break
@@ -146,16 +144,16 @@ def build_buckets(  # type: ignore[no-untyped-def]
                 n_entries += 1
             # then the stays that start in this bucket, in start order
             while i < stop and (start[i] - origin) // width == bucket:
-                if end[i] > start[i]:
-                    entry_stay[n_entries] = i
-                    n_entries += 1
-                    active[n_active] = i
-                    n_active += 1
+                entry_stay[n_entries] = i
+                n_entries += 1
+                active[n_active] = i
+                n_active += 1
                 i += 1
             key_bucket[n_keys] = bucket
             n_keys += 1
             key_offsets[n_keys] = n_entries
-            # keep only the stays that also cover the next bucket
+            # keep only the stays that also cover the next bucket (a zero-length
+            # stay covers only its own)
             bucket += 1
             kept = 0
             for a in range(n_active):
@@ -188,6 +186,11 @@ EMIT_PAIRS = 0
 EARLIEST_BY_STAY = 1
 EARLIEST_BY_QUERY = 2
 
+#: matching rules of :func:`overlapping_stays` (query [a, b), stay [s, t))
+RULE_HALF_OPEN = 0  # min(t, b) - max(s, a) > 0: touching and zero-length never match
+RULE_CLOSED = 1  # [s, t] and [a, b] share an instant: touching and zero-length match
+RULE_ARRIVAL = 2  # a < s < b: the stay counts as its arrival instant only
+
 
 @_jit
 def overlapping_stays(  # type: ignore[no-untyped-def]
@@ -209,6 +212,7 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     width,
     first_query,
     mode,
+    rule,
     earliest,
     venue_pairs,
     out_query,
@@ -219,9 +223,18 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     """For each query interval, every stay at its venue that overlaps it enough.
 
     Query ``i`` is ``[q_start[i], q_end[i])`` at venue ``q_venue[i]`` on behalf of
-    person ``q_person[i]`` (``-1`` for nobody). A stay ``j`` is reported when its
-    overlap ``min(end, q_end) - max(start, q_start)`` is > 0 and >= ``min_overlap``,
-    its person differs from ``q_person[i]`` and ``excluded[person[j]]`` is false.
+    person ``q_person[i]`` (``-1`` for nobody). A stay ``j`` is reported when it
+    matches the query under ``rule`` (below), its overlap ``min(end, q_end) -
+    max(start, q_start)`` is >= ``min_overlap``, its person differs from
+    ``q_person[i]`` and ``excluded[person[j]]`` is false. Rules:
+
+    * ``RULE_HALF_OPEN`` (0): the overlap is > 0.
+    * ``RULE_CLOSED`` (1): the closed intervals share an instant (overlap >= 0), so
+      touching intervals and zero-length stays inside the query match. Buckets are
+      read from the one holding ``q_start - 1`` (stays ending exactly at the query's
+      start) to the one holding ``q_end``.
+    * ``RULE_ARRIVAL`` (2): ``q_start < start < q_end``; the overlap reported is the
+      arrival instant ``[start, start]``.
 
     Only the buckets that can overlap the query are touched. A stay entered in several
     buckets is reported once: from the first bucket read if it is listed there (it
@@ -247,12 +260,16 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
         n_before = n_out
         a = q_start[i]
         b = q_end[i]
-        if b <= a:
+        if b < a or (b == a and rule != RULE_CLOSED):
             continue
         v = q_venue[i]
         me = q_person[i]
-        qa = (a - origin) // width
-        qb = (b - 1 - origin) // width
+        if rule == RULE_CLOSED:
+            qa = (a - 1 - origin) // width
+            qb = (b - origin) // width
+        else:
+            qa = (a - origin) // width
+            qb = (b - 1 - origin) // width
         k = _first_key_at_or_after(key_bucket, venue_key_offsets[v], venue_key_offsets[v + 1], qa)
         k_stop = venue_key_offsets[v + 1]
         first_key = k
@@ -264,16 +281,24 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
             for e in range(e0, key_offsets[k + 1]):
                 j = entry_stay[e]
                 s = start[j]
-                if s >= b:
+                if s > b or (s == b and rule != RULE_CLOSED):
                     break  # entries are in start order: nothing later overlaps
                 t = end[j]
-                if t <= a:
+                if rule == RULE_HALF_OPEN:
+                    if t <= a or t == s:
+                        continue
+                elif rule == RULE_CLOSED:
+                    if t < a:
+                        continue
+                elif s <= a:
                     continue
                 p = person[j]
                 if p == me or excluded[p]:
                     continue
                 o_start = s if s > a else a
                 o_end = t if t < b else b
+                if rule == RULE_ARRIVAL:
+                    o_end = s
                 if o_end - o_start < min_overlap:
                     continue
                 if mode == EARLIEST_BY_STAY:
@@ -308,6 +333,7 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     window_start,
     window_end,
     linger,
+    closed,
     person_offsets,
     person_stays,
     start,
@@ -319,9 +345,9 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     """Clip each person's stays to their window and extend them by ``linger``.
 
     For person ``persons[i]`` with window ``[window_start[i], window_end[i])``, every
-    own stay ``[s, e)`` with ``min(e, w1) - max(s, w0) > 0`` gives the exposure interval
-    ``[max(s, w0), min(e, w1) + linger)``. The buffers must hold the persons' total
-    number of stays. Returns the number of intervals written.
+    own stay ``[s, e)`` with ``min(e, w1) - max(s, w0) > 0`` (``>= 0`` when ``closed``)
+    gives the exposure interval ``[max(s, w0), min(e, w1) + linger)``. The buffers must
+    hold the persons' total number of stays. Returns the number of intervals written.
     """
     n_out = 0
     for i in range(persons.shape[0]):
@@ -332,7 +358,7 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
             j = person_stays[r]
             s = start[j] if start[j] > w0 else w0
             e = end[j] if end[j] < w1 else w1
-            if e - s > 0:
+            if e - s > 0 or (closed and e == s):
                 out_stay[n_out] = j
                 out_start[n_out] = s
                 out_end[n_out] = e + linger

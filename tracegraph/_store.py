@@ -1,6 +1,6 @@
 """A :class:`~tracegraph.index.VenueIndex` on disk: save it once, memory-map it many times.
 
-The format ("tracegraph-index", version 1) is a directory, by convention named
+The format ("tracegraph-index", version 2) is a directory, by convention named
 ``*.tgidx``, holding
 
 * ``manifest.json``: what the directory is and what it should contain (below);
@@ -15,7 +15,7 @@ The manifest (JSON, UTF-8)::
 
     {
       "format": "tracegraph-index",
-      "format_version": 1,
+      "format_version": 2,
       "tracegraph_version": "0.1.0",
       "bucket_width": 3600,                 # seconds
       "origin": 1630861200,                 # epoch seconds
@@ -75,8 +75,9 @@ __all__ = [
 
 #: The ``format`` of every saved index's manifest.
 FORMAT_NAME = "tracegraph-index"
-#: The newest format version this tracegraph writes and reads.
-FORMAT_VERSION = 1
+#: The format version this tracegraph writes and reads. Version 1 (tracegraph 0.1.0
+#: before policies) left zero-length stays out of the bucket table; it is refused.
+FORMAT_VERSION = 2
 
 _MANIFEST = "manifest.json"
 _SUFFIX = ".arrow"
@@ -521,6 +522,13 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     if not _is_int(version) or version < 1:
         raise CorruptIndexError(
             f"{where}: expected a positive integer `format_version`, got {version!r}"
+        )
+    if version < FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{root}: index format version {version} (written by tracegraph "
+            f"{manifest.get('tracegraph_version', '?')}) predates version {FORMAT_VERSION}, "
+            "which also lists zero-length stays in the bucket table (closed-interval "
+            "policies match them); rebuild the index from its stays to open it"
         )
     if version > FORMAT_VERSION:
         raise IndexFormatError(

@@ -15,6 +15,11 @@ DurationLike: TypeAlias = "dt.timedelta | np.timedelta64 | str | int"
 #: What :func:`tracegraph.trace` does with a case id that is not in the index.
 UnknownCases: TypeAlias = Literal["raise", "keep", "drop"]
 
+#: How a stay matches a query interval (see :data:`tracegraph.index.MATCH_RULES`):
+#: ``"half-open"`` (overlap > 0), ``"closed"`` (the closed intervals share an instant),
+#: ``"arrival"`` (the stay's arrival lies strictly inside the query).
+MatchRule: TypeAlias = Literal["half-open", "closed", "arrival"]
+
 #: Anything table-like tracegraph accepts: a ``pyarrow.Table`` or ``RecordBatch``, a
 #: pandas or polars ``DataFrame`` (converted to Arrow, without copies where possible).
 TableLike: TypeAlias = Any

@@ -16,6 +16,7 @@ __all__ = [
     "IndexFormatError",
     "IndexNotFound",
     "PersonNotFound",
+    "PolicyError",
     "ScanFileError",
     "ScanRowError",
     "SchemaError",
@@ -93,3 +94,7 @@ class AliasError(SchemaError):
 
 class ScanFileError(TracegraphError, OSError):
     """A scan file is missing, truncated, corrupt, or neither Parquet nor Arrow IPC."""
+
+
+class PolicyError(TracegraphError, ValueError):
+    """A matching policy is unknown, or its fields or the arguments used with it conflict."""

@@ -36,20 +36,22 @@ from tracegraph._time import (
     to_seconds,
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
-from tracegraph.errors import PersonNotFound, SchemaError, TracegraphError
+from tracegraph.errors import PersonNotFound, PolicyError, SchemaError, TracegraphError
 from tracegraph.index import VenueIndex
 from tracegraph.ingest import as_arrow_table
+from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
 
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["Trace", "trace", "warmup"]
+__all__ = ["Trace", "present_at", "trace", "warmup"]
 
 _UNKNOWN_CHOICES = ("raise", "keep", "drop")
 Direction = Literal["auto", "forward", "reverse"]
 # (source, target, venue) int32 codes and the overlap (start, end) in int64 seconds
 _Pairs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 _MAX_TIERS = 127  # tiers are stored as int8
+_DURATION_PARAMS = ("min_overlap", "linger", "latency", "infectious_for")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def trace(
     linger: DurationLike = 0,
     latency: DurationLike = 0,
     infectious_for: DurationLike | None = None,
+    policy: str | MatchPolicy = "tracegraph",
+    cumulative: bool = False,
     unknown: UnknownCases = "raise",
 ) -> Trace:
     """Trace the contacts of ``cases`` through ``index``, tier by tier.
@@ -96,6 +100,16 @@ def trace(
     infectious_for : duration, optional
         How long a traced contact stays infectious after ``latency``; ``None``
         means with no end.
+    policy : str or MatchPolicy, default "tracegraph"
+        The matching rule: a preset name (``"tracegraph"``, ``"cwa"``, ``"nhs"``,
+        ``"nhs-ios"``, ``"crowdnotifier"``, ``"nz"``) or a
+        :class:`~tracegraph.MatchPolicy`. See :mod:`tracegraph.policy`.
+    cumulative : bool, default False
+        Sum a person's overlaps with the tier's infectious people per UTC day (an
+        overlap counts on the day it starts) before applying ``min_overlap``: the
+        "15 minutes cumulative in 24 hours" definition. ``exposed_at`` is then the
+        earliest overlap start on a qualifying day. This lists the tier's stay pairs,
+        so memory grows with them.
     unknown : {"raise", "keep", "drop"}, default "raise"
         What to do with a case id that is not in the index: raise
         :class:`~tracegraph.errors.PersonNotFound`, keep it as a tier-0 case with no
@@ -118,6 +132,10 @@ def trace(
         before it starts, or a person twice.
     DurationError
         If a duration is negative, not whole seconds or cannot be parsed.
+    PolicyError
+        If ``policy`` is an unknown name (the message lists the valid ones), or
+        conflicts with another argument (``min_overlap`` under ``"nz"``, whose stays
+        are instants; ``linger`` under ``"cwa"``, which sets its own window end).
 
     See Also
     --------
@@ -162,6 +180,10 @@ def trace(
     linger_s = duration_seconds(linger, "linger")
     latency_s = duration_seconds(latency, "latency")
     period = None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
+    match = resolve_policy(policy)
+    _check_policy_args(match, min_overlap=overlap_s, linger=linger_s)
+    if not isinstance(cumulative, bool):
+        raise TypeError(f"`cumulative`: expected a bool, got {type(cumulative).__name__}")
     resolved = _resolve_cases(index, cases, unknown)
     return _trace_codes(
         index,
@@ -171,6 +193,148 @@ def trace(
         linger=linger_s,
         latency=latency_s,
         infectious_for=period,
+        policy=match,
+        cumulative=cumulative,
+    )
+
+
+def _check_policy_args(policy: MatchPolicy, *, min_overlap: int, linger: int) -> None:
+    if policy.rule == "arrival" and min_overlap:
+        raise PolicyError(
+            f"policy {policy.name!r} matches a stay's arrival instant, which has no "
+            f"duration; expected min_overlap=0, got {min_overlap} s"
+        )
+    if policy.window == "cwa" and linger:
+        raise PolicyError(
+            f"policy {policy.name!r} derives each exposure window's end itself (CWA decay); "
+            f"expected linger=0, got {linger} s"
+        )
+
+
+def present_at(
+    index: VenueIndex,
+    windows: TableLike,
+    /,
+    *,
+    policy: str | MatchPolicy = "tracegraph",
+    min_overlap: DurationLike = 0,
+) -> pa.Table:
+    """Everyone present at the given venues during the given windows.
+
+    The other way into the same kernel as :func:`trace`: given a published list of
+    exposure windows (locations of interest), find every stay that matches one.
+
+    Parameters
+    ----------
+    index : VenueIndex
+        The stays to search.
+    windows : table
+        pyarrow, pandas or polars table with columns ``venue``, ``start``, ``end``
+        (zone-aware timestamps; ``end >= start``). Other columns are ignored.
+    policy : str or MatchPolicy, default "tracegraph"
+        How a stay matches a window (half-open or closed intervals, arrival instant,
+        case-insensitive venue ids) and how minutes are rounded. The windows are
+        taken as given: a policy's rule for turning a case's stay into a window
+        (e.g. CWA's) applies in :func:`trace`, not here.
+    min_overlap : duration, default 0
+        Minimum overlap of a stay with a window.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per matching (stay, window) pair: ``person``, ``venue`` (the stay's
+        venue), ``start`` and ``end`` (the overlap; the arrival instant under an
+        arrival policy), ``overlap_minutes`` (int64, rounded as the policy says),
+        ``window`` (int64 row of ``windows``), ``window_start``, ``window_end``.
+        Sorted by window, then overlap start. Windows at venues not in the index
+        match nothing.
+
+    Raises
+    ------
+    SchemaError
+        If a column is missing, a venue is null, a time is naive or a window ends
+        before it starts.
+    PolicyError
+        If ``policy`` is unknown or ``min_overlap`` is set under an arrival policy.
+
+    See Also
+    --------
+    trace : contacts of cases, tier by tier.
+    Trace.locations_of_interest : the windows a trace would publish.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> ts = pa.timestamp("s", tz="UTC")
+    >>> stays = pa.table({
+    ...     "person": ["ann", "bob", "cat"],
+    ...     "venue": ["cafe", "cafe", "Cafe"],
+    ...     "start": pa.array([0, 3600, 1800], ts),
+    ...     "end": pa.array([3600, 7200, 1800], ts),
+    ... })
+    >>> index = tg.VenueIndex.from_stays(stays)
+    >>> loi = pa.table({"venue": ["CAFE"], "start": pa.array([1800], ts),
+    ...                 "end": pa.array([3600], ts)})
+    >>> tg.present_at(index, loi)["person"].to_pylist()
+    []
+    >>> tg.present_at(index, loi, policy="nhs-ios")["person"].to_pylist()
+    ['cat', 'ann', 'bob']
+    """
+    if not isinstance(index, VenueIndex):
+        raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
+    match = resolve_policy(policy)
+    overlap_s = duration_seconds(min_overlap, "min_overlap")
+    _check_policy_args(match, min_overlap=overlap_s, linger=0)
+    table = as_arrow_table(windows, "windows")
+    missing = [c for c in ("venue", "start", "end") if c not in table.column_names]
+    if missing:
+        raise SchemaError(
+            f"windows: column `{missing[0]}` not found; expected columns "
+            f"['venue', 'start', 'end'], available: {table.column_names}"
+        )
+    ids = table.column("venue").combine_chunks()
+    if ids.null_count:
+        raise SchemaError(f"windows: column `venue`: expected no nulls, found {ids.null_count}")
+    for name in ("start", "end"):
+        column = table.column(name)
+        if not pa.types.is_timestamp(column.type) or column.null_count:
+            raise SchemaError(
+                f"windows: column `{name}`: expected zone-aware timestamps without nulls, "
+                f"got {column.type} with {column.null_count} nulls"
+            )
+    w0 = to_seconds(table.column("start"), "start", None)
+    w1 = to_seconds(table.column("end"), "end", None)
+    bad = np.flatnonzero(w1 < w0)
+    if bad.size:
+        raise SchemaError(
+            f"windows: expected end >= start, found {bad.size} windows ending before they "
+            f"start (first at row {int(bad[0])})"
+        )
+    codes, window = _venue_matches(index, ids, match.venue_match == "casefold")
+    parts = index.query_parts(
+        codes.astype(np.int32),
+        w0[window],
+        w1[window],
+        np.full(window.shape[0], -1, dtype=np.int32),
+        min_overlap=overlap_s,
+        excluded=np.zeros(index.n_persons, dtype=np.bool_),
+        rule=match.rule,
+    )
+    query, stay, o_start, o_end = (np.concatenate(c) for c in zip(*parts, strict=True))
+    row = window[query]
+    order = np.lexsort((stay, o_start, row))
+    stay, o_start, o_end, row = stay[order], o_start[order], o_end[order], row[order]
+    return pa.table(
+        {
+            "person": index.persons.take(pa.array(index.person[stay])),
+            "venue": index.venues.take(pa.array(index.venue[stay])),
+            "start": seconds_to_timestamp(o_start),
+            "end": seconds_to_timestamp(o_end),
+            "overlap_minutes": pa.array(match.minutes(o_end - o_start), pa.int64()),
+            "window": pa.array(row, pa.int64()),
+            "window_start": seconds_to_timestamp(w0[row]),
+            "window_end": seconds_to_timestamp(w1[row]),
+        }
     )
 
 
@@ -196,6 +360,9 @@ def warmup() -> None:
     index = VenueIndex.from_stays(stays)
     trace(index, [0], tiers=2)
     index.stays_at(0, 0, 60)
+    for name in ("nhs-ios", "nz", "cwa"):
+        trace(index, [0], tiers=1, policy=name)
+    trace(index, [0], tiers=1, min_overlap=5, cumulative=True)
     # an index opened from disk holds read-only arrays: numba compiles those apart
     arrays: dict[str, Any] = {
         f.name: _read_only(getattr(index, f.name))
@@ -229,6 +396,13 @@ class _Rules:
     min_overlap: int
     linger: int
     direction: Direction
+    policy: MatchPolicy = dataclasses.field(default_factory=lambda: resolve_policy("tracegraph"))
+    cumulative: bool = False
+
+    @property
+    def kernel_min_overlap(self) -> int:
+        """What the kernel filters on: cumulative rules sum the pairs first."""
+        return 0 if self.cumulative else self.min_overlap
 
 
 def _trace_codes(
@@ -241,6 +415,8 @@ def _trace_codes(
     latency: int,
     infectious_for: int | None,
     direction: Direction = "auto",
+    policy: MatchPolicy | None = None,
+    cumulative: bool = False,
 ) -> Trace:
     """Trace on codes. ``direction`` picks how each tier is matched (see Notes of trace).
 
@@ -249,7 +425,13 @@ def _trace_codes(
     traced; ``"auto"`` probes with whichever side is smaller. All three give the same
     pairs; tests check that they do.
     """
-    rules = _Rules(min_overlap=min_overlap, linger=linger, direction=direction)
+    rules = _Rules(
+        min_overlap=min_overlap,
+        linger=linger,
+        direction=direction,
+        policy=policy or resolve_policy("tracegraph"),
+        cumulative=cumulative,
+    )
     n_persons = index.n_persons
     tier = np.full(n_persons, -1, dtype=np.int8)
     earliest = np.full(n_persons, FAR_FUTURE, dtype=np.int64)
@@ -293,12 +475,16 @@ def _trace_codes(
             "linger": linger,
             "latency": latency,
             "infectious_for": infectious_for,
+            "policy": rules.policy.name,
+            "cumulative": cumulative,
         },
     )
 
 
 def _reverse(index: VenueIndex, excluded: np.ndarray, n_intervals: int, rules: _Rules) -> bool:
     """Whether to match a tier the other way round (fewer candidate stays than intervals)."""
+    if not rules.policy.symmetric or rules.policy.venue_match == "casefold":
+        return False  # matched forward only: the rule is not symmetric / venues expand
     if rules.direction != "auto":
         return rules.direction == "reverse"
     n_candidates = int(np.diff(index.person_offsets)[~excluded].sum())
@@ -324,15 +510,16 @@ class _Probe:
 
 
 def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) -> _Probe:
-    src_stay, x_start, x_end = _exposure_intervals(
-        index, tier.persons, tier.window_start, tier.window_end, rules.linger
-    )
+    src_stay, x_start, x_end = _policy_windows(index, tier, rules)
     src_person = index.person[src_stay]
     x_venue = index.venue[src_stay]
     if not _reverse(index, excluded, src_stay.shape[0], rules):
+        if rules.policy.venue_match == "casefold":
+            x_venue, copies = _venue_variants(index, x_venue)
+            x_start, x_end, src_person = (a[copies] for a in (x_start, x_end, src_person))
         return _Probe(index, x_venue, x_start, x_end, src_person, excluded, reverse=False)
     intervals, cand, c_start, c_end = _candidates(
-        index, excluded, src_person, x_venue, x_start, x_end
+        index, excluded, src_person, x_venue, x_start, x_end, closed=rules.policy.rule == "closed"
     )
     # the interval side holds only tier-k persons: nobody there is to be skipped
     nobody = np.zeros(index.n_persons, dtype=np.bool_)
@@ -350,6 +537,13 @@ def _match_tier(
     venue_pairs: np.ndarray,
 ) -> int:
     """Lower ``earliest`` for everyone a tier exposes; return the number of stay pairs."""
+    if rules.cumulative:
+        n_pairs = 0
+        for _, target, venue, o_start, _ in _tier_pairs(index, tier, excluded, rules):
+            np.minimum.at(earliest, target, o_start)
+            venue_pairs += np.bincount(venue, minlength=venue_pairs.shape[0])
+            n_pairs += target.shape[0]
+        return n_pairs
     p = _probe(index, tier, excluded, rules)
     return p.target.earliest_overlaps(
         p.venue,
@@ -361,6 +555,7 @@ def _match_tier(
         earliest=earliest,
         venue_pairs=venue_pairs,
         by_query=p.reverse,
+        rule=rules.policy.rule,
     )
 
 
@@ -370,14 +565,47 @@ def _tier_pairs(
     """Every qualifying stay pair of one tier, recomputed (for :attr:`Trace.edges`)."""
     p = _probe(index, tier, excluded, rules)
     parts = p.target.query_parts(
-        p.venue, p.start, p.end, p.person, min_overlap=rules.min_overlap, excluded=p.excluded
+        p.venue,
+        p.start,
+        p.end,
+        p.person,
+        min_overlap=rules.kernel_min_overlap,
+        excluded=p.excluded,
+        rule=rules.policy.rule,
     )
     pairs: list[_Pairs] = []
     for query, row, o_start, o_end in parts:
         prober, found = p.person[query], p.target.person[row]
         source, target = (found, prober) if p.reverse else (prober, found)
         pairs.append((source, target, p.target.venue[row], o_start, o_end))
+    if rules.cumulative and pairs:
+        columns = (np.concatenate(c) for c in zip(*pairs, strict=True))
+        source, target, venue, o_start, o_end = columns
+        keep = _cumulative_mask(target, o_start, o_end, rules.min_overlap)
+        pairs = [(source[keep], target[keep], venue[keep], o_start[keep], o_end[keep])]
     return pairs
+
+
+_DAY = 86_400
+
+
+def _cumulative_mask(
+    target: np.ndarray, o_start: np.ndarray, o_end: np.ndarray, min_overlap: int
+) -> np.ndarray:
+    """The pairs on (target, UTC day of overlap start) whose overlaps sum to >= min_overlap."""
+    if target.shape[0] == 0:
+        return np.zeros(0, dtype=np.bool_)
+    day = o_start // _DAY
+    order = np.lexsort((day, target))
+    t, d = target[order], day[order]
+    new_group = np.ones(t.shape[0], dtype=np.bool_)
+    new_group[1:] = (t[1:] != t[:-1]) | (d[1:] != d[:-1])
+    group = np.cumsum(new_group) - 1
+    total = np.zeros(int(group[-1]) + 1, dtype=np.int64)
+    np.add.at(total, group, (o_end - o_start)[order])
+    keep = np.empty(t.shape[0], dtype=np.bool_)
+    keep[order] = total[group] >= min_overlap
+    return keep
 
 
 def _candidates(
@@ -387,6 +615,8 @@ def _candidates(
     x_venue: np.ndarray,
     x_start: np.ndarray,
     x_end: np.ndarray,
+    *,
+    closed: bool = False,
 ) -> tuple[VenueIndex, np.ndarray, np.ndarray, np.ndarray]:
     """Index the exposure intervals; list the stays of everyone not excluded.
 
@@ -418,8 +648,87 @@ def _candidates(
         np.full(open_persons.shape[0], FAR_PAST, dtype=np.int64),
         np.full(open_persons.shape[0], FAR_FUTURE, dtype=np.int64),
         0,
+        closed=closed,
     )
     return intervals, cand, c_start, c_end
+
+
+def _policy_windows(
+    index: VenueIndex, tier: _Tier, rules: _Rules
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tier's exposure windows under the policy: (stay, start, end)."""
+    policy = rules.policy
+    stay, start, end = _exposure_intervals(
+        index,
+        tier.persons,
+        tier.window_start,
+        tier.window_end,
+        rules.linger,
+        closed=policy.rule == "closed",
+    )
+    if policy.window == "cwa":
+        keep, start, end = cwa_windows(start, end)  # linger is 0 under cwa (checked)
+        stay, start, end = stay[keep], start[keep], end[keep]
+    return stay, start, end
+
+
+def _is_string(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
+
+
+@dataclass(frozen=True)
+class _CaseGroups:
+    """The index's venues grouped by their case-folded id."""
+
+    folded: pa.Array  # distinct lower-cased ids; group g is folded[g]
+    order: np.ndarray  # venue codes grouped by group
+    offsets: np.ndarray  # group g's codes are order[offsets[g]:offsets[g + 1]]
+    group: np.ndarray  # group of each venue code
+
+
+def _case_groups(index: VenueIndex) -> _CaseGroups:
+    lowered = pc.utf8_lower(index.venues)
+    folded = pc.unique(lowered)
+    group = np.asarray(pc.index_in(lowered, folded).to_numpy(zero_copy_only=False), np.int32)
+    order, offsets = _kernels.counting_sort(group, len(folded))
+    return _CaseGroups(folded, order.astype(np.int32), offsets, group)
+
+
+def _expand_groups(groups: _CaseGroups, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every venue code of group ``g[i]`` for each ``i``: ``(codes, source position)``."""
+    counts = groups.offsets[g + 1] - groups.offsets[g]
+    source = np.repeat(np.arange(g.shape[0]), counts)
+    within = np.arange(source.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    return groups.order[groups.offsets[g][source] + within], source
+
+
+def _venue_variants(index: VenueIndex, venue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every venue code whose id equals ``venue``'s case-insensitively.
+
+    Returns ``(codes, source)``: the variants (itself included) of each input
+    position, and ``source`` the input position of each output. Integer ids have no
+    case: each venue is its own only variant.
+    """
+    if not _is_string(index.venues.type):
+        return venue, np.arange(venue.shape[0])
+    groups = _case_groups(index)
+    return _expand_groups(groups, groups.group[venue])
+
+
+def _venue_matches(
+    index: VenueIndex, ids: pa.Array, casefold: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the venues each id names (``(codes, source position)``; unknown: none)."""
+    if casefold and _is_string(index.venues.type) and _is_string(ids.type):
+        groups = _case_groups(index)
+        g = pc.index_in(pc.utf8_lower(ids), groups.folded)
+        found = np.flatnonzero(g.is_valid().to_numpy(zero_copy_only=False))
+        values = np.asarray(g.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
+        codes, source = _expand_groups(groups, values)
+        return codes, found[source]
+    codes = index.venue_codes(ids)
+    found = np.flatnonzero(codes >= 0)
+    return codes[found], found
 
 
 def _exposure_intervals(
@@ -428,8 +737,13 @@ def _exposure_intervals(
     window_start: np.ndarray,
     window_end: np.ndarray,
     linger: int,
+    *,
+    closed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exposure intervals of ``persons`` (codes) within their windows: (stay, start, end)."""
+    """Exposure intervals of ``persons`` (codes) within their windows: (stay, start, end).
+
+    ``closed``: a stay touching its window, or a zero-length stay inside it, counts.
+    """
     capacity = int((index.person_offsets[persons + 1] - index.person_offsets[persons]).sum())
     out_stay = np.empty(capacity, dtype=np.int32)
     out_start = np.empty(capacity, dtype=np.int64)
@@ -440,6 +754,7 @@ def _exposure_intervals(
             window_start.astype(np.int64, copy=False),
             window_end.astype(np.int64, copy=False),
             linger,
+            closed,
             index.person_offsets,
             index.person_stays,
             index.start,
@@ -663,6 +978,11 @@ class Trace:
         return self._pairs.index
 
     @property
+    def policy(self) -> MatchPolicy:
+        """The matching policy of this trace."""
+        return self._pairs.rules.policy
+
+    @property
     def n_pairs(self) -> int:
         """Number of qualifying stay pairs (rows of :attr:`edges`), without building it."""
         return self._pairs.n_pairs
@@ -749,8 +1069,11 @@ class Trace:
             params = [
                 (name, "none" if value is None else format_duration(value))
                 for name, value in self.params.items()
-                if name != "tiers"
+                if name in _DURATION_PARAMS
             ]
+            params.append(("policy", self.policy.describe()))
+            if self.params.get("cumulative"):
+                params.append(("cumulative", "per UTC day"))
             summary = _html.definition_list(
                 f"Trace to tier {self.params.get('tiers')}",
                 [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()]

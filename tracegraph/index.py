@@ -25,7 +25,7 @@ from tracegraph._time import (
     instant_seconds,
     seconds_to_timestamp,
 )
-from tracegraph._typing import DurationLike, TableLike
+from tracegraph._typing import DurationLike, MatchRule, TableLike
 from tracegraph.errors import SchemaError
 from tracegraph.ingest import clean_stays, encode_ids
 
@@ -624,6 +624,7 @@ class VenueIndex:
         *,
         min_overlap: int,
         excluded: np.ndarray,
+        rule: MatchRule = "half-open",
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Batch overlap query on codes: the engine room of every lookup.
 
@@ -638,6 +639,11 @@ class VenueIndex:
             Minimum overlap in seconds (pairs also need an overlap > 0).
         excluded : numpy.ndarray
             bool per person code; stays of excluded persons are skipped.
+        rule : {"half-open", "closed", "arrival"}, default "half-open"
+            How a stay matches a query: the half-open intervals overlap by > 0; the
+            closed intervals share an instant (touching and zero-length stays match);
+            or the stay's start lies strictly inside the query (the overlap reported
+            is then the arrival instant).
 
         Returns
         -------
@@ -646,7 +652,7 @@ class VenueIndex:
             stay's row in the index, and the overlap [overlap_start, overlap_end).
         """
         parts = self.query_parts(
-            venue, start, end, on_behalf_of, min_overlap=min_overlap, excluded=excluded
+            venue, start, end, on_behalf_of, min_overlap=min_overlap, excluded=excluded, rule=rule
         )
         if len(parts) == 1:
             return parts[0]
@@ -683,12 +689,14 @@ class VenueIndex:
         *,
         min_overlap: int,
         excluded: np.ndarray,
+        rule: MatchRule = "half-open",
     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Like :meth:`query`, but the result comes in parts, as the kernel wrote them.
 
         Saves concatenating large results; callers process part by part.
         """
         self._check_queries(venue, start, end, on_behalf_of, excluded)
+        rule_code = _rule_code(rule)
         n_queries = int(venue.shape[0])
         capacity = max(4096, 8 * n_queries)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -706,7 +714,7 @@ class VenueIndex:
                 self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
                 self.entry_stay,
                 self.origin, self.bucket_width, next_query,
-                _kernels.EMIT_PAIRS, _NO_INT64, _NO_INT64, *out,
+                _kernels.EMIT_PAIRS, rule_code, _NO_INT64, _NO_INT64, *out,
             )  # fmt: skip
             parts.append(tuple(a[:n_written] for a in out))  # type: ignore[arg-type]
             next_query = int(resume)
@@ -726,6 +734,7 @@ class VenueIndex:
         earliest: np.ndarray,
         venue_pairs: np.ndarray,
         by_query: bool = False,
+        rule: MatchRule = "half-open",
     ) -> int:
         """Like :meth:`query`, but keep only each person's earliest overlap start.
 
@@ -735,6 +744,7 @@ class VenueIndex:
         not grow with the number of pairs. Returns the number of matching pairs.
         """
         self._check_queries(venue, start, end, on_behalf_of, excluded)
+        rule_code = _rule_code(rule)
         if earliest.shape != (self.n_persons,) or venue_pairs.shape != (self.n_venues,):
             raise ValueError(
                 f"expected `earliest` of shape ({self.n_persons},) and `venue_pairs` of shape "
@@ -746,11 +756,25 @@ class VenueIndex:
             self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
             self.entry_stay,
             self.origin, self.bucket_width, 0,
-            _kernels.EARLIEST_BY_QUERY if by_query else _kernels.EARLIEST_BY_STAY,
+            _kernels.EARLIEST_BY_QUERY if by_query else _kernels.EARLIEST_BY_STAY, rule_code,
             earliest, venue_pairs,
             _NO_INT32, _NO_INT32, _NO_INT64, _NO_INT64,
         )  # fmt: skip
         return int(n_matches)
+
+
+#: The matching rules of :meth:`VenueIndex.query`, and their kernel codes.
+MATCH_RULES: dict[str, int] = {
+    "half-open": _kernels.RULE_HALF_OPEN,
+    "closed": _kernels.RULE_CLOSED,
+    "arrival": _kernels.RULE_ARRIVAL,
+}
+
+
+def _rule_code(rule: str) -> int:
+    if rule not in MATCH_RULES:
+        raise ValueError(f"`rule`: expected one of {sorted(MATCH_RULES)}, got {rule!r}")
+    return MATCH_RULES[rule]
 
 
 def _as_int64(ids: pa.Array) -> np.ndarray:

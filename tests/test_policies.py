@@ -1,0 +1,427 @@
+"""Matching policies: each preset's boundaries by hand, and every policy against the oracle.
+
+The hand-written tests pin what each system's text says at its edges (touching,
+containment, zero length, bucket edges, the CWA grid, half-minute rounding); the
+property tests check :func:`tracegraph.trace` and :func:`tracegraph.present_at` under
+every preset (and with ``cumulative=True``) against ``oracle.py``, exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import cwa_window, present_at_oracle, trace_oracle
+from strategies import GRID, case_windows, cases_table, cities, examples, result_to_plain
+
+import tracegraph as tg
+from tracegraph.errors import PolicyError, SchemaError
+from tracegraph.exposure import _trace_codes
+from tracegraph.policy import PRESETS, cwa_windows
+
+UTC = pa.timestamp("s", tz="UTC")
+H = 3600
+M = 60
+
+
+def index_of(rows, **kwargs):
+    """Rows ``(person, venue, start, end)`` in seconds as an index."""
+    return tg.VenueIndex.from_stays(
+        pa.table(
+            {
+                "person": [r[0] for r in rows],
+                "venue": [r[1] for r in rows],
+                "start": pa.array([r[2] for r in rows], pa.int64()).cast(UTC),
+                "end": pa.array([r[3] for r in rows], pa.int64()).cast(UTC),
+            }
+        ),
+        **kwargs,
+    )
+
+
+def window(venue, start, end):
+    return pa.table(
+        {
+            "venue": [venue],
+            "start": pa.array([start], pa.int64()).cast(UTC),
+            "end": pa.array([end], pa.int64()).cast(UTC),
+        }
+    )
+
+
+def present(rows, venue, start, end, policy, **kwargs):
+    found = tg.present_at(index_of(rows), window(venue, start, end), policy=policy, **kwargs)
+    return sorted(found["person"].to_pylist())
+
+
+def f1(rows, case, policy, **kwargs):
+    result = tg.trace(index_of(rows), [case], policy=policy, **kwargs)
+    contacts = result.contacts.to_pydict()
+    return sorted(p for p, t in zip(contacts["person"], contacts["tier"], strict=True) if t == 1)
+
+
+# --------------------------------------------------------------------------- presets by hand
+
+# a window [10:00, 11:00) at "cafe" and stays around its edges
+T10, T11 = 10 * H, 11 * H
+EDGES = [
+    ("inside", "cafe", T10 + 600, T10 + 1200),
+    ("contains", "cafe", T10 - 60, T11 + 60),
+    ("touch_start", "cafe", T10 - 600, T10),
+    ("touch_end", "cafe", T11, T11 + 600),
+    ("zero_inside", "cafe", T10 + 900, T10 + 900),
+    ("zero_at_start", "cafe", T10, T10),
+    ("zero_at_end", "cafe", T11, T11),
+    ("before", "cafe", T10 - 1200, T10 - 1),
+    ("after", "cafe", T11 + 1, T11 + 600),
+    ("other_case", "CAFE", T10 + 600, T10 + 1200),
+]
+
+
+def test_tracegraph_and_nhs_half_open_touching_and_zero_length_do_not_count():
+    for policy in ("tracegraph", "nhs"):
+        assert present(EDGES, "cafe", T10, T11, policy) == ["contains", "inside"]
+
+
+def test_nhs_ios_closed_touching_and_zero_length_count_and_venues_fold_case():
+    closed = ["inside", "contains", "touch_start", "touch_end", "zero_inside"]
+    expected = sorted([*closed, "zero_at_start", "zero_at_end", "other_case"])
+    assert present(EDGES, "cafe", T10, T11, "nhs-ios") == expected
+    assert present(EDGES, "Cafe", T10, T11, "nhs-ios") == expected
+    # NHS Android compares venue ids exactly
+    assert present(EDGES, "CAFE", T10, T11, "nhs") == ["other_case"]
+
+
+def test_nhs_ios_overlap_of_a_touching_stay_is_the_instant():
+    found = tg.present_at(index_of(EDGES), window("cafe", T10, T11), policy="nhs-ios")
+    row = found["person"].to_pylist().index("touch_end")
+    assert found["start"][row] == found["end"][row]
+    assert found["overlap_minutes"][row].as_py() == 0
+
+
+def test_crowdnotifier_closed_intersection_at_hour_bucket_edges():
+    rows = [
+        ("ends_on_the_hour", "bar", 9 * H, T10),  # bucket 10 via its end instant
+        ("ends_a_second_early", "bar", 9 * H, T10 - 1),
+        ("starts_at_window_end", "bar", T10 + 1800, T11),
+        ("same_bucket_no_intersection", "bar", T10 + 1900, T10 + 2000),
+    ]
+    assert present(rows, "bar", T10, T10 + 1800, "crowdnotifier") == [
+        "ends_on_the_hour",
+        "starts_at_window_end",
+    ]
+    # same hour bucket but disjoint: the intersection step still rejects it
+    assert present(rows, "bar", T10 + 300, T10 + 400, "crowdnotifier") == []
+
+
+def test_nz_arrival_instant_strictly_inside_the_window():
+    rows = [
+        ("arrives_inside", "shop", T10 + 60, T10 + 120),
+        ("arrives_at_start", "shop", T10, T10 + 600),
+        ("arrives_at_end", "shop", T11, T11 + 600),
+        ("arrived_before_still_there", "shop", T10 - 60, T11),
+        ("zero_length_inside", "shop", T10 + 1, T10 + 1),
+    ]
+    found = tg.present_at(index_of(rows), window("shop", T10, T11), policy="nz")
+    assert sorted(found["person"].to_pylist()) == ["arrives_inside", "zero_length_inside"]
+    assert found["start"].to_pylist() == found["end"].to_pylist()  # the arrival instant
+
+
+def test_nz_has_no_min_overlap():
+    with pytest.raises(PolicyError, match="arrival instant, which has no duration"):
+        tg.present_at(index_of(EDGES), window("cafe", T10, T11), policy="nz", min_overlap="5min")
+
+
+def test_cwa_window_of_the_issue_example_in_hanoi_time():
+    # a stay 10:24-10:36 local (UTC+7) becomes the window 10:30-10:50
+    zone = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    s = int(dt.datetime(2021, 9, 6, 10, 24, tzinfo=zone).timestamp())
+    e = int(dt.datetime(2021, 9, 6, 10, 36, tzinfo=zone).timestamp())
+    keep, ws, we = cwa_windows(np.array([s]), np.array([e]))
+    assert keep.tolist() == [True]
+    assert dt.datetime.fromtimestamp(int(ws[0]), zone).time() == dt.time(10, 30)
+    assert dt.datetime.fromtimestamp(int(we[0]), zone).time() == dt.time(10, 50)
+    assert cwa_window(s, e) == (int(ws[0]), int(we[0]))
+
+
+def test_cwa_window_derivation_cases():
+    # (start, end) -> window, worked by hand from the rule
+    cases = {
+        (0, 9 * M + 59): None,  # dm = 9 < 10: dropped
+        (0, 10 * M): (0, 20 * M),  # decay 10 min, target 20 min, not late
+        (5 * M, 45 * M): (10 * M, 70 * M),  # d 40 min: decay 30, target 70 -> 60?, see below
+        (0, 2 * H): (0, 150 * M),  # d 120: decay 30, target round(150/10)=15 -> 150 min
+    }
+    # (5 min, 45 min): d = 40 min, decay = 30 min, relevantEnd = 75 min, target =
+    # round_half_up(70 / 10) * 10 = 70 min; S = 0, E = 70 min; relevantEnd - E = 5 min
+    # vs S + 10 - start = 5 min: not strictly later, so [S, S + target) = [0, 70 min)
+    cases[(5 * M, 45 * M)] = (0, 70 * M)
+    for (s, e), expected in cases.items():
+        keep, ws, we = cwa_windows(np.array([s]), np.array([e]))
+        got = (int(ws[0]), int(we[0])) if keep[0] else None
+        assert got == expected, (s, e)
+        assert cwa_window(s, e) == expected
+
+
+def test_cwa_target_rounds_half_up():
+    # d = 15 min, decay = 15 min: (d + decay) / 10 min = 3.0; d = 12.5 min: 2.5 -> 3
+    s, e = 0, 12 * M + 30
+    keep, ws, we = cwa_windows(np.array([s]), np.array([e]))
+    assert keep[0] and int(we[0] - ws[0]) == 30 * M
+
+
+def test_cwa_trace_drops_short_case_stays_and_sets_its_own_end():
+    rows = [("case", "cafe", 0, 9 * M), ("x", "cafe", 0, 9 * M)]
+    assert f1(rows, "case", "cwa") == []
+    assert f1(rows, "case", "tracegraph") == ["x"]
+    # a 12-minute case stay at 10:24 gives the window 10:30-10:50: someone arriving at
+    # 10:45 after the case left is exposed; someone leaving at 10:30 is not (touching)
+    rows = [
+        ("case", "cafe", T10 + 24 * M, T10 + 36 * M),
+        ("late", "cafe", T10 + 45 * M, T11),
+        ("early", "cafe", T10, T10 + 30 * M),
+    ]
+    assert f1(rows, "case", "cwa") == ["late"]
+    with pytest.raises(PolicyError, match="expected linger=0"):
+        tg.trace(index_of(rows), ["case"], policy="cwa", linger="5min")
+
+
+def test_minutes_rounding_at_the_half_minute():
+    seconds = np.array([0, 29, 30, 59, 60, 89, 90, 91])
+    assert PRESETS["cwa"].minutes(seconds).tolist() == [0, 0, 1, 1, 1, 1, 2, 2]
+    assert PRESETS["tracegraph"].minutes(seconds).tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    ceil = tg.MatchPolicy(rounding="ceil")
+    assert ceil.minutes(seconds).tolist() == [0, 1, 1, 1, 1, 2, 2, 2]
+    rows = [("x", "cafe", T10, T10 + 90)]
+    found = tg.present_at(index_of(rows), window("cafe", T10, T11), policy="cwa")
+    assert found["overlap_minutes"].to_pylist() == [2]
+
+
+def test_unknown_policy_lists_the_valid_ones():
+    with pytest.raises(PolicyError, match=r"unknown policy 'who'; expected one of \['crowd"):
+        tg.trace(index_of(EDGES), ["inside"], policy="who")
+    with pytest.raises(TypeError, match=r"expected a preset name or a tracegraph\.MatchPolicy"):
+        tg.trace(index_of(EDGES), ["inside"], policy=3)
+    with pytest.raises(PolicyError, match="`rounding`: expected one of"):
+        tg.MatchPolicy(rounding="nearest")
+    with pytest.raises(PolicyError, match="`bucket`: expected a positive int"):
+        tg.MatchPolicy(bucket=0)
+    assert isinstance(PolicyError("x"), ValueError)
+
+
+def test_custom_policy_combines_fields():
+    closed_exact = tg.MatchPolicy(name="closed-exact", intervals="closed")
+    closed = ["inside", "contains", "touch_start", "touch_end", "zero_inside"]
+    assert present(EDGES, "cafe", T10, T11, closed_exact) == sorted(
+        [*closed, "zero_at_start", "zero_at_end"]
+    )
+    result = tg.trace(index_of(EDGES), ["inside"], policy=closed_exact)
+    assert result.params["policy"] == "closed-exact"
+    assert result.policy is closed_exact
+
+
+def test_present_at_reports_the_window_it_matched():
+    rows = [("a", "cafe", T10, T11), ("b", "gym", T10, T11)]
+    windows = pa.table(
+        {
+            "venue": ["gym", "cafe", "nowhere"],
+            "start": pa.array([T10 + 60, T10 + 120, T10], pa.int64()).cast(UTC),
+            "end": pa.array([T10 + 180, T10 + 240, T11], pa.int64()).cast(UTC),
+        }
+    )
+    found = tg.present_at(index_of(rows), windows).to_pydict()
+    assert found["person"] == ["b", "a"]
+    assert found["window"] == [0, 1]
+    assert found["overlap_minutes"] == [2, 2]
+    assert [w.timestamp() for w in found["window_start"]] == [T10 + 60, T10 + 120]
+
+
+def test_present_at_rejects_bad_windows():
+    index = index_of(EDGES)
+    with pytest.raises(SchemaError, match=r"column `end` not found"):
+        tg.present_at(index, pa.table({"venue": ["cafe"], "start": pa.array([0], UTC)}))
+    naive = pa.table(
+        {
+            "venue": ["cafe"],
+            "start": pa.array([0], pa.timestamp("s")),
+            "end": pa.array([1], pa.timestamp("s")),
+        }
+    )
+    with pytest.raises(SchemaError):
+        tg.present_at(index, naive)
+    with pytest.raises(SchemaError, match="ending before they start"):
+        tg.present_at(index, window("cafe", T11, T10))
+    with pytest.raises(SchemaError, match="expected no nulls"):
+        tg.present_at(
+            index,
+            window(None, T10, T11).cast(
+                pa.schema([("venue", pa.string()), ("start", UTC), ("end", UTC)])
+            ),
+        )
+
+
+def test_cumulative_sums_overlaps_per_utc_day():
+    # two 10-minute overlaps with the case on one day reach 15 minutes only summed;
+    # the same on two different UTC days do not
+    day = 86_400
+    rows = [
+        ("case", "cafe", T10, T10 + 10 * M),
+        ("case", "bar", T11, T11 + 10 * M),
+        ("same_day", "cafe", T10, T10 + 10 * M),
+        ("same_day", "bar", T11, T11 + 10 * M),
+        ("case", "gym", day - 10 * M, day),
+        ("case", "gym", day, day + 10 * M),
+        ("two_days", "gym", day - 10 * M, day + 10 * M),
+    ]
+    assert f1(rows, "case", "tracegraph", min_overlap="15min") == []
+    result = tg.trace(index_of(rows), ["case"], min_overlap="15min", cumulative=True)
+    contacts = result.contacts.to_pydict()
+    assert contacts["person"] == ["case", "same_day"]
+    assert contacts["exposed_at"][1].timestamp() == T10  # the day's first overlap
+    assert result.edges.num_rows == 2
+    assert result.params["cumulative"] is True
+
+
+# --------------------------------------------------------------------------- against the oracle
+
+POLICIES = sorted(PRESETS)
+_STRING_FORMS = (str.lower, str.upper, str.title)
+
+
+def _string_city(city, data):
+    """The city with string venue ids whose case varies from stay to stay."""
+    forms = data.draw(
+        st.lists(st.sampled_from(range(3)), min_size=len(city.stays), max_size=len(city.stays)),
+        label="venue id case",
+    )
+    return [
+        (p, _STRING_FORMS[f](f"v{v}"), s, e)
+        for (p, v, s, e), f in zip(city.stays, forms, strict=True)
+    ]
+
+
+def _stays_table(stays):
+    return pa.table(
+        {
+            "person": pa.array([p for p, _, _, _ in stays], pa.int64()),
+            "venue": pa.array([v for _, v, _, _ in stays], pa.string()),
+            "start": pa.array([s for _, _, s, _ in stays], pa.int64()).cast(UTC),
+            "end": pa.array([e for _, _, _, e in stays], pa.int64()).cast(UTC),
+        }
+    )
+
+
+@settings(max_examples=examples(0.5))
+@given(city=cities(modes=("grid", "fine")), data=st.data())
+def test_trace_matches_oracle_under_every_policy(city, data):
+    policy = PRESETS[data.draw(st.sampled_from(POLICIES), label="policy")]
+    stays = _string_city(city, data)
+    cases = data.draw(case_windows(city), label="cases")
+    cases = {c: w for c, w in cases.items() if c in city.people}
+    tiers = data.draw(st.integers(1, 3), label="tiers")
+    min_overlap = (
+        0
+        if policy.rule == "arrival"
+        else data.draw(st.sampled_from([0, 0, 60, GRID]), label="min_overlap")
+    )
+    linger = 0 if policy.window == "cwa" else data.draw(st.sampled_from([0, GRID]), label="linger")
+    cumulative = data.draw(st.booleans(), label="cumulative")
+    latency = data.draw(st.sampled_from([0, 60]), label="latency")
+    expected = trace_oracle(
+        stays,
+        cases,
+        tiers=tiers,
+        min_overlap=min_overlap,
+        linger=linger,
+        latency=latency,
+        policy=policy,
+        cumulative=cumulative,
+    )
+    index = tg.VenueIndex.from_stays(
+        _stays_table(stays), bucket_width=data.draw(st.sampled_from(["7min", "1h"]))
+    )
+    arg = cases_table(cases, city)
+    got = tg.trace(
+        index,
+        arg,
+        tiers=tiers,
+        min_overlap=min_overlap,
+        linger=linger,
+        latency=latency,
+        policy=policy,
+        cumulative=cumulative,
+    )
+    assert result_to_plain(got) == expected
+
+
+@settings(max_examples=examples(0.3))
+@given(city=cities(modes=("grid", "fine")), data=st.data())
+def test_both_directions_agree_under_symmetric_policies(city, data):
+    policy = PRESETS[data.draw(st.sampled_from(["tracegraph", "crowdnotifier", "cwa"]))]
+    stays = [(p, f"v{v}", s, e) for p, v, s, e in city.stays]
+    cases = {c: None for c in data.draw(case_windows(city, windows=False)) if c in city.people}
+    index = tg.VenueIndex.from_stays(_stays_table(stays))
+    resolved = tg.exposure._resolve_cases(index, list(cases), "raise")
+    answers = [
+        result_to_plain(
+            _trace_codes(
+                index,
+                resolved,
+                tiers=2,
+                min_overlap=0,
+                linger=0,
+                latency=0,
+                infectious_for=None,
+                direction=direction,
+                policy=policy,
+            )
+        )
+        for direction in ("forward", "reverse")
+    ]
+    assert answers[0] == answers[1] == trace_oracle(stays, cases, tiers=2, policy=policy)
+
+
+@settings(max_examples=examples(0.5))
+@given(city=cities(modes=("grid", "fine", "huge")), data=st.data())
+def test_present_at_matches_oracle_under_every_policy(city, data):
+    policy = PRESETS[data.draw(st.sampled_from(POLICIES), label="policy")]
+    stays = _string_city(city, data)
+    lo, hi = city.span()
+    n = data.draw(st.integers(1, 4), label="windows")
+    windows = []
+    for _ in range(n):
+        v = _STRING_FORMS[data.draw(st.integers(0, 2))](f"v{data.draw(st.integers(0, 5))}")
+        a = data.draw(st.integers(lo - GRID, hi))
+        if data.draw(st.booleans()) and stays:  # start on a stay's edge now and then
+            a = data.draw(st.sampled_from([x for _, _, s, e in stays for x in (s, e)]))
+        b = a + data.draw(st.sampled_from([0, 1, 60, GRID, 5 * GRID]))
+        windows.append((v, a, b))
+    min_overlap = 0 if policy.rule == "arrival" else data.draw(st.sampled_from([0, 0, 60]))
+    table = pa.table(
+        {
+            "venue": pa.array([w[0] for w in windows], pa.string()),
+            "start": pa.array([w[1] for w in windows], pa.int64()).cast(UTC),
+            "end": pa.array([w[2] for w in windows], pa.int64()).cast(UTC),
+        }
+    )
+    index = tg.VenueIndex.from_stays(_stays_table(stays), bucket_width="7min")
+    found = tg.present_at(index, table, policy=policy, min_overlap=min_overlap).to_pydict()
+    got = sorted(
+        zip(
+            found["window"],
+            found["person"],
+            found["venue"],
+            [int(t.timestamp()) for t in found["start"]],
+            [int(t.timestamp()) for t in found["end"]],
+            strict=True,
+        ),
+        key=repr,
+    )
+    assert got == present_at_oracle(stays, windows, policy, min_overlap)
+    minutes = policy.minutes(np.array([e - s for _, _, _, s, e in got], dtype=np.int64))
+    assert sorted(found["overlap_minutes"]) == sorted(minutes.tolist())
