@@ -37,7 +37,9 @@ from tracegraph.errors import (
 )
 from tracegraph.exposure import Trace, present_at, trace, warmup
 from tracegraph.index import VenueIndex
+from tracegraph.plot import plot_compliance
 from tracegraph.policy import MatchPolicy
+from tracegraph.report import clusters, write_table
 from tracegraph.ingest import Scans, ScanSchema, pseudonymize, read_scans, scans_to_stays
 
 __version__ = "0.1.0"
@@ -62,6 +64,8 @@ __all__ = [
     "TracegraphError",
     "VenueIndex",
     "__version__",
+    "clusters",
+    "plot_compliance",
     "present_at",
     "pseudonymize",
     "read_scans",
@@ -69,6 +73,7 @@ __all__ = [
     "synth",
     "trace",
     "warmup",
+    "write_table",
 ]
 
 

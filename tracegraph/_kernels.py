@@ -366,6 +366,88 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     return n_out
 
 
+# --------------------------------------------------------------------------- reports
+
+
+@_jit
+def merge_windows(key, start, end, touching, out_group):  # type: ignore[no-untyped-def]
+    """Merge overlapping windows that share a key (a venue).
+
+    Rows are sorted by (key, start). Row ``i`` joins the current merged window when it
+    has the same key and starts before its end (``start <= end`` if ``touching``).
+    ``out_group[i]`` receives the merged window of row ``i`` (0, 1, ...). Returns the
+    number of merged windows.
+    """
+    n = key.shape[0]
+    g = -1
+    reach = 0
+    for i in range(n):
+        same = g >= 0 and key[i] == key[i - 1]
+        if same and (start[i] < reach or (touching and start[i] == reach)):
+            if end[i] > reach:
+                reach = end[i]
+        else:
+            g += 1
+            reach = end[i]
+        out_group[i] = g
+    return g + 1
+
+
+@_jit
+def find_windows(w_key, w_start, w_end, key, time, closed_end, out):  # type: ignore[no-untyped-def]
+    """For each (key, time), the window with that key holding ``time``, or ``-1``.
+
+    Windows are sorted by (key, start) and disjoint within a key. A window [s, e)
+    holds ``s <= time < e``, or ``time <= e`` when ``closed_end``. Binary search.
+    """
+    n_w = w_key.shape[0]
+    for i in range(key.shape[0]):
+        k = key[i]
+        t = time[i]
+        # last window with (w_key, w_start) <= (k, t)
+        lo = 0
+        hi = n_w
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if w_key[mid] < k or (w_key[mid] == k and w_start[mid] <= t):
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo - 1
+        out[i] = -1
+        if j >= 0 and w_key[j] == k and (t < w_end[j] or (closed_end and t == w_end[j])):
+            out[i] = j
+
+
+@_jit
+def connected_labels(n, a, b):  # type: ignore[no-untyped-def]
+    """Connected components of the graph with nodes ``0..n-1`` and edges ``a[i]-b[i]``.
+
+    Union-find with path halving. Returns the root of each node's component.
+    """
+    parent = np.arange(n)
+    for i in range(a.shape[0]):
+        x = a[i]
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        y = b[i]
+        while parent[y] != y:
+            parent[y] = parent[parent[y]]
+            y = parent[y]
+        if x != y:
+            if x < y:
+                parent[y] = x
+            else:
+                parent[x] = y
+    for i in range(n):
+        x = i
+        while parent[x] != x:
+            x = parent[x]
+        parent[i] = x
+    return parent
+
+
 # --------------------------------------------------------------------------- scans
 # Raw QR scans → stays (used by :func:`tracegraph.ingest.scans_to_stays`). The arrays
 # are sorted by (person code, time); ``direction`` is 0 for an entry, 1 for an exit.

@@ -1100,6 +1100,146 @@ class Trace:
         values, counts = np.unique(tiers, return_counts=True)
         return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
+    # ------------------------------------------------------------------ reports
+
+    def locations_of_interest(self, *, sources: Literal["cases", "all"] = "cases") -> pa.Table:
+        """The exposure windows to publish: per venue, merged where they overlap.
+
+        Parameters
+        ----------
+        sources : {"cases", "all"}, default "cases"
+            Whose exposure windows: the cases' (what a health department publishes),
+            or those of every tier that was traced onwards.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``venue``, ``start``, ``end`` (the windows under the trace's policy,
+            merged per venue when they overlap; closed-interval policies also merge
+            touching windows), ``cases`` (distinct people whose windows were
+            merged), ``exposed`` (distinct people the trace found in the window).
+            Sorted by start. Export with :func:`tracegraph.write_table`.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> loi = tg.trace(index, [first]).locations_of_interest()
+        >>> loi.column_names
+        ['venue', 'start', 'end', 'cases', 'exposed']
+        """
+        from tracegraph import report
+
+        return report.locations_of_interest(self, sources=sources)
+
+    def risk(self, *, levels: Any = None) -> pa.Table:
+        """Each traced contact's exposure: minutes, risk score and level, and the crowd.
+
+        Parameters
+        ----------
+        levels : dict or table, optional
+            Transmission-risk levels (1..8) of the infectious people, used by the
+            ``"cwa"`` risk model: ``{person: level}``, or a table with ``person``,
+            ``risk_level`` and optionally ``day`` (a date, UTC: the level on that
+            day). Unlisted people have level 5 (weight 1.0).
+
+        Returns
+        -------
+        pyarrow.Table
+            One row per traced contact (tier >= 1), in the order of
+            :attr:`contacts`: ``person``, ``tier``, ``exposed_at``; ``venue`` and
+            ``source`` of the first exposure; ``overlap_minutes`` (sum over their
+            stay pairs of each pair's overlap, rounded as the policy says) and
+            ``longest_minutes``; ``risk`` (the policy's score on their worst UTC day:
+            rounded minutes, weighted by the infector's transmission-risk level under
+            ``"cwa"``, overlaps split at 00:00 UTC), ``risk_level`` (``"high"`` when
+            ``risk >= policy.high_risk``, else ``"low"``); ``crowd`` (distinct people
+            other than the infector present at the venue during the infector's
+            exposure window there, the contact included).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> table = tg.trace(index, [first], policy="cwa").risk()
+        >>> table.column_names[-5:]
+        ['overlap_minutes', 'longest_minutes', 'risk', 'risk_level', 'crowd']
+        """
+        from tracegraph import report
+
+        return report.risk(self, levels=levels)
+
+    def explain(self, person: Any) -> Any:
+        """The chain from a case to ``person``, hop by hop (first exposures).
+
+        Returns
+        -------
+        tracegraph.report.Explanation
+            ``.table`` (one row per hop: ``hop``, ``source``, ``target``, ``venue``,
+            ``start``, ``end``, ``overlap_minutes``, ``tier``) and ``.text`` (the
+            same in words; ``print(explanation)`` shows it).
+
+        Raises
+        ------
+        PersonNotFound
+            If the person is neither a case nor traced.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> ts = pa.timestamp("s", tz="UTC")
+        >>> stays = pa.table({
+        ...     "person": ["ann", "bob", "bob", "cat"],
+        ...     "venue": ["cafe", "cafe", "gym", "gym"],
+        ...     "start": pa.array([0, 1800, 7200, 9000], ts),
+        ...     "end": pa.array([3600, 5400, 10800, 12600], ts),
+        ... })
+        >>> print(tg.trace(tg.VenueIndex.from_stays(stays), ["ann"], tiers=2).explain("cat"))
+        cat (F2) was reached in 2 hop(s):
+          1. ann (F0) -> bob (F1) at cafe, 1970-01-01 00:30Z to 1970-01-01 01:00Z (30 min)
+          2. bob (F1) -> cat (F2) at gym, 1970-01-01 02:30Z to 1970-01-01 03:00Z (30 min)
+        """
+        from tracegraph import report
+
+        return report.explain(self, person)
+
+    def venues(self) -> pa.Table:
+        """Venues ranked by people exposed there (superspreading sites).
+
+        Returns
+        -------
+        pyarrow.Table
+            ``venue``, ``exposed`` (distinct people traced through a stay there),
+            ``cases`` (cases with an exposure window there), ``exposure_hours``
+            (total overlap of the stay pairs there), ``pairs``. Venues with neither
+            exposed people nor cases are left out. Sorted by ``exposed``, then
+            ``exposure_hours``, descending.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> tg.trace(index, [first]).venues().column_names
+        ['venue', 'exposed', 'cases', 'exposure_hours', 'pairs']
+        """
+        from tracegraph import report
+
+        return report.venues(self)
+
+    def plot_timeline(self, person: Any, /, *, ax: Any = None, tz: Any = None) -> Any:
+        """One person's stays and exposures over time; see :func:`tracegraph.plot.plot_timeline`."""
+        from tracegraph.plot import plot_timeline
+
+        return plot_timeline(self, person, ax=ax, tz=tz)
+
+    def plot_tiers(
+        self, /, *, ax: Any = None, max_nodes: int = 300, labels: bool | None = None
+    ) -> Any:
+        """The tier graph drawn in layers; see :func:`tracegraph.plot.plot_tiers`."""
+        from tracegraph.plot import plot_tiers
+
+        return plot_tiers(self, ax=ax, max_nodes=max_nodes, labels=labels)
+
     def to_arrow(self) -> pa.Table:
         """The contacts table (``person``, ``tier``, ``exposed_at``)."""
         return self.contacts

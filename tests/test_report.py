@@ -1,0 +1,311 @@
+"""Reports on a trace: locations of interest, risk, explanations, venues, clusters, export.
+
+Hand-written cities with known answers, and brute-force checks (written from the
+docstrings, not the code) on hypothesis cities for the locations of interest and the
+clusters.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import exposure_intervals, trace_oracle
+from strategies import case_windows, cities, examples, stays_table
+
+import tracegraph as tg
+from tracegraph.errors import PersonNotFound, SchemaError
+
+UTC = pa.timestamp("s", tz="UTC")
+H = 3600
+M = 60
+DAY = 86_400
+
+
+def index_of(rows):
+    return tg.VenueIndex.from_stays(
+        pa.table(
+            {
+                "person": [r[0] for r in rows],
+                "venue": [r[1] for r in rows],
+                "start": pa.array([r[2] for r in rows], pa.int64()).cast(UTC),
+                "end": pa.array([r[3] for r in rows], pa.int64()).cast(UTC),
+            }
+        )
+    )
+
+
+def secs(column):
+    return [None if t is None else int(t.timestamp()) for t in column.to_pylist()]
+
+
+# --------------------------------------------------------------------------- LOI
+
+LOI_ROWS = [
+    ("ann", "cafe", 0, H),
+    ("bob", "cafe", 30 * M, 2 * H),  # a case too: windows overlap, merged
+    ("cat", "cafe", 10 * M, 20 * M),
+    ("dan", "cafe", 90 * M, 100 * M),
+    ("ann", "gym", 5 * H, 6 * H),
+    ("eve", "gym", 6 * H, 7 * H),  # touching the window: not exposed (half-open)
+    ("fay", "pool", 0, H),
+]
+
+
+def test_locations_of_interest_merge_overlapping_windows_per_venue():
+    result = tg.trace(index_of(LOI_ROWS), ["ann", "bob"])
+    loi = result.locations_of_interest().to_pydict()
+    assert loi["venue"] == ["cafe", "gym"]
+    assert secs(pa.array(loi["start"])) == [0, 5 * H]
+    assert secs(pa.array(loi["end"])) == [2 * H, 6 * H]
+    assert loi["cases"] == [2, 1]
+    assert loi["exposed"] == [2, 0]  # cat and dan at the cafe; nobody at the gym
+
+
+def test_locations_of_interest_under_closed_policy_merge_touching_and_count_them():
+    rows = [*LOI_ROWS, ("ann", "gym", 6 * H, 7 * H)]  # touches ann's first gym window
+    loi = tg.trace(index_of(rows), ["ann"], policy="nhs-ios").locations_of_interest().to_pydict()
+    gym = loi["venue"].index("gym")
+    assert secs(pa.array(loi["start"]))[gym] == 5 * H
+    assert secs(pa.array(loi["end"]))[gym] == 7 * H
+    assert loi["exposed"][gym] == 1  # eve, whose stay touches / overlaps
+
+
+def test_locations_of_interest_with_linger_and_all_sources():
+    result = tg.trace(index_of(LOI_ROWS), ["ann"], tiers=2, linger="30min")
+    loi = result.locations_of_interest().to_pydict()
+    gym = loi["venue"].index("gym")
+    assert secs(pa.array(loi["end"]))[gym] == 6 * H + 30 * M
+    assert loi["exposed"][gym] == 1  # eve arrives while the venue is still infectious
+    everyone = result.locations_of_interest(sources="all")
+    assert everyone.num_rows >= len(loi["venue"])
+    with pytest.raises(ValueError, match="expected 'cases' or 'all'"):
+        result.locations_of_interest(sources="some")
+
+
+def test_locations_of_interest_export_to_csv_and_parquet(tmp_path):
+    loi = tg.trace(index_of(LOI_ROWS), ["ann"]).locations_of_interest()
+    tg.write_table(loi, tmp_path / "loi.csv")
+    tg.write_table(loi, tmp_path / "loi.parquet")
+    assert pacsv.read_csv(tmp_path / "loi.csv").column("venue").to_pylist() == ["cafe", "gym"]
+    assert pq.read_table(tmp_path / "loi.parquet").equals(loi)
+    with pytest.raises(ValueError, match=r"expected a \.csv or \.parquet suffix"):
+        tg.write_table(loi, tmp_path / "loi.txt")
+    tg.write_table(loi, tmp_path / "loi.txt", format="csv")
+
+
+@settings(max_examples=examples(0.3))
+@given(city=cities(modes=("grid", "fine")), data=st.data())
+def test_locations_of_interest_match_brute_force(city, data):
+    cases = {c: w for c, w in data.draw(case_windows(city)).items() if c in city.people}
+    linger = data.draw(st.sampled_from([0, 600]))
+    _, edges = trace_oracle(city.stays, cases, linger=linger)
+    # the cases' windows, merged per venue where they overlap (> 0)
+    windows = sorted(
+        (venue, xs, xe, case)
+        for case, w in cases.items()
+        for venue, xs, xe in exposure_intervals(city.stays, case, w or (None, None), linger)
+    )
+    merged: list[list] = []
+    for venue, xs, xe, case in windows:
+        if merged and merged[-1][0] == venue and xs < merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], xe)
+            merged[-1][3].add(case)
+        else:
+            merged.append([venue, xs, xe, {case}])
+    expected = []
+    for venue, xs, xe, owners in merged:
+        exposed = {e[1] for e in edges if e[2] == venue and xs <= e[3] < xe}
+        expected.append((venue, xs, xe, len(owners), len(exposed)))
+
+    index = tg.VenueIndex.from_stays(stays_table(city.stays))
+    arg = list(cases)
+    from strategies import cases_table
+
+    result = tg.trace(index, cases_table(cases, city) if cases else arg, linger=linger)
+    loi = result.locations_of_interest().to_pydict()
+    got = sorted(
+        zip(
+            loi["venue"],
+            secs(pa.array(loi["start"])),
+            secs(pa.array(loi["end"])),
+            loi["cases"],
+            loi["exposed"],
+            strict=True,
+        )
+    )
+    assert got == sorted(expected)
+
+
+# --------------------------------------------------------------------------- risk
+
+
+def test_risk_minutes_and_crowd():
+    rows = [
+        ("case", "cafe", 0, H),
+        ("x", "cafe", 0, 20 * M),  # 20 min
+        ("x", "cafe", 40 * M, 45 * M + 29),  # 5.48 min: floor 5
+        ("y", "cafe", 50 * M, 2 * H),  # 10 min
+        ("z", "cafe", 2 * H, 3 * H),  # after: not exposed, not in the crowd
+    ]
+    table = tg.trace(index_of(rows), ["case"]).risk().to_pydict()
+    by = {p: i for i, p in enumerate(table["person"])}
+    x, y = by["x"], by["y"]
+    assert table["overlap_minutes"][x] == 25 and table["longest_minutes"][x] == 20
+    assert table["risk"][x] == 25.0 and table["risk_level"][x] == "high"
+    assert table["risk"][y] == 10.0 and table["risk_level"][y] == "low"
+    assert table["venue"][x] == "cafe" and table["source"][x] == "case"
+    assert table["crowd"][x] == table["crowd"][y] == 2  # x and y were there with the case
+
+
+def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
+    # the case's stay 23:00-01:00 gives (CWA) a window reaching past midnight; the
+    # contact's overlap is split at 00:00 UTC and each day scored on its own
+    rows = [("case", "bar", DAY - H, DAY + H), ("x", "bar", DAY - 8 * M, DAY + 8 * M)]
+    result = tg.trace(index_of(rows), ["case"], policy="cwa")
+    table = result.risk().to_pydict()
+    assert table["overlap_minutes"] == [16]
+    assert table["risk"] == [8.0]  # 8 minutes on each UTC day, weight 1.0 (level 5)
+    assert table["risk_level"] == ["low"]  # below 10: the split matters
+    weighted = result.risk(levels={"case": 8}).to_pydict()
+    assert weighted["risk"] == [pytest.approx(8 * 1.6)]
+    assert weighted["risk_level"] == ["high"]
+    # per case day: level 1 (weight 0) on the first day, 8 on the second
+    levels = pa.table(
+        {
+            "person": ["case", "case"],
+            "day": pa.array([0, 1], pa.int32()).cast(pa.date32()),
+            "risk_level": pa.array([1, 8], pa.int64()),
+        }
+    )
+    per_day = result.risk(levels=levels).to_pydict()
+    assert per_day["risk"] == [pytest.approx(8 * 1.6)]
+    with pytest.raises(SchemaError, match=r"expected integers 1\.\.8"):
+        result.risk(levels={"case": 9})
+    with pytest.raises(SchemaError, match="column `risk_level` not found"):
+        result.risk(levels=pa.table({"person": ["case"]}))
+
+
+def test_cwa_half_minute_rounding_in_risk():
+    rows = [("case", "bar", 0, H), ("x", "bar", 10 * M, 10 * M + 90)]
+    table = tg.trace(index_of(rows), ["case"], policy="cwa").risk().to_pydict()
+    assert table["overlap_minutes"] == [2]  # 90 s rounds half up to 2 min
+
+
+def test_risk_for_tier_two_uses_tier_one_sources():
+    rows = [("a", "v", 0, H), ("b", "v", 0, H), ("b", "w", 2 * H, 3 * H), ("c", "w", 2 * H, 3 * H)]
+    table = tg.trace(index_of(rows), ["a"], tiers=2).risk().to_pydict()
+    assert table["person"] == ["b", "c"]
+    assert table["source"] == ["a", "b"]
+    assert table["tier"] == [1, 2]
+
+
+# --------------------------------------------------------------------------- explain / venues
+
+
+def test_explain_walks_first_exposures_back_to_a_case():
+    rows = [
+        ("a", "v", 0, H),
+        ("b", "v", 30 * M, H),
+        ("z", "v", 40 * M, H),  # another F1 who also meets c, but later
+        ("b", "w", 2 * H, 3 * H),
+        ("z", "w", 2 * H + 30 * M, 3 * H),
+        ("c", "w", 2 * H, 3 * H),
+    ]
+    result = tg.trace(index_of(rows), ["a"], tiers=2)
+    explanation = result.explain("c")
+    table = explanation.table.to_pydict()
+    assert table["source"] == ["a", "b"]
+    assert table["target"] == ["b", "c"]
+    assert table["hop"] == [1, 2]
+    assert table["overlap_minutes"] == [30, 60]
+    assert "c (F2) was reached in 2 hop(s)" in str(explanation)
+    assert str(result.explain("a")) == "a is a case (F0)."
+    assert result.explain("a").table.num_rows == 0
+    with pytest.raises(PersonNotFound) as info:
+        result.explain("nobody")
+    assert "nobody" not in str(info.value)
+    assert "<pre>" in explanation._repr_html_()
+
+
+def test_venues_rank_superspreading_sites():
+    rows = [
+        ("case", "hall", 0, H),
+        *[(f"p{i}", "hall", 0, H) for i in range(5)],
+        ("case", "shop", 2 * H, 3 * H),
+        ("q", "shop", 2 * H, 3 * H),
+        ("case", "empty", 4 * H, 5 * H),
+    ]
+    table = tg.trace(index_of(rows), ["case"]).venues().to_pydict()
+    assert table["venue"] == ["hall", "shop", "empty"]
+    assert table["exposed"] == [5, 1, 0]
+    assert table["cases"] == [1, 1, 1]
+    assert table["exposure_hours"] == [5.0, 1.0, 0.0]
+    assert table["pairs"] == [5, 1, 0]
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+def test_clusters_link_cases_directly_and_through_contacts():
+    rows = [
+        ("a", "cafe", 0, H),
+        ("b", "cafe", 30 * M, H),  # a and b meet: linked directly
+        ("c", "gym", 0, H),
+        ("x", "gym", 0, H),
+        ("x", "pool", 2 * H, 3 * H),  # x met c at the gym, then d at the pool?
+        ("d", "park", 0, H),
+        ("x", "park", 0, H),  # x met d at the park too: c and d linked through x
+        ("e", "home", 0, H),
+    ]
+    table = tg.clusters(index_of(rows), ["a", "b", "c", "d", "e"]).to_pydict()
+    cluster = dict(zip(table["person"], table["cluster"], strict=True))
+    assert cluster["a"] == cluster["b"]
+    assert cluster["c"] == cluster["d"]
+    assert len({cluster["a"], cluster["c"], cluster["e"]}) == 3
+    venues = dict(zip(table["person"], table["venues"], strict=True))
+    assert venues["a"] == ["cafe"]
+    assert venues["c"] == ["gym", "park"]
+    assert venues["e"] == []
+    sizes = dict(zip(table["person"], table["cluster_size"], strict=True))
+    assert sizes == {"a": 2, "b": 2, "c": 2, "d": 2, "e": 1}
+
+
+def test_clusters_keep_unknown_cases_alone():
+    table = tg.clusters(index_of(LOI_ROWS), ["ann", "ghost"], unknown="keep").to_pydict()
+    assert sorted(table["person"]) == ["ann", "ghost"]
+    assert len(set(table["cluster"])) == 2
+
+
+@settings(max_examples=examples(0.3))
+@given(city=cities(modes=("grid", "fine")), data=st.data())
+def test_clusters_match_connected_components(city, data):
+    cases = sorted(c for c in data.draw(case_windows(city, windows=False)) if c in city.people)
+    tiers = data.draw(st.integers(1, 2))
+    _, edges = trace_oracle(city.stays, dict.fromkeys(cases), tiers=tiers)
+    graph = nx.Graph()
+    graph.add_nodes_from(cases)
+    graph.add_edges_from((e[0], e[1]) for e in edges)
+    # cases that share a venue at the same time are linked directly
+    for a, b in itertools.combinations(cases, 2):
+        for p, v, s, e in city.stays:
+            if p != a:
+                continue
+            if any(q == b and w == v and min(e, f) - max(s, t) > 0 for q, w, t, f in city.stays):
+                graph.add_edge(a, b)
+    expected = {frozenset(c for c in comp if c in cases) for comp in nx.connected_components(graph)}
+    expected.discard(frozenset())
+    index = tg.VenueIndex.from_stays(stays_table(city.stays))
+    table = tg.clusters(index, cases, tiers=tiers).to_pydict()
+    got: dict[int, set] = {}
+    for p, c in zip(table["person"], table["cluster"], strict=True):
+        got.setdefault(c, set()).add(p)
+    assert {frozenset(v) for v in got.values()} == expected
+    sizes = sorted((len(v) for v in got.values()), reverse=True)
+    assert [len(got[c]) for c in sorted(got)] == sizes  # cluster 0 is the largest

@@ -1,0 +1,625 @@
+"""Trace → reports: locations of interest, risk per contact, explanations, venues, clusters.
+
+Everything here is computed from a :class:`~tracegraph.Trace` (or, for
+:func:`clusters`, a trace it runs), on integer codes, with the same kernels and the
+same policy as the trace itself; ids are decoded only in the tables returned.
+
+* :meth:`Trace.locations_of_interest` — the exposure windows a health department
+  publishes: per venue, merged where they overlap, with the cases behind them and
+  the people found.
+* :meth:`Trace.risk` — per contact: overlap minutes (total and longest), the policy's
+  risk score and level, and the crowd present during the exposure window.
+* :meth:`Trace.explain` — the chain from a case to a person, hop by hop.
+* :meth:`Trace.venues` — venues ranked by people exposed (superspreading sites).
+* :func:`clusters` — cases linked by shared exposure, directly or through contacts.
+* :func:`write_table` — any of these tables to CSV or Parquet.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tracegraph import _html, _kernels
+from tracegraph._time import format_instant, seconds_to_timestamp
+from tracegraph._typing import TableLike
+from tracegraph.errors import PersonNotFound, SchemaError
+from tracegraph.ingest import as_arrow_table
+from tracegraph.policy import CWA_WEIGHTS
+
+if TYPE_CHECKING:
+    from tracegraph.exposure import Trace, _Tier
+    from tracegraph.index import VenueIndex
+
+__all__ = ["Explanation", "clusters", "write_table"]
+
+_DAY = 86_400
+_DEFAULT_LEVEL = 5  # CWA's default transmission-risk level (weight 1.0)
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Every qualifying stay pair of a trace, as codes (one row per pair)."""
+
+    source: np.ndarray  # int32 person codes
+    target: np.ndarray
+    venue: np.ndarray  # int32 venue code of the target's stay
+    start: np.ndarray  # int64 overlap start
+    end: np.ndarray
+    tier: np.ndarray  # int8 tier of the target
+
+
+def _all_pairs(trace: Trace, tiers: Iterable[int] | None = None) -> _Pairs:
+    from tracegraph.exposure import _tier_pairs
+
+    sp = trace._pairs
+    wanted = None if tiers is None else set(tiers)
+    cols: list[list[np.ndarray]] = [[] for _ in range(6)]
+    for t in sp.tiers:
+        if wanted is not None and t.number not in wanted:
+            continue
+        excluded = (sp.tier >= 0) & (sp.tier < t.number)
+        for part in _tier_pairs(sp.index, t, excluded, sp.rules):
+            for col, values in zip(cols, part, strict=False):
+                col.append(values)
+            cols[5].append(np.full(part[0].shape[0], t.number, dtype=np.int8))
+    dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int8)
+    arrays = [np.concatenate(c) if c else np.empty(0, d) for c, d in zip(cols, dtypes, strict=True)]
+    return _Pairs(*arrays)
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """Exposure windows merged per (owner, venue key): sorted, disjoint within a key."""
+
+    key: np.ndarray  # int64 merge key
+    venue: np.ndarray  # int32 venue code of the first window merged
+    start: np.ndarray  # int64
+    end: np.ndarray
+    owners: np.ndarray  # number of distinct source persons merged into each window
+    row_window: np.ndarray  # merged window of each raw window, in raw order
+    raw_person: np.ndarray  # int32 source person of each raw window
+
+
+def _venue_keys(trace: Trace, venue: np.ndarray) -> np.ndarray:
+    """The venue codes as matching keys: case-folded groups under a casefold policy."""
+    from tracegraph.exposure import _case_groups, _is_string
+
+    index = trace.index
+    if trace.policy.venue_match == "casefold" and _is_string(index.venues.type):
+        keys: np.ndarray = _case_groups(index).group[venue].astype(np.int64)
+        return keys
+    return venue.astype(np.int64)
+
+
+def _raw_windows(trace: Trace, tiers: tuple[_Tier, ...]) -> tuple[np.ndarray, ...]:
+    from tracegraph.exposure import _policy_windows
+
+    sp = trace._pairs
+    persons, venues, starts, ends = [], [], [], []
+    for t in tiers:
+        stay, start, end = _policy_windows(sp.index, t, sp.rules)
+        persons.append(sp.index.person[stay])
+        venues.append(sp.index.venue[stay])
+        starts.append(start)
+        ends.append(end)
+    if not persons:
+        empty32, empty64 = np.empty(0, np.int32), np.empty(0, np.int64)
+        return empty32, empty32, empty64, empty64
+    return tuple(np.concatenate(x) for x in (persons, venues, starts, ends))
+
+
+def _merge(
+    trace: Trace,
+    tiers: tuple[_Tier, ...],
+    *,
+    per_person: bool,
+) -> _Windows:
+    """The tiers' exposure windows merged per venue (and per person if asked)."""
+    person, venue, start, end = _raw_windows(trace, tiers)
+    key = _venue_keys(trace, venue)
+    if per_person:
+        key = person.astype(np.int64) * (int(key.max(initial=0)) + 1) + key
+    order = np.lexsort((start, key))
+    group = np.empty(order.shape[0], dtype=np.int64)
+    n = int(
+        _kernels.merge_windows(
+            key[order], start[order], end[order], trace.policy.rule == "closed", group
+        )
+    )
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else np.empty(0, np.int64)
+    merged_end = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(merged_end, group, end[order])
+    row_window = np.empty(order.shape[0], dtype=np.int64)
+    row_window[order] = group
+    return _Windows(
+        key=key[order][first],
+        venue=venue[order][first],
+        start=start[order][first],
+        end=merged_end,
+        owners=_distinct_counts(group, person[order], n),
+        row_window=row_window,
+        raw_person=person,
+    )
+
+
+def _distinct_counts(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
+    """Number of distinct ``value`` per ``group`` (int64, length ``n_groups``)."""
+    if group.shape[0] == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    order = np.lexsort((value, group))
+    g, v = group[order], value[order]
+    new = np.r_[True, (g[1:] != g[:-1]) | (v[1:] != v[:-1])]
+    return np.bincount(g[new], minlength=n_groups).astype(np.int64)
+
+
+def _locate(windows: _Windows, key: np.ndarray, time: np.ndarray, closed: bool) -> np.ndarray:
+    """The merged window (or -1) holding each (key, time)."""
+    out = np.empty(key.shape[0], dtype=np.int64)
+    _kernels.find_windows(windows.key, windows.start, windows.end, key, time, closed, out)
+    return out
+
+
+def _first_exposures(pairs: _Pairs) -> np.ndarray:
+    """Row of each target's first exposure (earliest overlap start; ties: source, venue)."""
+    order = np.lexsort((pairs.venue, pairs.source, pairs.start, pairs.target))
+    t = pairs.target[order]
+    first = np.r_[True, t[1:] != t[:-1]] if t.shape[0] else np.zeros(0, np.bool_)
+    rows: np.ndarray = order[first]
+    return rows
+
+
+# --------------------------------------------------------------------------- LOI
+
+
+def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "cases") -> pa.Table:
+    """See :meth:`tracegraph.Trace.locations_of_interest`."""
+    if sources not in ("cases", "all"):
+        raise ValueError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
+    sp = trace._pairs
+    tiers = sp.tiers[:1] if sources == "cases" else sp.tiers
+    windows = _merge(trace, tiers, per_person=False)
+    pairs = _all_pairs(trace, [t.number for t in tiers])
+    closed = trace.policy.rule == "closed"
+    where = _locate(windows, _venue_keys(trace, pairs.venue), pairs.start, closed)
+    found = where >= 0
+    exposed = _distinct_counts(where[found], pairs.target[found], windows.key.shape[0])
+    order = np.lexsort((windows.venue, windows.start))
+    index = trace.index
+    return pa.table(
+        {
+            "venue": index.venues.take(pa.array(windows.venue[order])),
+            "start": seconds_to_timestamp(windows.start[order]),
+            "end": seconds_to_timestamp(windows.end[order]),
+            "cases": pa.array(windows.owners[order], pa.int64()),
+            "exposed": pa.array(exposed[order], pa.int64()),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- risk
+
+
+def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
+    """See :meth:`tracegraph.Trace.risk`."""
+    index = trace.index
+    policy = trace.policy
+    pairs = _all_pairs(trace)
+    contacts = trace.contacts
+    n_persons = index.n_persons
+
+    seconds = pairs.end - pairs.start
+    minutes = policy.minutes(seconds)
+    total = np.zeros(n_persons, dtype=np.int64)
+    np.add.at(total, pairs.target, minutes)
+    longest = np.zeros(n_persons, dtype=np.int64)
+    np.maximum.at(longest, pairs.target, minutes)
+
+    # split every overlap at 00:00 UTC; score each (target, day)
+    lo_day = pairs.start // _DAY
+    hi_day = np.where(seconds > 0, (pairs.end - 1) // _DAY, lo_day)
+    n_pieces = (hi_day - lo_day + 1).astype(np.int64)
+    row = np.repeat(np.arange(pairs.start.shape[0]), n_pieces)
+    day = lo_day[row] + (
+        np.arange(row.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
+    )
+    piece = np.minimum(pairs.end[row], (day + 1) * _DAY) - np.maximum(pairs.start[row], day * _DAY)
+    weight = np.ones(row.shape[0], dtype=np.float64)
+    if policy.risk == "cwa":
+        level = _levels(index, levels, pairs.source[row], day)
+        weight = np.asarray(CWA_WEIGHTS, dtype=np.float64)[level - 1]
+    score = weight * policy.minutes(piece)
+    worst = np.zeros(n_persons, dtype=np.float64)
+    if row.shape[0]:
+        order = np.lexsort((day, pairs.target[row]))
+        t, d = pairs.target[row][order], day[order]
+        new = np.r_[True, (t[1:] != t[:-1]) | (d[1:] != d[:-1])]
+        group = np.cumsum(new) - 1
+        per_day = np.bincount(group, weights=score[order])
+        np.maximum.at(worst, t[new], per_day)
+
+    first = _first_exposures(pairs)
+    crowd = np.zeros(n_persons, dtype=np.int64)
+    first_venue = np.full(n_persons, -1, dtype=np.int64)
+    first_source = np.full(n_persons, -1, dtype=np.int64)
+    if first.shape[0]:
+        targets = pairs.target[first]
+        first_venue[targets] = pairs.venue[first]
+        first_source[targets] = pairs.source[first]
+        crowd[targets] = _crowds(trace, pairs, first)
+
+    traced = contacts.filter(pc.greater(contacts["tier"], 0))
+    codes = index.person_codes(traced["person"].combine_chunks())
+    has_venue = first_venue[codes] >= 0
+    return pa.table(
+        {
+            "person": traced["person"],
+            "tier": traced["tier"],
+            "exposed_at": traced["exposed_at"],
+            "venue": index.venues.take(pa.array(first_venue[codes], mask=~has_venue)),
+            "source": index.persons.take(pa.array(first_source[codes], mask=~has_venue)),
+            "overlap_minutes": pa.array(total[codes], pa.int64()),
+            "longest_minutes": pa.array(longest[codes], pa.int64()),
+            "risk": pa.array(worst[codes], pa.float64()),
+            "risk_level": pa.array(
+                np.where(worst[codes] >= policy.high_risk, "high", "low").tolist(), pa.string()
+            ),
+            "crowd": pa.array(crowd[codes], pa.int64()),
+        }
+    )
+
+
+def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Transmission-risk level (1..8) of each (source person code, UTC day)."""
+    out = np.full(source.shape[0], _DEFAULT_LEVEL, dtype=np.int64)
+    if levels is None:
+        return out
+    if isinstance(levels, dict):
+        levels = pa.table(
+            {"person": pa.array(list(levels)), "risk_level": pa.array(list(levels.values()))}
+        )
+    table = as_arrow_table(levels, "levels")
+    for name in ("person", "risk_level"):
+        if name not in table.column_names:
+            raise SchemaError(
+                f"levels: column `{name}` not found; expected columns ['person', "
+                f"'risk_level'] and optionally 'day', available: {table.column_names}"
+            )
+    value = table["risk_level"]
+    if not pa.types.is_integer(value.type) or value.null_count:
+        raise SchemaError(f"levels: column `risk_level`: expected integers 1..8, got {value.type}")
+    lv = value.to_numpy().astype(np.int64)
+    if lv.size and (lv.min() < 1 or lv.max() > 8):
+        raise SchemaError(
+            f"levels: column `risk_level`: expected integers 1..8, found values from "
+            f"{int(lv.min())} to {int(lv.max())}"
+        )
+    code = index.person_codes(table["person"].combine_chunks()).astype(np.int64)
+    if "day" in table.column_names:
+        days = table["day"].cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
+        given = {(int(c), int(d)): int(v) for c, d, v in zip(code, days, lv, strict=True) if c >= 0}
+        keys = list(zip(source.tolist(), day.tolist(), strict=True))
+        found = np.array([given.get(k, -1) for k in keys], dtype=np.int64)
+        return np.where(found > 0, found, out)
+    per_person = np.full(index.n_persons, _DEFAULT_LEVEL, dtype=np.int64)
+    known = code >= 0
+    per_person[code[known]] = lv[known]
+    result: np.ndarray = per_person[source]
+    return result
+
+
+def _crowds(trace: Trace, pairs: _Pairs, first: np.ndarray) -> np.ndarray:
+    """Distinct people present (other than the source) during each first exposure's window."""
+    from tracegraph.exposure import _venue_variants
+
+    sp = trace._pairs
+    windows = _merge(trace, sp.tiers, per_person=True)
+    venue_key = _venue_keys(trace, pairs.venue[first])
+    width = int(_venue_keys(trace, trace.index.venue).max(initial=0)) + 1
+    key = pairs.source[first].astype(np.int64) * width + venue_key
+    where = _locate(windows, key, pairs.start[first], trace.policy.rule != "half-open")
+    needed, inverse = np.unique(where, return_inverse=True)
+    valid = needed >= 0
+    w = needed[valid]
+    owner = (windows.key[w] // width).astype(np.int32)
+    venue, copies = (
+        _venue_variants(trace.index, windows.venue[w])
+        if trace.policy.venue_match == "casefold"
+        else (windows.venue[w], np.arange(w.shape[0]))
+    )
+    query, stay, _, _ = trace.index.query(
+        venue.astype(np.int32),
+        windows.start[w][copies],
+        windows.end[w][copies],
+        owner[copies],
+        min_overlap=0,
+        excluded=np.zeros(trace.index.n_persons, dtype=np.bool_),
+        rule=trace.policy.rule,
+    )
+    counts = _distinct_counts(copies[query], trace.index.person[stay], w.shape[0])
+    per_needed = np.zeros(needed.shape[0], dtype=np.int64)
+    per_needed[valid] = counts
+    result: np.ndarray = per_needed[inverse.reshape(-1)]
+    return result
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How a person was reached: the chain of exposures from a case, hop by hop.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        One row per hop, from the case: ``hop``, ``source``, ``target``, ``venue``,
+        ``start``, ``end`` (the overlap), ``overlap_minutes``, ``tier`` (of the
+        target). Empty for a case.
+    text : str
+        The same chain in words.
+    """
+
+    table: pa.Table
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{_html.escape(self.text)}</pre>{_html.arrow_table(self.table)}"
+
+
+def explain(trace: Trace, person: Any) -> Explanation:
+    """See :meth:`tracegraph.Trace.explain`."""
+    index = trace.index
+    sp = trace._pairs
+    code = int(index.person_codes(pa.array([person]))[0])
+    if code < 0 or sp.tier[code] < 0:
+        raise PersonNotFound(
+            "the person is not in this trace (neither a case nor a traced contact); "
+            "check the id, or trace more tiers"
+        )
+    tier = int(sp.tier[code])
+    rows: list[int] = []
+    pairs = _all_pairs(trace, range(1, tier + 1))
+    if tier > 0:
+        first = _first_exposures(pairs)
+        by_target = dict(zip(pairs.target[first].tolist(), first.tolist(), strict=True))
+        current = code
+        while sp.tier[current] > 0:
+            r = by_target[current]
+            rows.append(r)
+            current = int(pairs.source[r])
+        rows.reverse()
+    take = np.array(rows, dtype=np.int64)
+    seconds = pairs.end[take] - pairs.start[take]
+    table = pa.table(
+        {
+            "hop": pa.array(np.arange(1, take.shape[0] + 1), pa.int64()),
+            "source": index.persons.take(pa.array(pairs.source[take])),
+            "target": index.persons.take(pa.array(pairs.target[take])),
+            "venue": index.venues.take(pa.array(pairs.venue[take])),
+            "start": seconds_to_timestamp(pairs.start[take]),
+            "end": seconds_to_timestamp(pairs.end[take]),
+            "overlap_minutes": pa.array(trace.policy.minutes(seconds), pa.int64()),
+            "tier": pa.array(pairs.tier[take], pa.int8()),
+        }
+    )
+    name = index.persons[code].as_py()
+    if tier == 0:
+        return Explanation(table, f"{name} is a case (F0).")
+    lines = [f"{name} (F{tier}) was reached in {len(rows)} hop(s):"]
+    d = table.to_pydict()
+    for i, r in enumerate(rows):
+        lines.append(
+            f"  {i + 1}. {d['source'][i]} (F{int(d['tier'][i]) - 1}) -> {d['target'][i]} "
+            f"(F{d['tier'][i]}) at {d['venue'][i]}, {format_instant(int(pairs.start[r]))} to "
+            f"{format_instant(int(pairs.end[r]))} ({d['overlap_minutes'][i]} min)"
+        )
+    return Explanation(table, "\n".join(lines))
+
+
+# --------------------------------------------------------------------------- venues
+
+
+def venues(trace: Trace) -> pa.Table:
+    """See :meth:`tracegraph.Trace.venues`."""
+    index = trace.index
+    pairs = _all_pairs(trace)
+    n = index.n_venues
+    exposed = _distinct_counts(pairs.venue.astype(np.int64), pairs.target, n)
+    n_pairs = np.bincount(pairs.venue, minlength=n).astype(np.int64)
+    hours = np.bincount(pairs.venue, weights=(pairs.end - pairs.start), minlength=n) / 3600.0
+    person, venue, _, _ = _raw_windows(trace, trace._pairs.tiers[:1])
+    cases = _distinct_counts(venue.astype(np.int64), person, n)
+    keep = np.flatnonzero((exposed > 0) | (cases > 0))
+    order = keep[np.lexsort((keep, -hours[keep], -exposed[keep]))]
+    return pa.table(
+        {
+            "venue": index.venues.take(pa.array(order)),
+            "exposed": pa.array(exposed[order], pa.int64()),
+            "cases": pa.array(cases[order], pa.int64()),
+            "exposure_hours": pa.array(hours[order], pa.float64()),
+            "pairs": pa.array(n_pairs[order], pa.int64()),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: Any) -> pa.Table:
+    """Group cases linked by shared exposure, directly or through traced contacts.
+
+    Two cases are linked when one's stay matches the other's exposure window at a
+    venue (they were there together, under the policy), or when both reach the same
+    traced person, or through longer chains of traced contacts (``tiers`` > 1).
+
+    Parameters
+    ----------
+    index : VenueIndex
+        The stays.
+    cases : iterable of ids, or table
+        As in :func:`tracegraph.trace`.
+    **options
+        Passed to :func:`tracegraph.trace` (``tiers`` (default 1), ``min_overlap``,
+        ``linger``, ``policy``, ...).
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per case: ``person``, ``cluster`` (0 is the largest), ``cluster_size``
+        (number of cases in it), ``venues`` (sorted list of the venues whose
+        exposures tie the cluster together; empty for a lone case). Sorted by
+        cluster, then person.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> ts = pa.timestamp("s", tz="UTC")
+    >>> stays = pa.table({
+    ...     "person": ["ann", "bob", "cat", "dan", "eve"],
+    ...     "venue": ["cafe", "cafe", "gym", "gym", "pool"],
+    ...     "start": pa.array([0, 600, 0, 600, 0], ts),
+    ...     "end": pa.array([3600, 1200, 3600, 1200, 60], ts),
+    ... })
+    >>> index = tg.VenueIndex.from_stays(stays)
+    >>> tg.clusters(index, ["ann", "cat", "dan", "eve"]).to_pydict()["cluster"]
+    [0, 0, 1, 2]
+    """
+    from tracegraph.exposure import _tier_pairs, trace
+
+    result = trace(index, cases, **{"tiers": 1, **options})
+    sp = result._pairs
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
+    via: list[np.ndarray] = []
+    pairs = _all_pairs(result)
+    a.append(pairs.source)
+    b.append(pairs.target)
+    via.append(pairs.venue)
+    if sp.tiers:
+        # case-case links: the cases' windows against the other cases' stays
+        is_case = sp.tier == 0
+        tier0 = sp.tiers[0]
+        for source, target, venue, _, _ in _tier_pairs(index, tier0, ~is_case, sp.rules):
+            a.append(source)
+            b.append(target)
+            via.append(venue)
+    src = np.concatenate(a) if a else np.empty(0, np.int32)
+    dst = np.concatenate(b) if b else np.empty(0, np.int32)
+    venue = np.concatenate(via) if via else np.empty(0, np.int32)
+    root = _kernels.connected_labels(index.n_persons, src.astype(np.int64), dst.astype(np.int64))
+
+    case_codes = np.flatnonzero(sp.tier == 0)
+    case_root = root[case_codes]
+    roots, label, size = np.unique(case_root, return_inverse=True, return_counts=True)
+    label = label.reshape(-1)
+    # cluster 0 is the largest; ties by the smallest case code
+    first_code = np.full(roots.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_code, label, case_codes)
+    rank = np.empty(roots.shape[0], dtype=np.int64)
+    rank[np.lexsort((first_code, -size))] = np.arange(roots.shape[0])
+    cluster = rank[label]
+
+    # venues tying each cluster: the venues of its links
+    link_cluster = np.full(src.shape[0], -1, dtype=np.int64)
+    if src.shape[0]:
+        pos = np.searchsorted(roots, root[src])
+        ok = (pos < roots.shape[0]) & (roots[np.minimum(pos, roots.shape[0] - 1)] == root[src])
+        link_cluster[ok] = rank[pos[ok]]
+    venue_lists: list[list[Any]] = [[] for _ in range(roots.shape[0])]
+    if src.shape[0]:
+        ok = link_cluster >= 0
+        pairs_cv = np.unique(np.stack([link_cluster[ok], venue[ok].astype(np.int64)]), axis=1)
+        ids = index.venues.take(pa.array(pairs_cv[1])).to_pylist()
+        for c, v in zip(pairs_cv[0].tolist(), ids, strict=True):
+            venue_lists[c].append(v)
+    person = index.persons.take(pa.array(case_codes))
+    n_kept = len(result.contacts) - int((result._pairs.tier >= 0).sum())
+    persons: list[Any] = person.to_pylist()
+    clusters_of = cluster.tolist()
+    sizes = size[label].tolist()
+    if n_kept:  # cases kept without stays (unknown="keep"): each alone
+        kept = result.contacts.filter(pc.equal(result.contacts["tier"], 0))["person"].to_pylist()
+        known = set(persons)
+        for k, p in enumerate(x for x in kept if x not in known):
+            persons.append(p)
+            clusters_of.append(roots.shape[0] + k)
+            sizes.append(1)
+            venue_lists.append([])
+    order = sorted(range(len(persons)), key=lambda i: (clusters_of[i], repr(persons[i])))
+    return pa.table(
+        {
+            "person": pa.array([persons[i] for i in order], type=result.contacts["person"].type),
+            "cluster": pa.array([clusters_of[i] for i in order], pa.int64()),
+            "cluster_size": pa.array([sizes[i] for i in order], pa.int64()),
+            "venues": pa.array(
+                [sorted(venue_lists[clusters_of[i]]) for i in order],
+                pa.list_(index.venues.type),
+            ),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+
+def write_table(
+    table: TableLike, path: str | pathlib.Path, *, format: Literal["csv", "parquet"] | None = None
+) -> pathlib.Path:
+    r"""Write a table to CSV or Parquet (chosen from the suffix unless ``format`` says).
+
+    Parameters
+    ----------
+    table : table
+        A pyarrow, pandas or polars table (e.g. a locations-of-interest list).
+    path : str or pathlib.Path
+        Where to write; ``.csv`` or ``.parquet``/``.pq`` unless ``format`` is given.
+    format : {"csv", "parquet"}, optional
+        Overrides the suffix.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import pyarrow as pa, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> tg.write_table(pa.table({"venue": ["cafe"]}), folder / "loi.csv").read_text()
+    '"venue"\n"cafe"\n'
+    """
+    path = pathlib.Path(path)
+    chosen = format or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(
+        path.suffix.lower()
+    )
+    if chosen not in ("csv", "parquet"):
+        raise ValueError(
+            f"`path`: expected a .csv or .parquet suffix (or format='csv'/'parquet'), "
+            f"got {path.name!r}"
+        )
+    data = as_arrow_table(table, "table")
+    if chosen == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(data, path)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(data, path)
+    return path
