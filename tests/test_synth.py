@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tracegraph.errors import TracegraphError
+import tracegraph.synth
+from tracegraph.errors import SchemaError, TracegraphError
 from tracegraph.synth import City, generate_city
 
 HCM = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+7 all year
@@ -45,6 +46,7 @@ def test_same_seed_same_city() -> None:
     assert a.stays.equals(b.stays)
     assert a.people.equals(b.people)
     assert a.venues.equals(b.venues)
+    assert a.registry.equals(b.registry)
 
 
 def test_different_seed_different_city() -> None:
@@ -53,6 +55,7 @@ def test_different_seed_different_city() -> None:
     assert not a.stays.equals(b.stays)
     assert not a.people.equals(b.people)
     assert not a.venues.equals(b.venues)
+    assert not a.registry.equals(b.registry)
 
 
 def test_int_schema(city: City) -> None:
@@ -76,7 +79,17 @@ def test_int_schema(city: City) -> None:
     )
     assert city.people["person"].to_numpy().tolist() == list(range(3_000))
     assert city.venues["venue"].to_numpy().tolist() == list(range(100))
-    for table in (city.stays, city.people, city.venues):
+    assert city.registry.schema == pa.schema(
+        [
+            ("venue", pa.int64()),
+            ("name", pa.string()),
+            ("district", pa.string()),
+            ("ward", pa.string()),
+            ("registered_at", ts),
+            ("category", pa.string()),
+        ]
+    )
+    for table in (city.stays, city.people, city.venues, city.registry):
         assert all(col.null_count == 0 for col in table.columns)
 
 
@@ -94,11 +107,18 @@ def test_str_ids_match_int_ids() -> None:
     assert strs.stays["person"].to_pylist() == expected_p
     assert strs.stays["venue"].to_pylist() == expected_v
     assert strs.stays.select(["start", "end"]).equals(ints.stays.select(["start", "end"]))
+    assert strs.registry.schema.field("venue").type == pa.string()
+    expected_r = [f"V{i:05d}" for i in ints.registry["venue"].to_pylist()]
+    assert strs.registry["venue"].to_pylist() == expected_r
+    assert strs.registry.drop_columns(["venue", "name"]).equals(
+        ints.registry.drop_columns(["venue", "name"])
+    )
 
 
 def test_wide_str_ids() -> None:
     city = generate_city(20, venues=123_456, days=1, ids="str")
     assert city.venues["venue"][-1].as_py() == "V123455"
+    assert city.registry["venue"][123_456].as_py() == "V123456"
 
 
 def test_default_venue_count() -> None:
@@ -292,8 +312,14 @@ def test_other_time_zones(tz: str, start: str) -> None:
 def test_parquet_round_trip(tmp_path, ids: str) -> None:
     city = generate_city(300, days=2, ids=ids, seed=1)
     paths = city.write_parquet(tmp_path / "out")
-    assert set(paths) == {"stays", "people", "venues"}
-    for name, table in (("stays", city.stays), ("people", city.people), ("venues", city.venues)):
+    assert set(paths) == {"stays", "people", "venues", "registry"}
+    tables = {
+        "stays": city.stays,
+        "people": city.people,
+        "venues": city.venues,
+        "registry": city.registry,
+    }
+    for name, table in tables.items():
         assert paths[name] == tmp_path / "out" / f"{name}.parquet"
         # Plain readers get milliseconds (Parquet has no seconds), the same instants.
         back = pq.read_table(paths[name], schema=table.schema)
@@ -303,6 +329,8 @@ def test_parquet_round_trip(tmp_path, ids: str) -> None:
     assert again.stays.equals(city.stays)
     assert again.people.equals(city.people)
     assert again.venues.equals(city.venues)
+    assert again.registry.schema == city.registry.schema
+    assert again.registry.equals(city.registry)
     assert (again.start, again.days, again.tz) == (city.start, city.days, city.tz)
     assert repr(again) == repr(city)
     meta = pq.ParquetFile(paths["stays"]).metadata
@@ -314,6 +342,13 @@ def test_read_parquet_needs_our_metadata(tmp_path) -> None:
     city.write_parquet(tmp_path)
     pq.write_table(city.stays, tmp_path / "stays.parquet")
     with pytest.raises(ValueError, match=r"expected a file written by City\.write_parquet"):
+        City.read_parquet(tmp_path)
+
+
+def test_read_parquet_needs_the_registry(tmp_path) -> None:
+    generate_city(50, days=1).write_parquet(tmp_path)
+    (tmp_path / "registry.parquet").unlink()
+    with pytest.raises(SchemaError, match=r"expected registry\.parquet .* generate it again"):
         City.read_parquet(tmp_path)
 
 
@@ -361,3 +396,73 @@ def test_people_return_to_favourite_venues():
     pairs = t["person"].to_numpy()[short] * 10**7 + t["venue"].to_numpy()[short]
     repeat_share = 1 - np.unique(pairs).size / pairs.size
     assert repeat_share > 0.5
+
+
+# --- the QR registry ----------------------------------------------------------------------
+
+
+def test_registry_lists_every_venue_and_a_few_more(city: City) -> None:
+    reg = city.registry
+    ids = reg["venue"].to_numpy()
+    assert ids.tolist() == list(range(reg.num_rows))  # id order, fresh ids after the venues
+    m = city.venues.num_rows
+    assert reg.num_rows == m + 2  # max(2, round(0.02 * 100))
+    head = reg.slice(0, m)
+    for ours, theirs in (("venue", "venue"), ("category", "kind"), ("district", "district")):
+        assert head[ours].equals(city.venues[theirs])
+    assert head["ward"].equals(city.venues["ward"])
+    assert reg["name"][5].as_py() == f"{reg['category'][5].as_py().capitalize()} 5"
+    assert len(set(reg["name"].to_pylist())) == reg.num_rows
+    # the registry-only venues are never scanned, and have real places and kinds
+    assert not np.isin(ids[m:], city.stays["venue"].to_numpy()).any()
+    assert set(reg["category"].to_pylist()) <= set(tracegraph.synth._KIND_NAMES)
+    wards = reg["ward"].to_pylist()
+    assert all(
+        w.startswith(d + "-W") for d, w in zip(reg["district"].to_pylist(), wards, strict=True)
+    )
+
+
+def test_registry_times(city: City) -> None:
+    reg = city.registry
+    at = reg["registered_at"].cast(pa.int64()).to_numpy()
+    first = midnight(START)
+    second = midnight(START + dt.timedelta(days=1))
+    end = midnight(START + dt.timedelta(days=7))
+    early = at < first
+    assert (at[early] >= first - 56 * 86_400).all()
+    assert 0.8 < early.mean() < 0.98  # about 10 % late
+    assert (at < end).all()
+    m = city.venues.num_rows
+    # a late venue registered after the first midnight, before its first check-in
+    c = columns(city)
+    order = np.argsort(c["start"], kind="stable")
+    seen, where = np.unique(c["venue"][order], return_index=True)
+    first_stay = dict(zip(seen.tolist(), c["start"][order][where].tolist(), strict=True))
+    late = np.flatnonzero(~early[:m])
+    assert late.size >= 3
+    assert all(at[v] <= first_stay.get(v, end) for v in late.tolist())
+    # the first registry-only venue registered after the first day
+    assert at[m] >= second
+
+
+def test_registry_of_one_day_city_has_a_late_venue() -> None:
+    city = generate_city(40, days=1, seed=3)
+    at = city.registry["registered_at"].cast(pa.int64()).to_numpy()
+    first = midnight(START)
+    assert ((at >= first) & (at < midnight(START + dt.timedelta(days=1)))).any()
+
+
+def test_registry_does_not_change_the_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry draws from its own stream: drawing more there leaves the stays alone."""
+    plain = generate_city(600, days=2, seed=21)
+    real = tracegraph.synth._registry
+
+    def greedy(rng: np.random.Generator, *args: object) -> pa.Table:
+        rng.random(10_000)
+        return real(rng, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tracegraph.synth, "_registry", greedy)
+    other = generate_city(600, days=2, seed=21)
+    assert other.stays.equals(plain.stays)
+    assert other.venues.equals(plain.venues)
+    assert not other.registry.equals(plain.registry)

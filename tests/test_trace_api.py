@@ -384,3 +384,34 @@ def test_pandas_cases_with_all_open_windows():
     index = index_of(ROWS)
     frame = pd.DataFrame({"person": ["ann"], "start": [None], "end": [None]})
     assert tg.trace(index, frame).contacts.equals(tg.trace(index, ["ann"]).contacts)
+
+
+# --------------------------------------------------------------------------- graph files
+
+
+@pytest.mark.parametrize("suffix", [".graphml", ".gexf"])
+def test_write_graph_round_trips_nodes_edges_and_attributes(tmp_path, suffix):
+    rows = [
+        ("ann", "cafe", 0, H),
+        ("bob", "cafe", 1800, 2 * H),
+        ("bob", "gym", 3 * H, 4 * H),
+        ("cat", "gym", 3 * H, 5 * H),
+    ]
+    result = tg.trace(index_of(rows), ["ann"], tiers=2)
+    path = result.write_graph(tmp_path / f"contacts{suffix}")
+    graph = nx.read_graphml(path) if suffix == ".graphml" else nx.read_gexf(path)
+    assert sorted(graph.nodes) == ["ann", "bob", "cat"]
+    assert sorted(graph.edges) == [("ann", "bob"), ("bob", "cat")]
+    assert int(graph.nodes["cat"]["tier"]) == 2
+    assert graph.nodes["ann"]["exposed_at"] == ""
+    assert graph.nodes["bob"]["exposed_at"] == "1970-01-01T00:30:00+00:00"
+    edge = graph.edges["bob", "cat"]
+    assert int(edge["overlap_s"]) == H and edge["venue"] == "gym" and edge["venues"] == "gym"
+    assert edge["start"] == "1970-01-01T03:00:00+00:00"
+
+
+def test_write_graph_needs_a_known_format(tmp_path):
+    result = tg.trace(index_of([("ann", "cafe", 0, H)]), ["ann"])
+    with pytest.raises(ValueError, match=r"expected a \.graphml or \.gexf suffix"):
+        result.write_graph(tmp_path / "g.txt")
+    assert result.write_graph(tmp_path / "g.txt", format="gexf").exists()

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracegraph._progress import set_progress
+from tracegraph.compliance import InactiveVenues, compliance, inactive_venues
 from tracegraph.errors import (
     AliasError,
     CorruptIndexError,
@@ -27,6 +29,7 @@ from tracegraph.errors import (
     IndexExistsError,
     IndexFormatError,
     IndexNotFound,
+    MissingDependency,
     PersonNotFound,
     PolicyError,
     ScanFileError,
@@ -37,10 +40,10 @@ from tracegraph.errors import (
 )
 from tracegraph.exposure import Trace, present_at, trace, warmup
 from tracegraph.index import VenueIndex
+from tracegraph.ingest import Scans, ScanSchema, pseudonymize, read_scans, scans_to_stays
 from tracegraph.plot import plot_compliance
 from tracegraph.policy import MatchPolicy
 from tracegraph.report import clusters, write_table
-from tracegraph.ingest import Scans, ScanSchema, pseudonymize, read_scans, scans_to_stays
 
 __version__ = "0.1.0"
 
@@ -48,10 +51,12 @@ __all__ = [
     "AliasError",
     "CorruptIndexError",
     "DurationError",
+    "InactiveVenues",
     "IndexExistsError",
     "IndexFormatError",
     "IndexNotFound",
     "MatchPolicy",
+    "MissingDependency",
     "PersonNotFound",
     "PolicyError",
     "ScanFileError",
@@ -65,11 +70,14 @@ __all__ = [
     "VenueIndex",
     "__version__",
     "clusters",
+    "compliance",
+    "inactive_venues",
     "plot_compliance",
     "present_at",
     "pseudonymize",
     "read_scans",
     "scans_to_stays",
+    "set_progress",
     "synth",
     "trace",
     "warmup",

@@ -15,6 +15,7 @@ __all__ = [
     "IndexExistsError",
     "IndexFormatError",
     "IndexNotFound",
+    "MissingDependency",
     "PersonNotFound",
     "PolicyError",
     "ScanFileError",
@@ -98,3 +99,7 @@ class ScanFileError(TracegraphError, OSError):
 
 class PolicyError(TracegraphError, ValueError):
     """A matching policy is unknown, or its fields or the arguments used with it conflict."""
+
+
+class MissingDependency(TracegraphError, ImportError):
+    """An optional dependency is needed but not installed; the message names the extra."""

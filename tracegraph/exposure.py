@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import pathlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph import _kernels
+from tracegraph._deps import require
+from tracegraph._progress import progress_bar
 from tracegraph._time import (
     FAR_FUTURE,
     FAR_PAST,
@@ -36,7 +39,7 @@ from tracegraph._time import (
     to_seconds,
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
-from tracegraph.errors import PersonNotFound, PolicyError, SchemaError, TracegraphError
+from tracegraph.errors import PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex
 from tracegraph.ingest import as_arrow_table
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
@@ -77,6 +80,7 @@ def trace(
     policy: str | MatchPolicy = "tracegraph",
     cumulative: bool = False,
     unknown: UnknownCases = "raise",
+    progress: bool | None = None,
 ) -> Trace:
     """Trace the contacts of ``cases`` through ``index``, tier by tier.
 
@@ -114,6 +118,9 @@ def trace(
         What to do with a case id that is not in the index: raise
         :class:`~tracegraph.errors.PersonNotFound`, keep it as a tier-0 case with no
         stays, or drop it.
+    progress : bool, optional
+        Show a progress bar, one step per tier (``None``: the global setting, see
+        :func:`tracegraph.set_progress`).
 
     Durations are ``datetime.timedelta``, ``numpy.timedelta64``, strings such as
     ``"15min"``, ``"2h"`` or ``"1h30min"``, or int seconds.
@@ -195,6 +202,7 @@ def trace(
         infectious_for=period,
         policy=match,
         cumulative=cumulative,
+        progress=progress,
     )
 
 
@@ -417,6 +425,7 @@ def _trace_codes(
     direction: Direction = "auto",
     policy: MatchPolicy | None = None,
     cumulative: bool = False,
+    progress: bool | None = False,
 ) -> Trace:
     """Trace on codes. ``direction`` picks how each tier is matched (see Notes of trace).
 
@@ -441,9 +450,12 @@ def _trace_codes(
     done: list[_Tier] = []
 
     frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
+    bar = progress_bar(progress, total=tiers, desc="tracing", unit="tier")
     for _ in range(tiers):
         if frontier.persons.size == 0:
             break
+        bar.describe(f"F{frontier.number}: {frontier.persons.size:,} infectious")
+        bar.update()
         excluded = (tier >= 0) & (tier < frontier.number)
         n_pairs += _match_tier(index, frontier, excluded, rules, earliest, venue_pairs)
         reached = np.flatnonzero((earliest < FAR_FUTURE) & ~excluded).astype(np.int32)
@@ -455,6 +467,7 @@ def _trace_codes(
         else:
             window_end = window_start + infectious_for
         frontier = _Tier(frontier.number + 1, reached, window_start, window_end)
+    bar.close()
     pairs = _StayPairs(
         index=index,
         tier=tier,
@@ -1246,12 +1259,12 @@ class Trace:
 
     def to_pandas(self) -> Any:
         """The contacts as a pandas DataFrame (needs ``pip install tracegraph[pandas]``)."""
-        _require("pandas", "pandas")
+        require("pandas", "pandas")
         return self.contacts.to_pandas()
 
     def to_polars(self) -> Any:
         """The contacts as a polars DataFrame (needs ``pip install tracegraph[polars]``)."""
-        pl = _require("polars", "polars")
+        pl = require("polars", "polars")
         return pl.from_arrow(self.contacts)
 
     def to_networkx(self) -> nx.DiGraph:
@@ -1321,13 +1334,75 @@ class Trace:
             )
         return graph
 
+    def write_graph(
+        self, path: str | pathlib.Path, *, format: Literal["graphml", "gexf"] | None = None
+    ) -> pathlib.Path:
+        """Write the contact graph for Gephi or Cytoscape (GraphML or GEXF).
 
-def _require(module: str, extra: str) -> Any:
-    import importlib
+        The graph of :meth:`to_networkx`, with attributes those formats can hold:
+        times as ISO-8601 UTC strings (``exposed_at`` is ``""`` for the cases), the
+        venue list joined with ``";"``.
 
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise TracegraphError(
-            f"this needs {module}, which is not installed; pip install 'tracegraph[{extra}]'"
-        ) from exc
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            Where to write; the format comes from the suffix (``.graphml``, ``.gexf``)
+            unless ``format`` is given.
+        format : {"graphml", "gexf"}, optional
+            Overrides the suffix.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, networkx as nx
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> result = tg.trace(index, [first], tiers=2)
+        >>> path = result.write_graph(pathlib.Path(tempfile.mkdtemp()) / "contacts.graphml")
+        >>> nx.read_graphml(path).number_of_nodes() == result.contacts.num_rows
+        True
+        """
+        import networkx as nx
+
+        path = pathlib.Path(path)
+        chosen = format or {".graphml": "graphml", ".gexf": "gexf"}.get(path.suffix.lower())
+        if chosen not in ("graphml", "gexf"):
+            raise ValueError(
+                f"`path`: expected a .graphml or .gexf suffix (or format='graphml'/'gexf'), "
+                f"got {path.name!r}"
+            )
+        graph = self.to_networkx()
+        plain = nx.DiGraph()
+        for node, attrs in graph.nodes(data=True):
+            when = attrs["exposed_at"]
+            plain.add_node(
+                _plain_id(node), tier=int(attrs["tier"]), exposed_at=_iso(when) if when else ""
+            )
+        for u, v, attrs in graph.edges(data=True):
+            plain.add_edge(
+                _plain_id(u),
+                _plain_id(v),
+                start=_iso(attrs["start"]),
+                end=_iso(attrs["end"]),
+                overlap_s=int(attrs["overlap_s"]),
+                n_pairs=int(attrs["n_pairs"]),
+                venue=str(attrs["venue"]),
+                venues=";".join(str(x) for x in attrs["venues"]),
+            )
+        if chosen == "graphml":
+            nx.write_graphml(plain, path)
+        else:
+            nx.write_gexf(plain, path)
+        return path
+
+
+def _plain_id(node: Any) -> str | int:
+    return node if isinstance(node, int) else str(node)
+
+
+def _iso(when: Any) -> str:
+    return str(when.isoformat())

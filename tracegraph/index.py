@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from tracegraph import _kernels
+from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
     duration_seconds,
     format_bytes,
@@ -108,6 +109,7 @@ class VenueIndex:
         *,
         tz: str | None = None,
         bucket_width: DurationLike = _DEFAULT_BUCKET,
+        progress: bool | None = None,
     ) -> VenueIndex:
         """Build an index from a table of stays.
 
@@ -126,6 +128,9 @@ class VenueIndex:
             memory (long stays are entered in every bucket they cover) against the
             work per query (short queries read whole buckets). One hour suits visits
             of minutes to hours.
+        progress : bool, optional
+            Show a progress bar of the build's steps (``None``: the global setting,
+            see :func:`tracegraph.set_progress`).
 
         Returns
         -------
@@ -155,10 +160,20 @@ class VenueIndex:
         width = duration_seconds(bucket_width, "bucket_width")
         if width <= 0:
             raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
-        clean = clean_stays(stays, tz=tz)
-        return cls._from_codes(
-            clean.persons, clean.venues, clean.person, clean.venue, clean.start, clean.end, width
-        )
+        with progress_bar(progress, total=4, desc="building index", unit="step") as bar:
+            bar.describe("ids and times")
+            clean = clean_stays(stays, tz=tz)
+            bar.update()
+            return cls._from_codes(
+                clean.persons,
+                clean.venues,
+                clean.person,
+                clean.venue,
+                clean.start,
+                clean.end,
+                width,
+                bar=bar,
+            )
 
     @classmethod
     def _from_codes(
@@ -172,8 +187,11 @@ class VenueIndex:
         width: int,
         *,
         person_view: bool = True,
+        bar: _Bar | None = None,
     ) -> VenueIndex:
+        bar = bar or _Bar(None)
         n = start.shape[0]
+        bar.describe("sort by venue and time")
         # 1. sort by (venue, start): a stable counting sort by venue keeps time order
         if n > 1 and not bool(np.all(start[1:] >= start[:-1])):
             by_time = np.argsort(start, kind="stable")
@@ -186,6 +204,8 @@ class VenueIndex:
         person = np.ascontiguousarray(person_codes[order])
         venue = np.ascontiguousarray(venue_codes[order])
         del order
+        bar.update()
+        bar.describe("per-person view")
         # 2. per-person view (not needed by the engine's temporary indexes)
         if person_view:
             person_order, person_offsets = _kernels.counting_sort(person, len(persons))
@@ -193,6 +213,8 @@ class VenueIndex:
         else:
             person_offsets = np.zeros(1, dtype=np.int64)
             person_stays = np.empty(0, dtype=np.int32)
+        bar.update()
+        bar.describe("time buckets")
         # 3. time buckets per venue
         origin = int(start.min()) // width * width if n else 0
         n_entries = int(_kernels.bucket_entry_count(start, end, origin, width))
@@ -225,6 +247,7 @@ class VenueIndex:
                 active,
             )
         )
+        bar.update()
         return cls(
             persons=persons,
             venues=venues,

@@ -21,10 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracegraph._deps import require
 from tracegraph._time import to_seconds
 from tracegraph._typing import TableLike
-from tracegraph.errors import PersonNotFound, SchemaError, TimezoneError, TracegraphError
-from tracegraph.exposure import Trace, _require
+from tracegraph.errors import PersonNotFound, SchemaError, TimezoneError
+from tracegraph.exposure import Trace
 from tracegraph.ingest import as_arrow_table, require_columns
 
 if TYPE_CHECKING:
@@ -717,12 +718,7 @@ def _metric_values(metric: str, sums: dict[str, np.ndarray]) -> np.ndarray:
 
 def _pyplot() -> Any:
     """matplotlib.pyplot, or an ImportError naming the extra to install."""
-    try:
-        _require("matplotlib", "plot")
-    except TracegraphError as exc:
-        if isinstance(exc, ImportError):
-            raise
-        raise ImportError(str(exc)) from exc
+    require("matplotlib", "plot")  # MissingDependency (an ImportError) naming the extra
     import matplotlib.pyplot as plt
 
     return plt

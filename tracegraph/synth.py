@@ -38,6 +38,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracegraph.errors import SchemaError, TimezoneError
@@ -72,6 +73,17 @@ _MIN_STAY = 3 * 60
 _MAX_VISITS = 10
 _PEOPLE_PER_VENUE = 30
 _MIN_VENUES = 12
+
+# --- the QR registry -------------------------------------------------------------------
+#: Most venues registered their QR code in the weeks before the first simulated day.
+_REGISTRATION_DAYS = 56
+#: Share of the city's venues that registered late, during the simulated days.
+_LATE_SHARE = 0.1
+#: Registry-only venues (registered, never scanned), as a share of the venues; at least 2.
+_EXTRA_SHARE = 0.02
+_MIN_EXTRA = 2
+#: Share of the registry-only venues that registered late.
+_EXTRA_LATE_SHARE = 0.5
 
 # --- geography -----------------------------------------------------------------------
 # Twelve urban districts with ward counts and populations (thousands) of the order of
@@ -216,6 +228,13 @@ class City:
         The number of simulated days.
     tz : str
         The IANA time zone of the city's local times.
+    registry : pyarrow.Table
+        The venues' QR registrations, one row per registered venue, in id order:
+        ``venue`` (same id type as ``stays``), ``name``, ``district``, ``ward``,
+        ``registered_at`` (``timestamp[s, tz=UTC]``), ``category`` (the venue's
+        kind). Every venue of ``venues`` is registered; a few registry-only venues
+        (fresh ids after the last venue's) registered but never scanned. See
+        :func:`generate_city`, *Registry*.
     """
 
     stays: pa.Table
@@ -224,6 +243,7 @@ class City:
     start: dt.date
     days: int
     tz: str
+    registry: pa.Table
 
     def __repr__(self) -> str:
         last = self.start + dt.timedelta(days=self.days - 1)
@@ -234,7 +254,7 @@ class City:
         )
 
     def write_parquet(self, directory: str | os.PathLike[str]) -> dict[str, pathlib.Path]:
-        """Write the three tables as Parquet files (zstd, row groups of 2M rows).
+        """Write the four tables as Parquet files (zstd, row groups of 2M rows).
 
         Parameters
         ----------
@@ -245,12 +265,12 @@ class City:
         -------
         dict of str to pathlib.Path
             ``{"stays": .../stays.parquet, "people": .../people.parquet,
-            "venues": .../venues.parquet}``.
+            "venues": .../venues.parquet, "registry": .../registry.parquet}``.
 
         Notes
         -----
-        Parquet has no unit of seconds: ``start`` and ``end`` are stored as
-        milliseconds, and a plain ``pyarrow.parquet.read_table`` gives
+        Parquet has no unit of seconds: ``start``, ``end`` and ``registered_at`` are
+        stored as milliseconds, and a plain ``pyarrow.parquet.read_table`` gives
         ``timestamp[ms, tz=UTC]``. :meth:`read_parquet` restores the exact tables
         (the city's ``start``, ``days`` and ``tz`` are kept in the metadata of
         ``stays.parquet``).
@@ -263,8 +283,8 @@ class City:
         ...     paths = city.write_parquet(tmp)
         ...     again = City.read_parquet(tmp)
         >>> sorted(paths)
-        ['people', 'stays', 'venues']
-        >>> again.stays.equals(city.stays), again.venues.equals(city.venues)
+        ['people', 'registry', 'stays', 'venues']
+        >>> again.stays.equals(city.stays), again.registry.equals(city.registry)
         (True, True)
         """
         folder = pathlib.Path(directory)
@@ -272,7 +292,13 @@ class City:
         about = {"start": self.start.isoformat(), "days": self.days, "tz": self.tz}
         stays = self.stays.replace_schema_metadata({_METADATA_KEY: json.dumps(about)})
         paths: dict[str, pathlib.Path] = {}
-        for name, table in (("stays", stays), ("people", self.people), ("venues", self.venues)):
+        tables = (
+            ("stays", stays),
+            ("people", self.people),
+            ("venues", self.venues),
+            ("registry", self.registry),
+        )
+        for name, table in tables:
             path = folder / f"{name}.parquet"
             pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
             paths[name] = path
@@ -285,7 +311,8 @@ class City:
         Parameters
         ----------
         directory : str or path-like
-            Holds ``stays.parquet``, ``people.parquet`` and ``venues.parquet``.
+            Holds ``stays.parquet``, ``people.parquet``, ``venues.parquet`` and
+            ``registry.parquet``.
 
         Returns
         -------
@@ -294,7 +321,9 @@ class City:
         Raises
         ------
         SchemaError
-            If ``stays.parquet`` was not written by :meth:`write_parquet`.
+            If ``stays.parquet`` was not written by :meth:`write_parquet`, or
+            ``registry.parquet`` is missing (a city written before cities had a
+            registry: generate and write it again).
         """
         folder = pathlib.Path(directory)
         stays = pq.read_table(folder / "stays.parquet")
@@ -305,6 +334,13 @@ class City:
                 f"(with {_METADATA_KEY!r} metadata), got none"
             )
         about = json.loads(raw)
+        if not (folder / "registry.parquet").exists():
+            raise SchemaError(
+                f"{folder}: expected registry.parquet next to stays.parquet, got none (the "
+                f"city was written before cities had a registry); generate it again and "
+                f"write it with City.write_parquet"
+            )
+        registry = pq.read_table(folder / "registry.parquet").replace_schema_metadata(None)
         seconds = pa.timestamp("s", tz="UTC")
         target = pa.schema(
             [
@@ -321,6 +357,12 @@ class City:
             dt.date.fromisoformat(about["start"]),
             int(about["days"]),
             str(about["tz"]),
+            registry.cast(
+                registry.schema.set(
+                    registry.schema.get_field_index("registered_at"),
+                    pa.field("registered_at", seconds),
+                )
+            ),
         )
 
 
@@ -364,8 +406,10 @@ def generate_city(
     -------
     City
         ``stays`` (``person``, ``venue``, ``start``, ``end``), ``people``
-        (``person``, ``district``, ``ward``) and ``venues`` (``venue``, ``kind``,
-        ``district``, ``ward``, ``opens``, ``closes``, ``popularity``).
+        (``person``, ``district``, ``ward``), ``venues`` (``venue``, ``kind``,
+        ``district``, ``ward``, ``opens``, ``closes``, ``popularity``) and
+        ``registry`` (``venue``, ``name``, ``district``, ``ward``,
+        ``registered_at``, ``category``).
 
     Raises
     ------
@@ -431,6 +475,19 @@ def generate_city(
     jump (there is none in ``Asia/Ho_Chi_Minh``), and a skipped date gets no stays.
     Whatever the zone, stays stay sorted and a person's stays never overlap.
 
+    **Registry.** The QR registry (``City.registry``), as the districts' accounts kept
+    it, for :mod:`tracegraph.compliance`. Every venue is registered; so are
+    ``max(2, round(0.02 * venues))`` registry-only venues with fresh ids (after the last
+    venue's, of the same id type) that are never scanned, with a kind drawn by the
+    venue shares and a district by population. A venue's ``name`` is its kind and id
+    (``"Cafe 42"``, ``"Cafe V00042"``), its ``category`` its kind. Most venues
+    registered at a uniform time in the 8 weeks before the first local midnight.
+    About 10 % of the venues registered late: at a uniform time between the first
+    local midnight and their first check-in (nobody scans a code before it exists),
+    and half of the registry-only venues (the first always) after the first
+    simulated day (on it, for a one-day city). The registry's draws come from their
+    own random stream (spawned from ``seed``): the stays do not depend on them.
+
     **Performance.** See the module's notes: about 40 million stays in half a
     minute on one core, at about 32 bytes a stay.
 
@@ -447,11 +504,18 @@ def generate_city(
     12
     >>> generate_city(50, days=1, ids="str").people["person"][0].as_py()
     'P000000'
+    >>> city.registry.column_names
+    ['venue', 'name', 'district', 'ward', 'registered_at', 'category']
+    >>> city.registry.num_rows  # the 12 venues and 2 registry-only ones
+    14
     """
     n, m, days, start_date, zone, lam, id_kind = _check_args(
         people, venues, days, start, tz, visits_per_day, ids
     )
     rng = np.random.default_rng(seed)
+    # The registry's own stream: spawning does not advance ``rng``, so the stays are
+    # the same as without a registry.
+    registry_rng = rng.spawn(1)[0]
     geo = _geography()
     v = _make_venues(rng, m, geo)
     p = _make_people(rng, n, v, geo)
@@ -481,7 +545,8 @@ def generate_city(
             "popularity": _numeric(pa.float64(), v.popularity),
         }
     )
-    return City(stays, people_table, venue_table, start_date, days, tz)
+    registry = _registry(registry_rng, v, geo, chunks, venue_table, start_date, days, zone)
+    return City(stays, people_table, venue_table, start_date, days, tz, registry)
 
 
 # --- argument checks -------------------------------------------------------------------
@@ -805,6 +870,71 @@ def _make_people(rng: np.random.Generator, n: int, v: _Venues, geo: _Geography) 
     return _People(district, ward, workplace, shift_class, start, length, habits)
 
 
+# --- the registry ----------------------------------------------------------------------
+
+
+def _registry(
+    rng: np.random.Generator,
+    v: _Venues,
+    geo: _Geography,
+    chunks: list[Chunk],
+    venue_table: pa.Table,
+    start: dt.date,
+    days: int,
+    zone: zoneinfo.ZoneInfo,
+) -> pa.Table:
+    """The QR registry: every venue, plus a few registry-only ones (see generate_city)."""
+    m = len(v.kind)
+    extra = max(_MIN_EXTRA, round(_EXTRA_SHARE * m))
+    first_midnight = _local_midnight(start, zone)
+    second_midnight = _local_midnight(start + dt.timedelta(days=min(1, days - 1)), zone)
+    end = _local_midnight(start + dt.timedelta(days=days), zone)
+
+    # Registry-only venues: a kind by the venue shares, a district by population.
+    kind = np.concatenate((v.kind, _draw(rng, _K_SHARE, extra)))
+    district = np.concatenate((v.district, _draw(rng, geo.population, extra)))
+    ward = np.concatenate((v.ward, _ward_in(rng, district[m:], geo)))
+
+    # Early registrations, in the weeks before the first local midnight.
+    span = _REGISTRATION_DAYS * _DAY
+    registered = first_midnight - 1 - (rng.random(m + extra) * span).astype(np.int64)
+    # Late venues of the city register between the first midnight and their first stay.
+    late = rng.random(m) < _LATE_SHARE
+    first_stay = np.full(m, end, dtype=np.int64)
+    for _, venue, begin, _ in chunks:
+        sel = late[venue]
+        np.minimum.at(first_stay, venue[sel], begin[sel])
+    window = first_stay[late] - first_midnight
+    registered[:m][late] = first_midnight + (rng.random(len(window)) * window).astype(np.int64)
+    # Late registry-only venues (the first always) register after the first day.
+    late_extra = rng.random(extra) < _EXTRA_LATE_SHARE
+    late_extra[0] = True
+    window_extra = end - second_midnight
+    registered[m:][late_extra] = second_midnight + (
+        rng.random(int(late_extra.sum())) * window_extra
+    ).astype(np.int64)
+
+    ids = venue_table.column("venue").combine_chunks()
+    if pa.types.is_string(ids.type):
+        width = max(5, len(str(m - 1)))
+        new_ids = _ids("V", extra, width, first=m)
+    else:
+        new_ids = _int_array(np.arange(m, m + extra, dtype=np.int64))
+    venue = pa.concat_arrays([ids, new_ids])
+    category = _strings(_KIND_NAMES).take(_int_array(kind))
+    name = pc.binary_join_element_wise(pc.utf8_capitalize(category), venue.cast(pa.string()), " ")
+    return pa.table(
+        {
+            "venue": venue,
+            "name": name,
+            "district": geo.district_names.take(_int_array(district)),
+            "ward": geo.ward_names.take(_int_array(ward)),
+            "registered_at": _time_array(registered),
+            "category": category,
+        }
+    )
+
+
 # --- the days --------------------------------------------------------------------------
 
 
@@ -1038,14 +1168,15 @@ def _strings(values: Sequence[str]) -> pa.Array:
     )
 
 
-def _ids(prefix: str, n: int, width: int) -> pa.Array:
-    """``prefix`` + zero-padded decimal number, for 0..n-1, built without Python strings."""
-    width = max(width, len(str(n - 1)))
+def _ids(prefix: str, n: int, width: int, *, first: int = 0) -> pa.Array:
+    """``prefix`` + zero-padded decimal number, for first..first+n-1, without Python strings."""
+    width = max(width, len(str(first + n - 1)))
     size = len(prefix) + width
     chars = np.empty((n, size), dtype=np.uint8)
     chars[:, : len(prefix)] = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    chars[:, len(prefix) :] = np.arange(n, dtype=np.int64)[:, None] // powers % 10 + ord("0")
+    numbers = np.arange(first, first + n, dtype=np.int64)
+    chars[:, len(prefix) :] = numbers[:, None] // powers % 10 + ord("0")
     offsets = np.arange(n + 1, dtype=np.int64) * size
     return pa.Array.from_buffers(
         pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chars)]

@@ -1,0 +1,876 @@
+"""QR compliance accounts: ``compliance`` and ``inactive_venues``.
+
+Hand-written registries and scans with known answers (local midnights in Hanoi, weeks
+from Monday, late registrations, areas without scans, unregistered venues, the
+``as_of``/``days`` window), every error with its message, the generated city's
+registry, and hypothesis properties against :func:`oracle` and
+:func:`inactive_oracle`, plain Python readings of the spec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tracegraph as tg
+from tracegraph.compliance import FREQS, InactiveVenues, compliance, inactive_venues
+from tracegraph.errors import SchemaError, TimezoneError, TracegraphError
+from tracegraph.synth import generate_city
+
+HCM = "Asia/Ho_Chi_Minh"
+ZONE = zoneinfo.ZoneInfo(HCM)
+DAY = 86_400
+
+
+def hanoi(*texts: str) -> pa.Array:
+    """Local Hanoi times (``"2021-09-06 08:00"``) as ``timestamp[s, tz=Asia/Ho_Chi_Minh]``."""
+    return pc.assume_timezone(pa.array(list(texts)).cast(pa.timestamp("s")), HCM)
+
+
+def at(text: str) -> int:
+    """A local Hanoi time as epoch seconds."""
+    return int(dt.datetime.fromisoformat(text).replace(tzinfo=ZONE).timestamp())
+
+
+def registry_table(rows: list[tuple[Any, str, str, str]]) -> pa.Table:
+    """Rows ``(venue, district, ward, registered at, local Hanoi time)``."""
+    return pa.table(
+        {
+            "venue": [r[0] for r in rows],
+            "name": [f"venue {r[0]}" for r in rows],
+            "district": [r[1] for r in rows],
+            "ward": [r[2] for r in rows],
+            "registered_at": hanoi(*[r[3] for r in rows]),
+        }
+    )
+
+
+def scan_table(rows: list[tuple[Any, str]]) -> pa.Table:
+    return pa.table(
+        {"venue": [r[0] for r in rows], "time": hanoi(*[r[1] for r in rows]) if rows else []}
+    )
+
+
+def rows_of(table: pa.Table, *names: str) -> list[tuple[Any, ...]]:
+    data = table.to_pydict()
+    return list(zip(*(data[n] for n in names), strict=True))
+
+
+def local_days(table: pa.Table, name: str = "period") -> list[str]:
+    """The periods' local dates in Hanoi."""
+    seconds = table[name].cast(pa.int64()).to_numpy() // 1_000_000
+    return [dt.datetime.fromtimestamp(int(s), ZONE).date().isoformat() for s in seconds]
+
+
+REGISTRY = registry_table(
+    [
+        ("pho", "Ba Dinh", "Kim Ma", "2021-08-01 09:00"),
+        ("cafe", "Ba Dinh", "Kim Ma", "2021-08-01 09:00"),
+        ("bank", "Ba Dinh", "Doi Can", "2021-08-01 09:00"),
+        ("shop", "Hoan Kiem", "Hang Bac", "2021-08-01 09:00"),
+    ]
+)
+
+
+# --- periods ------------------------------------------------------------------------------
+
+
+def test_schema_and_order() -> None:
+    scans = scan_table([("pho", "2021-09-06 08:00"), ("shop", "2021-09-14 08:00")])
+    out = compliance(REGISTRY, scans, tz=HCM, start="2021-09-06")
+    period = pa.timestamp("us", tz=HCM)
+    assert out.schema == pa.schema(
+        [
+            ("period", period),
+            ("period_end", period),
+            ("district", pa.string()),
+            ("ward", pa.string()),
+            ("registered", pa.int64()),
+            ("active", pa.int64()),
+            ("share", pa.float64()),
+            ("scans", pa.int64()),
+            ("scans_per_venue", pa.float64()),
+        ]
+    )
+    assert local_days(out) == ["2021-09-06"] * 3 + ["2021-09-13"] * 3
+    assert local_days(out, "period_end") == ["2021-09-13"] * 3 + ["2021-09-20"] * 3
+    areas = [("Ba Dinh", "Doi Can"), ("Ba Dinh", "Kim Ma"), ("Hoan Kiem", "Hang Bac")]
+    assert rows_of(out, "district", "ward") == areas * 2
+
+
+def test_week_starts_monday_at_local_midnight() -> None:
+    # Sunday 23:59:59 and Monday 00:00:00 in Hanoi are 16:59:59Z and 17:00:00Z on Sunday.
+    scans = scan_table([("pho", "2021-09-12 23:59:59"), ("cafe", "2021-09-13 00:00:00")])
+    out = compliance(REGISTRY, scans, by=(), tz=HCM)
+    assert local_days(out) == ["2021-07-26", *[f"2021-{d}" for d in weeks_from_aug2()]]
+    last_two = rows_of(out, "registered", "active", "scans")[-2:]
+    assert last_two == [(4, 1, 1), (4, 1, 1)]
+    assert out["period"][-1].as_py() == dt.datetime(2021, 9, 13, tzinfo=ZONE)
+    assert out["period"][-1].as_py() == dt.datetime(2021, 9, 12, 17, tzinfo=dt.UTC)
+    # in UTC both scans are on Sunday, in the week from Monday 6 September
+    utc = compliance(REGISTRY, scans, by=(), tz="UTC", start="2021-09-06")
+    assert rows_of(utc, "registered", "active", "scans") == [(4, 2, 2)]
+
+
+def weeks_from_aug2() -> list[str]:
+    first = dt.date(2021, 8, 2)
+    return [(first + dt.timedelta(weeks=k)).strftime("%m-%d") for k in range(7)]
+
+
+def test_days_split_at_local_midnight() -> None:
+    scans = scan_table(
+        [
+            ("pho", "2021-09-06 23:59:59"),
+            ("pho", "2021-09-07 00:00:00"),
+            ("cafe", "2021-09-07 00:00:00"),
+            ("cafe", "2021-09-07 23:00:00"),
+        ]
+    )
+    out = compliance(REGISTRY, scans, freq="D", by=("ward",), tz=HCM, start="2021-09-06")
+    assert local_days(out) == ["2021-09-06"] * 3 + ["2021-09-07"] * 3
+    assert rows_of(out, "ward", "active", "scans", "scans_per_venue") == [
+        ("Doi Can", 0, 0, None),
+        ("Hang Bac", 0, 0, None),
+        ("Kim Ma", 1, 1, 1.0),
+        ("Doi Can", 0, 0, None),
+        ("Hang Bac", 0, 0, None),
+        ("Kim Ma", 2, 3, 1.5),
+    ]
+    assert out["share"].to_pylist() == [0.0, 0.0, 0.5, 0.0, 0.0, 1.0]
+
+
+def test_months() -> None:
+    scans = scan_table([("pho", "2021-08-31 23:59:59"), ("pho", "2021-09-01 00:00:00")])
+    out = compliance(REGISTRY, scans, freq="MS", by=(), tz=HCM)
+    assert local_days(out) == ["2021-08-01", "2021-09-01"]
+    assert local_days(out, "period_end") == ["2021-09-01", "2021-10-01"]
+    assert rows_of(out, "registered", "active", "scans") == [(4, 1, 1), (4, 1, 1)]
+
+
+def test_late_registration_counts_from_its_period() -> None:
+    registry = registry_table(
+        [
+            ("pho", "Ba Dinh", "Kim Ma", "2021-08-01 09:00"),
+            ("new", "Ba Dinh", "Kim Ma", "2021-09-15 10:00"),  # a Wednesday
+            ("edge", "Ba Dinh", "Kim Ma", "2021-09-20 00:00"),  # exactly a period's end
+        ]
+    )
+    scans = scan_table(
+        [
+            ("new", "2021-09-08 12:00"),  # before it registered, in an earlier week: left out
+            ("new", "2021-09-14 12:00"),  # before it registered, same week: counted
+            ("new", "2021-09-16 12:00"),
+            ("edge", "2021-09-19 23:00"),  # the week before it registered: left out
+            ("edge", "2021-09-20 08:00"),
+        ]
+    )
+    out = compliance(registry, scans, by=(), tz=HCM, start="2021-09-06")
+    assert local_days(out) == ["2021-09-06", "2021-09-13", "2021-09-20"]
+    assert rows_of(out, "registered", "active", "scans") == [(1, 0, 0), (2, 1, 2), (3, 1, 1)]
+    assert out["share"].to_pylist() == [0.0, 0.5, 1 / 3]
+
+
+def test_every_area_in_every_period() -> None:
+    registry = registry_table(
+        [
+            ("pho", "Ba Dinh", "Kim Ma", "2021-08-01 09:00"),
+            ("later", "Tay Ho", "Quang An", "2021-09-14 09:00"),
+        ]
+    )
+    scans = scan_table([("pho", "2021-09-06 08:00"), ("pho", "2021-09-20 08:00")])
+    out = compliance(registry, scans, tz=HCM, start="2021-09-06")
+    assert len(out) == 3 * 2
+    assert rows_of(out, "district", "registered", "active", "share", "scans_per_venue") == [
+        ("Ba Dinh", 1, 1, 1.0, 1.0),
+        ("Tay Ho", 0, 0, None, None),  # nothing registered yet: no share
+        ("Ba Dinh", 1, 0, 0.0, None),
+        ("Tay Ho", 1, 0, 0.0, None),
+        ("Ba Dinh", 1, 1, 1.0, 1.0),
+        ("Tay Ho", 1, 0, 0.0, None),
+    ]
+
+
+def test_default_range_from_first_to_last_scan_or_registration() -> None:
+    registry = registry_table([("pho", "Ba Dinh", "Kim Ma", "2021-09-01 09:00")])
+    scans = scan_table([("pho", "2021-09-03 08:00")])
+    out = compliance(registry, scans, freq="D", by=(), tz=HCM)
+    assert local_days(out) == ["2021-09-01", "2021-09-02", "2021-09-03"]
+    # a registration after the last scan extends the range
+    later = registry_table(
+        [
+            ("pho", "Ba Dinh", "Kim Ma", "2021-09-01 09:00"),
+            ("cafe", "Ba Dinh", "Kim Ma", "2021-09-04 09:00"),
+        ]
+    )
+    out = compliance(later, scans, freq="D", by=(), tz=HCM)
+    assert local_days(out)[-1] == "2021-09-04"
+    assert out["registered"].to_pylist() == [1, 1, 1, 2]
+
+
+def test_start_and_end() -> None:
+    scans = scan_table([("pho", f"2021-09-{d:02d} 08:00") for d in range(1, 30)])
+    # end is exclusive: a Monday midnight ends the previous week
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, start="2021-09-08", end="2021-09-20")
+    assert local_days(out) == ["2021-09-06", "2021-09-13"]
+    assert out["scans"].to_pylist() == [7, 7]  # whole periods, not cut at start
+    # naive times are local in tz; aware ones are instants; ints are epoch seconds
+    naive = dt.datetime(2021, 9, 20, 0, 0, 1)
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, start=dt.date(2021, 9, 13), end=naive)
+    assert local_days(out) == ["2021-09-13", "2021-09-20"]
+    aware = dt.datetime(2021, 9, 19, 17, tzinfo=dt.UTC)  # Monday 00:00 in Hanoi
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, start=at("2021-09-13 00:00"), end=aware)
+    assert local_days(out) == ["2021-09-13"]
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, start=np.datetime64("2021-09-13T05:00"))
+    assert local_days(out)[0] == "2021-09-13"
+    assert local_days(out)[-1] == "2021-09-27"
+    # periods without any data are reported too
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, end="2021-10-12")
+    assert local_days(out)[-2:] == ["2021-10-04", "2021-10-11"]
+    assert out["active"].to_pylist()[-2:] == [0, 0]
+
+
+def test_whole_city_equals_sum_of_areas() -> None:
+    scans = scan_table(
+        [
+            ("pho", "2021-09-06 08:00"),
+            ("cafe", "2021-09-07 08:00"),
+            ("shop", "2021-09-07 09:00"),
+            ("shop", "2021-09-13 09:00"),
+        ]
+    )
+    wards = compliance(REGISTRY, scans, tz=HCM, start="2021-09-06")
+    city = compliance(REGISTRY, scans, by=(), tz=HCM, start="2021-09-06")
+    assert city.column_names == [
+        "period",
+        "period_end",
+        "registered",
+        "active",
+        "share",
+        "scans",
+        "scans_per_venue",
+    ]
+    for name in ("registered", "active", "scans"):
+        per_ward = wards[name].to_numpy().reshape(2, 3).sum(axis=1)
+        assert per_ward.tolist() == city[name].to_pylist()
+    districts = compliance(REGISTRY, scans, by="district", tz=HCM, start="2021-09-06")
+    assert rows_of(districts, "district", "active") == [
+        ("Ba Dinh", 2),
+        ("Hoan Kiem", 1),
+        ("Ba Dinh", 0),
+        ("Hoan Kiem", 1),
+    ]
+
+
+def test_area_values_become_strings_and_nulls_sort_last() -> None:
+    registry = pa.table(
+        {
+            "venue": [1, 2, 3],
+            "ward": pa.array([12, None, 3], pa.int32()),
+            "registered_at": pa.array([0, 0, 0], pa.timestamp("s", tz="UTC")),
+        }
+    )
+    scans = pa.table({"venue": [2], "time": pa.array([10], pa.timestamp("s", tz="UTC"))})
+    out = compliance(registry, scans, by=("ward",), freq="D")
+    assert rows_of(out, "ward", "registered", "active") == [("12", 1, 0), ("3", 1, 0), (None, 1, 1)]
+
+
+def test_no_scans_and_no_registry() -> None:
+    empty_scans = pa.table({"venue": pa.array([], pa.string()), "time": hanoi()})
+    out = compliance(REGISTRY, empty_scans, by=(), tz=HCM)
+    assert local_days(out) == ["2021-07-26"]  # the registrations' week
+    assert rows_of(out, "registered", "active", "share", "scans_per_venue") == [(4, 0, 0.0, None)]
+    nothing = compliance(REGISTRY.slice(0, 0), empty_scans, tz=HCM)
+    assert nothing.num_rows == 0
+    assert nothing.schema.names[:4] == ["period", "period_end", "district", "ward"]
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def test_scans_objects_frames_stays_and_index_agree() -> None:
+    city = generate_city(400, days=3, seed=5, ids="str")
+    stays = city.stays
+    expected = compliance(city.registry, stays, freq="D", tz=city.tz)
+    as_scans = stays.select(["person", "venue", "start"]).rename_columns(
+        ["person", "venue", "time"]
+    )
+    assert compliance(city.registry, as_scans, freq="D", tz=city.tz).equals(expected)
+    read = tg.read_scans(as_scans)
+    assert compliance(city.registry, read, freq="D", tz=city.tz).equals(expected)
+    index = tg.VenueIndex.from_stays(stays)
+    assert compliance(city.registry, index, freq="D", tz=city.tz).equals(expected)
+    frame = as_scans.to_pandas()
+    assert compliance(city.registry.to_pandas(), frame, freq="D", tz=city.tz).equals(expected)
+    pl = pytest.importorskip("polars")
+    polars_frame = pl.from_arrow(as_scans)
+    assert compliance(city.registry, polars_frame, freq="D", tz=city.tz).equals(expected)
+    # row order does not matter
+    shuffled = as_scans.take(np.random.default_rng(1).permutation(as_scans.num_rows))
+    assert compliance(city.registry, shuffled, freq="D", tz=city.tz).equals(expected)
+
+
+def test_id_widths_and_dictionaries_are_compared_by_value() -> None:
+    registry = pa.table(
+        {
+            "venue": pa.array([1, 2], pa.int32()),
+            "district": pa.array(["A", "B"]).dictionary_encode(),
+            "registered_at": pa.array([0, 0], pa.timestamp("s", tz="UTC")),
+        }
+    )
+    scans = pa.table(
+        {
+            "venue": pa.array([2, 2, 9], pa.uint64()),
+            "time": pa.array([5, 6, 7], pa.timestamp("ms", tz="UTC")),
+        }
+    )
+    out = compliance(registry, scans, by=("district",), freq="D")
+    assert rows_of(out, "district", "active", "scans") == [("A", 0, 0), ("B", 1, 2)]
+
+
+# --- inactive venues ----------------------------------------------------------------------
+
+
+def test_inactive_window_boundaries() -> None:
+    as_of = "2021-09-15 12:00"
+    scans = scan_table(
+        [
+            ("pho", "2021-09-08 12:00"),  # exactly 7 days before as_of: outside the window
+            ("cafe", "2021-09-08 12:00:01"),  # one second later: inside
+            ("bank", "2021-09-15 12:00"),  # at as_of: inside
+            ("shop", "2021-09-15 12:00:01"),  # after as_of: ignored
+            ("shop", "2021-09-01 10:00"),
+        ]
+    )
+    result = inactive_venues(REGISTRY, scans, days=7, as_of=f"{as_of}+07:00")
+    assert isinstance(result, InactiveVenues)
+    assert result.inactive["venue"].to_pylist() == ["shop", "pho"]  # oldest last scan first
+    assert result.inactive["last_scan"].cast(pa.int64()).to_pylist() == [
+        at("2021-09-01 10:00") * 1_000_000,
+        at("2021-09-08 12:00") * 1_000_000,
+    ]
+    assert result.as_of == dt.datetime(2021, 9, 15, 5, tzinfo=dt.UTC)
+    assert result.to_arrow() is result.inactive
+    # the default as_of is the latest scan (the shop's): the bank's scan is then inside
+    default = inactive_venues(REGISTRY, scans, days=7)
+    assert default.as_of == dt.datetime(2021, 9, 15, 5, 0, 1, tzinfo=dt.UTC)
+    assert default.inactive["venue"].to_pylist() == ["pho", "cafe"]
+    one_day = inactive_venues(REGISTRY, scans, days=1, as_of=at("2021-09-15 12:00"))
+    assert one_day.inactive["venue"].to_pylist() == ["shop", "pho", "cafe"]
+
+
+def test_inactive_lists_never_scanned_first_and_keeps_registry_columns() -> None:
+    registry = REGISTRY.append_column("phone", pa.array(["1", "2", "3", "4"]))
+    scans = scan_table([("pho", "2021-09-01 08:00"), ("cafe", "2021-09-14 08:00")])
+    result = inactive_venues(registry, scans, as_of=dt.datetime(2021, 9, 15, tzinfo=ZONE))
+    assert result.inactive.column_names == [*registry.column_names, "last_scan"]
+    assert result.inactive.schema.field("last_scan").type == pa.timestamp("us", tz="UTC")
+    assert rows_of(result.inactive, "venue", "phone") == [
+        ("bank", "3"),
+        ("shop", "4"),
+        ("pho", "1"),
+    ]
+    assert result.inactive["last_scan"].null_count == 2
+    assert "3 of 4 registered venues inactive for 7 days" in repr(result)
+    html = result._repr_html_()
+    assert "bank" in html and "<table" in html
+    assert result.to_pandas()["venue"].tolist() == ["bank", "shop", "pho"]
+    pytest.importorskip("polars")
+    assert result.to_polars()["venue"].to_list() == ["bank", "shop", "pho"]
+
+
+def test_venue_registered_after_as_of_is_not_listed() -> None:
+    registry = registry_table(
+        [
+            ("pho", "Ba Dinh", "Kim Ma", "2021-08-01 09:00"),
+            ("new", "Ba Dinh", "Kim Ma", "2021-09-20 09:00"),
+            ("fresh", "Ba Dinh", "Kim Ma", "2021-09-15 09:00"),  # inside the window: listed
+        ]
+    )
+    scans = scan_table([("pho", "2021-09-14 08:00")])
+    result = inactive_venues(registry, scans, as_of=at("2021-09-16 00:00"))
+    assert result.inactive["venue"].to_pylist() == ["fresh"]
+    assert result.n_registered == 2  # by as_of
+
+
+def test_scanned_but_not_registered() -> None:
+    scans = scan_table(
+        [
+            ("pho", "2021-09-06 08:00"),
+            ("ghost", "2021-09-06 09:00"),
+            ("ghost", "2021-09-07 09:00"),
+            ("ghost", "2021-09-30 09:00"),  # after as_of
+            ("attic", "2021-09-05 09:00"),
+            ("annex", "2021-09-05 10:00"),
+        ]
+    )
+    result = inactive_venues(REGISTRY, scans, as_of=at("2021-09-10 00:00"))
+    missing = result.unregistered
+    assert missing.column_names == ["venue", "scans", "first_scan", "last_scan"]
+    assert rows_of(missing, "venue", "scans") == [("ghost", 2), ("annex", 1), ("attic", 1)]
+    assert missing["first_scan"][0].as_py() == dt.datetime(2021, 9, 6, 2, tzinfo=dt.UTC)
+    assert missing["last_scan"][0].as_py() == dt.datetime(2021, 9, 7, 2, tzinfo=dt.UTC)
+    # compliance leaves them out
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, start="2021-09-06", end="2021-09-13")
+    assert rows_of(out, "active", "scans") == [(1, 1)]
+
+
+def test_inactive_with_integer_ids_and_an_index() -> None:
+    city = generate_city(300, days=2, seed=7)
+    index = tg.VenueIndex.from_stays(city.stays)
+    a = inactive_venues(city.registry, index, days=2)
+    b = inactive_venues(city.registry, city.stays, days=2)
+    assert a.inactive.equals(b.inactive)
+    assert a.unregistered.equals(b.unregistered)
+    assert a.unregistered.schema.field("venue").type == pa.int64()
+
+
+# --- the generated city -------------------------------------------------------------------
+
+
+def test_generated_city_registry() -> None:
+    city = generate_city(2_000, days=7, seed=3)
+    reg = city.registry
+    daily = compliance(reg, city.stays, freq="D", by=(), tz=city.tz, start=city.start)
+    assert daily.num_rows == 7
+    assert local_days(daily) == [(city.start + dt.timedelta(days=d)).isoformat() for d in range(7)]
+    # every venue registered before its first check-in: every stay counts
+    assert sum(daily["scans"].to_pylist()) == city.stays.num_rows
+    venue = city.stays["venue"].to_numpy()
+    day = (city.stays["start"].cast(pa.int64()).to_numpy() - at("2021-09-06 00:00")) // DAY
+    expected = [np.unique(venue[day == d]).size for d in range(7)]
+    assert daily["active"].to_pylist() == expected
+    registered = daily["registered"].to_numpy()
+    assert (np.diff(registered) >= 0).all()
+    assert registered[0] < registered[-1] == reg.num_rows  # late registrations
+    first = at("2021-09-06 00:00")
+    early = (reg["registered_at"].cast(pa.int64()).to_numpy() < first).sum()
+    assert registered[0] > early  # some registered late on the first day
+    # the registry-only venues are the inactive ones, never scanned; nothing unregistered
+    m = city.venues.num_rows
+    calls = inactive_venues(reg, city.stays, days=7, as_of=at("2021-09-13 00:00"))
+    assert set(range(m, reg.num_rows)) <= set(calls.inactive["venue"].to_pylist())
+    assert calls.unregistered.num_rows == 0
+    # weekly by ward: one row per ward of the registry
+    weekly = compliance(reg, city.stays, tz=city.tz, start=city.start)
+    wards = pc.count_distinct(reg["ward"]).as_py()
+    assert weekly.num_rows == wards
+    assert sum(weekly["registered"].to_pylist()) == reg.num_rows
+
+
+# --- errors -------------------------------------------------------------------------------
+
+SCANS = scan_table([("pho", "2021-09-06 08:00")])
+UTC_S = pa.timestamp("s", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("registry", "scans", "kwargs", "error", "message"),
+    [
+        (
+            REGISTRY.drop_columns(["venue"]),
+            SCANS,
+            {},
+            SchemaError,
+            r"registry: column `venue` not found; available: \['name', 'district'",
+        ),
+        (
+            REGISTRY.drop_columns(["registered_at"]),
+            SCANS,
+            {},
+            SchemaError,
+            r"registry: column `registered_at` not found",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"by": ("district", "commune")},
+            SchemaError,
+            r"column `commune` \(named in `by`\) not found; available: \['venue', 'name', "
+            r"'district', 'ward', 'registered_at'\]",
+        ),
+        (
+            REGISTRY,
+            SCANS.drop_columns(["time"]),
+            {},
+            SchemaError,
+            r"scans: column `time` not found; expected columns \['venue', 'time'\]",
+        ),
+        (
+            REGISTRY,
+            SCANS.rename_columns(["venue_id", "time"]),
+            {},
+            SchemaError,
+            r"scans: column `venue` not found; .* available: \['venue_id', 'time'\]",
+        ),
+        (
+            REGISTRY,
+            pa.table({"venue": [1], "time": pa.array([0], UTC_S)}),
+            {},
+            SchemaError,
+            r"venue ids: expected the same kind of ids in the registry and the scans, got "
+            r"string ids \(string\) in the registry and integer ids \(int64\) in the scans; "
+            r"convert one side",
+        ),
+        (
+            REGISTRY.set_column(0, "venue", pa.array(["pho", None, "bank", "shop"])),
+            SCANS,
+            {},
+            SchemaError,
+            r"registry: column `venue`: expected no nulls, found 1",
+        ),
+        (
+            REGISTRY.set_column(0, "venue", pa.array(["pho", "pho", "bank", "shop"])),
+            SCANS,
+            {},
+            SchemaError,
+            r"registry: column `venue`: expected one row per venue, found 1 ids on several "
+            r"rows \(e.g. 'pho'\)",
+        ),
+        (
+            REGISTRY.set_column(4, "registered_at", pa.array([0, None, 0, 0], UTC_S)),
+            SCANS,
+            {},
+            SchemaError,
+            r"registry: column `registered_at`: expected no nulls, found 1",
+        ),
+        (
+            REGISTRY.set_column(4, "registered_at", pa.array([0, 0, 0, 0], pa.timestamp("s"))),
+            SCANS,
+            {},
+            TimezoneError,
+            r"registry: column `registered_at`: expected zone-aware timestamps, got naive "
+            r"timestamp\[s\]; attach the zone",
+        ),
+        (
+            REGISTRY.set_column(4, "registered_at", pa.array(["2021-09-01"] * 4)),
+            SCANS,
+            {},
+            SchemaError,
+            r"registry: column `registered_at`: expected zone-aware timestamps, got string",
+        ),
+        (
+            REGISTRY,
+            pa.table({"venue": ["pho"], "time": pa.array([0], pa.timestamp("ms"))}),
+            {},
+            TimezoneError,
+            r"scans: column `time`: expected zone-aware timestamps, got naive",
+        ),
+        (
+            REGISTRY,
+            pa.table({"venue": ["pho", None], "time": pa.array([0, 0], UTC_S)}),
+            {},
+            SchemaError,
+            r"scans: column `venue`: expected no nulls, found 1",
+        ),
+        (
+            REGISTRY,
+            pa.table({"venue": ["pho"], "time": pa.array([None], UTC_S)}),
+            {},
+            SchemaError,
+            r"scans: column `time`: expected no nulls, found 1",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"freq": "M"},
+            SchemaError,
+            r"`freq`: expected one of 'D' \(local days\), 'W' \(ISO weeks from Monday, local "
+            r"time\), 'MS' \(calendar months from the 1st, local time\), got 'M'",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"tz": "Hanoi"},
+            TimezoneError,
+            r"`tz`: expected an IANA zone name such as 'Asia/Ho_Chi_Minh', got 'Hanoi'",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"by": ("ward", "ward")},
+            SchemaError,
+            r"`by`: expected distinct column names, got \('ward', 'ward'\)",
+        ),
+        (
+            REGISTRY.rename_columns(["venue", "name", "district", "scans", "registered_at"]),
+            SCANS,
+            {"by": ("scans",)},
+            SchemaError,
+            r"`by`: expected area columns whose names differ from the output's .* got 'scans'",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"by": 3},
+            SchemaError,
+            r"`by`: expected a sequence of registry column names",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"start": "2021-09-13", "end": "2021-09-13"},
+            SchemaError,
+            r"`end`: expected a time after `start`",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"start": "13/9/2021"},
+            SchemaError,
+            r"`start`: expected an ISO-8601 date or time such as '2021-09-06'",
+        ),
+        (
+            REGISTRY,
+            SCANS,
+            {"start": 1.5},
+            SchemaError,
+            r"`start`: expected a datetime, date, ISO-8601 str, numpy.datetime64 or int seconds, "
+            r"got float",
+        ),
+        (REGISTRY, [1, 2], {}, SchemaError, r"scans: expected a pyarrow.Table"),
+    ],
+)
+def test_compliance_errors(registry, scans, kwargs, error, message) -> None:
+    with pytest.raises(error, match=message) as info:
+        compliance(registry, scans, **kwargs)
+    assert isinstance(info.value, TracegraphError)
+    assert isinstance(info.value, ValueError)
+
+
+def test_huge_table_is_refused() -> None:
+    registry = pa.table(
+        {
+            "venue": list(range(30_000)),
+            "ward": [str(i) for i in range(30_000)],
+            "registered_at": pa.array([0] * 30_000, UTC_S),
+        }
+    )
+    scans = pa.table({"venue": [1], "time": pa.array([at("2021-09-06 08:00")], UTC_S)})
+    with pytest.raises(
+        SchemaError,
+        match=r"compliance: expected at most 50,000,000 rows, got 18,877 periods from "
+        r"1970-01-01 to 2021-09-06 x 30,000 areas; pass start= and end=",
+    ):
+        compliance(registry, scans, freq="D", by=("ward",))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"days": 0}, SchemaError, r"`days`: expected an integer >= 1, got 0"),
+        ({"days": 1.5}, SchemaError, r"`days`: expected an integer >= 1, got 1.5"),
+        ({"days": True}, SchemaError, r"`days`: expected an integer >= 1, got True"),
+        (
+            {"as_of": dt.datetime(2021, 9, 6)},
+            TimezoneError,
+            r"`as_of`: expected a zone-aware time, got naive '2021-09-06T00:00:00'; attach",
+        ),
+        ({"as_of": "2021-09-06"}, TimezoneError, r"`as_of`: expected a zone-aware time"),
+        ({"as_of": dt.date(2021, 9, 6)}, TimezoneError, r"`as_of`: expected a zone-aware time"),
+    ],
+)
+def test_inactive_errors(kwargs, error, message) -> None:
+    with pytest.raises(error, match=message):
+        inactive_venues(REGISTRY, SCANS, **kwargs)
+
+
+def test_inactive_needs_a_time() -> None:
+    empty = pa.table({"venue": pa.array([], pa.string()), "time": pa.array([], UTC_S)})
+    with pytest.raises(SchemaError, match=r"`as_of`: expected a time, got None and no scans"):
+        inactive_venues(REGISTRY, empty)
+    assert inactive_venues(REGISTRY, empty, as_of=0).inactive.num_rows == 0
+    clash = REGISTRY.append_column("last_scan", pa.array([0] * 4, UTC_S))
+    with pytest.raises(SchemaError, match=r"registry: expected no column named `last_scan`"):
+        inactive_venues(clash, SCANS)
+
+
+def test_freqs_are_documented() -> None:
+    assert set(FREQS) == {"D", "W", "MS"}
+
+
+# --- properties against plain Python readings of the spec ---------------------------------
+
+ZONES = ["UTC", HCM, "Europe/Berlin", "America/Sao_Paulo"]
+# Sao Paulo: 23:00-24:00 on 17 Feb 2018 happened twice, midnight of 4 Nov 2018 never did.
+BASES = [dt.date(2018, 2, 1), dt.date(2018, 10, 20)]
+SPAN_DAYS = 45
+
+
+def midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> int:
+    """The first instant of a local day (the jump's instant where midnight is skipped)."""
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=zone).timestamp())
+
+
+def next_start(day: dt.date, freq: str) -> dt.date:
+    if freq == "D":
+        return day + dt.timedelta(days=1)
+    if freq == "W":
+        return day + dt.timedelta(days=7)
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def floor_start(day: dt.date, freq: str) -> dt.date:
+    if freq == "D":
+        return day
+    if freq == "W":
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def oracle(registry, scans, *, freq, by, tz, start=None, end=None):
+    """Rows (period, period_end, *area, registered, active, share, scans, per venue)."""
+    zone = zoneinfo.ZoneInfo(tz)
+    instants = [r["registered_at"] for r in registry] + [t for _, t in scans]
+    lo = start if start is not None else min(instants, default=None)
+    hi = end - 1 if end is not None else max(instants, default=None)
+    if lo is None or hi is None:
+        return []
+    # all periods around the data, then those from the one holding lo to the one holding hi
+    day = floor_start(dt.datetime.fromtimestamp(lo, zone).date() - dt.timedelta(days=40), freq)
+    periods = []
+    while midnight(day, zone) <= hi:
+        following = next_start(day, freq)
+        periods.append((midnight(day, zone), midnight(following, zone)))
+        day = following
+    periods = [(a, b) for a, b in periods if b > lo]
+    areas = sorted({tuple(r[name] for name in by) for r in registry}) if by else [()]
+    rows = []
+    for a, b in periods:
+        for area in areas:
+            venues = {
+                r["venue"]
+                for r in registry
+                if tuple(r[name] for name in by) == area and r["registered_at"] < b
+            }
+            hits = [v for v, t in scans if v in venues and a <= t < b]
+            active = len(set(hits))
+            rows.append(
+                (
+                    a,
+                    b,
+                    *area,
+                    len(venues),
+                    active,
+                    active / len(venues) if venues else None,
+                    len(hits),
+                    len(hits) / active if active else None,
+                )
+            )
+    return rows
+
+
+def inactive_oracle(registry, scans, *, days, as_of):
+    until = as_of if as_of is not None else max(t for _, t in scans)
+    names = {r["venue"] for r in registry}
+    listed = []
+    for r in registry:
+        if r["registered_at"] > until:
+            continue
+        times = [t for v, t in scans if v == r["venue"] and t <= until]
+        last = max(times) if times else None
+        if last is None or last <= until - days * DAY:
+            listed.append((last is not None, last or 0, r["venue"]))
+    missing = {}
+    for v, t in scans:
+        if v not in names and t <= until:
+            missing.setdefault(v, []).append(t)
+    unregistered = sorted((-len(ts), v, min(ts), max(ts)) for v, ts in missing.items())
+    return [v for *_, v in sorted(listed)], [(v, -n, a, b) for n, v, a, b in unregistered]
+
+
+@st.composite
+def cases(draw):
+    tz = draw(st.sampled_from(ZONES))
+    zone = zoneinfo.ZoneInfo(tz)
+    base = draw(st.sampled_from(BASES))
+
+    def instant():
+        day = base + dt.timedelta(days=draw(st.integers(-10, SPAN_DAYS)))
+        second = draw(st.one_of(st.sampled_from([0, 1, -1, 3600, 82_800]), st.integers(0, DAY)))
+        return midnight(day, zone) + second
+
+    ids = draw(st.sampled_from(["int", "str"]))
+    n = draw(st.integers(0, 6))
+    registry = [
+        {
+            "venue": k if ids == "int" else f"v{k}",
+            "district": draw(st.sampled_from(["A", "B"])),
+            "ward": draw(st.sampled_from(["1", "2", "3"])),
+            "registered_at": instant(),
+        }
+        for k in range(n)
+    ]
+    scans = [
+        ((k if ids == "int" else f"v{k}"), instant())
+        for k in draw(st.lists(st.integers(0, n + 1), max_size=25))
+    ]
+    freq = draw(st.sampled_from(["D", "W", "MS"]))
+    by = draw(st.sampled_from([(), ("district",), ("district", "ward"), ("ward",)]))
+    start = end = None
+    if draw(st.booleans()):
+        start = instant()
+    if draw(st.booleans()):
+        end = instant()
+        if start is not None and end <= start:
+            start, end = end, end + draw(st.integers(1, 10 * DAY))
+    return registry, scans, {"freq": freq, "by": by, "tz": tz, "start": start, "end": end}
+
+
+def to_tables(registry, scans, ids_type):
+    reg = pa.table(
+        {
+            "venue": pa.array([r["venue"] for r in registry], ids_type),
+            "district": pa.array([r["district"] for r in registry], pa.string()),
+            "ward": pa.array([r["ward"] for r in registry], pa.string()),
+            "registered_at": pa.array([r["registered_at"] for r in registry], UTC_S),
+        }
+    )
+    sc = pa.table(
+        {
+            "venue": pa.array([v for v, _ in scans], ids_type),
+            "time": pa.array([t for _, t in scans], UTC_S),
+        }
+    )
+    return reg, sc
+
+
+def id_type(registry, scans):
+    sample = [r["venue"] for r in registry] + [v for v, _ in scans]
+    return pa.string() if sample and isinstance(sample[0], str) else pa.int64()
+
+
+@given(cases())
+def test_compliance_matches_oracle(case) -> None:
+    registry, scans, kwargs = case
+    reg, sc = to_tables(registry, scans, id_type(registry, scans))
+    out = compliance(reg, sc, **kwargs)
+    got = []
+    for row in out.to_pylist():
+        period, period_end, *rest = row.values()
+        got.append((int(period.timestamp()), int(period_end.timestamp()), *rest))
+    assert got == oracle(registry, scans, **kwargs)
+
+
+@given(cases(), st.integers(1, 10), st.booleans())
+def test_inactive_matches_oracle(case, days, default_as_of) -> None:
+    registry, scans, _ = case
+    if default_as_of and not scans:
+        return
+    as_of = None if default_as_of else (scans[0][1] if scans else 0) + 3600
+    reg, sc = to_tables(registry, scans, id_type(registry, scans))
+    result = inactive_venues(reg, sc, days=days, as_of=as_of)
+    listed, missing = inactive_oracle(registry, scans, days=days, as_of=as_of)
+    assert result.inactive["venue"].to_pylist() == listed
+    got = [
+        (r["venue"], r["scans"], int(r["first_scan"].timestamp()), int(r["last_scan"].timestamp()))
+        for r in result.unregistered.to_pylist()
+    ]
+    assert got == missing

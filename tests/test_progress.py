@@ -1,0 +1,67 @@
+"""Progress bars: shown when asked for, quiet by default when nobody watches."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import tracegraph as tg
+from tracegraph.errors import TracegraphError
+
+
+@pytest.fixture(autouse=True)
+def _auto_setting():
+    tg.set_progress(None)
+    yield
+    tg.set_progress(None)
+
+
+@pytest.fixture
+def city():
+    return tg.synth.generate_city(200, days=1, seed=3)
+
+
+def first_person(city):
+    return city.stays["person"][0].as_py()
+
+
+def test_explicit_progress_shows_bars_for_build_and_trace(city, capsys):
+    pytest.importorskip("tqdm")
+    index = tg.VenueIndex.from_stays(city.stays, progress=True)
+    tg.trace(index, [first_person(city)], tiers=2, progress=True)
+    err = capsys.readouterr().err
+    assert "building index" in err
+    assert "tracing" in err
+
+
+def test_auto_is_quiet_when_not_attached_to_a_terminal(city, capsys):
+    index = tg.VenueIndex.from_stays(city.stays)
+    tg.trace(index, [first_person(city)], tiers=2)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_global_setting_applies_and_explicit_argument_wins(city, capsys):
+    pytest.importorskip("tqdm")
+    tg.set_progress(True)
+    index = tg.VenueIndex.from_stays(city.stays)
+    assert "building index" in capsys.readouterr().err
+    tg.VenueIndex.from_stays(city.stays, progress=False)
+    assert capsys.readouterr().err == ""
+    tg.set_progress(False)
+    tg.trace(index, [first_person(city)])
+    assert capsys.readouterr().err == ""
+
+
+def test_missing_tqdm_is_an_error_only_when_asked_for(city, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
+    with pytest.raises(TracegraphError, match=r"needs tqdm.*tracegraph\[progress\]"):
+        tg.VenueIndex.from_stays(city.stays, progress=True)
+    tg.VenueIndex.from_stays(city.stays)  # auto: silently off
+    assert capsys.readouterr().err == ""
+
+
+def test_set_progress_checks_its_argument():
+    with pytest.raises(TypeError, match="expected True, False or None"):
+        tg.set_progress("yes")
