@@ -68,6 +68,10 @@ def test_trace_writes_csv(workdir):
         (("trace", "city.tgidx", "--case", "x", "--min-overlap=-5min"), "non-negative"),
         (("build", "nothing.parquet", "--out", "x.tgidx"), "no such file or folder"),
         (("build", "city/stays.parquet", "--out", "city.tgidx"), "already exists"),
+        (("loi", "city.tgidx", "--case", "0912345678"), "case id(s) not found in the index"),
+        (("present", "city.tgidx", "--windows", "none.csv"), "no such file or folder"),
+        (("compliance", "city/stays.parquet", "city.tgidx"), "column"),
+        (("compliance", "city/registry.parquet", "city.tgidx", "--by", "street"), "street"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(workdir, args, message):
@@ -94,10 +98,61 @@ def test_corrupt_index_is_reported(workdir, tmp_path):
 
 
 def test_help_and_bad_arguments():
-    for command in ("demo", "generate", "build", "trace"):
+    for command in ("demo", "generate", "build", "trace", "loi", "present", "compliance"):
         done = run(command, "--help", cwd=".")
         assert done.returncode == 0
         assert "usage: tracegraph" in done.stdout
     done = run("trace", cwd=".")
     assert done.returncode == 2  # argparse: missing index
     assert "Traceback" not in done.stderr
+
+
+def test_trace_with_policy_risk_and_loi(workdir):
+    stays = pq.read_table(workdir / "city" / "stays.parquet")
+    case = stays["person"][0].as_py()
+    done = run("trace", "city.tgidx", "--case", case, "--policy", "cwa", "--risk", "--loi",
+               "--out", "cwa", "--json", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = tg.trace(tg.VenueIndex.from_stays(stays), [case], policy="cwa")
+    assert json.loads(done.stdout)["persons_per_tier"] == {
+        f"F{k}": v for k, v in expected.tier_counts().items()
+    }
+    assert pq.read_table(workdir / "cwa" / "risk.parquet").equals(expected.risk())
+    loi = pq.read_table(workdir / "cwa" / "locations_of_interest.parquet")
+    assert loi.equals(expected.locations_of_interest())
+
+
+def test_loi_then_present_round_trip(workdir):
+    stays = pq.read_table(workdir / "city" / "stays.parquet")
+    case = stays["person"][0].as_py()
+    done = run("loi", "city.tgidx", "--case", case, "--out", "loi.csv", "--json", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    index = tg.VenueIndex.from_stays(stays)
+    expected = tg.trace(index, [case]).locations_of_interest()
+    assert summary["windows"] == expected.num_rows
+    done = run("present", "city.tgidx", "--windows", "loi.csv", "--out", "present.parquet",
+               "--json", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = pq.read_table(workdir / "present.parquet")
+    assert found.equals(tg.present_at(index, expected))
+    # the case is among the people present at their own windows, and so is every F1
+    f1 = tg.trace(index, [case]).contacts.to_pydict()["person"]
+    assert set(f1) <= set(found["person"].to_pylist())
+
+
+def test_compliance_command(workdir):
+    done = run("compliance", "city/registry.parquet", "city.tgidx", "--freq", "D", "--by",
+               "district", "--tz", "Asia/Ho_Chi_Minh", "--out", "comp.csv", "--json",
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    registry = pq.read_table(workdir / "city" / "registry.parquet")
+    index = tg.VenueIndex.open(workdir / "city.tgidx")
+    expected = tg.compliance(registry, index, freq="D", by=("district",), tz="Asia/Ho_Chi_Minh")
+    assert summary["rows"] == expected.num_rows
+    assert summary["periods"] == len(set(expected["period"].to_pylist()))
+    assert (workdir / "comp.csv").read_text().startswith('"period","period_end","district"')
+    done = run("compliance", "city/registry.parquet", "city/stays.parquet", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "registered venues had scans" in done.stdout

@@ -83,7 +83,62 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"   qualifying stay pairs: {result.n_pairs:,}")
     print()
     _print_busiest_venues(result, city.venues, top=args.top)
+    print()
+    _print_policies(index, cases)
+    print()
+    _print_loi(result, top=args.top)
+    print()
+    _print_compliance(city, index, tz=args.tz)
     return 0
+
+
+def _print_policies(index: tg.VenueIndex, cases: pa.Table) -> None:
+    """F1 under each preset policy: how much the rule of one system changes the answer."""
+    print("4. the same cases under each system's rule (F1 only, no minimum overlap)")
+    print(f"     {'policy':<14} {'F1':>8}  rule")
+    for name in ("tracegraph", "nhs", "nhs-ios", "crowdnotifier", "nz", "cwa"):
+        f1 = tg.trace(index, cases, policy=name).tier_counts().get(1, 0)
+        rule = tg.MatchPolicy.named(name).describe().split(": ", 1)[1]
+        print(f"     {name:<14} {f1:>8,}  {rule}")
+
+
+def _print_loi(result: tg.Trace, *, top: int) -> None:
+    """The locations of interest a health department would publish."""
+    loi = result.locations_of_interest()
+    print(f"5. locations of interest to publish: {loi.num_rows:,} windows (most exposed first)")
+    if loi.num_rows == 0:
+        return
+    ranked = loi.sort_by([("exposed", "descending"), ("start", "ascending")]).slice(0, top)
+    rows = ranked.to_pydict()
+    print(f"     {'venue':<10} {'from (UTC)':<17} {'to (UTC)':<17} {'cases':>5} {'exposed':>8}")
+    for i in range(ranked.num_rows):
+        print(
+            f"     {rows['venue'][i]!s:<10} {rows['start'][i]:%Y-%m-%d %H:%M}  "
+            f"{rows['end'][i]:%Y-%m-%d %H:%M}  {rows['cases'][i]:>5} {rows['exposed'][i]:>8,}"
+        )
+
+
+def _print_compliance(city: tg.synth.City, index: tg.VenueIndex, *, tz: str) -> None:
+    """Weekly QR compliance per district, as the district accounts showed it."""
+    report = tg.compliance(city.registry, index, freq="W", by=("district",), tz=tz)
+    last = report.filter(pc.equal(report["period"], pc.max(report["period"])))
+    week = last["period"][0].as_py()
+    print(f"6. QR compliance, week of {week:%Y-%m-%d} ({tz}): venues registered vs scanned")
+    print(f"     {'district':<9} {'registered':>10} {'active':>7} {'share':>6} {'scans/venue':>12}")
+    rows = last.to_pydict()
+    for i in range(last.num_rows):
+        share = rows["share"][i]
+        per = rows["scans_per_venue"][i]
+        print(
+            f"     {rows['district'][i]!s:<9} {rows['registered'][i]:>10,} {rows['active'][i]:>7,} "
+            f"{'' if share is None else f'{share:.0%}':>6} "
+            f"{'' if per is None else f'{per:.1f}':>12}"
+        )
+    inactive = tg.inactive_venues(city.registry, index, days=7)
+    print(
+        f"   {inactive.inactive.num_rows:,} registered venues had no scan in the last 7 days "
+        f"(the list a ward officer calls)"
+    )
 
 
 def _print_busiest_venues(result: tg.Trace, venues: pa.Table, *, top: int) -> None:
@@ -219,6 +274,7 @@ def _trace_cmd(args: argparse.Namespace) -> int:
     result = tg.trace(
         index, cases, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
         latency=args.latency, infectious_for=args.infectious_for, unknown=args.unknown,
+        policy=args.policy, cumulative=args.cumulative,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     files = {}
@@ -228,15 +284,12 @@ def _trace_cmd(args: argparse.Namespace) -> int:
         tables = {"contacts": result.contacts}
         if args.edges:
             tables["edges"] = result.edges
+        if args.risk:
+            tables["risk"] = result.risk()
+        if args.loi:
+            tables["locations_of_interest"] = result.locations_of_interest()
         for name, table in tables.items():
-            if args.format == "csv":
-                import pyarrow.csv as pacsv
-
-                path = out / f"{name}.csv"
-                pacsv.write_csv(table, path)
-            else:
-                path = out / f"{name}.parquet"
-                pq.write_table(table, path)
+            path = tg.write_table(table, out / f"{name}.{args.format}")
             files[name] = str(path)
     per_tier = {f"F{k}": v for k, v in result.tier_counts().items()}
     summary = {
@@ -252,6 +305,84 @@ def _trace_cmd(args: argparse.Namespace) -> int:
         f"traced in {seconds * 1000:.1f} ms: {tiers}; "
         f"{result.n_pairs:,} stay pairs"
         + (f"; wrote {', '.join(files.values())}" if files else ""),
+    )
+    return 0
+
+
+def _loi_cmd(args: argparse.Namespace) -> int:
+    index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
+    cases = _cases(args, index)
+    result = tg.trace(
+        index, cases, min_overlap=args.min_overlap, linger=args.linger, policy=args.policy,
+        unknown=args.unknown,
+    )  # fmt: skip
+    loi = result.locations_of_interest()
+    path = tg.write_table(loi, args.out) if args.out else None
+    summary = {
+        "windows": loi.num_rows,
+        "venues": pc.count_distinct(loi["venue"]).as_py() if loi.num_rows else 0,
+        "exposed": result.tier_counts().get(1, 0),
+        "file": None if path is None else str(path),
+    }
+    _report(
+        args,
+        summary,
+        f"{summary['windows']:,} exposure windows at {summary['venues']:,} venues, "
+        f"{summary['exposed']:,} people exposed" + (f"; wrote {path}" if path else ""),
+    )
+    return 0
+
+
+def _present_cmd(args: argparse.Namespace) -> int:
+    index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
+    windows = _read_table(args.windows)
+    found = tg.present_at(index, windows, policy=args.policy, min_overlap=args.min_overlap)
+    path = tg.write_table(found, args.out) if args.out else None
+    summary = {
+        "windows": windows.num_rows,
+        "matches": found.num_rows,
+        "people": pc.count_distinct(found["person"]).as_py() if found.num_rows else 0,
+        "file": None if path is None else str(path),
+    }
+    _report(
+        args,
+        summary,
+        f"{summary['people']:,} people present at {summary['windows']:,} windows "
+        f"({summary['matches']:,} stay matches)" + (f"; wrote {path}" if path else ""),
+    )
+    return 0
+
+
+def _compliance_cmd(args: argparse.Namespace) -> int:
+    registry = _read_table(args.registry)
+    source = Path(args.source)
+    scans: object
+    if (source / "manifest.json").exists():
+        scans = tg.VenueIndex.open(source, verify=not args.no_verify)
+    elif args.scans:
+        scans = tg.read_scans(source, tz=args.tz)
+    else:
+        scans = _read_table(args.source)
+    by = tuple(b for b in args.by.split(",") if b) if args.by else ()
+    report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
+    path = tg.write_table(report, args.out) if args.out else None
+    last = report.filter(pc.equal(report["period"], pc.max(report["period"])))
+    registered = pc.sum(last["registered"]).as_py() or 0
+    active = pc.sum(last["active"]).as_py() or 0
+    summary = {
+        "periods": pc.count_distinct(report["period"]).as_py(),
+        "rows": report.num_rows,
+        "last_period": str(last["period"][0].as_py()) if last.num_rows else None,
+        "registered": registered,
+        "active": active,
+        "file": None if path is None else str(path),
+    }
+    share = f"{active / registered:.0%}" if registered else "n/a"
+    _report(
+        args,
+        summary,
+        f"{summary['periods']} periods; last period: {active:,} of {registered:,} registered "
+        f"venues had scans ({share})" + (f"; wrote {path}" if path else ""),
     )
     return 0
 
@@ -283,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--top", type=int, default=5, help="venues to list (5)")
     demo.add_argument("--seed", type=int, default=2021, help="random seed (2021)")
     demo.add_argument("--out", default="demo_city", help="folder for the city's Parquet files")
+    demo.add_argument("--tz", default="Asia/Ho_Chi_Minh", help="zone of the compliance weeks")
     demo.set_defaults(func=_demo)
 
     gen = sub.add_parser("generate", help="generate a synthetic city and write it to Parquet")
@@ -323,13 +455,60 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--latency", default="0s", help="exposure to infectiousness ('0s')")
     tr.add_argument("--infectious-for", default=None, help="infectious period (no end)")
     tr.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
+    _policy_arg(tr)
+    tr.add_argument("--cumulative", action="store_true", help="sum overlaps per UTC day")
     tr.add_argument("--out", default=None, help="folder for contacts (and edges) files")
     tr.add_argument("--edges", action="store_true", help="also write every stay pair")
+    tr.add_argument("--risk", action="store_true", help="also write risk per contact")
+    tr.add_argument("--loi", action="store_true", help="also write locations of interest")
     tr.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     tr.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     tr.add_argument("--json", action="store_true", help="print a JSON summary")
     tr.set_defaults(func=_trace_cmd)
+
+    loi = sub.add_parser("loi", help="cases -> locations of interest to publish (CSV/Parquet)")
+    loi.add_argument("index", help="a saved index (folder)")
+    loi.add_argument("--case", action="append", help="a case person id (repeatable)")
+    loi.add_argument("--cases-file", help="CSV/Parquet with `person` (and `start`, `end`)")
+    loi.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
+    loi.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
+    loi.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
+    _policy_arg(loi)
+    loi.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    loi.add_argument("--no-verify", action="store_true", help="skip the index checksum")
+    loi.add_argument("--json", action="store_true", help="print a JSON summary")
+    loi.set_defaults(func=_loi_cmd)
+
+    present = sub.add_parser("present", help="published windows -> everyone present at them")
+    present.add_argument("index", help="a saved index (folder)")
+    present.add_argument("--windows", required=True, help="CSV/Parquet: venue, start, end")
+    present.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
+    _policy_arg(present)
+    present.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    present.add_argument("--no-verify", action="store_true", help="skip the index checksum")
+    present.add_argument("--json", action="store_true", help="print a JSON summary")
+    present.set_defaults(func=_present_cmd)
+
+    comp = sub.add_parser("compliance", help="QR compliance per period and area")
+    comp.add_argument("registry", help="venue registry (CSV/Parquet)")
+    comp.add_argument("source", help="saved index, stays/scans table, or (--scans) scan files")
+    comp.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
+    comp.add_argument("--freq", choices=["D", "W", "MS"], default="W", help="period (W)")
+    comp.add_argument("--by", default="district,ward", help="area columns ('district,ward')")
+    comp.add_argument("--tz", default="UTC", help="zone of the periods' midnights (UTC)")
+    comp.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    comp.add_argument("--no-verify", action="store_true", help="skip the index checksum")
+    comp.add_argument("--json", action="store_true", help="print a JSON summary")
+    comp.set_defaults(func=_compliance_cmd)
     return parser
+
+
+def _policy_arg(parser: argparse.ArgumentParser) -> None:
+    from tracegraph.policy import PRESETS
+
+    parser.add_argument(
+        "--policy", choices=sorted(PRESETS), default="tracegraph", help="matching rule"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
