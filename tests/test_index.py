@@ -351,9 +351,9 @@ def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
     while next_query < q.shape[0]:
         out = (np.empty(size, np.int32), np.empty(size, np.int32))
         out += (np.empty(size, np.int64), np.empty(size, np.int64))
-        no = np.empty(0, np.int64)
+        no, no32 = np.empty(0, np.int64), np.empty(0, np.int32)
         written, resume = _kernels.overlapping_stays(
-            *args, next_query, _kernels.EMIT_PAIRS, _kernels.RULE_HALF_OPEN, no, no, *out
+            *args, next_query, _kernels.EMIT_PAIRS, _kernels.RULE_HALF_OPEN, no, no32, no, *out
         )
         collected.extend(zip(*(a[:written].tolist() for a in out), strict=True))
         size = size * 2 if resume == next_query else size  # one query did not fit at all

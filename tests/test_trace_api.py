@@ -215,7 +215,8 @@ def test_pandas_and_polars_views():
 
 def test_trace_is_frozen_and_has_a_short_repr():
     result = tg.trace(index_of(ROWS), ["ann"], tiers=2)
-    assert repr(result) == "Trace(3 persons: F0=1, F1=1, F2=1; 4 stay pairs)"
+    assert repr(result) == "Trace(3 persons: F0=1, F1=1, F2=1; policy tracegraph)"
+    assert result.n_pairs == 4  # counted on demand
     with pytest.raises(AttributeError):
         result.contacts = None  # type: ignore[misc]
 
@@ -286,6 +287,33 @@ def test_html_repr_escapes_ids_and_caps_rows():
     assert page.count("<tr>") <= 1 + 10 + 10 + 10 + 10
     assert "30 more rows" in page
     assert result.top_venues().to_pydict() == {"venue": ["<b>cafe</b>"], "pairs": [39]}
+    assert result.first_exposure_venues().to_pydict() == {"venue": ["<b>cafe</b>"], "exposed": [39]}
+    assert "stay pairs" in result._repr_html_()  # shown once counted, never counted for it
+
+
+def test_html_repr_of_a_large_trace_is_fast_and_does_not_match_again():
+    import time
+
+    rng = np.random.default_rng(3)
+    n = 200_000
+    start = rng.integers(0, 7 * 86_400, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 50_000, n),
+            "venue": rng.integers(0, 50, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + 3600).cast(pa.timestamp("s", tz="UTC")),
+        }
+    )
+    result = tg.trace(tg.VenueIndex.from_stays(table), list(range(200)), unknown="drop")
+    assert result.contacts.num_rows > 10_000
+    t0 = time.perf_counter()
+    page = result._repr_html_()
+    elapsed = time.perf_counter() - t0
+    assert "counts" not in result._pairs.__dict__  # the pairs were not counted for a repr
+    assert "more rows" in page
+    # generous: a repr must not scale with the pairs (rendering is a few milliseconds)
+    assert elapsed < 1.0, elapsed
 
 
 def test_html_repr_of_an_index():

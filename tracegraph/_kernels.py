@@ -13,8 +13,11 @@ JIT policy (the reasons, written down once):
   for debugging and coverage). Numba's cache only notices changes in the file that
   defines a function, which is why every kernel lives in this one file.
 * No ``fastmath``: all arithmetic is integer time arithmetic and must be exact.
-* No ``parallel=True`` yet: a parallel twin is only added where a benchmark shows a
-  gain, with a test that it agrees with the serial kernel.
+* No ``parallel=True``: numba's threading layers differ in whether they may be entered
+  from several threads at once, and ``trace`` must be callable from many threads.
+  Large tiers are split over plain Python threads instead (the kernels release the
+  GIL; see ``tracegraph.exposure._earliest_overlaps``), with a test that the split
+  gives exactly the serial answer.
 
 This module imports only numpy and numba.
 """
@@ -214,6 +217,7 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     mode,
     rule,
     earliest,
+    first_venue,
     venue_pairs,
     out_query,
     out_stay,
@@ -250,8 +254,9 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
       buffers, so no work is done twice. ``next_query == len(q_venue)`` means done.
     * ``EARLIEST_BY_STAY`` (1) / ``EARLIEST_BY_QUERY`` (2): nothing is written; the
       overlap start lowers ``earliest[p]`` for the stay's person (1) or the query's
-      person (2), and ``venue_pairs[q_venue[i]]`` counts the match. Returns
-      ``(n_matches, len(q_venue))``. This is how tracing finds each person's
+      person (2), ``first_venue[p]`` takes the venue of that earliest overlap (the
+      smallest venue code on a tie), and ``venue_pairs[q_venue[i]]`` counts the match.
+      Returns ``(n_matches, len(q_venue))``. This is how tracing finds each person's
       ``exposed_at`` without holding every pair in memory.
     """
     cap = out_query.shape[0]
@@ -301,15 +306,13 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
                     o_end = s
                 if o_end - o_start < min_overlap:
                     continue
-                if mode == EARLIEST_BY_STAY:
-                    if o_start < earliest[p]:
-                        earliest[p] = o_start
-                    venue_pairs[v] += 1
-                    n_out += 1
-                    continue
-                if mode == EARLIEST_BY_QUERY:
-                    if o_start < earliest[me]:
-                        earliest[me] = o_start
+                if mode != EMIT_PAIRS:
+                    who = p if mode == EARLIEST_BY_STAY else me
+                    if o_start < earliest[who]:
+                        earliest[who] = o_start
+                        first_venue[who] = v
+                    elif o_start == earliest[who] and v < first_venue[who]:
+                        first_venue[who] = v
                     venue_pairs[v] += 1
                     n_out += 1
                     continue

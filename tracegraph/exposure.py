@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import os
 import pathlib
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -426,13 +430,15 @@ def _trace_codes(
     policy: MatchPolicy | None = None,
     cumulative: bool = False,
     progress: bool | None = False,
+    threads: int | None = None,
 ) -> Trace:
     """Trace on codes. ``direction`` picks how each tier is matched (see Notes of trace).
 
     ``"forward"`` probes the index with the tier's exposure intervals; ``"reverse"``
     indexes the exposure intervals and probes them with the stays of everyone not yet
     traced; ``"auto"`` probes with whichever side is smaller. All three give the same
-    pairs; tests check that they do.
+    pairs; tests check that they do. ``threads`` (default: :func:`_threads`) splits
+    large tiers over that many threads; 1 is the serial twin.
     """
     rules = _Rules(
         min_overlap=min_overlap,
@@ -444,9 +450,8 @@ def _trace_codes(
     n_persons = index.n_persons
     tier = np.full(n_persons, -1, dtype=np.int8)
     earliest = np.full(n_persons, FAR_FUTURE, dtype=np.int64)
+    first_venue = np.full(n_persons, -1, dtype=np.int32)
     tier[cases.codes] = 0
-    venue_pairs = np.zeros(index.n_venues, dtype=np.int64)
-    n_pairs = 0
     done: list[_Tier] = []
 
     frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
@@ -457,7 +462,7 @@ def _trace_codes(
         bar.describe(f"F{frontier.number}: {frontier.persons.size:,} infectious")
         bar.update()
         excluded = (tier >= 0) & (tier < frontier.number)
-        n_pairs += _match_tier(index, frontier, excluded, rules, earliest, venue_pairs)
+        _match_tier(index, frontier, excluded, rules, earliest, first_venue, threads=threads)
         reached = np.flatnonzero((earliest < FAR_FUTURE) & ~excluded).astype(np.int32)
         tier[reached] = frontier.number
         done.append(frontier)
@@ -473,8 +478,7 @@ def _trace_codes(
         tier=tier,
         tiers=tuple(done),
         rules=rules,
-        n_pairs=n_pairs,
-        venue_pairs=venue_pairs,
+        first_venue=first_venue,
     )
     return Trace._build(
         index,
@@ -547,29 +551,171 @@ def _match_tier(
     excluded: np.ndarray,
     rules: _Rules,
     earliest: np.ndarray,
-    venue_pairs: np.ndarray,
-) -> int:
-    """Lower ``earliest`` for everyone a tier exposes; return the number of stay pairs."""
+    first_venue: np.ndarray,
+    *,
+    threads: int | None = None,
+) -> None:
+    """Lower ``earliest`` (and set ``first_venue``) for everyone a tier exposes.
+
+    Forward matching first merges the tier's exposure intervals per venue, each
+    shrunk by the minimum overlap ``m``: a stay [s, e) overlaps an interval
+    [xs, xe) by >= m exactly when the closed integer intervals [s, e - m] and
+    [xs, xe - m] meet, so it qualifies against *some* interval exactly when [s, e - m]
+    meets their union, and its earliest overlap start is then ``max(s, start of the
+    first union piece it meets)``. Each stay is then visited once per union piece
+    instead of once per interval: the same answer with fewer visits when intervals
+    pile up at busy venues (``m`` is at least 1 under half-open rules, where an
+    overlap must be > 0). Pairs are not counted here; :class:`_StayPairs` counts
+    them when asked.
+    """
     if rules.cumulative:
-        n_pairs = 0
         for _, target, venue, o_start, _ in _tier_pairs(index, tier, excluded, rules):
-            np.minimum.at(earliest, target, o_start)
-            venue_pairs += np.bincount(venue, minlength=venue_pairs.shape[0])
-            n_pairs += target.shape[0]
-        return n_pairs
+            _lower(earliest, first_venue, target, o_start, venue)
+        return
     p = _probe(index, tier, excluded, rules)
-    return p.target.earliest_overlaps(
-        p.venue,
-        p.start,
-        p.end,
-        p.person,
-        min_overlap=rules.min_overlap,
+    venue, start, end, person = p.venue, p.start, p.end, p.person
+    m = rules.min_overlap
+    if not p.reverse and rules.policy.rule != "arrival":
+        venue, start, end, m = _merged_queries(p, rules)
+        person = np.full(venue.shape[0], -1, dtype=np.int32)
+    _earliest_overlaps(
+        p.target,
+        venue,
+        start,
+        end,
+        person,
+        min_overlap=m,
         excluded=p.excluded,
         earliest=earliest,
-        venue_pairs=venue_pairs,
+        first_venue=first_venue,
         by_query=p.reverse,
         rule=rules.policy.rule,
+        threads=threads,
     )
+
+
+def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The probe's intervals shrunk by ``m``, merged per venue, and grown back.
+
+    Returns ``(venue, start, end, m)``: queries to match with minimum overlap ``m``
+    (see :func:`_match_tier`).
+    """
+    closed = rules.policy.rule == "closed"
+    m = rules.min_overlap if closed else max(rules.min_overlap, 1)
+    # the closed shrunk interval [xs, xe - m] as the half-open [xs, xe - m + 1)
+    h_end = p.end - (m - 1)
+    keep = h_end > p.start
+    venue, start, h_end = p.venue[keep], p.start[keep], h_end[keep]
+    order = np.lexsort((start, venue))
+    venue, start, h_end = venue[order], start[order], h_end[order]
+    group = np.empty(order.shape[0], dtype=np.int64)
+    n = int(_kernels.merge_windows(venue.astype(np.int64), start, h_end, True, group))
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else group[:0]
+    piece_end = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(piece_end, group, h_end)
+    # a piece [ps, pe] (pe = piece_end - 1) is matched as [ps, pe + m) (closed: [ps, pe + m])
+    return (
+        np.ascontiguousarray(venue[first]),
+        np.ascontiguousarray(start[first]),
+        piece_end - 1 + m,
+        m,
+    )
+
+
+#: Tiers with fewer queries than this are matched on one thread.
+_PARALLEL_MIN_QUERIES = 2048
+
+
+def _threads() -> int:
+    """Threads for large tiers: ``TRACEGRAPH_NUM_THREADS``, else the number of cores."""
+    value = os.environ.get("TRACEGRAPH_NUM_THREADS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
+def _earliest_overlaps(
+    target: VenueIndex,
+    venue: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    person: np.ndarray,
+    *,
+    min_overlap: int,
+    excluded: np.ndarray,
+    earliest: np.ndarray,
+    first_venue: np.ndarray,
+    by_query: bool,
+    rule: Any,
+    threads: int | None = None,
+) -> None:
+    """:meth:`VenueIndex.earliest_overlaps`, split over threads for large inputs.
+
+    The kernel releases the GIL, so plain threads run it in parallel on contiguous
+    slices of the queries; each thread lowers its own copy of ``earliest`` /
+    ``first_venue`` and the copies are combined at the end (the minimum, the smallest
+    venue on a tie), which gives exactly the serial answer whatever the split.
+    """
+    n = venue.shape[0]
+    threads = _threads() if threads is None else max(1, threads)
+    if threads == 1 or n < _PARALLEL_MIN_QUERIES:
+        target.earliest_overlaps(
+            venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
+            earliest=earliest, first_venue=first_venue,
+            venue_pairs=np.zeros(target.n_venues, dtype=np.int64), by_query=by_query, rule=rule,
+        )  # fmt: skip
+        return
+    bounds = np.linspace(0, n, 4 * threads + 1).astype(np.int64)
+    states: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    local = threading.local()
+    lock = threading.Lock()
+
+    def run(a: int, b: int) -> None:
+        state = getattr(local, "state", None)
+        if state is None:
+            state = (
+                earliest.copy(),
+                first_venue.copy(),
+                np.zeros(target.n_venues, dtype=np.int64),
+            )
+            local.state = state
+            with lock:
+                states.append(state)
+        target.earliest_overlaps(
+            venue[a:b], start[a:b], end[a:b], person[a:b], min_overlap=min_overlap,
+            excluded=excluded, earliest=state[0], first_venue=state[1], venue_pairs=state[2],
+            by_query=by_query, rule=rule,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(run, int(a), int(b)) for a, b in itertools.pairwise(bounds)]:
+            future.result()
+    for e, f, _ in states:
+        better = (e < earliest) | ((e == earliest) & (f < first_venue))
+        earliest[better] = e[better]
+        first_venue[better] = f[better]
+
+
+def _lower(
+    earliest: np.ndarray,
+    first_venue: np.ndarray,
+    person: np.ndarray,
+    when: np.ndarray,
+    venue: np.ndarray,
+) -> None:
+    """Lower ``earliest[person]`` to ``when`` (``first_venue``: its venue, smallest on ties)."""
+    if person.shape[0] == 0:
+        return
+    order = np.lexsort((venue, when, person))
+    p = person[order]
+    first = order[np.r_[True, p[1:] != p[:-1]]]
+    p, w, v = person[first], when[first], venue[first].astype(np.int32)
+    better = (w < earliest[p]) | ((w == earliest[p]) & (v < first_venue[p]))
+    earliest[p[better]] = w[better]
+    first_venue[p[better]] = v[better]
 
 
 def _tier_pairs(
@@ -892,19 +1038,19 @@ def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.nda
 
 @dataclass(frozen=True, eq=False)
 class _StayPairs:
-    """The qualifying stay pairs of a trace: counted while tracing, listed on demand.
+    """The qualifying stay pairs of a trace: listed and counted on demand.
 
-    Tracing keeps only each person's earliest exposure, so its memory does not grow
-    with the number of pairs (a tier-2 trace through a city can have hundreds of
-    millions). :meth:`table` matches the tiers again, emitting every pair.
+    Tracing keeps only each person's earliest exposure (and its venue), so its memory
+    does not grow with the number of pairs (a tier-2 trace through a city can have
+    hundreds of millions). :meth:`table` matches the tiers again, emitting every
+    pair; :meth:`counts` matches them again, counting.
     """
 
     index: VenueIndex
     tier: np.ndarray  # final tier per person code (-1: not traced)
     tiers: tuple[_Tier, ...]
     rules: _Rules
-    n_pairs: int
-    venue_pairs: np.ndarray  # pairs per venue code
+    first_venue: np.ndarray  # venue code of each person's earliest exposure (-1: none)
 
     @property
     def persons(self) -> pa.Array:
@@ -914,9 +1060,30 @@ class _StayPairs:
     def venues(self) -> pa.Array:
         return self.index.venues
 
+    @functools.cached_property
+    def counts(self) -> tuple[int, np.ndarray]:
+        """``(number of pairs, pairs per venue code)``, by matching every tier again."""
+        venue_pairs = np.zeros(self.index.n_venues, dtype=np.int64)
+        n_pairs = 0
+        for t in self.tiers:
+            excluded = (self.tier >= 0) & (self.tier < t.number)
+            if self.rules.cumulative:
+                for part in _tier_pairs(self.index, t, excluded, self.rules):
+                    venue_pairs += np.bincount(part[2], minlength=venue_pairs.shape[0])
+                    n_pairs += part[2].shape[0]
+                continue
+            p = _probe(self.index, t, excluded, self.rules)
+            n_pairs += p.target.earliest_overlaps(
+                p.venue, p.start, p.end, p.person, min_overlap=self.rules.min_overlap,
+                excluded=p.excluded,
+                earliest=np.full(self.index.n_persons, FAR_FUTURE, dtype=np.int64),
+                venue_pairs=venue_pairs, by_query=p.reverse, rule=self.rules.policy.rule,
+            )  # fmt: skip
+        return n_pairs, venue_pairs
+
     def venue_counts(self) -> np.ndarray:
         """Number of pairs per venue code."""
-        return self.venue_pairs
+        return self.counts[1]
 
     def table(self) -> pa.Table:
         """The pairs as an Arrow table, sorted by tier, then overlap start (stable)."""
@@ -997,8 +1164,12 @@ class Trace:
 
     @property
     def n_pairs(self) -> int:
-        """Number of qualifying stay pairs (rows of :attr:`edges`), without building it."""
-        return self._pairs.n_pairs
+        """Number of qualifying stay pairs (rows of :attr:`edges`), without building it.
+
+        Counted on first access by matching the tiers again (tracing itself keeps only
+        each person's first exposure), then kept.
+        """
+        return self._pairs.counts[0]
 
     @classmethod
     def _build(
@@ -1042,7 +1213,44 @@ class Trace:
     def __repr__(self) -> str:
         counts = self.tier_counts()
         tiers = ", ".join(f"F{k}={n}" for k, n in counts.items())
-        return f"Trace({self.contacts.num_rows} persons: {tiers}; {self.n_pairs} stay pairs)"
+        return f"Trace({self.contacts.num_rows} persons: {tiers}; policy {self.policy.name})"
+
+    def first_exposure_venues(self, n: int = 5) -> pa.Table:
+        """The venues where most traced contacts had their first exposure.
+
+        Known from tracing itself (no matching again), so cheap on any trace.
+
+        Parameters
+        ----------
+        n : int, default 5
+            How many venues to return.
+
+        Returns
+        -------
+        pyarrow.Table
+            Columns ``venue`` and ``exposed`` (contacts whose earliest exposure was
+            there; on a tie in time, the venue with the smallest code counts).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = tiny_city.stays["person"][0].as_py()
+        >>> result = tg.trace(index, [first])
+        >>> int(pc.sum(result.first_exposure_venues(10**6)["exposed"]).as_py()) == (
+        ...     result.tier_counts().get(1, 0))
+        True
+        """
+        venue = self._pairs.first_venue
+        venue = venue[(venue >= 0) & (self._pairs.tier > 0)]
+        counts = np.bincount(venue, minlength=self.index.n_venues)
+        busiest = np.argsort(-counts, kind="stable")[:n]
+        busiest = busiest[counts[busiest] > 0]
+        return pa.table(
+            {
+                "venue": self.index.venues.take(pa.array(busiest)),
+                "exposed": pa.array(counts[busiest], type=pa.int64()),
+            }
+        )
 
     def top_venues(self, n: int = 5) -> pa.Table:
         """The venues with the most qualifying stay pairs, busiest first.
@@ -1087,13 +1295,15 @@ class Trace:
             params.append(("policy", self.policy.describe()))
             if self.params.get("cumulative"):
                 params.append(("cumulative", "per UTC day"))
+            counted = "counts" in self._pairs.__dict__  # never match again just for a repr
+            pairs = [("stay pairs", f"{self.n_pairs:,}")] if counted else []
             summary = _html.definition_list(
                 f"Trace to tier {self.params.get('tiers')}",
-                [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()]
-                + [("stay pairs", f"{self.n_pairs:,}")]
-                + params,
+                [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()] + pairs + params,
             )
-            venues = _html.arrow_table(self.top_venues(5), caption="busiest exposure venues")
+            venues = _html.arrow_table(
+                self.first_exposure_venues(5), caption="where most contacts were first exposed"
+            )
             contacts = _html.arrow_table(self.contacts, caption="contacts")
             return f"<div>{summary}{venues}{contacts}</div>"
         except Exception:  # a repr must never raise

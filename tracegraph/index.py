@@ -737,7 +737,7 @@ class VenueIndex:
                 self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
                 self.entry_stay,
                 self.origin, self.bucket_width, next_query,
-                _kernels.EMIT_PAIRS, rule_code, _NO_INT64, _NO_INT64, *out,
+                _kernels.EMIT_PAIRS, rule_code, _NO_INT64, _NO_INT32, _NO_INT64, *out,
             )  # fmt: skip
             parts.append(tuple(a[:n_written] for a in out))  # type: ignore[arg-type]
             next_query = int(resume)
@@ -756,22 +756,32 @@ class VenueIndex:
         excluded: np.ndarray,
         earliest: np.ndarray,
         venue_pairs: np.ndarray,
+        first_venue: np.ndarray | None = None,
         by_query: bool = False,
         rule: MatchRule = "half-open",
     ) -> int:
         """Like :meth:`query`, but keep only each person's earliest overlap start.
 
         ``earliest`` (int64 per person code) is lowered in place for the person of each
-        matching stay, or for the query's person when ``by_query``; ``venue_pairs``
-        (int64 per venue code) counts the matches. No pair is stored, so memory does
-        not grow with the number of pairs. Returns the number of matching pairs.
+        matching stay, or for the query's person when ``by_query``; ``first_venue``
+        (int32 per person code, optional) takes the venue of that earliest overlap
+        (the smallest venue code on a tie); ``venue_pairs`` (int64 per venue code)
+        counts the matches. No pair is stored, so memory does not grow with the number
+        of pairs. Returns the number of matching pairs.
         """
         self._check_queries(venue, start, end, on_behalf_of, excluded)
         rule_code = _rule_code(rule)
-        if earliest.shape != (self.n_persons,) or venue_pairs.shape != (self.n_venues,):
+        if first_venue is None:
+            first_venue = np.zeros(self.n_persons, dtype=np.int32)
+        if (
+            earliest.shape != (self.n_persons,)
+            or first_venue.shape != (self.n_persons,)
+            or venue_pairs.shape != (self.n_venues,)
+        ):
             raise ValueError(
-                f"expected `earliest` of shape ({self.n_persons},) and `venue_pairs` of shape "
-                f"({self.n_venues},), got {earliest.shape} and {venue_pairs.shape}"
+                f"expected `earliest` and `first_venue` of shape ({self.n_persons},) and "
+                f"`venue_pairs` of shape ({self.n_venues},), got {earliest.shape}, "
+                f"{first_venue.shape} and {venue_pairs.shape}"
             )
         n_matches, _ = _kernels.overlapping_stays(
             venue, start, end, on_behalf_of, min_overlap, excluded,
@@ -780,7 +790,7 @@ class VenueIndex:
             self.entry_stay,
             self.origin, self.bucket_width, 0,
             _kernels.EARLIEST_BY_QUERY if by_query else _kernels.EARLIEST_BY_STAY, rule_code,
-            earliest, venue_pairs,
+            earliest, first_venue, venue_pairs,
             _NO_INT32, _NO_INT32, _NO_INT64, _NO_INT64,
         )  # fmt: skip
         return int(n_matches)
