@@ -55,7 +55,8 @@ def test_global_setting_applies_and_explicit_argument_wins(city, capsys):
 
 
 def test_missing_tqdm_is_an_error_only_when_asked_for(city, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
+    for name in ("tqdm", "tqdm.auto", "tqdm.std"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails
     with pytest.raises(TracegraphError, match=r"needs tqdm.*tracegraph\[progress\]"):
         tg.VenueIndex.from_stays(city.stays, progress=True)
     tg.VenueIndex.from_stays(city.stays)  # auto: silently off

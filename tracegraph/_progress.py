@@ -10,6 +10,7 @@ otherwise, so services and CI logs stay quiet.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from types import TracebackType
 from typing import Any
@@ -36,10 +37,14 @@ def set_progress(enabled: bool | None) -> None:
     _setting["progress"] = enabled
 
 
+def _in_notebook() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def _watched() -> bool:
     """Whether someone can see a bar: a terminal on stderr, or a Jupyter kernel."""
-    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+    if _in_notebook():
         return True
     stream = sys.stderr
     return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
@@ -94,7 +99,10 @@ def progress_bar(progress: bool | None, *, total: int | None, desc: str, unit: s
     if wanted is False or (wanted is None and not _watched()):
         return _Bar(None)
     try:
-        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
+        if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
+        else:  # text bars (tqdm.auto would warn in a notebook without ipywidgets)
+            from tqdm.std import tqdm  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         if wanted:
             raise MissingDependency(

@@ -1372,10 +1372,12 @@ class Trace:
             One row per traced contact (tier >= 1), in the order of
             :attr:`contacts`: ``person``, ``tier``, ``exposed_at``; ``venue`` and
             ``source`` of the first exposure; ``overlap_minutes`` (sum over their
-            stay pairs of each pair's overlap, rounded as the policy says) and
-            ``longest_minutes``; ``risk`` (the policy's score on their worst UTC day:
-            rounded minutes, weighted by the infector's transmission-risk level under
-            ``"cwa"``, overlaps split at 00:00 UTC), ``risk_level`` (``"high"`` when
+            stay pairs of each pair's overlap, rounded as the policy says: exposure
+            minutes, so 30 minutes with two infectious people count 60) and
+            ``longest_minutes`` (the longest single pair); ``risk`` (the policy's
+            score on their worst UTC day: those exposure minutes, weighted by each
+            infector's transmission-risk level under ``"cwa"``, overlaps split at
+            00:00 UTC), ``risk_level`` (``"high"`` when
             ``risk >= policy.high_risk``, else ``"low"``); ``crowd`` (distinct people
             other than the infector present at the venue during the infector's
             exposure window there, the contact included).

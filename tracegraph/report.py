@@ -482,9 +482,10 @@ def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: 
     -------
     pyarrow.Table
         One row per case: ``person``, ``cluster`` (0 is the largest), ``cluster_size``
-        (number of cases in it), ``venues`` (sorted list of the venues whose
-        exposures tie the cluster together; empty for a lone case). Sorted by
-        cluster, then person.
+        (number of cases in it), ``venues`` (sorted list of the venues of the
+        exposures inside the cluster: case to case, and cases and traced contacts
+        to their contacts; for a lone case, where it exposed its own contacts, empty
+        if it exposed nobody). Sorted by cluster, then person.
 
     Examples
     --------
