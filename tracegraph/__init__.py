@@ -38,7 +38,7 @@ from tracegraph.errors import (
     TimezoneError,
     TracegraphError,
 )
-from tracegraph.exposure import Trace, present_at, trace, warmup
+from tracegraph.exposure import Trace, copresent_pairs, present_at, trace, warmup
 from tracegraph.index import VenueIndex
 from tracegraph.ingest import Scans, ScanSchema, pseudonymize, read_scans, scans_to_stays
 from tracegraph.plot import plot_compliance
@@ -71,6 +71,7 @@ __all__ = [
     "__version__",
     "clusters",
     "compliance",
+    "copresent_pairs",
     "inactive_venues",
     "plot_compliance",
     "present_at",

@@ -423,6 +423,27 @@ def find_windows(w_key, w_start, w_end, key, time, closed_end, out):  # type: ig
 
 
 @_jit
+def disjoint_pairs(offsets, a, b, out):  # type: ignore[no-untyped-def]
+    """Per group, the number of ordered pairs (i, j) with ``b[i] < a[j]``.
+
+    Within each group ``offsets[g]:offsets[g+1]``, ``a`` and ``b`` are each sorted
+    ascending (they need not be paired row by row). For closed intervals [a, b] with
+    a <= b these are the pairs where i ends before j starts, so a group of k
+    intervals has ``k * (k - 1) / 2 - out[g]`` intersecting pairs. Two pointers: O(k).
+    """
+    for g in range(offsets.shape[0] - 1):
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        i = lo
+        count = 0
+        for j in range(lo, hi):
+            while i < hi and b[i] < a[j]:
+                i += 1
+            count += i - lo
+        out[g] = count
+
+
+@_jit
 def connected_labels(n, a, b):  # type: ignore[no-untyped-def]
     """Connected components of the graph with nodes ``0..n-1`` and edges ``a[i]-b[i]``.
 
