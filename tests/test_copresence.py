@@ -62,5 +62,5 @@ def test_copresent_pairs_edges():
         "venue": ["v", "w"],
         "pairs": [0, 1],
     }
-    with pytest.raises(TypeError, match="expected a tracegraph.VenueIndex"):
+    with pytest.raises(TypeError, match=r"expected a tracegraph\.VenueIndex"):
         tg.copresent_pairs(rows)
