@@ -352,16 +352,37 @@ class InactiveVenues:
             return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
 
     def to_arrow(self) -> pa.Table:
-        """The inactive venues (the ``inactive`` table)."""
+        """The inactive venues (the ``inactive`` table).
+
+        Examples
+        --------
+        >>> report = tg.inactive_venues(tiny_city.registry, tiny_city.stays, days=1)
+        >>> report.to_arrow() is report.inactive
+        True
+        """
         return self.inactive
 
     def to_pandas(self) -> Any:
-        """The inactive venues as a pandas DataFrame (``pip install tracegraph[pandas]``)."""
+        """The inactive venues as a pandas DataFrame (``pip install tracegraph[pandas]``).
+
+        Examples
+        --------
+        >>> report = tg.inactive_venues(tiny_city.registry, tiny_city.stays, days=1)
+        >>> len(report.to_pandas()) == report.inactive.num_rows
+        True
+        """
         require("pandas", "pandas")
         return self.inactive.to_pandas()
 
     def to_polars(self) -> Any:
-        """The inactive venues as a polars DataFrame (``pip install tracegraph[polars]``)."""
+        """The inactive venues as a polars DataFrame (``pip install tracegraph[polars]``).
+
+        Examples
+        --------
+        >>> report = tg.inactive_venues(tiny_city.registry, tiny_city.stays, days=1)
+        >>> report.to_polars().height == report.inactive.num_rows
+        True
+        """
         pl = require("polars", "polars")
         return pl.from_arrow(self.inactive)
 

@@ -1236,17 +1236,41 @@ class Trace:
 
     @functools.cached_property
     def edges(self) -> pa.Table:
-        """Every qualifying pair of stays (built on first access, then kept)."""
+        """Every qualifying pair of stays (built on first access, then kept).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> result.edges.num_rows == result.n_pairs
+        True
+        """
         return self._pairs.table()
 
     @property
     def index(self) -> VenueIndex:
-        """The index this trace was run on."""
+        """The index this trace was run on.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> result.index is index
+        True
+        """
         return self._pairs.index
 
     @property
     def policy(self) -> MatchPolicy:
-        """The matching policy of this trace."""
+        """The matching policy of this trace.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> result.policy.name
+        'tracegraph'
+        """
         return self._pairs.rules.policy
 
     @property
@@ -1255,6 +1279,13 @@ class Trace:
 
         Counted on first access by matching the tiers again (tracing itself keeps only
         each person's first exposure), then kept.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> result.n_pairs >= result.tier_counts().get(1, 0)
+        True
         """
         return self._pairs.counts[0]
 
@@ -1539,7 +1570,17 @@ class Trace:
         return report.venues(self)
 
     def plot_timeline(self, person: Any, /, *, ax: Any = None, tz: Any = None) -> Any:
-        """One person's stays and exposures over time; see :func:`tracegraph.plot.plot_timeline`."""
+        """One person's stays and exposures over time; see :func:`tracegraph.plot.plot_timeline`.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> ax = result.plot_timeline(result.contacts["person"][1].as_py())
+        >>> matplotlib.pyplot.close(ax.figure)
+        """
         from tracegraph.plot import plot_timeline
 
         return plot_timeline(self, person, ax=ax, tz=tz)
@@ -1547,22 +1588,56 @@ class Trace:
     def plot_tiers(
         self, /, *, ax: Any = None, max_nodes: int = 300, labels: bool | None = None
     ) -> Any:
-        """The tier graph drawn in layers; see :func:`tracegraph.plot.plot_tiers`."""
+        """The tier graph drawn in layers; see :func:`tracegraph.plot.plot_tiers`.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> ax = result.plot_tiers()
+        >>> matplotlib.pyplot.close(ax.figure)
+        """
         from tracegraph.plot import plot_tiers
 
         return plot_tiers(self, ax=ax, max_nodes=max_nodes, labels=labels)
 
     def to_arrow(self) -> pa.Table:
-        """The contacts table (``person``, ``tier``, ``exposed_at``)."""
+        """The contacts table (``person``, ``tier``, ``exposed_at``).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> result.to_arrow() is result.contacts
+        True
+        """
         return self.contacts
 
     def to_pandas(self) -> Any:
-        """The contacts as a pandas DataFrame (needs ``pip install tracegraph[pandas]``)."""
+        """The contacts as a pandas DataFrame (needs ``pip install tracegraph[pandas]``).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> list(result.to_pandas().columns)
+        ['person', 'tier', 'exposed_at']
+        """
         require("pandas", "pandas")
         return self.contacts.to_pandas()
 
     def to_polars(self) -> Any:
-        """The contacts as a polars DataFrame (needs ``pip install tracegraph[polars]``)."""
+        """The contacts as a polars DataFrame (needs ``pip install tracegraph[polars]``).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], tiers=2)
+        >>> result.to_polars().columns
+        ['person', 'tier', 'exposed_at']
+        """
         pl = require("polars", "polars")
         return pl.from_arrow(self.contacts)
 

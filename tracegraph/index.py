@@ -453,22 +453,50 @@ class VenueIndex:
 
     @property
     def n_stays(self) -> int:
-        """Number of stays."""
+        """Number of stays.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> index.n_stays == tiny_city.stays.num_rows
+        True
+        """
         return int(self.start.shape[0])
 
     @property
     def n_persons(self) -> int:
-        """Number of distinct persons."""
+        """Number of distinct persons.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> index.n_persons == len(set(tiny_city.stays["person"].to_pylist()))
+        True
+        """
         return len(self.persons)
 
     @property
     def n_venues(self) -> int:
-        """Number of distinct venues."""
+        """Number of distinct venues.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> index.n_venues == len(set(tiny_city.stays["venue"].to_pylist()))
+        True
+        """
         return len(self.venues)
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the index's arrays, in bytes."""
+        """Memory held by the index's arrays, in bytes.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> 16 < index.nbytes / index.n_stays < 100
+        True
+        """
         arrays = (
             self.start,
             self.end,
@@ -522,12 +550,31 @@ class VenueIndex:
     # ------------------------------------------------------------------ lookups
 
     def person_codes(self, ids: pa.Array) -> np.ndarray:
-        """Codes of person ``ids`` (``-1`` where an id is not in the index)."""
+        """Codes of person ``ids`` (``-1`` where an id is not in the index).
+
+        Codes are positions in :attr:`persons` (the sorted distinct ids).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> import pyarrow as pa
+        >>> first = index.persons[0].as_py()
+        >>> index.person_codes(pa.array([first, -5])).tolist()
+        [0, -1]
+        """
         values = self._codes(ids, self.persons, "person")
         return _lookup(self._sorted_ids(self.persons, values), values)
 
     def venue_codes(self, ids: pa.Array) -> np.ndarray:
-        """Codes of venue ``ids`` (``-1`` where an id is not in the index)."""
+        """Codes of venue ``ids`` (``-1`` where an id is not in the index).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> import pyarrow as pa
+        >>> index.venue_codes(pa.array([index.venues[1].as_py()])).tolist()
+        [1]
+        """
         values = self._codes(ids, self.venues, "venue")
         return _lookup(self._sorted_ids(self.venues, values), values)
 
@@ -613,6 +660,14 @@ class VenueIndex:
         pyarrow.Table
             Columns ``person``, ``venue``, ``start``, ``end`` (the whole stays), in
             the index's order.
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> row = tiny_city.stays.slice(0, 1).to_pylist()[0]
+        >>> found = index.stays_at(row["venue"], row["start"], row["end"])
+        >>> row["person"] in found["person"].to_pylist()
+        True
         """
         a = instant_seconds(start, "start")
         b = instant_seconds(end, "end")
@@ -673,6 +728,16 @@ class VenueIndex:
         query, stay, overlap_start, overlap_end : numpy.ndarray
             One element per matching (query, stay) pair: the query's position, the
             stay's row in the index, and the overlap [overlap_start, overlap_end).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> query, stay, o_start, o_end = index.query(
+        ...     index.venue[:1], index.start[:1], index.end[:1], np.array([-1], np.int32),
+        ...     min_overlap=0, excluded=np.zeros(index.n_persons, dtype=bool))
+        >>> 0 in stay.tolist()  # the stay itself overlaps its own interval
+        True
         """
         parts = self.query_parts(
             venue, start, end, on_behalf_of, min_overlap=min_overlap, excluded=excluded, rule=rule
@@ -717,6 +782,16 @@ class VenueIndex:
         """Like :meth:`query`, but the result comes in parts, as the kernel wrote them.
 
         Saves concatenating large results; callers process part by part.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> parts = index.query_parts(
+        ...     index.venue[:3], index.start[:3], index.end[:3], np.full(3, -1, np.int32),
+        ...     min_overlap=0, excluded=np.zeros(index.n_persons, dtype=bool))
+        >>> sum(len(p[0]) for p in parts) >= 3
+        True
         """
         self._check_queries(venue, start, end, on_behalf_of, excluded)
         rule_code = _rule_code(rule)
@@ -768,6 +843,18 @@ class VenueIndex:
         (the smallest venue code on a tie); ``venue_pairs`` (int64 per venue code)
         counts the matches. No pair is stored, so memory does not grow with the number
         of pairs. Returns the number of matching pairs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> earliest = np.full(index.n_persons, 2**62, dtype=np.int64)
+        >>> n = index.earliest_overlaps(
+        ...     index.venue[:1], index.start[:1], index.end[:1], np.array([-1], np.int32),
+        ...     min_overlap=0, excluded=np.zeros(index.n_persons, dtype=bool),
+        ...     earliest=earliest, venue_pairs=np.zeros(index.n_venues, dtype=np.int64))
+        >>> int(earliest[index.person[0]]) == int(index.start[0])
+        True
         """
         self._check_queries(venue, start, end, on_behalf_of, excluded)
         rule_code = _rule_code(rule)

@@ -160,14 +160,26 @@ class MatchPolicy:
 
     @property
     def rule(self) -> MatchRule:
-        """The kernel's matching rule: ``"half-open"``, ``"closed"`` or ``"arrival"``."""
+        """The kernel's matching rule: ``"half-open"``, ``"closed"`` or ``"arrival"``.
+
+        Examples
+        --------
+        >>> tg.MatchPolicy.named("nz").rule
+        'arrival'
+        """
         if self.contact == "arrival":
             return "arrival"
         return self.intervals
 
     @property
     def symmetric(self) -> bool:
-        """Whether swapping the window and the stay gives the same matches."""
+        """Whether swapping the window and the stay gives the same matches.
+
+        Examples
+        --------
+        >>> tg.MatchPolicy.named("nz").symmetric, tg.MatchPolicy.named("nhs").symmetric
+        (False, True)
+        """
         return self.contact == "stay"
 
     @classmethod
@@ -206,7 +218,13 @@ class MatchPolicy:
         return (s + 30) // 60
 
     def describe(self) -> str:
-        """One line saying what the policy does, for reprs and summaries."""
+        """One line saying what the policy does, for reprs and summaries.
+
+        Examples
+        --------
+        >>> tg.MatchPolicy.named("crowdnotifier").describe()
+        'crowdnotifier: closed intervals, shared 3600 s bucket, minutes floor'
+        """
         parts = [f"{self.intervals} intervals"]
         if self.contact == "arrival":
             parts = ["arrival instant strictly inside the window"]
