@@ -100,8 +100,8 @@ def test_negative_times_floor_towards_the_past():
         }
     )
     index = tg.VenueIndex.from_stays(table)
-    assert index.start.tolist() == [-2]
-    assert index.end.tolist() == [-1]
+    assert index.start_seconds().tolist() == [-2]
+    assert index.end_seconds().tolist() == [-1]
 
 
 def test_zone_aware_times_are_instants_whatever_the_zone():
@@ -124,7 +124,7 @@ def test_naive_times_need_a_zone():
     utc = tg.VenueIndex.from_stays(naive, tz="UTC")
     hanoi = tg.VenueIndex.from_stays(naive, tz="Asia/Ho_Chi_Minh")
     # the same wall-clock time in Hanoi (UTC+7) is 7 hours earlier as an instant
-    assert (utc.start - hanoi.start).tolist() == [7 * 3600] * len(ROWS)
+    assert (utc.start_seconds() - hanoi.start_seconds()).tolist() == [7 * 3600] * len(ROWS)
 
 
 def test_unknown_zone_is_a_clear_error():
@@ -252,21 +252,40 @@ def test_stays_of_lists_a_persons_stays_in_time_order():
     assert index.stays_of(12345).num_rows == 0
 
 
-def test_bucket_table_lists_every_covered_bucket_in_start_order():
-    rows = [(1, 0, 0, 10), (2, 0, 5, 35), (3, 0, 12, 12), (4, 0, 21, 22), (5, 1, 100, 101)]
+def test_stays_are_grouped_by_venue_and_duration_class_in_start_order():
+    rows = [
+        (1, 0, 0, 10),  # 10 s: class 0 (at most 10 s)
+        (2, 0, 5, 35),  # 30 s: class 2 (at most 40 s)
+        (3, 0, 12, 12),  # zero length: class 0
+        (4, 0, 21, 22),  # class 0
+        (6, 0, 3, 20),  # 17 s: class 1 (at most 20 s)
+        (5, 1, 100, 101),
+    ]
     index = tg.VenueIndex.from_stays(stays_table(rows), bucket_width=10)
-    buckets = {}
-    for v in range(index.n_venues):
-        for k in range(index.venue_key_offsets[v], index.venue_key_offsets[v + 1]):
-            entries = index.entry_stay[index.key_offsets[k] : index.key_offsets[k + 1]]
-            buckets[(v, int(index.key_bucket[k]))] = [int(index.person[j]) for j in entries]
+    assert index.n_classes == 3
     persons = index.persons.to_pylist()
-    named = {key: [persons[p] for p in value] for key, value in buckets.items()}
-    # the zero-length stay of person 3 sits in the bucket of its instant (closed-interval
-    # policies match it); person 2 covers buckets 0..3
-    assert named == {(0, 0): [1, 2], (0, 1): [2, 3], (0, 2): [2, 4], (0, 3): [2], (1, 10): [5]}
-    # how many entries of each bucket were carried over from earlier buckets
-    assert index.key_carried.tolist() == [0, 1, 1, 1, 0]
+    layout = {}
+    for v in range(index.n_venues):
+        for c in range(index.n_classes):
+            lo, hi = index.class_offsets[v * index.n_classes + c : v * index.n_classes + c + 2]
+            if hi > lo:
+                layout[(v, c)] = [persons[index.person[j]] for j in range(lo, hi)]
+    assert layout == {(0, 0): [1, 3, 4], (0, 1): [6], (0, 2): [2], (1, 0): [5]}
+    # each class is sorted by start; times count from the origin (the earliest start)
+    assert index.origin == 0
+    assert index.start.tolist() == [0, 12, 21, 3, 5, 100]
+    assert index.start.dtype == np.int32
+    assert index.venue_offsets.tolist() == [0, 5, 6]
+    assert index.venue_of().tolist() == [0, 0, 0, 0, 0, 1]
+    assert index.venue_of(np.array([5, 0])).tolist() == [1, 0]
+
+
+def test_times_beyond_68_years_are_kept_as_int64():
+    rows = [(1, 0, 0, 10), (2, 0, 5, 2**31 + 5)]
+    index = tg.VenueIndex.from_stays(stays_table(rows))
+    assert index.start.dtype == np.int64
+    assert index.end_seconds().max() == 2**31 + 5
+    assert tg.trace(index, [1]).contacts["person"].to_pylist() == [1, 2]
 
 
 def test_counting_sort_is_stable():
@@ -291,11 +310,12 @@ def test_unsorted_input_gives_the_same_index_as_sorted_input():
     by_time = table.take(pa.array(np.argsort(start, kind="stable")))
     a = tg.VenueIndex.from_stays(table)
     b = tg.VenueIndex.from_stays(by_time)
-    # stays with equal (venue, start) may come in either order; everything else is equal
-    for name in ("start", "venue", "key_bucket", "key_offsets", "venue_key_offsets"):
+    # stays with equal (venue, class, start) may come in either order; else all is equal
+    for name in ("start", "venue_offsets", "class_offsets"):
         assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
-    assert sorted(zip(a.venue, a.start, a.end, a.person, strict=True)) == sorted(
-        zip(b.venue, b.start, b.end, b.person, strict=True)
+    assert a.origin == b.origin and a.n_classes == b.n_classes
+    assert sorted(zip(a.venue_of(), a.start, a.end, a.person, strict=True)) == sorted(
+        zip(b.venue_of(), b.start, b.end, b.person, strict=True)
     )
 
 
@@ -328,20 +348,17 @@ def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
     index = tg.VenueIndex.from_stays(table, bucket_width="10min")
     q = rng.integers(0, n, 50)
     args = (
-        index.venue[q],
-        index.start[q],
-        index.end[q],
+        index.venue_of(q),
+        index.start_seconds(q),
+        index.end_seconds(q),
         index.person[q],
         0,
         np.zeros(index.n_persons, dtype=np.bool_),
         index.start,
         index.end,
         index.person,
-        index.venue_key_offsets,
-        index.key_bucket,
-        index.key_offsets,
-        index.key_carried,
-        index.entry_stay,
+        index.class_offsets,
+        index.n_classes,
         index.origin,
         index.bucket_width,
     )
@@ -424,8 +441,18 @@ def test_append_a_day_equals_building_from_everything(ids):
     assert appended.persons.equals(built.persons)
     assert appended.venues.equals(built.venues)
     assert appended.bucket_width == built.bucket_width
-    a = sorted(zip(appended.venue, appended.start, appended.end, appended.person, strict=True))
-    b = sorted(zip(built.venue, built.start, built.end, built.person, strict=True))
+    a = sorted(
+        zip(
+            appended.venue_of(),
+            appended.start_seconds(),
+            appended.end_seconds(),
+            appended.person,
+            strict=True,
+        )
+    )
+    b = sorted(
+        zip(built.venue_of(), built.start_seconds(), built.end_seconds(), built.person, strict=True)
+    )
     assert a == b
     _same_traces(appended, built, stays["person"][:5].to_pylist())
 
@@ -448,7 +475,7 @@ def test_purge_equals_building_from_the_kept_stays():
     city = tg.synth.generate_city(400, days=4, seed=12)
     stays = city.stays
     index = tg.VenueIndex.from_stays(stays)
-    cutoff = int(np.median(index.end))
+    cutoff = int(np.median(index.end_seconds()))
     purged = index.purge(before=cutoff)
     kept = stays.filter(pa.compute.greater(stays["end"], pa.scalar(cutoff, TS)))
     built = tg.VenueIndex.from_stays(kept)

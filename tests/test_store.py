@@ -127,15 +127,16 @@ def test_save_returns_the_absolute_path_and_writes_the_documented_layout(saved, 
     assert sorted(p.name for p in saved.iterdir()) == sorted([*FILES, "manifest.json"])
     manifest = json.loads((saved / "manifest.json").read_text())
     assert manifest["format"] == "tracegraph-index"
-    assert manifest["format_version"] == FORMAT_VERSION == 2
+    assert manifest["format_version"] == FORMAT_VERSION == 3
     assert manifest["tracegraph_version"] == tg.__version__
     assert manifest["counts"] == {
         "stays": index.n_stays,
         "persons": index.n_persons,
         "venues": index.n_venues,
-        "keys": len(index.key_bucket),
-        "entries": len(index.entry_stay),
+        "classes": index.n_venues * index.n_classes,
     }
+    assert manifest["n_classes"] == index.n_classes
+    assert manifest["time_type"] == "int32"
     assert manifest["id_types"]["persons"] == str(index.persons.type)
     for name in FILES:
         assert manifest["files"][name]["bytes"] == (saved / name).stat().st_size
@@ -150,8 +151,8 @@ def test_save_rejects_what_it_cannot_save(index, tmp_path):
     with pytest.raises(TypeError, match=r"expected a tracegraph\.VenueIndex"):
         save_index(object(), tmp_path / "x")  # type: ignore[arg-type]
     no_view = tg.VenueIndex._from_codes(
-        index.persons, index.venues, index.person, index.venue, index.start, index.end,
-        index.bucket_width, person_view=False,
+        index.persons, index.venues, index.person, index.venue_of(), index.start_seconds(),
+        index.end_seconds(), index.bucket_width, person_view=False,
     )  # fmt: skip
     with pytest.raises(IndexFormatError, match="without a per-person view cannot be saved"):
         save_index(no_view, tmp_path / "x")
@@ -162,12 +163,12 @@ def test_the_format_holds_every_field_of_the_index():
     # A field added to VenueIndex must get a place in the format (and this list), and
     # a change to the arrays or their meaning needs a new FORMAT_VERSION, so that an
     # older tracegraph refuses the new indexes instead of misreading them.
-    fields = {f.name for f in dataclasses.fields(tg.VenueIndex)} - {"bucket_width", "origin"}
+    scalars = {"bucket_width", "origin", "n_classes"}  # kept in the manifest
+    fields = {f.name for f in dataclasses.fields(tg.VenueIndex)} - scalars
     assert set(_store._FIELDS) == fields
-    assert FORMAT_VERSION == 2  # 2: zero-length stays are in the bucket table
+    assert FORMAT_VERSION == 3  # 3: stays by venue and duration class, times from an origin
     assert sorted(_store._FIELDS) == [
-        "end", "entry_stay", "key_bucket", "key_carried", "key_offsets", "person",
-        "person_offsets", "person_stays", "persons", "start", "venue", "venue_key_offsets",
+        "class_offsets", "end", "person", "person_offsets", "person_stays", "persons", "start",
         "venue_offsets", "venues",
     ]  # fmt: skip
 
@@ -249,7 +250,8 @@ def test_opened_indexes_compile_once_not_per_open(city, saved):
     for _ in range(2):
         tg.trace(open_index(saved), cases, tiers=3)
     assert [len(k.signatures) for k in kernels] == before
-    assert max(before) <= 2  # writable (built) and read-only (opened) arrays
+    # writable (built) and read-only (opened) arrays, each with int32 or int64 times
+    assert max(before) <= 4
 
 
 # ----------------------------------------------------------------------------- overwriting
@@ -327,8 +329,8 @@ def test_a_truncated_file_is_caught_even_without_verify(saved, name):
 
 
 def test_a_missing_file_is_named(saved):
-    (saved / "entry_stay.arrow").unlink()
-    with pytest.raises(CorruptIndexError, match=r"file entry_stay\.arrow is missing"):
+    (saved / "class_offsets.arrow").unlink()
+    with pytest.raises(CorruptIndexError, match=r"file class_offsets\.arrow is missing"):
         open_index(saved)
 
 
@@ -355,9 +357,9 @@ def test_an_empty_file_that_the_manifest_agrees_with_is_caught(saved):
 
 
 def test_a_file_of_the_wrong_type_is_caught(saved, index):
-    # a well-formed Arrow file, consistent with the manifest, but int32 where int64 belongs
+    # a well-formed Arrow file, consistent with the manifest, but int64 where int32 belongs
     file = saved / "start.arrow"
-    batch = pa.record_batch([pa.array(index.start.astype(np.int32))], names=["start"])
+    batch = pa.record_batch([pa.array(index.start.astype(np.int64))], names=["start"])
     with pa.OSFile(str(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
         writer.write_batch(batch)
 
@@ -366,14 +368,32 @@ def test_a_file_of_the_wrong_type_is_caught(saved, index):
 
     rewrite_manifest(saved, change)
     with pytest.raises(
-        CorruptIndexError, match=r"start.arrow: expected int64 without nulls, got int32"
+        CorruptIndexError, match=r"start.arrow: expected int32 without nulls, got int64"
     ):
         open_index(saved, verify=False)
 
 
 def test_counts_that_disagree_with_the_arrays_are_caught(saved):
-    rewrite_manifest(saved, lambda m: m["counts"].update(entries=m["counts"]["entries"] - 1))
-    with pytest.raises(CorruptIndexError, match=r"entry_stay`: expected \d+ values of int32"):
+    rewrite_manifest(saved, lambda m: m["counts"].update(stays=m["counts"]["stays"] - 1))
+    with pytest.raises(CorruptIndexError, match=r"start`: expected \d+ values of int32"):
+        open_index(saved, verify=False)
+    rewrite_manifest(saved, lambda m: m["counts"].update(stays=m["counts"]["stays"] + 1, classes=1))
+    with pytest.raises(CorruptIndexError, match=r"expected `counts.classes` = venues x n_classes"):
+        open_index(saved, verify=False)
+
+
+def test_class_offsets_that_disagree_with_venue_offsets_are_caught(saved, index):
+    file = saved / "class_offsets.arrow"
+    bad = index.class_offsets.copy()
+    bad[1], bad[2] = bad[2], bad[1] + 0  # not monotonic, or shifted
+    bad[index.n_classes] += 1
+    batch = pa.record_batch([pa.array(bad)], names=["class_offsets"])
+    with pa.OSFile(str(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    rewrite_manifest(
+        saved, lambda m: m["files"]["class_offsets.arrow"].update(bytes=file.stat().st_size)
+    )
+    with pytest.raises(CorruptIndexError, match="class_offsets`: expected non-decreasing"):
         open_index(saved, verify=False)
 
 
@@ -385,7 +405,7 @@ def test_a_newer_format_version_asks_for_an_upgrade(saved):
     rewrite_manifest(saved, change)
     with pytest.raises(
         IndexFormatError,
-        match=r"format version 3 \(written by tracegraph 9\.9\.9\).* reads versions up to 2; "
+        match=r"format version 4 \(written by tracegraph 9\.9\.9\).* reads versions up to 3; "
         r"upgrade tracegraph",
     ) as info:
         open_index(saved)
@@ -394,10 +414,10 @@ def test_a_newer_format_version_asks_for_an_upgrade(saved):
 
 def test_an_older_format_version_asks_for_a_rebuild(saved):
     def change(manifest):
-        manifest["format_version"] = 1
+        manifest["format_version"] = 2
 
     rewrite_manifest(saved, change)
-    with pytest.raises(IndexFormatError, match=r"format version 1 .* predates version 2.* rebuild"):
+    with pytest.raises(IndexFormatError, match=r"format version 2 .* predates version 3.* rebuild"):
         open_index(saved)
 
 

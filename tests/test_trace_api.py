@@ -360,11 +360,17 @@ def test_integer_case_ids_out_of_the_index_range_are_unknown():
     assert grown.persons.to_pylist() == [1, 2, 300]
 
 
-def test_an_open_ended_stay_is_refused_with_advice():
-    rows = [("ann", "cafe", 0, 2 * H), ("bob", "cafe", 0, 253_402_300_000)]  # ~9999-12-31
-    with pytest.raises(tg.SchemaError, match="placeholder end times such as 9999-12-31"):
-        index_of(rows)
-    assert index_of(rows, bucket_width="3650d").n_stays == 2
+def test_an_open_ended_stay_costs_nothing_and_is_found():
+    # a placeholder end (about 9999-12-31) sits in its own duration class: no memory
+    # per hour it covers, and the short stays at the venue are not scanned for it
+    rows = [("ann", "cafe", 0, 2 * H), ("bob", "cafe", 0, 253_402_300_000), ("cat", "cafe", H, H)]
+    index = index_of(rows)
+    assert index.nbytes < 2_000
+    assert index.n_classes > 20
+    result = tg.trace(index, ["ann"])
+    assert result.contacts["person"].to_pylist() == ["ann", "bob"]
+    late = index.stays_at("cafe", "2500-01-01T00:00:00Z", "2500-01-02T00:00:00Z")
+    assert late["person"].to_pylist() == ["bob"]
 
 
 def test_times_and_durations_out_of_range():

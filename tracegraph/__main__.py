@@ -47,7 +47,7 @@ def _demo(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     persons = index.persons
     picks = np.sort(rng.choice(len(persons), size=min(args.cases, len(persons)), replace=False))
-    first_day = int(index.start.min()) // 86_400 * 86_400
+    first_day = index.origin // 86_400 * 86_400
     tested = first_day + 86_400 * rng.integers(2, max(3, args.days), size=picks.size)
     cases = pa.table(
         {

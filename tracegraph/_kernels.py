@@ -63,121 +63,36 @@ def counting_sort(keys, n_keys):  # type: ignore[no-untyped-def]
     return order, offsets
 
 
-@_jit
-def is_sorted_within_groups(values, offsets):  # type: ignore[no-untyped-def]
-    """Whether ``values`` is non-decreasing inside every ``offsets`` group."""
-    for g in range(offsets.shape[0] - 1):
-        for i in range(offsets[g] + 1, offsets[g + 1]):
-            if values[i] < values[i - 1]:
-                return False
-    return True
-
-
-# --------------------------------------------------------------------------- buckets
+# --------------------------------------------------------------------------- duration classes
 
 
 @_jit
-def bucket_entry_count(start, end, origin, width):  # type: ignore[no-untyped-def]
-    """Number of (bucket, stay) entries the bucket table will hold.
+def duration_classes(start, end, width, out):  # type: ignore[no-untyped-def]
+    """The duration class of each stay; returns the number of classes used.
 
-    A stay [s, e) with e > s is entered in every bucket from ``(s - origin) // width``
-    to ``(e - 1 - origin) // width``; a zero-length stay is entered in the bucket of
-    its instant (closed-interval policies match it; the half-open rule never does).
+    Class ``c`` holds the stays lasting at most ``width * 2**c`` seconds (and, for
+    ``c > 0``, more than ``width * 2**(c - 1)``); zero-length stays are in class 0.
     """
-    total = 0
+    n_classes = 1
     for i in range(start.shape[0]):
-        s = start[i]
-        e = end[i] - 1
-        if e < s:
-            e = s
-        total += (e - origin) // width - (s - origin) // width + 1
-    return total
+        d = end[i] - start[i]
+        c = 0
+        reach = width
+        while reach < d:
+            reach *= 2
+            c += 1
+        out[i] = c
+        if c + 1 > n_classes:
+            n_classes = c + 1
+    return n_classes
 
 
 @_jit
-def build_buckets(  # type: ignore[no-untyped-def]
-    start,
-    end,
-    venue_offsets,
-    origin,
-    width,
-    key_bucket,
-    key_offsets,
-    key_carried,
-    venue_key_offsets,
-    entry_stay,
-    active,
-):
-    """Fill the per-venue bucket table with a sweep over each venue's stays.
-
-    ``start``/``end`` are sorted by (venue, start); ``venue_offsets`` delimits each
-    venue's stays. For every venue the sweep walks the occupied buckets in increasing
-    order, keeping the stays that started earlier and still cover the current bucket
-    (``active``, in start order), then appending the stays that start in it. Each
-    bucket therefore lists its stays in start order, which lets a query stop at the
-    first stay starting after the query's end. Work is O(entries).
-
-    Outputs (caller-allocated, sized by :func:`bucket_entry_count`):
-    ``key_bucket[k]`` the bucket number of key ``k``; ``key_offsets[k]:key_offsets[k+1]``
-    its entries in ``entry_stay``, of which the first ``key_carried[k]`` are stays
-    carried over from earlier buckets and the rest start in this bucket;
-    ``venue_key_offsets[v]:venue_key_offsets[v+1]`` the keys of venue ``v``.
-    ``active`` is scratch space of the number of stays.
-    Returns the number of keys.
-    """
-    n_venues = venue_offsets.shape[0] - 1
-    n_keys = 0
-    n_entries = 0
-    key_offsets[0] = 0
-    for v in range(n_venues):
-        venue_key_offsets[v] = n_keys
-        i = venue_offsets[v]
-        stop = venue_offsets[v + 1]
-        n_active = 0
-        bucket = 0
-        while True:
-            if n_active == 0:
-                if i >= stop:
-                    break
-                bucket = (start[i] - origin) // width
-            # the active stays all started before this bucket and cover it
-            key_carried[n_keys] = n_active
-            for a in range(n_active):
-                entry_stay[n_entries] = active[a]
-                n_entries += 1
-            # then the stays that start in this bucket, in start order
-            while i < stop and (start[i] - origin) // width == bucket:
-                entry_stay[n_entries] = i
-                n_entries += 1
-                active[n_active] = i
-                n_active += 1
-                i += 1
-            key_bucket[n_keys] = bucket
-            n_keys += 1
-            key_offsets[n_keys] = n_entries
-            # keep only the stays that also cover the next bucket (a zero-length
-            # stay covers only its own)
-            bucket += 1
-            kept = 0
-            for a in range(n_active):
-                j = active[a]
-                if (end[j] - 1 - origin) // width >= bucket:
-                    active[kept] = j
-                    kept += 1
-            n_active = kept
-    venue_key_offsets[n_venues] = n_keys
-    return n_keys
-
-
-# --------------------------------------------------------------------------- queries
-
-
-@_jit
-def _first_key_at_or_after(key_bucket, lo, hi, bucket):  # type: ignore[no-untyped-def]
-    """Binary search: first key index in ``[lo, hi)`` whose bucket is >= ``bucket``."""
+def _lower_bound(values, lo, hi, x):  # type: ignore[no-untyped-def]
+    """Binary search: first position in ``[lo, hi)`` whose value is >= ``x``."""
     while lo < hi:
         mid = (lo + hi) >> 1
-        if key_bucket[mid] < bucket:
+        if values[mid] < x:
             lo = mid + 1
         else:
             hi = mid
@@ -206,11 +121,8 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     start,
     end,
     person,
-    venue_key_offsets,
-    key_bucket,
-    key_offsets,
-    key_carried,
-    entry_stay,
+    class_offsets,
+    n_classes,
     origin,
     width,
     first_query,
@@ -226,24 +138,26 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
 ):
     """For each query interval, every stay at its venue that overlaps it enough.
 
-    Query ``i`` is ``[q_start[i], q_end[i])`` at venue ``q_venue[i]`` on behalf of
-    person ``q_person[i]`` (``-1`` for nobody). A stay ``j`` is reported when it
-    matches the query under ``rule`` (below), its overlap ``min(end, q_end) -
-    max(start, q_start)`` is >= ``min_overlap``, its person differs from
-    ``q_person[i]`` and ``excluded[person[j]]`` is false. Rules:
+    Query ``i`` is ``[q_start[i], q_end[i])`` (epoch seconds) at venue ``q_venue[i]``
+    on behalf of person ``q_person[i]`` (``-1`` for nobody). A stay ``j`` (times
+    ``start[j] + origin``, ``end[j] + origin``) is reported when it matches the query
+    under ``rule`` (below), its overlap ``min(end, q_end) - max(start, q_start)`` is
+    >= ``min_overlap``, its person differs from ``q_person[i]`` and
+    ``excluded[person[j]]`` is false. Rules:
 
     * ``RULE_HALF_OPEN`` (0): the overlap is > 0.
     * ``RULE_CLOSED`` (1): the closed intervals share an instant (overlap >= 0), so
-      touching intervals and zero-length stays inside the query match. Buckets are
-      read from the one holding ``q_start - 1`` (stays ending exactly at the query's
-      start) to the one holding ``q_end``.
+      touching intervals and zero-length stays inside the query match.
     * ``RULE_ARRIVAL`` (2): ``q_start < start < q_end``; the overlap reported is the
       arrival instant ``[start, start]``.
 
-    Only the buckets that can overlap the query are touched. A stay entered in several
-    buckets is reported once: from the first bucket read if it is listed there (it
-    started at or before that bucket), otherwise from the bucket it starts in, where
-    it sits after the carried-over stays. No division, no set of seen stays.
+    The stays of venue ``v`` and duration class ``c`` (at most ``width * 2**c``
+    seconds long) are ``class_offsets[v * n_classes + c]`` up to the next offset,
+    sorted by start. A stay of class ``c`` that reaches the query started at or after
+    ``q_start - width * 2**c``, so each class is read by a binary search to that
+    point and a scan that stops at the first stay starting after ``q_end``: only
+    stays that start near the query are touched, however long the others, and each
+    stay is read once (it is in one class). No division, no set of seen stays.
 
     What is done with a match depends on ``mode``:
 
@@ -269,26 +183,26 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
             continue
         v = q_venue[i]
         me = q_person[i]
-        if rule == RULE_CLOSED:
-            qa = (a - 1 - origin) // width
-            qb = (b - origin) // width
-        else:
-            qa = (a - origin) // width
-            qb = (b - 1 - origin) // width
-        k = _first_key_at_or_after(key_bucket, venue_key_offsets[v], venue_key_offsets[v + 1], qa)
-        k_stop = venue_key_offsets[v + 1]
-        first_key = k
-        while k < k_stop and key_bucket[k] <= qb:
-            # Each overlapping stay is reported once: by the first bucket read if it
-            # is listed there, else by the bucket it starts in. So in later buckets
-            # the stays carried over from earlier ones are skipped without a look.
-            e0 = key_offsets[k] if k == first_key else key_offsets[k] + key_carried[k]
-            for e in range(e0, key_offsets[k + 1]):
-                j = entry_stay[e]
-                s = start[j]
-                if s > b or (s == b and rule != RULE_CLOSED):
-                    break  # entries are in start order: nothing later overlaps
-                t = end[j]
+        a_rel = a - origin
+        b_rel = b - origin
+        for c in range(n_classes):
+            lo = class_offsets[v * n_classes + c]
+            hi = class_offsets[v * n_classes + c + 1]
+            if lo == hi:
+                continue
+            reach = width << c
+            if rule == RULE_ARRIVAL:
+                first = _lower_bound(start, lo, hi, a_rel + 1)
+            elif a_rel < reach:
+                first = lo  # relative starts are >= 0
+            else:
+                first = _lower_bound(start, lo, hi, a_rel - reach)
+            for j in range(first, hi):
+                s_rel = start[j]
+                if s_rel > b_rel or (s_rel == b_rel and rule != RULE_CLOSED):
+                    break  # sorted by start: nothing later reaches the query
+                s = s_rel + origin
+                t = end[j] + origin
                 if rule == RULE_HALF_OPEN:
                     if t <= a or t == s:
                         continue
@@ -323,7 +237,6 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
                 out_start[n_out] = o_start
                 out_end[n_out] = o_end
                 n_out += 1
-            k += 1
     return n_out, q_venue.shape[0]
 
 
@@ -341,6 +254,7 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     person_stays,
     start,
     end,
+    origin,
     out_stay,
     out_start,
     out_end,
@@ -348,9 +262,10 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     """Clip each person's stays to their window and extend them by ``linger``.
 
     For person ``persons[i]`` with window ``[window_start[i], window_end[i])``, every
-    own stay ``[s, e)`` with ``min(e, w1) - max(s, w0) > 0`` (``>= 0`` when ``closed``)
-    gives the exposure interval ``[max(s, w0), min(e, w1) + linger)``. The buffers must
-    hold the persons' total number of stays. Returns the number of intervals written.
+    own stay ``[s, e)`` (``s = start[j] + origin``, ``e = end[j] + origin``) with
+    ``min(e, w1) - max(s, w0) > 0`` (``>= 0`` when ``closed``) gives the exposure
+    interval ``[max(s, w0), min(e, w1) + linger)``. The buffers must hold the
+    persons' total number of stays. Returns the number of intervals written.
     """
     n_out = 0
     for i in range(persons.shape[0]):
@@ -359,8 +274,10 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
         w1 = window_end[i]
         for r in range(person_offsets[p], person_offsets[p + 1]):
             j = person_stays[r]
-            s = start[j] if start[j] > w0 else w0
-            e = end[j] if end[j] < w1 else w1
+            s = start[j] + origin
+            e = end[j] + origin
+            s = s if s > w0 else w0
+            e = e if e < w1 else w1
             if e - s > 0 or (closed and e == s):
                 out_stay[n_out] = j
                 out_start[n_out] = s
@@ -370,6 +287,29 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
 
 
 # --------------------------------------------------------------------------- reports
+
+
+@_jit
+def sort_by_group_then_value(group, value, n_groups):  # type: ignore[no-untyped-def]
+    """Order of rows sorted by (group, value).
+
+    A counting sort by group, then a sort of each group's values: O(n + n_groups +
+    sum of k log k) over groups of size k. Returns ``(order, offsets)`` as
+    :func:`counting_sort` does.
+    """
+    order, offsets = counting_sort(group, n_groups)
+    for g in range(n_groups):
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        if hi - lo > 1:
+            rows = order[lo:hi].copy()
+            keys = np.empty(hi - lo, dtype=value.dtype)
+            for k in range(hi - lo):
+                keys[k] = value[rows[k]]
+            by_value = np.argsort(keys, kind="mergesort")
+            for k in range(hi - lo):
+                order[lo + k] = rows[by_value[k]]
+    return order, offsets
 
 
 @_jit
@@ -423,24 +363,98 @@ def find_windows(w_key, w_start, w_end, key, time, closed_end, out):  # type: ig
 
 
 @_jit
-def disjoint_pairs(offsets, a, b, out):  # type: ignore[no-untyped-def]
-    """Per group, the number of ordered pairs (i, j) with ``b[i] < a[j]``.
+def copresent_counts(  # type: ignore[no-untyped-def]
+    start, end, venue_offsets, class_offsets, n_classes, person_offsets, person_stays, m, out
+):
+    """Per venue, the pairs of stays by different people overlapping by >= ``m`` (>= 1).
 
-    Within each group ``offsets[g]:offsets[g+1]``, ``a`` and ``b`` are each sorted
-    ascending (they need not be paired row by row). For closed intervals [a, b] with
-    a <= b these are the pairs where i ends before j starts, so a group of k
-    intervals has ``k * (k - 1) / 2 - out[g]`` intersecting pairs. Two pointers: O(k).
+    Two stays overlap by >= m exactly when the closed intervals [s, e - m] meet; of
+    the k stays of a venue lasting >= m, k(k - 1)/2 pairs minus those where one
+    ends (``e - m``) before the other starts meet. The starts of a venue are merged
+    from its duration classes (each sorted) into one sorted buffer, and a binary
+    search per stay counts the stays starting after it ends. The pairs of one
+    person's own stays at a venue (runs of the per-person view, which lists a
+    person's stays in index order, so by venue) are counted pairwise and taken off.
     """
-    for g in range(offsets.shape[0] - 1):
-        lo = offsets[g]
-        hi = offsets[g + 1]
-        i = lo
-        count = 0
-        for j in range(lo, hi):
-            while i < hi and b[i] < a[j]:
-                i += 1
-            count += i - lo
-        out[g] = count
+    n_venues = venue_offsets.shape[0] - 1
+    largest = 0
+    for v in range(n_venues):
+        size = venue_offsets[v + 1] - venue_offsets[v]
+        if size > largest:
+            largest = size
+    buffer = np.empty(largest, dtype=np.int64)
+    cursor = np.empty(n_classes, dtype=np.int64)
+    for v in range(n_venues):
+        # merge the classes' sorted starts (of stays lasting >= m)
+        k = 0
+        for c in range(n_classes):
+            cursor[c] = class_offsets[v * n_classes + c]
+        while True:
+            best = -1
+            best_start = 0
+            for c in range(n_classes):
+                hi = class_offsets[v * n_classes + c + 1]
+                while cursor[c] < hi and end[cursor[c]] - start[cursor[c]] < m:
+                    cursor[c] += 1
+                if cursor[c] < hi and (best < 0 or start[cursor[c]] < best_start):
+                    best = c
+                    best_start = start[cursor[c]]
+            if best < 0:
+                break
+            buffer[k] = best_start
+            k += 1
+            cursor[best] += 1
+        disjoint = 0
+        for j in range(venue_offsets[v], venue_offsets[v + 1]):
+            if end[j] - start[j] < m:
+                continue
+            b = end[j] - m
+            # stays starting after b: k minus the first position with start > b
+            lo = 0
+            hi = k
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if buffer[mid] <= b:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            disjoint += k - lo
+        out[v] = k * (k - 1) // 2 - disjoint
+    # one person's own stays at a venue are not a pair of people
+    for p in range(person_offsets.shape[0] - 1):
+        lo = person_offsets[p]
+        hi = person_offsets[p + 1]
+        r = lo
+        while r < hi:
+            v_r = _venue_at(venue_offsets, person_stays[r])
+            q = r + 1
+            while q < hi and _venue_at(venue_offsets, person_stays[q]) == v_r:
+                q += 1
+            for x in range(r, q):
+                i = person_stays[x]
+                if end[i] - start[i] < m:
+                    continue
+                for y in range(x + 1, q):
+                    j = person_stays[y]
+                    if end[j] - start[j] < m:
+                        continue
+                    if start[i] <= end[j] - m and start[j] <= end[i] - m:
+                        out[v_r] -= 1
+            r = q
+
+
+@_jit
+def _venue_at(venue_offsets, row):  # type: ignore[no-untyped-def]
+    """The venue whose offsets range holds ``row`` (binary search)."""
+    lo = 0
+    hi = venue_offsets.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if venue_offsets[mid] <= row:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 @_jit

@@ -1,12 +1,12 @@
 """A :class:`~tracegraph.index.VenueIndex` on disk: save it once, memory-map it many times.
 
-The format ("tracegraph-index", version 2) is a directory, by convention named
+The format ("tracegraph-index", version 3) is a directory, by convention named
 ``*.tgidx``, holding
 
 * ``manifest.json``: what the directory is and what it should contain (below);
 * one Arrow IPC *file* per array of the index, named after the
   :class:`~tracegraph.index.VenueIndex` field it holds (``start.arrow``,
-  ``persons.arrow``, ``entry_stay.arrow``, ...). Each holds one uncompressed record
+  ``persons.arrow``, ``class_offsets.arrow``, ...). Each holds one uncompressed record
   batch with one column of that name, so any Arrow reader can open it and
   :func:`open_index` can memory-map it: opening reads the manifest and the Arrow
   footers, not the data, whose pages the kernels fault in as they touch them.
@@ -15,11 +15,13 @@ The manifest (JSON, UTF-8)::
 
     {
       "format": "tracegraph-index",
-      "format_version": 2,
+      "format_version": 3,
       "tracegraph_version": "0.1.0",
-      "bucket_width": 3600,                 # seconds
-      "origin": 1630861200,                 # epoch seconds
-      "counts": {"stays": N, "persons": P, "venues": V, "keys": K, "entries": E},
+      "bucket_width": 3600,                 # seconds: the shortest duration class
+      "origin": 1630861200,                 # epoch seconds that start/end count from
+      "n_classes": 6,                       # duration classes per venue
+      "time_type": "int32",                 # of start/end
+      "counts": {"stays": N, "persons": P, "venues": V, "classes": V * n_classes},
       "id_types": {"persons": "int64", "venues": "string"},
       "checksum": {"algorithm": "crc32", "block_bytes": 67108864},
       "files": {"start.arrow": {"bytes": 320001234, "crc32": [...]}, ...}
@@ -75,9 +77,10 @@ __all__ = [
 
 #: The ``format`` of every saved index's manifest.
 FORMAT_NAME = "tracegraph-index"
-#: The format version this tracegraph writes and reads. Version 1 (tracegraph 0.1.0
-#: before policies) left zero-length stays out of the bucket table; it is refused.
-FORMAT_VERSION = 2
+#: The format version this tracegraph writes and reads. Versions 1 and 2 held a time
+#: bucket table (version 1 without zero-length stays); version 3 holds stays sorted by
+#: venue and duration class with times from an origin. Older versions are refused.
+FORMAT_VERSION = 3
 
 _MANIFEST = "manifest.json"
 _SUFFIX = ".arrow"
@@ -88,30 +91,29 @@ _MAX_MANIFEST_BYTES = 1 << 22
 
 #: The numpy arrays of a VenueIndex: (field, dtype, length as (count, plus)), where the
 #: length is ``counts[count] + plus``.
-_ARRAYS: tuple[tuple[str, np.dtype[Any], str, int], ...] = (
-    ("start", np.dtype(np.int64), "stays", 0),
-    ("end", np.dtype(np.int64), "stays", 0),
+#: ``None`` as dtype: the times' type, int32 or int64 (the manifest's ``time_type``).
+_ARRAYS: tuple[tuple[str, np.dtype[Any] | None, str, int], ...] = (
+    ("start", None, "stays", 0),
+    ("end", None, "stays", 0),
     ("person", np.dtype(np.int32), "stays", 0),
-    ("venue", np.dtype(np.int32), "stays", 0),
     ("venue_offsets", np.dtype(np.int64), "venues", 1),
+    ("class_offsets", np.dtype(np.int64), "classes", 1),
     ("person_offsets", np.dtype(np.int64), "persons", 1),
     ("person_stays", np.dtype(np.int32), "stays", 0),
-    ("key_bucket", np.dtype(np.int64), "keys", 0),
-    ("key_offsets", np.dtype(np.int64), "keys", 1),
-    ("key_carried", np.dtype(np.int32), "keys", 0),
-    ("venue_key_offsets", np.dtype(np.int64), "venues", 1),
-    ("entry_stay", np.dtype(np.int32), "entries", 0),
 )
+_TIME_TYPES: dict[str, np.dtype[Any]] = {
+    "int32": np.dtype(np.int32),
+    "int64": np.dtype(np.int64),
+}
 #: The id dictionaries (pyarrow arrays, integer or string) and their counts.
 _DICTIONARIES = (("persons", "persons"), ("venues", "venues"))
 #: Offset arrays: each runs from 0 to the count of what it delimits.
 _OFFSETS = (
     ("venue_offsets", "stays"),
+    ("class_offsets", "stays"),
     ("person_offsets", "stays"),
-    ("venue_key_offsets", "keys"),
-    ("key_offsets", "entries"),
 )
-_COUNTS = ("stays", "persons", "venues", "keys", "entries")
+_COUNTS = ("stays", "persons", "venues", "classes")
 _FIELDS = tuple(name for name, _ in _DICTIONARIES) + tuple(a[0] for a in _ARRAYS)
 
 
@@ -182,7 +184,7 @@ def save_index(
         raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
     target = pathlib.Path(os.path.abspath(os.fspath(path)))
     dictionaries, arrays, counts = _index_parts(index)
-    _check_arrays(arrays, counts, what="index", error=IndexFormatError)
+    _check_arrays(arrays, counts, int(index.n_classes), what="index", error=IndexFormatError)
     if not target.parent.is_dir():
         raise FileNotFoundError(
             f"cannot save an index to {target}: the directory {target.parent} does not exist"
@@ -205,6 +207,8 @@ def save_index(
             "tracegraph_version": _tracegraph_version(),
             "bucket_width": int(index.bucket_width),
             "origin": int(index.origin),
+            "n_classes": int(index.n_classes),
+            "time_type": str(arrays["start"].dtype),
             "counts": counts,
             "id_types": {name: str(dictionaries[name].type) for name, _ in _DICTIONARIES},
             "checksum": {"algorithm": "crc32", "block_bytes": _BLOCK_BYTES},
@@ -246,8 +250,7 @@ def _index_parts(
         "stays": int(arrays["start"].shape[0]),
         "persons": len(dictionaries["persons"]),
         "venues": len(dictionaries["venues"]),
-        "keys": int(arrays["key_bucket"].shape[0]),
-        "entries": int(arrays["entry_stay"].shape[0]),
+        "classes": len(dictionaries["venues"]) * int(index.n_classes),
     }
     return dictionaries, arrays, counts
 
@@ -468,7 +471,9 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
             )
         dictionaries[name] = ids
     arrays = {}
-    for name, dtype, _, _ in _ARRAYS:
+    time_type = _TIME_TYPES[manifest["time_type"]]
+    for name, wanted, _, _ in _ARRAYS:
+        dtype: np.dtype[Any] = time_type if wanted is None else wanted
         column = columns[name]
         if column.type != pa.from_numpy_dtype(dtype) or column.null_count:
             raise CorruptIndexError(
@@ -476,12 +481,13 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
                 f"{column.type} with {column.null_count} nulls"
             )
         arrays[name] = _as_numpy(column, dtype)
-    _check_arrays(arrays, counts, what=str(root), error=CorruptIndexError)
+    _check_arrays(arrays, counts, manifest["n_classes"], what=str(root), error=CorruptIndexError)
     return VenueIndex(
         persons=dictionaries["persons"],
         venues=dictionaries["venues"],
         bucket_width=manifest["bucket_width"],
         origin=manifest["origin"],
+        n_classes=manifest["n_classes"],
         **arrays,
     )
 
@@ -527,8 +533,8 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
         raise IndexFormatError(
             f"{root}: index format version {version} (written by tracegraph "
             f"{manifest.get('tracegraph_version', '?')}) predates version {FORMAT_VERSION}, "
-            "which also lists zero-length stays in the bucket table (closed-interval "
-            "policies match them); rebuild the index from its stays to open it"
+            "which stores stays by venue and duration class; rebuild the index from its "
+            "stays to open it"
         )
     if version > FORMAT_VERSION:
         raise IndexFormatError(
@@ -546,12 +552,26 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
         raise CorruptIndexError(
             f"{where}: expected a positive `bucket_width`, got {manifest['bucket_width']}"
         )
+    if not _is_int(manifest.get("n_classes")) or not 1 <= manifest["n_classes"] <= 64:
+        raise CorruptIndexError(
+            f"{where}: expected an integer `n_classes` in 1..64, got {manifest.get('n_classes')!r}"
+        )
+    if manifest.get("time_type") not in _TIME_TYPES:
+        raise CorruptIndexError(
+            f"{where}: expected `time_type` in {sorted(_TIME_TYPES)}, "
+            f"got {manifest.get('time_type')!r}"
+        )
     counts = _mapping(manifest, "counts", where)
     for key in _COUNTS:
         if not _is_int(counts.get(key)) or counts[key] < 0:
             raise CorruptIndexError(
                 f"{where}: expected a count `counts.{key}` >= 0, got {counts.get(key)!r}"
             )
+    if counts["classes"] != counts["venues"] * manifest["n_classes"]:
+        raise CorruptIndexError(
+            f"{where}: expected `counts.classes` = venues x n_classes = "
+            f"{counts['venues'] * manifest['n_classes']}, got {counts['classes']}"
+        )
     id_types = _mapping(manifest, "id_types", where)
     for name, _ in _DICTIONARIES:
         if not isinstance(id_types.get(name), str):
@@ -642,15 +662,21 @@ def _as_numpy(column: pa.Array, dtype: np.dtype[Any]) -> np.ndarray:
 def _check_arrays(
     arrays: dict[str, np.ndarray],
     counts: dict[str, int],
+    n_classes: int,
     *,
     what: str,
     error: type[TracegraphError],
 ) -> None:
-    """Check dtypes, lengths and offset bounds: what kernels rely on, at O(1) per array.
+    """Check dtypes, lengths and offset bounds: what kernels rely on.
 
+    O(1) per array, plus one pass over the venue and class offsets (a few per venue).
     The same rules guard saving (so nothing unreadable is written) and opening.
     """
-    for name, dtype, count, plus in _ARRAYS:
+    time_type = arrays["start"].dtype
+    if time_type not in _TIME_TYPES.values():
+        raise error(f"{what}: `start`: expected int32 or int64 times, got {time_type}")
+    for name, wanted, count, plus in _ARRAYS:
+        dtype = time_type if wanted is None else wanted
         values = arrays[name]
         length = counts[count] + plus
         if values.dtype != dtype or values.ndim != 1 or values.shape[0] != length:
@@ -670,6 +696,14 @@ def _check_arrays(
                 f"{what}: `{name}`: expected offsets from 0 to {counts[count]}, "
                 f"got {first} to {last}"
             )
+    classes = arrays["class_offsets"]
+    if bool(np.any(classes[1:] < classes[:-1])) or not np.array_equal(
+        classes[::n_classes], arrays["venue_offsets"]
+    ):
+        raise error(
+            f"{what}: `class_offsets`: expected non-decreasing offsets that agree with "
+            f"`venue_offsets` every {n_classes} classes"
+        )
 
 
 def _is_id_type(typ: pa.DataType) -> bool:

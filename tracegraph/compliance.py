@@ -579,7 +579,7 @@ class _Seen:
 
 def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
     if isinstance(scans, VenueIndex):
-        return _Seen(scans.venues, scans.venue, np.asarray(scans.start, np.int64), "index")
+        return _Seen(scans.venues, scans.venue_of(), scans.start_seconds(), "index")
     if isinstance(scans, Scans):
         scans = scans.table
     table = as_arrow_table(scans, "scans")

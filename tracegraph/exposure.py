@@ -339,7 +339,7 @@ def present_at(
     return pa.table(
         {
             "person": index.persons.take(pa.array(index.person[stay])),
-            "venue": index.venues.take(pa.array(index.venue[stay])),
+            "venue": index.venues.take(pa.array(index.venue_of(stay))),
             "start": seconds_to_timestamp(o_start),
             "end": seconds_to_timestamp(o_end),
             "overlap_minutes": pa.array(match.minutes(o_end - o_start), pa.int64()),
@@ -378,10 +378,11 @@ def copresent_pairs(
     -----
     With m = max(min_overlap, 1) seconds, two stays overlap by >= m exactly when the
     closed integer intervals [s, e - m] meet, and k closed intervals have k(k-1)/2
-    pairs minus those where one ends before the other starts, which two pointers
-    over the sorted starts and sorted ends count in O(k) per venue. The same count
-    over each person's own stays at a venue is subtracted. Cost: two sorts of the
-    stays and linear passes, O(n log n), whatever the number of pairs.
+    pairs minus those where one ends before the other starts. Per venue, the starts
+    (already sorted within each duration class) are merged, and one binary search per
+    stay counts the stays starting after it ends; each person's own pairs at a venue
+    are counted from the per-person view and taken off. O(n log n), whatever the
+    number of pairs, and no sort of the stays.
 
     Examples
     --------
@@ -402,39 +403,16 @@ def copresent_pairs(
     if not isinstance(index, VenueIndex):
         raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
     m = max(duration_seconds(min_overlap, "min_overlap"), 1)
-    keep = (index.end - index.start) >= m
-    venue = index.venue[keep].astype(np.int64)
-    person = index.person[keep].astype(np.int64)
-    a = index.start[keep]
-    b = index.end[keep] - m  # closed [a, b]
-    per_venue = _intersecting_pairs(venue, a, b, index.n_venues)
-    if venue.shape[0]:
-        # the same person's own overlapping stays at a venue are not pairs of people
-        order = np.lexsort((person, venue))
-        v, p = venue[order], person[order]
-        starts = np.r_[True, (v[1:] != v[:-1]) | (p[1:] != p[:-1])]
-        first = np.flatnonzero(starts)
-        group = np.cumsum(starts) - 1
-        own = _intersecting_pairs(group, a[order], b[order], first.shape[0])
-        np.subtract.at(per_venue, v[first], own)
+    per_venue = np.zeros(index.n_venues, dtype=np.int64)
+    if index.person_offsets.shape[0] != index.n_persons + 1:
+        raise ValueError("expected an index with a per-person view")
+    _kernels.copresent_counts(
+        index.start, index.end, index.venue_offsets, index.class_offsets, index.n_classes,
+        index.person_offsets, index.person_stays, m, per_venue,
+    )  # fmt: skip
     if by_venue:
         return pa.table({"venue": index.venues, "pairs": pa.array(per_venue, pa.int64())})
     return int(per_venue.sum())
-
-
-def _intersecting_pairs(group: np.ndarray, a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Per group (codes in [0, n)), the number of pairs of closed [a, b] that meet."""
-    if group.shape[0] == 0:
-        return np.zeros(n, dtype=np.int64)
-    by_a = np.lexsort((a, group))
-    by_b = np.lexsort((b, group))
-    counts = np.bincount(group, minlength=n).astype(np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    before = np.empty(n, dtype=np.int64)
-    _kernels.disjoint_pairs(offsets, a[by_a], b[by_b], before)
-    result: np.ndarray = counts * (counts - 1) // 2 - before
-    return result
 
 
 def warmup() -> None:
@@ -549,7 +527,8 @@ def _trace_codes(
         bar.describe(f"F{frontier.number}: {frontier.persons.size:,} infectious")
         bar.update()
         excluded = (tier >= 0) & (tier < frontier.number)
-        _match_tier(index, frontier, excluded, rules, earliest, first_venue, threads=threads)
+        if not excluded.all():  # else nobody is left to reach
+            _match_tier(index, frontier, excluded, rules, earliest, first_venue, threads=threads)
         reached = np.flatnonzero((earliest < FAR_FUTURE) & ~excluded).astype(np.int32)
         tier[reached] = frontier.number
         done.append(frontier)
@@ -616,7 +595,7 @@ class _Probe:
 def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) -> _Probe:
     src_stay, x_start, x_end = _policy_windows(index, tier, rules)
     src_person = index.person[src_stay]
-    x_venue = index.venue[src_stay]
+    x_venue = index.venue_of(src_stay)
     if not _reverse(index, excluded, src_stay.shape[0], rules):
         if rules.policy.venue_match == "casefold":
             x_venue, copies = _venue_variants(index, x_venue)
@@ -628,7 +607,7 @@ def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) 
     # the interval side holds only tier-k persons: nobody there is to be skipped
     nobody = np.zeros(index.n_persons, dtype=np.bool_)
     return _Probe(
-        intervals, index.venue[cand], c_start, c_end, index.person[cand], nobody, reverse=True
+        intervals, index.venue_of(cand), c_start, c_end, index.person[cand], nobody, reverse=True
     )
 
 
@@ -693,7 +672,7 @@ def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, n
     h_end = p.end - (m - 1)
     keep = h_end > p.start
     venue, start, h_end = p.venue[keep], p.start[keep], h_end[keep]
-    order = np.lexsort((start, venue))
+    order, _ = _kernels.sort_by_group_then_value(venue, start, p.target.n_venues)
     venue, start, h_end = venue[order], start[order], h_end[order]
     group = np.empty(order.shape[0], dtype=np.int64)
     n = int(_kernels.merge_windows(venue.astype(np.int64), start, h_end, True, group))
@@ -809,6 +788,8 @@ def _tier_pairs(
     index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules
 ) -> list[_Pairs]:
     """Every qualifying stay pair of one tier, recomputed (for :attr:`Trace.edges`)."""
+    if excluded.all():
+        return []  # nobody left to reach
     p = _probe(index, tier, excluded, rules)
     parts = p.target.query_parts(
         p.venue,
@@ -823,7 +804,7 @@ def _tier_pairs(
     for query, row, o_start, o_end in parts:
         prober, found = p.person[query], p.target.person[row]
         source, target = (found, prober) if p.reverse else (prober, found)
-        pairs.append((source, target, p.target.venue[row], o_start, o_end))
+        pairs.append((source, target, p.target.venue_of(row), o_start, o_end))
     if rules.cumulative and pairs:
         columns = (np.concatenate(c) for c in zip(*pairs, strict=True))
         source, target, venue, o_start, o_end = columns
@@ -1005,6 +986,7 @@ def _exposure_intervals(
             index.person_stays,
             index.start,
             index.end,
+            index.origin,
             out_stay,
             out_start,
             out_end,
@@ -1154,6 +1136,8 @@ class _StayPairs:
         n_pairs = 0
         for t in self.tiers:
             excluded = (self.tier >= 0) & (self.tier < t.number)
+            if excluded.all():
+                continue
             if self.rules.cumulative:
                 for part in _tier_pairs(self.index, t, excluded, self.rules):
                     venue_pairs += np.bincount(part[2], minlength=venue_pairs.shape[0])
@@ -1178,6 +1162,8 @@ class _StayPairs:
         for t in self.tiers:
             excluded = (self.tier >= 0) & (self.tier < t.number)
             parts = _tier_pairs(self.index, t, excluded, self.rules)
+            if not parts:
+                continue
             merged = [np.concatenate(c) for c in zip(*parts, strict=True)]
             order = np.argsort(merged[3], kind="stable")
             for column, values in zip(columns, merged, strict=False):

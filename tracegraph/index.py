@@ -1,8 +1,8 @@
-"""Stays → :class:`VenueIndex`: stays grouped by venue and bucketed by time.
+"""Stays → :class:`VenueIndex`: stays grouped by venue and duration, sorted by time.
 
 The index answers "which stays at venue *v* overlap [a, b)?" by touching only the
-time buckets of *v* that can overlap [a, b), whatever the length of the stays, and
-"which stays does person *p* have?" through a per-person view.
+stays of *v* that start shortly before or during [a, b), whatever the length of
+the other stays, and "which stays does person *p* have?" through a per-person view.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ _DEFAULT_BUCKET = "1h"
 
 @dataclass(frozen=True, repr=False, eq=False)
 class VenueIndex:
-    """Stays grouped by venue and bucketed by time, with a per-person view.
+    """Stays grouped by venue and by duration class, sorted by start; a per-person view.
 
     Build one with :meth:`from_stays`. All arrays are in the index's own order
-    (stays sorted by venue, then start); times are int64 seconds since the epoch.
+    (stays sorted by venue, then duration class, then start).
 
     Attributes
     ----------
@@ -48,7 +48,16 @@ class VenueIndex:
         The distinct person and venue ids, sorted; integer code ``c`` stands for
         ``persons[c]`` (or ``venues[c]``).
     bucket_width : int
-        Width of the time buckets in seconds.
+        The shortest duration class in seconds: class ``c`` holds the stays lasting
+        at most ``bucket_width * 2**c`` seconds.
+    origin : int
+        Epoch seconds that ``start`` and ``end`` count from (the earliest start).
+    start, end : numpy.ndarray
+        Times of the stays in seconds since ``origin`` (int32 when the stays span
+        less than 68 years, else int64); :meth:`start_seconds` and
+        :meth:`end_seconds` give epoch seconds.
+    person : numpy.ndarray
+        int32 person code of each stay; :meth:`venue_of` gives venue codes.
 
     See Also
     --------
@@ -56,15 +65,15 @@ class VenueIndex:
 
     Notes
     -----
-    Stays are sorted by (venue, start) with a stable counting sort by venue (O(n)
-    when the input arrives in time order, otherwise one argsort of the start times).
-    Every stay [s, e) is entered in each time bucket of width ``bucket_width`` that it
-    covers, so a query [a, b) at venue v reads only v's buckets from ``a`` to ``b``:
-    an 18-hour shift is found from any bucket it covers, and a crowded venue costs
-    nothing to queries elsewhere. Within a bucket, stays are in start order. A pair is
-    reported once, from the bucket where its overlap begins, so no set is needed to
-    remove duplicates. Memory is about ``24 + 4 * (1 + mean_stay / bucket_width)``
-    bytes per stay plus 4 bytes per stay for the per-person view.
+    A query "stays at venue v overlapping [a, b)" reads, for each duration class c of
+    v, the stays that start in [a - bucket_width * 2**c, b): a binary search and a
+    scan over sorted starts. Long stays sit in their own classes, so an 18-hour shift
+    is found without scanning 18 hours of 2-minute visits, and a crowded venue costs
+    nothing to queries elsewhere. Each stay is in one class and is read at most once
+    per query. Building is a stable counting sort by (venue, class), O(n) for stays
+    that arrive in time order (otherwise one argsort of the start times first).
+    Memory is 16 bytes per stay (int32 start, end, person, and the per-person view),
+    plus the id dictionaries and offsets.
 
     Examples
     --------
@@ -86,18 +95,14 @@ class VenueIndex:
     venues: pa.Array
     bucket_width: int
     origin: int
+    n_classes: int
     start: np.ndarray
     end: np.ndarray
     person: np.ndarray
-    venue: np.ndarray
     venue_offsets: np.ndarray
+    class_offsets: np.ndarray
     person_offsets: np.ndarray
     person_stays: np.ndarray
-    key_bucket: np.ndarray
-    key_offsets: np.ndarray
-    key_carried: np.ndarray
-    venue_key_offsets: np.ndarray
-    entry_stay: np.ndarray
 
     # ------------------------------------------------------------------ building
 
@@ -189,24 +194,39 @@ class VenueIndex:
         person_view: bool = True,
         bar: _Bar | None = None,
     ) -> VenueIndex:
+        """Build from codes and epoch seconds (``start``/``end`` int64)."""
         bar = bar or _Bar(None)
         n = start.shape[0]
-        bar.describe("sort by venue and time")
-        # 1. sort by (venue, start): a stable counting sort by venue keeps time order
+        n_venues = len(venues)
+        bar.describe("sort by venue, duration and time")
+        # 1. times from an origin: int32 when they fit
+        origin = int(start.min()) if n else 0
+        span = int(end.max()) - origin if n else 0
+        dtype = np.int32 if span < 2**31 else np.int64
+        # 2. sort by (venue, duration class, start): a stable counting sort by
+        # (venue, class) keeps time order
+        klass = np.empty(n, dtype=np.int32)
+        n_classes = int(_kernels.duration_classes(start, end, width, klass)) if n else 1
+        key = venue_codes.astype(np.int64) * n_classes + klass
+        del klass
         if n > 1 and not bool(np.all(start[1:] >= start[:-1])):
             by_time = np.argsort(start, kind="stable")
-            order, venue_offsets = _kernels.counting_sort(venue_codes[by_time], len(venues))
+            order, class_offsets = _kernels.counting_sort(key[by_time], n_venues * n_classes)
             order = by_time[order]
+            del by_time
         else:
-            order, venue_offsets = _kernels.counting_sort(venue_codes, len(venues))
-        start = np.ascontiguousarray(start[order])
-        end = np.ascontiguousarray(end[order])
-        person = np.ascontiguousarray(person_codes[order])
-        venue = np.ascontiguousarray(venue_codes[order])
+            order, class_offsets = _kernels.counting_sort(key, n_venues * n_classes)
+        del key
+        start_rel = np.empty(n, dtype=dtype)
+        np.subtract(start[order], origin, out=start_rel, casting="unsafe")
+        end_rel = np.empty(n, dtype=dtype)
+        np.subtract(end[order], origin, out=end_rel, casting="unsafe")
+        person = np.ascontiguousarray(person_codes[order], dtype=np.int32)
         del order
+        venue_offsets = np.ascontiguousarray(class_offsets[::n_classes])
         bar.update()
         bar.describe("per-person view")
-        # 2. per-person view (not needed by the engine's temporary indexes)
+        # 3. per-person view (not needed by the engine's temporary indexes)
         if person_view:
             person_order, person_offsets = _kernels.counting_sort(person, len(persons))
             person_stays = person_order.astype(np.int32)
@@ -214,57 +234,20 @@ class VenueIndex:
             person_offsets = np.zeros(1, dtype=np.int64)
             person_stays = np.empty(0, dtype=np.int32)
         bar.update()
-        bar.describe("time buckets")
-        # 3. time buckets per venue
-        origin = int(start.min()) // width * width if n else 0
-        n_entries = int(_kernels.bucket_entry_count(start, end, origin, width))
-        if n_entries > max(_MAX_ENTRIES_PER_STAY * n, _MAX_ENTRIES_ANYWAY):
-            raise SchemaError(
-                f"stays: expected stays of at most a few buckets each, found "
-                f"{n_entries / max(n, 1):.0f} buckets of {format_duration(width)} per stay on "
-                f"average (the longest stay lasts {format_duration(int((end - start).max()))}); "
-                f"check for placeholder end times such as 9999-12-31, cap stays (e.g. "
-                f"scans_to_stays(max_stay=...)), or pass a wider bucket_width"
-            )
-        key_bucket = np.empty(n_entries, dtype=np.int64)
-        key_offsets = np.empty(n_entries + 1, dtype=np.int64)
-        key_carried = np.empty(n_entries, dtype=np.int32)
-        venue_key_offsets = np.empty(len(venues) + 1, dtype=np.int64)
-        entry_stay = np.empty(n_entries, dtype=np.int32)
-        active = np.empty(n, dtype=np.int32)
-        n_keys = int(
-            _kernels.build_buckets(
-                start,
-                end,
-                venue_offsets,
-                origin,
-                width,
-                key_bucket,
-                key_offsets,
-                key_carried,
-                venue_key_offsets,
-                entry_stay,
-                active,
-            )
-        )
         bar.update()
         return cls(
             persons=persons,
             venues=venues,
             bucket_width=width,
             origin=origin,
-            start=start,
-            end=end,
+            n_classes=n_classes,
+            start=start_rel,
+            end=end_rel,
             person=person,
-            venue=venue,
             venue_offsets=venue_offsets,
+            class_offsets=class_offsets,
             person_offsets=person_offsets,
             person_stays=person_stays,
-            key_bucket=key_bucket[:n_keys].copy(),
-            key_offsets=key_offsets[: n_keys + 1].copy(),
-            key_carried=key_carried[:n_keys].copy(),
-            venue_key_offsets=venue_key_offsets,
-            entry_stay=entry_stay,
         )
 
     # ------------------------------------------------------------------ updates
@@ -324,9 +307,9 @@ class VenueIndex:
             persons,
             venues,
             np.concatenate([old_person[self.person], new_person[new.person]]),
-            np.concatenate([old_venue[self.venue], new_venue[new.venue]]),
-            np.concatenate([self.start, new.start]),
-            np.concatenate([self.end, new.end]),
+            np.concatenate([old_venue[self.venue_of()], new_venue[new.venue]]),
+            np.concatenate([self.start_seconds(), new.start]),
+            np.concatenate([self.end_seconds(), new.end]),
             self.bucket_width,
         )
 
@@ -351,13 +334,13 @@ class VenueIndex:
         --------
         >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
         >>> kept = index.purge(before="2021-09-07T00:00:00Z")
-        >>> bool((kept.end > 1630972800).all()), kept.n_stays < index.n_stays
+        >>> bool((kept.end_seconds() > 1630972800).all()), kept.n_stays < index.n_stays
         (True, True)
         """
         cutoff = instant_seconds(before, "before")
-        keep = self.end > cutoff
+        keep = self.end_seconds() > cutoff
         person = self.person[keep]
-        venue = self.venue[keep]
+        venue = self.venue_of()[keep]
         used_persons = np.unique(person)
         used_venues = np.unique(venue)
         person_map = np.full(self.n_persons, -1, dtype=np.int32)
@@ -369,8 +352,8 @@ class VenueIndex:
             self.venues.take(pa.array(used_venues)),
             person_map[person],
             venue_map[venue],
-            self.start[keep],
-            self.end[keep],
+            self.start_seconds()[keep],
+            self.end_seconds()[keep],
             self.bucket_width,
         )
 
@@ -399,7 +382,7 @@ class VenueIndex:
 
         Notes
         -----
-        The format (``tracegraph-index`` version 1) is one uncompressed Arrow IPC
+        The format (``tracegraph-index`` version 3) is one uncompressed Arrow IPC
         file per array plus ``manifest.json`` with sizes and CRC-32 checksums; no
         pickle, nothing executable. Files are written into a hidden temporary
         directory beside ``path``, flushed to disk, and renamed into place, so a crash
@@ -501,22 +484,57 @@ class VenueIndex:
             self.start,
             self.end,
             self.person,
-            self.venue,
             self.venue_offsets,
+            self.class_offsets,
             self.person_offsets,
             self.person_stays,
-            self.key_bucket,
-            self.key_offsets,
-            self.key_carried,
-            self.venue_key_offsets,
-            self.entry_stay,
         )
         return int(sum(a.nbytes for a in arrays) + self.persons.nbytes + self.venues.nbytes)
+
+    def venue_of(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Venue codes (int32) of the stays at ``rows`` of the index (all when ``None``).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> index.venue_of().shape == (index.n_stays,)
+        True
+        """
+        if rows is None:
+            counts = np.diff(self.venue_offsets)
+            return np.repeat(np.arange(self.n_venues, dtype=np.int32), counts)
+        found = np.searchsorted(self.venue_offsets, rows, side="right") - 1
+        return found.astype(np.int32)
+
+    def start_seconds(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Start times (int64 epoch seconds) of the stays at ``rows`` (all when ``None``).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> int(index.start_seconds().min()) == index.origin
+        True
+        """
+        values = self.start if rows is None else self.start[rows]
+        return values.astype(np.int64) + self.origin
+
+    def end_seconds(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """End times (int64 epoch seconds) of the stays at ``rows`` (all when ``None``).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> bool((index.end_seconds() >= index.start_seconds()).all())
+        True
+        """
+        values = self.end if rows is None else self.end[rows]
+        return values.astype(np.int64) + self.origin
 
     def _span(self) -> str:
         if not self.n_stays:
             return "empty"
-        return f"{format_instant(int(self.start.min()))}..{format_instant(int(self.end.max()))}"
+        first = self.origin + int(self.start.min())
+        return f"{format_instant(first)}..{format_instant(self.origin + int(self.end.max()))}"
 
     def __repr__(self) -> str:
         return (
@@ -688,9 +706,9 @@ class VenueIndex:
         columns: dict[str, Any] = {}
         if with_person:
             columns["person"] = self.persons.take(pa.array(self.person[rows]))
-        columns["venue"] = self.venues.take(pa.array(self.venue[rows]))
-        columns["start"] = seconds_to_timestamp(self.start[rows])
-        columns["end"] = seconds_to_timestamp(self.end[rows])
+        columns["venue"] = self.venues.take(pa.array(self.venue_of(rows)))
+        columns["start"] = seconds_to_timestamp(self.start_seconds(rows))
+        columns["end"] = seconds_to_timestamp(self.end_seconds(rows))
         return pa.table(columns)
 
     def query(
@@ -733,9 +751,11 @@ class VenueIndex:
         --------
         >>> import numpy as np
         >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> first = np.array([0])
         >>> query, stay, o_start, o_end = index.query(
-        ...     index.venue[:1], index.start[:1], index.end[:1], np.array([-1], np.int32),
-        ...     min_overlap=0, excluded=np.zeros(index.n_persons, dtype=bool))
+        ...     index.venue_of(first), index.start_seconds(first), index.end_seconds(first),
+        ...     np.array([-1], np.int32), min_overlap=0,
+        ...     excluded=np.zeros(index.n_persons, dtype=bool))
         >>> 0 in stay.tolist()  # the stay itself overlaps its own interval
         True
         """
@@ -787,9 +807,11 @@ class VenueIndex:
         --------
         >>> import numpy as np
         >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> rows = np.arange(3)
         >>> parts = index.query_parts(
-        ...     index.venue[:3], index.start[:3], index.end[:3], np.full(3, -1, np.int32),
-        ...     min_overlap=0, excluded=np.zeros(index.n_persons, dtype=bool))
+        ...     index.venue_of(rows), index.start_seconds(rows), index.end_seconds(rows),
+        ...     np.full(3, -1, np.int32), min_overlap=0,
+        ...     excluded=np.zeros(index.n_persons, dtype=bool))
         >>> sum(len(p[0]) for p in parts) >= 3
         True
         """
@@ -808,9 +830,7 @@ class VenueIndex:
             )
             n_written, resume = _kernels.overlapping_stays(
                 venue, start, end, on_behalf_of, min_overlap, excluded,
-                self.start, self.end, self.person,
-                self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
-                self.entry_stay,
+                self.start, self.end, self.person, self.class_offsets, self.n_classes,
                 self.origin, self.bucket_width, next_query,
                 _kernels.EMIT_PAIRS, rule_code, _NO_INT64, _NO_INT32, _NO_INT64, *out,
             )  # fmt: skip
@@ -849,11 +869,13 @@ class VenueIndex:
         >>> import numpy as np
         >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
         >>> earliest = np.full(index.n_persons, 2**62, dtype=np.int64)
+        >>> first = np.array([0])
         >>> n = index.earliest_overlaps(
-        ...     index.venue[:1], index.start[:1], index.end[:1], np.array([-1], np.int32),
-        ...     min_overlap=0, excluded=np.zeros(index.n_persons, dtype=bool),
-        ...     earliest=earliest, venue_pairs=np.zeros(index.n_venues, dtype=np.int64))
-        >>> int(earliest[index.person[0]]) == int(index.start[0])
+        ...     index.venue_of(first), index.start_seconds(first), index.end_seconds(first),
+        ...     np.array([-1], np.int32), min_overlap=0,
+        ...     excluded=np.zeros(index.n_persons, dtype=bool), earliest=earliest,
+        ...     venue_pairs=np.zeros(index.n_venues, dtype=np.int64))
+        >>> int(earliest[index.person[0]]) == int(index.start_seconds(first)[0])
         True
         """
         self._check_queries(venue, start, end, on_behalf_of, excluded)
@@ -872,9 +894,7 @@ class VenueIndex:
             )
         n_matches, _ = _kernels.overlapping_stays(
             venue, start, end, on_behalf_of, min_overlap, excluded,
-            self.start, self.end, self.person,
-            self.venue_key_offsets, self.key_bucket, self.key_offsets, self.key_carried,
-            self.entry_stay,
+            self.start, self.end, self.person, self.class_offsets, self.n_classes,
             self.origin, self.bucket_width, 0,
             _kernels.EARLIEST_BY_QUERY if by_query else _kernels.EARLIEST_BY_STAY, rule_code,
             earliest, first_venue, venue_pairs,
@@ -926,11 +946,6 @@ def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     found = sorted_ids[at] == ids
     return np.where(found, pos, -1).astype(np.int32)
 
-
-#: Guard against open-ended stays: beyond this many bucket entries per stay on average,
-#: building is refused with an explanation instead of filling memory.
-_MAX_ENTRIES_PER_STAY = 64
-_MAX_ENTRIES_ANYWAY = 2**24  # 64 MiB of entries: small inputs are never refused
 
 _NO_INT32 = np.empty(0, dtype=np.int32)
 _NO_INT64 = np.empty(0, dtype=np.int64)

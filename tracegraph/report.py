@@ -109,7 +109,7 @@ def _raw_windows(trace: Trace, tiers: tuple[_Tier, ...]) -> tuple[np.ndarray, ..
     for t in tiers:
         stay, start, end = _policy_windows(sp.index, t, sp.rules)
         persons.append(sp.index.person[stay])
-        venues.append(sp.index.venue[stay])
+        venues.append(sp.index.venue_of(stay))
         starts.append(start)
         ends.append(end)
     if not persons:
@@ -324,7 +324,7 @@ def _crowds(trace: Trace, pairs: _Pairs, first: np.ndarray) -> np.ndarray:
     sp = trace._pairs
     windows = _merge(trace, sp.tiers, per_person=True)
     venue_key = _venue_keys(trace, pairs.venue[first])
-    width = int(_venue_keys(trace, trace.index.venue).max(initial=0)) + 1
+    width = int(_venue_keys(trace, np.arange(trace.index.n_venues)).max(initial=0)) + 1
     key = pairs.source[first].astype(np.int64) * width + venue_key
     where = _locate(windows, key, pairs.start[first], trace.policy.rule != "half-open")
     needed, inverse = np.unique(where, return_inverse=True)
