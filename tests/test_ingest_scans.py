@@ -834,3 +834,301 @@ def test_no_python_objects_for_large_inputs():
     result = scans_to_stays(scans)
     assert result.report.scans == len(scans)
     assert result.stays.num_rows > 100_000
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+def write_partitioned(root, parts, table=None):
+    """One Parquet file per ``{"day": ..., "app": ...}`` dict, in ``day=.../app=...`` folders."""
+    table = sample_scans() if table is None else table
+    paths = []
+    for k, part in enumerate(parts):
+        folder = root.joinpath(*(f"{key}={value}" for key, value in part.items()))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "part-0.parquet"
+        pq.write_table(table.slice(k, 1) if len(parts) > 1 else table, path)
+        paths.append(path)
+    return paths
+
+
+PARTS = [
+    {"day": "2021-08-01", "app": "bluezone"},
+    {"day": "2021-08-01", "app": "vneid"},
+    {"day": "2021-08-02", "app": "bluezone"},
+    {"day": "2021-08-02", "app": "pc%2Dcovid"},  # percent-encoded "pc-covid"
+]
+
+
+def test_partition_keys_are_columns_the_schema_maps(tmp_path):
+    write_partitioned(tmp_path / "scans", PARTS)
+    schema = ScanSchema(
+        person="uid", venue="qr", time="ts", direction="io", method="app", source="{app}/{day}"
+    )
+    scans = read_scans(tmp_path / "scans", schema=schema, now=NOW)
+    assert scans.table["method"].to_pylist() == ["bluezone", "vneid", "bluezone", "pc-covid"]
+    assert scans.table["source"].to_pylist() == [
+        "bluezone/2021-08-01",
+        "vneid/2021-08-01",
+        "bluezone/2021-08-02",
+        "pc-covid/2021-08-02",
+    ]
+    assert [f.source for f in scans.report.files] == scans.table["source"].to_pylist()
+    # the tag reaches the stays
+    stays = scans_to_stays(scans).stays
+    assert set(stays["source"].to_pylist()) <= set(scans.table["source"].to_pylist())
+    # without a template the tag is still the directory name, and nothing else changes
+    plain_schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io")
+    plain_scans = read_scans(tmp_path / "scans", schema=plain_schema, now=NOW)
+    assert set(plain_scans.table["source"].to_pylist()) == {"scans"}
+    assert canonical(plain_scans) == canonical(scans)
+
+
+def test_partition_key_can_be_an_id_or_a_direction(tmp_path):
+    table = pa.table({"uid": ["a", "a"], "ts": pa.array([T0, T0 + H], UTC_S)})
+    for venue, io, offset in (("cafe", "in", 0), ("cafe", "out", 1)):
+        folder = tmp_path / f"venue={venue}" / f"io={io}"
+        folder.mkdir(parents=True)
+        pq.write_table(table.slice(offset, 1), folder / "scans.parquet")
+    schema = ScanSchema(person="uid", venue="venue", time="ts", direction="io")
+    scans = read_scans(tmp_path, schema=schema, now=NOW)
+    assert scans.table["venue"].to_pylist() == ["cafe", "cafe"]
+    assert scans.table["direction"].to_pylist() == ["entry", "exit"]
+    stays = scans_to_stays(scans).stays
+    assert stays["closed_by"].to_pylist() == ["exit"]
+
+
+def test_partition_key_that_is_also_a_file_column_is_an_error(tmp_path):
+    table = sample_scans().append_column("app", pa.array(["x"] * 6))
+    write_partitioned(tmp_path, [{"app": "bluezone"}], table)
+    with pytest.raises(
+        SchemaError, match=r"partition key `app` \(from a `app=\.\.\.` folder\) is also a column"
+    ):
+        read_scans(tmp_path, schema=RAW_SCHEMA, now=NOW)
+    # read by its own path, the file has no partition keys
+    (path,) = tmp_path.rglob("*.parquet")
+    assert len(read_scans(path, schema=RAW_SCHEMA, now=NOW)) == 6
+
+
+def test_source_template_errors():
+    with pytest.raises(SchemaError, match="literal braces"):
+        ScanSchema(person="p", venue="v", time="t", source="{app")
+    with pytest.raises(SchemaError, match="partition keys in braces"):
+        ScanSchema(person="p", venue="v", time="t", source="{}")
+    schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io", source="{app}")
+    with pytest.raises(SchemaError, match=r"<table 0>: .* names partition key `app`"):
+        read_scans(sample_scans(), schema=schema, now=NOW)
+    literal = ScanSchema(person="uid", venue="qr", time="ts", source="{{app}}")
+    assert read_scans(sample_scans(), schema=literal, now=NOW).table["source"][0].as_py() == (
+        "{app}"
+    )
+
+
+def test_missing_partition_key_and_plain_date_folders(tmp_path):
+    write_partitioned(tmp_path / "hive", [{"day": "2021-08-01"}])
+    schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io", method="app")
+    with pytest.raises(SchemaError, match=r"column `app` not found .* or partition keys \['day'\]"):
+        read_scans(tmp_path / "hive", schema=schema, now=NOW)
+    # plain folders are not partitions, and work as before
+    plain = tmp_path / "plain" / "2021-08-01"
+    plain.mkdir(parents=True)
+    pq.write_table(sample_scans(), plain / "part.parquet")
+    scans = read_scans(tmp_path / "plain", schema=RAW_SCHEMA, now=NOW)
+    assert len(scans) == 6 and set(scans.table["source"].to_pylist()) == {"app"}
+
+
+def test_null_partition_and_accounting(tmp_path):
+    good = sample_scans()
+    bad = pa.table(
+        {
+            "uid": pa.array([None, "a"]),
+            "qr": pa.array(["cafe", "cafe"]),
+            "ts": pa.array([T0, T0], UTC_S).cast(UTC_US),
+            "io": pa.array(["in", "in"]),
+        }
+    )
+    for app, table in (("bluezone", good), ("vneid", pa.concat_tables([bad, good])), ("x", bad)):
+        folder = tmp_path / "day=2021-08-01" / f"app={app}"
+        folder.mkdir(parents=True)
+        pq.write_table(table, folder / "part-0.parquet", row_group_size=3)
+    folder = tmp_path / "day=2021-08-01" / "app=__HIVE_DEFAULT_PARTITION__"
+    folder.mkdir(parents=True)
+    pq.write_table(good.slice(0, 1), folder / "part-0.parquet")
+    schema = ScanSchema(
+        person="uid", venue="qr", time="ts", direction="io", method="app", source="{app}"
+    )
+    scans = read_scans(tmp_path, schema=schema, errors="quarantine", now=NOW, batch_size=4)
+    by_source = {
+        f.source: (f.read, f.accepted, f.rejected, f.duplicates) for f in scans.report.files
+    }
+    assert by_source == {
+        # the null partition repeats bluezone's first scan, and its tag "" is the smaller
+        "": (1, 1, 0, 0),
+        "bluezone": (6, 5, 0, 1),
+        "vneid": (8, 0, 1, 7),
+        "x": (2, 0, 1, 1),
+    }
+    for f in scans.report.files:
+        assert f.read == f.accepted + f.rejected + f.duplicates
+    r = scans.report
+    assert r.read == r.accepted + r.rejected + r.duplicates == 17
+    assert scans.rejected["source"].to_pylist() == ["vneid", "x"]
+    assert scans.table["method"].to_pylist() == [None] + ["bluezone"] * 5
+
+
+# --------------------------------------------------------------------------- alias chains
+
+
+def alias_scans(ids):
+    """One scan per id, each at its own second (so that none is a duplicate)."""
+    n = len(ids)
+    return pa.table(
+        {
+            "person": pa.array(ids),
+            "venue": ["cafe"] * n,
+            "time": pa.array([T0 + k for k in range(n)], UTC_S),
+        }
+    )
+
+
+def resolve(ids, alias, person):
+    typ = pa.string() if isinstance(ids[0], str) else pa.int64()
+    aliases = pa.table({"alias": pa.array(alias, typ), "person": pa.array(person, typ)})
+    return read_scans(alias_scans(ids), aliases=aliases, now=NOW).table["person"].to_pylist()
+
+
+def test_alias_chain_of_three_is_followed_to_its_end():
+    alias = ["app-1", "cccd-1", "bhyt-1"]
+    person = ["cccd-1", "bhyt-1", "P1"]
+    got = resolve(["app-1", "cccd-1", "bhyt-1", "P1", "stranger"], alias, person)
+    assert got == ["P1", "P1", "P1", "P1", "stranger"]
+    # integer ids, rows in any order
+    assert resolve([1, 2, 3, 9], [3, 1, 2], [4, 2, 3]) == [4, 4, 4, 9]
+
+
+def test_self_alias_is_the_identity():
+    assert resolve(["a", "b", "c"], ["a", "b"], ["a", "a"]) == ["a", "a", "c"]
+
+
+def test_alias_cycle_is_an_error_without_ids():
+    alias = ["secret-1", "secret-2", "secret-3", "secret-4", "secret-5"]
+    person = ["secret-2", "secret-3", "secret-1", "secret-1", "P9"]
+    with pytest.raises(
+        AliasError, match=r"3 aliases in a cycle \(rows 0, 1, 2\) and 1 more leading into it"
+    ) as err:
+        resolve(["secret-5"], alias, person)
+    assert "secret" not in str(err.value)
+    assert "map one alias of the cycle" in str(err.value)
+    with pytest.raises(AliasError, match=r"2 aliases in a cycle \(rows 0, 1\)"):
+        resolve([1], [1, 2], [2, 1])
+
+
+def test_alias_conflict_is_an_error_even_through_a_self_alias():
+    with pytest.raises(AliasError, match=r"two different persons \(rows 0 and 1\)") as err:
+        resolve(["secret-a"], ["secret-a", "secret-a"], ["secret-a", "secret-b"])
+    assert "secret" not in str(err.value)
+    # the same mapping twice is fine
+    assert resolve(["x"], ["x", "x"], ["y", "y"]) == ["y"]
+
+
+def alias_oracle(alias, person):
+    """Follow the alias table by hand: a dict walk, an error for conflicts and cycles."""
+    table = {}
+    for a, p in zip(alias, person, strict=True):
+        if table.get(a, p) != p:
+            return "conflict"
+        table[a] = p
+
+    def walk(x):
+        seen = {x}
+        while x in table and table[x] != x:
+            x = table[x]
+            if x in seen:
+                return None
+            seen.add(x)
+        return x
+
+    out = {x: walk(x) for x in table}
+    if any(v is None for v in out.values()):
+        return "cycle"
+    return out
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=16),
+    st.lists(st.integers(0, 15), min_size=1, max_size=10),
+    st.booleans(),
+)
+def test_alias_chains_match_a_dict_walk(pairs, ids, as_text):
+    def conv(values):
+        return [f"id{v}" for v in values] if as_text else values
+
+    alias, person, ids = conv([a for a, _ in pairs]), conv([p for _, p in pairs]), conv(ids)
+    expected = alias_oracle(alias, person)
+    if expected == "conflict":
+        with pytest.raises(AliasError, match="two different persons"):
+            resolve(ids, alias, person)
+    elif expected == "cycle":
+        with pytest.raises(AliasError, match="in a cycle"):
+            resolve(ids, alias, person)
+    else:
+        # scans of one canonical person at one venue are kept apart by their seconds
+        assert resolve(ids, alias, person) == [expected.get(x, x) for x in ids]
+
+
+# --------------------------------------------------------------------------- memory-saving pieces
+
+
+@settings(deadline=None)
+@given(scan_rows, options, st.integers(1, 5), st.integers(1, 5))
+def test_piecewise_work_gives_the_same_scans_and_stays(rows, opts, piece, pair_slice):
+    """Tiny pieces and pairing slices (one person, or a few scans, each) change nothing."""
+    table = raw_table(rows)
+    half = len(rows) // 2
+    # two sources, so that duplicates across them are decided by the source tag
+    two = [
+        (table.slice(0, half), ScanSchema(person="uid", venue="qr", time="ts", direction="io")),
+        (table.slice(half), RAW_SCHEMA),
+    ]
+    kw = {"errors": "quarantine", "now": NOW, "batch_size": 3}
+    scans = read_scans(two, **kw)
+    expected = scans_to_stays(scans, **opts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("tracegraph.ingest._PIECE", piece)
+        mp.setattr("tracegraph.ingest._PAIR_SLICE", pair_slice)
+        pieces = read_scans(two, **kw)
+        got = scans_to_stays(pieces, **opts)
+    assert pieces.table.equals(scans.table)
+    assert pieces.report == scans.report
+    assert got.stays.equals(expected.stays)
+    assert got.unmatched_exits.equals(expected.unmatched_exits)
+    assert got.report == expected.report
+
+
+def test_integer_ids_read_from_parquet_are_one_compact_column(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 5000
+    table = pa.table(
+        {
+            "person": rng.integers(0, 300, n),
+            "venue": rng.integers(10**12, 10**12 + 50, n),
+            "time": pa.array(T0 + rng.integers(0, 3 * H, n), UTC_S),
+            "direction": pa.array(np.where(rng.random(n) < 0.3, "out", "in")),
+        }
+    )
+    table = pa.concat_tables([table, table.slice(1000, 100)])  # 100 scans sent twice
+    pq.write_table(table, tmp_path / "day.parquet", row_group_size=700)
+    scans = read_scans(tmp_path / "day.parquet", now=NOW, batch_size=256)
+    assert scans.report.duplicates == 100
+    assert scans.table["person"].num_chunks == 1
+    assert scans.table["person"].type == pa.int64()
+    assert scans.table["method"].null_count == len(scans)
+    from_table = read_scans(table, now=NOW)
+    assert from_table.table.select(["person", "venue", "time", "direction"]).equals(
+        scans.table.select(["person", "venue", "time", "direction"])
+    )
+    # the stays' source is a dictionary of the scans' tags
+    stays = scans_to_stays(scans).stays
+    assert pa.types.is_dictionary(stays["source"].type)
+    assert set(stays["source"].to_pylist()) == {"day"}

@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import os
 import pathlib
+import string
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -233,21 +235,47 @@ def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] |
     """Encode integer ids that fill most of their range with a bitmap (O(n), no hashing).
 
     Returns ``None`` when the ids are too sparse for that (then hashing is used).
+    Works piece by piece on zero-copy views of the chunks, so that its memory is the
+    codes (4 bytes per id) and the bitmap, not copies of the ids.
     """
-    values = column.to_numpy()
-    lo = int(values.min())
-    hi = int(values.max())
+    bounds = pc.min_max(column)
+    lo, hi = int(bounds["min"].as_py()), int(bounds["max"].as_py())
+    n = len(column)
     span = hi - lo + 1
-    if span > 2 * values.shape[0] + 1024 or span >= 2**31:
+    if span > 2 * n + 1024 or span >= 2**31:
         return None
-    # arithmetic in the ids' own dtype (uint64 ids may not fit an int64)
-    low = values.dtype.type(lo)
-    offset = (values - low).astype(np.int64)
     present = np.zeros(span, dtype=np.bool_)
-    present[offset] = True
+    for piece in _int_pieces(column):
+        present[_offsets(piece, lo)] = True
     lookup = np.cumsum(present, dtype=np.int32) - 1
-    ids = pa.array(np.flatnonzero(present).astype(values.dtype) + low, type=column.type)
-    return ids, lookup[offset]
+    dtype = np.dtype(column.type.to_pandas_dtype())
+    ids = pa.array(np.flatnonzero(present).astype(dtype) + dtype.type(lo), type=column.type)
+    del present
+    codes = np.empty(n, dtype=np.int32)
+    done = 0
+    for piece in _int_pieces(column):
+        codes[done : done + piece.shape[0]] = lookup[_offsets(piece, lo)]
+        done += piece.shape[0]
+    return ids, codes
+
+
+_PIECE = 1 << 20  # rows per piece of piecewise numpy work: bounded temporaries
+_PAIR_SLICE = 1 << 21  # scans per call of the pairing kernel (16 bytes of buffers each)
+
+
+def _int_pieces(column: pa.ChunkedArray) -> Iterator[np.ndarray]:
+    """Zero-copy numpy views of an integer column without nulls, at most ``_PIECE`` long."""
+    for chunk in column.chunks:
+        values = chunk.to_numpy()
+        for start in range(0, values.shape[0], _PIECE):
+            yield values[start : start + _PIECE]
+
+
+def _offsets(values: np.ndarray, lo: int) -> np.ndarray:
+    """``values - lo`` as int64 (known to be in ``[0, 2**31)``), without overflow."""
+    if values.dtype == np.uint64:  # may not fit an int64; the difference does
+        return (values - np.uint64(lo)).astype(np.int64)
+    return values.astype(np.int64, copy=False) - lo
 
 
 # =========================================================================== scans
@@ -296,6 +324,7 @@ _DEFAULT_DIRECTIONS: dict[str, str] = {
 }
 _TIME_UNITS = ("s", "ms", "us", "ns")
 _SCAN_SUFFIXES = (".parquet", ".pq", ".arrow", ".feather", ".ipc", ".arrows")
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _DEFAULT_BATCH = 1 << 16
 _UTC_S = pa.timestamp("s", tz="UTC")
 _ISO_TIME = (
@@ -328,7 +357,11 @@ class ScanSchema:
         the ``method`` column.
     source : str, optional
         Provenance tag written to the ``source`` column of every scan from this
-        source. Default: the file or directory name (``"table"`` in memory).
+        source. Default: the file or directory name (``"table"`` in memory). In a
+        partitioned directory (``app=bluezone/day=2021-09-01/...``) it may name
+        partition keys in braces, filled in per file: ``"{app}"`` gives
+        ``"bluezone"``, ``"{app}/{day}"`` gives ``"bluezone/2021-09-01"`` (``{{`` and
+        ``}}`` are literal braces). See :func:`read_scans`.
     time_unit : {"s", "ms", "us", "ns"}, default "s"
         Unit of integer or float epoch times.
     tz : str, optional
@@ -374,14 +407,41 @@ class ScanSchema:
                 raise SchemaError(
                     f"ScanSchema: `directions`: expected values 'entry' or 'exit', got {wrong[0]!r}"
                 )
+        if self.source is not None:
+            _template_keys(self.source)
 
     def columns(self) -> list[str]:
-        """The columns this schema reads, in order (person, venue, time, direction, method)."""
+        """The columns this schema reads, in order (person, venue, time, direction, method).
+
+        Returns
+        -------
+        list of str
+            Each column name once (a partition key the schema maps is one of them).
+
+        Examples
+        --------
+        >>> tg.ScanSchema(person="uid", venue="qr", time="ts", method="app").columns()
+        ['uid', 'qr', 'ts', 'app']
+        """
         names = [self.person, self.venue, self.time, self.direction, self.method]
         return list(dict.fromkeys(n for n in names if n is not None))
 
     def direction_map(self) -> dict[str, str]:
-        """Lower-cased raw value → ``"entry"``/``"exit"``."""
+        """Lower-cased raw value → ``"entry"``/``"exit"``.
+
+        Returns
+        -------
+        dict
+            The schema's ``directions``, or the default ones, keyed by trimmed,
+            lower-cased value.
+
+        Examples
+        --------
+        >>> schema = tg.ScanSchema(person="p", venue="v", time="t", direction="d",
+        ...                        directions={" VAO ": "entry", "Ra": "exit"})
+        >>> schema.direction_map()
+        {'vao': 'entry', 'ra': 'exit'}
+        """
         raw = _DEFAULT_DIRECTIONS if self.directions is None else self.directions
         return {str(k).strip().lower(): v for k, v in raw.items()}
 
@@ -488,7 +548,20 @@ class Scans:
         )
 
     def to_arrow(self) -> pa.Table:
-        """The accepted scans as a ``pyarrow.Table``."""
+        """The accepted scans as a ``pyarrow.Table``.
+
+        Returns
+        -------
+        pyarrow.Table
+            :attr:`table` itself (no copy).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({"person": [1], "venue": [2], "time": ["2021-08-01T08:00:00Z"]})
+        >>> tg.read_scans(raw).to_arrow().column_names
+        ['person', 'venue', 'time', 'direction', 'source', 'method', 'file']
+        """
         return self.table
 
 
@@ -499,6 +572,8 @@ class _Input:
     schema: ScanSchema
     kind: str  # parquet, ipc_file, ipc_stream, table, reader
     obj: Any
+    # (key, value) of the `key=value` folders between the directory read and the file
+    partitions: tuple[tuple[str, str | None], ...] = ()
 
 
 def read_scans(
@@ -531,14 +606,31 @@ def read_scans(
             read_scans([("bluezone/", bluezone_schema), ("cccd.parquet", cccd_schema)])
 
         File formats are recognised by their first bytes, not their names.
+
+        **Partitioned directories.** Folders named ``key=value`` below a directory
+        (Hive style, as written by Spark, pyarrow or ``pandas.to_parquet(
+        partition_cols=...)``), e.g. ``scans/day=2021-09-01/app=bluezone/part-0.parquet``,
+        give every row of the files inside them a string column ``key`` holding
+        ``value`` (percent-decoded; ``__HIVE_DEFAULT_PARTITION__`` is null). The schema
+        maps these columns like any other: ``ScanSchema(method="app")`` keeps the
+        app, ``ScanSchema(venue="venue")`` reads a folder per venue (as text ids).
+        The ``source`` tag can name them in braces: ``ScanSchema(source="{app}")`` tags
+        each file with its app, ``source="{app}/{day}"`` keeps the day as well. Other
+        folders (``2021-09-01/part.parquet``) add nothing, and a file given by its own
+        path has no partition keys. A partition key that is also a column of the file
+        is a :class:`~tracegraph.errors.SchemaError`.
     schema : ScanSchema, optional
         Column mapping for sources given without their own. Default: columns named
         ``person``, ``venue``, ``time``, and ``direction`` if there is one.
     aliases : table, optional
         Columns ``alias`` and ``person``: every identifier a person was seen under
         (phone-app id, CCCD number, insurance card number) → one canonical id.
-        Applied before anything else; identifiers not in the table stay themselves.
-        No chains: the ``person`` column is used as is.
+        Applied before anything else; identifiers not in the table stay themselves,
+        and so does an alias mapped to itself. Chains are followed to their end: with
+        ``a → b`` and ``b → c``, scans of ``a`` become scans of ``c``. An alias mapped
+        to two different persons, or a cycle (``a → b``, ``b → a``), is an
+        :class:`~tracegraph.errors.AliasError` naming the rows of the alias table (not
+        the ids).
     pseudonym_key : bytes or str, optional
         A secret key. Every person id is then replaced by its keyed hash
         (:func:`pseudonymize`, HMAC-SHA256) right after aliases are applied, so that
@@ -569,9 +661,12 @@ def read_scans(
     ScanRowError
         A bad row and ``errors="raise"``.
     SchemaError
-        A column named by a schema is missing; bad options.
+        A column named by a schema is missing; a partition key is also a column of
+        its file, or a ``source`` template names a key the file's folders lack; bad
+        options.
     AliasError
-        An alias maps to two persons, or the alias table is malformed.
+        An alias maps to two persons, aliases form a cycle, or the alias table is
+        malformed.
     ScanFileError
         A file is missing, truncated, corrupt, or not Parquet / Arrow IPC.
     TimezoneError
@@ -589,6 +684,14 @@ def read_scans(
     input of each dropped row, so that for every input and in total
     ``read == accepted + rejected + duplicates``. Work is O(n log n) for the
     duplicate search, everything else is vectorised per batch.
+
+    Memory: the accepted scans are gathered in one buffer per column, sized from
+    the Parquet metadata (grown by half for other inputs), about 25 bytes per scan
+    with integer ids; the duplicate search adds 4-byte codes per id and an 8-byte
+    sort order, and duplicates are then squeezed out in place. The result holds
+    about 27 bytes per scan (integer ids; 1-byte ``direction``, ``source`` and
+    ``file`` codes; a ``method`` column without values costs nothing).
+    ``benchmarks/scan_memory.py`` measures the whole pipeline.
 
     Examples
     --------
@@ -623,8 +726,9 @@ def read_scans(
         if zone is not None:
             _check_zone(zone, "tz")
     alias_map = None if aliases is None else _read_aliases(aliases)
-    bar = _progress_bar(_total_rows(inputs)) if progress else None
-    acc = _Accumulator()
+    total = _total_rows(inputs)
+    bar = _progress_bar(total) if progress else None
+    acc = _Accumulator(total)
     rejected_parts: list[pa.Table] = []
     counts_read: list[tuple[int, int]] = []  # (read, rejected) per input
     try:
@@ -706,7 +810,7 @@ def _expand_sources(source: Any, schema: ScanSchema) -> list[_Input]:
 def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
     if isinstance(item, str | os.PathLike):
         path = pathlib.Path(item)
-        tag = schema.source or path.name.split(".")[0] or str(path)
+        default_tag = path.name.split(".")[0] or str(path)
         if path.is_dir():
             found = sorted(
                 p
@@ -720,13 +824,77 @@ def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
                     f"{path}: no scan files found in this directory; expected files named "
                     f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
                 )
-            return [_Input(str(p), tag, schema, _sniff(p), p) for p in found]
+            inputs = []
+            for p in found:
+                parts = _partitions(p, path)
+                tag = _source_tag(schema, default_tag, parts, str(p))
+                inputs.append(_Input(str(p), tag, schema, _sniff(p), p, parts))
+            return inputs
+        tag = _source_tag(schema, default_tag, (), str(path))
         return [_Input(str(path), tag, schema, _sniff(path), path)]
-    tag = schema.source or "table"
     if isinstance(item, pa.RecordBatchReader):
-        return [_Input(f"<reader {k}>", tag, schema, "reader", item)]
+        label = f"<reader {k}>"
+        return [_Input(label, _source_tag(schema, "table", (), label), schema, "reader", item)]
     table = as_arrow_table(item, "scans")
-    return [_Input(f"<table {k}>", tag, schema, "table", table)]
+    label = f"<table {k}>"
+    return [_Input(label, _source_tag(schema, "table", (), label), schema, "table", table)]
+
+
+def _partitions(path: pathlib.Path, root: pathlib.Path) -> tuple[tuple[str, str | None], ...]:
+    """The ``key=value`` folders between ``root`` and the file ``path``, outermost first.
+
+    Keys and values are percent-decoded (as Hive, Spark and pyarrow write them);
+    ``__HIVE_DEFAULT_PARTITION__`` stands for a null value. Other folders are ignored.
+    """
+    found: dict[str, str | None] = {}
+    for part in path.relative_to(root).parts[:-1]:
+        raw_key, sep, raw_value = part.partition("=")
+        if not sep or not raw_key:
+            continue
+        key = urllib.parse.unquote(raw_key)
+        if key in found:
+            raise SchemaError(
+                f"{path}: partition key `{key}` appears in two folders of this path; "
+                f"expected each `key=value` folder key once"
+            )
+        found[key] = None if raw_value == _HIVE_NULL else urllib.parse.unquote(raw_value)
+    return tuple(found.items())
+
+
+def _template_keys(template: str) -> list[str]:
+    """The ``{key}`` fields of a source tag template (an error for malformed ones)."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise SchemaError(
+            f"ScanSchema: `source`: expected a tag, or partition keys in braces such as "
+            f"'{{app}}', got {template!r} ({exc}); write literal braces as '{{{{' and '}}}}'"
+        ) from None
+    for field in fields:
+        if not field or field.isdigit() or any(c in field for c in ".[]!:"):
+            raise SchemaError(
+                f"ScanSchema: `source`: expected partition keys in braces such as '{{app}}', "
+                f"got {template!r}; write literal braces as '{{{{' and '}}}}'"
+            )
+    return fields
+
+
+def _source_tag(
+    schema: ScanSchema, default: str, partitions: tuple[tuple[str, str | None], ...], label: str
+) -> str:
+    """The provenance tag of one input: the schema's tag, its template filled in, or ``default``."""
+    if schema.source is None:
+        return default
+    keys = _template_keys(schema.source)
+    values = {key: "" if value is None else value for key, value in partitions}
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise SchemaError(
+            f"{label}: ScanSchema(source={schema.source!r}) names partition key `{missing[0]}`, "
+            f"but this input has partition keys {list(values)}; expected it in a folder "
+            f"`{missing[0]}=...` below the directory read"
+        )
+    return schema.source.format_map(values)
 
 
 def _sniff(path: pathlib.Path) -> str:
@@ -779,6 +947,16 @@ def _input_batches(inp: _Input, batch_size: int) -> Iterator[pa.RecordBatch]:
 
 
 def _file_batches(inp: _Input, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """The batches of one file, with the partition columns its schema maps appended."""
+    mapped = [(key, value) for key, value in inp.partitions if key in inp.schema.columns()]
+    for batch in _file_column_batches(inp, batch_size):
+        for key, value in mapped:
+            constant = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
+            batch = batch.append_column(key, constant)
+        yield batch
+
+
+def _file_column_batches(inp: _Input, batch_size: int) -> Iterator[pa.RecordBatch]:
     what = {"parquet": "Parquet", "ipc_file": "Arrow IPC file", "ipc_stream": "Arrow IPC stream"}
     try:
         if inp.kind == "parquet":
@@ -811,17 +989,31 @@ def _slices(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
 
 
 def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
-    """The columns to read; an error naming the first one the schema needs but is not there."""
+    """The columns to read from the input (partition keys are added after reading).
+
+    An error for a partition key that is also a column of the file, and one naming the
+    first column the schema needs but is in neither.
+    """
+    keys = [key for key, _ in inp.partitions]
+    for key in keys:
+        if key in available:
+            raise SchemaError(
+                f"{inp.label}: partition key `{key}` (from a `{key}=...` folder) is also a "
+                f"column of the file; expected each column once; rename the folder or the "
+                f"column, or list the files to read them without partition keys"
+            )
     columns = inp.schema.columns()
-    if inp.schema is _DEFAULT_SCHEMA and "direction" not in available:
+    if inp.schema is _DEFAULT_SCHEMA and "direction" not in available and "direction" not in keys:
         columns.remove("direction")
     for name in columns:
-        if name not in available:
+        if name not in available and name not in keys:
+            partition_note = f" or partition keys {keys}" if keys else ""
             raise SchemaError(
-                f"{inp.label}: column `{name}` not found in scans; available: {available}; "
-                f"map the columns with ScanSchema(person=..., venue=..., time=...)"
+                f"{inp.label}: column `{name}` not found in scans; available: {available}"
+                f"{partition_note}; map the columns with ScanSchema(person=..., venue=..., "
+                f"time=...)"
             )
-    return columns
+    return [name for name in columns if name not in keys]
 
 
 def _progress_bar(total: int | None) -> Any:
@@ -1126,100 +1318,244 @@ def _empty_rejected() -> pa.Table:
 # --------------------------------------------------------------------------- collecting
 
 
-class _Accumulator:
-    """The accepted rows of every batch, joined into one table at the end."""
+class _Buffer:
+    """A numpy column filled batch by batch, in place.
 
-    def __init__(self) -> None:
-        self.person: list[pa.Array] = []
-        self.venue: list[pa.Array] = []
-        self.seconds: list[np.ndarray] = []
-        self.direction: list[np.ndarray] = []
-        self.method: list[pa.Array] = []
-        self.file: list[np.ndarray] = []
+    Allocated at the expected number of rows (pages not written cost no memory) or
+    grown by half when that is unknown, so that the accepted rows are one block of
+    memory, not many small arrays the allocator cannot give back.
+    """
+
+    def __init__(self, dtype: type[np.generic], capacity: int) -> None:
+        self.data = np.empty(max(capacity, 1024), dtype=dtype)
+        self.size = 0
+
+    def append(self, values: np.ndarray) -> None:
+        end = self.size + values.shape[0]
+        if end > self.data.shape[0]:
+            grown = np.empty(max(end, self.data.shape[0] * 3 // 2), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = values
+        self.size = end
+
+    def take(self) -> np.ndarray:
+        """The filled rows (a view); the buffer is emptied."""
+        values = self.data[: self.size]
+        self.data = np.empty(0, dtype=self.data.dtype)
+        self.size = 0
+        return values
+
+
+class _Ids:
+    """An id column filled batch by batch: an int64 buffer, or Arrow parts once text appears."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.ints: _Buffer | None = None
+        self.parts: list[pa.Array] | None = None  # text (or mixed) ids
+
+    def append(self, ids: pa.Array) -> None:
+        if self.parts is None and pa.types.is_integer(ids.type):
+            if self.ints is None:
+                self.ints = _Buffer(np.int64, self.capacity)
+            self.ints.append(ids.to_numpy())  # no nulls: accepted rows only
+            return
+        if self.parts is None:
+            self.parts = [] if self.ints is None else [pa.array(self.ints.take())]
+            self.ints = None
+        self.parts.append(ids)
+
+    def take(self) -> np.ndarray | pa.ChunkedArray:
+        """All ids: int64 numpy when every part was integer, else a string chunked array."""
+        if self.ints is not None:
+            return self.ints.take()
+        parts = self.parts or []
+        self.parts = None
+        if not parts:
+            return pa.chunked_array([], pa.string())
+        if all(pa.types.is_integer(p.type) for p in parts):
+            return pa.chunked_array(parts, pa.int64())
+        return pa.chunked_array([p.cast(pa.string()) for p in parts], pa.string())
+
+
+def _as_chunked(ids: np.ndarray | pa.ChunkedArray) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array(ids)]) if isinstance(ids, np.ndarray) else ids
+
+
+class _Accumulator:
+    """The accepted rows of every batch, joined into one table at the end.
+
+    Memory is what the accepted rows need (8 bytes per integer id or time, 1 per
+    direction, in buffers sized for every row when that is known; inputs are kept as
+    runs, a method column only if there is one) plus, at the end, 4-byte codes of
+    the ids and the sort order for the duplicate search. Duplicates are then
+    squeezed out in place.
+    """
+
+    def __init__(self, capacity: int | None) -> None:
+        expected = capacity or 0
+        self.person = _Ids(expected)
+        self.venue = _Ids(expected)
+        self.seconds = _Buffer(np.int64, expected)
+        self.direction = _Buffer(np.int8, expected)
+        self.method: list[pa.Array | None] = []  # None: the batch has no method column
+        self.runs: list[tuple[int, int]] = []  # (input, accepted rows) per batch
 
     def add(self, cleaned: _Cleaned, file_idx: int) -> None:
         ok = cleaned.reason < 0
         n_ok = int(ok.sum())
         if n_ok == 0 or cleaned.person is None or cleaned.venue is None:
             return
-        mask = pa.array(ok)
-        self.person.append(cleaned.person.filter(mask))
-        self.venue.append(cleaned.venue.filter(mask))
-        self.seconds.append(cleaned.seconds[ok])
-        self.direction.append(cleaned.direction[ok])
+        every = n_ok == ok.shape[0]  # the usual case: no copies
+        mask = None if every else pa.array(ok)
+        self.person.append(cleaned.person if mask is None else cleaned.person.filter(mask))
+        self.venue.append(cleaned.venue if mask is None else cleaned.venue.filter(mask))
+        self.seconds.append(cleaned.seconds if every else cleaned.seconds[ok])
+        self.direction.append(cleaned.direction if every else cleaned.direction[ok])
         method = cleaned.method
-        self.method.append(pa.nulls(n_ok, pa.string()) if method is None else method.filter(mask))
-        self.file.append(np.full(n_ok, file_idx, dtype=np.int32))
+        self.method.append(method if method is None or mask is None else method.filter(mask))
+        self.runs.append((file_idx, n_ok))
 
     def finish(
         self, inputs: list[_Input], aliases: tuple[pa.Array, pa.Array] | None
     ) -> tuple[pa.Table, np.ndarray]:
-        person = _unify(self.person)
-        venue = _unify(self.venue)
+        person = self.person.take()
+        venue = self.venue.take()
         if aliases is not None:
-            person = _apply_aliases(person, aliases)
-        seconds = _concat(self.seconds, np.int64)
-        direction = _concat(self.direction, np.int8)
-        file_idx = _concat(self.file, np.int32)
+            person = _apply_aliases(_as_chunked(person), aliases)
+        seconds = self.seconds.take()
+        direction = self.direction.take()
+        n = seconds.shape[0]
+        run_file = np.array([f for f, _ in self.runs], dtype=np.int64)
+        run_len = np.array([c for _, c in self.runs], dtype=np.int64)
         labels = [inp.label for inp in inputs]
         tags = sorted({inp.source for inp in inputs})
-        tag_of_file = np.array([tags.index(inp.source) for inp in inputs], dtype=np.int32)
-        source_idx = tag_of_file[file_idx] if file_idx.size else file_idx
+        tag_dtype = _index_dtype(len(tags))
+        tag_of_file = np.array([tags.index(inp.source) for inp in inputs], dtype=tag_dtype)
         # exact duplicates: same person, venue, second and direction; keep the smallest
-        # source tag, then the first read
-        _, p_codes = encode_ids(person)
-        _, v_codes = encode_ids(venue)
-        n = seconds.shape[0]
-        order = np.lexsort((np.arange(n), source_idx, direction, seconds, v_codes, p_codes))
-        same = np.zeros(n, dtype=np.bool_)
-        if n > 1:
-            a, b = order[1:], order[:-1]
-            same[a] = (
-                (p_codes[a] == p_codes[b])
-                & (v_codes[a] == v_codes[b])
-                & (seconds[a] == seconds[b])
-                & (direction[a] == direction[b])
-            )
-        dup_per_file = np.bincount(file_idx[same], minlength=len(inputs))
-        keep = ~same
-        mask = pa.array(keep)
+        # source tag, then the first read (lexsort is stable: ties stay in reading order)
+        _, p_codes = encode_ids(_as_chunked(person))
+        _, v_codes = encode_ids(_as_chunked(venue))
+        keys = [direction, seconds, v_codes, p_codes]
+        if len(tags) > 1:
+            source_idx = np.repeat(tag_of_file[run_file], run_len)
+            keys.insert(0, source_idx)
+        else:  # one tag: zeros on pages that are read but never written (no memory)
+            source_idx = np.zeros(n, dtype=tag_dtype)
+        order = np.lexsort(keys)
+        same = _same_as_previous(order, p_codes, v_codes, seconds, direction)
+        del keys, order, p_codes, v_codes
+        dup_rows = np.flatnonzero(same)
+        dup_file = run_file[np.searchsorted(np.cumsum(run_len), dup_rows, side="right")]
+        dup_per_file = np.bincount(dup_file, minlength=len(inputs))
+        keep = None if not dup_rows.size else ~same
+        n_keep = n - int(dup_rows.size)
+        del same, dup_rows, dup_file
+        method = self.method
+        self.method = []
+        file_idx = np.repeat(run_file.astype(_index_dtype(len(labels))), run_len)
         table = pa.table(
             {
-                "person": person.filter(mask),
-                "venue": venue.filter(mask),
-                "time": pa.array(seconds[keep], _UTC_S),
+                "person": _compact_ids(person, keep),
+                "venue": _compact_ids(venue, keep),
+                "time": pa.array(_squeeze(seconds, keep)).view(_UTC_S),
                 "direction": pa.DictionaryArray.from_arrays(
-                    pa.array(direction[keep], pa.int8()), pa.array(["entry", "exit"])
+                    pa.array(_squeeze(direction, keep)), pa.array(["entry", "exit"])
                 ),
                 "source": pa.DictionaryArray.from_arrays(
-                    pa.array(source_idx[keep], pa.int32()), pa.array(tags, pa.string())
+                    pa.array(source_idx[:n_keep] if len(tags) == 1 else _squeeze(source_idx, keep)),
+                    pa.array(tags, pa.string()),
                 ),
-                "method": pa.chunked_array(self.method, pa.string()).filter(mask),
+                "method": _compact_method(method, run_len, keep),
                 "file": pa.DictionaryArray.from_arrays(
-                    pa.array(file_idx[keep], pa.int32()), pa.array(labels, pa.string())
+                    pa.array(_squeeze(file_idx, keep)), pa.array(labels, pa.string())
                 ),
             }
         )
         return table, dup_per_file
 
 
-def _concat(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
-    if not parts:
-        return np.empty(0, dtype=dtype)
-    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+def _index_dtype(size: int) -> type[np.signedinteger[Any]]:
+    """The smallest signed integer type for dictionary indices ``0 .. size - 1``."""
+    if size <= 128:
+        return np.int8
+    if size <= 2**15:
+        return np.int16
+    return np.int32
 
 
-def _unify(parts: list[pa.Array]) -> pa.ChunkedArray:
-    """One id column: int64 when every part is, else string."""
-    if not parts:
-        return pa.chunked_array([], pa.string())
-    if all(pa.types.is_integer(p.type) for p in parts):
-        return pa.chunked_array(parts, pa.int64())
-    return pa.chunked_array([p.cast(pa.string()) for p in parts], pa.string())
+def _squeeze(values: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``values[keep]``, written over ``values`` itself (a view of its start is returned)."""
+    if keep is None:
+        return values
+    written = 0
+    for start in range(0, values.shape[0], _PIECE):
+        piece = values[start : start + _PIECE][keep[start : start + _PIECE]]
+        values[written : written + piece.shape[0]] = piece
+        written += piece.shape[0]
+    return values[:written]
+
+
+def _same_as_previous(order: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Rows equal, in every key, to the row before them in ``order`` (piecewise)."""
+    n = order.shape[0]
+    same = np.zeros(n, dtype=np.bool_)
+    for start in range(1, n, _PIECE):
+        a = order[start : start + _PIECE]
+        b = order[start - 1 : start - 1 + a.shape[0]]
+        equal = np.ones(a.shape[0], dtype=np.bool_)
+        for key in keys:
+            equal &= key[a] == key[b]
+        same[a] = equal
+    return same
+
+
+def _compact_ids(
+    ids: np.ndarray | pa.ChunkedArray, keep: np.ndarray | None
+) -> pa.Array | pa.ChunkedArray:
+    """The kept rows of an id column: int64 squeezed in place, or text chunks (no 2 GiB limit)."""
+    if isinstance(ids, np.ndarray):
+        return pa.array(_squeeze(ids, keep))
+    if keep is None:
+        return ids
+    mask = pa.array(keep)
+    out = []
+    done = 0
+    for chunk in ids.chunks:
+        out.append(chunk.filter(mask.slice(done, len(chunk))))
+        done += len(chunk)
+    return pa.chunked_array(out, ids.type)
+
+
+def _compact_method(
+    parts: list[pa.Array | None], sizes: np.ndarray, keep: np.ndarray | None
+) -> pa.Array | pa.ChunkedArray:
+    """The kept rows of the method column (``None`` parts are all null)."""
+    n_keep = int(sizes.sum()) if keep is None else int(keep.sum())
+    if all(part is None for part in parts):
+        return _null_strings(n_keep)
+    filled = [
+        pa.nulls(int(size), pa.string()) if part is None else part
+        for part, size in zip(parts, sizes, strict=True)
+    ]
+    column = pa.chunked_array(filled, pa.string())
+    return column if keep is None else column.filter(pa.array(keep))
+
+
+def _null_strings(n: int) -> pa.Array:
+    """``n`` null strings, on zeroed pages that cost no memory until written (they never are)."""
+    offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
+    validity = pa.py_buffer(np.zeros((n + 7) // 8, dtype=np.uint8))
+    return pa.StringArray.from_buffers(n, offsets, pa.py_buffer(b""), validity, null_count=n)
 
 
 def _read_aliases(aliases: TableLike) -> tuple[pa.Array, pa.Array]:
-    """Validate an alias table; return (aliases, persons) with each alias once."""
+    """Validate an alias table; return (aliases, canonical persons) with each alias once.
+
+    Chains (``a → b``, ``b → c``) are followed to their end (``a → c``); ``a → a`` is
+    the identity. Messages give row positions, never the ids (they are personal data).
+    """
     table = as_arrow_table(aliases, "aliases")
     try:
         require_columns(table, ("alias", "person"), "aliases")
@@ -1247,8 +1583,49 @@ def _read_aliases(aliases: TableLike) -> tuple[pa.Array, pa.Array]:
         )
     first = np.ones(order.size, dtype=np.bool_)
     first[1:] = a_sorted[1:] != a_sorted[:-1]
-    pick = pa.array(order[first])
-    return alias.take(pick), person.take(pick)
+    first_row = order[first]  # of each alias in the table
+    alias = alias.take(pa.array(first_row))
+    person = person.take(pa.array(first_row))
+    return alias, _resolve_chains(alias, person, first_row)
+
+
+def _resolve_chains(alias: pa.Array, person: pa.Array, rows: np.ndarray) -> pa.Array:
+    """The canonical person of every alias: its chain of aliases followed to the end.
+
+    ``alias`` holds distinct ids, ``person`` their targets, ``rows`` their rows in the
+    alias table (for messages). Pointer doubling on codes: ``step = step[step]``
+    until nothing changes, at most ``log2(ids) + 1`` rounds, each O(ids). A chain
+    ends at an id that is no alias, or its own (``a → a``); an id whose walk ends
+    anywhere else is on, or leads into, a cycle.
+    """
+    if not len(alias):
+        return person
+    ids, codes = encode_ids(pa.chunked_array([alias, person]))
+    a_codes, p_codes = codes[: len(alias)], codes[len(alias) :]
+    step = np.arange(len(ids), dtype=np.int32)
+    step[a_codes] = p_codes
+    final = step
+    for _ in range(max(1, len(ids).bit_length()) + 1):
+        nxt = final[final]
+        if np.array_equal(nxt, final):
+            break
+        final = nxt
+    looping = step[final] != final  # the walk stopped on an alias that maps elsewhere
+    if looping.any():
+        # after at least len(ids) steps every looping walk is on its cycle
+        on_cycle = np.zeros(len(ids), dtype=np.bool_)
+        on_cycle[final[looping]] = True
+        cycle_rows = np.sort(rows[on_cycle[a_codes]])
+        leading = int(looping[a_codes].sum()) - cycle_rows.size
+        shown = ", ".join(str(int(r)) for r in cycle_rows[:5])
+        more = ", ..." if cycle_rows.size > 5 else ""
+        raise AliasError(
+            f"aliases: expected every chain of aliases to end at a canonical person, found "
+            f"{cycle_rows.size} aliases in a cycle (rows {shown}{more}) and {leading} more "
+            f"leading into it; map one alias of the cycle to the canonical person (or to "
+            f"itself) instead"
+        )
+    return ids.take(pa.array(final[a_codes]))
 
 
 def _apply_aliases(person: pa.ChunkedArray, aliases: tuple[pa.Array, pa.Array]) -> pa.ChunkedArray:
@@ -1323,8 +1700,8 @@ class StaysResult:
     stays : pyarrow.Table
         One row per stay, sorted by person then start: ``person``, ``venue``,
         ``start``, ``end`` (``timestamp[s, UTC]``, the stay is ``[start, end)``),
-        ``source`` (of its entry scan) and ``closed_by``. Ready for
-        :meth:`VenueIndex.from_stays`.
+        ``source`` (of its entry scan; dictionary string, like the scans') and
+        ``closed_by`` (dictionary string). Ready for :meth:`VenueIndex.from_stays`.
     unmatched_exits : pyarrow.Table
         The exit scans without an entry: ``person``, ``venue``, ``time``, ``source``.
     report : StaysReport
@@ -1451,83 +1828,122 @@ def scans_to_stays(
     require_columns(table, ("person", "venue", "time"), "scans")
     person_col = check_id_column(table.column("person"), "person", "scans")
     venue_col = check_id_column(table.column("venue"), "venue", "scans")
-    seconds = to_seconds(table.column("time"), "time", None)
+    seconds = to_seconds(table.column("time"), "time", None)  # a view where possible
     direction = _scan_directions(table)
-    if "source" in table.column_names:
-        source_col = _as_text(table.column("source"))
-        source_col = pc.fill_null(source_col, "")
-    else:
-        source_col = pa.array([""] * table.num_rows, pa.string())
+    sources, s_codes = _source_codes(table)
     persons, p_codes = encode_ids(person_col)
     venues, v_codes = encode_ids(venue_col)
-    sources, s_codes = encode_ids(pa.chunked_array([source_col]))
+    del person_col, venue_col, table
 
-    # 1. (person, time) order, deterministic ties
-    order = np.lexsort((s_codes, v_codes, direction, seconds, p_codes))
-    p = np.ascontiguousarray(p_codes[order])
-    v = np.ascontiguousarray(v_codes[order])
-    t = np.ascontiguousarray(seconds[order])
-    d = np.ascontiguousarray(direction[order])
-    src = s_codes[order]
+    # 1. (person, time) order, deterministic ties. Memory: every array below is freed
+    # as soon as its successor exists (the input table is still held by the caller).
+    keys = [s_codes, v_codes, direction, seconds, p_codes]
+    order = np.lexsort(keys if len(sources) > 1 else keys[1:])
+    del keys
+    p = _permuted(p_codes, order)
+    del p_codes
+    v = _permuted(v_codes, order)
+    del v_codes
+    t = _permuted(seconds, order)
+    del seconds
+    d = _permuted(direction, order)
+    del direction
+    src = _permuted(s_codes, order)
+    del s_codes, order
     n = int(t.shape[0])
 
     # 2. repeats
     keep = np.empty(n, dtype=np.bool_)
     _kernels.dedupe_scans(p, v, t, d, within_s, keep)
-    p, v, t, d, src = p[keep], v[keep], t[keep], d[keep], src[keep]
+    if not keep.all():
+        p, v, t, d, src = p[keep], v[keep], t[keep], d[keep], src[keep]
+    del keep
     n_kept = int(t.shape[0])
 
-    # 3. pairing
-    dwell = _dwell_per_scan(venues, v, dwell_s, venue_dwell)
-    cap_at = _next_midnight(t, split_at_midnight)
+    # 3. pairing, a slice of whole persons at a time (a person's scans are paired on
+    # their own), so that the per-scan dwell and midnight arrays are slice-sized. The
+    # outputs have a slot per scan; only the first `n_stays` pages are ever written.
+    dwell_of_venue = _dwell_by_venue(venues, dwell_s, venue_dwell)
     out_scan = np.empty(n_kept, dtype=np.int64)
     out_end = np.empty(n_kept, dtype=np.int64)
     out_closed_by = np.empty(n_kept, dtype=np.int8)
     exit_used = np.zeros(n_kept, dtype=np.bool_)
-    n_stays = int(
-        _kernels.pair_scans(
-            p, v, t, d, dwell, cap_at, max_s, out_scan, out_end, out_closed_by, exit_used
+    n_stays = 0
+    for lo, hi in _person_slices(p, _PAIR_SLICE):
+        written = int(
+            _kernels.pair_scans(
+                p[lo:hi],
+                v[lo:hi],
+                t[lo:hi],
+                d[lo:hi],
+                np.ascontiguousarray(dwell_of_venue[v[lo:hi]]),
+                _next_midnight(t[lo:hi], split_at_midnight),
+                max_s,
+                out_scan[n_stays:],
+                out_end[n_stays:],
+                out_closed_by[n_stays:],
+                exit_used[lo:hi],
+            )
         )
+        out_scan[n_stays : n_stays + written] += lo
+        n_stays += written
+
+    # the exits that closed no entry, and the counts
+    exits = d == 1
+    del d
+    n_exits = int(exits.sum())
+    n_paired = int(exit_used.sum())
+    orphan = np.flatnonzero(exits & ~exit_used)
+    del exits, exit_used
+    unmatched = pa.table(
+        {
+            "person": persons.take(pa.array(p[orphan])),
+            "venue": venues.take(pa.array(v[orphan])),
+            "time": pa.array(t[orphan]).view(_UTC_S),
+            "source": pa.DictionaryArray.from_arrays(pa.array(src[orphan]), sources),
+        }
     )
+    # the stays, each scan column released once gathered (the ends are written in
+    # place: the pages of `out_end` past `n_stays` were never touched)
     entry = out_scan[:n_stays]
-    s_person = np.ascontiguousarray(p[entry])
-    s_venue = np.ascontiguousarray(v[entry])
-    s_start = np.ascontiguousarray(t[entry])
-    s_end = np.ascontiguousarray(out_end[:n_stays])
-    s_closed = np.ascontiguousarray(out_closed_by[:n_stays])
+    s_person = p[entry]
+    del p
+    s_venue = v[entry]
+    del v
+    s_start = t[entry]
+    del t
     s_source = src[entry]
+    del src, entry, out_scan
+    s_end = out_end[:n_stays]
+    s_closed = out_closed_by[:n_stays]
 
     # 4. merge a person's touching stays at one venue
     keep_stay = np.empty(n_stays, dtype=np.bool_)
     n_merged = int(
         _kernels.merge_stays(s_person, s_venue, s_start, s_end, s_closed, max_s, keep_stay)
     )
-    s_person, s_venue, s_start = s_person[keep_stay], s_venue[keep_stay], s_start[keep_stay]
-    s_end, s_closed, s_source = s_end[keep_stay], s_closed[keep_stay], s_source[keep_stay]
+    if n_merged:
+        s_person, s_venue, s_start = s_person[keep_stay], s_venue[keep_stay], s_start[keep_stay]
+        s_end, s_closed, s_source = s_end[keep_stay], s_closed[keep_stay], s_source[keep_stay]
+    del keep_stay
+    counts = np.bincount(s_closed, minlength=len(CLOSED_BY))
 
+    person_ids = _decode(persons, s_person)
+    del s_person
+    venue_ids = _decode(venues, s_venue)
+    del s_venue
     stays = pa.table(
         {
-            "person": persons.take(pa.array(s_person)),
-            "venue": venues.take(pa.array(s_venue)),
-            "start": pa.array(s_start, _UTC_S),
-            "end": pa.array(s_end, _UTC_S),
-            "source": sources.take(pa.array(s_source)),
+            "person": person_ids,
+            "venue": venue_ids,
+            "start": pa.array(s_start).view(_UTC_S),
+            "end": pa.array(s_end).view(_UTC_S),
+            "source": pa.DictionaryArray.from_arrays(pa.array(s_source), sources),
             "closed_by": pa.DictionaryArray.from_arrays(
                 pa.array(s_closed, pa.int8()), pa.array(CLOSED_BY)
             ),
         }
     )
-    orphan = np.flatnonzero((d == 1) & ~exit_used)
-    unmatched = pa.table(
-        {
-            "person": persons.take(pa.array(p[orphan])),
-            "venue": venues.take(pa.array(v[orphan])),
-            "time": pa.array(t[orphan], _UTC_S),
-            "source": sources.take(pa.array(src[orphan])),
-        }
-    )
-    counts = np.bincount(s_closed, minlength=len(CLOSED_BY))
-    n_exits = int((d == 1).sum())
     report = StaysReport(
         scans=n,
         repeats=n - n_kept,
@@ -1536,10 +1952,83 @@ def scans_to_stays(
         stays=int(s_start.shape[0]),
         merged=n_merged,
         closed_by={rule: int(c) for rule, c in zip(CLOSED_BY, counts, strict=True)},
-        exits_paired=int(exit_used.sum()),
+        exits_paired=n_paired,
         exits_without_entry=int(orphan.size),
     )
     return StaysResult(stays=stays, unmatched_exits=unmatched, report=report)
+
+
+def _permuted(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``values[order]``, contiguous."""
+    return np.ascontiguousarray(values[order])
+
+
+def _decode(ids: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The ids of codes: a numpy gather for integer ids (no Arrow copy), else ``take``."""
+    if pa.types.is_integer(ids.type) and not ids.null_count:
+        return pa.array(ids.to_numpy()[codes], ids.type)
+    return ids.take(pa.array(codes))
+
+
+def _source_codes(table: pa.Table) -> tuple[pa.Array, np.ndarray]:
+    """The distinct ``source`` tags, sorted (null and absent are ``""``), and each row's code.
+
+    A dictionary column (as :func:`read_scans` makes) is encoded through its
+    dictionary, without decoding every row into text.
+    """
+    n = table.num_rows
+    if "source" not in table.column_names:
+        return pa.array([""], pa.string()), np.zeros(n, dtype=np.int8)
+    column = table.column("source")
+    typ = column.type
+    if not (pa.types.is_dictionary(typ) and _is_text(typ.value_type)):
+        text = pc.fill_null(_as_text(column), "")
+        sources, codes = encode_ids(pa.chunked_array([text]))
+        return sources, codes.astype(_index_dtype(len(sources)))
+    chunks = [chunk for chunk in column.chunks if len(chunk)]
+    names = [pc.fill_null(chunk.dictionary.cast(pa.string()), "") for chunk in chunks]
+    distinct = pc.unique(pa.chunked_array([*names, pa.array([""])], pa.string()))
+    distinct = distinct.take(pc.array_sort_indices(distinct))
+    # per chunk: the position in `distinct` of every dictionary entry, and of null
+    # rows (the last slot, ""); then which positions occur, counted piece by piece
+    empty = int(pc.index_in(pa.array([""]), value_set=distinct)[0].as_py())
+    lookups = [
+        np.append(np.asarray(pc.index_in(name, value_set=distinct), dtype=np.int64), empty)
+        for name in names
+    ]
+    used = np.zeros(len(distinct), dtype=np.bool_)
+    for chunk, lookup in zip(chunks, lookups, strict=True):
+        for piece in _dictionary_indices(chunk):
+            used[lookup[np.bincount(piece, minlength=lookup.shape[0]) > 0]] = True
+    # only the tags that occur, as encode_ids would give them
+    dtype = _index_dtype(int(used.sum()))
+    rank = (np.cumsum(used) - 1).astype(dtype)
+    if int(used.sum()) == 1:  # zeros on pages never written: no memory
+        return distinct.filter(pa.array(used)), np.zeros(n, dtype=dtype)
+    codes = np.empty(n, dtype=dtype)
+    done = 0
+    for chunk, lookup in zip(chunks, lookups, strict=True):
+        to_rank = rank[lookup]
+        for piece in _dictionary_indices(chunk):
+            codes[done : done + piece.shape[0]] = to_rank[piece]
+            done += piece.shape[0]
+    return distinct.filter(pa.array(used)), codes
+
+
+def _dictionary_indices(chunk: pa.DictionaryArray) -> Iterator[np.ndarray]:
+    """The indices of a dictionary array, nulls as ``len(dictionary)``, in pieces."""
+    indices = chunk.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(chunk.dictionary))
+    values = indices.to_numpy(zero_copy_only=False)
+    for start in range(0, values.shape[0], _PIECE):
+        yield values[start : start + _PIECE]
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
+    )
 
 
 def _scan_directions(table: pa.Table) -> np.ndarray:
@@ -1547,7 +2036,10 @@ def _scan_directions(table: pa.Table) -> np.ndarray:
     n = table.num_rows
     if "direction" not in table.column_names:
         return np.zeros(n, dtype=np.int8)
-    column = table.column("direction").combine_chunks()
+    chunked = table.column("direction")
+    if pa.types.is_dictionary(chunked.type) and _is_text(chunked.type.value_type):
+        return _dictionary_directions(chunked)
+    column = chunked.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if pa.types.is_integer(column.type):
@@ -1572,12 +2064,52 @@ def _scan_directions(table: pa.Table) -> np.ndarray:
     return np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int8)
 
 
-def _dwell_per_scan(
+def _dictionary_directions(column: pa.ChunkedArray) -> np.ndarray:
+    """:func:`_scan_directions` of a dictionary column: each dictionary entry read once."""
+    codes = np.empty(len(column), dtype=np.int8)
+    done = 0
+    for chunk in column.chunks:
+        text = _as_text(chunk.dictionary)
+        normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+        where = pc.index_in(normal, value_set=pa.array(["entry", "exit"]))
+        lookup = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int8)
+        lookup[pc.is_null(where).to_numpy(zero_copy_only=False) & ~_null_mask(text)] = -1
+        lookup = np.append(lookup, np.int8(0))  # null rows are entries
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(text))
+        part = lookup[indices.to_numpy(zero_copy_only=False)]
+        unknown = np.flatnonzero(part < 0)
+        if unknown.size:
+            raise SchemaError(
+                f"scans: column `direction`: expected 'entry' or 'exit', found another value at "
+                f"row {done + int(unknown[0])}; read raw scans with read_scans and "
+                f"ScanSchema(directions=...)"
+            )
+        codes[done : done + len(chunk)] = part
+        done += len(chunk)
+    return codes
+
+
+def _person_slices(person: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
+    """``(lo, hi)`` slices of about ``size`` rows of person-sorted codes; a person is never cut."""
+    n = person.shape[0]
+    lo = 0
+    while lo < n:
+        hi = min(lo + size, n)
+        if hi < n:  # back to the start of the person at `hi`, or past them if that is `lo`
+            cut = int(np.searchsorted(person, person[hi], side="left"))
+            hi = cut if cut > lo else int(np.searchsorted(person, person[hi], side="right"))
+        yield lo, hi
+        lo = hi
+
+
+def _dwell_by_venue(
     venues: pa.Array,
-    venue_codes: np.ndarray,
     default_s: int,
     venue_dwell: TableLike | Mapping[Any, DurationLike] | None,
 ) -> np.ndarray:
+    """The default dwell of every venue code, in seconds."""
     by_venue = np.full(len(venues), default_s, dtype=np.int64)
     if venue_dwell is not None:
         if isinstance(venue_dwell, Mapping):
@@ -1599,7 +2131,7 @@ def _dwell_per_scan(
             found = pc.is_valid(where).to_numpy(zero_copy_only=False)
             codes = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), np.int64)
             by_venue[codes[found]] = values[found]
-    return np.ascontiguousarray(by_venue[venue_codes])
+    return by_venue
 
 
 def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
