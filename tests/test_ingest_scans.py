@@ -603,9 +603,11 @@ def test_progress_bar_is_optional(monkeypatch, capsys):
     pytest.importorskip("tqdm")
     scans = read_scans(sample_scans(), schema=RAW_SCHEMA, now=NOW, progress=True)
     assert len(scans) == 6
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    with pytest.raises(TracegraphError, match="pip install tqdm"):
+    for name in ("tqdm", "tqdm.auto", "tqdm.std"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(TracegraphError, match=r"pip install 'tracegraph\[progress\]'"):
         read_scans(sample_scans(), schema=RAW_SCHEMA, now=NOW, progress=True)
+    assert len(read_scans(sample_scans(), schema=RAW_SCHEMA, now=NOW)) == 6  # auto: quiet
 
 
 # --------------------------------------------------------------------------- accounting

@@ -25,6 +25,7 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from tracegraph import _kernels
+from tracegraph._progress import progress_bar
 from tracegraph._time import (
     _UNIT_PER_S,
     FAR_FUTURE,
@@ -41,7 +42,6 @@ from tracegraph.errors import (
     ScanRowError,
     SchemaError,
     TimezoneError,
-    TracegraphError,
 )
 
 __all__ = [
@@ -586,7 +586,7 @@ def read_scans(
     not_before: Any = None,
     now: Any = None,
     tz: str | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     batch_size: int = _DEFAULT_BATCH,
     pseudonym_key: bytes | str | None = None,
 ) -> Scans:
@@ -647,8 +647,10 @@ def read_scans(
         ``now`` (default: the current time) too (``future_time``).
     tz : str, optional
         Zone of naive times, for sources whose schema names none.
-    progress : bool, default False
-        Show a ``tqdm.auto`` progress bar of rows read (needs ``tqdm``).
+    progress : bool, optional
+        Show a progress bar of rows read (needs ``tqdm``); ``None`` follows the global
+        setting (:func:`tracegraph.set_progress`: by default only in a terminal or
+        notebook).
     batch_size : int, default 65536
         Rows per batch; memory holds the accepted scans plus one batch.
 
@@ -727,7 +729,7 @@ def read_scans(
             _check_zone(zone, "tz")
     alias_map = None if aliases is None else _read_aliases(aliases)
     total = _total_rows(inputs)
-    bar = _progress_bar(total) if progress else None
+    bar = progress_bar(progress, total=total, desc="reading scans", unit="rows")
     acc = _Accumulator(total)
     rejected_parts: list[pa.Table] = []
     counts_read: list[tuple[int, int]] = []  # (read, rejected) per input
@@ -750,12 +752,10 @@ def read_scans(
                     n_rejected += int(bad.size)
                 acc.add(cleaned, file_idx)
                 n_read += batch.num_rows
-                if bar is not None:
-                    bar.update(batch.num_rows)
+                bar.update(batch.num_rows)
             counts_read.append((n_read, n_rejected))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     table, dup_per_file = acc.finish(inputs, alias_map)
     if pseudonym_key is not None:
         key = _pseudonym_key(pseudonym_key)
@@ -1014,16 +1014,6 @@ def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
                 f"time=...)"
             )
     return [name for name in columns if name not in keys]
-
-
-def _progress_bar(total: int | None) -> Any:
-    try:
-        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
-    except ImportError as exc:
-        raise TracegraphError(
-            "progress=True needs tqdm, which is not installed; pip install tqdm"
-        ) from exc
-    return tqdm(total=total, unit="rows", desc="reading scans")
 
 
 def _check_zone(zone: str, name: str) -> None:
