@@ -329,6 +329,23 @@ def stays_table(
     )
 
 
+def index_of(rows, **kwargs):
+    """Hand-written rows ``(person, venue, start, end)``, times in int seconds (UTC), as
+    a :class:`tracegraph.VenueIndex` (``kwargs`` go to ``from_stays``)."""
+    import tracegraph as tg
+
+    ts = pa.timestamp("s", tz="UTC")
+    table = pa.table(
+        {
+            "person": [r[0] for r in rows],
+            "venue": [r[1] for r in rows],
+            "start": pa.array([r[2] for r in rows], pa.int64()).cast(ts),
+            "end": pa.array([r[3] for r in rows], pa.int64()).cast(ts),
+        }
+    )
+    return tg.VenueIndex.from_stays(table, **kwargs)
+
+
 def cases_table(
     cases: dict,
     city: City,

@@ -17,7 +17,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import cwa_window, present_at_oracle, trace_oracle
-from strategies import GRID, case_windows, cases_table, cities, examples, result_to_plain
+from strategies import (
+    GRID,
+    case_windows,
+    cases_table,
+    cities,
+    examples,
+    index_of,
+    result_to_plain,
+)
 
 import tracegraph as tg
 from tracegraph.errors import PolicyError, SchemaError
@@ -27,21 +35,6 @@ from tracegraph.policy import PRESETS, cwa_windows
 UTC = pa.timestamp("s", tz="UTC")
 H = 3600
 M = 60
-
-
-def index_of(rows, **kwargs):
-    """Rows ``(person, venue, start, end)`` in seconds as an index."""
-    return tg.VenueIndex.from_stays(
-        pa.table(
-            {
-                "person": [r[0] for r in rows],
-                "venue": [r[1] for r in rows],
-                "start": pa.array([r[2] for r in rows], pa.int64()).cast(UTC),
-                "end": pa.array([r[3] for r in rows], pa.int64()).cast(UTC),
-            }
-        ),
-        **kwargs,
-    )
 
 
 def window(venue, start, end):

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import exposure_intervals, trace_oracle
-from strategies import case_windows, cities, examples, stays_table
+from strategies import case_windows, cases_table, cities, examples, index_of, stays_table
 
 import tracegraph as tg
 from tracegraph.errors import PersonNotFound, SchemaError
@@ -26,19 +26,6 @@ UTC = pa.timestamp("s", tz="UTC")
 H = 3600
 M = 60
 DAY = 86_400
-
-
-def index_of(rows):
-    return tg.VenueIndex.from_stays(
-        pa.table(
-            {
-                "person": [r[0] for r in rows],
-                "venue": [r[1] for r in rows],
-                "start": pa.array([r[2] for r in rows], pa.int64()).cast(UTC),
-                "end": pa.array([r[3] for r in rows], pa.int64()).cast(UTC),
-            }
-        )
-    )
 
 
 def secs(column):
@@ -126,8 +113,6 @@ def test_locations_of_interest_match_brute_force(city, data):
 
     index = tg.VenueIndex.from_stays(stays_table(city.stays))
     arg = list(cases)
-    from strategies import cases_table
-
     result = tg.trace(index, cases_table(cases, city) if cases else arg, linger=linger)
     loi = result.locations_of_interest().to_pydict()
     got = sorted(

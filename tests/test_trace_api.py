@@ -9,24 +9,12 @@ import networkx as nx
 import numpy as np
 import pyarrow as pa
 import pytest
+from strategies import index_of
 
 import tracegraph as tg
 
 TS = pa.timestamp("s", tz="UTC")
 H = 3600
-
-
-def index_of(rows, **kw):
-    person, venue, start, end = zip(*rows, strict=True)
-    table = pa.table(
-        {
-            "person": pa.array(person),
-            "venue": pa.array(venue),
-            "start": pa.array(start, pa.int64()).cast(TS),
-            "end": pa.array(end, pa.int64()).cast(TS),
-        }
-    )
-    return tg.VenueIndex.from_stays(table, **kw)
 
 
 # ann meets bob twice at the cafe and once at the gym; bob later meets cat at the gym
