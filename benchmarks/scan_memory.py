@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.scan_memory --scans 100M      # the issue's acceptance run
     python -m benchmarks.scan_memory --scans 10M       # quicker
         [--days 14] [--seed 0] [--sparse-ids] [--cache DIR] [--json out.json]
+        [--path lean|classic|both]                     # default: both
 
 What it does
 ------------
@@ -18,15 +19,23 @@ What it does
    about three visits a day, one after the other; venues are visited with a
    Zipf-like popularity. The generator works one day at a time, so it never holds
    more than one day of scans.
-2. In a *fresh* Python process (so nothing of the generator is counted): imports
+2. Measures each path in its own *fresh* Python process (so nothing of the generator,
+   or of the other path, is counted), one after the other: the process imports
    tracegraph and compiles the kernels on a tiny table (the baseline), then runs
-   ``read_scans`` → ``scans_to_stays`` → ``VenueIndex.from_stays`` the way a service
-   would, dropping each stage's input once the next stage has its output. After each
-   stage it records the resident set (``VmRSS``), the stage's peak (``VmHWM``, reset
-   between stages through ``/proc/self/clear_refs`` where the kernel allows it) and
-   the bytes Arrow holds (``pyarrow.total_allocated_bytes``).
-3. Prints the peak resident memory per scan: in total (what the issue asks about) and
-   above the baseline (what the pipeline itself needs), and which stage set it.
+
+   * ``lean``: ``tg.VenueIndex.from_scans`` (files → index, no tables in between), one stage;
+   * ``classic``: ``read_scans`` → ``scans_to_stays`` → ``VenueIndex.from_stays`` the
+     way a service would, dropping each stage's input once the next stage has its
+     output.
+
+   After each stage it records the resident set (``VmRSS``), the stage's peak
+   (``VmHWM``, reset between stages through ``/proc/self/clear_refs`` where the kernel
+   allows it) and the bytes Arrow holds (``pyarrow.total_allocated_bytes``), and the
+   load average before and after (other work on the machine slows the run, it does
+   not change the memory figures).
+3. Prints, per path, the peak resident memory per scan: in total (what the issue asks
+   about) and above the baseline (what the pipeline itself needs), and which stage set
+   it; then both paths side by side.
 
 ``--sparse-ids`` scatters person and venue ids over the int64 range (like phone or
 card numbers), so ids are hashed instead of bitmap-encoded.
@@ -257,8 +266,13 @@ def _reset_peak() -> bool:
     return True
 
 
-def measure(folder: Path) -> dict[str, Any]:
-    """Run the pipeline on ``folder`` in this process; the figures as a dict."""
+PATHS = ("lean", "classic")
+
+
+def measure(folder: Path, path: str = "lean") -> dict[str, Any]:
+    """Run one path of the pipeline on ``folder`` in this process; the figures as a dict."""
+    if path not in PATHS:
+        raise ValueError(f"`path`: expected one of {PATHS}, got {path!r}")
     t0 = time.perf_counter()
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -267,18 +281,23 @@ def measure(folder: Path) -> dict[str, Any]:
 
     rss_import = _status("VmRSS")
     t_import = time.perf_counter() - t0
+    load_before = os.getloadavg()
     meta = json.loads((folder / "meta.json").read_text())
     files = sorted(folder.rglob("*.parquet"))
     n_scans = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
     schema = tg.ScanSchema(person="person", venue="venue", time="time", direction="direction")
     now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
-    # compile (or load from numba's cache) every kernel the pipeline uses
+    # compile (or load from numba's cache) every kernel the path uses
     t0 = time.perf_counter()
     tiny = pa.Table.from_batches([next(pq.ParquetFile(files[0]).iter_batches(batch_size=1000))])
-    warm = tg.scans_to_stays(tg.read_scans(tiny, schema=schema, now=now))
-    tg.VenueIndex.from_stays(warm.stays)
-    del tiny, warm
+    if path == "lean":
+        tg.VenueIndex.from_scans(tiny, schema=schema, now=now)
+    else:
+        warm = tg.scans_to_stays(tg.read_scans(tiny, schema=schema, now=now))
+        tg.VenueIndex.from_stays(warm.stays)
+        del warm
+    del tiny
     gc.collect()
     t_warm = time.perf_counter() - t0
     baseline = _status("VmRSS")
@@ -299,37 +318,55 @@ def measure(folder: Path) -> dict[str, Any]:
         )
         _reset_peak()
 
-    t0 = time.perf_counter()
-    scans = tg.read_scans(folder, schema=schema, now=now)
-    r = scans.report
-    record(
-        "read_scans",
-        time.perf_counter() - t0,
-        rows=r.read,
-        accepted=r.accepted,
-        duplicates=r.duplicates,
-        rejected=r.rejected,
-        table_bytes=scans.table.nbytes,
-    )
-    t0 = time.perf_counter()
-    result = tg.scans_to_stays(scans)
-    seconds = time.perf_counter() - t0
-    del scans
-    record(
-        "scans_to_stays",
-        seconds,
-        stays=result.report.stays,
-        repeats=result.report.repeats,
-        table_bytes=result.stays.nbytes,
-    )
-    n_stays = result.report.stays
-    t0 = time.perf_counter()
-    index = tg.VenueIndex.from_stays(result.stays)
-    seconds = time.perf_counter() - t0
-    del result
-    record("from_stays", seconds, index_bytes=index.nbytes)
+    if path == "lean":
+        t0 = time.perf_counter()
+        index, result = tg.VenueIndex.from_scans(folder, schema=schema, now=now)
+        r = result.scans
+        record(
+            "index_from_scans",
+            time.perf_counter() - t0,
+            rows=r.read,
+            accepted=r.accepted,
+            duplicates=r.duplicates,
+            rejected=r.rejected,
+            stays=result.stays.stays,
+            repeats=result.stays.repeats,
+            index_bytes=index.nbytes,
+        )
+        n_stays = result.stays.stays
+    else:
+        t0 = time.perf_counter()
+        scans = tg.read_scans(folder, schema=schema, now=now)
+        r = scans.report
+        record(
+            "read_scans",
+            time.perf_counter() - t0,
+            rows=r.read,
+            accepted=r.accepted,
+            duplicates=r.duplicates,
+            rejected=r.rejected,
+            table_bytes=scans.table.nbytes,
+        )
+        t0 = time.perf_counter()
+        stays = tg.scans_to_stays(scans)
+        seconds = time.perf_counter() - t0
+        del scans
+        record(
+            "scans_to_stays",
+            seconds,
+            stays=stays.report.stays,
+            repeats=stays.report.repeats,
+            table_bytes=stays.stays.nbytes,
+        )
+        n_stays = stays.report.stays
+        t0 = time.perf_counter()
+        index = tg.VenueIndex.from_stays(stays.stays)
+        seconds = time.perf_counter() - t0
+        del stays
+        record("from_stays", seconds, index_bytes=index.nbytes)
     peak = max(s["peak_rss"] for s in stages)
     return {
+        "path": path,
         "scans": n_scans,
         "stays": n_stays,
         "dataset": meta,
@@ -337,12 +374,16 @@ def measure(folder: Path) -> dict[str, Any]:
         "pyarrow": pa.__version__,
         "numpy": np.__version__,
         "arrow_pool": pa.default_memory_pool().backend_name,
+        "cpus": os.cpu_count(),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
         "import_s": round(t_import, 2),
         "warmup_s": round(t_warm, 2),
         "rss_after_import": rss_import,
         "baseline_rss": baseline,
         "peak_per_stage": resets,
         "stages": stages,
+        "seconds": round(sum(s["seconds"] for s in stages), 2),
         "peak_rss": peak,
         "bytes_per_scan": peak / n_scans,
         "bytes_per_scan_above_baseline": (peak - baseline) / n_scans,
@@ -350,8 +391,8 @@ def measure(folder: Path) -> dict[str, Any]:
     }
 
 
-def _measure_in_fresh_process(folder: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.scan_memory", "--measure", str(folder)]
+def _measure_in_fresh_process(folder: Path, path: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.scan_memory", "--measure", str(folder), "--path", path]
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -361,22 +402,25 @@ def _measure_in_fresh_process(folder: Path) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> str:
-    """The figures as a short text table."""
+    """The figures of one path as a short text table."""
     mb = 1 << 20
     n = result["scans"]
     lines = [
-        f"{n:,} scans -> {result['stays']:,} stays  (python {result['python']}, pyarrow "
-        f"{result['pyarrow']}, numpy {result['numpy']}, arrow pool {result['arrow_pool']})",
+        f"[{result['path']}] {n:,} scans -> {result['stays']:,} stays  (python "
+        f"{result['python']}, pyarrow {result['pyarrow']}, numpy {result['numpy']}, arrow pool "
+        f"{result['arrow_pool']})",
+        f"load average before/after: {result['load_before'][0]:.2f} / "
+        f"{result['load_after'][0]:.2f} on {result['cpus']} CPUs",
         f"baseline after import + warm-up: {result['baseline_rss'] / mb:,.0f} MiB "
         f"(import {result['rss_after_import'] / mb:,.0f} MiB in {result['import_s']} s, "
         f"warm-up {result['warmup_s']} s)",
         "",
-        f"{'stage':<16}{'time s':>8}{'peak MiB':>10}{'B/scan':>8}{'after MiB':>11}"
+        f"{'stage':<18}{'time s':>8}{'peak MiB':>10}{'B/scan':>8}{'after MiB':>11}"
         f"{'arrow MiB':>11}",
     ]
     for s in result["stages"]:
         lines.append(
-            f"{s['stage']:<16}{s['seconds']:>8.1f}{s['peak_rss'] / mb:>10,.0f}"
+            f"{s['stage']:<18}{s['seconds']:>8.1f}{s['peak_rss'] / mb:>10,.0f}"
             f"{s['peak_rss'] / n:>8.1f}{s['rss_after'] / mb:>11,.0f}{s['arrow_after'] / mb:>11,.0f}"
         )
     worst = max(result["stages"], key=lambda s: s["peak_rss"])
@@ -393,6 +437,22 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def compare(results: list[dict[str, Any]]) -> str:
+    """The paths side by side: peak resident memory per scan, time."""
+    mb = 1 << 20
+    lines = [
+        f"{'path':<9}{'peak MiB':>10}{'B/scan':>8}{'above base':>12}{'base MiB':>10}"
+        f"{'time s':>8}{'load':>7}"
+    ]
+    for r in results:
+        lines.append(
+            f"{r['path']:<9}{r['peak_rss'] / mb:>10,.0f}{r['bytes_per_scan']:>8.1f}"
+            f"{r['bytes_per_scan_above_baseline']:>12.1f}{r['baseline_rss'] / mb:>10,.0f}"
+            f"{r['seconds']:>8.1f}{max(r['load_before'][0], r['load_after'][0]):>7.2f}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=parse_count, default=parse_count("10M"))
@@ -401,20 +461,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sparse-ids", action="store_true")
     parser.add_argument("--cache", type=Path, default=None, help="dataset cache directory")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--path", choices=[*PATHS, "both"], default="both", help="which pipeline to measure"
+    )
     parser.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure is not None:  # the fresh process
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, "lean" if args.path == "both" else args.path)))
         return 0
     t0 = time.perf_counter()
     folder = dataset(
         args.scans, days=args.days, seed=args.seed, sparse_ids=args.sparse_ids, root=args.cache
     )
     print(f"dataset: {folder} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-    result = _measure_in_fresh_process(folder)
-    print(report(result))
+    results = []
+    for path in PATHS if args.path == "both" else (args.path,):
+        results.append(_measure_in_fresh_process(folder, path))
+        print(report(results[-1]), end="\n\n", flush=True)
+    print(compare(results))
     if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps({r["path"]: r for r in results}, indent=2))
     return 0
 
 

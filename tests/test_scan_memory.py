@@ -26,8 +26,8 @@ def test_generated_dataset_and_measurement(tmp_path):
     ]
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) == 20_000
     assert scan_memory.dataset(20_000, days=3, root=tmp_path) == folder  # cached
-    result = scan_memory.measure(folder)  # in this process: quick, not a measurement
-    assert result["scans"] == 20_000
+    result = scan_memory.measure(folder, "classic")  # in this process: quick, not a measurement
+    assert result["scans"] == 20_000 and result["path"] == "classic"
     assert [s["stage"] for s in result["stages"]] == ["read_scans", "scans_to_stays", "from_stays"]
     read = result["stages"][0]
     assert read["rows"] == read["accepted"] + read["duplicates"] + read["rejected"] == 20_000
@@ -36,3 +36,15 @@ def test_generated_dataset_and_measurement(tmp_path):
     assert stays["repeats"] > 0 and 0.6 * 20_000 < stays["stays"] < 0.8 * 20_000
     assert result["bytes_per_scan"] > 0
     assert "bytes/scan" in scan_memory.report(result)
+
+    lean = scan_memory.measure(folder, "lean")
+    assert lean["path"] == "lean" and [s["stage"] for s in lean["stages"]] == ["index_from_scans"]
+    one = lean["stages"][0]
+    assert one["rows"] == 20_000 and one["duplicates"] == read["duplicates"]
+    assert (one["stays"], one["repeats"]) == (stays["stays"], stays["repeats"])
+    assert lean["stays"] == result["stays"]
+    assert lean["index_bytes_per_stay"] == result["index_bytes_per_stay"]
+    table = scan_memory.compare([lean, result])
+    assert table.splitlines()[1].startswith("lean") and table.splitlines()[2].startswith("classic")
+    with pytest.raises(ValueError, match="`path`: expected one of"):
+        scan_memory.measure(folder, "fast")

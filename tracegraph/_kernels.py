@@ -611,3 +611,234 @@ def merge_stays(person, venue, start, end, closed_by, max_stay, keep):  # type: 
             keep[k] = True
             last = k
     return merged
+
+
+# --------------------------------------------------------------------------- scans, lean path
+# Used by :meth:`tracegraph.VenueIndex.from_scans`, which keeps 4-byte codes and times
+# per scan instead of tables: ids are encoded while reading, scans are grouped by person
+# with an int32 counting sort, and repeats are squeezed out in place.
+
+# odd multipliers below 2**31: a 32-bit value times one stays below 2**63 (no overflow,
+# so the hash is the same compiled or not)
+_MIX_A = 0x7FEB352D
+_MIX_B = 0x6C8E9CF5
+_LOW32 = 0xFFFFFFFF
+
+
+@_jit
+def _mix32(h):  # type: ignore[no-untyped-def]
+    """A 32-bit multiply-xorshift mix (as "lowbias32"): each output bit depends on every input."""
+    h ^= h >> 16
+    h = (h * _MIX_A) & _LOW32
+    h ^= h >> 15
+    h = (h * _MIX_B) & _LOW32
+    h ^= h >> 16
+    return h
+
+
+@_jit
+def encode_int64(values, slots, distinct, n_distinct, out):  # type: ignore[no-untyped-def]
+    """Dictionary-encode int64 ``values`` through an open-addressing hash table.
+
+    ``slots`` (int32, a power of two long, at most 2**32, ``-1`` for empty) holds codes;
+    code ``c`` stands for ``distinct[c]``. A value not seen before gets the next code
+    and is appended to ``distinct``, which must have room for ``len(values)`` more.
+    The caller keeps the table at most half full, so a probe always ends. ``out``
+    receives the code of every value, in first-seen order. Returns the new number of
+    codes. The slot is the low bits of a 32-bit mix of the value's halves (dense ids
+    spread evenly); collisions probe linearly.
+    """
+    mask = slots.shape[0] - 1
+    n = n_distinct
+    for i in range(values.shape[0]):
+        x = np.int64(values[i])
+        j = _mix32((x & _LOW32) ^ _mix32((x >> 32) & _LOW32)) & mask
+        while True:
+            c = slots[j]
+            if c < 0:
+                c = n
+                slots[j] = n
+                distinct[n] = x
+                n += 1
+                break
+            if distinct[c] == x:
+                break
+            j = (j + 1) & mask
+        out[i] = c
+    return n
+
+
+@_jit
+def counting_sort_into(keys, order, offsets):  # type: ignore[no-untyped-def]
+    """:func:`counting_sort` into caller-allocated buffers (an int32 ``order`` halves it).
+
+    ``offsets`` has ``n_keys + 1`` slots and must start all zero; rows with key ``k``
+    end up in ``order[offsets[k]:offsets[k+1]]``, in input order.
+    """
+    n_keys = offsets.shape[0] - 1
+    for i in range(keys.shape[0]):
+        offsets[keys[i] + 1] += 1
+    for k in range(n_keys):
+        offsets[k + 1] += offsets[k]
+    cursor = offsets[:-1].copy()
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        order[cursor[k]] = i
+        cursor[k] += 1
+
+
+@_jit
+def _scan_after(time, direction, venue, a, b):  # type: ignore[no-untyped-def]
+    """Whether scan ``a`` sorts strictly after scan ``b`` by (time, direction, venue)."""
+    if time[a] != time[b]:
+        return time[a] > time[b]
+    if direction[a] != direction[b]:
+        return direction[a] > direction[b]
+    return venue[a] > venue[b]
+
+
+@_jit
+def sort_groups_by_time(order, offsets, time, direction, venue):  # type: ignore[no-untyped-def]
+    """Sort each group ``order[offsets[g]:offsets[g+1]]`` by (time, direction, venue) of its rows.
+
+    Stable: rows that tie keep their order. A group already in order (the usual case:
+    scans arrive in time order) is only checked. Returns the number of groups sorted.
+    """
+    n_sorted = 0
+    for g in range(offsets.shape[0] - 1):
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        ordered = True
+        for k in range(lo + 1, hi):
+            if _scan_after(time, direction, venue, order[k - 1], order[k]):
+                ordered = False
+                break
+        if ordered:
+            continue
+        rows = order[lo:hi].copy()
+        # least significant key first, each pass a stable sort
+        rows = rows[np.argsort(venue[rows], kind="mergesort")]
+        rows = rows[np.argsort(direction[rows], kind="mergesort")]
+        rows = rows[np.argsort(time[rows], kind="mergesort")]
+        order[lo:hi] = rows
+        n_sorted += 1
+    return n_sorted
+
+
+@_jit
+def _run_of(run_end, row):  # type: ignore[no-untyped-def]
+    """The run holding ``row``: the first run whose (exclusive) end is past it."""
+    lo = 0
+    hi = run_end.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if run_end[mid] <= row:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@_jit
+def drop_repeated_scans(  # type: ignore[no-untyped-def]
+    offsets, venue, time, direction, row, run_end, run_rank, run_input, within, dup_per_input
+):
+    """Squeeze exact duplicates and repeats out of person-grouped scans, in place.
+
+    The scans of group (person) ``g`` are ``offsets[g]:offsets[g+1]``, sorted by
+    (time, direction, venue); ``row`` is each scan's position in reading order. Scans
+    equal in all three are exact duplicates: one is kept, and each other one counts
+    against its input in ``dup_per_input``. The one kept is the smallest ``run_rank``
+    (of the run of rows holding it; ``run_end`` are the runs' ends), then the first
+    read, as :func:`tracegraph.ingest.read_scans` keeps it. Then, as
+    :func:`dedupe_scans` does, a scan at the venue and with the direction of the
+    group's last kept scan, at most ``within`` seconds after it, is a repeat.
+
+    ``venue``, ``time`` and ``direction`` are compacted in place and ``offsets``
+    rewritten to the kept scans. Returns ``(n_kept, n_duplicates)``.
+    """
+    n_groups = offsets.shape[0] - 1
+    w = 0
+    n_dup = 0
+    lo = offsets[0]
+    for g in range(n_groups):
+        hi = offsets[g + 1]
+        offsets[g] = w
+        last = -1
+        i = lo
+        while i < hi:
+            j = i + 1
+            while (
+                j < hi
+                and time[j] == time[i]
+                and direction[j] == direction[i]
+                and venue[j] == venue[i]
+            ):
+                j += 1
+            if j - i > 1:
+                best = i
+                best_rank = run_rank[_run_of(run_end, row[i])]
+                for k in range(i + 1, j):
+                    rank = run_rank[_run_of(run_end, row[k])]
+                    if rank < best_rank or (rank == best_rank and row[k] < row[best]):
+                        best = k
+                        best_rank = rank
+                for k in range(i, j):
+                    if k != best:
+                        dup_per_input[run_input[_run_of(run_end, row[k])]] += 1
+                n_dup += j - i - 1
+            if not (
+                last >= 0
+                and venue[i] == venue[last]
+                and direction[i] == direction[last]
+                and np.int64(time[i]) - time[last] <= within
+            ):
+                venue[w] = venue[i]
+                time[w] = time[i]
+                direction[w] = direction[i]
+                last = w
+                w += 1
+            i = j
+        lo = hi
+    offsets[n_groups] = w
+    return w, n_dup
+
+
+@_jit
+def radix_order(keys, lo, order, scratch):  # type: ignore[no-untyped-def]
+    """Stable order of ``keys`` (integers ``>= lo``, ``keys - lo`` within int64): LSD radix sort.
+
+    ``order`` and ``scratch`` are int32 buffers as long as ``keys``; the order is
+    written to ``order``. 16 bits a pass, one pass per 16 bits of ``max(keys) - lo``,
+    each O(n).
+    """
+    n = keys.shape[0]
+    span = 0
+    for i in range(n):
+        order[i] = i
+        d = np.int64(keys[i]) - lo
+        if d > span:
+            span = d
+    src = order
+    dst = scratch
+    shift = 0
+    passes = 0
+    counts = np.empty(65536, dtype=np.int64)
+    while shift < 64 and (span >> shift) > 0:
+        counts[:] = 0
+        for i in range(n):
+            counts[((np.int64(keys[src[i]]) - lo) >> shift) & 0xFFFF] += 1
+        total = 0
+        for k in range(65536):
+            c = counts[k]
+            counts[k] = total
+            total += c
+        for i in range(n):
+            k = ((np.int64(keys[src[i]]) - lo) >> shift) & 0xFFFF
+            dst[counts[k]] = src[i]
+            counts[k] += 1
+        src, dst = dst, src
+        shift += 16
+        passes += 1
+    if passes % 2:
+        order[:] = scratch

@@ -437,6 +437,14 @@ def warmup() -> None:
     index = VenueIndex.from_stays(stays)
     trace(index, [0], tiers=2)
     index.stays_at(0, 0, 60)
+    scans = pa.table(
+        {
+            "person": pa.array([0, 1], pa.int64()),
+            "venue": pa.array([0, 0], pa.int64()),
+            "time": pa.array([0, 10], pa.int64()).cast(ts),
+        }
+    )
+    VenueIndex.from_scans(scans, now=60)  # the lean scans → index path's kernels
     for name in ("nhs-ios", "nz", "cwa"):
         trace(index, [0], tiers=1, policy=name)
     trace(index, [0], tiers=1, min_overlap=5, cumulative=True)

@@ -7,9 +7,11 @@ the other stays, and "which stays does person *p* have?" through a per-person vi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import pathlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,15 @@ from tracegraph._time import (
 )
 from tracegraph._typing import DurationLike, MatchRule, TableLike
 from tracegraph.errors import SchemaError
-from tracegraph.ingest import clean_stays, encode_ids
+from tracegraph.ingest import (
+    _DEFAULT_BATCH,
+    IngestReport,
+    ScanErrors,
+    ScanSchema,
+    _compact_stays,
+    clean_stays,
+    encode_ids,
+)
 
 __all__ = ["VenueIndex"]
 
@@ -179,6 +189,155 @@ class VenueIndex:
                 width,
                 bar=bar,
             )
+
+    @classmethod
+    def from_scans(
+        cls,
+        source: Any,
+        /,
+        *,
+        schema: ScanSchema | None = None,
+        aliases: TableLike | None = None,
+        errors: ScanErrors = "raise",
+        not_before: Any = None,
+        now: Any = None,
+        tz: str | None = None,
+        batch_size: int = _DEFAULT_BATCH,
+        pseudonym_key: bytes | str | None = None,
+        default_dwell: DurationLike = "30min",
+        venue_dwell: TableLike | Mapping[Any, DurationLike] | None = None,
+        max_stay: DurationLike = "12h",
+        split_at_midnight: str | None = None,
+        dedupe_within: DurationLike | None = "2min",
+        bucket_width: DurationLike = _DEFAULT_BUCKET,
+        progress: bool | None = None,
+    ) -> tuple[VenueIndex, IngestReport]:
+        """Read raw QR scans straight into a :class:`~tracegraph.VenueIndex`, in little memory.
+
+        The same index as ``VenueIndex.from_stays(scans_to_stays(read_scans(source, ...),
+        ...).stays)``, and the same row accounting, without holding the scans or the
+        stays as tables: for inputs larger than memory would allow otherwise.
+
+        Parameters
+        ----------
+        source : path, table, reader, or list of these or of ``(item, ScanSchema)`` pairs
+            Where the scans are, as for :func:`~tracegraph.read_scans`.
+        schema, aliases, errors, not_before, now, tz, batch_size, pseudonym_key
+            As for :func:`~tracegraph.read_scans`.
+        default_dwell, venue_dwell, max_stay, split_at_midnight, dedupe_within
+            As for :func:`~tracegraph.scans_to_stays`.
+        bucket_width : duration, default "1h"
+            As for :meth:`from_stays`.
+        progress : bool, optional
+            Show progress bars (rows read, then the build's steps); ``None`` follows
+            :func:`tracegraph.set_progress`.
+
+        Returns
+        -------
+        index : VenueIndex
+        report : tracegraph.ingest.IngestReport
+            Row counts of reading (``report.scans``), of turning scans into stays
+            (``report.stays``), and the rejected rows (``report.rejected``).
+
+        Raises
+        ------
+        ScanRowError
+            A bad row and ``errors="raise"``.
+        SchemaError
+            A column named by a schema is missing, bad options, or 2**31 scans or more.
+        AliasError
+            A malformed alias table, an alias mapped to two persons, or a cycle.
+        ScanFileError
+            A file is missing, truncated, corrupt, or not Parquet / Arrow IPC.
+        DurationError
+            A duration that is negative or not whole seconds; ``max_stay`` of zero.
+        TimezoneError
+            ``tz`` or ``split_at_midnight`` is not a zone name.
+
+        See Also
+        --------
+        read_scans, scans_to_stays : the same steps, with the scans and stays as tables
+            (sources and how each stay was closed included).
+        VenueIndex.from_stays : index a table of stays.
+
+        Notes
+        -----
+        Rows are read batch by batch and checked exactly as :func:`read_scans` checks
+        them; of every accepted row only a person and a venue code (ids are
+        dictionary-encoded as they arrive: a hash table for integer ids), the time as
+        seconds after the first one (``int32`` while the times span less than 68 years)
+        and the direction are kept, 13 bytes per scan. Aliases and pseudonyms are
+        applied to the distinct ids only. Then:
+
+        1. a stable counting sort groups the scans by person (an ``int32`` order); each
+           person's scans are put in time order (ties: entries first, then venue), which
+           is only checked when they arrived in time order;
+        2. exact duplicates and repeats are squeezed out in place, each duplicate
+           counted against its input as :func:`read_scans` counts it;
+        3. entries are paired with exits and merged, whole persons at a time, by the
+           kernels of :func:`scans_to_stays`; the stays are written over the scans
+           (16 bytes per stay: codes, start and end);
+        4. the stays are put in time order by a radix sort and indexed.
+
+        Peak memory is about 40 bytes per stay, while the index is built (the stays,
+        the index and the build's sort order), plus the distinct ids: about 31 bytes per
+        scan above the baseline on ``benchmarks/scan_memory.py``'s 100M scans, against
+        about 64 for the classic path. Work is O(n) but for the sorts of persons whose
+        scans did not arrive in time order. The stays' ``source`` and ``closed_by``
+        columns and the unmatched exits are not kept (the report counts them).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({
+        ...     "uid": ["ann", "ann", "bob", "bob"],
+        ...     "qr": ["cafe", "cafe", "cafe", "shop"],
+        ...     "ts": ["2021-08-01T08:00:00+07:00", "2021-08-01T09:00:00+07:00",
+        ...            "2021-08-01T08:10:00+07:00", "2021-08-01T08:20:00+07:00"],
+        ...     "io": ["in", "out", "in", "in"],
+        ... })
+        >>> schema = tg.ScanSchema(person="uid", venue="qr", time="ts", direction="io")
+        >>> index, report = tg.VenueIndex.from_scans(raw, schema=schema, default_dwell="1h")
+        >>> index.n_stays, report.scans.read, report.stays.closed_by["exit"]
+        (3, 4, 1)
+        >>> tg.trace(index, ["ann"]).contacts["person"].to_pylist()
+        ['ann', 'bob']
+        """
+        width = duration_seconds(bucket_width, "bucket_width")
+        if width <= 0:
+            raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
+        stays, report = _compact_stays(
+            source,
+            schema=schema,
+            aliases=aliases,
+            errors=errors,
+            not_before=not_before,
+            now=now,
+            tz=tz,
+            batch_size=batch_size,
+            pseudonym_key=pseudonym_key,
+            default_dwell=default_dwell,
+            venue_dwell=venue_dwell,
+            max_stay=max_stay,
+            split_at_midnight=split_at_midnight,
+            dedupe_within=dedupe_within,
+            progress=progress,
+        )
+        with progress_bar(progress, total=4, desc="building index", unit="step") as bar:
+            bar.update()
+            index = cls._from_codes(
+                stays.persons,
+                stays.venues,
+                stays.person,
+                stays.venue,
+                stays.start,
+                stays.end,
+                width,
+                bar=bar,
+            )
+        if index.n_stays:  # the stays' times were given relative to `stays.origin`
+            index = dataclasses.replace(index, origin=index.origin + stays.origin)
+        return index, report
 
     @classmethod
     def _from_codes(

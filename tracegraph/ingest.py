@@ -14,7 +14,7 @@ import pathlib
 import string
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +49,7 @@ __all__ = [
     "REJECT_REASONS",
     "STAY_COLUMNS",
     "FileReport",
+    "IngestReport",
     "ScanReport",
     "ScanSchema",
     "Scans",
@@ -677,6 +678,7 @@ def read_scans(
     See Also
     --------
     scans_to_stays : scans → stays for :meth:`VenueIndex.from_stays`.
+    VenueIndex.from_scans : files → index in one call, in half the memory.
 
     Notes
     -----
@@ -713,6 +715,56 @@ def read_scans(
     >>> scans.report.read, scans.report.accepted
     (3, 3)
     """
+    plan = _plan_read(
+        source,
+        schema=schema,
+        aliases=aliases,
+        errors=errors,
+        not_before=not_before,
+        now=now,
+        tz=tz,
+        batch_size=batch_size,
+        pseudonym_key=pseudonym_key,
+    )
+    total = _total_rows(plan.inputs)
+    acc = _Accumulator(total)
+    rejected_parts, counts_read = _read_inputs(plan, acc.add, total, progress)
+    table, dup_per_file = acc.finish(plan.inputs, plan.aliases)
+    if plan.key is not None:
+        table = table.set_column(
+            table.column_names.index("person"), "person", pseudonymize(table["person"], plan.key)
+        )
+    rejected, report = _scan_report(plan, rejected_parts, counts_read, dup_per_file)
+    return Scans(table=table, rejected=rejected, report=report)
+
+
+@dataclass(frozen=True)
+class _ReadPlan:
+    """The validated options of :func:`read_scans`."""
+
+    inputs: list[_Input]
+    aliases: tuple[pa.Array, pa.Array] | None
+    errors: ScanErrors
+    tz: str | None
+    now_s: int
+    not_before_s: int
+    batch_size: int
+    key: bytes | None  # pseudonym key
+
+
+def _plan_read(
+    source: Any,
+    *,
+    schema: ScanSchema | None,
+    aliases: TableLike | None,
+    errors: ScanErrors,
+    not_before: Any,
+    now: Any,
+    tz: str | None,
+    batch_size: int,
+    pseudonym_key: bytes | str | None,
+) -> _ReadPlan:
+    """Check the options of :func:`read_scans` and find its inputs (nothing is read yet)."""
     if errors not in ("raise", "quarantine"):
         raise SchemaError(f"`errors`: expected 'raise' or 'quarantine', got {errors!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
@@ -728,20 +780,35 @@ def read_scans(
         if zone is not None:
             _check_zone(zone, "tz")
     alias_map = None if aliases is None else _read_aliases(aliases)
-    total = _total_rows(inputs)
+    key = None if pseudonym_key is None else _pseudonym_key(pseudonym_key)
+    return _ReadPlan(inputs, alias_map, errors, tz, now_s, not_before_s, batch_size, key)
+
+
+def _read_inputs(
+    plan: _ReadPlan,
+    add: Callable[[_Cleaned, int], None],
+    total: int | None,
+    progress: bool | None,
+) -> tuple[list[pa.Table], list[tuple[int, int]]]:
+    """Read and check every batch of every input; ``add(cleaned, input)`` takes each.
+
+    Returns the rejected rows (in parts) and ``(read, rejected)`` per input. With
+    ``errors="raise"``, the first bad row raises :class:`ScanRowError`. ``total`` is
+    the number of rows expected (for the progress bar), if known.
+    """
     bar = progress_bar(progress, total=total, desc="reading scans", unit="rows")
-    acc = _Accumulator(total)
     rejected_parts: list[pa.Table] = []
-    counts_read: list[tuple[int, int]] = []  # (read, rejected) per input
+    counts_read: list[tuple[int, int]] = []
     try:
-        for file_idx, inp in enumerate(inputs):
+        for file_idx, inp in enumerate(plan.inputs):
             n_read = 0
             n_rejected = 0
-            for batch in _input_batches(inp, batch_size):
-                cleaned = _clean_batch(batch, inp.schema, inp.schema.tz or tz, now_s, not_before_s)
+            zone = inp.schema.tz or plan.tz
+            for batch in _input_batches(inp, plan.batch_size):
+                cleaned = _clean_batch(batch, inp.schema, zone, plan.now_s, plan.not_before_s)
                 bad = np.flatnonzero(cleaned.reason >= 0)
                 if bad.size:
-                    if errors == "raise":
+                    if plan.errors == "raise":
                         reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
                         raise ScanRowError(
                             f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
@@ -750,18 +817,24 @@ def read_scans(
                         )
                     rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
                     n_rejected += int(bad.size)
-                acc.add(cleaned, file_idx)
+                add(cleaned, file_idx)
                 n_read += batch.num_rows
                 bar.update(batch.num_rows)
             counts_read.append((n_read, n_rejected))
     finally:
         bar.close()
-    table, dup_per_file = acc.finish(inputs, alias_map)
-    if pseudonym_key is not None:
-        key = _pseudonym_key(pseudonym_key)
-        table = table.set_column(
-            table.column_names.index("person"), "person", pseudonymize(table["person"], key)
-        )
+    return rejected_parts, counts_read
+
+
+def _scan_report(
+    plan: _ReadPlan,
+    rejected_parts: list[pa.Table],
+    counts_read: list[tuple[int, int]],
+    dup_per_file: np.ndarray,
+) -> tuple[pa.Table, ScanReport]:
+    """The rejected rows (person ids pseudonymized with the plan's key) and the counts."""
+    if plan.key is not None:
+        key = plan.key
         rejected_parts = [
             part.set_column(
                 part.column_names.index("person"), "person", pseudonymize(part["person"], key)
@@ -770,7 +843,7 @@ def read_scans(
         ]
     reports = [
         FileReport(inp.label, inp.source, n_read, n_read - n_rej - int(dups), n_rej, int(dups))
-        for inp, (n_read, n_rej), dups in zip(inputs, counts_read, dup_per_file, strict=True)
+        for inp, (n_read, n_rej), dups in zip(plan.inputs, counts_read, dup_per_file, strict=True)
     ]
     rejected = pa.concat_tables(rejected_parts) if rejected_parts else _empty_rejected()
     by_reason: dict[str, int] = {}
@@ -778,7 +851,7 @@ def read_scans(
         counts = pc.value_counts(rejected.column("reason").combine_chunks())
         by_reason = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
         by_reason = {r: by_reason[r] for r in REJECT_REASONS if r in by_reason}
-    return Scans(table=table, rejected=rejected, report=ScanReport(tuple(reports), by_reason))
+    return rejected, ScanReport(tuple(reports), by_reason)
 
 
 # --------------------------------------------------------------------------- sources
@@ -1393,19 +1466,15 @@ class _Accumulator:
         self.runs: list[tuple[int, int]] = []  # (input, accepted rows) per batch
 
     def add(self, cleaned: _Cleaned, file_idx: int) -> None:
-        ok = cleaned.reason < 0
-        n_ok = int(ok.sum())
-        if n_ok == 0 or cleaned.person is None or cleaned.venue is None:
+        rows = _accepted_rows(cleaned)
+        if rows is None:
             return
-        every = n_ok == ok.shape[0]  # the usual case: no copies
-        mask = None if every else pa.array(ok)
-        self.person.append(cleaned.person if mask is None else cleaned.person.filter(mask))
-        self.venue.append(cleaned.venue if mask is None else cleaned.venue.filter(mask))
-        self.seconds.append(cleaned.seconds if every else cleaned.seconds[ok])
-        self.direction.append(cleaned.direction if every else cleaned.direction[ok])
-        method = cleaned.method
-        self.method.append(method if method is None or mask is None else method.filter(mask))
-        self.runs.append((file_idx, n_ok))
+        self.person.append(rows.person)
+        self.venue.append(rows.venue)
+        self.seconds.append(rows.seconds)
+        self.direction.append(rows.direction)
+        self.method.append(rows.method)
+        self.runs.append((file_idx, rows.seconds.shape[0]))
 
     def finish(
         self, inputs: list[_Input], aliases: tuple[pa.Array, pa.Array] | None
@@ -1464,6 +1533,38 @@ class _Accumulator:
             }
         )
         return table, dup_per_file
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """The accepted rows of a batch (ids without nulls)."""
+
+    person: pa.Array
+    venue: pa.Array
+    seconds: np.ndarray
+    direction: np.ndarray
+    method: pa.Array | None
+
+
+def _accepted_rows(cleaned: _Cleaned) -> _Accepted | None:
+    """The rows of a checked batch that were accepted; ``None`` if there are none."""
+    ok = cleaned.reason < 0
+    n_ok = int(ok.sum())
+    if n_ok == 0 or cleaned.person is None or cleaned.venue is None:
+        return None
+    if n_ok == ok.shape[0]:  # the usual case: no copies
+        return _Accepted(
+            cleaned.person, cleaned.venue, cleaned.seconds, cleaned.direction, cleaned.method
+        )
+    mask = pa.array(ok)
+    method = cleaned.method
+    return _Accepted(
+        cleaned.person.filter(mask),
+        cleaned.venue.filter(mask),
+        cleaned.seconds[ok],
+        cleaned.direction[ok],
+        None if method is None else method.filter(mask),
+    )
 
 
 def _index_dtype(size: int) -> type[np.signedinteger[Any]]:
@@ -1767,6 +1868,7 @@ def scans_to_stays(
     --------
     read_scans : read raw scans from files.
     VenueIndex.from_stays : index the stays.
+    VenueIndex.from_scans : files → index in one call, in half the memory.
 
     Notes
     -----
@@ -1807,13 +1909,9 @@ def scans_to_stays(
     >>> tg.trace(index, ["ann"]).contacts["person"].to_pylist()
     ['ann', 'bob']
     """
-    dwell_s = duration_seconds(default_dwell, "default_dwell")
-    max_s = duration_seconds(max_stay, "max_stay")
-    if max_s <= 0:
-        raise DurationError(f"`max_stay`: expected a positive duration, got {max_stay!r}")
-    within_s = duration_seconds(dedupe_within, "dedupe_within", allow_none=True)
-    if split_at_midnight is not None:
-        _check_zone(split_at_midnight, "split_at_midnight")
+    dwell_s, max_s, within_s = _stay_options(
+        default_dwell, max_stay, dedupe_within, split_at_midnight
+    )
     table = scans.table if isinstance(scans, Scans) else as_arrow_table(scans, "scans")
     require_columns(table, ("person", "venue", "time"), "scans")
     person_col = check_id_column(table.column("person"), "person", "scans")
@@ -1946,6 +2044,23 @@ def scans_to_stays(
         exits_without_entry=int(orphan.size),
     )
     return StaysResult(stays=stays, unmatched_exits=unmatched, report=report)
+
+
+def _stay_options(
+    default_dwell: DurationLike,
+    max_stay: DurationLike,
+    dedupe_within: DurationLike | None,
+    split_at_midnight: str | None,
+) -> tuple[int, int, int]:
+    """The options of :func:`scans_to_stays` checked: dwell, max stay, dedupe window in seconds."""
+    dwell_s = duration_seconds(default_dwell, "default_dwell")
+    max_s = duration_seconds(max_stay, "max_stay")
+    if max_s <= 0:
+        raise DurationError(f"`max_stay`: expected a positive duration, got {max_stay!r}")
+    within_s = duration_seconds(dedupe_within, "dedupe_within", allow_none=True)
+    if split_at_midnight is not None:
+        _check_zone(split_at_midnight, "split_at_midnight")
+    return dwell_s, max_s, within_s
 
 
 def _permuted(values: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -2148,3 +2263,503 @@ def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
     local = pa.array(seconds, pa.timestamp("s", tz=zone))
     midnight = pc.ceil_temporal(local, unit="day", ceil_is_strictly_greater=True)
     return np.ascontiguousarray(_int_values(midnight), dtype=np.int64)
+
+
+# =========================================================================== scans → index
+#
+# The lean path: files → VenueIndex without a table in between. Per scan only 4-byte
+# codes and times and a 1-byte direction are kept (ids are dictionary-encoded while
+# reading); scans are grouped by person with an int32 counting sort, repeats are
+# squeezed out in place, and stays are written over the scans they came from.
+
+_INT32_MIN = int(np.iinfo(np.int32).min)
+_LEAN_SLICE = 1 << 18  # scans per slice of pairing: about 80 bytes of temporaries each
+
+
+@dataclass(frozen=True, repr=False)
+class IngestReport:
+    """What :meth:`VenueIndex.from_scans` read, set aside and made of the scans.
+
+    Attributes
+    ----------
+    scans : ScanReport
+        Row counts per input and in total, as :func:`read_scans` gives them:
+        ``read == accepted + rejected + duplicates``.
+    stays : StaysReport
+        What became of the accepted scans, as :func:`scans_to_stays` gives it:
+        ``scans == repeats + entries + exits``, ``entries == stays + merged``.
+    rejected : pyarrow.Table
+        The rejected rows, as :attr:`Scans.rejected`.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> raw = pa.table({"person": ["a", "a", None], "venue": ["v", "v", "v"],
+    ...                 "time": ["2021-08-01T08:00:00Z", "2021-08-01T08:00:00Z",
+    ...                          "2021-08-01T09:00:00Z"]})
+    >>> index, report = tg.VenueIndex.from_scans(raw, errors="quarantine")
+    >>> report
+    IngestReport(3 rows: 1 scan, 1 rejected, 1 duplicate; 1 stay)
+    """
+
+    scans: ScanReport
+    stays: StaysReport
+    rejected: pa.Table
+
+    def __repr__(self) -> str:
+        r = self.scans
+
+        def count(n: int, what: str) -> str:
+            return f"{n} {what}{'' if n == 1 else 's'}"
+
+        return (
+            f"IngestReport({count(r.read, 'row')}: {count(r.accepted, 'scan')}, "
+            f"{r.rejected} rejected, {count(r.duplicates, 'duplicate')}; "
+            f"{count(self.stays.stays, 'stay')})"
+        )
+
+
+def _compact_stays(
+    source: Any,
+    /,
+    *,
+    schema: ScanSchema | None,
+    aliases: TableLike | None,
+    errors: ScanErrors,
+    not_before: Any,
+    now: Any,
+    tz: str | None,
+    batch_size: int,
+    pseudonym_key: bytes | str | None,
+    default_dwell: DurationLike,
+    venue_dwell: TableLike | Mapping[Any, DurationLike] | None,
+    max_stay: DurationLike,
+    split_at_midnight: str | None,
+    dedupe_within: DurationLike | None,
+    progress: bool | None,
+) -> tuple[Any, IngestReport]:
+    """Raw scans → stays as codes (times from their own origin) and the row accounting.
+
+    The lean path behind :meth:`tracegraph.VenueIndex.from_scans`; its docstring says
+    how it works and what it keeps.
+    """
+    dwell_s, max_s, within_s = _stay_options(
+        default_dwell, max_stay, dedupe_within, split_at_midnight
+    )
+    _dwell_by_venue(pa.array([], pa.string()), dwell_s, venue_dwell)  # checked before reading
+    plan = _plan_read(
+        source,
+        schema=schema,
+        aliases=aliases,
+        errors=errors,
+        not_before=not_before,
+        now=now,
+        tz=tz,
+        batch_size=batch_size,
+        pseudonym_key=pseudonym_key,
+    )
+    total = _total_rows(plan.inputs)
+    if total is not None and total >= _INT32_MAX:
+        raise _too_many_scans(total)
+    acc = _CodeAccumulator(total)
+    rejected_parts, counts_read = _read_inputs(plan, acc.add, total, progress)
+    stays, stays_report, dup_per_file = _stays_from_codes(
+        acc,
+        plan,
+        dwell_s=dwell_s,
+        venue_dwell=venue_dwell,
+        max_s=max_s,
+        within_s=within_s,
+        zone=split_at_midnight,
+    )
+    del acc
+    rejected, scan_report = _scan_report(plan, rejected_parts, counts_read, dup_per_file)
+    return stays, IngestReport(scans=scan_report, stays=stays_report, rejected=rejected)
+
+
+def _too_many_scans(n: int) -> SchemaError:
+    return SchemaError(
+        f"scans: expected fewer than {_INT32_MAX} scans for VenueIndex.from_scans, got {n}; "
+        f"index the scans in parts (by period) and combine them with VenueIndex.append"
+    )
+
+
+class _IdCodes:
+    """An id column dictionary-encoded while it is read: int32 codes, ids in first-seen order.
+
+    Integer ids go through a hash table kernel (4-byte slots, at most half full).
+    Once a text id appears every id is text, as :func:`read_scans` makes them, and a
+    dict maps text to codes. Memory: 4 bytes per row and the distinct ids.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.codes = _Buffer(np.int32, capacity)
+        self.kind: Literal["int", "text"] | None = None  # None: no id yet
+        self.slots = np.full(1 << 12, -1, dtype=np.int32)
+        self.ints = np.empty(1 << 11, dtype=np.int64)
+        self.n_ints = 0
+        self.text: dict[str, int] = {}
+
+    def append(self, ids: pa.Array) -> None:
+        if self.kind != "text" and pa.types.is_integer(ids.type):
+            self.kind = "int"
+            self.codes.append(self._encode_ints(np.asarray(ids.to_numpy(), dtype=np.int64)))
+            return
+        if self.kind == "int":  # text from now on: the integer ids become text too
+            self.text = {str(v): c for c, v in enumerate(self.ints[: self.n_ints].tolist())}
+            self.slots = np.empty(0, dtype=np.int32)
+            self.ints = np.empty(0, dtype=np.int64)
+        self.kind = "text"
+        text = ids if pa.types.is_string(ids.type) else ids.cast(pa.string())
+        encoded = pc.dictionary_encode(text)
+        lookup = self.text
+        local = np.fromiter(
+            (lookup.setdefault(s, len(lookup)) for s in encoded.dictionary.to_pylist()),
+            dtype=np.int32,
+            count=len(encoded.dictionary),
+        )
+        self.codes.append(local[encoded.indices.to_numpy(zero_copy_only=False)])
+
+    def _encode_ints(self, values: np.ndarray) -> np.ndarray:
+        need = self.n_ints + values.shape[0]
+        if need > self.ints.shape[0]:
+            grown = np.empty(max(need, 2 * self.ints.shape[0]), dtype=np.int64)
+            grown[: self.n_ints] = self.ints[: self.n_ints]
+            self.ints = grown
+        if 2 * need > self.slots.shape[0]:
+            size = self.slots.shape[0]
+            while size < 2 * need:
+                size *= 2
+            self.slots = np.full(size, -1, dtype=np.int32)
+            # re-inserting the distinct ids in code order gives each its code again
+            _kernels.encode_int64(
+                self.ints[: self.n_ints],
+                self.slots,
+                self.ints,
+                0,
+                np.empty(self.n_ints, dtype=np.int32),
+            )
+        out = np.empty(values.shape[0], dtype=np.int32)
+        self.n_ints = int(_kernels.encode_int64(values, self.slots, self.ints, self.n_ints, out))
+        return out
+
+    def distinct(self) -> pa.Array:
+        """The distinct ids, code ``c`` at position ``c``; the hash table is released."""
+        self.slots = np.empty(0, dtype=np.int32)
+        if self.kind == "int":
+            ids = pa.array(self.ints[: self.n_ints])
+            self.ints = np.empty(0, dtype=np.int64)
+            return ids
+        if self.kind == "text":
+            ids = pa.array(list(self.text), pa.string())
+            self.text = {}
+            return ids
+        return pa.array([], pa.string())  # no ids: as read_scans types an empty column
+
+
+class _Seconds:
+    """Times filled batch by batch as seconds after the first batch's earliest time.
+
+    ``int32`` while every time is within 68 years of that origin, else ``int64``.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.origin: int | None = None
+        self.buffer = _Buffer(np.int32, capacity)
+
+    def append(self, seconds: np.ndarray) -> None:
+        if not seconds.shape[0]:
+            return
+        if self.origin is None:
+            self.origin = int(seconds.min())
+        offsets = seconds - self.origin
+        if self.buffer.data.dtype == np.int32 and (
+            int(offsets.min()) < _INT32_MIN or int(offsets.max()) > _INT32_MAX
+        ):
+            wide = _Buffer(np.int64, self.buffer.data.shape[0])
+            wide.append(self.buffer.take())
+            self.buffer = wide
+        self.buffer.append(offsets)
+
+
+class _CodeAccumulator:
+    """The accepted rows as codes: person, venue (int32), time offsets, direction (int8).
+
+    Inputs are kept as runs of rows (one per batch), for the row accounting.
+    """
+
+    def __init__(self, capacity: int | None) -> None:
+        expected = capacity or 0
+        self.person = _IdCodes(expected)
+        self.venue = _IdCodes(expected)
+        self.seconds = _Seconds(expected)
+        self.direction = _Buffer(np.int8, expected)
+        self.runs: list[tuple[int, int]] = []  # (input, accepted rows) per batch
+        self.size = 0
+
+    def add(self, cleaned: _Cleaned, file_idx: int) -> None:
+        rows = _accepted_rows(cleaned)
+        if rows is None:
+            return
+        n = rows.seconds.shape[0]
+        if self.size + n >= _INT32_MAX:
+            raise _too_many_scans(self.size + n)
+        self.person.append(rows.person)
+        self.venue.append(rows.venue)
+        self.seconds.append(rows.seconds)
+        self.direction.append(rows.direction)
+        self.runs.append((file_idx, n))
+        self.size += n
+
+
+@dataclass(frozen=True)
+class _StayCodes:
+    """Stays as codes, in time order, ready for ``VenueIndex._from_codes``."""
+
+    persons: pa.Array  # the persons and venues that have stays, sorted
+    venues: pa.Array
+    person: np.ndarray  # int32 codes
+    venue: np.ndarray
+    start: np.ndarray  # seconds after `origin`, int32 or int64
+    end: np.ndarray
+    origin: int
+
+
+def _stays_from_codes(
+    acc: _CodeAccumulator,
+    plan: _ReadPlan,
+    *,
+    dwell_s: int,
+    venue_dwell: TableLike | Mapping[Any, DurationLike] | None,
+    max_s: int,
+    within_s: int,
+    zone: str | None,
+) -> tuple[_StayCodes, StaysReport, np.ndarray]:
+    """The scans of ``acc`` → stays, the stays report and the duplicates per input.
+
+    Each array is released as soon as its successor exists; ``acc`` is emptied.
+    """
+    # 1. the final codes: of the ids after aliases and pseudonyms, sorted
+    person_ids = acc.person.distinct()
+    if plan.aliases is not None:
+        person_ids = _apply_aliases(pa.chunked_array([person_ids]), plan.aliases)
+    if plan.key is not None:
+        person_ids = pseudonymize(person_ids, plan.key)
+    persons, person_map = encode_ids(_as_chunked_ids(person_ids))
+    venues, venue_map = encode_ids(_as_chunked_ids(acc.venue.distinct()))
+    person = _remapped(acc.person.codes.take(), person_map)
+    venue = _remapped(acc.venue.codes.take(), venue_map)
+    del person_map, venue_map
+    seconds = acc.seconds.buffer.take()
+    origin = acc.seconds.origin or 0
+    direction = acc.direction.take()
+    runs = acc.runs
+    acc.runs = []
+    n = int(seconds.shape[0])
+
+    # 2. group by person (a stable int32 counting sort), each person in time order
+    order = np.empty(n, dtype=np.int32)
+    offsets = np.zeros(len(persons) + 1, dtype=np.int64)
+    _kernels.counting_sort_into(person, order, offsets)
+    del person
+    _kernels.sort_groups_by_time(order, offsets, seconds, direction, venue)
+    venue = _permuted(venue, order)
+    seconds = _permuted(seconds, order)
+    direction = _permuted(direction, order)
+
+    # 3. exact duplicates (counted per input as read_scans counts them), then repeats
+    run_input = np.array([f for f, _ in runs], dtype=np.int64)
+    run_end = np.cumsum(np.array([size for _, size in runs], dtype=np.int64))
+    tags = sorted({inp.source for inp in plan.inputs})
+    run_rank = np.array([tags.index(plan.inputs[f].source) for f, _ in runs], dtype=np.int64)
+    dup_per_input = np.zeros(len(plan.inputs), dtype=np.int64)
+    n_kept, n_dup = _kernels.drop_repeated_scans(
+        offsets, venue, seconds, direction, order, run_end, run_rank, run_input, within_s,
+        dup_per_input,
+    )  # fmt: skip
+    del order
+    n_kept, n_scans = int(n_kept), n - int(n_dup)
+
+    # 4. stays, written over the scans they come from
+    span_end = int(seconds[:n_kept].max()) + max_s if n_kept else 0
+    fits = seconds.dtype == np.int32 and span_end <= _INT32_MAX
+    rel = np.dtype(np.int32) if fits else np.dtype(np.int64)
+    start = seconds if seconds.dtype == rel else np.empty(n_kept, dtype=rel)
+    end = np.empty(n_kept, dtype=rel)
+    stay_person = np.empty(n_kept, dtype=np.int32)
+    counts = _pair_and_merge(
+        offsets,
+        venue,
+        seconds,
+        direction,
+        origin,
+        dwell_of_venue=_dwell_by_venue(venues, dwell_s, venue_dwell),
+        max_s=max_s,
+        zone=zone,
+        out=(stay_person, venue, start, end),
+    )
+    del seconds, direction, offsets
+    n_stays = counts.stays
+    stay_person = _shrunk(stay_person, n_stays)
+    venue = _shrunk(venue, n_stays)
+    start = _shrunk(start, n_stays)
+    end = _shrunk(end, n_stays)
+
+    # 5. codes of the persons and venues that have stays (as the index would encode
+    # them), and time order (stable: the index keeps ties in this order)
+    persons, stay_person = _used_codes(persons, stay_person)
+    venues, venue = _used_codes(venues, venue)
+    if n_stays > 1 and not _is_sorted(start):
+        by_time = np.empty(n_stays, dtype=np.int32)
+        _kernels.radix_order(start, int(start.min()), by_time, np.empty(n_stays, dtype=np.int32))
+        stay_person = _permuted(stay_person, by_time)
+        venue = _permuted(venue, by_time)
+        start = _permuted(start, by_time)
+        end = _permuted(end, by_time)
+        del by_time
+
+    n_exits = counts.exits
+    report = StaysReport(
+        scans=n_scans,
+        repeats=n_scans - n_kept,
+        entries=n_kept - n_exits,
+        exits=n_exits,
+        stays=n_stays,
+        merged=counts.merged,
+        closed_by={rule: int(c) for rule, c in zip(CLOSED_BY, counts.closed_by, strict=True)},
+        exits_paired=counts.exits_paired,
+        exits_without_entry=n_exits - counts.exits_paired,
+    )
+    stays = _StayCodes(persons, venues, stay_person, venue, start, end, origin)
+    return stays, report, dup_per_input
+
+
+@dataclass(frozen=True)
+class _PairCounts:
+    stays: int
+    merged: int
+    exits: int
+    exits_paired: int
+    closed_by: np.ndarray
+
+
+def _pair_and_merge(
+    offsets: np.ndarray,
+    venue: np.ndarray,
+    seconds: np.ndarray,
+    direction: np.ndarray,
+    origin: int,
+    *,
+    dwell_of_venue: np.ndarray,
+    max_s: int,
+    zone: str | None,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> _PairCounts:
+    """Pair and merge the scans of whole persons a slice at a time, as scans_to_stays does.
+
+    The kept stays are written to ``out`` (person, venue, start, end; times relative
+    to ``origin``) from position 0. A slice's scans are copied to slice-sized int64
+    temporaries first, and a slice never makes more stays than it has scans, so
+    ``out`` may be the ``venue`` and ``seconds`` arrays themselves.
+    """
+    out_person, out_venue, out_start, out_end = out
+    n_out = n_merged = n_exits = n_paired = 0
+    closed_by = np.zeros(len(CLOSED_BY), dtype=np.int64)
+    for g0, g1 in _group_slices(offsets, _LEAN_SLICE):
+        lo, hi = int(offsets[g0]), int(offsets[g1])
+        person = np.repeat(np.arange(g0, g1, dtype=np.int32), np.diff(offsets[g0 : g1 + 1]))
+        v = np.array(venue[lo:hi])
+        t = seconds[lo:hi].astype(np.int64) + origin
+        d = direction[lo:hi]
+        m = hi - lo
+        entry = np.empty(m, dtype=np.int64)
+        s_end = np.empty(m, dtype=np.int64)
+        s_closed = np.empty(m, dtype=np.int8)
+        exit_used = np.zeros(m, dtype=np.bool_)
+        written = int(
+            _kernels.pair_scans(
+                person,
+                v,
+                t,
+                d,
+                np.ascontiguousarray(dwell_of_venue[v]),
+                _next_midnight(t, zone),
+                max_s,
+                entry,
+                s_end,
+                s_closed,
+                exit_used,
+            )
+        )
+        n_exits += int(np.count_nonzero(d))
+        n_paired += int(np.count_nonzero(exit_used))
+        entry = entry[:written]
+        s_person, s_venue, s_start = person[entry], v[entry], t[entry]
+        s_end, s_closed = s_end[:written], s_closed[:written]
+        keep = np.empty(written, dtype=np.bool_)
+        n_merged += int(
+            _kernels.merge_stays(s_person, s_venue, s_start, s_end, s_closed, max_s, keep)
+        )
+        k = int(np.count_nonzero(keep))
+        where = slice(n_out, n_out + k)
+        out_person[where] = s_person[keep]
+        out_venue[where] = s_venue[keep]
+        out_start[where] = s_start[keep] - origin
+        out_end[where] = s_end[keep] - origin
+        closed_by += np.bincount(s_closed[keep], minlength=len(CLOSED_BY))
+        n_out += k
+    return _PairCounts(n_out, n_merged, n_exits, n_paired, closed_by)
+
+
+def _group_slices(offsets: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
+    """``(g0, g1)`` ranges of groups (``offsets`` bound them) of about ``size`` rows each."""
+    n_groups = offsets.shape[0] - 1
+    g = 0
+    while g < n_groups:
+        last = int(np.searchsorted(offsets, offsets[g] + size, side="right")) - 1
+        g1 = min(max(last, g + 1), n_groups)
+        yield g, g1
+        g = g1
+
+
+def _as_chunked_ids(ids: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return ids if isinstance(ids, pa.ChunkedArray) else pa.chunked_array([ids], ids.type)
+
+
+def _remapped(codes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+    """``lookup[codes]``, written over ``codes`` piece by piece."""
+    for start in range(0, codes.shape[0], _PIECE):
+        piece = codes[start : start + _PIECE]
+        piece[:] = lookup[piece]
+    return codes
+
+
+def _used_codes(ids: pa.Array, codes: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Only the ids that occur in ``codes``, and the codes renumbered (in place) to them."""
+    used = np.zeros(len(ids), dtype=np.bool_)
+    for start in range(0, codes.shape[0], _PIECE):
+        used[codes[start : start + _PIECE]] = True
+    if used.all():
+        return ids, codes
+    rank = (np.cumsum(used, dtype=np.int64) - 1).astype(np.int32)
+    return ids.filter(pa.array(used)), _remapped(codes, rank)
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease (piecewise: no full-size temporary)."""
+    for start in range(1, values.shape[0], _PIECE):
+        a = values[start - 1 : start - 1 + _PIECE]
+        b = values[start : start + _PIECE]
+        if bool(np.any(b < a[: b.shape[0]])):
+            return False
+    return True
+
+
+def _shrunk(values: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` values, the memory past them given back where possible."""
+    if values.shape[0] == n:
+        return values
+    if values.flags.owndata and values.base is None:
+        values.resize(n, refcheck=False)  # realloc: shrinks in place, frees the tail
+        return values
+    return values[:n].copy()
