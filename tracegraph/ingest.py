@@ -25,6 +25,7 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from tracegraph import _kernels
+from tracegraph._deps import require
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
     _UNIT_PER_S,
@@ -564,6 +565,32 @@ class Scans:
         ['person', 'venue', 'time', 'direction', 'source', 'method', 'file']
         """
         return self.table
+
+    def to_pandas(self) -> Any:
+        """The accepted scans as a pandas DataFrame (``pip install tracegraph[pandas]``).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({"person": [1], "venue": [2], "time": ["2021-08-01T08:00:00Z"]})
+        >>> len(tg.read_scans(raw).to_pandas())
+        1
+        """
+        require("pandas", "pandas")
+        return self.table.to_pandas()
+
+    def to_polars(self) -> Any:
+        """The accepted scans as a polars DataFrame (``pip install tracegraph[polars]``).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({"person": [1], "venue": [2], "time": ["2021-08-01T08:00:00Z"]})
+        >>> tg.read_scans(raw).to_polars().height
+        1
+        """
+        pl = require("polars", "polars")
+        return pl.from_arrow(self.table)
 
 
 @dataclass(frozen=True)
@@ -1810,8 +1837,42 @@ class StaysResult:
         )
 
     def to_arrow(self) -> pa.Table:
-        """The stays as a ``pyarrow.Table``."""
+        """The stays as a ``pyarrow.Table``.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({"person": [1], "venue": [2], "time": ["2021-08-01T08:00:00Z"]})
+        >>> tg.scans_to_stays(tg.read_scans(raw)).to_arrow().num_rows
+        1
+        """
         return self.stays
+
+    def to_pandas(self) -> Any:
+        """The stays as a pandas DataFrame (``pip install tracegraph[pandas]``).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({"person": [1], "venue": [2], "time": ["2021-08-01T08:00:00Z"]})
+        >>> len(tg.scans_to_stays(tg.read_scans(raw)).to_pandas())
+        1
+        """
+        require("pandas", "pandas")
+        return self.stays.to_pandas()
+
+    def to_polars(self) -> Any:
+        """The stays as a polars DataFrame (``pip install tracegraph[polars]``).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> raw = pa.table({"person": [1], "venue": [2], "time": ["2021-08-01T08:00:00Z"]})
+        >>> tg.scans_to_stays(tg.read_scans(raw)).to_polars().height
+        1
+        """
+        pl = require("polars", "polars")
+        return pl.from_arrow(self.stays)
 
 
 def scans_to_stays(
