@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -156,3 +157,27 @@ def test_compliance_command(workdir):
     done = run("compliance", "city/registry.parquet", "city/stays.parquet", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "registered venues had scans" in done.stdout
+
+
+def test_build_from_raw_scans_with_quarantine(workdir, tmp_path):
+    stays = pq.read_table(workdir / "city" / "stays.parquet").slice(0, 500)
+    bad = pa.table({"person": [None], "venue": [stays["venue"][0].as_py()],
+                    "time": pa.array([0], pa.timestamp("s", tz="UTC"))})  # fmt: skip
+    scans = pa.concat_tables(
+        [stays.select(["person", "venue", "start"]).rename_columns(["person", "venue", "time"]),
+         bad.cast(pa.schema([("person", stays["person"].type), ("venue", stays["venue"].type),
+                             ("time", stays["start"].type)]))]
+    )  # fmt: skip
+    pq.write_table(scans, tmp_path / "scans.parquet")
+    done = run("build", str(tmp_path / "scans.parquet"), "--scans", "--quarantine", "--out",
+               str(tmp_path / "scans.tgidx"), "--json", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["scans_read"] == scans.num_rows
+    assert summary["scans_rejected"] == 1
+    expected, _ = tg.VenueIndex.from_scans(tmp_path / "scans.parquet", errors="quarantine")
+    assert summary["stays"] == expected.n_stays
+    done = run("build", str(tmp_path / "scans.parquet"), "--scans", "--out",
+               str(tmp_path / "strict.tgidx"), cwd=workdir)  # fmt: skip
+    assert done.returncode == 2
+    assert "rejected" in done.stderr and len(done.stderr.strip().splitlines()) == 1

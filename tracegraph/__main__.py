@@ -201,22 +201,22 @@ def _read_table(path: str) -> pa.Table:
 def _build(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.scans:
-        scans = tg.read_scans(
+        # the lean path: files -> index without the scans or stays as tables
+        index, report = tg.VenueIndex.from_scans(
             args.source,
             errors="quarantine" if args.quarantine else "raise",
             tz=args.tz,
             pseudonym_key=_key(args),
-        )
-        result = tg.scans_to_stays(
-            scans, default_dwell=args.default_dwell, max_stay=args.max_stay,
+            default_dwell=args.default_dwell,
+            max_stay=args.max_stay,
             split_at_midnight=args.split_at_midnight,
-        )  # fmt: skip
-        stays = result.stays
-        counts = {"scans_read": scans.report.read, "scans_rejected": scans.report.rejected}
+            bucket_width=args.bucket_width,
+        )
+        counts = {"scans_read": report.scans.read, "scans_rejected": report.scans.rejected}
     else:
         stays = _read_table(args.source)
         counts = {}
-    index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
+        index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
     path = index.save(args.out, overwrite=args.overwrite)
     summary = {
         **counts,
