@@ -1296,7 +1296,11 @@ class Trace:
         traced = np.flatnonzero(tier >= 0).astype(np.int32)
         t = tier[traced]
         when = np.where(t == 0, FAR_PAST, exposed_at[traced])
-        order = np.lexsort((traced, when, t))
+        # sort by (tier, exposed_at, code): times of traced contacts lie within the
+        # years 1..9999 (|t| < 2**38), so (tier, time) packs into one int64 key, and a
+        # stable sort of the codes (ascending) breaks ties by code
+        key = np.where(t == 0, -1, (t.astype(np.int64) << 40) + (when + (1 << 39)))
+        order = np.argsort(key, kind="stable")
         traced, t, when = traced[order], t[order], when[order]
         person = index.persons.take(pa.array(traced))
         n_keep = len(cases.unknown_ids)
