@@ -1,0 +1,35 @@
+"""End to end: ``python -m benchmarks.compare`` on the XS city, with both peers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compare_xs_reports_identical_answers(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [
+        sys.executable, "-m", "benchmarks.compare", "--size", "XS", "--cases", "1,10",
+        "--peers", "duckdb,polars", "--repeat", "1", "--timeout", "60", "--pairs-min-overlap",
+        "0", "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "peer answers identical to tracegraph's" in proc.stdout
+    assert "not checked" not in proc.stdout
+    report = json.loads(out.read_text())
+    assert report["identical"] and not report["problems"]
+    for peer in ("duckdb", "polars"):
+        for key in ("F1/1", "F1/10", "F1->F3/1", "F1->F3/10"):
+            entry = report["peers"][peer][key]
+            assert entry["identical"] is True, (peer, key, entry)
+    tgr = report["tracegraph"]
+    assert tgr["F1/10"]["contacts"] > tgr["F1/1"]["contacts"] > 0
+    assert tgr["index"]["bytes_per_stay"] > 0
+    assert tgr["cold"]["best_s"] > 0
+    for m in report["config"]["pairs_min_overlap_s"]:
+        assert report["peers"]["duckdb"][f"pairs/{m}"]["identical"] is True
