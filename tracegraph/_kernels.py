@@ -410,15 +410,7 @@ def copresent_counts(  # type: ignore[no-untyped-def]
                 continue
             b = end[j] - m
             # stays starting after b: k minus the first position with start > b
-            lo = 0
-            hi = k
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if buffer[mid] <= b:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            disjoint += k - lo
+            disjoint += k - _lower_bound(buffer, 0, k, b + 1)
         out[v] = k * (k - 1) // 2 - disjoint
     # one person's own stays at a venue are not a pair of people
     for p in range(person_offsets.shape[0] - 1):
@@ -728,15 +720,7 @@ def sort_groups_by_time(order, offsets, time, direction, venue):  # type: ignore
 @_jit
 def _run_of(run_end, row):  # type: ignore[no-untyped-def]
     """The run holding ``row``: the first run whose (exclusive) end is past it."""
-    lo = 0
-    hi = run_end.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if run_end[mid] <= row:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return _lower_bound(run_end, 0, run_end.shape[0], row + 1)
 
 
 @_jit
