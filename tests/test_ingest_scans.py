@@ -1134,3 +1134,16 @@ def test_integer_ids_read_from_parquet_are_one_compact_column(tmp_path):
     stays = scans_to_stays(scans).stays
     assert pa.types.is_dictionary(stays["source"].type)
     assert set(stays["source"].to_pylist()) == {"day"}
+
+
+def test_venue_dwell_ids_of_another_type_are_a_typed_error():
+    raw = pa.table(
+        {
+            "person": ["ann"],
+            "venue": pa.array([7], pa.int64()),
+            "time": pa.array([0], pa.timestamp("s", tz="UTC")),
+        }
+    )
+    scans = read_scans(raw, now=NOW)
+    with pytest.raises(SchemaError, match=r"venue_dwell: expected venue ids of the scans' type"):
+        scans_to_stays(scans, venue_dwell={"cafe": "1h"})

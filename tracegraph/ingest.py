@@ -2292,7 +2292,14 @@ def _dwell_by_venue(
             values = _dwell_column(table.column("default_dwell"))
         if len(venues) and len(key_col):
             if pa.types.is_string(venues.type) != pa.types.is_string(key_col.type):
-                key_col = key_col.cast(venues.type)
+                try:
+                    key_col = key_col.cast(venues.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise SchemaError(
+                        f"venue_dwell: expected venue ids of the scans' type ({venues.type}), "
+                        f"got {key_col.type} ids that do not convert; give the venues as they "
+                        f"appear in the scans"
+                    ) from None
             where = pc.index_in(key_col, value_set=venues)
             found = pc.is_valid(where).to_numpy(zero_copy_only=False)
             codes = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), np.int64)
