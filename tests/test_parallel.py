@@ -51,9 +51,11 @@ def test_threads_match_serial_and_oracle(split_always, city, data):
     cases = [c for c in data.draw(case_windows(city, windows=False)) if c in city.people]
     min_overlap = data.draw(st.sampled_from([0, 60, 900]))
     threads = data.draw(st.integers(2, 5))
+    # forward: packed keys (one int64 per person); reverse: the general kernel
+    direction = data.draw(st.sampled_from(["forward", "reverse"]))
     index = tg.VenueIndex.from_stays(stays_table(city.stays))
-    serial = run(index, cases, 1, min_overlap=min_overlap)
-    parallel = run(index, cases, threads, min_overlap=min_overlap)
+    serial = run(index, cases, 1, direction, min_overlap=min_overlap)
+    parallel = run(index, cases, threads, direction, min_overlap=min_overlap)
     assert parallel.contacts.equals(serial.contacts)
     np.testing.assert_array_equal(parallel._pairs.first_venue, serial._pairs.first_venue)
     expected = trace_oracle(city.stays, dict.fromkeys(cases), tiers=2, min_overlap=min_overlap)
@@ -84,9 +86,10 @@ def test_large_tier_on_threads_equals_serial():
     index = tg.VenueIndex.from_stays(table)
     cases = np.unique(table["person"].to_numpy()[:3000]).tolist()
     serial = run(index, cases, 1, tiers=3, min_overlap=600)
-    parallel = run(index, cases, 2, tiers=3, min_overlap=600)
     assert serial.contacts.num_rows > 5000
-    assert parallel.contacts.equals(serial.contacts)
-    np.testing.assert_array_equal(parallel._pairs.first_venue, serial._pairs.first_venue)
+    for direction in ("forward", "reverse"):
+        parallel = run(index, cases, 2, direction, tiers=3, min_overlap=600)
+        assert parallel.contacts.equals(serial.contacts)
+        np.testing.assert_array_equal(parallel._pairs.first_venue, serial._pairs.first_venue)
     # and the default (auto direction, threads from the machine) agrees too
     assert tg.trace(index, cases, tiers=3, min_overlap=600).contacts.equals(serial.contacts)

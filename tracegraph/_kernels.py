@@ -240,6 +240,184 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     return n_out, q_venue.shape[0]
 
 
+#: Bits of a venue code in a packed (time, venue) key of :func:`earliest_packed`.
+PACK_SHIFT = 31
+
+
+@_jit
+def earliest_packed(  # type: ignore[no-untyped-def]
+    q_venue,
+    q_start,
+    q_end,
+    min_overlap,
+    closed,
+    start,
+    end,
+    person,
+    class_offsets,
+    n_classes,
+    origin,
+    width,
+    best,
+):
+    """Each person's earliest qualifying overlap with any query, as one packed key.
+
+    The lean twin of :func:`overlapping_stays` in ``EARLIEST_BY_STAY`` mode for
+    queries made on behalf of nobody, under the half-open rule (overlap > 0) or,
+    when ``closed``, the closed rule (overlap >= 0). A matching stay of person ``p``
+    with overlap start ``o`` (relative to ``origin``) at venue ``v`` lowers
+    ``best[p]`` to ``(o << PACK_SHIFT) | v``: the minimum key is the earliest overlap,
+    the smallest venue on a tie, so one random access per match does the work of the
+    three (exclusion flag, earliest time, first venue) of the general kernel. Persons
+    to skip are set to ``-1`` by the caller (no key is smaller); the others start at
+    the largest int64. Needs relative times below ``2**32`` (int32 index times).
+    Returns the number of matches.
+    """
+    n_matches = 0
+    for i in range(q_venue.shape[0]):
+        a = q_start[i] - origin
+        b = q_end[i] - origin
+        if b < a or (b == a and not closed):
+            continue
+        v = q_venue[i]
+        for c in range(n_classes):
+            lo = class_offsets[v * n_classes + c]
+            hi = class_offsets[v * n_classes + c + 1]
+            if lo == hi:
+                continue
+            reach = width << c
+            first = lo if a < reach else _lower_bound(start, lo, hi, a - reach)
+            for j in range(first, hi):
+                s = np.int64(start[j])
+                if s > b or (s == b and not closed):
+                    break  # sorted by start: nothing later reaches the query
+                t = np.int64(end[j])
+                if closed:
+                    if t < a:
+                        continue
+                elif t <= a or t == s:
+                    continue
+                o_start = s if s > a else a
+                o_end = t if t < b else b
+                if o_end - o_start < min_overlap:
+                    continue
+                key = (o_start << PACK_SHIFT) | v
+                p = person[j]
+                if key < best[p]:
+                    best[p] = key
+                n_matches += 1
+    return n_matches
+
+
+@_jit
+def unpack_earliest(best, origin, earliest, first_venue):  # type: ignore[no-untyped-def]
+    """Lower ``earliest``/``first_venue`` by the packed keys of :func:`earliest_packed`.
+
+    Keys ``-1`` (skipped) and the largest int64 (not reached) change nothing; a key
+    ``(o << PACK_SHIFT) | v`` lowers person ``p``'s earliest time to ``o + origin``
+    (first venue ``v``; the smallest venue on a tie). Returns the number of persons
+    the keys reached.
+    """
+    top = np.iinfo(np.int64).max
+    mask = (np.int64(1) << PACK_SHIFT) - 1
+    n_found = 0
+    for p in range(best.shape[0]):
+        k = best[p]
+        if k < 0 or k == top:
+            continue
+        n_found += 1
+        when = (k >> PACK_SHIFT) + origin
+        v = np.int32(k & mask)
+        if when < earliest[p] or (when == earliest[p] and v < first_venue[p]):
+            earliest[p] = when
+            first_venue[p] = v
+    return n_found
+
+
+@_jit
+def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
+    """The traced persons (``tier >= 0``) sorted by (tier, earliest, code).
+
+    The cases (tier 0) come first in code order; the others by tier, then time, then
+    code. Written to the ``out_*`` buffers (at least as long as the number traced);
+    returns that number. A counting sort over (tier, second) when the seconds span
+    is small next to the number traced (the common case: days of seconds), else a
+    stable radix sort of packed (tier, time) keys: O(n) either way.
+    """
+    n = tier.shape[0]
+    n_traced = 0
+    n_cases = 0
+    top = 0
+    t_min = np.iinfo(np.int64).max
+    t_max = np.iinfo(np.int64).min
+    for p in range(n):
+        k = tier[p]
+        if k < 0:
+            continue
+        n_traced += 1
+        if k == 0:
+            n_cases += 1
+            continue
+        if k > top:
+            top = k
+        w = earliest[p]
+        if w < t_min:
+            t_min = w
+        if w > t_max:
+            t_max = w
+    # the cases, in code order
+    i = 0
+    for p in range(n):
+        if tier[p] == 0:
+            out_code[i] = p
+            out_tier[i] = 0
+            out_when[i] = 0
+            i += 1
+    n_exposed = n_traced - n_cases
+    if n_exposed == 0:
+        return n_traced
+    span = t_max - t_min + 1
+    n_buckets = np.int64(top) * span
+    if n_buckets <= 4 * n_exposed + 65536:
+        counts = np.zeros(n_buckets + 1, dtype=np.int64)
+        for p in range(n):
+            k = tier[p]
+            if k > 0:
+                counts[(k - 1) * span + (earliest[p] - t_min) + 1] += 1
+        for b in range(n_buckets):
+            counts[b + 1] += counts[b]
+        for p in range(n):
+            k = tier[p]
+            if k > 0:
+                b = (k - 1) * span + (earliest[p] - t_min)
+                at = n_cases + counts[b]
+                counts[b] += 1
+                out_code[at] = p
+                out_tier[at] = k
+                out_when[at] = earliest[p]
+        return n_traced
+    shift = 1
+    while (span >> shift) > 0:
+        shift += 1
+    codes = np.empty(n_exposed, dtype=np.int32)
+    keys = np.empty(n_exposed, dtype=np.int64)
+    i = 0
+    for p in range(n):
+        k = tier[p]
+        if k > 0:
+            codes[i] = p
+            keys[i] = (np.int64(k) << shift) + (earliest[p] - t_min)
+            i += 1
+    order = np.empty(n_exposed, dtype=np.int32)
+    radix_order(keys, 0, order, np.empty(n_exposed, dtype=np.int32))
+    for i in range(n_exposed):
+        p = codes[order[i]]
+        out_code[n_cases + i] = p
+        out_tier[n_cases + i] = tier[p]
+        out_when[n_cases + i] = earliest[p]
+    return n_traced
+
+
 # --------------------------------------------------------------------------- tracing
 
 

@@ -735,6 +735,17 @@ def _earliest_overlaps(
     """
     n = venue.shape[0]
     threads = _threads() if threads is None else max(1, threads)
+    if (
+        not by_query
+        and rule in ("half-open", "closed")
+        and target.start.dtype == np.int32
+        and bool((person < 0).all())
+    ):
+        _earliest_packed(
+            target, venue, start, end, min_overlap=min_overlap, closed=rule == "closed",
+            excluded=excluded, earliest=earliest, first_venue=first_venue, threads=threads,
+        )  # fmt: skip
+        return
     if threads == 1 or n < _PARALLEL_MIN_QUERIES:
         target.earliest_overlaps(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
@@ -771,6 +782,54 @@ def _earliest_overlaps(
         better = (e < earliest) | ((e == earliest) & (f < first_venue))
         earliest[better] = e[better]
         first_venue[better] = f[better]
+
+
+def _earliest_packed(
+    target: VenueIndex,
+    venue: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    *,
+    min_overlap: int,
+    closed: bool,
+    excluded: np.ndarray,
+    earliest: np.ndarray,
+    first_venue: np.ndarray,
+    threads: int,
+) -> None:
+    """:func:`_earliest_overlaps` for queries on behalf of nobody, with packed keys.
+
+    Each person's (earliest overlap, first venue) is kept as one int64 key (see
+    :func:`tracegraph._kernels.earliest_packed`), excluded persons as ``-1``; threads
+    take contiguous slices of the queries with their own copy of the keys, and the
+    copies combine by an element-wise minimum, which is exactly the serial answer.
+    The keys then lower ``earliest``/``first_venue`` (smallest venue on a tie).
+    """
+    best = np.where(excluded, np.int64(-1), np.iinfo(np.int64).max)
+
+    def run(keys: np.ndarray, a: int, b: int) -> None:
+        _kernels.earliest_packed(
+            venue[a:b], start[a:b], end[a:b], min_overlap, closed,
+            target.start, target.end, target.person, target.class_offsets, target.n_classes,
+            target.origin, target.bucket_width, keys,
+        )  # fmt: skip
+
+    n = venue.shape[0]
+    if threads == 1 or n < _PARALLEL_MIN_QUERIES:
+        run(best, 0, n)
+    else:
+        bounds = np.linspace(0, n, threads + 1).astype(np.int64)
+        copies = [best] + [best.copy() for _ in range(threads - 1)]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [
+                pool.submit(run, keys, int(a), int(b))
+                for keys, (a, b) in zip(copies, itertools.pairwise(bounds), strict=True)
+            ]
+            for future in futures:
+                future.result()
+        for keys in copies[1:]:
+            np.minimum(best, keys, out=best)
+    _kernels.unpack_earliest(best, target.origin, earliest, first_venue)
 
 
 def _lower(
@@ -1293,15 +1352,11 @@ class Trace:
         pairs: _StayPairs,
         params: dict[str, Any],
     ) -> Trace:
-        traced = np.flatnonzero(tier >= 0).astype(np.int32)
-        t = tier[traced]
-        when = np.where(t == 0, FAR_PAST, exposed_at[traced])
-        # sort by (tier, exposed_at, code): times of traced contacts lie within the
-        # years 1..9999 (|t| < 2**38), so (tier, time) packs into one int64 key, and a
-        # stable sort of the codes (ascending) breaks ties by code
-        key = np.where(t == 0, -1, (t.astype(np.int64) << 40) + (when + (1 << 39)))
-        order = np.argsort(key, kind="stable")
-        traced, t, when = traced[order], t[order], when[order]
+        n = tier.shape[0]
+        traced, t, when = (np.empty(n, dtype=d) for d in (np.int32, np.int8, np.int64))
+        n_traced = _kernels.contacts_order(tier, exposed_at, traced, t, when)
+        traced, t, when = traced[:n_traced], t[:n_traced], when[:n_traced]
+        when[t == 0] = FAR_PAST  # the cases' times are null
         person = index.persons.take(pa.array(traced))
         n_keep = len(cases.unknown_ids)
         if n_keep:
