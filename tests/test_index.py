@@ -290,7 +290,9 @@ def test_times_beyond_68_years_are_kept_as_int64():
 
 def test_counting_sort_is_stable():
     keys = np.array([2, 0, 2, 1, 0], dtype=np.int32)
-    order, offsets = _kernels.counting_sort(keys, 3)
+    order = np.empty(5, dtype=np.int32)
+    offsets = np.zeros(4, dtype=np.int64)
+    _kernels.counting_sort_into(keys, order, offsets)
     assert order.tolist() == [1, 4, 3, 0, 2]
     assert offsets.tolist() == [0, 2, 3, 5]
 

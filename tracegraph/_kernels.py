@@ -40,51 +40,130 @@ def _jit(func):  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- sorting
 
 
-@_jit
-def counting_sort(keys, n_keys):  # type: ignore[no-untyped-def]
-    """Stable counting sort of ``keys`` (int32 in ``[0, n_keys)``).
-
-    Returns ``(order, offsets)``: ``order`` lists row positions grouped by key, each
-    group in input order; rows with key ``k`` are ``order[offsets[k]:offsets[k+1]]``.
-    O(n + n_keys).
-    """
-    n = keys.shape[0]
-    offsets = np.zeros(n_keys + 1, dtype=np.int64)
-    for i in range(n):
-        offsets[keys[i] + 1] += 1
-    for k in range(n_keys):
-        offsets[k + 1] += offsets[k]
-    cursor = offsets[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        k = keys[i]
-        order[cursor[k]] = i
-        cursor[k] += 1
-    return order, offsets
-
-
 # --------------------------------------------------------------------------- duration classes
 
 
 @_jit
-def duration_classes(start, end, width, out):  # type: ignore[no-untyped-def]
-    """The duration class of each stay; returns the number of classes used.
+def _duration_class(d, width):  # type: ignore[no-untyped-def]
+    """The duration class of a stay lasting ``d`` seconds (see :func:`scatter_by_venue_class`)."""
+    c = 0
+    reach = width
+    while reach < d:
+        reach *= 2
+        c += 1
+    return c
 
-    Class ``c`` holds the stays lasting at most ``width * 2**c`` seconds (and, for
-    ``c > 0``, more than ``width * 2**(c - 1)``); zero-length stays are in class 0.
+
+@_jit
+def count_venue_classes(venue, start, end, width, n_classes, offsets):  # type: ignore[no-untyped-def]
+    """Offsets of the (venue, duration class) groups, for :func:`scatter_by_venue_class`.
+
+    Group ``v * n_classes + c`` holds venue ``v``'s stays of class ``c``: those lasting
+    at most ``width * 2**c`` seconds and, for ``c > 0``, more than
+    ``width * 2**(c - 1)`` (zero-length stays are in class 0). ``offsets``
+    (``n_venues * n_classes + 1`` long, all zero) receives the groups' first rows.
     """
-    n_classes = 1
+    for i in range(venue.shape[0]):
+        c = _duration_class(np.int64(end[i]) - start[i], width)
+        offsets[venue[i] * n_classes + c + 1] += 1
+    for k in range(offsets.shape[0] - 1):
+        offsets[k + 1] += offsets[k]
+
+
+@_jit
+def scatter_by_venue_class(  # type: ignore[no-untyped-def]
+    venue,
+    start,
+    end,
+    person,
+    width,
+    n_classes,
+    shift,
+    offsets,
+    v_lo,
+    v_hi,
+    out_start,
+    out_end,
+    out_person,
+):
+    """Write the stays of venues ``v_lo <= v < v_hi`` to their groups, in input order.
+
+    Each stay's ``start - shift``, ``end - shift`` and person go straight to the next
+    free row of its group (``offsets`` from :func:`count_venue_classes`): reads are
+    sequential, there is no sort order, and threads given disjoint venue ranges write
+    disjoint rows.
+    """
+    cursor = offsets[v_lo * n_classes : v_hi * n_classes].copy()
+    base = v_lo * n_classes
+    for i in range(venue.shape[0]):
+        v = venue[i]
+        if v < v_lo or v >= v_hi:
+            continue
+        c = _duration_class(np.int64(end[i]) - start[i], width)
+        k = v * n_classes + c - base
+        at = cursor[k]
+        cursor[k] = at + 1
+        out_start[at] = start[i] - shift
+        out_end[at] = end[i] - shift
+        out_person[at] = person[i]
+
+
+@_jit
+def scatter_rows(keys, offsets, k_lo, k_hi, out):  # type: ignore[no-untyped-def]
+    """Rows grouped by key, for keys ``k_lo <= k < k_hi``: a counting sort's second pass.
+
+    ``offsets[k]`` is key ``k``'s first slot (from counts of every key); the row
+    numbers ``i`` with ``keys[i] == k`` are written from there on, in input order.
+    Threads given disjoint key ranges write disjoint slots.
+    """
+    cursor = offsets[k_lo:k_hi].copy()
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        if k < k_lo or k >= k_hi:
+            continue
+        out[cursor[k - k_lo]] = i
+        cursor[k - k_lo] += 1
+
+
+@_jit
+def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untyped-def]
+    """Sort each group ``offsets[g]:offsets[g+1]`` by start (stable), rows kept together.
+
+    Groups already in order, as they are when stays arrive in time order, are only
+    checked. Returns the number of groups that needed sorting.
+    """
+    n_sorted = 0
+    for g in range(offsets.shape[0] - 1):
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        ordered = True
+        for j in range(lo + 1, hi):
+            if start[j] < start[j - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
+        n_sorted += 1
+        order = np.argsort(start[lo:hi], kind="mergesort")
+        s = start[lo:hi].copy()
+        e = end[lo:hi].copy()
+        p = person[lo:hi].copy()
+        for k in range(hi - lo):
+            start[lo + k] = s[order[k]]
+            end[lo + k] = e[order[k]]
+            person[lo + k] = p[order[k]]
+    return n_sorted
+
+
+@_jit
+def max_duration(start, end):  # type: ignore[no-untyped-def]
+    """The longest ``end - start`` (0 for no rows)."""
+    longest = 0
     for i in range(start.shape[0]):
-        d = end[i] - start[i]
-        c = 0
-        reach = width
-        while reach < d:
-            reach *= 2
-            c += 1
-        out[i] = c
-        if c + 1 > n_classes:
-            n_classes = c + 1
-    return n_classes
+        d = np.int64(end[i]) - start[i]
+        if d > longest:
+            longest = d
+    return longest
 
 
 @_jit
@@ -473,9 +552,11 @@ def sort_by_group_then_value(group, value, n_groups):  # type: ignore[no-untyped
 
     A counting sort by group, then a sort of each group's values: O(n + n_groups +
     sum of k log k) over groups of size k. Returns ``(order, offsets)`` as
-    :func:`counting_sort` does.
+    :func:`counting_sort_into` fills them.
     """
-    order, offsets = counting_sort(group, n_groups)
+    order = np.empty(group.shape[0], dtype=np.int64)
+    offsets = np.zeros(n_groups + 1, dtype=np.int64)
+    counting_sort_into(group, order, offsets)
     for g in range(n_groups):
         lo = offsets[g]
         hi = offsets[g + 1]
@@ -839,22 +920,93 @@ def encode_int64(values, slots, distinct, n_distinct, out):  # type: ignore[no-u
 
 
 @_jit
-def counting_sort_into(keys, order, offsets):  # type: ignore[no-untyped-def]
-    """:func:`counting_sort` into caller-allocated buffers (an int32 ``order`` halves it).
+def encode_dense(values, lo, lookup, distinct, n_distinct, out):  # type: ignore[no-untyped-def]
+    """Dictionary-encode int64 ``values`` through a direct table (dense ids: no hashing).
 
-    ``offsets`` has ``n_keys + 1`` slots and must start all zero; rows with key ``k``
-    end up in ``order[offsets[k]:offsets[k+1]]``, in input order.
+    ``lookup[v - lo]`` is the code of id ``v`` (``-1``: not seen yet; the caller sizes
+    ``lookup`` to the ids' range). Otherwise as :func:`encode_int64`: new ids get the
+    next code and are appended to ``distinct``; ``out`` receives every value's code;
+    returns the new number of codes.
     """
-    n_keys = offsets.shape[0] - 1
+    n = n_distinct
+    for i in range(values.shape[0]):
+        x = np.int64(values[i])
+        c = lookup[x - lo]
+        if c < 0:
+            c = n
+            lookup[x - lo] = n
+            distinct[n] = x
+            n += 1
+        out[i] = c
+    return n
+
+
+@_jit
+def floor_seconds(raw, per_s, out):  # type: ignore[no-untyped-def]
+    """``out = raw // per_s`` (floor) for ``per_s`` in 1, 10**3, 10**6, 10**9; returns (min, max).
+
+    A constant divisor per unit lets the compiler turn each division into a multiply.
+    For no values, returns (largest int64, smallest int64).
+    """
+    n = raw.shape[0]
+    if per_s == 1:
+        for i in range(n):
+            out[i] = raw[i]
+    elif per_s == 1_000:
+        for i in range(n):
+            out[i] = raw[i] // 1_000
+    elif per_s == 1_000_000:
+        for i in range(n):
+            out[i] = raw[i] // 1_000_000
+    else:
+        for i in range(n):
+            out[i] = raw[i] // 1_000_000_000
+    lo = np.iinfo(np.int64).max
+    hi = np.iinfo(np.int64).min
+    for i in range(n):
+        x = out[i]
+        if x < lo:
+            lo = x
+        if x > hi:
+            hi = x
+    return lo, hi
+
+
+@_jit
+def first_decrease(a, b):  # type: ignore[no-untyped-def]
+    """The first row where ``b < a``, or ``-1``."""
+    for i in range(a.shape[0]):
+        if b[i] < a[i]:
+            return i
+    return -1
+
+
+@_jit
+def count_into(keys, offsets):  # type: ignore[no-untyped-def]
+    """Counting sort offsets: ``offsets[k + 1]`` counts key ``k``, then running sums."""
     for i in range(keys.shape[0]):
         offsets[keys[i] + 1] += 1
-    for k in range(n_keys):
+    for k in range(offsets.shape[0] - 1):
         offsets[k + 1] += offsets[k]
-    cursor = offsets[:-1].copy()
-    for i in range(keys.shape[0]):
-        k = keys[i]
-        order[cursor[k]] = i
-        cursor[k] += 1
+
+
+@_jit
+def renumber(codes, rank):  # type: ignore[no-untyped-def]
+    """``codes[i] = rank[codes[i]]``, in place."""
+    for i in range(codes.shape[0]):
+        codes[i] = rank[codes[i]]
+
+
+@_jit
+def counting_sort_into(keys, order, offsets):  # type: ignore[no-untyped-def]
+    """Stable counting sort of ``keys`` (ints in ``[0, len(offsets) - 1)``) into buffers.
+
+    ``offsets`` has ``n_keys + 1`` slots and must start all zero; rows with key ``k``
+    end up in ``order[offsets[k]:offsets[k+1]]``, in input order (an int32 ``order``
+    halves the memory of an int64 one). O(n + n_keys).
+    """
+    count_into(keys, offsets)
+    scatter_rows(keys, offsets, 0, offsets.shape[0] - 1, order)
 
 
 @_jit

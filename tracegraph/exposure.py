@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import os
 import pathlib
 import threading
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ import pyarrow.compute as pc
 
 from tracegraph import _kernels
 from tracegraph._deps import require
+from tracegraph._parallel import threads as default_threads
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
     FAR_FUTURE,
@@ -510,8 +510,9 @@ def _trace_codes(
     ``"forward"`` probes the index with the tier's exposure intervals; ``"reverse"``
     indexes the exposure intervals and probes them with the stays of everyone not yet
     traced; ``"auto"`` probes with whichever side is smaller. All three give the same
-    pairs; tests check that they do. ``threads`` (default: :func:`_threads`) splits
-    large tiers over that many threads; 1 is the serial twin.
+    pairs; tests check that they do. ``threads`` (default:
+    :func:`tracegraph._parallel.threads`) splits large tiers over that many threads;
+    1 is the serial twin.
     """
     rules = _Rules(
         min_overlap=min_overlap,
@@ -700,17 +701,6 @@ def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, n
 _PARALLEL_MIN_QUERIES = 2048
 
 
-def _threads() -> int:
-    """Threads for large tiers: ``TRACEGRAPH_NUM_THREADS``, else the number of cores."""
-    value = os.environ.get("TRACEGRAPH_NUM_THREADS", "").strip()
-    if value:
-        try:
-            return max(1, int(value))
-        except ValueError:
-            pass
-    return max(1, os.cpu_count() or 1)
-
-
 def _earliest_overlaps(
     target: VenueIndex,
     venue: np.ndarray,
@@ -734,7 +724,7 @@ def _earliest_overlaps(
     venue on a tie), which gives exactly the serial answer whatever the split.
     """
     n = venue.shape[0]
-    threads = _threads() if threads is None else max(1, threads)
+    threads = default_threads() if threads is None else max(1, threads)
     if (
         not by_query
         and rule in ("half-open", "closed")
@@ -984,8 +974,10 @@ def _case_groups(index: VenueIndex) -> _CaseGroups:
     lowered = pc.utf8_lower(index.venues)
     folded = pc.unique(lowered)
     group = np.asarray(pc.index_in(lowered, folded).to_numpy(zero_copy_only=False), np.int32)
-    order, offsets = _kernels.counting_sort(group, len(folded))
-    return _CaseGroups(folded, order.astype(np.int32), offsets, group)
+    order = np.empty(group.shape[0], dtype=np.int32)
+    offsets = np.zeros(len(folded) + 1, dtype=np.int64)
+    _kernels.counting_sort_into(group, order, offsets)
+    return _CaseGroups(folded, order, offsets, group)
 
 
 def _expand_groups(groups: _CaseGroups, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1421,13 +1421,18 @@ class _Buffer:
         self.size = 0
 
     def append(self, values: np.ndarray) -> None:
-        end = self.size + values.shape[0]
+        self.reserve(values.shape[0])[:] = values
+
+    def reserve(self, n: int) -> np.ndarray:
+        """The next ``n`` rows (a view), counted as filled: the caller writes them."""
+        end = self.size + n
         if end > self.data.shape[0]:
             grown = np.empty(max(end, self.data.shape[0] * 3 // 2), dtype=self.data.dtype)
             grown[: self.size] = self.data[: self.size]
             self.data = grown
-        self.data[self.size : end] = values
+        view = self.data[self.size : end]
         self.size = end
+        return view
 
     def take(self) -> np.ndarray:
         """The filled rows (a view); the buffer is emptied."""
@@ -2445,6 +2450,12 @@ def _compact_stays(
     return stays, IngestReport(scans=scan_report, stays=stays_report, rejected=rejected)
 
 
+#: Integer ids are encoded through a direct table while their range spans at most
+#: this many ids per row read, plus the slack (4 bytes per id of the range).
+_DENSE_PER_ROW = 4
+_DENSE_SLACK = 1 << 16
+
+
 def _too_many_scans(n: int) -> SchemaError:
     return SchemaError(
         f"scans: expected fewer than {_INT32_MAX} scans for VenueIndex.from_scans, got {n}; "
@@ -2455,15 +2466,22 @@ def _too_many_scans(n: int) -> SchemaError:
 class _IdCodes:
     """An id column dictionary-encoded while it is read: int32 codes, ids in first-seen order.
 
-    Integer ids go through a hash table kernel (4-byte slots, at most half full).
-    Once a text id appears every id is text, as :func:`read_scans` makes them, and a
-    dict maps text to codes. Memory: 4 bytes per row and the distinct ids.
+    Integer ids that fill most of their range go through a direct table (4 bytes per
+    id of the range seen so far, grown as batches widen it), others through a hash
+    table kernel (4-byte slots, at most half full); the direct table turns into the
+    hash table if the ids turn out sparse. Once a text id appears every id is text,
+    as :func:`read_scans` makes them, and a dict maps text to codes. Memory: 4 bytes
+    per row and the distinct ids.
     """
 
     def __init__(self, capacity: int) -> None:
         self.codes = _Buffer(np.int32, capacity)
         self.kind: Literal["int", "text"] | None = None  # None: no id yet
-        self.slots = np.full(1 << 12, -1, dtype=np.int32)
+        self.dense = True  # integer ids through `lookup` (else through `slots`)
+        self.lookup = np.empty(0, dtype=np.int32)
+        self.lo = 0
+        self.rows = 0
+        self.slots = np.empty(0, dtype=np.int32)
         self.ints = np.empty(1 << 11, dtype=np.int64)
         self.n_ints = 0
         self.text: dict[str, int] = {}
@@ -2471,11 +2489,13 @@ class _IdCodes:
     def append(self, ids: pa.Array) -> None:
         if self.kind != "text" and pa.types.is_integer(ids.type):
             self.kind = "int"
-            self.codes.append(self._encode_ints(np.asarray(ids.to_numpy(), dtype=np.int64)))
+            values = np.asarray(ids.to_numpy(), dtype=np.int64)
+            self.encode_ints(values, self.codes.reserve(values.shape[0]))
             return
         if self.kind == "int":  # text from now on: the integer ids become text too
             self.text = {str(v): c for c, v in enumerate(self.ints[: self.n_ints].tolist())}
             self.slots = np.empty(0, dtype=np.int32)
+            self.lookup = np.empty(0, dtype=np.int32)
             self.ints = np.empty(0, dtype=np.int64)
         self.kind = "text"
         text = ids if pa.types.is_string(ids.type) else ids.cast(pa.string())
@@ -2488,14 +2508,23 @@ class _IdCodes:
         )
         self.codes.append(local[encoded.indices.to_numpy(zero_copy_only=False)])
 
-    def _encode_ints(self, values: np.ndarray) -> np.ndarray:
+    def encode_ints(self, values: np.ndarray, out: np.ndarray) -> None:
+        """Write the codes of integer ``values`` to ``out`` (new ids get new codes)."""
+        if not values.shape[0]:
+            return
         need = self.n_ints + values.shape[0]
         if need > self.ints.shape[0]:
             grown = np.empty(max(need, 2 * self.ints.shape[0]), dtype=np.int64)
             grown[: self.n_ints] = self.ints[: self.n_ints]
             self.ints = grown
+        self.rows += values.shape[0]
+        if self.dense and self._widen(int(values.min()), int(values.max())):
+            self.n_ints = int(
+                _kernels.encode_dense(values, self.lo, self.lookup, self.ints, self.n_ints, out)
+            )
+            return
         if 2 * need > self.slots.shape[0]:
-            size = self.slots.shape[0]
+            size = max(self.slots.shape[0], 1 << 12)
             while size < 2 * need:
                 size *= 2
             self.slots = np.full(size, -1, dtype=np.int32)
@@ -2507,9 +2536,23 @@ class _IdCodes:
                 0,
                 np.empty(self.n_ints, dtype=np.int32),
             )
-        out = np.empty(values.shape[0], dtype=np.int32)
         self.n_ints = int(_kernels.encode_int64(values, self.slots, self.ints, self.n_ints, out))
-        return out
+
+    def _widen(self, lo: int, hi: int) -> bool:
+        """Make the direct table cover ``[lo, hi]``; False (hashing from now on) if too sparse."""
+        if self.lookup.shape[0]:
+            lo, hi = min(lo, self.lo), max(hi, self.lo + self.lookup.shape[0] - 1)
+        span = hi - lo + 1
+        if span > _DENSE_PER_ROW * self.rows + _DENSE_SLACK or span >= _INT32_MAX:
+            self.dense = False
+            self.lookup = np.empty(0, dtype=np.int32)
+            return False
+        if span > self.lookup.shape[0]:
+            grown = np.full(span, -1, dtype=np.int32)
+            at = self.lo - lo
+            grown[at : at + self.lookup.shape[0]] = self.lookup
+            self.lookup, self.lo = grown, lo
+        return True
 
     def distinct(self) -> pa.Array:
         """The distinct ids, code ``c`` at position ``c``; the hash table is released."""

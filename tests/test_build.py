@@ -1,0 +1,322 @@
+"""Building an index: from files and readers batch by batch, split over threads.
+
+``VenueIndex.from_stays`` reads a *source* (Parquet / Arrow IPC files, folders,
+readers, datasets) batch by batch into codes, and builds every index by a counting
+scatter into (venue, duration class) groups that are then put in start order. The
+index must not depend on how the stays arrive: these tests build the same stays as a
+table and as sources cut into batches and files in every way, in any row order, and
+compare every array of the two indexes. The table path itself is checked against the
+oracle by the property tests of tracing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import cities, examples, stays_table
+
+import tracegraph as tg
+from tracegraph import _parallel, _read_stays
+from tracegraph.ingest import _IdCodes
+
+ARRAYS = (
+    "start",
+    "end",
+    "person",
+    "venue_offsets",
+    "class_offsets",
+    "person_offsets",
+    "person_stays",
+)
+
+
+def assert_same_index(got: tg.VenueIndex, want: tg.VenueIndex) -> None:
+    assert got.persons.equals(want.persons)
+    assert got.venues.equals(want.venues)
+    assert (got.origin, got.n_classes, got.bucket_width) == (
+        want.origin,
+        want.n_classes,
+        want.bucket_width,
+    )
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+        assert getattr(got, name).dtype == getattr(want, name).dtype, name
+
+
+def write_parts(table: pa.Table, folder: Path, cuts: list[int], fmt: str) -> list[Path]:
+    """``table`` cut at ``cuts`` into files of ``fmt`` (several batches or row groups each)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = [0, *sorted({min(max(c, 0), table.num_rows) for c in cuts}), table.num_rows]
+    paths = []
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        part = table.slice(a, b - a)
+        if fmt == "parquet":
+            path = folder / f"part-{k:03d}.parquet"
+            pq.write_table(part, path, row_group_size=max(1, part.num_rows // 3 or 1))
+        elif fmt == "ipc_file":
+            path = folder / f"part-{k:03d}.arrow"
+            with ipc.new_file(path, part.schema) as writer:
+                for batch in part.to_batches(max_chunksize=max(1, part.num_rows // 2 or 1)):
+                    writer.write_batch(batch)
+        else:
+            path = folder / f"part-{k:03d}.arrows"
+            with ipc.new_stream(path, part.schema) as writer:
+                writer.write_table(part, max_chunksize=7)
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+@settings(
+    max_examples=examples(0.3),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    city=cities(),
+    data=st.data(),
+    fmt=st.sampled_from(["parquet", "ipc_file", "ipc_stream"]),
+    ids=st.sampled_from(["int", "str", "big"]),
+)
+def test_sources_build_the_index_of_the_table(tmp_path_factory, city, data, fmt, ids):
+    table = stays_table(city.stays, ids=ids)
+    order = data.draw(st.permutations(range(table.num_rows)))
+    table = table.take(pa.array(order, pa.int64()))  # any row order
+    cuts = data.draw(st.lists(st.integers(0, table.num_rows), max_size=3))
+    folder = tmp_path_factory.mktemp("stays")
+    paths = write_parts(table, folder, cuts, fmt)
+    want = tg.VenueIndex.from_stays(table)
+    assert_same_index(tg.VenueIndex.from_stays(folder), want)
+    assert_same_index(tg.VenueIndex.from_stays([str(p) for p in paths]), want)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=5))
+    assert_same_index(tg.VenueIndex.from_stays(reader), want)
+
+
+def test_a_dataset_and_a_single_file(tmp_path):
+    table = stays_table([(1, 10, 0, 3600), (2, 10, 1800, 5400), (3, 20, 0, 600)])
+    pq.write_table(table, tmp_path / "stays.parquet")
+    want = tg.VenueIndex.from_stays(table)
+    assert_same_index(tg.VenueIndex.from_stays(tmp_path / "stays.parquet"), want)
+    assert_same_index(tg.VenueIndex.from_stays(ds.dataset(tmp_path / "stays.parquet")), want)
+
+
+def test_other_columns_are_ignored_and_int32_ids_keep_their_type(tmp_path):
+    table = stays_table([(1, 10, 0, 3600), (2, 10, 1800, 5400)])
+    table = table.set_column(0, "person", table["person"].cast(pa.int32()))
+    table = table.append_column("note", pa.array(["a", "b"]))
+    pq.write_table(table, tmp_path / "s.parquet")
+    index = tg.VenueIndex.from_stays(tmp_path / "s.parquet")
+    assert index.persons.type == pa.int32()
+    assert_same_index(index, tg.VenueIndex.from_stays(table))
+
+
+def test_times_beyond_int32_of_the_first_batch_widen_the_index(tmp_path):
+    # the first batch alone fits int32 offsets; the second is 100 years later
+    early = stays_table([(1, 10, 0, 3600), (2, 10, 1800, 5400)])
+    late = stays_table([(3, 10, 100 * 365 * 86_400, 100 * 365 * 86_400 + 60)])
+    table = pa.concat_tables([early, late])
+    write_parts(table, tmp_path, [2], "parquet")
+    index = tg.VenueIndex.from_stays(tmp_path)
+    assert index.start.dtype == np.int64
+    assert_same_index(index, tg.VenueIndex.from_stays(table))
+
+
+def test_naive_times_need_a_zone(tmp_path):
+    t0 = 1_630_886_400  # 2021-09-06 00:00 (naive: local wall-clock time)
+    table = stays_table([(1, 10, t0, t0 + 3600), (2, 10, t0 + 1800, t0 + 5400)], tz=None)
+    pq.write_table(table, tmp_path / "s.parquet")
+    with pytest.raises(tg.TimezoneError, match="tz='UTC'"):
+        tg.VenueIndex.from_stays(tmp_path / "s.parquet")
+    got = tg.VenueIndex.from_stays(tmp_path / "s.parquet", tz="Asia/Ho_Chi_Minh")
+    assert_same_index(got, tg.VenueIndex.from_stays(table, tz="Asia/Ho_Chi_Minh"))
+    assert got.origin == t0 - 7 * 3600  # local midnight is 17:00 the day before in UTC
+
+
+def test_an_empty_source_builds_an_empty_index(tmp_path):
+    table = stays_table([])
+    pq.write_table(table, tmp_path / "s.parquet")
+    index = tg.VenueIndex.from_stays(tmp_path / "s.parquet")
+    assert (index.n_stays, index.n_persons, index.n_venues) == (0, 0, 0)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_rows_are_named_by_their_row_in_the_whole_source(tmp_path):
+    rows = [(1, 10, 0, 3600)] * 5 + [(2, 10, 5400, 1800)]  # the 6th row ends before it starts
+    write_parts(stays_table(rows), tmp_path, [3], "parquet")
+    with pytest.raises(tg.SchemaError, match=r"end >= start.*first at row 5"):
+        tg.VenueIndex.from_stays(tmp_path)
+
+
+def test_nulls_are_named_by_row(tmp_path):
+    table = stays_table([(1, 10, 0, 3600)] * 4)
+    start = pa.array([0, 0, None, 0], pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+    write_parts(table.set_column(2, "start", start), tmp_path, [1], "parquet")
+    with pytest.raises(tg.SchemaError, match=r"start.*no nulls.*row 2"):
+        tg.VenueIndex.from_stays(tmp_path)
+    person = pa.array([1, None, 1, 1], pa.int64())
+    pq.write_table(table.set_column(0, "person", person), tmp_path / "part-000.parquet")
+    with pytest.raises(tg.SchemaError, match=r"person.*no nulls"):
+        tg.VenueIndex.from_stays(tmp_path)
+
+
+def test_a_file_without_a_column_is_named(tmp_path):
+    table = stays_table([(1, 10, 0, 3600)])
+    pq.write_table(table, tmp_path / "a.parquet")
+    pq.write_table(table.drop_columns(["venue"]), tmp_path / "b.parquet")
+    with pytest.raises(tg.SchemaError, match=r"b\.parquet: column `venue` not found"):
+        tg.VenueIndex.from_stays(tmp_path)
+
+
+def test_files_must_agree_on_the_id_type(tmp_path):
+    pq.write_table(stays_table([(1, 10, 0, 3600)]), tmp_path / "a.parquet")
+    pq.write_table(stays_table([(1, 10, 0, 3600)], ids="str"), tmp_path / "b.parquet")
+    with pytest.raises(tg.SchemaError, match=r"b\.parquet: column `person`: expected integer"):
+        tg.VenueIndex.from_stays(tmp_path)
+
+
+def test_times_must_be_timestamps(tmp_path):
+    table = stays_table([(1, 10, 0, 3600)])
+    pq.write_table(table.set_column(2, "start", pa.array([0])), tmp_path / "a.parquet")
+    with pytest.raises(tg.SchemaError, match=r"start.*expected a timestamp type, got int64"):
+        tg.VenueIndex.from_stays(tmp_path / "a.parquet")
+
+
+def test_missing_empty_and_corrupt_sources(tmp_path):
+    with pytest.raises(tg.ScanFileError, match="no such"):
+        tg.VenueIndex.from_stays(tmp_path / "nope.parquet")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(tg.ScanFileError, match="no stay files"):
+        tg.VenueIndex.from_stays(tmp_path / "empty")
+    good = tmp_path / "good.parquet"
+    pq.write_table(stays_table([(1, 10, 0, 3600)] * 100), good)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:-40])
+    with pytest.raises(tg.ScanFileError, match=r"cut\.parquet"):
+        tg.VenueIndex.from_stays(cut)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+@settings(max_examples=examples(0.5), deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.integers(-50, 50), st.integers(-(2**62), 2**62)), max_size=40),
+        max_size=6,
+    )
+)
+def test_id_codes_are_first_seen_order_dense_or_hashed(batches):
+    codes = _IdCodes(0)
+    for values in batches:
+        codes.append(pa.array(values, pa.int64()))
+    seen = list(dict.fromkeys(v for values in batches for v in values))
+    flat = [v for values in batches for v in values]
+    assert codes.codes.take().tolist() == [seen.index(v) for v in flat]
+    if seen:
+        assert codes.distinct().to_pylist() == seen
+
+
+def test_dense_ids_turn_to_hashing_when_they_spread():
+    codes = _IdCodes(0)
+    codes.append(pa.array(np.arange(1000), pa.int64()))
+    assert codes.dense
+    codes.append(pa.array([10**12, 5, -(10**12)], pa.int64()))
+    assert not codes.dense
+    codes.append(pa.array([7, 10**12], pa.int64()))
+    got = codes.codes.take().tolist()
+    assert got[:1000] == list(range(1000))
+    assert got[1000:] == [1000, 5, 1001, 7, 1000]
+
+
+def test_a_reading_error_stops_the_reader_and_is_raised():
+    def broken():
+        yield 1
+        yield 2
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in _read_stays._ahead(broken(), 1):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_stopping_early_stops_the_reader():
+    made = []
+
+    def endless():
+        k = 0
+        while True:
+            made.append(k)
+            yield k
+            k += 1
+
+    items = _read_stays._ahead(endless(), 2)
+    assert [next(items) for _ in range(3)] == [0, 1, 2]
+    items.close()  # the reader thread is told to stop and joined
+    assert len(made) <= 3 + 2 + 1
+
+
+def test_builds_split_over_threads_equal_one_thread(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 20_000
+    start = rng.integers(0, 14 * 86_400, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 3_000, n),
+            "venue": rng.integers(0, 200, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + rng.integers(0, 30 * 3600, n)).cast(
+                pa.timestamp("s", tz="UTC")
+            ),
+        }
+    )
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "1")
+    serial = tg.VenueIndex.from_stays(table)
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN_ROWS", 1)
+    for threads in ("2", "3", "7"):
+        monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", threads)
+        assert_same_index(tg.VenueIndex.from_stays(table), serial)
+    assert serial.n_classes > 3  # stays up to 30 h: several duration classes
+
+
+def test_groups_are_in_start_order_whatever_the_row_order():
+    rng = np.random.default_rng(9)
+    n = 5_000
+    start = rng.integers(0, 3 * 86_400, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 300, n),
+            "venue": rng.integers(0, 20, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + rng.integers(0, 5 * 3600, n)).cast(pa.timestamp("s", tz="UTC")),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    offsets = index.class_offsets
+    for g in range(offsets.shape[0] - 1):
+        group = index.start[offsets[g] : offsets[g + 1]]
+        assert np.all(group[1:] >= group[:-1])
+    # each stay's class bounds its length
+    n_classes = index.n_classes
+    for g in range(offsets.shape[0] - 1):
+        c = g % n_classes
+        rows = slice(offsets[g], offsets[g + 1])
+        length = index.end[rows].astype(np.int64) - index.start[rows]
+        assert np.all(length <= 3600 * 2**c)
+        if c:
+            assert np.all(length > 3600 * 2 ** (c - 1))
+    assert dt.timedelta(seconds=int(index.end_seconds().max() - index.origin)) > dt.timedelta(0)

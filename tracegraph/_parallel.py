@@ -1,0 +1,52 @@
+"""Plain Python threads over GIL-free kernels: how many, and splitting work by key ranges.
+
+Numba's own ``parallel=True`` is not used (see :mod:`tracegraph._kernels`): the
+kernels release the GIL, and work is split here over a thread pool, each thread on
+its own slice of the input or its own range of keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["PARALLEL_MIN_ROWS", "split_ranges", "threads"]
+
+#: Work over fewer rows than this runs on one thread.
+PARALLEL_MIN_ROWS = 1 << 20
+
+
+def threads() -> int:
+    """Threads for large work: ``TRACEGRAPH_NUM_THREADS``, else the number of cores."""
+    value = os.environ.get("TRACEGRAPH_NUM_THREADS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
+def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:
+    """Run ``work(lo, hi)`` over ranges of keys holding about equal numbers of rows.
+
+    ``offsets[k]`` is the first row of key ``k``, the last entry the total. One range
+    per thread; ``work`` must write only its own keys' rows (then no locks are
+    needed) and release the GIL to run in parallel.
+    """
+    n_keys = offsets.shape[0] - 1
+    total = int(offsets[-1]) if offsets.shape[0] else 0
+    n_threads = threads()
+    if n_threads == 1 or total < PARALLEL_MIN_ROWS or n_keys < 2:
+        work(0, max(n_keys, 0))
+        return
+    cuts = np.searchsorted(offsets, np.linspace(0, total, n_threads + 1)[1:-1])
+    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n_keys}), n_keys]
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        futures = [pool.submit(work, a, b) for a, b in itertools.pairwise(bounds)]
+        for future in futures:
+            future.result()

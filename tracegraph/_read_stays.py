@@ -1,0 +1,373 @@
+"""Stays read batch by batch from files or readers into compact codes.
+
+:meth:`tracegraph.VenueIndex.from_stays` takes a table in memory, or a *source*: a
+Parquet or Arrow IPC file, a folder of them, a list of those, a
+``pyarrow.RecordBatchReader`` or a ``pyarrow.dataset.Dataset``. A source is read
+batch by batch, each batch checked as :func:`tracegraph.ingest.clean_stays` checks a
+table, and only codes are kept: person and venue codes (``int32``, ids encoded as
+they arrive) and start and end as seconds after the first batch's earliest start
+(``int32`` while they fit), 16 bytes per stay, instead of the table's 32 or more.
+Files are decoded on a second thread while the first encodes the batch before, so
+reading and encoding overlap.
+
+Row numbers in error messages count from the first row of the source (all files in
+order).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tracegraph import _kernels
+from tracegraph._progress import _Bar
+from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME
+from tracegraph.errors import ScanFileError, SchemaError, TimezoneError
+from tracegraph.ingest import (
+    _INT32_MAX,
+    _INT32_MIN,
+    _SCAN_SUFFIXES,
+    STAY_COLUMNS,
+    _Buffer,
+    _IdCodes,
+    _sniff,
+    _StayCodes,
+    check_id_column,
+)
+
+__all__ = ["is_source", "read_stay_codes"]
+
+#: Rows per batch read from a source.
+BATCH_ROWS = 1 << 20
+#: Batches decoded ahead of the one being encoded.
+_AHEAD = 2
+
+
+def is_source(obj: Any) -> bool:
+    """Whether ``obj`` is read batch by batch (a path, a list of them, a reader, a dataset)."""
+    if isinstance(obj, str | os.PathLike | pa.RecordBatchReader):
+        return True
+    if type(obj).__module__.startswith("pyarrow") and type(obj).__name__.endswith("Dataset"):
+        return True
+    paths = isinstance(obj, list) and all(isinstance(x, str | os.PathLike) for x in obj)
+    return paths and bool(obj)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One input of a source: a file (``kind`` as ``ingest._sniff`` says) or an object."""
+
+    label: str
+    kind: str  # "parquet", "ipc_file", "ipc_stream", "reader", "dataset"
+    obj: Any
+
+
+def _parts(source: Any) -> list[_Part]:
+    if isinstance(source, pa.RecordBatchReader):
+        return [_Part("<reader>", "reader", source)]
+    if not isinstance(source, str | os.PathLike | list):
+        return [_Part("<dataset>", "dataset", source)]
+    parts: list[_Part] = []
+    for item in source if isinstance(source, list) else [source]:
+        path = pathlib.Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in _SCAN_SUFFIXES
+                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise ScanFileError(
+                    f"{path}: no stay files found in this directory; expected files named "
+                    f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
+                )
+            parts.extend(_Part(str(p), _sniff(p), p) for p in found)
+        else:
+            parts.append(_Part(str(path), _sniff(path), path))
+    return parts
+
+
+def _total_rows(parts: list[_Part]) -> int | None:
+    total = 0
+    for part in parts:
+        if part.kind == "parquet":
+            try:
+                total += pq.ParquetFile(part.obj).metadata.num_rows
+            except (pa.ArrowException, OSError):
+                return None  # reading will name the damaged file
+        elif part.kind == "dataset":
+            total += part.obj.count_rows()
+        else:
+            return None
+    return total
+
+
+def _columns(names: list[str], label: str) -> list[str]:
+    missing = [c for c in STAY_COLUMNS if c not in names]
+    if missing:
+        raise SchemaError(
+            f"{label}: column `{missing[0]}` not found; expected columns {list(STAY_COLUMNS)}, "
+            f"available: {names}"
+        )
+    return list(STAY_COLUMNS)
+
+
+def _part_batches(part: _Part) -> Iterator[pa.RecordBatch]:
+    what = {"parquet": "Parquet", "ipc_file": "Arrow IPC file", "ipc_stream": "Arrow IPC stream"}
+    if part.kind == "reader":
+        columns = _columns(part.obj.schema.names, part.label)
+        for batch in part.obj:
+            yield batch.select(columns)
+        return
+    if part.kind == "dataset":
+        columns = _columns(part.obj.schema.names, part.label)
+        yield from part.obj.to_batches(columns=columns, batch_size=BATCH_ROWS)
+        return
+    try:
+        if part.kind == "parquet":
+            parquet = pq.ParquetFile(part.obj)
+            columns = _columns(parquet.schema_arrow.names, part.label)
+            # whole row groups decode fastest; very large ones are read in slices
+            for i in range(parquet.metadata.num_row_groups):
+                if parquet.metadata.row_group(i).num_rows <= 4 * BATCH_ROWS:
+                    yield from parquet.read_row_group(i, columns=columns).to_batches()
+                else:
+                    yield from parquet.iter_batches(
+                        batch_size=BATCH_ROWS, row_groups=[i], columns=columns
+                    )
+            return
+        if part.kind == "ipc_file":
+            reader = pa.ipc.open_file(pa.memory_map(str(part.obj)))
+            columns = _columns(reader.schema.names, part.label)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i).select(columns)
+            return
+        with pa.OSFile(str(part.obj)) as handle:
+            stream = pa.ipc.open_stream(handle)
+            columns = _columns(stream.schema.names, part.label)
+            for batch in stream:
+                yield batch.select(columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise ScanFileError(
+            f"{part.label}: cannot read this {what[part.kind]}, it may be truncated or "
+            f"corrupt: {exc}"
+        ) from exc
+
+
+_T = TypeVar("_T")
+
+
+def _ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
+    """``items``, produced on a second thread up to ``depth`` items ahead.
+
+    Arrow decodes without the GIL, so decoding the next batches overlaps with the
+    caller's work on this one. An error in the producer is raised here; if the
+    caller stops early, the producer stops at its next batch.
+    """
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            last: Any = done
+        except BaseException as exc:  # handed to the consumer, raised there
+            last = exc
+        while not stop.is_set():
+            try:
+                box.put(last, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="tracegraph-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = box.get()
+            if got is done:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _Times:
+    """Start and end columns as seconds after the first batch's earliest start.
+
+    ``int32`` while every time is within 68 years of that origin, else ``int64``.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.origin: int | None = None
+        self.start = _Buffer(np.int32, capacity)
+        self.end = _Buffer(np.int32, capacity)
+        self.scratch = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+
+    def seconds(
+        self, column: pa.Array, name: str, tz: str | None, row0: int, out: np.ndarray
+    ) -> tuple[int, int]:
+        """Write the column as int64 epoch seconds (floored) to ``out``, checked; (min, max)."""
+        typ = column.type
+        if not pa.types.is_timestamp(typ):
+            raise SchemaError(
+                f"stays: column `{name}`: expected a timestamp type, got {typ}; convert it, "
+                f"e.g. pyarrow.compute.strptime(...) or pandas.to_datetime(..., utc=True)"
+            )
+        if column.null_count:
+            first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+            raise SchemaError(
+                f"stays: column `{name}`: expected no nulls, found one at row {row0 + first}; "
+                f"drop or fill those rows first"
+            )
+        if typ.tz is None:
+            if tz is None:
+                raise TimezoneError(
+                    f"stays: column `{name}`: expected zone-aware timestamps, got naive {typ}; "
+                    f"pass tz='UTC' (or the zone the times were recorded in, e.g. "
+                    f"tz='Asia/Ho_Chi_Minh')"
+                )
+            try:
+                column = pc.assume_timezone(
+                    column, timezone=tz, ambiguous="earliest", nonexistent="earliest"
+                )
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise TimezoneError(
+                    f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}"
+                ) from exc
+        raw = column.view(pa.int64()).to_numpy(zero_copy_only=False)
+        lo, hi = _kernels.floor_seconds(raw, _UNIT_PER_S[typ.unit], out)
+        if raw.shape[0] and (lo < MIN_TIME or hi > MAX_TIME):
+            bad = int(np.flatnonzero((out < MIN_TIME) | (out > MAX_TIME))[0])
+            raise SchemaError(
+                f"stays: column `{name}`: expected times between the years 1 and 9999, found "
+                f"one out of range at row {row0 + bad}"
+            )
+        return int(lo), int(hi)
+
+    def append(self, batch: pa.RecordBatch, tz: str | None, row0: int) -> None:
+        n = batch.num_rows
+        if self.scratch[0].shape[0] < n:
+            self.scratch = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+        start, end = self.scratch[0][:n], self.scratch[1][:n]
+        first, _ = self.seconds(batch.column("start"), "start", tz, row0, start)
+        _, last = self.seconds(batch.column("end"), "end", tz, row0, end)
+        bad = int(_kernels.first_decrease(start, end))
+        if bad >= 0:
+            n_bad = int(np.count_nonzero(end < start))
+            raise SchemaError(
+                f"stays: expected end >= start, found {n_bad} stays ending before they start "
+                f"in the batch at rows {row0}-{row0 + n - 1} (first at row {row0 + bad}); "
+                f"fix or drop those rows"
+            )
+        if not n:
+            return
+        if self.origin is None:
+            self.origin = first
+        if self.start.data.dtype == np.int32 and (
+            first - self.origin < _INT32_MIN or last - self.origin > _INT32_MAX
+        ):
+            for name in ("start", "end"):
+                old = getattr(self, name)
+                wide = _Buffer(np.int64, old.data.shape[0])
+                wide.append(old.take())
+                setattr(self, name, wide)
+        np.subtract(start, self.origin, out=self.start.reserve(n), casting="unsafe")
+        np.subtract(end, self.origin, out=self.end.reserve(n), casting="unsafe")
+
+
+def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> _StayCodes:
+    """Read a source of stays (see :func:`is_source`) into codes, ids sorted as ``clean_stays``."""
+    bar = bar or _Bar(None)
+    parts = _parts(source)
+    capacity = _total_rows(parts) or 0
+    person = _IdCodes(capacity)
+    venue = _IdCodes(capacity)
+    times = _Times(capacity)
+    id_types: dict[str, pa.DataType] = {}
+    row0 = 0
+
+    def batches() -> Iterator[tuple[_Part, pa.RecordBatch]]:
+        for part in parts:
+            for batch in _part_batches(part):
+                yield part, batch
+
+    for part, batch in _ahead(batches(), _AHEAD):
+        n = batch.num_rows
+        if row0 + n >= _INT32_MAX:
+            raise SchemaError(
+                f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; build "
+                f"indexes of parts (by period) and combine them with VenueIndex.append"
+            )
+        for name, codes in (("person", person), ("venue", venue)):
+            column = batch.column(name)
+            if column.null_count or not pa.types.is_integer(column.type):
+                column = check_id_column(pa.chunked_array([column]), name, "stays").chunk(0)
+            typ = column.type
+            first = id_types.setdefault(name, typ)
+            if _family(typ) != _family(first):
+                raise SchemaError(
+                    f"{part.label}: column `{name}`: expected {_family(first)} ids as in the "
+                    f"rows before, got {typ}; give every file the same id type"
+                )
+            codes.append(column)
+        times.append(batch, tz, row0)
+        row0 += n
+        bar.update(n)
+    persons = _sorted_ids(person, id_types.get("person"))
+    venues = _sorted_ids(venue, id_types.get("venue"))
+    return _StayCodes(
+        persons=persons[0],
+        venues=venues[0],
+        person=_renumbered(person.codes.take(), persons[1]),
+        venue=_renumbered(venue.codes.take(), venues[1]),
+        start=times.start.take(),
+        end=times.end.take(),
+        origin=times.origin or 0,
+    )
+
+
+def _family(typ: pa.DataType) -> str:
+    return "integer" if pa.types.is_integer(typ) else "text"
+
+
+def _sorted_ids(codes: _IdCodes, typ: pa.DataType | None) -> tuple[pa.Array, np.ndarray]:
+    """The distinct ids sorted (as the first batch typed them), and each code's rank."""
+    ids = codes.distinct()
+    if typ is not None and ids.type != typ:
+        ids = ids.cast(typ)
+    if typ is None:
+        ids = pa.array([], pa.int64())
+    order = pc.array_sort_indices(ids).to_numpy()
+    rank = np.empty(order.shape[0], dtype=np.int32)
+    rank[order] = np.arange(order.shape[0], dtype=np.int32)
+    return ids.take(pa.array(order)), rank
+
+
+def _renumbered(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    _kernels.renumber(codes, rank)
+    return codes
