@@ -24,6 +24,7 @@ from tracegraph.exposure import _resolve_cases, _trace_codes
 @pytest.fixture
 def split_always(monkeypatch):
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_QUERIES", 1)
+    monkeypatch.setattr(exposure, "_PACKED_MIN_QUERIES", 1)
 
 
 def run(index, cases, threads, direction="forward", **kwargs):

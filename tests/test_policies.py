@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,7 @@ from strategies import (
 )
 
 import tracegraph as tg
+from tracegraph import exposure
 from tracegraph.errors import PolicyError, SchemaError
 from tracegraph.exposure import _trace_codes
 from tracegraph.policy import PRESETS, cwa_windows
@@ -339,16 +341,19 @@ def test_trace_matches_oracle_under_every_policy(city, data):
         _stays_table(stays), bucket_width=data.draw(st.sampled_from(["7min", "1h"]))
     )
     arg = cases_table(cases, city)
-    got = tg.trace(
-        index,
-        arg,
-        tiers=tiers,
-        min_overlap=min_overlap,
-        linger=linger,
-        latency=latency,
-        policy=policy,
-        cumulative=cumulative,
-    )
+    # the packed-key kernel (large tiers) or the general one (small tiers)
+    packed = data.draw(st.booleans(), label="packed")
+    with mock.patch.object(exposure, "_PACKED_MIN_QUERIES", 0 if packed else 2048):
+        got = tg.trace(
+            index,
+            arg,
+            tiers=tiers,
+            min_overlap=min_overlap,
+            linger=linger,
+            latency=latency,
+            policy=policy,
+            cumulative=cumulative,
+        )
     assert result_to_plain(got) == expected
 
 

@@ -419,14 +419,12 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
 
     The cases (tier 0) come first in code order; the others by tier, then time, then
     code. Written to the ``out_*`` buffers (at least as long as the number traced);
-    returns that number. A counting sort over (tier, second) when the seconds span
-    is small next to the number traced (the common case: days of seconds), else a
-    stable radix sort of packed (tier, time) keys: O(n) either way.
+    returns that number. (tier, time) pack into one key sorted by a stable radix
+    sort (:func:`_radix_pairs`): two passes for a few weeks of seconds, O(n).
     """
     n = tier.shape[0]
     n_traced = 0
     n_cases = 0
-    top = 0
     t_min = np.iinfo(np.int64).max
     t_max = np.iinfo(np.int64).min
     for p in range(n):
@@ -437,8 +435,6 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
         if k == 0:
             n_cases += 1
             continue
-        if k > top:
-            top = k
         w = earliest[p]
         if w < t_min:
             t_min = w
@@ -456,45 +452,65 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
     if n_exposed == 0:
         return n_traced
     span = t_max - t_min + 1
-    n_buckets = np.int64(top) * span
-    if n_buckets <= 4 * n_exposed + 65536:
-        counts = np.zeros(n_buckets + 1, dtype=np.int64)
-        for p in range(n):
-            k = tier[p]
-            if k > 0:
-                counts[(k - 1) * span + (earliest[p] - t_min) + 1] += 1
-        for b in range(n_buckets):
-            counts[b + 1] += counts[b]
-        for p in range(n):
-            k = tier[p]
-            if k > 0:
-                b = (k - 1) * span + (earliest[p] - t_min)
-                at = n_cases + counts[b]
-                counts[b] += 1
-                out_code[at] = p
-                out_tier[at] = k
-                out_when[at] = earliest[p]
-        return n_traced
     shift = 1
     while (span >> shift) > 0:
         shift += 1
-    codes = np.empty(n_exposed, dtype=np.int32)
     keys = np.empty(n_exposed, dtype=np.int64)
+    codes = np.empty(n_exposed, dtype=np.int32)
     i = 0
     for p in range(n):
         k = tier[p]
         if k > 0:
             codes[i] = p
-            keys[i] = (np.int64(k) << shift) + (earliest[p] - t_min)
+            keys[i] = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
             i += 1
-    order = np.empty(n_exposed, dtype=np.int32)
-    radix_order(keys, 0, order, np.empty(n_exposed, dtype=np.int32))
+    keys, codes = _radix_pairs(keys, codes)
     for i in range(n_exposed):
-        p = codes[order[i]]
+        p = codes[i]
         out_code[n_cases + i] = p
         out_tier[n_cases + i] = tier[p]
         out_when[n_cases + i] = earliest[p]
     return n_traced
+
+
+@_jit
+def _radix_pairs(keys, values):  # type: ignore[no-untyped-def]
+    """``(keys, values)`` sorted by key (non-negative int64), stable: LSD radix, 11 bits a pass.
+
+    The pairs move together through two buffers, so every pass reads sequentially
+    and its 2048 counters stay in the fastest cache. Returns the sorted arrays (the
+    inputs or the buffers).
+    """
+    n = keys.shape[0]
+    top = 0
+    for i in range(n):
+        if keys[i] > top:
+            top = keys[i]
+    k_buf = np.empty_like(keys)
+    v_buf = np.empty_like(values)
+    counts = np.empty(2048, dtype=np.int64)
+    shift = 0
+    while shift == 0 or (top >> shift) > 0:
+        counts[:] = 0
+        for i in range(n):
+            counts[(keys[i] >> shift) & 2047] += 1
+        total = 0
+        for d in range(2048):
+            c = counts[d]
+            counts[d] = total
+            total += c
+        for i in range(n):
+            d = (keys[i] >> shift) & 2047
+            at = counts[d]
+            counts[d] = at + 1
+            k_buf[at] = keys[i]
+            v_buf[at] = values[i]
+        keys, k_buf = k_buf, keys
+        values, v_buf = v_buf, values
+        shift += 11
+        if shift >= 63:
+            break
+    return keys, values
 
 
 # --------------------------------------------------------------------------- tracing

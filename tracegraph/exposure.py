@@ -579,8 +579,9 @@ def _reverse(index: VenueIndex, excluded: np.ndarray, n_intervals: int, rules: _
         return False  # matched forward only: the rule is not symmetric / venues expand
     if rules.direction != "auto":
         return rules.direction == "reverse"
-    n_candidates = int(np.diff(index.person_offsets)[~excluded].sum())
-    return n_candidates < n_intervals
+    gone = np.flatnonzero(excluded)
+    n_gone = int((index.person_offsets[gone + 1] - index.person_offsets[gone]).sum())
+    return index.n_stays - n_gone < n_intervals
 
 
 @dataclass(frozen=True)
@@ -699,6 +700,9 @@ def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, n
 
 #: Tiers with fewer queries than this are matched on one thread.
 _PARALLEL_MIN_QUERIES = 2048
+#: Tiers with fewer queries than this keep each person's earliest exposure in place
+#: (the general kernel) rather than as packed keys over every person.
+_PACKED_MIN_QUERIES = 2048
 
 
 def _earliest_overlaps(
@@ -727,6 +731,7 @@ def _earliest_overlaps(
     threads = default_threads() if threads is None else max(1, threads)
     if (
         not by_query
+        and n >= _PACKED_MIN_QUERIES  # else per-person passes would outweigh the matching
         and rule in ("half-open", "closed")
         and target.start.dtype == np.int32
         and bool((person < 0).all())
