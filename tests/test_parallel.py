@@ -8,6 +8,8 @@ the oracle, including the venue of each person's first exposure.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -52,11 +54,14 @@ def test_threads_match_serial_and_oracle(split_always, city, data):
     cases = [c for c in data.draw(case_windows(city, windows=False)) if c in city.people]
     min_overlap = data.draw(st.sampled_from([0, 60, 900]))
     threads = data.draw(st.integers(2, 5))
-    # forward: packed keys (one int64 per person); reverse: the general kernel
+    # forward: packed keys (one int64 per person) or the general kernel, as drawn;
+    # reverse: the general kernel
     direction = data.draw(st.sampled_from(["forward", "reverse"]))
+    packed = data.draw(st.booleans())
     index = tg.VenueIndex.from_stays(stays_table(city.stays))
-    serial = run(index, cases, 1, direction, min_overlap=min_overlap)
-    parallel = run(index, cases, threads, direction, min_overlap=min_overlap)
+    with mock.patch.object(exposure, "_PACKED_MIN_QUERIES", 1 if packed else 2**62):
+        serial = run(index, cases, 1, direction, min_overlap=min_overlap)
+        parallel = run(index, cases, threads, direction, min_overlap=min_overlap)
     assert parallel.contacts.equals(serial.contacts)
     np.testing.assert_array_equal(parallel._pairs.first_venue, serial._pairs.first_venue)
     expected = trace_oracle(city.stays, dict.fromkeys(cases), tiers=2, min_overlap=min_overlap)

@@ -35,8 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"   (compiled or loaded the kernels from the cache in {time.perf_counter() - t0:.2f} s)")
 
     t0 = time.perf_counter()
-    stays = pq.read_table(paths["stays"])
-    index = tg.VenueIndex.from_stays(stays)
+    index = tg.VenueIndex.from_stays(paths["stays"])  # read batch by batch
     t_build = time.perf_counter() - t0
     print(
         f"2. built the index from Parquet in {t_build:.2f} s: {index!r}, "
@@ -214,8 +213,12 @@ def _build(args: argparse.Namespace) -> int:
         )
         counts = {"scans_read": report.scans.read, "scans_rejected": report.scans.rejected}
     else:
-        stays = _read_table(args.source)
         counts = {}
+        # Parquet / Arrow files and folders are read batch by batch; CSV as a table
+        source = Path(args.source)
+        if not source.exists():
+            raise FileNotFoundError(f"{args.source}: no such file or folder")
+        stays = _read_table(args.source) if source.suffix.lower() == ".csv" else source
         index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
     path = index.save(args.out, overwrite=args.overwrite)
     summary = {

@@ -21,14 +21,17 @@ PARALLEL_MIN_ROWS = 1 << 20
 
 
 def threads() -> int:
-    """Threads for large work: ``TRACEGRAPH_NUM_THREADS``, else the number of cores."""
+    """Threads for large work: ``TRACEGRAPH_NUM_THREADS``, else the cores this process may use."""
     value = os.environ.get("TRACEGRAPH_NUM_THREADS", "").strip()
     if value:
         try:
             return max(1, int(value))
         except ValueError:
             pass
-    return max(1, os.cpu_count() or 1)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:

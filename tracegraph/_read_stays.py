@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from tracegraph import _kernels
@@ -36,6 +37,7 @@ from tracegraph.errors import ScanFileError, SchemaError, TimezoneError
 from tracegraph.ingest import (
     _INT32_MAX,
     _INT32_MIN,
+    _INT64_MAX,
     _SCAN_SUFFIXES,
     STAY_COLUMNS,
     _Buffer,
@@ -55,12 +57,9 @@ _AHEAD = 2
 
 def is_source(obj: Any) -> bool:
     """Whether ``obj`` is read batch by batch (a path, a list of them, a reader, a dataset)."""
-    if isinstance(obj, str | os.PathLike | pa.RecordBatchReader):
+    if isinstance(obj, str | os.PathLike | pa.RecordBatchReader | pads.Dataset):
         return True
-    if type(obj).__module__.startswith("pyarrow") and type(obj).__name__.endswith("Dataset"):
-        return True
-    paths = isinstance(obj, list) and all(isinstance(x, str | os.PathLike) for x in obj)
-    return paths and bool(obj)
+    return isinstance(obj, list) and all(isinstance(x, str | os.PathLike) for x in obj)
 
 
 @dataclass(frozen=True)
@@ -77,9 +76,13 @@ def _parts(source: Any) -> list[_Part]:
         return [_Part("<reader>", "reader", source)]
     if not isinstance(source, str | os.PathLike | list):
         return [_Part("<dataset>", "dataset", source)]
+    if isinstance(source, list) and not source:
+        raise ScanFileError("stays: expected at least one file or folder, got []")
     parts: list[_Part] = []
     for item in source if isinstance(source, list) else [source]:
         path = pathlib.Path(item)
+        if not path.exists():
+            raise ScanFileError(f"{path}: no such file or folder")
         if path.is_dir():
             found = sorted(
                 p
@@ -122,6 +125,21 @@ def _columns(names: list[str], label: str) -> list[str]:
             f"available: {names}"
         )
     return list(STAY_COLUMNS)
+
+
+def _part_schema(part: _Part) -> pa.Schema:
+    """The schema of one input, without reading its rows."""
+    if part.kind in ("reader", "dataset"):
+        return part.obj.schema
+    try:
+        if part.kind == "parquet":
+            return pq.ParquetFile(part.obj).schema_arrow
+        if part.kind == "ipc_file":
+            return pa.ipc.open_file(pa.memory_map(str(part.obj))).schema
+        with pa.OSFile(str(part.obj)) as handle:
+            return pa.ipc.open_stream(handle).schema
+    except (pa.ArrowException, OSError) as exc:
+        raise ScanFileError(f"{part.label}: cannot read this file's schema: {exc}") from exc
 
 
 def _part_batches(part: _Part) -> Iterator[pa.RecordBatch]:
@@ -308,7 +326,7 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
     person = _IdCodes(capacity)
     venue = _IdCodes(capacity)
     times = _Times(capacity)
-    id_types: dict[str, pa.DataType] = {}
+    id_types: dict[str, list[pa.DataType]] = {}  # the ids' types seen, first first
     row0 = 0
 
     def batches() -> Iterator[tuple[_Part, pa.RecordBatch]]:
@@ -324,44 +342,86 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
                 f"indexes of parts (by period) and combine them with VenueIndex.append"
             )
         for name, codes in (("person", person), ("venue", venue)):
-            column = batch.column(name)
-            if column.null_count or not pa.types.is_integer(column.type):
-                column = check_id_column(pa.chunked_array([column]), name, "stays").chunk(0)
+            column = _id_column(batch.column(name), name, part, row0)
             typ = column.type
-            first = id_types.setdefault(name, typ)
-            if _family(typ) != _family(first):
+            seen = id_types.setdefault(name, [typ])
+            if _family(typ) != _family(seen[0]):
                 raise SchemaError(
-                    f"{part.label}: column `{name}`: expected {_family(first)} ids as in the "
+                    f"{part.label}: column `{name}`: expected {_family(seen[0])} ids as in the "
                     f"rows before, got {typ}; give every file the same id type"
                 )
+            if typ not in seen:
+                seen.append(typ)
             codes.append(column)
         times.append(batch, tz, row0)
         row0 += n
         bar.update(n)
-    persons = _sorted_ids(person, id_types.get("person"))
-    venues = _sorted_ids(venue, id_types.get("venue"))
+    if not id_types:  # no rows: the ids' types as the source declares them
+        schema = _part_schema(parts[0])
+        for name in ("person", "venue"):
+            field = schema.field(name) if name in schema.names else None
+            typ = field.type if field is not None else pa.int64()
+            if pa.types.is_dictionary(typ):
+                typ = typ.value_type
+            id_types[name] = [pa.string() if pa.types.is_string_view(typ) else typ]
+    persons = _sorted_ids(person, _id_type(id_types["person"]))
+    venues = _sorted_ids(venue, _id_type(id_types["venue"]))
     return _StayCodes(
         persons=persons[0],
         venues=venues[0],
-        person=_renumbered(person.codes.take(), persons[1]),
-        venue=_renumbered(venue.codes.take(), venues[1]),
-        start=times.start.take(),
-        end=times.end.take(),
+        person=_renumbered(_tight(person.codes), persons[1]),
+        venue=_renumbered(_tight(venue.codes), venues[1]),
+        start=_tight(times.start),
+        end=_tight(times.end),
         origin=times.origin or 0,
     )
+
+
+def _tight(buffer: _Buffer) -> np.ndarray:
+    """The buffer's rows, copied out when it holds much unused room (it outlives the build)."""
+    capacity = buffer.data.shape[0]
+    values = buffer.take()
+    return values.copy() if capacity > values.shape[0] + values.shape[0] // 8 else values
+
+
+def _id_column(column: pa.Array, name: str, part: _Part, row0: int) -> pa.Array:
+    """An id column of one batch, checked: no nulls, integer or text, uint64 within int64."""
+    if column.null_count:
+        first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise SchemaError(
+            f"{part.label}: column `{name}`: expected no null ids, found one at row "
+            f"{row0 + first}; drop or fill those rows first"
+        )
+    if pa.types.is_integer(column.type):
+        if column.type == pa.uint64() and len(column):
+            top = pc.max(column).as_py()
+            if top is not None and top > _INT64_MAX:
+                raise SchemaError(
+                    f"{part.label}: column `{name}`: expected integer ids below 2**63, found "
+                    f"{top} near row {row0}; cast the ids to strings"
+                )
+        return column
+    return check_id_column(pa.chunked_array([column]), name, "stays").chunk(0)
+
+
+def _id_type(seen: list[pa.DataType]) -> pa.DataType:
+    """The ids' type: as the rows had it, or int64 when files gave different integer types."""
+    if len(seen) == 1:
+        return seen[0]
+    if all(pa.types.is_integer(t) for t in seen):
+        return pa.int64()
+    return pa.large_string() if pa.large_string() in seen else pa.string()
 
 
 def _family(typ: pa.DataType) -> str:
     return "integer" if pa.types.is_integer(typ) else "text"
 
 
-def _sorted_ids(codes: _IdCodes, typ: pa.DataType | None) -> tuple[pa.Array, np.ndarray]:
-    """The distinct ids sorted (as the first batch typed them), and each code's rank."""
+def _sorted_ids(codes: _IdCodes, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """The distinct ids sorted (of type ``typ``), and each code's rank."""
     ids = codes.distinct()
-    if typ is not None and ids.type != typ:
+    if ids.type != typ:
         ids = ids.cast(typ)
-    if typ is None:
-        ids = pa.array([], pa.int64())
     order = pc.array_sort_indices(ids).to_numpy()
     rank = np.empty(order.shape[0], dtype=np.int32)
     rank[order] = np.arange(order.shape[0], dtype=np.int32)

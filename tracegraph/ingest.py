@@ -69,6 +69,7 @@ __all__ = [
 STAY_COLUMNS = ("person", "venue", "start", "end")
 
 _INT32_MAX = int(np.iinfo(np.int32).max)
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclass(frozen=True)
@@ -2547,16 +2548,26 @@ class _IdCodes:
             self.dense = False
             self.lookup = np.empty(0, dtype=np.int32)
             return False
-        if span > self.lookup.shape[0]:
-            grown = np.full(span, -1, dtype=np.int32)
+        old = self.lookup.shape[0]
+        if span > old:
+            # grow geometrically on the side(s) being extended (within the sparseness
+            # cap), so ids that rise batch by batch do not copy the table every time
+            cap = min(_DENSE_PER_ROW * self.rows + _DENSE_SLACK, _INT32_MAX - 1)
+            extra = max(0, min(2 * old, cap) - span)
+            if old and hi > self.lo + old - 1:
+                hi = min(hi + extra, _INT64_MAX)
+            elif old and lo < self.lo:
+                lo = max(lo - extra, -_INT64_MAX - 1)
+            grown = np.full(hi - lo + 1, -1, dtype=np.int32)
             at = self.lo - lo
-            grown[at : at + self.lookup.shape[0]] = self.lookup
+            grown[at : at + old] = self.lookup
             self.lookup, self.lo = grown, lo
         return True
 
     def distinct(self) -> pa.Array:
-        """The distinct ids, code ``c`` at position ``c``; the hash table is released."""
+        """The distinct ids, code ``c`` at position ``c``; the lookup tables are released."""
         self.slots = np.empty(0, dtype=np.int32)
+        self.lookup = np.empty(0, dtype=np.int32)
         if self.kind == "int":
             ids = pa.array(self.ints[: self.n_ints])
             self.ints = np.empty(0, dtype=np.int64)
