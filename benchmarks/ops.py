@@ -79,10 +79,23 @@ def _windows(d: Data) -> pa.Table:
     return d.trace1.locations_of_interest()
 
 
+def _f1_packed(d: Data) -> Any:
+    """F1 through the packed-key kernel of large tiers, forced on however small a city."""
+    from tracegraph import exposure
+
+    saved = exposure._PACKED_MIN_QUERIES
+    exposure._PACKED_MIN_QUERIES = 0
+    try:
+        return tg.trace(d.index, d.cases, tiers=1).contacts
+    finally:
+        exposure._PACKED_MIN_QUERIES = saved
+
+
 OPS: dict[str, Callable[[Data], Any]] = {
     "build": lambda d: tg.VenueIndex.from_stays(d.stays),
     "build_from_parquet": lambda d: tg.VenueIndex.from_stays(d.parquet),
     "f1": lambda d: tg.trace(d.index, d.cases, tiers=1).contacts,
+    "f1_packed": _f1_packed,
     "f1_min_overlap_linger": lambda d: (
         tg.trace(d.index, d.cases, tiers=1, min_overlap="15min", linger="10min").contacts
     ),
@@ -109,6 +122,7 @@ KERNELS = {
     "build_from_parquet": "the same after floor_seconds, first_decrease, encode_int64 (ids "
     "spread out), encode_dense, renumber (batches read and encoded on two threads)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
+    "f1_packed": "earliest_packed, unpack_earliest (the kernel of large tiers, forced)",
     "f1_min_overlap_linger": "the same with min_overlap and linger",
     "f1_to_f3": "the same, tier after tier (reverse matching in late tiers)",
     "edges": "overlapping_stays (emit pairs)",

@@ -87,11 +87,10 @@ def test_first_calls(benchmark: Any, mode: str) -> None:
         process_s=parts["process_s"],
     )
     assert set(ops.OPS) <= set(parts["seconds"])
-    if parts["uncompiled"]:
-        pytest.skip(
-            f"kernels no benchmark operation calls: {parts['uncompiled']} (dead code, or add an "
-            f"operation to benchmarks/ops.py)"
-        )
+    assert not parts["uncompiled"], (
+        f"kernels no benchmark operation calls: {parts['uncompiled']} (dead code, or add an "
+        f"operation to benchmarks/ops.py)"
+    )
 
 
 _COLD = textwrap.dedent(
