@@ -455,6 +455,34 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
     shift = 1
     while (span >> shift) > 0:
         shift += 1
+    top = 1
+    for p in range(n):
+        if tier[p] > top:
+            top = tier[p]
+    key_bits = 1
+    while ((np.int64(top - 1) << shift) + span) >> key_bits > 0:
+        key_bits += 1
+    if key_bits + PACK_SHIFT <= 62:
+        # (tier, time, code) in one int64: sorting the values sorts the contacts, and
+        # each is decoded without reading the per-person arrays again
+        packed = np.empty(n_exposed, dtype=np.int64)
+        i = 0
+        for p in range(n):
+            k = tier[p]
+            if k > 0:
+                key = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
+                packed[i] = (key << PACK_SHIFT) | p
+                i += 1
+        packed = _radix_sort_bits(packed, PACK_SHIFT, PACK_SHIFT + key_bits)
+        code_mask = (np.int64(1) << PACK_SHIFT) - 1
+        time_mask = (np.int64(1) << shift) - 1
+        for i in range(n_exposed):
+            x = packed[i]
+            key = x >> PACK_SHIFT
+            out_code[n_cases + i] = x & code_mask
+            out_tier[n_cases + i] = (key >> shift) + 1
+            out_when[n_cases + i] = (key & time_mask) + t_min
+        return n_traced
     keys = np.empty(n_exposed, dtype=np.int64)
     codes = np.empty(n_exposed, dtype=np.int32)
     i = 0
@@ -471,6 +499,37 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
         out_tier[n_cases + i] = tier[p]
         out_when[n_cases + i] = earliest[p]
     return n_traced
+
+
+@_jit
+def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
+    """Non-negative int64 ``values`` sorted by their bits ``lo_bit..hi_bit`` (stable).
+
+    LSD radix, 8 bits a pass (256 counters, one stream a digit: cache friendly).
+    Returns the sorted array (the input or a buffer). With the bits below ``lo_bit``
+    ascending within equal keys on input, the result is fully sorted.
+    """
+    n = values.shape[0]
+    buf = np.empty_like(values)
+    counts = np.empty(256, dtype=np.int64)
+    shift = lo_bit
+    while shift < hi_bit:
+        counts[:] = 0
+        for i in range(n):
+            counts[(values[i] >> shift) & 255] += 1
+        total = 0
+        for d in range(256):
+            c = counts[d]
+            counts[d] = total
+            total += c
+        for i in range(n):
+            x = values[i]
+            d = (x >> shift) & 255
+            buf[counts[d]] = x
+            counts[d] += 1
+        values, buf = buf, values
+        shift += 8
+    return values
 
 
 @_jit
