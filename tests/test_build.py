@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from strategies import cities, examples, stays_table
 
 import tracegraph as tg
-from tracegraph import _parallel, _read_stays
+from tracegraph import _kernels, _parallel, _read_stays
 from tracegraph.ingest import _IdCodes
 
 ARRAYS = (
@@ -386,3 +386,40 @@ def test_rising_ids_grow_the_direct_table_geometrically():
     assert codes.dense
     assert codes.codes.take().tolist() == list(range(200_000))
     assert len(sizes) < 30  # reallocated a few times, not once a batch
+
+
+@settings(max_examples=examples(0.5), deadline=None)
+@given(
+    st.lists(st.integers(0, 5_000), min_size=1, max_size=40),
+    st.lists(st.integers(0, 10**9), max_size=200),
+)
+def test_venue_of_rows_is_a_search_of_the_offsets(sizes, picks):
+    # venues of any size (empty ones too), rows anywhere, blocks of 4096 rows
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    n_rows = int(offsets[-1])
+    if n_rows == 0:
+        return
+    rows = np.array([p % n_rows for p in picks] + [0, n_rows - 1], dtype=np.int64)
+    blocks = _kernels.venue_blocks(offsets, n_rows)
+    out = np.empty(rows.shape[0], dtype=np.int32)
+    _kernels.venues_of_rows(offsets, blocks, rows, out)
+    np.testing.assert_array_equal(out, np.searchsorted(offsets, rows, side="right") - 1)
+
+
+@pytest.mark.parametrize("size", [1, 2, 15, 16, 17, 500])
+@pytest.mark.parametrize("far", [False, True])
+def test_groups_sort_by_start_stably(size, far):
+    rng = np.random.default_rng(size)
+    dtype = np.int64 if far else np.int32
+    start = rng.integers(0, 5, 3 * size).astype(dtype)  # many ties
+    if far:
+        start[::7] += 2**40  # too far apart to pack: the argsort path
+    end = start + 1
+    person = np.arange(3 * size, dtype=np.int32)  # the input position, to see stability
+    offsets = np.array([0, size, 2 * size, 3 * size], dtype=np.int64)
+    want = [np.lexsort((person[a:b], start[a:b])) + a for a, b in itertools.pairwise(offsets)]
+    order = np.concatenate(want)
+    expected = (start[order], end[order], person[order])
+    _kernels.sort_groups_by_start(start, end, person, offsets)
+    for got, exp in zip((start, end, person), expected, strict=True):
+        np.testing.assert_array_equal(got, exp)

@@ -130,9 +130,18 @@ def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untype
     """Sort each group ``offsets[g]:offsets[g+1]`` by start (stable), rows kept together.
 
     Groups already in order, as they are when stays arrive in time order, are only
-    checked. Returns the number of groups that needed sorting.
+    checked. Others are sorted as packed (start, position) keys, which makes any
+    sort stable; small groups by insertion. Returns the number of groups sorted.
     """
     n_sorted = 0
+    largest = 0
+    for g in range(offsets.shape[0] - 1):
+        if offsets[g + 1] - offsets[g] > largest:
+            largest = offsets[g + 1] - offsets[g]
+    keys = np.empty(largest, dtype=np.int64)
+    s_buf = np.empty(largest, dtype=start.dtype)
+    e_buf = np.empty(largest, dtype=end.dtype)
+    p_buf = np.empty(largest, dtype=person.dtype)
     for g in range(offsets.shape[0] - 1):
         lo = offsets[g]
         hi = offsets[g + 1]
@@ -144,14 +153,43 @@ def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untype
         if ordered:
             continue
         n_sorted += 1
-        order = np.argsort(start[lo:hi], kind="mergesort")
-        s = start[lo:hi].copy()
-        e = end[lo:hi].copy()
-        p = person[lo:hi].copy()
-        for k in range(hi - lo):
-            start[lo + k] = s[order[k]]
-            end[lo + k] = e[order[k]]
-            person[lo + k] = p[order[k]]
+        m = hi - lo
+        # relative to the group's smallest start, so start and position fit one int64
+        low = np.int64(start[lo])
+        high = low
+        for k in range(m):
+            x = np.int64(start[lo + k])
+            if x < low:
+                low = x
+            if x > high:
+                high = x
+        if high - low >= 2**31:  # (int64 times only) too far apart to pack: argsort
+            order = np.argsort(start[lo:hi], kind="mergesort")
+            for k in range(m):
+                keys[k] = order[k]
+        else:
+            for k in range(m):
+                keys[k] = ((np.int64(start[lo + k]) - low) << 32) | k
+            if m <= 16:
+                for k in range(1, m):
+                    x = keys[k]
+                    q = k - 1
+                    while q >= 0 and keys[q] > x:
+                        keys[q + 1] = keys[q]
+                        q -= 1
+                    keys[q + 1] = x
+            else:
+                keys[:m] = np.sort(keys[:m])
+        for k in range(m):
+            s_buf[k] = start[lo + k]
+            e_buf[k] = end[lo + k]
+            p_buf[k] = person[lo + k]
+        mask = (np.int64(1) << 32) - 1
+        for k in range(m):
+            src = keys[k] & mask
+            start[lo + k] = s_buf[src]
+            end[lo + k] = e_buf[src]
+            person[lo + k] = p_buf[src]
     return n_sorted
 
 
@@ -164,6 +202,41 @@ def max_duration(start, end):  # type: ignore[no-untyped-def]
         if d > longest:
             longest = d
     return longest
+
+
+#: Rows per block of :func:`venue_blocks` (a power of two).
+BLOCK_SHIFT = 12
+
+
+@_jit
+def venue_blocks(venue_offsets, n_rows):  # type: ignore[no-untyped-def]
+    """For each block of ``2**BLOCK_SHIFT`` rows, the venue holding its first row.
+
+    With it, :func:`venues_of_rows` starts each search at the right venue and scans
+    the few venues a block spans, instead of a binary search over all venues.
+    """
+    n_blocks = (n_rows >> BLOCK_SHIFT) + 1
+    out = np.empty(n_blocks, dtype=np.int32)
+    v = 0
+    n_venues = venue_offsets.shape[0] - 1
+    for b in range(n_blocks):
+        row = b << BLOCK_SHIFT
+        while v + 1 < n_venues and venue_offsets[v + 1] <= row:
+            v += 1
+        out[b] = v
+    return out
+
+
+@_jit
+def venues_of_rows(venue_offsets, blocks, rows, out):  # type: ignore[no-untyped-def]
+    """``out[i]`` = the venue whose rows hold ``rows[i]`` (rows within the index)."""
+    n_venues = venue_offsets.shape[0] - 1
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        v = blocks[row >> BLOCK_SHIFT]
+        while v + 1 < n_venues and venue_offsets[v + 1] <= row:
+            v += 1
+        out[i] = v
 
 
 @_jit

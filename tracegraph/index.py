@@ -721,8 +721,13 @@ class VenueIndex:
         if rows is None:
             counts = np.diff(self.venue_offsets)
             return np.repeat(np.arange(self.n_venues, dtype=np.int32), counts)
-        found = np.searchsorted(self.venue_offsets, rows, side="right") - 1
-        return found.astype(np.int32)
+        rows = np.asarray(rows)
+        out = np.empty(rows.shape[0], dtype=np.int32)
+        if rows.shape[0]:
+            if int(rows.min()) < 0 or int(rows.max()) >= self.n_stays:
+                raise IndexError(f"`rows`: expected rows in [0, {self.n_stays}), got some outside")
+            _kernels.venues_of_rows(self.venue_offsets, self._venue_blocks, rows, out)
+        return out
 
     def start_seconds(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Start times (int64 epoch seconds) of the stays at ``rows`` (all when ``None``).
@@ -820,6 +825,12 @@ class VenueIndex:
         if ids.dtype == np.int64 and cached.dtype != np.int64 and cached.dtype.kind in "iu":
             return _as_int64(dictionary)
         return cached
+
+    @functools.cached_property
+    def _venue_blocks(self) -> np.ndarray:
+        # the venue at the start of each block of rows, for venue_of
+        blocks: np.ndarray = _kernels.venue_blocks(self.venue_offsets, self.n_stays)
+        return blocks
 
     @functools.cached_property
     def _sorted_persons(self) -> np.ndarray:
