@@ -423,3 +423,33 @@ def test_groups_sort_by_start_stably(size, far):
     _kernels.sort_groups_by_start(start, end, person, offsets)
     for got, exp in zip((start, end, person), expected, strict=True):
         np.testing.assert_array_equal(got, exp)
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_open_stays_lists_the_stays_of_the_persons_left(closed):
+    rng = np.random.default_rng(4)
+    n = 3_000
+    start = rng.integers(0, 86_400, n)
+    length = rng.choice([0, 60, 3600], n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 200, n),
+            "venue": rng.integers(0, 30, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + length).cast(pa.timestamp("s", tz="UTC")),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    excluded = rng.random(index.n_persons) < 0.3
+    out = [np.empty(index.n_stays, dtype=d) for d in (np.int32, np.int32, np.int64, np.int64)]
+    k = _kernels.open_stays(
+        excluded, index.person, index.start, index.end, index.origin,
+        index.venue_offsets, closed, *out,
+    )  # fmt: skip
+    rows = np.arange(index.n_stays)
+    s, e = index.start_seconds(rows), index.end_seconds(rows)
+    keep = ~excluded[index.person] & ((e > s) | (closed & (e == s)))
+    np.testing.assert_array_equal(out[0][:k], rows[keep])
+    np.testing.assert_array_equal(out[1][:k], index.venue_of(rows[keep]))
+    np.testing.assert_array_equal(out[2][:k], s[keep])
+    np.testing.assert_array_equal(out[3][:k], e[keep])

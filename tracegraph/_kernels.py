@@ -691,6 +691,45 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
     return n_out
 
 
+@_jit
+def open_stays(  # type: ignore[no-untyped-def]
+    excluded,
+    person,
+    start,
+    end,
+    origin,
+    venue_offsets,
+    closed,
+    out_row,
+    out_venue,
+    out_start,
+    out_end,
+):
+    """Every stay of the persons not ``excluded``, in index order, with its venue.
+
+    A stay ``[s, e)`` counts when ``e > s`` (or, when ``closed``, also ``e == s``), as
+    :func:`exposure_intervals` counts it over an unbounded window. One sequential
+    pass over the index (venues follow from the row order); the buffers must hold
+    those persons' stays. Returns the number written.
+    """
+    n_out = 0
+    v = 0
+    for j in range(person.shape[0]):
+        while venue_offsets[v + 1] <= j:
+            v += 1
+        if excluded[person[j]]:
+            continue
+        s = np.int64(start[j]) + origin
+        e = np.int64(end[j]) + origin
+        if e > s or (closed and e == s):
+            out_row[n_out] = j
+            out_venue[n_out] = v
+            out_start[n_out] = s
+            out_end[n_out] = e
+            n_out += 1
+    return n_out
+
+
 # --------------------------------------------------------------------------- reports
 
 

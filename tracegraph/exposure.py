@@ -611,14 +611,12 @@ def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) 
             x_venue, copies = _venue_variants(index, x_venue)
             x_start, x_end, src_person = (a[copies] for a in (x_start, x_end, src_person))
         return _Probe(index, x_venue, x_start, x_end, src_person, excluded, reverse=False)
-    intervals, cand, c_start, c_end = _candidates(
+    intervals, cand, c_venue, c_start, c_end = _candidates(
         index, excluded, src_person, x_venue, x_start, x_end, closed=rules.policy.rule == "closed"
     )
     # the interval side holds only tier-k persons: nobody there is to be skipped
     nobody = np.zeros(index.n_persons, dtype=np.bool_)
-    return _Probe(
-        intervals, index.venue_of(cand), c_start, c_end, index.person[cand], nobody, reverse=True
-    )
+    return _Probe(intervals, c_venue, c_start, c_end, index.person[cand], nobody, reverse=True)
 
 
 def _match_tier(
@@ -906,8 +904,8 @@ def _candidates(
     x_end: np.ndarray,
     *,
     closed: bool = False,
-) -> tuple[VenueIndex, np.ndarray, np.ndarray, np.ndarray]:
-    """Index the exposure intervals; list the stays of everyone not excluded.
+) -> tuple[VenueIndex, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Index the exposure intervals; list the stays (row, venue, start, end) of the rest.
 
     This is for matching the other way round: the stays (rows, start, end) of the
     people not yet traced probe an index of the tier's exposure intervals.
@@ -930,16 +928,21 @@ def _candidates(
         width,
         person_view=False,
     )
-    open_persons = np.flatnonzero(~excluded).astype(np.int32)
-    cand, c_start, c_end = _exposure_intervals(
-        index,
-        open_persons,
-        np.full(open_persons.shape[0], FAR_PAST, dtype=np.int64),
-        np.full(open_persons.shape[0], FAR_FUTURE, dtype=np.int64),
-        0,
-        closed=closed,
+    gone = np.flatnonzero(excluded)
+    capacity = index.n_stays - int(
+        (index.person_offsets[gone + 1] - index.person_offsets[gone]).sum()
     )
-    return intervals, cand, c_start, c_end
+    cand = np.empty(capacity, dtype=np.int32)
+    c_venue = np.empty(capacity, dtype=np.int32)
+    c_start = np.empty(capacity, dtype=np.int64)
+    c_end = np.empty(capacity, dtype=np.int64)
+    n = int(
+        _kernels.open_stays(
+            excluded, index.person, index.start, index.end, index.origin,
+            index.venue_offsets, closed, cand, c_venue, c_start, c_end,
+        )
+    )  # fmt: skip
+    return intervals, cand[:n], c_venue[:n], c_start[:n], c_end[:n]
 
 
 def _policy_windows(
