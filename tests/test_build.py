@@ -453,3 +453,31 @@ def test_open_stays_lists_the_stays_of_the_persons_left(closed):
     np.testing.assert_array_equal(out[1][:k], index.venue_of(rows[keep]))
     np.testing.assert_array_equal(out[2][:k], s[keep])
     np.testing.assert_array_equal(out[3][:k], e[keep])
+
+
+def test_edges_do_not_depend_on_direction_or_threads(monkeypatch):
+    rng = np.random.default_rng(8)
+    n = 4_000
+    start = rng.integers(0, 86_400, n) // 600 * 600  # on a grid: many equal overlap starts
+    table = pa.table(
+        {
+            "person": rng.integers(0, 300, n),
+            "venue": rng.integers(0, 20, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + 1800).cast(pa.timestamp("s", tz="UTC")),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    from tracegraph.exposure import _resolve_cases, _trace_codes
+
+    def edges(direction, threads):
+        cases = _resolve_cases(index, [0, 1], "raise")
+        return _trace_codes(
+            index, cases, tiers=2, min_overlap=0, linger=0, latency=0, infectious_for=None,
+            direction=direction, threads=threads,
+        )._pairs.table()  # fmt: skip
+
+    want = edges("forward", 1)
+    assert want.num_rows > 100
+    for direction, threads in (("reverse", 1), ("forward", 2), ("reverse", 3)):
+        assert edges(direction, threads).equals(want)

@@ -1224,7 +1224,11 @@ class _StayPairs:
         return self.counts[1]
 
     def table(self) -> pa.Table:
-        """The pairs as an Arrow table, sorted by tier, then overlap start (stable)."""
+        """The pairs as an Arrow table, sorted by tier, overlap start, source, target, venue.
+
+        A total order on the pairs' contents (codes for persons and venues), so the
+        table does not depend on how the pairs were found (direction, threads).
+        """
         columns: list[list[np.ndarray]] = [[] for _ in range(6)]
         for t in self.tiers:
             excluded = (self.tier >= 0) & (self.tier < t.number)
@@ -1232,7 +1236,8 @@ class _StayPairs:
             if not parts:
                 continue
             merged = [np.concatenate(c) for c in zip(*parts, strict=True)]
-            order = np.argsort(merged[3], kind="stable")
+            source, target, venue, start, end = merged[:5]
+            order = np.lexsort((end, venue, target, source, start))
             for column, values in zip(columns, merged, strict=False):
                 column.append(values[order])
             columns[5].append(np.full(order.shape[0], t.number, dtype=np.int8))
@@ -1290,6 +1295,9 @@ class Trace:
     @functools.cached_property
     def edges(self) -> pa.Table:
         """Every qualifying pair of stays (built on first access, then kept).
+
+        Sorted by tier, then overlap start, then source, target and venue (by their
+        codes, i.e. id order), so the order never depends on how the pairs were found.
 
         Examples
         --------
