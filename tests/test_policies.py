@@ -341,9 +341,14 @@ def test_trace_matches_oracle_under_every_policy(city, data):
         _stays_table(stays), bucket_width=data.draw(st.sampled_from(["7min", "1h"]))
     )
     arg = cases_table(cases, city)
-    # the packed-key kernel (large tiers) or the general one (small tiers)
+    # the packed-key kernel (large tiers) or the general one (small tiers); exposure
+    # intervals by a pass over the index (many persons) or through the person view
     packed = data.draw(st.booleans(), label="packed")
-    with mock.patch.object(exposure, "_PACKED_MIN_QUERIES", 0 if packed else 2048):
+    dense = data.draw(st.booleans(), label="dense windows")
+    with (
+        mock.patch.object(exposure, "_PACKED_MIN_QUERIES", 0 if packed else 2048),
+        mock.patch.object(exposure, "_DENSE_WINDOWS", 2**40 if dense else 1),
+    ):
         got = tg.trace(
             index,
             arg,

@@ -730,6 +730,47 @@ def open_stays(  # type: ignore[no-untyped-def]
     return n_out
 
 
+@_jit
+def window_stays(  # type: ignore[no-untyped-def]
+    member,
+    window_start,
+    window_end,
+    linger,
+    closed,
+    person,
+    start,
+    end,
+    origin,
+    out_stay,
+    out_start,
+    out_end,
+):
+    """:func:`exposure_intervals` by one sequential pass over the index, in index order.
+
+    For many persons at once: ``member[p]`` marks them, ``window_start[p]`` /
+    ``window_end[p]`` hold each one's window (arrays over all persons). The same
+    intervals as :func:`exposure_intervals`, ordered by row instead of by person;
+    reading the index in order beats visiting most of it through the per-person view.
+    """
+    n_out = 0
+    for j in range(person.shape[0]):
+        p = person[j]
+        if not member[p]:
+            continue
+        w0 = window_start[p]
+        w1 = window_end[p]
+        s = np.int64(start[j]) + origin
+        e = np.int64(end[j]) + origin
+        s = s if s > w0 else w0
+        e = e if e < w1 else w1
+        if e - s > 0 or (closed and e == s):
+            out_stay[n_out] = j
+            out_start[n_out] = s
+            out_end[n_out] = e + linger
+            n_out += 1
+    return n_out
+
+
 # --------------------------------------------------------------------------- reports
 
 
