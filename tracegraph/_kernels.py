@@ -487,20 +487,22 @@ def unpack_earliest(best, origin, earliest, first_venue):  # type: ignore[no-unt
 
 
 @_jit
-def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
-    """The traced persons (``tier >= 0``) sorted by (tier, earliest, code).
+def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
+    """The traced persons ``codes`` sorted by (tier, earliest, code).
 
-    The cases (tier 0) come first in code order; the others by tier, then time, then
-    code. Written to the ``out_*`` buffers (at least as long as the number traced);
-    returns that number. (tier, time) pack into one key sorted by a stable radix
-    sort (:func:`_radix_pairs`): two passes for a few weeks of seconds, O(n).
+    ``codes`` lists each traced person once, ascending within each tier (the work
+    is proportional to them, not to the index's persons). The cases (tier 0) come
+    first in code order; the others by tier, then time, then code. Written to the
+    ``out_*`` buffers (at least as long as ``codes``); returns the number written.
+    (tier, time, code) pack into one int64 sorted by a radix sort, O(n).
     """
-    n = tier.shape[0]
+    n = codes.shape[0]
     n_traced = 0
     n_cases = 0
     t_min = np.iinfo(np.int64).max
     t_max = np.iinfo(np.int64).min
-    for p in range(n):
+    for idx in range(n):
+        p = codes[idx]
         k = tier[p]
         if k < 0:
             continue
@@ -515,7 +517,8 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
             t_max = w
     # the cases, in code order
     i = 0
-    for p in range(n):
+    for idx in range(n):
+        p = codes[idx]
         if tier[p] == 0:
             out_code[i] = p
             out_tier[i] = 0
@@ -529,9 +532,9 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
     while (span >> shift) > 0:
         shift += 1
     top = 1
-    for p in range(n):
-        if tier[p] > top:
-            top = tier[p]
+    for idx in range(n):
+        if tier[codes[idx]] > top:
+            top = tier[codes[idx]]
     key_bits = 1
     while ((np.int64(top - 1) << shift) + span) >> key_bits > 0:
         key_bits += 1
@@ -540,7 +543,8 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
         # each is decoded without reading the per-person arrays again
         packed = np.empty(n_exposed, dtype=np.int64)
         i = 0
-        for p in range(n):
+        for idx in range(n):
+            p = codes[idx]
             k = tier[p]
             if k > 0:
                 key = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
@@ -557,21 +561,36 @@ def contacts_order(tier, earliest, out_code, out_tier, out_when):  # type: ignor
             out_when[n_cases + i] = (key & time_mask) + t_min
         return n_traced
     keys = np.empty(n_exposed, dtype=np.int64)
-    codes = np.empty(n_exposed, dtype=np.int32)
+    exposed = np.empty(n_exposed, dtype=np.int32)
     i = 0
-    for p in range(n):
+    for idx in range(n):
+        p = codes[idx]
         k = tier[p]
         if k > 0:
-            codes[i] = p
+            exposed[i] = p
             keys[i] = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
             i += 1
-    keys, codes = _radix_pairs(keys, codes)
+    keys, exposed = _radix_pairs(keys, exposed)
     for i in range(n_exposed):
-        p = codes[i]
+        p = exposed[i]
         out_code[n_cases + i] = p
         out_tier[n_cases + i] = tier[p]
         out_when[n_cases + i] = earliest[p]
     return n_traced
+
+
+@_jit
+def newly_reached(earliest, excluded, far, out):  # type: ignore[no-untyped-def]
+    """Write the persons with ``earliest < far`` not ``excluded`` to ``out``, ascending.
+
+    One pass (instead of numpy's several with temporaries); returns how many.
+    """
+    k = 0
+    for p in range(earliest.shape[0]):
+        if earliest[p] < far and not excluded[p]:
+            out[k] = p
+            k += 1
+    return k
 
 
 @_jit

@@ -527,6 +527,13 @@ def _trace_codes(
     first_venue = np.full(n_persons, -1, dtype=np.int32)
     tier[cases.codes] = 0
     done: list[_Tier] = []
+    # everyone traced so far (tiers 0..k-1 while tier k is matched), kept up to date
+    # as tiers are added, so that small traces do no per-person passes
+    excluded = np.zeros(n_persons, dtype=np.bool_)
+    excluded[cases.codes] = True
+    traced = [np.unique(cases.codes).astype(np.int32)]
+    n_traced = traced[0].shape[0]
+    scratch = np.empty(n_persons, dtype=np.int32)  # pages are touched only as written
 
     frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
     bar = progress_bar(progress, total=tiers, desc="tracing", unit="tier")
@@ -535,11 +542,16 @@ def _trace_codes(
             break
         bar.describe(f"F{frontier.number}: {frontier.persons.size:,} infectious")
         bar.update()
-        excluded = (tier >= 0) & (tier < frontier.number)
-        if not excluded.all():  # else nobody is left to reach
+        if n_traced == n_persons:  # nobody is left to reach
+            reached = np.empty(0, dtype=np.int32)
+        else:
             _match_tier(index, frontier, excluded, rules, earliest, first_venue, threads=threads)
-        reached = np.flatnonzero((earliest < FAR_FUTURE) & ~excluded).astype(np.int32)
+            k = int(_kernels.newly_reached(earliest, excluded, FAR_FUTURE, scratch))
+            reached = scratch[:k].copy()
         tier[reached] = frontier.number
+        excluded[reached] = True
+        traced.append(reached)
+        n_traced += reached.shape[0]
         done.append(frontier)
         window_start = earliest[reached] + latency
         if infectious_for is None:
@@ -558,6 +570,7 @@ def _trace_codes(
     return Trace._build(
         index,
         cases,
+        np.concatenate(traced),
         tier,
         earliest,
         pairs,
@@ -1376,14 +1389,15 @@ class Trace:
         cls,
         index: VenueIndex,
         cases: _Cases,
+        codes: np.ndarray,
         tier: np.ndarray,
         exposed_at: np.ndarray,
         pairs: _StayPairs,
         params: dict[str, Any],
     ) -> Trace:
-        n = tier.shape[0]
+        n = codes.shape[0]
         traced, t, when = (np.empty(n, dtype=d) for d in (np.int32, np.int8, np.int64))
-        n_traced = _kernels.contacts_order(tier, exposed_at, traced, t, when)
+        n_traced = _kernels.contacts_order(codes, tier, exposed_at, traced, t, when)
         traced, t, when = traced[:n_traced], t[:n_traced], when[:n_traced]
         when[t == 0] = FAR_PAST  # the cases' times are null
         person = index.persons.take(pa.array(traced))
