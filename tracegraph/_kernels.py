@@ -751,9 +751,7 @@ def open_stays(  # type: ignore[no-untyped-def]
 
 @_jit
 def window_stays(  # type: ignore[no-untyped-def]
-    member,
-    window_start,
-    window_end,
+    windows,
     linger,
     closed,
     person,
@@ -766,18 +764,19 @@ def window_stays(  # type: ignore[no-untyped-def]
 ):
     """:func:`exposure_intervals` by one sequential pass over the index, in index order.
 
-    For many persons at once: ``member[p]`` marks them, ``window_start[p]`` /
-    ``window_end[p]`` hold each one's window (arrays over all persons). The same
-    intervals as :func:`exposure_intervals`, ordered by row instead of by person;
-    reading the index in order beats visiting most of it through the per-person view.
+    For many persons at once: ``windows[p]`` is person ``p``'s window ``(start, end)``
+    (an ``(n_persons, 2)`` array: one memory access per stay), an empty window (start
+    after end) for persons not asked about. The same intervals as
+    :func:`exposure_intervals`, ordered by row instead of by person; reading the
+    index in order beats visiting most of it through the per-person view.
     """
     n_out = 0
     for j in range(person.shape[0]):
         p = person[j]
-        if not member[p]:
+        w0 = windows[p, 0]
+        w1 = windows[p, 1]
+        if w0 > w1:
             continue
-        w0 = window_start[p]
-        w1 = window_end[p]
         s = np.int64(start[j]) + origin
         e = np.int64(end[j]) + origin
         s = s if s > w0 else w0
@@ -788,9 +787,6 @@ def window_stays(  # type: ignore[no-untyped-def]
             out_end[n_out] = e + linger
             n_out += 1
     return n_out
-
-
-# --------------------------------------------------------------------------- reports
 
 
 @_jit

@@ -1038,6 +1038,11 @@ def _venue_matches(
     return codes[found], found
 
 
+def _one_window_each(persons: np.ndarray) -> bool:
+    """Whether no person appears twice (then one window per person can be looked up)."""
+    return bool(np.unique(persons).shape[0] == persons.shape[0])
+
+
 #: Persons holding more than 1/this of the index's stays get their exposure intervals
 #: by one pass over the index (in row order) rather than through the per-person view.
 _DENSE_WINDOWS = 8
@@ -1060,22 +1065,20 @@ def _exposure_intervals(
     out_stay = np.empty(capacity, dtype=np.int32)
     out_start = np.empty(capacity, dtype=np.int64)
     out_end = np.empty(capacity, dtype=np.int64)
-    if capacity > index.n_stays // _DENSE_WINDOWS:
-        member = np.zeros(index.n_persons, dtype=np.bool_)
-        member[persons] = True
-        if int(np.count_nonzero(member)) == persons.shape[0]:  # one window a person
-            w_start = np.empty(index.n_persons, dtype=np.int64)
-            w_end = np.empty(index.n_persons, dtype=np.int64)
-            w_start[persons] = window_start
-            w_end[persons] = window_end
-            n = int(
-                _kernels.window_stays(
-                    member, w_start, w_end, linger, closed,
-                    index.person, index.start, index.end, index.origin,
-                    out_stay, out_start, out_end,
-                )
-            )  # fmt: skip
-            return out_stay[:n], out_start[:n], out_end[:n]
+    if capacity > index.n_stays // _DENSE_WINDOWS and _one_window_each(persons):
+        windows = np.empty((index.n_persons, 2), dtype=np.int64)
+        windows[:, 0] = FAR_FUTURE  # empty windows for everyone else
+        windows[:, 1] = FAR_PAST
+        windows[persons, 0] = window_start
+        windows[persons, 1] = window_end
+        # a window that is itself empty (start after end) gives nothing either way
+        n = int(
+            _kernels.window_stays(
+                windows, linger, closed, index.person, index.start, index.end,
+                index.origin, out_stay, out_start, out_end,
+            )
+        )  # fmt: skip
+        return out_stay[:n], out_start[:n], out_end[:n]
     n = int(
         _kernels.exposure_intervals(
             persons.astype(np.int32, copy=False),
