@@ -481,3 +481,19 @@ def test_edges_do_not_depend_on_direction_or_threads(monkeypatch):
     assert want.num_rows > 100
     for direction, threads in (("reverse", 1), ("forward", 2), ("reverse", 3)):
         assert edges(direction, threads).equals(want)
+
+
+@pytest.mark.parametrize("n_runs", [2, 3, 7, 31, 32, 40])
+def test_groups_of_interleaved_sorted_runs_sort_stably(n_runs):
+    # a group made of a few sorted runs (merged) or of many (sorted outright)
+    rng = np.random.default_rng(n_runs)
+    runs = [np.sort(rng.integers(0, 50, rng.integers(1, 30))) for _ in range(n_runs)]
+    start = np.concatenate(runs).astype(np.int32)
+    end = start + 5
+    person = np.arange(start.shape[0], dtype=np.int32)
+    offsets = np.array([0, start.shape[0]], dtype=np.int64)
+    order = np.lexsort((person, start))
+    expected = (start[order], end[order], person[order])
+    _kernels.sort_groups_by_start(start, end, person, offsets)
+    for got, exp in zip((start, end, person), expected, strict=True):
+        np.testing.assert_array_equal(got, exp)

@@ -125,6 +125,73 @@ def scatter_rows(keys, offsets, k_lo, k_hi, out):  # type: ignore[no-untyped-def
         cursor[k - k_lo] += 1
 
 
+#: Groups made of at most this many ascending runs are sorted by merging the runs.
+_MAX_RUNS = 32
+
+
+@_jit
+def _merge_runs(keys, m, runs, buf):  # type: ignore[no-untyped-def]
+    """Sort ``keys[:m]`` (distinct) by merging its ascending runs, if there are few.
+
+    Groups built from data that was nearly in order (several sorted runs
+    interleaved) sort in O(m log runs). Returns False, leaving ``keys`` as it was,
+    when there are more than ``_MAX_RUNS`` runs.
+    """
+    n_runs = 0
+    runs[0] = 0
+    for k in range(1, m):
+        if keys[k] < keys[k - 1]:
+            n_runs += 1
+            if n_runs >= _MAX_RUNS:
+                return False
+            runs[n_runs] = k
+    n_runs += 1
+    runs[n_runs] = m
+    src = keys
+    dst = buf
+    in_buf = False  # whether the latest pass wrote to `buf`
+    while n_runs > 1:
+        w = 0
+        for r in range(0, n_runs, 2):
+            lo = runs[r]
+            if r + 1 >= n_runs:  # an odd run out: copied over as it is
+                for k in range(lo, runs[r + 1]):
+                    dst[k] = src[k]
+                runs[w] = lo
+                w += 1
+                continue
+            mid = runs[r + 1]
+            hi = runs[r + 2]
+            a = lo
+            b = mid
+            k = lo
+            while a < mid and b < hi:
+                if src[a] <= src[b]:
+                    dst[k] = src[a]
+                    a += 1
+                else:
+                    dst[k] = src[b]
+                    b += 1
+                k += 1
+            while a < mid:
+                dst[k] = src[a]
+                a += 1
+                k += 1
+            while b < hi:
+                dst[k] = src[b]
+                b += 1
+                k += 1
+            runs[w] = lo
+            w += 1
+        runs[w] = m
+        n_runs = w
+        src, dst = dst, src
+        in_buf = not in_buf
+    if in_buf:
+        keys[:m] = buf[:m]
+    return True
+
+
 @_jit
 def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untyped-def]
     """Sort each group ``offsets[g]:offsets[g+1]`` by start (stable), rows kept together.
@@ -139,6 +206,8 @@ def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untype
         if offsets[g + 1] - offsets[g] > largest:
             largest = offsets[g + 1] - offsets[g]
     keys = np.empty(largest, dtype=np.int64)
+    merged = np.empty(largest, dtype=np.int64)
+    runs = np.empty(_MAX_RUNS + 1, dtype=np.int64)
     s_buf = np.empty(largest, dtype=start.dtype)
     e_buf = np.empty(largest, dtype=end.dtype)
     p_buf = np.empty(largest, dtype=person.dtype)
@@ -178,7 +247,7 @@ def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untype
                         keys[q + 1] = keys[q]
                         q -= 1
                     keys[q + 1] = x
-            else:
+            elif not _merge_runs(keys, m, runs, merged):
                 keys[:m] = np.sort(keys[:m])
         for k in range(m):
             s_buf[k] = start[lo + k]
