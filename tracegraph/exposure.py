@@ -1038,9 +1038,11 @@ def _venue_matches(
     return codes[found], found
 
 
-def _one_window_each(persons: np.ndarray) -> bool:
+def _one_window_each(persons: np.ndarray, n_persons: int) -> bool:
     """Whether no person appears twice (then one window per person can be looked up)."""
-    return bool(np.unique(persons).shape[0] == persons.shape[0])
+    seen = np.zeros(n_persons, dtype=np.bool_)
+    seen[persons] = True
+    return bool(int(np.count_nonzero(seen)) == persons.shape[0])
 
 
 #: Persons holding more than 1/this of the index's stays get their exposure intervals
@@ -1065,7 +1067,7 @@ def _exposure_intervals(
     out_stay = np.empty(capacity, dtype=np.int32)
     out_start = np.empty(capacity, dtype=np.int64)
     out_end = np.empty(capacity, dtype=np.int64)
-    if capacity > index.n_stays // _DENSE_WINDOWS and _one_window_each(persons):
+    if capacity > index.n_stays // _DENSE_WINDOWS and _one_window_each(persons, index.n_persons):
         windows = np.empty((index.n_persons, 2), dtype=np.int64)
         windows[:, 0] = FAR_FUTURE  # empty windows for everyone else
         windows[:, 1] = FAR_PAST
