@@ -497,3 +497,14 @@ def test_groups_of_interleaved_sorted_runs_sort_stably(n_runs):
     _kernels.sort_groups_by_start(start, end, person, offsets)
     for got, exp in zip((start, end, person), expected, strict=True):
         np.testing.assert_array_equal(got, exp)
+
+
+def test_contacts_over_centuries_are_sorted_too():
+    # exposure times too far apart to pack with the person code: the two-array radix path
+    year = 365 * 86_400
+    rows = [(1, 10, 0, 3600), (2, 10, 0, 3600), (2, 11, 300 * year, 300 * year + 3600)]
+    rows += [(3, 11, 300 * year + 60, 300 * year + 600), (4, 10, 1800, 2000)]
+    index = tg.VenueIndex.from_stays(stays_table(rows))
+    contacts = tg.trace(index, [1], tiers=2).contacts
+    assert contacts["person"].to_pylist() == [1, 2, 4, 3]
+    assert contacts["tier"].to_pylist() == [0, 1, 1, 2]

@@ -639,9 +639,10 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
             exposed[i] = p
             keys[i] = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
             i += 1
-    keys, exposed = _radix_pairs(keys, exposed)
+    order = np.empty(n_exposed, dtype=np.int32)
+    radix_order(keys, 0, order, np.empty(n_exposed, dtype=np.int32))
     for i in range(n_exposed):
-        p = exposed[i]
+        p = exposed[order[i]]
         out_code[n_cases + i] = p
         out_tier[n_cases + i] = tier[p]
         out_when[n_cases + i] = earliest[p]
@@ -691,49 +692,6 @@ def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
         values, buf = buf, values
         shift += 8
     return values
-
-
-@_jit
-def _radix_pairs(keys, values):  # type: ignore[no-untyped-def]
-    """``(keys, values)`` sorted by key (non-negative int64), stable: LSD radix, 11 bits a pass.
-
-    The pairs move together through two buffers, so every pass reads sequentially
-    and its 2048 counters stay in the fastest cache. Returns the sorted arrays (the
-    inputs or the buffers).
-    """
-    n = keys.shape[0]
-    top = 0
-    for i in range(n):
-        if keys[i] > top:
-            top = keys[i]
-    k_buf = np.empty_like(keys)
-    v_buf = np.empty_like(values)
-    counts = np.empty(2048, dtype=np.int64)
-    shift = 0
-    while shift == 0 or (top >> shift) > 0:
-        counts[:] = 0
-        for i in range(n):
-            counts[(keys[i] >> shift) & 2047] += 1
-        total = 0
-        for d in range(2048):
-            c = counts[d]
-            counts[d] = total
-            total += c
-        for i in range(n):
-            d = (keys[i] >> shift) & 2047
-            at = counts[d]
-            counts[d] = at + 1
-            k_buf[at] = keys[i]
-            v_buf[at] = values[i]
-        keys, k_buf = k_buf, keys
-        values, v_buf = v_buf, values
-        shift += 11
-        if shift >= 63:
-            break
-    return keys, values
-
-
-# --------------------------------------------------------------------------- tracing
 
 
 @_jit

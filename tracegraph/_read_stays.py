@@ -32,19 +32,19 @@ import pyarrow.parquet as pq
 
 from tracegraph import _kernels
 from tracegraph._progress import _Bar
-from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME
-from tracegraph.errors import ScanFileError, SchemaError, TimezoneError
+from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME, in_zone, require_timestamp
+from tracegraph.errors import ScanFileError, SchemaError
 from tracegraph.ingest import (
     _INT32_MAX,
     _INT32_MIN,
     _INT64_MAX,
-    _SCAN_SUFFIXES,
     STAY_COLUMNS,
     _Buffer,
     _IdCodes,
     _sniff,
     _StayCodes,
     check_id_column,
+    data_files,
 )
 
 __all__ = ["is_source", "read_stay_codes"]
@@ -84,19 +84,7 @@ def _parts(source: Any) -> list[_Part]:
         if not path.exists():
             raise ScanFileError(f"{path}: no such file or folder")
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in _SCAN_SUFFIXES
-                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-            )
-            if not found:
-                raise ScanFileError(
-                    f"{path}: no stay files found in this directory; expected files named "
-                    f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
-                )
-            parts.extend(_Part(str(p), _sniff(p), p) for p in found)
+            parts.extend(_Part(str(p), _sniff(p), p) for p in data_files(path, "stay"))
         else:
             parts.append(_Part(str(path), _sniff(path), path))
     return parts
@@ -251,32 +239,14 @@ class _Times:
     ) -> tuple[int, int]:
         """Write the column as int64 epoch seconds (floored) to ``out``, checked; (min, max)."""
         typ = column.type
-        if not pa.types.is_timestamp(typ):
-            raise SchemaError(
-                f"stays: column `{name}`: expected a timestamp type, got {typ}; convert it, "
-                f"e.g. pyarrow.compute.strptime(...) or pandas.to_datetime(..., utc=True)"
-            )
+        require_timestamp(typ, f"stays: column `{name}`")
         if column.null_count:
             first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
             raise SchemaError(
                 f"stays: column `{name}`: expected no nulls, found one at row {row0 + first}; "
                 f"drop or fill those rows first"
             )
-        if typ.tz is None:
-            if tz is None:
-                raise TimezoneError(
-                    f"stays: column `{name}`: expected zone-aware timestamps, got naive {typ}; "
-                    f"pass tz='UTC' (or the zone the times were recorded in, e.g. "
-                    f"tz='Asia/Ho_Chi_Minh')"
-                )
-            try:
-                column = pc.assume_timezone(
-                    column, timezone=tz, ambiguous="earliest", nonexistent="earliest"
-                )
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise TimezoneError(
-                    f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}"
-                ) from exc
+        column = in_zone(column, f"stays: column `{name}`", tz)
         raw = column.view(pa.int64()).to_numpy(zero_copy_only=False)
         lo, hi = _kernels.floor_seconds(raw, _UNIT_PER_S[typ.unit], out)
         if raw.shape[0] and (lo < MIN_TIME or hi > MAX_TIME):

@@ -169,28 +169,10 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
         ``int64`` seconds since 1970-01-01T00:00:00Z.
     """
     typ = column.type
-    if not pa.types.is_timestamp(typ):
-        raise SchemaError(
-            f"column `{name}`: expected a timestamp type, got {typ}; convert it, e.g. "
-            f"pyarrow.compute.strptime(...) or pandas.to_datetime(..., utc=True)"
-        )
+    require_timestamp(typ, f"column `{name}`")
     if column.null_count:
         raise SchemaError(f"column `{name}`: expected no nulls, found {column.null_count}")
-    if typ.tz is None:
-        if tz is None:
-            raise TimezoneError(
-                f"column `{name}`: expected zone-aware timestamps, got naive {typ}; "
-                f"pass tz='UTC' (or the zone the times were recorded in, e.g. "
-                f"tz='Asia/Ho_Chi_Minh')"
-            )
-        try:
-            column = pc.assume_timezone(
-                column, timezone=tz, ambiguous="earliest", nonexistent="earliest"
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise TimezoneError(
-                f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}"
-            ) from exc
+    column = in_zone(column, f"column `{name}`", tz)
     raw = column.cast(pa.int64())
     if isinstance(raw, pa.ChunkedArray):
         values = raw.to_numpy() if raw.num_chunks else np.empty(0, np.int64)
@@ -207,6 +189,32 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
             f"range (first at row {bad})"
         )
     return seconds
+
+
+def require_timestamp(typ: pa.DataType, label: str) -> None:
+    """A :class:`SchemaError` unless ``typ`` is a timestamp (``label``: "column `start`")."""
+    if not pa.types.is_timestamp(typ):
+        raise SchemaError(
+            f"{label}: expected a timestamp type, got {typ}; convert it, e.g. "
+            f"pyarrow.compute.strptime(...) or pandas.to_datetime(..., utc=True)"
+        )
+
+
+def in_zone(column: Any, label: str, tz: str | None) -> Any:
+    """Timestamps as exact instants: naive ones read in ``tz``, which they then need."""
+    typ = column.type
+    if typ.tz is not None:
+        return column
+    if tz is None:
+        raise TimezoneError(
+            f"{label}: expected zone-aware timestamps, got naive {typ}; "
+            f"pass tz='UTC' (or the zone the times were recorded in, e.g. "
+            f"tz='Asia/Ho_Chi_Minh')"
+        )
+    try:
+        return pc.assume_timezone(column, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}") from exc
 
 
 def format_duration(seconds: int) -> str:

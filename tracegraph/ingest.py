@@ -913,18 +913,7 @@ def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
         path = pathlib.Path(item)
         default_tag = path.name.split(".")[0] or str(path)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in _SCAN_SUFFIXES
-                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-            )
-            if not found:
-                raise ScanFileError(
-                    f"{path}: no scan files found in this directory; expected files named "
-                    f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
-                )
+            found = data_files(path, "scan")
             inputs = []
             for p in found:
                 parts = _partitions(p, path)
@@ -939,6 +928,27 @@ def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
     table = as_arrow_table(item, "scans")
     label = f"<table {k}>"
     return [_Input(label, _source_tag(schema, "table", (), label), schema, "table", table)]
+
+
+def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
+    """The Parquet / Arrow IPC files below ``folder``, in name order.
+
+    Files and folders whose names start with ``.`` or ``_`` (markers, temporary
+    files) are skipped. A folder without any is an error naming the suffixes looked for.
+    """
+    found = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in _SCAN_SUFFIXES
+        and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
+    if not found:
+        raise ScanFileError(
+            f"{folder}: no {what} files found in this directory; expected files named "
+            f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
+        )
+    return found
 
 
 def _partitions(path: pathlib.Path, root: pathlib.Path) -> tuple[tuple[str, str | None], ...]:
