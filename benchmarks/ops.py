@@ -14,6 +14,7 @@ compile with ``TRACEGRAPH_NUMBA_CACHE=0``) and the kernels no operation compiled
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -80,15 +81,24 @@ def _windows(d: Data) -> pa.Table:
 
 
 def _f1_packed(d: Data) -> Any:
-    """F1 through the packed-key kernel of large tiers, forced on however small a city."""
+    """F1 the way large tiers go, forced on however small a city and however few cores.
+
+    Packed-key matching on two threads, and the contacts ordered on two threads.
+    """
     from tracegraph import exposure
 
-    saved = exposure._PACKED_MIN_QUERIES
-    exposure._PACKED_MIN_QUERIES = 0
+    saved = exposure._PACKED_MIN_QUERIES, exposure._PARALLEL_MIN_CONTACTS
+    saved_env = os.environ.get("TRACEGRAPH_NUM_THREADS")
+    exposure._PACKED_MIN_QUERIES = exposure._PARALLEL_MIN_CONTACTS = 0
+    os.environ["TRACEGRAPH_NUM_THREADS"] = "2"
     try:
         return tg.trace(d.index, d.cases, tiers=1).contacts
     finally:
-        exposure._PACKED_MIN_QUERIES = saved
+        exposure._PACKED_MIN_QUERIES, exposure._PARALLEL_MIN_CONTACTS = saved
+        if saved_env is None:
+            del os.environ["TRACEGRAPH_NUM_THREADS"]
+        else:
+            os.environ["TRACEGRAPH_NUM_THREADS"] = saved_env
 
 
 OPS: dict[str, Callable[[Data], Any]] = {
@@ -122,7 +132,8 @@ KERNELS = {
     "build_from_parquet": "the same after floor_seconds, first_decrease, encode_int64 (ids "
     "spread out), encode_dense, renumber (batches read and encoded on two threads)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
-    "f1_packed": "earliest_packed, unpack_earliest (the kernel of large tiers, forced)",
+    "f1_packed": "init_packed, earliest_packed, unpack_earliest, contacts_keys, radix_counts, "
+    "radix_scatter, unpack_contacts (large tiers' kernels on two threads, forced)",
     "f1_min_overlap_linger": "the same with min_overlap and linger",
     "f1_to_f3": "the same, tier after tier (reverse matching in late tiers)",
     "edges": "overlapping_stays (emit pairs)",

@@ -19,14 +19,16 @@ from oracle import trace_oracle
 from strategies import case_windows, cities, examples, result_to_plain, stays_table
 
 import tracegraph as tg
-from tracegraph import exposure
-from tracegraph.exposure import _resolve_cases, _trace_codes
+from tracegraph import _kernels, exposure
+from tracegraph._parallel import radix_sort
+from tracegraph.exposure import _contacts_order, _resolve_cases, _trace_codes
 
 
 @pytest.fixture
 def split_always(monkeypatch):
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_QUERIES", 1)
     monkeypatch.setattr(exposure, "_PACKED_MIN_QUERIES", 1)
+    monkeypatch.setattr(exposure, "_PARALLEL_MIN_CONTACTS", 1)
 
 
 def run(index, cases, threads, direction="forward", **kwargs):
@@ -99,3 +101,50 @@ def test_large_tier_on_threads_equals_serial():
         np.testing.assert_array_equal(parallel._pairs.first_venue, serial._pairs.first_venue)
     # and the default (auto direction, threads from the machine) agrees too
     assert tg.trace(index, cases, tiers=3, min_overlap=600).contacts.equals(serial.contacts)
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(
+    values=st.lists(st.integers(0, 2**40), max_size=300),
+    lo_bit=st.integers(0, 12),
+    width=st.integers(0, 30),
+    n_threads=st.integers(1, 5),
+)
+def test_radix_sort_on_threads_is_the_serial_stable_sort(values, lo_bit, width, n_threads):
+    keys = np.array(values, dtype=np.int64)
+    hi_bit = lo_bit + width
+    digit = (keys >> lo_bit) & ((1 << width) - 1)
+    expected = keys[np.argsort(digit, kind="stable")]  # stable: ties keep input order
+    got = radix_sort(keys.copy(), lo_bit, hi_bit, n_threads)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(
+        _kernels._radix_sort_bits(keys.copy(), lo_bit, hi_bit), expected
+    )
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(-1, 4), st.integers(-(10**6), 10**6)), min_size=1, max_size=200
+    ),
+    wide=st.booleans(),
+    n_threads=st.integers(2, 4),
+)
+def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
+    # every person with a tier (-1: not traced), exposure times near or (wide) centuries
+    # apart: packed keys sorted on threads, or the serial fallback for wide keys
+    tier = np.array([t for t, _ in rows], dtype=np.int8)
+    earliest = np.array([w * (2**40 if wide else 1) for _, w in rows], dtype=np.int64)
+    codes = np.flatnonzero(tier >= 0).astype(np.int32)
+    codes = codes[np.argsort(tier[codes], kind="stable")]  # ascending within each tier
+    serial = _contacts_order(codes, tier, earliest, threads=1)
+    with mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1):
+        parallel = _contacts_order(codes, tier, earliest, threads=n_threads)
+    for got, exp in zip(parallel, serial, strict=True):
+        np.testing.assert_array_equal(got, exp)
+    code, t, when = serial
+    exposed = t > 0
+    order = np.lexsort((code[exposed], earliest[code[exposed]], t[exposed]))
+    np.testing.assert_array_equal(order, np.arange(order.shape[0]))
+    np.testing.assert_array_equal(when[exposed], earliest[code[exposed]])
+    np.testing.assert_array_equal(code[~exposed], np.flatnonzero(tier == 0))

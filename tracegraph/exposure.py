@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from tracegraph import _kernels
 from tracegraph._deps import require
+from tracegraph._parallel import radix_sort
 from tracegraph._parallel import threads as default_threads
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
@@ -533,11 +534,10 @@ def _trace_codes(
     excluded[cases.codes] = True
     traced = [np.unique(cases.codes).astype(np.int32)]
     n_traced = traced[0].shape[0]
-    scratch = np.empty(n_persons, dtype=np.int32)  # pages are touched only as written
 
     frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
     bar = progress_bar(progress, total=tiers, desc="tracing", unit="tier")
-    for _ in range(tiers):
+    for k in range(tiers):
         if frontier.persons.size == 0:
             break
         bar.describe(f"F{frontier.number}: {frontier.persons.size:,} infectious")
@@ -545,14 +545,16 @@ def _trace_codes(
         if n_traced == n_persons:  # nobody is left to reach
             reached = np.empty(0, dtype=np.int32)
         else:
-            _match_tier(index, frontier, excluded, rules, earliest, first_venue, threads=threads)
-            k = int(_kernels.newly_reached(earliest, excluded, FAR_FUTURE, scratch))
-            reached = scratch[:k].copy()
+            reached = _match_tier(
+                index, frontier, excluded, rules, earliest, first_venue, threads=threads
+            )
         tier[reached] = frontier.number
         excluded[reached] = True
         traced.append(reached)
         n_traced += reached.shape[0]
         done.append(frontier)
+        if k == tiers - 1:
+            break  # the last tier: nobody to expose next
         window_start = earliest[reached] + latency
         if infectious_for is None:
             window_end = np.full(reached.shape[0], FAR_FUTURE, dtype=np.int64)
@@ -583,6 +585,7 @@ def _trace_codes(
             "policy": rules.policy.name,
             "cumulative": cumulative,
         },
+        threads=threads,
     )
 
 
@@ -641,8 +644,12 @@ def _match_tier(
     first_venue: np.ndarray,
     *,
     threads: int | None = None,
-) -> None:
+) -> np.ndarray:
     """Lower ``earliest`` (and set ``first_venue``) for everyone a tier exposes.
+
+    Returns the persons the tier reached (int32 codes, ascending): those not
+    ``excluded`` whose ``earliest`` is now set (untraced persons' ``earliest`` is
+    ``FAR_FUTURE`` until a tier reaches them, and then they are excluded).
 
     Forward matching first merges the tier's exposure intervals per venue, each
     shrunk by the minimum overlap ``m``: a stay [s, e) overlaps an interval
@@ -658,14 +665,14 @@ def _match_tier(
     if rules.cumulative:
         for _, target, venue, o_start, _ in _tier_pairs(index, tier, excluded, rules):
             _lower(earliest, first_venue, target, o_start, venue)
-        return
+        return _newly_reached(earliest, excluded)
     p = _probe(index, tier, excluded, rules)
     venue, start, end, person = p.venue, p.start, p.end, p.person
     m = rules.min_overlap
     if not p.reverse and rules.policy.rule != "arrival":
         venue, start, end, m = _merged_queries(p, rules)
         person = np.full(venue.shape[0], -1, dtype=np.int32)
-    _earliest_overlaps(
+    reached = _earliest_overlaps(
         p.target,
         venue,
         start,
@@ -679,6 +686,14 @@ def _match_tier(
         rule=rules.policy.rule,
         threads=threads,
     )
+    return _newly_reached(earliest, excluded) if reached is None else reached
+
+
+def _newly_reached(earliest: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """The persons not ``excluded`` with an ``earliest`` time, ascending (int32 codes)."""
+    out = np.empty(earliest.shape[0], dtype=np.int32)  # pages are touched only as written
+    k = int(_kernels.newly_reached(earliest, excluded, FAR_FUTURE, out))
+    return out[:k].copy()
 
 
 def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -730,8 +745,11 @@ def _earliest_overlaps(
     by_query: bool,
     rule: Any,
     threads: int | None = None,
-) -> None:
+) -> np.ndarray | None:
     """:meth:`VenueIndex.earliest_overlaps`, split over threads for large inputs.
+
+    Returns the persons newly reached when the matching lists them on the way (the
+    packed path), else None.
 
     The kernel releases the GIL, so plain threads run it in parallel on contiguous
     slices of the queries; each thread lowers its own copy of ``earliest`` /
@@ -747,18 +765,17 @@ def _earliest_overlaps(
         and target.start.dtype == np.int32
         and bool((person < 0).all())
     ):
-        _earliest_packed(
+        return _earliest_packed(
             target, venue, start, end, min_overlap=min_overlap, closed=rule == "closed",
             excluded=excluded, earliest=earliest, first_venue=first_venue, threads=threads,
         )  # fmt: skip
-        return
     if threads == 1 or n < _PARALLEL_MIN_QUERIES:
         target.earliest_overlaps(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
             earliest=earliest, first_venue=first_venue,
             venue_pairs=np.zeros(target.n_venues, dtype=np.int64), by_query=by_query, rule=rule,
         )  # fmt: skip
-        return
+        return None
     bounds = np.linspace(0, n, 4 * threads + 1).astype(np.int64)
     states: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     local = threading.local()
@@ -788,6 +805,7 @@ def _earliest_overlaps(
         better = (e < earliest) | ((e == earliest) & (f < first_venue))
         earliest[better] = e[better]
         first_venue[better] = f[better]
+    return None
 
 
 def _earliest_packed(
@@ -802,40 +820,100 @@ def _earliest_packed(
     earliest: np.ndarray,
     first_venue: np.ndarray,
     threads: int,
-) -> None:
+) -> np.ndarray:
     """:func:`_earliest_overlaps` for queries on behalf of nobody, with packed keys.
 
     Each person's (earliest overlap, first venue) is kept as one int64 key (see
     :func:`tracegraph._kernels.earliest_packed`), excluded persons as ``-1``; threads
-    take contiguous slices of the queries with their own copy of the keys, and the
-    copies combine by an element-wise minimum, which is exactly the serial answer.
-    The keys then lower ``earliest``/``first_venue`` (smallest venue on a tie).
+    take contiguous slices of the queries, each with its own row of keys (set up by
+    the thread itself), and the rows combine by an element-wise minimum, which is
+    exactly the serial answer. The keys then lower ``earliest``/``first_venue``
+    (smallest venue on a tie), split over threads by person. Returns the persons
+    reached (ascending).
     """
-    best = np.where(excluded, np.int64(-1), np.iinfo(np.int64).max)
+    n = venue.shape[0]
+    n_persons = target.n_persons
+    threads = 1 if n < _PARALLEL_MIN_QUERIES else max(1, threads)
+    keys = np.empty((threads, n_persons), dtype=np.int64)
+    reached = np.empty(n_persons, dtype=np.int32)  # pages are touched only as written
 
-    def run(keys: np.ndarray, a: int, b: int) -> None:
+    def match(row: int, a: int, b: int) -> None:
+        _kernels.init_packed(excluded, keys[row])
         _kernels.earliest_packed(
             venue[a:b], start[a:b], end[a:b], min_overlap, closed,
             target.start, target.end, target.person, target.class_offsets, target.n_classes,
-            target.origin, target.bucket_width, keys,
+            target.origin, target.bucket_width, keys[row],
         )  # fmt: skip
 
-    n = venue.shape[0]
-    if threads == 1 or n < _PARALLEL_MIN_QUERIES:
-        run(best, 0, n)
+    def unpack(a: int, b: int) -> int:
+        return int(
+            _kernels.unpack_earliest(keys, a, b, target.origin, earliest, first_venue, reached[a:b])
+        )
+
+    query_bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
+    person_bounds = [int(x) for x in np.linspace(0, n_persons, threads + 1)]
+    if threads == 1:
+        match(0, 0, n)
+        found = [unpack(0, n_persons)]
     else:
-        bounds = np.linspace(0, n, threads + 1).astype(np.int64)
-        copies = [best] + [best.copy() for _ in range(threads - 1)]
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = [
-                pool.submit(run, keys, int(a), int(b))
-                for keys, (a, b) in zip(copies, itertools.pairwise(bounds), strict=True)
-            ]
-            for future in futures:
+            for future in [
+                pool.submit(match, row, a, b)
+                for row, (a, b) in enumerate(itertools.pairwise(query_bounds))
+            ]:
                 future.result()
-        for keys in copies[1:]:
-            np.minimum(best, keys, out=best)
-    _kernels.unpack_earliest(best, target.origin, earliest, first_venue)
+            found = [
+                f.result()
+                for f in [pool.submit(unpack, a, b) for a, b in itertools.pairwise(person_bounds)]
+            ]
+    return np.concatenate([reached[a : a + k] for a, k in zip(person_bounds, found, strict=False)])
+
+
+#: Fewer contacts than this are ordered on one thread.
+_PARALLEL_MIN_CONTACTS = 1 << 17
+
+
+def _contacts_order(
+    codes: np.ndarray, tier: np.ndarray, earliest: np.ndarray, *, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The traced persons ``codes`` sorted by (tier, earliest, code): ``(code, tier, when)``.
+
+    :func:`tracegraph._kernels.contacts_order`, with the radix sort and the decoding
+    split over threads for many contacts (the same order: the sort is stable and
+    exact). The cases come first, ``when`` 0.
+    """
+    n = codes.shape[0]
+    out_code, out_tier, out_when = (np.empty(n, dtype=d) for d in (np.int32, np.int8, np.int64))
+    threads = default_threads() if threads is None else max(1, threads)
+    packed = np.empty(n, dtype=np.int64) if threads > 1 and n >= _PARALLEL_MIN_CONTACTS else None
+    if packed is not None:
+        n_cases, n_exposed, t_min, shift, key_bits = _kernels.contacts_keys(
+            codes, tier, earliest, out_code, packed
+        )
+    if packed is None or (n_exposed and not key_bits):  # serial, or keys too wide to pack
+        k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
+        return out_code[:k], out_tier[:k], out_when[:k]
+    out_tier[:n_cases] = 0
+    out_when[:n_cases] = 0
+    shift_bits = _kernels.PACK_SHIFT
+    packed = radix_sort(packed[:n_exposed], shift_bits, shift_bits + key_bits, threads)
+    bounds = [int(x) for x in np.linspace(0, n_exposed, threads + 1)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [
+            pool.submit(
+                _kernels.unpack_contacts,
+                packed[a:b],
+                t_min,
+                shift,
+                out_code[n_cases + a :],
+                out_tier[n_cases + a :],
+                out_when[n_cases + a :],
+            )
+            for a, b in itertools.pairwise(bounds)
+        ]:
+            future.result()
+    k = n_cases + n_exposed
+    return out_code[:k], out_tier[:k], out_when[:k]
 
 
 def _lower(
@@ -1399,11 +1477,9 @@ class Trace:
         exposed_at: np.ndarray,
         pairs: _StayPairs,
         params: dict[str, Any],
+        threads: int | None = None,
     ) -> Trace:
-        n = codes.shape[0]
-        traced, t, when = (np.empty(n, dtype=d) for d in (np.int32, np.int8, np.int64))
-        n_traced = _kernels.contacts_order(codes, tier, exposed_at, traced, t, when)
-        traced, t, when = traced[:n_traced], t[:n_traced], when[:n_traced]
+        traced, t, when = _contacts_order(codes, tier, exposed_at, threads=threads)
         when[t == 0] = FAR_PAST  # the cases' times are null
         person = index.persons.take(pa.array(traced))
         n_keep = len(cases.unknown_ids)
