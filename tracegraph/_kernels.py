@@ -718,12 +718,14 @@ def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
     passes = (bits + 10) // 11
     digit = (bits + passes - 1) // passes
     size = 1 << digit
-    mask = size - 1
+    masks = np.empty(passes, dtype=np.int64)  # the last digit may be narrower
+    for k in range(passes):
+        masks[k] = (np.int64(1) << min(digit, bits - k * digit)) - 1
     counts = np.zeros((passes, size), dtype=np.int64)
     for i in range(n):
         x = values[i] >> lo_bit
         for k in range(passes):
-            counts[k, (x >> (k * digit)) & mask] += 1
+            counts[k, (x >> (k * digit)) & masks[k]] += 1
     buf = np.empty_like(values)
     for k in range(passes):
         total = 0
@@ -732,6 +734,7 @@ def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
             counts[k, d] = total
             total += c
         shift = lo_bit + k * digit
+        mask = masks[k]
         for i in range(n):
             x = values[i]
             d = (x >> shift) & mask
@@ -739,6 +742,13 @@ def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
             counts[k, d] += 1
         values, buf = buf, values
     return values
+
+
+@_jit
+def gather(values, rows, out):  # type: ignore[no-untyped-def]
+    """``out[i] = values[rows[i]]`` (one thread's slice of a parallel gather)."""
+    for i in range(rows.shape[0]):
+        out[i] = values[rows[i]]
 
 
 @_jit
@@ -888,8 +898,9 @@ def window_stays(  # type: ignore[no-untyped-def]
 def sort_by_group_then_value(group, value, n_groups):  # type: ignore[no-untyped-def]
     """Order of rows sorted by (group, value).
 
-    A counting sort by group, then a sort of each group's values: O(n + n_groups +
-    sum of k log k) over groups of size k. Returns ``(order, offsets)`` as
+    A counting sort by group, then a stable sort of each group's values: O(n +
+    n_groups + sum of k log k) over groups of size k (insertion sort for the many
+    small groups, no allocation). Returns ``(order, offsets)`` as
     :func:`counting_sort_into` fills them.
     """
     order = np.empty(group.shape[0], dtype=np.int64)
@@ -898,7 +909,16 @@ def sort_by_group_then_value(group, value, n_groups):  # type: ignore[no-untyped
     for g in range(n_groups):
         lo = offsets[g]
         hi = offsets[g + 1]
-        if hi - lo > 1:
+        if 1 < hi - lo <= 16:
+            for k in range(lo + 1, hi):
+                row = order[k]
+                x = value[row]
+                m = k
+                while m > lo and value[order[m - 1]] > x:
+                    order[m] = order[m - 1]
+                    m -= 1
+                order[m] = row
+        elif hi - lo > 16:
             rows = order[lo:hi].copy()
             keys = np.empty(hi - lo, dtype=value.dtype)
             for k in range(hi - lo):

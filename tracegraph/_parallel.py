@@ -78,7 +78,6 @@ def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> 
     passes = -(-bits // RADIX_DIGIT_BITS)
     digit = -(-bits // passes)
     size = 1 << digit
-    mask = size - 1
     bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
     slices = list(itertools.pairwise(bounds))
     buf = np.empty_like(values)
@@ -86,6 +85,7 @@ def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> 
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         for k in range(passes):
             shift = lo_bit + k * digit
+            mask = (1 << min(digit, bits - k * digit)) - 1  # the last digit may be narrower
             counts[:] = 0
             src = values
             for future in [

@@ -916,6 +916,49 @@ def _contacts_order(
     return out_code[:k], out_tier[:k], out_when[:k]
 
 
+def _ids_of(ids: pa.Array, codes: np.ndarray, *, threads: int | None = None) -> pa.Array:
+    """``ids.take(codes)``; many integer ids are gathered on threads."""
+    threads = default_threads() if threads is None else max(1, threads)
+    n = codes.shape[0]
+    if (
+        threads == 1
+        or n < _PARALLEL_MIN_CONTACTS
+        or not pa.types.is_integer(ids.type)
+        or ids.null_count
+    ):
+        return ids.take(pa.array(codes))
+    values = ids.to_numpy(zero_copy_only=True)
+    out = np.empty(n, dtype=values.dtype)
+    bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [
+            pool.submit(_kernels.gather, values, codes[a:b], out[a:b])
+            for a, b in itertools.pairwise(bounds)
+        ]:
+            future.result()
+    return pa.array(out, type=ids.type)
+
+
+def _timestamps_after_nulls(seconds: np.ndarray, n_null: int) -> pa.Array:
+    """``timestamp[us, UTC]`` of epoch ``seconds``, the first ``n_null`` of them null.
+
+    Scales ``seconds`` in place (the caller's buffer becomes the array's data) and
+    writes the validity bitmap directly.
+    """
+    n = seconds.shape[0]
+    np.multiply(seconds, 1_000_000, out=seconds)
+    valid = np.full((n + 7) // 8, 0xFF, dtype=np.uint8)
+    valid[: n_null // 8] = 0
+    if n_null % 8:
+        valid[n_null // 8] = (0xFF << (n_null % 8)) & 0xFF
+    return pa.Array.from_buffers(
+        pa.timestamp("us", tz="UTC"),
+        n,
+        [pa.py_buffer(valid), pa.py_buffer(seconds)],
+        null_count=n_null,
+    )
+
+
 def _lower(
     earliest: np.ndarray,
     first_venue: np.ndarray,
@@ -1480,25 +1523,31 @@ class Trace:
         threads: int | None = None,
     ) -> Trace:
         traced, t, when = _contacts_order(codes, tier, exposed_at, threads=threads)
-        when[t == 0] = FAR_PAST  # the cases' times are null
-        person = index.persons.take(pa.array(traced))
+        n_cases = int(np.searchsorted(t, 1))  # sorted by tier: the cases come first
+        person = _ids_of(index.persons, traced, threads=threads)
         n_keep = len(cases.unknown_ids)
         if n_keep:
-            # ids not in the index may not fit its integer type: then both become int64
+            # cases not in the index: after the other cases, in the order given; ids
+            # not in the index may not fit its integer type: then both become int64
             common = index.persons.type
             if cases.unknown_ids.type != common and pa.types.is_integer(common):
                 common = pa.int64()
-            person = pa.concat_arrays([person.cast(common), cases.unknown_ids.cast(common)])
-            t = np.concatenate([t, np.zeros(n_keep, dtype=np.int8)])
-            when = np.concatenate([when, np.full(n_keep, FAR_PAST, dtype=np.int64)])
-            order = np.lexsort((np.arange(len(t)), when, t))
-            person = person.take(pa.array(order))
-            t, when = t[order], when[order]
+            person = pa.concat_arrays(
+                [
+                    person.slice(0, n_cases).cast(common),
+                    cases.unknown_ids.cast(common),
+                    person.slice(n_cases).cast(common),
+                ]
+            )
+            zeros = np.zeros(n_keep, dtype=np.int64)
+            t = np.concatenate([t[:n_cases], zeros.astype(np.int8), t[n_cases:]])
+            when = np.concatenate([when[:n_cases], zeros, when[n_cases:]])
+            n_cases += n_keep
         contacts = pa.table(
             {
                 "person": person,
                 "tier": pa.array(t, type=pa.int8()),
-                "exposed_at": seconds_to_timestamp(when, mask=t == 0),
+                "exposed_at": _timestamps_after_nulls(when, n_cases),
             }
         )
         return cls(contacts=contacts, params=params, _pairs=pairs)
