@@ -117,9 +117,7 @@ def test_radix_sort_on_threads_is_the_serial_stable_sort(values, lo_bit, width, 
     expected = keys[np.argsort(digit, kind="stable")]  # stable: ties keep input order
     got = radix_sort(keys.copy(), lo_bit, hi_bit, n_threads)
     np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(
-        _kernels._radix_sort_bits(keys.copy(), lo_bit, hi_bit), expected
-    )
+    np.testing.assert_array_equal(_kernels._radix_sort_bits(keys.copy(), lo_bit, hi_bit), expected)
 
 
 @settings(max_examples=examples(0.3), deadline=None)

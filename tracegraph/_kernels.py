@@ -572,30 +572,24 @@ def unpack_earliest(keys, lo, hi, origin, earliest, first_venue, reached):  # ty
 
 
 @_jit
-def contacts_keys(codes, tier, earliest, out_code, packed):  # type: ignore[no-untyped-def]
-    """First step of ordering the traced persons ``codes`` by (tier, earliest, code).
+def contacts_span(codes, tier, earliest):  # type: ignore[no-untyped-def]
+    """Of the traced persons ``codes``: ``(n_cases, n_exposed, top tier, t_min, t_max)``.
 
-    ``codes`` lists each traced person once, ascending within each tier. Writes the
-    cases (tier 0) to ``out_code`` in code order and, when (tier, time, code) fit in
-    one int64, each exposed person's key ``(((tier - 1) << shift) + earliest - t_min)
-    << PACK_SHIFT | code`` to ``packed`` (in the order of ``codes``), sorting which by
-    bits ``PACK_SHIFT .. PACK_SHIFT + key_bits`` sorts the contacts. Returns
-    ``(n_cases, n_exposed, t_min, shift, key_bits)``; ``key_bits`` is 0 when the keys
-    do not fit (``packed`` is then not written).
+    Persons with tier ``-1`` (not traced) are skipped; ``t_min``/``t_max`` (the
+    exposed persons' earliest times) are the largest/smallest int64 when nobody is
+    exposed, and the top tier is then 1.
     """
-    n = codes.shape[0]
     n_cases = 0
     n_exposed = 0
     top = 1
     t_min = np.iinfo(np.int64).max
     t_max = np.iinfo(np.int64).min
-    for idx in range(n):
+    for idx in range(codes.shape[0]):
         p = codes[idx]
         k = tier[p]
         if k < 0:
             continue
         if k == 0:
-            out_code[n_cases] = p
             n_cases += 1
             continue
         n_exposed += 1
@@ -606,8 +600,16 @@ def contacts_keys(codes, tier, earliest, out_code, packed):  # type: ignore[no-u
             t_min = w
         if w > t_max:
             t_max = w
-    if n_exposed == 0:
-        return n_cases, 0, 0, 1, 0
+    return n_cases, n_exposed, top, t_min, t_max
+
+
+@_jit
+def contacts_bits(top, t_min, t_max):  # type: ignore[no-untyped-def]
+    """Bits of a contact's (tier, time) key: ``(shift, key_bits)``, ``key_bits`` 0 if too wide.
+
+    The key is ``((tier - 1) << shift) + time - t_min``; packed with the code (bits
+    below ``PACK_SHIFT``) when ``key_bits + PACK_SHIFT <= 62``.
+    """
     span = t_max - t_min + 1
     shift = 1
     while (span >> shift) > 0:
@@ -616,21 +618,34 @@ def contacts_keys(codes, tier, earliest, out_code, packed):  # type: ignore[no-u
     while ((np.int64(top - 1) << shift) + span) >> key_bits > 0:
         key_bits += 1
     if key_bits + PACK_SHIFT > 62:
-        return n_cases, n_exposed, t_min, shift, 0
+        return shift, 0
+    return shift, key_bits
+
+
+@_jit
+def contacts_pack(codes, tier, earliest, t_min, shift, out_cases, packed):  # type: ignore[no-untyped-def]
+    """Cases' codes to ``out_cases``, exposed persons' packed keys to ``packed``, in order.
+
+    The key of exposed person ``p`` is ``(((tier - 1) << shift) + earliest - t_min)
+    << PACK_SHIFT | p``: sorting the keys sorts the contacts by (tier, time, code).
+    """
+    n_cases = 0
     i = 0
-    for idx in range(n):
+    for idx in range(codes.shape[0]):
         p = codes[idx]
         k = tier[p]
-        if k > 0:
+        if k == 0:
+            out_cases[n_cases] = p
+            n_cases += 1
+        elif k > 0:
             key = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
             packed[i] = (key << PACK_SHIFT) | p
             i += 1
-    return n_cases, n_exposed, t_min, shift, key_bits
 
 
 @_jit
 def unpack_contacts(packed, t_min, shift, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
-    """Decode sorted keys of :func:`contacts_keys` into codes, tiers and times."""
+    """Decode sorted keys of :func:`contacts_pack` into codes, tiers and times."""
     code_mask = (np.int64(1) << PACK_SHIFT) - 1
     time_mask = (np.int64(1) << shift) - 1
     for i in range(packed.shape[0]):
@@ -653,15 +668,17 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
     O(n); when they do not fit, the (tier, time) keys are radix-sorted by position.
     """
     n = codes.shape[0]
-    packed = np.empty(n, dtype=np.int64)
-    n_cases, n_exposed, t_min, shift, key_bits = contacts_keys(
-        codes, tier, earliest, out_code, packed
-    )
+    n_cases, n_exposed, top, t_min, t_max = contacts_span(codes, tier, earliest)
+    if n_exposed == 0:
+        t_min = t_max = 0
+    shift, key_bits = contacts_bits(top, t_min, t_max)
     out_tier[:n_cases] = 0
     out_when[:n_cases] = 0
-    if n_exposed == 0:
-        return n_cases
     if key_bits > 0:
+        packed = np.empty(n_exposed, dtype=np.int64)
+        contacts_pack(codes, tier, earliest, t_min, shift, out_code, packed)
+        if n_exposed == 0:
+            return n_cases
         packed = _radix_sort_bits(packed[:n_exposed], PACK_SHIFT, PACK_SHIFT + key_bits)
         unpack_contacts(
             packed, t_min, shift, out_code[n_cases:], out_tier[n_cases:], out_when[n_cases:]
@@ -670,10 +687,14 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
     keys = np.empty(n_exposed, dtype=np.int64)
     exposed = np.empty(n_exposed, dtype=np.int32)
     i = 0
+    c = 0
     for idx in range(n):
         p = codes[idx]
         k = tier[p]
-        if k > 0:
+        if k == 0:
+            out_code[c] = p
+            c += 1
+        elif k > 0:
             exposed[i] = p
             keys[i] = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
             i += 1

@@ -22,7 +22,7 @@ import functools
 import itertools
 import pathlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -878,40 +878,54 @@ def _contacts_order(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The traced persons ``codes`` sorted by (tier, earliest, code): ``(code, tier, when)``.
 
-    :func:`tracegraph._kernels.contacts_order`, with the radix sort and the decoding
-    split over threads for many contacts (the same order: the sort is stable and
-    exact). The cases come first, ``when`` 0.
+    :func:`tracegraph._kernels.contacts_order`, split over threads for many contacts:
+    each thread packs the keys of a slice of ``codes`` (after one pass for the span
+    of times), the radix sort splits its passes, each thread decodes a slice. The
+    same order exactly (the keys are unique). The cases come first, ``when`` 0.
     """
     n = codes.shape[0]
     out_code, out_tier, out_when = (np.empty(n, dtype=d) for d in (np.int32, np.int8, np.int64))
     threads = default_threads() if threads is None else max(1, threads)
-    packed = np.empty(n, dtype=np.int64) if threads > 1 and n >= _PARALLEL_MIN_CONTACTS else None
-    if packed is not None:
-        n_cases, n_exposed, t_min, shift, key_bits = _kernels.contacts_keys(
-            codes, tier, earliest, out_code, packed
-        )
-    if packed is None or (n_exposed and not key_bits):  # serial, or keys too wide to pack
+    if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
         k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
         return out_code[:k], out_tier[:k], out_when[:k]
-    out_tier[:n_cases] = 0
-    out_when[:n_cases] = 0
-    shift_bits = _kernels.PACK_SHIFT
-    packed = radix_sort(packed[:n_exposed], shift_bits, shift_bits + key_bits, threads)
-    bounds = [int(x) for x in np.linspace(0, n_exposed, threads + 1)]
+    slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n, threads + 1)))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for future in [
-            pool.submit(
-                _kernels.unpack_contacts,
-                packed[a:b],
-                t_min,
-                shift,
-                out_code[n_cases + a :],
-                out_tier[n_cases + a :],
-                out_when[n_cases + a :],
+
+        def each(fn: Callable[..., Any], *args: Any) -> list[Any]:
+            futures = [pool.submit(fn, i, a, b, *args) for i, (a, b) in enumerate(slices)]
+            return [f.result() for f in futures]
+
+        spans = each(lambda i, a, b: _kernels.contacts_span(codes[a:b], tier, earliest))
+        n_cases = sum(int(x[0]) for x in spans)
+        n_exposed = sum(int(x[1]) for x in spans)
+        t_min = min((int(x[3]) for x in spans if x[1]), default=0)
+        t_max = max((int(x[4]) for x in spans if x[1]), default=0)
+        top = max(int(x[2]) for x in spans)
+        shift, key_bits = _kernels.contacts_bits(top, t_min, t_max)
+        if not key_bits:  # keys too wide to pack: the serial two-array sort
+            k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
+            return out_code[:k], out_tier[:k], out_when[:k]
+        case_at = np.cumsum([0] + [int(x[0]) for x in spans])
+        key_at = np.cumsum([0] + [int(x[1]) for x in spans])
+        packed = np.empty(n_exposed, dtype=np.int64)
+        each(
+            lambda i, a, b: _kernels.contacts_pack(
+                codes[a:b], tier, earliest, t_min, shift,
+                out_code[case_at[i] :], packed[key_at[i] : key_at[i + 1]],
             )
-            for a, b in itertools.pairwise(bounds)
-        ]:
-            future.result()
+        )  # fmt: skip
+        out_tier[:n_cases] = 0
+        out_when[:n_cases] = 0
+        shift_bits = _kernels.PACK_SHIFT
+        packed = radix_sort(packed, shift_bits, shift_bits + key_bits, threads)
+        slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n_exposed, threads + 1)))
+        each(
+            lambda i, a, b: _kernels.unpack_contacts(
+                packed[a:b], t_min, shift,
+                out_code[n_cases + a :], out_tier[n_cases + a :], out_when[n_cases + a :],
+            )
+        )  # fmt: skip
     k = n_cases + n_exposed
     return out_code[:k], out_tier[:k], out_when[:k]
 
