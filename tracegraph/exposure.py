@@ -548,8 +548,7 @@ def _trace_codes(
             reached = _match_tier(
                 index, frontier, excluded, rules, earliest, first_venue, threads=threads
             )
-        tier[reached] = frontier.number
-        excluded[reached] = True
+        _kernels.mark_traced(reached, frontier.number, tier, excluded)
         traced.append(reached)
         n_traced += reached.shape[0]
         done.append(frontier)
