@@ -87,14 +87,17 @@ def _f1_packed(d: Data) -> Any:
     """
     from tracegraph import exposure
 
-    saved = exposure._PACKED_MIN_QUERIES, exposure._PARALLEL_MIN_CONTACTS
+    names = ("_PACKED_MIN_QUERIES", "_PARALLEL_MIN_QUERIES", "_PARALLEL_MIN_CONTACTS")
+    saved = [getattr(exposure, name) for name in names]
     saved_env = os.environ.get("TRACEGRAPH_NUM_THREADS")
-    exposure._PACKED_MIN_QUERIES = exposure._PARALLEL_MIN_CONTACTS = 0
+    for name in names:
+        setattr(exposure, name, 0)
     os.environ["TRACEGRAPH_NUM_THREADS"] = "2"
     try:
         return tg.trace(d.index, d.cases, tiers=1).contacts
     finally:
-        exposure._PACKED_MIN_QUERIES, exposure._PARALLEL_MIN_CONTACTS = saved
+        for name, value in zip(names, saved, strict=True):
+            setattr(exposure, name, value)
         if saved_env is None:
             del os.environ["TRACEGRAPH_NUM_THREADS"]
         else:

@@ -508,3 +508,102 @@ def test_contacts_over_centuries_are_sorted_too():
     contacts = tg.trace(index, [1], tiers=2).contacts
     assert contacts["person"].to_pylist() == [1, 2, 4, 3]
     assert contacts["tier"].to_pylist() == [0, 1, 1, 2]
+
+
+# ----------------------------------------------------------------------------- contacts table
+
+
+def test_unknown_cases_follow_the_known_ones_in_the_order_given():
+    # known cases 1 and 2 (ids order), unknown 99 and 98 (order given), then tier 1 by time
+    rows = [(1, 10, 0, 3600), (2, 11, 0, 3600), (3, 10, 1800, 2000), (4, 11, 600, 900)]
+    index = tg.VenueIndex.from_stays(stays_table(rows))
+    contacts = tg.trace(index, [99, 2, 1, 98, 99], unknown="keep").contacts
+    assert contacts["person"].to_pylist() == [1, 2, 99, 98, 4, 3]
+    assert contacts["tier"].to_pylist() == [0, 0, 0, 0, 1, 1]
+    assert contacts["exposed_at"].null_count == 4
+    assert contacts["exposed_at"].cast(pa.int64()).to_pylist()[4:] == [600 * 10**6, 1800 * 10**6]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 17, 40])
+def test_timestamps_with_leading_nulls_match_a_masked_array(n):
+    from tracegraph._time import seconds_to_timestamp
+    from tracegraph.exposure import _timestamps_after_nulls
+
+    seconds = np.arange(n, dtype=np.int64) * 3600 - 5
+    for n_null in sorted({0, n // 2, (n // 8) * 8, n}):
+        expected = seconds_to_timestamp(seconds, mask=np.arange(n) < n_null)
+        got = _timestamps_after_nulls(seconds.copy(), n_null)
+        got.validate(full=True)
+        assert got.equals(expected)
+        assert got.null_count == n_null
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pa.array(np.arange(50, dtype=np.int8)),
+        pa.array(np.arange(50, dtype=np.uint64) * 2**40),
+        pa.array(np.arange(60, dtype=np.int32)).slice(10),
+        pa.array([f"p{i}" for i in range(50)]),
+    ],
+    ids=["int8", "uint64", "sliced int32", "string"],
+)
+def test_ids_gathered_on_threads_equal_take(monkeypatch, ids):
+    from tracegraph import exposure
+
+    monkeypatch.setattr(exposure, "_PARALLEL_MIN_CONTACTS", 1)
+    codes = np.random.default_rng(0).permutation(50)[:37].astype(np.int32)
+    for threads in (1, 2, 3):
+        got = exposure._ids_of(ids, codes, threads=threads)
+        assert got.equals(ids.take(pa.array(codes)))
+
+
+def test_packed_matching_lists_exactly_the_newly_reached(monkeypatch):
+    from tracegraph import exposure
+
+    monkeypatch.setattr(exposure, "_PACKED_MIN_QUERIES", 1)
+    monkeypatch.setattr(exposure, "_PARALLEL_MIN_QUERIES", 1)
+    rng = np.random.default_rng(5)
+    n = 20_000
+    start = rng.integers(0, 3 * 86_400, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 3_000, n),
+            "venue": rng.integers(0, 80, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + rng.integers(0, 7200, n)).cast(pa.timestamp("s", tz="UTC")),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    cases = exposure._resolve_cases(index, [0, 1, 2, 5], "raise")
+    frontier = exposure._Tier(1, cases.codes, cases.window_start, cases.window_end)
+    rules = exposure._Rules(
+        min_overlap=0,
+        linger=0,
+        direction="forward",
+        policy=exposure.resolve_policy("tracegraph"),
+        cumulative=False,
+    )
+    for threads in (1, 2, 3):
+        excluded = np.zeros(index.n_persons, dtype=np.bool_)
+        excluded[cases.codes] = True
+        earliest = np.full(index.n_persons, exposure.FAR_FUTURE, dtype=np.int64)
+        first_venue = np.full(index.n_persons, -1, dtype=np.int32)
+        reached = exposure._match_tier(
+            index, frontier, excluded, rules, earliest, first_venue, threads=threads
+        )
+        expected = exposure._newly_reached(earliest, excluded)
+        assert reached.dtype == np.int32
+        assert reached.size > 100
+        np.testing.assert_array_equal(reached, expected)
+
+
+@pytest.mark.parametrize("size", [15, 16, 17, 40])
+def test_group_then_value_order_is_a_stable_lexsort(size):
+    rng = np.random.default_rng(size)
+    group = np.repeat(np.arange(5), size)
+    rng.shuffle(group)
+    value = rng.integers(0, 4, group.shape[0])  # many ties
+    order, offsets = _kernels.sort_by_group_then_value(group, value, 5)
+    np.testing.assert_array_equal(order, np.lexsort((value, group)))
+    np.testing.assert_array_equal(offsets, np.arange(6) * size)
