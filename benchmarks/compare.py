@@ -165,13 +165,34 @@ def machine_info() -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
-    return {
+    out = {
         "python": platform.python_version(),
         "tracegraph": tg.__version__,
         "numpy": np.__version__,
         "numba": numba.__version__,
         "pyarrow": pa.__version__,
     }
+    commit = git_commit()
+    if commit:
+        out["tracegraph commit"] = commit
+    return out
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (with ``+`` if files differ from it), or None outside git."""
+    root = Path(tg.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+" if dirty else "") if head else None
 
 
 def fmt_s(seconds: float | None) -> str:
