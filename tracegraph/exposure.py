@@ -707,7 +707,10 @@ def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, n
     h_end = p.end - (m - 1)
     keep = h_end > p.start
     venue, start, h_end = p.venue[keep], p.start[keep], h_end[keep]
-    order, _ = _kernels.sort_by_group_then_value(venue, start, p.target.n_venues)
+    if venue.shape[0] * 8 < p.target.n_venues:  # few intervals: no pass over every venue
+        order = np.lexsort((start, venue))
+    else:
+        order, _ = _kernels.sort_by_group_then_value(venue, start, p.target.n_venues)
     venue, start, h_end = venue[order], start[order], h_end[order]
     group = np.empty(order.shape[0], dtype=np.int64)
     n = int(_kernels.merge_windows(venue.astype(np.int64), start, h_end, True, group))
