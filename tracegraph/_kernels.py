@@ -721,6 +721,20 @@ def mark_traced(persons, number, tier, excluded):  # type: ignore[no-untyped-def
 
 
 @_jit
+def clean_traced(persons, far, tier, earliest, first_venue, excluded):  # type: ignore[no-untyped-def]
+    """Reset the entries of ``persons`` to untraced: the only entries a trace writes.
+
+    Tier -1, earliest time ``far``, no first venue, not excluded.
+    """
+    for i in range(persons.shape[0]):
+        p = persons[i]
+        tier[p] = -1
+        earliest[p] = far
+        first_venue[p] = -1
+        excluded[p] = False
+
+
+@_jit
 def newly_reached(earliest, excluded, far, out):  # type: ignore[no-untyped-def]
     """Write the persons with ``earliest < far`` not ``excluded`` to ``out``, ascending.
 

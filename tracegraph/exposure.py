@@ -22,6 +22,7 @@ import functools
 import itertools
 import pathlib
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -491,6 +492,71 @@ class _Rules:
         return 0 if self.cumulative else self.min_overlap
 
 
+@dataclass(frozen=True)
+class _TraceState:
+    """Arrays over every person that tracing writes: clean, all untraced, between traces."""
+
+    tier: np.ndarray  # int8, -1: not traced
+    earliest: np.ndarray  # int64 epoch seconds, FAR_FUTURE: not reached
+    first_venue: np.ndarray  # int32 venue code, -1: none
+    excluded: np.ndarray  # bool, True: traced in an earlier tier
+
+    @classmethod
+    def clean(cls, n_persons: int) -> _TraceState:
+        return cls(
+            tier=np.full(n_persons, -1, dtype=np.int8),
+            earliest=np.full(n_persons, FAR_FUTURE, dtype=np.int64),
+            first_venue=np.full(n_persons, -1, dtype=np.int32),
+            excluded=np.zeros(n_persons, dtype=np.bool_),
+        )
+
+
+class _StatePool:
+    """Clean :class:`_TraceState` s of one index, reused by later traces.
+
+    Setting up the arrays costs a pass over every person (about 14 bytes each), which
+    would dominate small traces on a large index; a trace writes only the entries of
+    the persons it traces, so it hands its state back cleaned in O(traced). A state
+    is used by one trace at a time: concurrent traces take different states (a new
+    one when none is free); at most :data:`_POOL_SIZE` are kept. A trace that fails
+    does not hand its state back.
+    """
+
+    def __init__(self, n_persons: int) -> None:
+        self.n_persons = n_persons
+        self.lock = threading.Lock()
+        self.free: list[_TraceState] = []
+
+    def take(self) -> _TraceState:
+        with self.lock:
+            if self.free:
+                return self.free.pop()
+        return _TraceState.clean(self.n_persons)
+
+    def give(self, state: _TraceState, touched: np.ndarray) -> None:
+        _kernels.clean_traced(
+            touched, FAR_FUTURE, state.tier, state.earliest, state.first_venue, state.excluded
+        )
+        with self.lock:
+            if len(self.free) < _POOL_SIZE:
+                self.free.append(state)
+
+
+#: Clean trace states kept per index (each about 14 bytes per person).
+_POOL_SIZE = 2
+_POOLS: weakref.WeakKeyDictionary[VenueIndex, _StatePool] = weakref.WeakKeyDictionary()
+_POOLS_LOCK = threading.Lock()
+
+
+def _state_pool(index: VenueIndex) -> _StatePool:
+    """The pool of trace states of ``index`` (dropped with the index)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(index)
+        if pool is None or pool.n_persons != index.n_persons:
+            pool = _POOLS[index] = _StatePool(index.n_persons)
+        return pool
+
+
 def _trace_codes(
     index: VenueIndex,
     cases: _Cases,
@@ -523,16 +589,15 @@ def _trace_codes(
         cumulative=cumulative,
     )
     n_persons = index.n_persons
-    tier = np.full(n_persons, -1, dtype=np.int8)
-    earliest = np.full(n_persons, FAR_FUTURE, dtype=np.int64)
-    first_venue = np.full(n_persons, -1, dtype=np.int32)
-    tier[cases.codes] = 0
-    done: list[_Tier] = []
+    pool = _state_pool(index)
+    state = pool.take()  # arrays over every person, in their clean state
+    tier, earliest, first_venue = state.tier, state.earliest, state.first_venue
     # everyone traced so far (tiers 0..k-1 while tier k is matched), kept up to date
     # as tiers are added, so that small traces do no per-person passes
-    excluded = np.zeros(n_persons, dtype=np.bool_)
-    excluded[cases.codes] = True
+    excluded = state.excluded
+    done: list[_Tier] = []
     traced = [np.unique(cases.codes).astype(np.int32)]
+    _kernels.mark_traced(traced[0], 0, tier, excluded)
     n_traced = traced[0].shape[0]
 
     frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
@@ -561,20 +626,14 @@ def _trace_codes(
             window_end = window_start + infectious_for
         frontier = _Tier(frontier.number + 1, reached, window_start, window_end)
     bar.close()
-    pairs = _StayPairs(
-        index=index,
-        tier=tier,
-        tiers=tuple(done),
-        rules=rules,
-        first_venue=first_venue,
-    )
-    return Trace._build(
+    codes = np.concatenate(traced)
+    result = Trace._build(
         index,
         cases,
-        np.concatenate(traced),
-        tier,
-        earliest,
-        pairs,
+        codes,
+        state,
+        tiers=tuple(done),
+        rules=rules,
         params={
             "tiers": tiers,
             "min_overlap": min_overlap,
@@ -586,6 +645,9 @@ def _trace_codes(
         },
         threads=threads,
     )
+    # only the traced persons' entries were written: cleaning them is O(answer)
+    pool.give(state, codes)
+    return result
 
 
 def _reverse(index: VenueIndex, excluded: np.ndarray, n_intervals: int, rules: _Rules) -> bool:
@@ -1359,10 +1421,25 @@ class _StayPairs:
     """
 
     index: VenueIndex
-    tier: np.ndarray  # final tier per person code (-1: not traced)
+    codes: np.ndarray  # the traced persons (int32 codes, the cases first)
+    code_tier: np.ndarray  # their tiers (int8)
+    code_first_venue: np.ndarray  # venue code of their earliest exposure (-1: none)
     tiers: tuple[_Tier, ...]
     rules: _Rules
-    first_venue: np.ndarray  # venue code of each person's earliest exposure (-1: none)
+
+    @functools.cached_property
+    def tier(self) -> np.ndarray:
+        """Final tier per person code (-1: not traced), over every person of the index."""
+        tier = np.full(self.index.n_persons, -1, dtype=np.int8)
+        tier[self.codes] = self.code_tier
+        return tier
+
+    @functools.cached_property
+    def first_venue(self) -> np.ndarray:
+        """Venue code of each person's earliest exposure (-1: none), over every person."""
+        venue = np.full(self.index.n_persons, -1, dtype=np.int32)
+        venue[self.codes] = self.code_first_venue
+        return venue
 
     @property
     def persons(self) -> pa.Array:
@@ -1532,13 +1609,22 @@ class Trace:
         index: VenueIndex,
         cases: _Cases,
         codes: np.ndarray,
-        tier: np.ndarray,
-        exposed_at: np.ndarray,
-        pairs: _StayPairs,
+        state: _TraceState,
+        *,
+        tiers: tuple[_Tier, ...],
+        rules: _Rules,
         params: dict[str, Any],
         threads: int | None = None,
     ) -> Trace:
-        traced, t, when = _contacts_order(codes, tier, exposed_at, threads=threads)
+        traced, t, when = _contacts_order(codes, state.tier, state.earliest, threads=threads)
+        pairs = _StayPairs(
+            index=index,
+            codes=traced,
+            code_tier=t,
+            code_first_venue=state.first_venue[traced],
+            tiers=tiers,
+            rules=rules,
+        )
         n_cases = int(np.searchsorted(t, 1))  # sorted by tier: the cases come first
         person = _ids_of(index.persons, traced, threads=threads)
         n_keep = len(cases.unknown_ids)
@@ -1600,8 +1686,8 @@ class Trace:
         ...     result.tier_counts().get(1, 0))
         True
         """
-        venue = self._pairs.first_venue
-        venue = venue[(venue >= 0) & (self._pairs.tier > 0)]
+        venue = self._pairs.code_first_venue
+        venue = venue[(venue >= 0) & (self._pairs.code_tier > 0)]
         counts = np.bincount(venue, minlength=self.index.n_venues)
         busiest = np.argsort(-counts, kind="stable")[:n]
         busiest = busiest[counts[busiest] > 0]

@@ -550,7 +550,7 @@ def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: 
         for c, v in zip(pairs_cv[0].tolist(), ids, strict=True):
             venue_lists[c].append(v)
     person = index.persons.take(pa.array(case_codes))
-    n_kept = len(result.contacts) - int((result._pairs.tier >= 0).sum())
+    n_kept = len(result.contacts) - int(result._pairs.codes.shape[0])
     persons: list[Any] = person.to_pylist()
     clusters_of = cluster.tolist()
     sizes = size[label].tolist()
