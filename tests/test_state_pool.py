@@ -118,3 +118,41 @@ def test_each_index_has_its_own_pool_and_keeps_only_a_few_states():
     for state in states:
         pool.give(state, np.empty(0, dtype=np.int32))
     assert len(pool.free) == exposure._POOL_SIZE
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+@pytest.mark.parametrize("policy", ["tracegraph", "nz"])
+def test_small_tiers_list_exactly_the_newly_reached(direction, policy, monkeypatch):
+    # few matches: the reached persons come from listing the matches again, not from a
+    # pass over every person; they must be the same persons
+    monkeypatch.setattr(exposure, "_LIST_REACHED_BELOW", 1)  # always list
+    rng = np.random.default_rng(9)
+    n = 5_000
+    start = rng.integers(0, 2 * 86_400, n)
+    rows = list(
+        zip(
+            rng.integers(0, 2_000, n).tolist(),
+            rng.integers(0, 40, n).tolist(),
+            start.tolist(),
+            (start + rng.integers(0, 7200, n)).tolist(),
+            strict=True,
+        )
+    )
+    index = tg.VenueIndex.from_stays(stays_table(rows))
+    cases = exposure._resolve_cases(index, [rows[0][0], rows[1][0]], "raise")
+    frontier = exposure._Tier(1, cases.codes, cases.window_start, cases.window_end)
+    rules = exposure._Rules(
+        min_overlap=0,
+        linger=0,
+        direction=direction,
+        policy=exposure.resolve_policy(policy),
+        cumulative=False,
+    )
+    state = exposure._TraceState.clean(index.n_persons)
+    state.excluded[cases.codes] = True
+    reached = exposure._match_tier(
+        index, frontier, state.excluded, rules, state.earliest, state.first_venue, threads=1
+    )
+    assert reached.dtype == np.int32
+    assert reached.size > 3
+    np.testing.assert_array_equal(reached, exposure._newly_reached(state.earliest, state.excluded))

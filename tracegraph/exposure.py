@@ -790,6 +790,9 @@ def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, n
 
 #: Tiers with fewer queries than this are matched on one thread.
 _PARALLEL_MIN_QUERIES = 2048
+#: A serial tier lists whom it reached from its matches when they number less than
+#: the persons divided by this (else by a pass over every person).
+_LIST_REACHED_BELOW = 16
 #: Tiers with fewer queries than this keep each person's earliest exposure in place
 #: (the general kernel) rather than as packed keys over every person.
 _PACKED_MIN_QUERIES = 2048
@@ -812,8 +815,9 @@ def _earliest_overlaps(
 ) -> np.ndarray | None:
     """:meth:`VenueIndex.earliest_overlaps`, split over threads for large inputs.
 
-    Returns the persons newly reached when the matching lists them on the way (the
-    packed path), else None.
+    Returns the persons newly reached (ascending int32 codes) when they are known
+    without a pass over every person (the packed path lists them on the way; a
+    serial tier with few matches lists its matches again), else None.
 
     The kernel releases the GIL, so plain threads run it in parallel on contiguous
     slices of the queries; each thread lowers its own copy of ``earliest`` /
@@ -834,12 +838,20 @@ def _earliest_overlaps(
             excluded=excluded, earliest=earliest, first_venue=first_venue, threads=threads,
         )  # fmt: skip
     if threads == 1 or n < _PARALLEL_MIN_QUERIES:
-        target.earliest_overlaps(
+        n_matches = target.earliest_overlaps(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
             earliest=earliest, first_venue=first_venue,
             venue_pairs=np.zeros(target.n_venues, dtype=np.int64), by_query=by_query, rule=rule,
         )  # fmt: skip
-        return None
+        if n_matches * _LIST_REACHED_BELOW > earliest.shape[0]:
+            return None  # many matches: one pass over every person finds them faster
+        # few matches: list them again and take their persons, O(matches), instead of
+        # a pass over every person of a large city
+        parts = target.query_parts(
+            venue, start, end, person, min_overlap=min_overlap, excluded=excluded, rule=rule
+        )
+        who = [person[q] if by_query else target.person[j] for q, j, _, _ in parts]
+        return np.unique(np.concatenate(who)).astype(np.int32)
     bounds = np.linspace(0, n, 4 * threads + 1).astype(np.int64)
     states: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     local = threading.local()
