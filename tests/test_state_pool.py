@@ -25,6 +25,15 @@ def fresh_pool(index):
     return exposure._StatePool(index.n_persons)  # a new pool: a clean state every time
 
 
+def random_rows(seed, n, *, persons, venues, days):
+    """``n`` random stays ``(person, venue, start, end)`` of up to two hours."""
+    rng = np.random.default_rng(seed)
+    start = rng.integers(0, days * 86_400, n)
+    end = start + rng.integers(0, 7200, n)
+    who, where = rng.integers(0, persons, n), rng.integers(0, venues, n)
+    return list(zip(who.tolist(), where.tolist(), start.tolist(), end.tolist(), strict=True))
+
+
 def assert_clean(state):
     assert (state.tier == -1).all()
     assert (state.earliest == exposure.FAR_FUTURE).all()
@@ -69,18 +78,7 @@ def test_large_traces_hand_back_clean_states(monkeypatch):
     monkeypatch.setattr(exposure, "_PACKED_MIN_QUERIES", 1)
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_QUERIES", 1)
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_CONTACTS", 1)
-    rng = np.random.default_rng(2)
-    n = 30_000
-    start = rng.integers(0, 3 * 86_400, n)
-    rows = list(
-        zip(
-            rng.integers(0, 4_000, n).tolist(),
-            rng.integers(0, 60, n).tolist(),
-            start.tolist(),
-            (start + rng.integers(0, 7200, n)).tolist(),
-            strict=True,
-        )
-    )
+    rows = random_rows(2, 30_000, persons=4_000, venues=60, days=3)
     index = tg.VenueIndex.from_stays(stays_table(rows))
     first = tg.trace(index, [0, 1, 2], tiers=3)
     second = tg.trace(index, [7], tiers=2)
@@ -126,18 +124,7 @@ def test_small_tiers_list_exactly_the_newly_reached(direction, policy, monkeypat
     # few matches: the reached persons come from listing the matches again, not from a
     # pass over every person; they must be the same persons
     monkeypatch.setattr(exposure, "_LIST_REACHED_BELOW", 1)  # always list
-    rng = np.random.default_rng(9)
-    n = 5_000
-    start = rng.integers(0, 2 * 86_400, n)
-    rows = list(
-        zip(
-            rng.integers(0, 2_000, n).tolist(),
-            rng.integers(0, 40, n).tolist(),
-            start.tolist(),
-            (start + rng.integers(0, 7200, n)).tolist(),
-            strict=True,
-        )
-    )
+    rows = random_rows(9, 5_000, persons=2_000, venues=40, days=2)
     index = tg.VenueIndex.from_stays(stays_table(rows))
     cases = exposure._resolve_cases(index, [rows[0][0], rows[1][0]], "raise")
     frontier = exposure._Tier(1, cases.codes, cases.window_start, cases.window_end)

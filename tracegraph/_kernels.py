@@ -749,44 +749,44 @@ def newly_reached(earliest, excluded, far, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def _radix_digits(bits):  # type: ignore[no-untyped-def]
+    """``(passes, digit bits)`` of an LSD radix sort over ``bits`` bits.
+
+    Digits of at most 11 bits (2,048 counters a pass, few enough for the scatter's
+    output streams to stay in cache), as few passes as the bits need, the bits
+    spread evenly (the last digit may be narrower).
+    """
+    passes = (bits + 10) // 11
+    return passes, (bits + passes - 1) // passes
+
+
+@_jit
 def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
     """Non-negative int64 ``values`` sorted by their bits ``lo_bit..hi_bit`` (stable).
 
-    LSD radix with digits of at most 11 bits (2,048 counters a pass, few enough for
-    the scatter's output streams to stay in cache), as few passes as the bits need;
-    one read computes the counts of every pass. Returns the sorted array (the input
-    or a buffer). With the bits below ``lo_bit`` ascending within equal keys on
-    input, the result is fully sorted.
+    LSD radix (digits by :func:`_radix_digits`), each pass a :func:`radix_counts`
+    and a :func:`radix_scatter`. Returns the sorted array (the input or a buffer).
+    With the bits below ``lo_bit`` ascending within equal keys on input, the result
+    is fully sorted.
     """
     n = values.shape[0]
     bits = hi_bit - lo_bit
     if n < 2 or bits <= 0:
         return values
-    passes = (bits + 10) // 11
-    digit = (bits + passes - 1) // passes
-    size = 1 << digit
-    masks = np.empty(passes, dtype=np.int64)  # the last digit may be narrower
-    for k in range(passes):
-        masks[k] = (np.int64(1) << min(digit, bits - k * digit)) - 1
-    counts = np.zeros((passes, size), dtype=np.int64)
-    for i in range(n):
-        x = values[i] >> lo_bit
-        for k in range(passes):
-            counts[k, (x >> (k * digit)) & masks[k]] += 1
+    passes, digit = _radix_digits(bits)
+    counts = np.empty(1 << digit, dtype=np.int64)
     buf = np.empty_like(values)
     for k in range(passes):
-        total = 0
-        for d in range(size):
-            c = counts[k, d]
-            counts[k, d] = total
-            total += c
         shift = lo_bit + k * digit
-        mask = masks[k]
-        for i in range(n):
-            x = values[i]
-            d = (x >> shift) & mask
-            buf[counts[k, d]] = x
-            counts[k, d] += 1
+        mask = (np.int64(1) << min(digit, bits - k * digit)) - 1
+        counts[:] = 0
+        radix_counts(values, shift, mask, counts)
+        total = 0
+        for d in range(counts.shape[0]):
+            c = counts[d]
+            counts[d] = total
+            total += c
+        radix_scatter(values, shift, mask, counts, buf)
         values, buf = buf, values
     return values
 

@@ -57,10 +57,6 @@ def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:
             future.result()
 
 
-#: Radix digits of at most this many bits (see :func:`tracegraph._kernels._radix_sort_bits`).
-RADIX_DIGIT_BITS = 11
-
-
 def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> np.ndarray:
     """Non-negative int64 ``values`` sorted by bits ``lo_bit..hi_bit`` (stable), on threads.
 
@@ -75,8 +71,7 @@ def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> 
     bits = hi_bit - lo_bit
     if n_threads <= 1 or n < 2 * n_threads or bits <= 0:
         return _kernels._radix_sort_bits(values, lo_bit, hi_bit)  # type: ignore[no-any-return]
-    passes = -(-bits // RADIX_DIGIT_BITS)
-    digit = -(-bits // passes)
+    passes, digit = (int(x) for x in _kernels._radix_digits(bits))
     size = 1 << digit
     bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
     slices = list(itertools.pairwise(bounds))

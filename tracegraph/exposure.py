@@ -656,9 +656,13 @@ def _reverse(index: VenueIndex, excluded: np.ndarray, n_intervals: int, rules: _
         return False  # matched forward only: the rule is not symmetric / venues expand
     if rules.direction != "auto":
         return rules.direction == "reverse"
+    return _n_stays_left(index, excluded) < n_intervals
+
+
+def _n_stays_left(index: VenueIndex, excluded: np.ndarray) -> int:
+    """Number of stays of the persons not ``excluded``."""
     gone = np.flatnonzero(excluded)
-    n_gone = int((index.person_offsets[gone + 1] - index.person_offsets[gone]).sum())
-    return index.n_stays - n_gone < n_intervals
+    return index.n_stays - int((index.person_offsets[gone + 1] - index.person_offsets[gone]).sum())
 
 
 @dataclass(frozen=True)
@@ -1152,10 +1156,7 @@ def _candidates(
         width,
         person_view=False,
     )
-    gone = np.flatnonzero(excluded)
-    capacity = index.n_stays - int(
-        (index.person_offsets[gone + 1] - index.person_offsets[gone]).sum()
-    )
+    capacity = _n_stays_left(index, excluded)
     cand = np.empty(capacity, dtype=np.int32)
     c_venue = np.empty(capacity, dtype=np.int32)
     c_start = np.empty(capacity, dtype=np.int64)
