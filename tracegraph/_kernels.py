@@ -422,8 +422,8 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
                 s_rel = start[j]
                 if s_rel > b_rel or (s_rel == b_rel and rule != RULE_CLOSED):
                     break  # sorted by start: nothing later reaches the query
-                s = s_rel + origin
-                t = end[j] + origin
+                s = np.int64(s_rel) + origin  # int64: the sum may pass 2**31
+                t = np.int64(end[j]) + origin
                 if rule == RULE_HALF_OPEN:
                     if t <= a or t == s:
                         continue
@@ -850,8 +850,8 @@ def exposure_intervals(  # type: ignore[no-untyped-def]
         w1 = window_end[i]
         for r in range(person_offsets[p], person_offsets[p + 1]):
             j = person_stays[r]
-            s = start[j] + origin
-            e = end[j] + origin
+            s = np.int64(start[j]) + origin  # int64: the sum may pass 2**31
+            e = np.int64(end[j]) + origin
             s = s if s > w0 else w0
             e = e if e < w1 else w1
             if e - s > 0 or (closed and e == s):
