@@ -589,7 +589,7 @@ def test_packed_matching_lists_exactly_the_newly_reached(monkeypatch):
         excluded[cases.codes] = True
         earliest = np.full(index.n_persons, exposure.FAR_FUTURE, dtype=np.int64)
         first_venue = np.full(index.n_persons, -1, dtype=np.int32)
-        reached = exposure._match_tier(
+        reached, _ = exposure._match_tier(
             index, frontier, excluded, rules, earliest, first_venue, threads=threads
         )
         expected = exposure._newly_reached(earliest, excluded)

@@ -42,6 +42,7 @@ def run(index, cases, threads, direction="forward", **kwargs):
         latency=0,
         infectious_for=None,
         direction=direction,
+        policy=tg.MatchPolicy.named(kwargs.get("policy", "tracegraph")),
         threads=threads,
     )
 
@@ -56,8 +57,8 @@ def test_threads_match_serial_and_oracle(split_always, city, data):
     cases = [c for c in data.draw(case_windows(city, windows=False)) if c in city.people]
     min_overlap = data.draw(st.sampled_from([0, 60, 900]))
     threads = data.draw(st.integers(2, 5))
-    # forward: packed keys (one int64 per person) or the general kernel, as drawn;
-    # reverse: the general kernel
+    # forward: packed keys (32-bit times; first venues found again when asked) or the
+    # general kernel, as drawn; reverse: the general kernel
     direction = data.draw(st.sampled_from(["forward", "reverse"]))
     packed = data.draw(st.booleans())
     index = tg.VenueIndex.from_stays(stays_table(city.stays))
@@ -77,6 +78,75 @@ def test_threads_match_serial_and_oracle(split_always, city, data):
         first = min(v for _, t, v, s, _, _ in edges if t == person and s == when)
         code = int(index.person_codes(pa.array([person]))[0])
         assert venues[parallel._pairs.first_venue[code]] == first
+
+
+def test_first_venues_of_packed_tiers_are_found_when_asked():
+    # large tiers keep only times while tracing; the venue of each person's earliest
+    # exposure is found again on demand and must be what the general kernel records
+    rng = np.random.default_rng(5)
+    n = 40_000
+    start = rng.integers(0, 14 * 86_400, n)
+    table = pa.table(
+        {
+            "person": rng.integers(0, 6_000, n),
+            "venue": rng.integers(0, 300, n),
+            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + rng.integers(0, 3 * 3600, n)).cast(pa.timestamp("s", tz="UTC")),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    cases = np.unique(table["person"].to_numpy()[:5]).tolist()
+    for policy in ("tracegraph", "crowdnotifier"):  # half-open and closed intervals
+        results = {}
+        for packed in (True, False):
+            with mock.patch.object(exposure, "_PACKED_MIN_QUERIES", 1 if packed else 2**62):
+                results[packed] = run(index, cases, 2, tiers=3, policy=policy)
+        lazy, eager = results[True], results[False]
+        assert lazy._pairs.unrecorded == (1, 2, 3)  # every tier matched with packed keys
+        assert eager._pairs.unrecorded == ()
+        assert lazy.contacts.equals(eager.contacts)
+        assert lazy.tier_counts()[3] > 100
+        assert (eager._pairs.code_first_venue[eager._pairs.code_tier > 0] >= 0).all()
+        np.testing.assert_array_equal(lazy._pairs.code_first_venue, eager._pairs.code_first_venue)
+        assert lazy.first_exposure_venues(10**6).equals(eager.first_exposure_venues(10**6))
+
+
+@pytest.mark.parametrize("policy", ["tracegraph", "crowdnotifier"])
+def test_packed_keys_reach_the_last_second_of_int32_time(split_always, policy):
+    # index times are int32 seconds after the first start while the stays span less
+    # than 2**31 s; a 32-bit key stores overlap start + 1, which must not collide with
+    # the "not reached" key at the very end of that range
+    last = 2**31 - 1
+    t0 = 1_600_000_000
+    table = pa.table(
+        {
+            "person": [1, 2, 3, 4],
+            "venue": [9, 5, 5, 5],
+            "start": [t0, t0 + last - 10, t0 + last - 4, t0 + last],
+            "end": [t0 + 1, t0 + last, t0 + last, t0 + last],
+        }
+    ).cast(
+        pa.schema(
+            [
+                ("person", pa.int64()),
+                ("venue", pa.int64()),
+                ("start", pa.timestamp("s", tz="UTC")),
+                ("end", pa.timestamp("s", tz="UTC")),
+            ]
+        )
+    )
+    index = tg.VenueIndex.from_stays(table)
+    assert index.start.dtype == np.int32  # the packed path applies
+    result = tg.trace(index, [2], policy=policy)
+    assert result._pairs.unrecorded == (1,)
+    got = dict(zip(*(result.contacts[c].to_pylist() for c in ("person", "tier")), strict=True))
+    # closed intervals (crowdnotifier) also reach the zero-length stay at the last second
+    assert got == ({2: 0, 3: 1, 4: 1} if policy == "crowdnotifier" else {2: 0, 3: 1})
+    when = result.contacts.filter(pa.compute.equal(result.contacts["person"], 3))["exposed_at"]
+    assert when[0].value // 1_000_000 == t0 + last - 4
+    if policy == "crowdnotifier":
+        when = result.contacts.filter(pa.compute.equal(result.contacts["person"], 4))["exposed_at"]
+        assert when[0].value // 1_000_000 == t0 + last
 
 
 def test_large_tier_on_threads_equals_serial():

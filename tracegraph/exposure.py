@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -597,6 +597,7 @@ def _trace_codes(
     excluded = state.excluded
     done: list[_Tier] = []
     traced = [np.unique(cases.codes).astype(np.int32)]
+    unrecorded: list[int] = []  # tiers whose first venues are found when asked for
     _kernels.mark_traced(traced[0], 0, tier, excluded)
     n_traced = traced[0].shape[0]
 
@@ -610,9 +611,11 @@ def _trace_codes(
         if n_traced == n_persons:  # nobody is left to reach
             reached = np.empty(0, dtype=np.int32)
         else:
-            reached = _match_tier(
+            reached, recorded = _match_tier(
                 index, frontier, excluded, rules, earliest, first_venue, threads=threads
             )
+            if not recorded:
+                unrecorded.append(frontier.number)
         _kernels.mark_traced(reached, frontier.number, tier, excluded)
         traced.append(reached)
         n_traced += reached.shape[0]
@@ -634,6 +637,7 @@ def _trace_codes(
         state,
         tiers=tuple(done),
         rules=rules,
+        unrecorded=tuple(unrecorded),
         params={
             "tiers": tiers,
             "min_overlap": min_overlap,
@@ -709,12 +713,14 @@ def _match_tier(
     first_venue: np.ndarray,
     *,
     threads: int | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, bool]:
     """Lower ``earliest`` (and set ``first_venue``) for everyone a tier exposes.
 
     Returns the persons the tier reached (int32 codes, ascending): those not
     ``excluded`` whose ``earliest`` is now set (untraced persons' ``earliest`` is
-    ``FAR_FUTURE`` until a tier reaches them, and then they are excluded).
+    ``FAR_FUTURE`` until a tier reaches them, and then they are excluded); and
+    whether their ``first_venue`` was set (large tiers leave it to be found again
+    when asked for, see :attr:`_StayPairs.code_first_venue`).
 
     Forward matching first merges the tier's exposure intervals per venue, each
     shrunk by the minimum overlap ``m``: a stay [s, e) overlaps an interval
@@ -730,7 +736,7 @@ def _match_tier(
     if rules.cumulative:
         for _, target, venue, o_start, _ in _tier_pairs(index, tier, excluded, rules):
             _lower(earliest, first_venue, target, o_start, venue)
-        return _newly_reached(earliest, excluded)
+        return _newly_reached(earliest, excluded), True
     p = _probe(index, tier, excluded, rules)
     venue, start, end, person = p.venue, p.start, p.end, p.person
     m = rules.min_overlap
@@ -751,7 +757,9 @@ def _match_tier(
         rule=rules.policy.rule,
         threads=threads,
     )
-    return _newly_reached(earliest, excluded) if reached is None else reached
+    if reached.persons is None:
+        return _newly_reached(earliest, excluded), reached.first_venues
+    return reached.persons, reached.first_venues
 
 
 def _newly_reached(earliest: np.ndarray, excluded: np.ndarray) -> np.ndarray:
@@ -802,6 +810,13 @@ _LIST_REACHED_BELOW = 16
 _PACKED_MIN_QUERIES = 2048
 
 
+class _Reached(NamedTuple):
+    """Whom a tier reached, as :func:`_earliest_overlaps` found out."""
+
+    persons: np.ndarray | None  # ascending int32 codes; None: not listed (find by a pass)
+    first_venues: bool = True  # whether their first venues were recorded
+
+
 def _earliest_overlaps(
     target: VenueIndex,
     venue: np.ndarray,
@@ -816,12 +831,13 @@ def _earliest_overlaps(
     by_query: bool,
     rule: Any,
     threads: int | None = None,
-) -> np.ndarray | None:
+) -> _Reached:
     """:meth:`VenueIndex.earliest_overlaps`, split over threads for large inputs.
 
     Returns the persons newly reached (ascending int32 codes) when they are known
     without a pass over every person (the packed path lists them on the way; a
-    serial tier with few matches lists its matches again), else None.
+    serial tier with few matches lists its matches again), else None; and whether
+    ``first_venue`` was set for them (not on the packed path).
 
     The kernel releases the GIL, so plain threads run it in parallel on contiguous
     slices of the queries; each thread lowers its own copy of ``earliest`` /
@@ -837,10 +853,11 @@ def _earliest_overlaps(
         and target.start.dtype == np.int32
         and bool((person < 0).all())
     ):
-        return _earliest_packed(
+        reached = _earliest_packed(
             target, venue, start, end, min_overlap=min_overlap, closed=rule == "closed",
-            excluded=excluded, earliest=earliest, first_venue=first_venue, threads=threads,
+            excluded=excluded, earliest=earliest, threads=threads,
         )  # fmt: skip
+        return _Reached(reached, first_venues=False)
     if threads == 1 or n < _PARALLEL_MIN_QUERIES:
         n_matches = target.earliest_overlaps(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
@@ -848,14 +865,14 @@ def _earliest_overlaps(
             venue_pairs=np.zeros(target.n_venues, dtype=np.int64), by_query=by_query, rule=rule,
         )  # fmt: skip
         if n_matches * _LIST_REACHED_BELOW > earliest.shape[0]:
-            return None  # many matches: one pass over every person finds them faster
+            return _Reached(None)  # many matches: one pass over every person is faster
         # few matches: list them again and take their persons, O(matches), instead of
         # a pass over every person of a large city
         parts = target.query_parts(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded, rule=rule
         )
         who = [person[q] if by_query else target.person[j] for q, j, _, _ in parts]
-        return np.unique(np.concatenate(who)).astype(np.int32)
+        return _Reached(np.unique(np.concatenate(who)).astype(np.int32))
     bounds = np.linspace(0, n, 4 * threads + 1).astype(np.int64)
     states: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     local = threading.local()
@@ -885,7 +902,7 @@ def _earliest_overlaps(
         better = (e < earliest) | ((e == earliest) & (f < first_venue))
         earliest[better] = e[better]
         first_venue[better] = f[better]
-    return None
+    return _Reached(None)
 
 
 def _earliest_packed(
@@ -898,23 +915,23 @@ def _earliest_packed(
     closed: bool,
     excluded: np.ndarray,
     earliest: np.ndarray,
-    first_venue: np.ndarray,
     threads: int,
 ) -> np.ndarray:
-    """:func:`_earliest_overlaps` for queries on behalf of nobody, with packed keys.
+    """:func:`_earliest_overlaps` for queries on behalf of nobody, with 32-bit keys.
 
-    Each person's (earliest overlap, first venue) is kept as one int64 key (see
-    :func:`tracegraph._kernels.earliest_packed`), excluded persons as ``-1``; threads
-    take contiguous slices of the queries, each with its own row of keys (set up by
-    the thread itself), and the rows combine by an element-wise minimum, which is
-    exactly the serial answer. The keys then lower ``earliest``/``first_venue``
-    (smallest venue on a tie), split over threads by person. Returns the persons
-    reached (ascending).
+    Each person's earliest overlap is kept as one uint32 key (see
+    :func:`tracegraph._kernels.earliest_packed`), excluded persons as the key below all
+    others; threads take contiguous slices of the queries, each with its own row of
+    keys (set up by the thread itself), and the rows combine by an element-wise
+    minimum, which is exactly the serial answer. The keys then lower ``earliest``,
+    split over threads by person. First venues are not recorded (the caller marks the
+    tier so that they are found again when asked for). Returns the persons reached
+    (ascending).
     """
     n = venue.shape[0]
     n_persons = target.n_persons
     threads = 1 if n < _PARALLEL_MIN_QUERIES else max(1, threads)
-    keys = np.empty((threads, n_persons), dtype=np.int64)
+    keys = np.empty((threads, n_persons), dtype=np.uint32)
     reached = np.empty(n_persons, dtype=np.int32)  # pages are touched only as written
 
     def match(row: int, a: int, b: int) -> None:
@@ -926,9 +943,7 @@ def _earliest_packed(
         )  # fmt: skip
 
     def unpack(a: int, b: int) -> int:
-        return int(
-            _kernels.unpack_earliest(keys, a, b, target.origin, earliest, first_venue, reached[a:b])
-        )
+        return int(_kernels.unpack_earliest(keys, a, b, target.origin, earliest, reached[a:b]))
 
     query_bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
     person_bounds = [int(x) for x in np.linspace(0, n_persons, threads + 1)]
@@ -1436,9 +1451,47 @@ class _StayPairs:
     index: VenueIndex
     codes: np.ndarray  # the traced persons (int32 codes, the cases first)
     code_tier: np.ndarray  # their tiers (int8)
-    code_first_venue: np.ndarray  # venue code of their earliest exposure (-1: none)
+    # venue code of their earliest exposure as tracing recorded it (-1: none or not
+    # recorded; None: no tier recorded any)
+    recorded_first_venue: np.ndarray | None
+    unrecorded: tuple[int, ...]  # the tiers whose first venues were not recorded
     tiers: tuple[_Tier, ...]
     rules: _Rules
+
+    @functools.cached_property
+    def code_first_venue(self) -> np.ndarray:
+        """Venue code of each traced person's earliest exposure (-1: none, the cases).
+
+        Large tiers keep only each person's earliest time while tracing (half the
+        memory traffic); their first venues are found here by matching those tiers
+        again with the general kernel, which records the venue of the earliest overlap
+        (the smallest venue code on a tie, as tracing would have recorded it).
+        """
+        venue = self.recorded_first_venue
+        if venue is None:
+            venue = np.full(self.codes.shape[0], -1, dtype=np.int32)
+        if not self.unrecorded:
+            return venue
+        venue = venue.copy()
+        n = self.index.n_persons
+        earliest = np.full(n, FAR_FUTURE, dtype=np.int64)
+        found = np.full(n, -1, dtype=np.int32)
+        for t in self.tiers:
+            if t.number not in self.unrecorded:
+                continue
+            excluded = (self.tier >= 0) & (self.tier < t.number)
+            p = _probe(self.index, t, excluded, self.rules)
+            p.target.earliest_overlaps(
+                p.venue, p.start, p.end, p.person, min_overlap=self.rules.min_overlap,
+                excluded=p.excluded, earliest=earliest, first_venue=found,
+                venue_pairs=np.zeros(p.target.n_venues, dtype=np.int64), by_query=p.reverse,
+                rule=self.rules.policy.rule,
+            )  # fmt: skip
+            # the tier's matches reach exactly its persons (everyone else was excluded
+            # or would have been reached by it)
+            mine = self.code_tier == t.number
+            venue[mine] = found[self.codes[mine]]
+        return venue
 
     @functools.cached_property
     def tier(self) -> np.ndarray:
@@ -1627,6 +1680,7 @@ class Trace:
         tiers: tuple[_Tier, ...],
         rules: _Rules,
         params: dict[str, Any],
+        unrecorded: tuple[int, ...] = (),
         threads: int | None = None,
     ) -> Trace:
         traced, t, when = _contacts_order(codes, state.tier, state.earliest, threads=threads)
@@ -1634,7 +1688,10 @@ class Trace:
             index=index,
             codes=traced,
             code_tier=t,
-            code_first_venue=state.first_venue[traced],
+            recorded_first_venue=(
+                state.first_venue[traced] if len(unrecorded) < len(tiers) else None
+            ),
+            unrecorded=unrecorded,
             tiers=tiers,
             rules=rules,
         )
