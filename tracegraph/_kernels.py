@@ -539,7 +539,7 @@ def earliest_packed(  # type: ignore[no-untyped-def]
 
 @_jit
 def init_packed(excluded, best):  # type: ignore[no-untyped-def]
-    """Start keys of :func:`earliest_packed`: ``SKIP_KEY`` if ``excluded``, else ``UNREACHED_KEY``."""
+    """Start keys of :func:`earliest_packed`: ``SKIP_KEY`` if excluded, else ``UNREACHED_KEY``."""
     for p in range(best.shape[0]):
         best[p] = SKIP_KEY if excluded[p] else UNREACHED_KEY
 
@@ -559,7 +559,7 @@ def unpack_earliest(keys, lo, hi, origin, earliest, reached):  # type: ignore[no
         k = keys[0, p]
         for r in range(1, n_rows):
             k = min(k, keys[r, p])
-        if k == SKIP_KEY or k == UNREACHED_KEY:
+        if k == SKIP_KEY or k == UNREACHED_KEY:  # noqa: SIM109 (two compares, no tuple)
             continue
         reached[n_found] = p
         n_found += 1
