@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tracegraph import _kernels
+from tracegraph import _kernels, _memory
 
 __all__ = ["PARALLEL_MIN_ROWS", "radix_sort", "split_ranges", "threads"]
 
@@ -75,7 +75,7 @@ def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> 
     size = 1 << digit
     bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
     slices = list(itertools.pairwise(bounds))
-    buf = np.empty_like(values)
+    buf = _memory.empty(n, values.dtype)
     counts = np.zeros((n_threads, size), dtype=np.int64)
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         for k in range(passes):

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracegraph import _kernels
+from tracegraph import _kernels, _memory
 from tracegraph._deps import require
 from tracegraph._parallel import radix_sort
 from tracegraph._parallel import threads as default_threads
@@ -629,7 +629,7 @@ def _trace_codes(
             window_end = window_start + infectious_for
         frontier = _Tier(frontier.number + 1, reached, window_start, window_end)
     bar.close()
-    codes = np.concatenate(traced)
+    codes = _memory.concatenate(traced, np.int32)
     result = Trace._build(
         index,
         cases,
@@ -764,9 +764,9 @@ def _match_tier(
 
 def _newly_reached(earliest: np.ndarray, excluded: np.ndarray) -> np.ndarray:
     """The persons not ``excluded`` with an ``earliest`` time, ascending (int32 codes)."""
-    out = np.empty(earliest.shape[0], dtype=np.int32)  # pages are touched only as written
+    out = _memory.empty(earliest.shape[0], np.int32)
     k = int(_kernels.newly_reached(earliest, excluded, FAR_FUTURE, out))
-    return out[:k].copy()
+    return _memory.concatenate([out[:k]], np.int32)
 
 
 def _merged_queries(p: _Probe, rules: _Rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -931,8 +931,8 @@ def _earliest_packed(
     n = venue.shape[0]
     n_persons = target.n_persons
     threads = 1 if n < _PARALLEL_MIN_QUERIES else max(1, threads)
-    keys = np.empty((threads, n_persons), dtype=np.uint32)
-    reached = np.empty(n_persons, dtype=np.int32)  # pages are touched only as written
+    keys = _memory.empty((threads, n_persons), np.uint32)
+    reached = _memory.empty(n_persons, np.int32)
 
     def match(row: int, a: int, b: int) -> None:
         _kernels.init_packed(excluded, keys[row])
@@ -961,7 +961,8 @@ def _earliest_packed(
                 f.result()
                 for f in [pool.submit(unpack, a, b) for a, b in itertools.pairwise(person_bounds)]
             ]
-    return np.concatenate([reached[a : a + k] for a, k in zip(person_bounds, found, strict=False)])
+    parts = [reached[a : a + k] for a, k in zip(person_bounds, found, strict=False)]
+    return _memory.concatenate(parts, np.int32)
 
 
 #: Fewer contacts than this are ordered on one thread.
@@ -979,7 +980,7 @@ def _contacts_order(
     same order exactly (the keys are unique). The cases come first, ``when`` 0.
     """
     n = codes.shape[0]
-    out_code, out_tier, out_when = (np.empty(n, dtype=d) for d in (np.int32, np.int8, np.int64))
+    out_code, out_tier, out_when = (_memory.empty(n, d) for d in (np.int32, np.int8, np.int64))
     threads = default_threads() if threads is None else max(1, threads)
     if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
         k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
@@ -1003,7 +1004,7 @@ def _contacts_order(
             return out_code[:k], out_tier[:k], out_when[:k]
         case_at = np.cumsum([0] + [int(x[0]) for x in spans])
         key_at = np.cumsum([0] + [int(x[1]) for x in spans])
-        packed = np.empty(n_exposed, dtype=np.int64)
+        packed = _memory.empty(n_exposed, np.int64)
         each(
             lambda i, a, b: _kernels.contacts_pack(
                 codes[a:b], tier, earliest, t_min, shift,
@@ -1037,7 +1038,7 @@ def _ids_of(ids: pa.Array, codes: np.ndarray, *, threads: int | None = None) -> 
     ):
         return ids.take(pa.array(codes))
     values = ids.to_numpy(zero_copy_only=True)
-    out = np.empty(n, dtype=values.dtype)
+    out = _memory.empty(n, values.dtype)
     bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for future in [
@@ -1056,7 +1057,8 @@ def _timestamps_after_nulls(seconds: np.ndarray, n_null: int) -> pa.Array:
     """
     n = seconds.shape[0]
     np.multiply(seconds, 1_000_000, out=seconds)
-    valid = np.full((n + 7) // 8, 0xFF, dtype=np.uint8)
+    valid = _memory.empty((n + 7) // 8, np.uint8)
+    valid[:] = 0xFF
     valid[: n_null // 8] = 0
     if n_null % 8:
         valid[n_null // 8] = (0xFF << (n_null % 8)) & 0xFF
@@ -1734,7 +1736,9 @@ class Trace:
     def first_exposure_venues(self, n: int = 5) -> pa.Table:
         """The venues where most traced contacts had their first exposure.
 
-        Known from tracing itself (no matching again), so cheap on any trace.
+        Tracing records them for small tiers; tiers large enough to be matched with
+        32-bit time keys (thousands of exposure intervals) are matched once more on
+        the first call to find them (about as long as tracing that tier took).
 
         Parameters
         ----------

@@ -1,0 +1,48 @@
+"""Per-call arrays from Arrow's memory pool (tracegraph._memory)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tracegraph import _memory
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.int64, np.float64])
+@pytest.mark.parametrize("shape", [0, 1, 1000, (3, 5), (2, 0)])
+def test_empty_is_a_writable_contiguous_array_of_the_shape(shape, dtype):
+    a = _memory.empty(shape, dtype)
+    assert a.shape == ((shape,) if isinstance(shape, int) else shape)
+    assert a.dtype == np.dtype(dtype)
+    assert a.flags.c_contiguous and a.flags.writeable
+    a[...] = 7
+    assert (a == 7).all()
+    assert a.ctypes.data % 64 == 0  # Arrow's alignment
+
+
+def test_empty_memory_is_counted_by_arrow_and_wrapped_without_a_copy():
+    before = pa.total_allocated_bytes()
+    a = _memory.empty(1 << 20, np.int64)
+    assert pa.total_allocated_bytes() - before >= 8 << 20
+    a[:] = np.arange(a.shape[0])
+    column = pa.array(a)
+    assert column.buffers()[1].address == a.ctypes.data
+    del a, column
+    assert pa.total_allocated_bytes() - before < 8 << 20  # handed back to the pool
+
+
+def test_empty_rejects_negative_dimensions():
+    with pytest.raises(ValueError, match="non-negative"):
+        _memory.empty((2, -1), np.int32)
+
+
+@given(st.lists(st.lists(st.integers(-(2**31), 2**31 - 1), max_size=20), max_size=6))
+def test_concatenate_equals_numpy(parts):
+    arrays = [np.array(p, dtype=np.int64) for p in parts]
+    got = _memory.concatenate(arrays, np.int32)
+    expected = np.concatenate(arrays).astype(np.int32) if arrays else np.empty(0, np.int32)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)
