@@ -24,7 +24,6 @@ import pathlib
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -34,7 +33,7 @@ import pyarrow.compute as pc
 
 from tracegraph import _kernels, _memory
 from tracegraph._deps import require
-from tracegraph._parallel import radix_sort
+from tracegraph._parallel import radix_sort, workers
 from tracegraph._parallel import threads as default_threads
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
@@ -895,7 +894,7 @@ def _earliest_overlaps(
             by_query=by_query, rule=rule,
         )  # fmt: skip
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with workers(threads) as pool:
         for future in [pool.submit(run, int(a), int(b)) for a, b in itertools.pairwise(bounds)]:
             future.result()
     for e, f, _ in states:
@@ -951,7 +950,7 @@ def _earliest_packed(
         match(0, 0, n)
         found = [unpack(0, n_persons)]
     else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        with workers(threads) as pool:
             for future in [
                 pool.submit(match, row, a, b)
                 for row, (a, b) in enumerate(itertools.pairwise(query_bounds))
@@ -986,7 +985,7 @@ def _contacts_order(
         k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
         return out_code[:k], out_tier[:k], out_when[:k]
     slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n, threads + 1)))
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with workers(threads) as pool:
 
         def each(fn: Callable[..., Any], *args: Any) -> list[Any]:
             futures = [pool.submit(fn, i, a, b, *args) for i, (a, b) in enumerate(slices)]
@@ -1040,7 +1039,7 @@ def _ids_of(ids: pa.Array, codes: np.ndarray, *, threads: int | None = None) -> 
     values = ids.to_numpy(zero_copy_only=True)
     out = _memory.empty(n, values.dtype)
     bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with workers(threads) as pool:
         for future in [
             pool.submit(_kernels.gather, values, codes[a:b], out[a:b])
             for a, b in itertools.pairwise(bounds)
