@@ -8,6 +8,8 @@ the oracle, including the venue of each person's first exposure.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from unittest import mock
 
 import numpy as np
@@ -19,7 +21,7 @@ from oracle import trace_oracle
 from strategies import case_windows, cities, examples, result_to_plain, stays_table
 
 import tracegraph as tg
-from tracegraph import _kernels, exposure
+from tracegraph import _kernels, _parallel, exposure
 from tracegraph._parallel import radix_sort
 from tracegraph.exposure import _contacts_order, _resolve_cases, _trace_codes
 
@@ -216,3 +218,34 @@ def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
     np.testing.assert_array_equal(order, np.arange(order.shape[0]))
     np.testing.assert_array_equal(when[exposed], earliest[code[exposed]])
     np.testing.assert_array_equal(code[~exposed], np.flatnonzero(tier == 0))
+
+
+def test_worker_pools_are_kept_and_shared():
+    with _parallel.workers(2) as first:
+        assert [f.result() for f in [first.submit(pow, 2, k) for k in range(5)]] == [
+            1,
+            2,
+            4,
+            8,
+            16,
+        ]
+    with _parallel.workers(2) as again:
+        assert again is first  # kept, not shut down
+        assert again.submit(abs, -3).result() == 3
+    with _parallel.workers(3) as other:
+        assert other is not first
+
+
+def _sum_on_workers(n: int) -> int:
+    with _parallel.workers(2) as pool:
+        return sum(f.result() for f in [pool.submit(abs, -k) for k in range(n)])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_makes_its_own_worker_pool():
+    # the parent's pool threads do not exist in a child made by fork: a child using
+    # the parent's pool would wait for ever; it must start a pool of its own
+    assert _sum_on_workers(10) == 45  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as children:
+        assert children.apply_async(_sum_on_workers, (10,)).get(timeout=30) == 45
