@@ -136,7 +136,7 @@ KERNELS = {
     "spread out), encode_dense, renumber (batches read and encoded on two threads)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
     "f1_packed": "init_packed, earliest_packed, unpack_earliest, contacts_span, contacts_bits, "
-    "contacts_pack, radix_counts, radix_scatter, unpack_contacts, gather (large tiers' kernels "
+    "contacts_pack, radix_counts, radix_scatter, unpack_contacts (large tiers' kernels "
     "on two threads, forced)",
     "f1_min_overlap_linger": "the same with min_overlap and linger",
     "f1_to_f3": "the same, tier after tier (reverse matching in late tiers)",

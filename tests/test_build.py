@@ -532,7 +532,7 @@ def test_timestamps_with_leading_nulls_match_a_masked_array(n):
     seconds = np.arange(n, dtype=np.int64) * 3600 - 5
     for n_null in sorted({0, n // 2, (n // 8) * 8, n}):
         expected = seconds_to_timestamp(seconds, mask=np.arange(n) < n_null)
-        got = _timestamps_after_nulls(seconds.copy(), n_null)
+        got = _timestamps_after_nulls(seconds * 1_000_000, n_null)
         got.validate(full=True)
         assert got.equals(expected)
         assert got.null_count == n_null
@@ -548,14 +548,27 @@ def test_timestamps_with_leading_nulls_match_a_masked_array(n):
     ],
     ids=["int8", "uint64", "sliced int32", "string"],
 )
-def test_ids_gathered_on_threads_equal_take(monkeypatch, ids):
+def test_ids_written_with_the_contacts_equal_take(monkeypatch, ids):
+    # integer ids are written as the sorted contacts are decoded (on threads, or on
+    # one thread); other ids are taken afterwards
     from tracegraph import exposure
 
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_CONTACTS", 1)
-    codes = np.random.default_rng(0).permutation(50)[:37].astype(np.int32)
+    rng = np.random.default_rng(0)
+    tier = rng.integers(-1, 3, 50).astype(np.int8)
+    earliest = rng.integers(0, 10**6, 50)
+    codes = np.flatnonzero(tier >= 0).astype(np.int32)
+    codes = codes[np.argsort(tier[codes], kind="stable")]
+    values = exposure._integer_ids(ids)
+    assert (values is None) == pa.types.is_string(ids.type)
     for threads in (1, 2, 3):
-        got = exposure._ids_of(ids, codes, threads=threads)
-        assert got.equals(ids.take(pa.array(codes)))
+        code, _, _, got = exposure._contacts_order(
+            codes, tier, earliest, ids=values, threads=threads
+        )
+        if values is None:
+            assert got is None
+        else:
+            assert pa.array(got, type=ids.type).equals(ids.take(pa.array(code)))
 
 
 def test_packed_matching_lists_exactly_the_newly_reached(monkeypatch):
@@ -589,9 +602,9 @@ def test_packed_matching_lists_exactly_the_newly_reached(monkeypatch):
         excluded[cases.codes] = True
         earliest = np.full(index.n_persons, exposure.FAR_FUTURE, dtype=np.int64)
         first_venue = np.full(index.n_persons, -1, dtype=np.int32)
-        reached, _ = exposure._match_tier(
+        reached = exposure._match_tier(
             index, frontier, excluded, rules, earliest, first_venue, threads=threads
-        )
+        ).persons
         expected = exposure._newly_reached(earliest, excluded)
         assert reached.dtype == np.int32
         assert reached.size > 100

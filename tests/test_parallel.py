@@ -204,20 +204,28 @@ def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
     # every person with a tier (-1: not traced), exposure times near or (wide) centuries
     # apart: packed keys sorted on threads, or the serial fallback for wide keys
     tier = np.array([t for t, _ in rows], dtype=np.int8)
-    earliest = np.array([w * (2**40 if wide else 1) for _, w in rows], dtype=np.int64)
+    # (2**20: thousands of years apart, still microseconds within int64)
+    earliest = np.array([w * (2**20 if wide else 1) for _, w in rows], dtype=np.int64)
     codes = np.flatnonzero(tier >= 0).astype(np.int32)
     codes = codes[np.argsort(tier[codes], kind="stable")]  # ascending within each tier
-    serial = _contacts_order(codes, tier, earliest, threads=1)
+    ids = np.arange(tier.shape[0], dtype=np.int64) * 7 - 3
+    serial = _contacts_order(codes, tier, earliest, ids=ids, threads=1)
     with mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1):
-        parallel = _contacts_order(codes, tier, earliest, threads=n_threads)
+        parallel = _contacts_order(codes, tier, earliest, ids=ids, threads=n_threads)
+        without_ids = _contacts_order(codes, tier, earliest, threads=n_threads)
+    assert without_ids[3] is None
     for got, exp in zip(parallel, serial, strict=True):
         np.testing.assert_array_equal(got, exp)
-    code, t, when = serial
+    for got, exp in zip(without_ids[:3], serial[:3], strict=True):
+        np.testing.assert_array_equal(got, exp)
+    code, t, micros, got_ids = serial
     exposed = t > 0
     order = np.lexsort((code[exposed], earliest[code[exposed]], t[exposed]))
     np.testing.assert_array_equal(order, np.arange(order.shape[0]))
-    np.testing.assert_array_equal(when[exposed], earliest[code[exposed]])
+    np.testing.assert_array_equal(micros[exposed], earliest[code[exposed]] * 1_000_000)
+    np.testing.assert_array_equal(micros[~exposed], 0)
     np.testing.assert_array_equal(code[~exposed], np.flatnonzero(tier == 0))
+    np.testing.assert_array_equal(got_ids, ids[code])
 
 
 def test_worker_pools_are_kept_and_shared():

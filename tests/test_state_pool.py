@@ -137,10 +137,12 @@ def test_small_tiers_list_exactly_the_newly_reached(direction, policy, monkeypat
     )
     state = exposure._TraceState.clean(index.n_persons)
     state.excluded[cases.codes] = True
-    reached, recorded = exposure._match_tier(
+    found = exposure._match_tier(
         index, frontier, state.excluded, rules, state.earliest, state.first_venue, threads=1
     )
-    assert recorded  # the general kernel records first venues
+    assert found.first_venues  # the general kernel records first venues
+    assert not found.marked  # nobody asked it to mark them
+    reached = found.persons
     assert reached.dtype == np.int32
     assert reached.size > 3
     np.testing.assert_array_equal(reached, exposure._newly_reached(state.earliest, state.excluded))

@@ -545,13 +545,17 @@ def init_packed(excluded, best):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def unpack_earliest(keys, lo, hi, origin, earliest, reached):  # type: ignore[no-untyped-def]
+def unpack_earliest(  # type: ignore[no-untyped-def]
+    keys, lo, hi, origin, earliest, reached, number, tier, excluded
+):
     """Persons ``lo..hi-1``: combine the keys of :func:`earliest_packed` and unpack them.
 
     ``keys`` holds one row of keys per thread copy; a person's key is the minimum over
     the rows. Keys ``SKIP_KEY`` and ``UNREACHED_KEY`` change nothing; a key ``o + 1``
     lowers person ``p``'s earliest time to ``o + origin`` and lists ``p`` in
-    ``reached`` (ascending, from ``reached[0]``). Returns the number of persons listed.
+    ``reached`` (ascending, from ``reached[0]``). With ``number >= 0``, also marks
+    ``p`` traced as :func:`mark_traced` does (``tier[p] = number``,
+    ``excluded[p] = True``). Returns the number of persons listed.
     """
     n_found = 0
     n_rows = keys.shape[0]
@@ -566,6 +570,9 @@ def unpack_earliest(keys, lo, hi, origin, earliest, reached):  # type: ignore[no
         when = np.int64(k) - 1 + origin
         if when < earliest[p]:
             earliest[p] = when
+        if number >= 0:
+            tier[p] = number
+            excluded[p] = True
     return n_found
 
 
@@ -642,16 +649,27 @@ def contacts_pack(codes, tier, earliest, t_min, shift, out_cases, packed):  # ty
 
 
 @_jit
-def unpack_contacts(packed, t_min, shift, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
-    """Decode sorted keys of :func:`contacts_pack` into codes, tiers and times."""
+def unpack_contacts(  # type: ignore[no-untyped-def]
+    packed, t_min, shift, scale, ids, out_code, out_tier, out_when, out_id
+):
+    """Decode sorted keys of :func:`contacts_pack` into codes, tiers and times.
+
+    Times are written multiplied by ``scale`` (1: seconds; 1,000,000: the
+    microseconds of a timestamp column); when ``ids`` is not empty, ``out_id`` takes
+    each code's id ``ids[code]`` in the same pass.
+    """
     code_mask = (np.int64(1) << PACK_SHIFT) - 1
     time_mask = (np.int64(1) << shift) - 1
+    with_ids = ids.shape[0] > 0
     for i in range(packed.shape[0]):
         x = packed[i]
         key = x >> PACK_SHIFT
-        out_code[i] = x & code_mask
+        p = x & code_mask
+        out_code[i] = p
         out_tier[i] = (key >> shift) + 1
-        out_when[i] = (key & time_mask) + t_min
+        out_when[i] = ((key & time_mask) + t_min) * scale
+        if with_ids:
+            out_id[i] = ids[p]
 
 
 @_jit
@@ -679,8 +697,9 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
             return n_cases
         packed = _radix_sort_bits(packed[:n_exposed], PACK_SHIFT, PACK_SHIFT + key_bits)
         unpack_contacts(
-            packed, t_min, shift, out_code[n_cases:], out_tier[n_cases:], out_when[n_cases:]
-        )
+            packed, t_min, shift, 1, out_code[:0], out_code[n_cases:], out_tier[n_cases:],
+            out_when[n_cases:], out_code[:0],
+        )  # fmt: skip
         return n_cases + n_exposed
     keys = np.empty(n_exposed, dtype=np.int64)
     exposed = np.empty(n_exposed, dtype=np.int32)
@@ -787,13 +806,6 @@ def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
         radix_scatter(values, shift, mask, counts, buf)
         values, buf = buf, values
     return values
-
-
-@_jit
-def gather(values, rows, out):  # type: ignore[no-untyped-def]
-    """``out[i] = values[rows[i]]`` (one thread's slice of a parallel gather)."""
-    for i in range(rows.shape[0]):
-        out[i] = values[rows[i]]
 
 
 @_jit

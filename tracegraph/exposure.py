@@ -608,14 +608,18 @@ def _trace_codes(
         bar.describe(f"F{frontier.number}: {frontier.persons.size:,} infectious")
         bar.update()
         if n_traced == n_persons:  # nobody is left to reach
-            reached = np.empty(0, dtype=np.int32)
+            found = _Reached(np.empty(0, dtype=np.int32))
         else:
-            reached, recorded = _match_tier(
-                index, frontier, excluded, rules, earliest, first_venue, threads=threads
-            )
-            if not recorded:
-                unrecorded.append(frontier.number)
-        _kernels.mark_traced(reached, frontier.number, tier, excluded)
+            found = _match_tier(
+                index, frontier, excluded, rules, earliest, first_venue,
+                mark=(frontier.number, tier, excluded), threads=threads,
+            )  # fmt: skip
+        if not found.first_venues:
+            unrecorded.append(frontier.number)
+        assert found.persons is not None
+        reached = found.persons
+        if not found.marked:
+            _kernels.mark_traced(reached, frontier.number, tier, excluded)
         traced.append(reached)
         n_traced += reached.shape[0]
         done.append(frontier)
@@ -711,15 +715,17 @@ def _match_tier(
     earliest: np.ndarray,
     first_venue: np.ndarray,
     *,
+    mark: tuple[int, np.ndarray, np.ndarray] | None = None,
     threads: int | None = None,
-) -> tuple[np.ndarray, bool]:
+) -> _Reached:
     """Lower ``earliest`` (and set ``first_venue``) for everyone a tier exposes.
 
-    Returns the persons the tier reached (int32 codes, ascending): those not
-    ``excluded`` whose ``earliest`` is now set (untraced persons' ``earliest`` is
-    ``FAR_FUTURE`` until a tier reaches them, and then they are excluded); and
-    whether their ``first_venue`` was set (large tiers leave it to be found again
-    when asked for, see :attr:`_StayPairs.code_first_venue`).
+    Returns the persons the tier reached (``persons``, int32 codes, ascending): those
+    not ``excluded`` whose ``earliest`` is now set (untraced persons' ``earliest`` is
+    ``FAR_FUTURE`` until a tier reaches them, and then they are excluded); whether
+    their ``first_venue`` was set (large tiers leave it to be found again when asked
+    for, see :attr:`_StayPairs.code_first_venue`); and whether they were marked
+    traced already (``mark``, see :func:`_earliest_overlaps`).
 
     Forward matching first merges the tier's exposure intervals per venue, each
     shrunk by the minimum overlap ``m``: a stay [s, e) overlaps an interval
@@ -735,7 +741,7 @@ def _match_tier(
     if rules.cumulative:
         for _, target, venue, o_start, _ in _tier_pairs(index, tier, excluded, rules):
             _lower(earliest, first_venue, target, o_start, venue)
-        return _newly_reached(earliest, excluded), True
+        return _Reached(_newly_reached(earliest, excluded))
     p = _probe(index, tier, excluded, rules)
     venue, start, end, person = p.venue, p.start, p.end, p.person
     m = rules.min_overlap
@@ -754,11 +760,12 @@ def _match_tier(
         first_venue=first_venue,
         by_query=p.reverse,
         rule=rules.policy.rule,
+        mark=mark,
         threads=threads,
     )
     if reached.persons is None:
-        return _newly_reached(earliest, excluded), reached.first_venues
-    return reached.persons, reached.first_venues
+        return reached._replace(persons=_newly_reached(earliest, excluded))
+    return reached
 
 
 def _newly_reached(earliest: np.ndarray, excluded: np.ndarray) -> np.ndarray:
@@ -814,6 +821,7 @@ class _Reached(NamedTuple):
 
     persons: np.ndarray | None  # ascending int32 codes; None: not listed (find by a pass)
     first_venues: bool = True  # whether their first venues were recorded
+    marked: bool = False  # whether they were marked traced (see _earliest_overlaps)
 
 
 def _earliest_overlaps(
@@ -829,6 +837,7 @@ def _earliest_overlaps(
     first_venue: np.ndarray,
     by_query: bool,
     rule: Any,
+    mark: tuple[int, np.ndarray, np.ndarray] | None = None,
     threads: int | None = None,
 ) -> _Reached:
     """:meth:`VenueIndex.earliest_overlaps`, split over threads for large inputs.
@@ -836,7 +845,9 @@ def _earliest_overlaps(
     Returns the persons newly reached (ascending int32 codes) when they are known
     without a pass over every person (the packed path lists them on the way; a
     serial tier with few matches lists its matches again), else None; and whether
-    ``first_venue`` was set for them (not on the packed path).
+    ``first_venue`` was set for them (not on the packed path). ``mark``, ``(number,
+    tier, excluded)``: the packed path also marks the persons it reaches traced (as
+    :func:`tracegraph._kernels.mark_traced` would) on the way, and says so.
 
     The kernel releases the GIL, so plain threads run it in parallel on contiguous
     slices of the queries; each thread lowers its own copy of ``earliest`` /
@@ -854,9 +865,9 @@ def _earliest_overlaps(
     ):
         reached = _earliest_packed(
             target, venue, start, end, min_overlap=min_overlap, closed=rule == "closed",
-            excluded=excluded, earliest=earliest, threads=threads,
+            excluded=excluded, earliest=earliest, mark=mark, threads=threads,
         )  # fmt: skip
-        return _Reached(reached, first_venues=False)
+        return _Reached(reached, first_venues=False, marked=mark is not None)
     if threads == 1 or n < _PARALLEL_MIN_QUERIES:
         n_matches = target.earliest_overlaps(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
@@ -914,6 +925,7 @@ def _earliest_packed(
     closed: bool,
     excluded: np.ndarray,
     earliest: np.ndarray,
+    mark: tuple[int, np.ndarray, np.ndarray] | None = None,
     threads: int,
 ) -> np.ndarray:
     """:func:`_earliest_overlaps` for queries on behalf of nobody, with 32-bit keys.
@@ -941,8 +953,14 @@ def _earliest_packed(
             target.origin, target.bucket_width, keys[row],
         )  # fmt: skip
 
+    number, tier, marked = (-1, excluded[:0].view(np.int8), excluded[:0]) if mark is None else mark
+
     def unpack(a: int, b: int) -> int:
-        return int(_kernels.unpack_earliest(keys, a, b, target.origin, earliest, reached[a:b]))
+        return int(
+            _kernels.unpack_earliest(
+                keys, a, b, target.origin, earliest, reached[a:b], number, tier, marked
+            )
+        )
 
     query_bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
     person_bounds = [int(x) for x in np.linspace(0, n_persons, threads + 1)]
@@ -969,21 +987,39 @@ _PARALLEL_MIN_CONTACTS = 1 << 17
 
 
 def _contacts_order(
-    codes: np.ndarray, tier: np.ndarray, earliest: np.ndarray, *, threads: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The traced persons ``codes`` sorted by (tier, earliest, code): ``(code, tier, when)``.
+    codes: np.ndarray,
+    tier: np.ndarray,
+    earliest: np.ndarray,
+    *,
+    ids: np.ndarray | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The traced persons ``codes`` sorted by (tier, earliest, code).
+
+    Returns ``(code, tier, micros, id)``: ``micros`` the earliest exposure in epoch
+    microseconds (0 for the cases, which come first), ``id`` each person's entry of
+    ``ids`` (the index's integer ids as numpy; None when ``ids`` is None).
 
     :func:`tracegraph._kernels.contacts_order`, split over threads for many contacts:
     each thread packs the keys of a slice of ``codes`` (after one pass for the span
-    of times), the radix sort splits its passes, each thread decodes a slice. The
-    same order exactly (the keys are unique). The cases come first, ``when`` 0.
+    of times), the radix sort splits its passes, each thread decodes a slice, writing
+    the microseconds and the ids in the same pass. The same order exactly (the keys
+    are unique).
     """
     n = codes.shape[0]
     out_code, out_tier, out_when = (_memory.empty(n, d) for d in (np.int32, np.int8, np.int64))
+    out_id = None if ids is None else _memory.empty(n, ids.dtype)
     threads = default_threads() if threads is None else max(1, threads)
-    if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
+
+    def serial() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
-        return out_code[:k], out_tier[:k], out_when[:k]
+        np.multiply(out_when[:k], 1_000_000, out=out_when[:k])
+        if out_id is not None and ids is not None:
+            np.take(ids, out_code[:k], out=out_id[:k])
+        return out_code[:k], out_tier[:k], out_when[:k], None if out_id is None else out_id[:k]
+
+    if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
+        return serial()
     slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n, threads + 1)))
     with workers(threads) as pool:
 
@@ -999,8 +1035,7 @@ def _contacts_order(
         top = max(int(x[2]) for x in spans)
         shift, key_bits = _kernels.contacts_bits(top, t_min, t_max)
         if not key_bits:  # keys too wide to pack: the serial two-array sort
-            k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
-            return out_code[:k], out_tier[:k], out_when[:k]
+            return serial()
         case_at = np.cumsum([0] + [int(x[0]) for x in spans])
         key_at = np.cumsum([0] + [int(x[1]) for x in spans])
         packed = _memory.empty(n_exposed, np.int64)
@@ -1012,50 +1047,37 @@ def _contacts_order(
         )  # fmt: skip
         out_tier[:n_cases] = 0
         out_when[:n_cases] = 0
+        no_ids = out_code[:0]
+        if out_id is not None and ids is not None:
+            np.take(ids, out_code[:n_cases], out=out_id[:n_cases])
         shift_bits = _kernels.PACK_SHIFT
         packed = radix_sort(packed, shift_bits, shift_bits + key_bits, threads)
         slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n_exposed, threads + 1)))
         each(
             lambda i, a, b: _kernels.unpack_contacts(
-                packed[a:b], t_min, shift,
+                packed[a:b], t_min, shift, 1_000_000, no_ids if ids is None else ids,
                 out_code[n_cases + a :], out_tier[n_cases + a :], out_when[n_cases + a :],
+                no_ids if out_id is None else out_id[n_cases + a :],
             )
         )  # fmt: skip
     k = n_cases + n_exposed
-    return out_code[:k], out_tier[:k], out_when[:k]
+    return out_code[:k], out_tier[:k], out_when[:k], None if out_id is None else out_id[:k]
 
 
-def _ids_of(ids: pa.Array, codes: np.ndarray, *, threads: int | None = None) -> pa.Array:
-    """``ids.take(codes)``; many integer ids are gathered on threads."""
-    threads = default_threads() if threads is None else max(1, threads)
-    n = codes.shape[0]
-    if (
-        threads == 1
-        or n < _PARALLEL_MIN_CONTACTS
-        or not pa.types.is_integer(ids.type)
-        or ids.null_count
-    ):
-        return ids.take(pa.array(codes))
-    values = ids.to_numpy(zero_copy_only=True)
-    out = _memory.empty(n, values.dtype)
-    bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
-    with workers(threads) as pool:
-        for future in [
-            pool.submit(_kernels.gather, values, codes[a:b], out[a:b])
-            for a, b in itertools.pairwise(bounds)
-        ]:
-            future.result()
-    return pa.array(out, type=ids.type)
+def _integer_ids(ids: pa.Array) -> np.ndarray | None:
+    """``ids`` as a numpy array without a copy when they are integers without nulls."""
+    if not pa.types.is_integer(ids.type) or ids.null_count:
+        return None
+    return ids.to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
 
 
-def _timestamps_after_nulls(seconds: np.ndarray, n_null: int) -> pa.Array:
-    """``timestamp[us, UTC]`` of epoch ``seconds``, the first ``n_null`` of them null.
+def _timestamps_after_nulls(micros: np.ndarray, n_null: int) -> pa.Array:
+    """``timestamp[us, UTC]`` of epoch ``micros``, the first ``n_null`` of them null.
 
-    Scales ``seconds`` in place (the caller's buffer becomes the array's data) and
-    writes the validity bitmap directly.
+    ``micros`` becomes the array's data (no copy); the validity bitmap is written
+    directly.
     """
-    n = seconds.shape[0]
-    np.multiply(seconds, 1_000_000, out=seconds)
+    n = micros.shape[0]
     valid = _memory.empty((n + 7) // 8, np.uint8)
     valid[:] = 0xFF
     valid[: n_null // 8] = 0
@@ -1064,7 +1086,7 @@ def _timestamps_after_nulls(seconds: np.ndarray, n_null: int) -> pa.Array:
     return pa.Array.from_buffers(
         pa.timestamp("us", tz="UTC"),
         n,
-        [pa.py_buffer(valid), pa.py_buffer(seconds)],
+        [pa.py_buffer(valid), pa.py_buffer(micros)],
         null_count=n_null,
     )
 
@@ -1684,7 +1706,10 @@ class Trace:
         unrecorded: tuple[int, ...] = (),
         threads: int | None = None,
     ) -> Trace:
-        traced, t, when = _contacts_order(codes, state.tier, state.earliest, threads=threads)
+        id_values = _integer_ids(index.persons)
+        traced, t, when, ids = _contacts_order(
+            codes, state.tier, state.earliest, ids=id_values, threads=threads
+        )
         pairs = _StayPairs(
             index=index,
             codes=traced,
@@ -1697,7 +1722,10 @@ class Trace:
             rules=rules,
         )
         n_cases = int(np.searchsorted(t, 1))  # sorted by tier: the cases come first
-        person = _ids_of(index.persons, traced, threads=threads)
+        if ids is None:
+            person = index.persons.take(pa.array(traced))
+        else:
+            person = pa.array(ids, type=index.persons.type)
         n_keep = len(cases.unknown_ids)
         if n_keep:
             # cases not in the index: after the other cases, in the order given; ids
