@@ -532,10 +532,22 @@ class _StatePool:
                 return self.free.pop()
         return _TraceState.clean(self.n_persons)
 
-    def give(self, state: _TraceState, touched: np.ndarray) -> None:
-        _kernels.clean_traced(
-            touched, FAR_FUTURE, state.tier, state.earliest, state.first_venue, state.excluded
-        )
+    def give(self, state: _TraceState, touched: np.ndarray, threads: int | None = None) -> None:
+        def clean(a: int, b: int) -> None:
+            _kernels.clean_traced(
+                touched[a:b], FAR_FUTURE, state.tier, state.earliest, state.first_venue,
+                state.excluded,
+            )  # fmt: skip
+
+        n = touched.shape[0]
+        threads = default_threads() if threads is None else max(1, threads)
+        if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
+            clean(0, n)
+        else:  # the persons are distinct: threads write different entries
+            bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
+            with workers(threads) as pool:
+                for f in [pool.submit(clean, a, b) for a, b in itertools.pairwise(bounds)]:
+                    f.result()
         with self.lock:
             if len(self.free) < _POOL_SIZE:
                 self.free.append(state)
@@ -653,7 +665,7 @@ def _trace_codes(
         threads=threads,
     )
     # only the traced persons' entries were written: cleaning them is O(answer)
-    pool.give(state, codes)
+    pool.give(state, codes, threads)
     return result
 
 
@@ -978,8 +990,13 @@ def _earliest_packed(
                 f.result()
                 for f in [pool.submit(unpack, a, b) for a, b in itertools.pairwise(person_bounds)]
             ]
-    parts = [reached[a : a + k] for a, k in zip(person_bounds, found, strict=False)]
-    return _memory.concatenate(parts, np.int32)
+    # move each range's persons down after the previous ones' (ascending: in place)
+    n_found = 0
+    for a, k in zip(person_bounds, found, strict=False):
+        if a != n_found:
+            reached[n_found : n_found + k] = reached[a : a + k]
+        n_found += k
+    return reached[:n_found]
 
 
 #: Fewer contacts than this are ordered on one thread.
@@ -1721,7 +1738,8 @@ class Trace:
             tiers=tiers,
             rules=rules,
         )
-        n_cases = int(np.searchsorted(t, 1))  # sorted by tier: the cases come first
+        # sorted by tier: the cases come first (an int8 needle: no cast of ``t``)
+        n_cases = int(np.searchsorted(t, np.int8(1)))
         if ids is None:
             person = index.persons.take(pa.array(traced))
         else:
