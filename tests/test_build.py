@@ -561,9 +561,17 @@ def test_ids_written_with_the_contacts_equal_take(monkeypatch, ids):
     codes = codes[np.argsort(tier[codes], kind="stable")]
     values = exposure._integer_ids(ids)
     assert (values is None) == pa.types.is_string(ids.type)
+    exposed = tier[codes] > 0
+    span = (
+        int((~exposed).sum()),
+        int(exposed.sum()),
+        int(tier.max()),
+        int(earliest[codes[exposed]].min()),
+        int(earliest[codes[exposed]].max()),
+    )
     for threads in (1, 2, 3):
         code, _, _, got = exposure._contacts_order(
-            codes, tier, earliest, ids=values, threads=threads
+            codes, tier, earliest, span=span, ids=values, threads=threads
         )
         if values is None:
             assert got is None

@@ -209,10 +209,22 @@ def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
     codes = np.flatnonzero(tier >= 0).astype(np.int32)
     codes = codes[np.argsort(tier[codes], kind="stable")]  # ascending within each tier
     ids = np.arange(tier.shape[0], dtype=np.int64) * 7 - 3
-    serial = _contacts_order(codes, tier, earliest, ids=ids, threads=1)
+    # the span as tracing knows it (the cases first, then the exposed persons)
+    exposed = tier[codes] > 0
+    times = earliest[codes[exposed]]
+    span = (
+        int((~exposed).sum()),
+        int(exposed.sum()),
+        int(tier.max()) if exposed.any() else 1,
+        int(times.min()) if exposed.any() else 0,
+        int(times.max()) if exposed.any() else 0,
+    )
+    found = _kernels._contacts_span(codes, tier, earliest)  # what the serial kernel finds
+    assert tuple(int(x) for x in found) == span or not exposed.any()
+    serial = _contacts_order(codes, tier, earliest, span=span, ids=ids, threads=1)
     with mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1):
-        parallel = _contacts_order(codes, tier, earliest, ids=ids, threads=n_threads)
-        without_ids = _contacts_order(codes, tier, earliest, threads=n_threads)
+        parallel = _contacts_order(codes, tier, earliest, span=span, ids=ids, threads=n_threads)
+        without_ids = _contacts_order(codes, tier, earliest, span=span, threads=n_threads)
     assert without_ids[3] is None
     for got, exp in zip(parallel, serial, strict=True):
         np.testing.assert_array_equal(got, exp)

@@ -555,8 +555,11 @@ def unpack_earliest(  # type: ignore[no-untyped-def]
     lowers person ``p``'s earliest time to ``o + origin`` and lists ``p`` in
     ``reached`` (ascending, from ``reached[0]``). With ``number >= 0``, also marks
     ``p`` traced as :func:`mark_traced` does (``tier[p] = number``,
-    ``excluded[p] = True``). Returns the number of persons listed.
+    ``excluded[p] = True``). Returns ``(number listed, t_min, t_max)``, the earliest
+    and latest of their times (the largest/smallest int64 when none).
     """
+    t_min = np.iinfo(np.int64).max
+    t_max = np.iinfo(np.int64).min
     n_found = 0
     n_rows = keys.shape[0]
     for p in range(lo, hi):
@@ -570,14 +573,17 @@ def unpack_earliest(  # type: ignore[no-untyped-def]
         when = np.int64(k) - 1 + origin
         if when < earliest[p]:
             earliest[p] = when
+        when = earliest[p]
+        t_min = min(t_min, when)
+        t_max = max(t_max, when)
         if number >= 0:
             tier[p] = number
             excluded[p] = True
-    return n_found
+    return n_found, t_min, t_max
 
 
 @_jit
-def contacts_span(codes, tier, earliest):  # type: ignore[no-untyped-def]
+def _contacts_span(codes, tier, earliest):  # type: ignore[no-untyped-def]
     """Of the traced persons ``codes``: ``(n_cases, n_exposed, top tier, t_min, t_max)``.
 
     Persons with tier ``-1`` (not traced) are skipped; ``t_min``/``t_max`` (the
@@ -684,7 +690,7 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
     O(n); when they do not fit, the (tier, time) keys are radix-sorted by position.
     """
     n = codes.shape[0]
-    n_cases, n_exposed, top, t_min, t_max = contacts_span(codes, tier, earliest)
+    n_cases, n_exposed, top, t_min, t_max = _contacts_span(codes, tier, earliest)
     if n_exposed == 0:
         t_min = t_max = 0
     shift, key_bits = contacts_bits(top, t_min, t_max)
@@ -726,15 +732,22 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
 
 
 @_jit
-def mark_traced(persons, number, tier, excluded):  # type: ignore[no-untyped-def]
+def mark_traced(persons, number, earliest, tier, excluded):  # type: ignore[no-untyped-def]
     """``tier[persons] = number`` and ``excluded[persons] = True``, in one pass.
 
-    (numpy's fancy-index assignment costs several times more per person.)
+    Returns ``(t_min, t_max)``, the earliest and latest ``earliest`` of ``persons``
+    (the largest/smallest int64 when there are none). (numpy's fancy-index assignment
+    costs several times more per person.)
     """
+    t_min = np.iinfo(np.int64).max
+    t_max = np.iinfo(np.int64).min
     for i in range(persons.shape[0]):
         p = persons[i]
         tier[p] = number
         excluded[p] = True
+        t_min = min(t_min, earliest[p])
+        t_max = max(t_max, earliest[p])
+    return t_min, t_max
 
 
 @_jit

@@ -609,8 +609,10 @@ def _trace_codes(
     done: list[_Tier] = []
     traced = [np.unique(cases.codes).astype(np.int32)]
     unrecorded: list[int] = []  # tiers whose first venues are found when asked for
-    _kernels.mark_traced(traced[0], 0, tier, excluded)
+    _kernels.mark_traced(traced[0], 0, earliest, tier, excluded)
     n_traced = traced[0].shape[0]
+    # (n_exposed, top tier, earliest, latest) of the persons reached, for the contacts
+    n_exposed, top, t_min, t_max = 0, 1, 0, 0
 
     frontier = _Tier(1, cases.codes, cases.window_start, cases.window_end)
     bar = progress_bar(progress, total=tiers, desc="tracing", unit="tier")
@@ -630,8 +632,15 @@ def _trace_codes(
             unrecorded.append(frontier.number)
         assert found.persons is not None
         reached = found.persons
-        if not found.marked:
-            _kernels.mark_traced(reached, frontier.number, tier, excluded)
+        if found.marked:
+            assert found.span is not None
+            lo, hi = found.span
+        else:
+            lo, hi = _kernels.mark_traced(reached, frontier.number, earliest, tier, excluded)
+        if reached.shape[0]:
+            t_min, t_max = (lo, hi) if not n_exposed else (min(t_min, lo), max(t_max, hi))
+            n_exposed += reached.shape[0]
+            top = frontier.number
         traced.append(reached)
         n_traced += reached.shape[0]
         done.append(frontier)
@@ -653,6 +662,7 @@ def _trace_codes(
         tiers=tuple(done),
         rules=rules,
         unrecorded=tuple(unrecorded),
+        span=(traced[0].shape[0], n_exposed, top, int(t_min), int(t_max)),
         params={
             "tiers": tiers,
             "min_overlap": min_overlap,
@@ -834,6 +844,7 @@ class _Reached(NamedTuple):
     persons: np.ndarray | None  # ascending int32 codes; None: not listed (find by a pass)
     first_venues: bool = True  # whether their first venues were recorded
     marked: bool = False  # whether they were marked traced (see _earliest_overlaps)
+    span: tuple[int, int] | None = None  # when marked: their earliest and latest times
 
 
 def _earliest_overlaps(
@@ -875,11 +886,11 @@ def _earliest_overlaps(
         and target.start.dtype == np.int32
         and bool((person < 0).all())
     ):
-        reached = _earliest_packed(
+        reached, span = _earliest_packed(
             target, venue, start, end, min_overlap=min_overlap, closed=rule == "closed",
             excluded=excluded, earliest=earliest, mark=mark, threads=threads,
         )  # fmt: skip
-        return _Reached(reached, first_venues=False, marked=mark is not None)
+        return _Reached(reached, first_venues=False, marked=mark is not None, span=span)
     if threads == 1 or n < _PARALLEL_MIN_QUERIES:
         n_matches = target.earliest_overlaps(
             venue, start, end, person, min_overlap=min_overlap, excluded=excluded,
@@ -939,7 +950,7 @@ def _earliest_packed(
     earliest: np.ndarray,
     mark: tuple[int, np.ndarray, np.ndarray] | None = None,
     threads: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, tuple[int, int]]:
     """:func:`_earliest_overlaps` for queries on behalf of nobody, with 32-bit keys.
 
     Each person's earliest overlap is kept as one uint32 key (see
@@ -949,7 +960,7 @@ def _earliest_packed(
     minimum, which is exactly the serial answer. The keys then lower ``earliest``,
     split over threads by person. First venues are not recorded (the caller marks the
     tier so that they are found again when asked for). Returns the persons reached
-    (ascending).
+    (ascending) and the earliest and latest of their times.
     """
     n = venue.shape[0]
     n_persons = target.n_persons
@@ -967,12 +978,11 @@ def _earliest_packed(
 
     number, tier, marked = (-1, excluded[:0].view(np.int8), excluded[:0]) if mark is None else mark
 
-    def unpack(a: int, b: int) -> int:
-        return int(
-            _kernels.unpack_earliest(
-                keys, a, b, target.origin, earliest, reached[a:b], number, tier, marked
-            )
+    def unpack(a: int, b: int) -> tuple[int, int, int]:
+        k, t_min, t_max = _kernels.unpack_earliest(
+            keys, a, b, target.origin, earliest, reached[a:b], number, tier, marked
         )
+        return int(k), int(t_min), int(t_max)
 
     query_bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
     person_bounds = [int(x) for x in np.linspace(0, n_persons, threads + 1)]
@@ -992,11 +1002,12 @@ def _earliest_packed(
             ]
     # move each range's persons down after the previous ones' (ascending: in place)
     n_found = 0
-    for a, k in zip(person_bounds, found, strict=False):
+    for a, (k, _, _) in zip(person_bounds, found, strict=False):
         if a != n_found:
             reached[n_found : n_found + k] = reached[a : a + k]
         n_found += k
-    return reached[:n_found]
+    span = (min(x[1] for x in found), max(x[2] for x in found))
+    return reached[:n_found], span
 
 
 #: Fewer contacts than this are ordered on one thread.
@@ -1008,6 +1019,7 @@ def _contacts_order(
     tier: np.ndarray,
     earliest: np.ndarray,
     *,
+    span: tuple[int, int, int, int, int],
     ids: np.ndarray | None = None,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -1015,11 +1027,15 @@ def _contacts_order(
 
     Returns ``(code, tier, micros, id)``: ``micros`` the earliest exposure in epoch
     microseconds (0 for the cases, which come first), ``id`` each person's entry of
-    ``ids`` (the index's integer ids as numpy; None when ``ids`` is None).
+    ``ids`` (the index's integer ids as numpy; None when ``ids`` is None). ``codes``
+    are the ``n_cases`` cases (ascending) followed by the exposed persons (ascending
+    within each tier), and ``span`` is ``(n_cases, n_exposed, top tier, t_min,
+    t_max)`` of the exposed persons' tiers and times, as tracing knows them (see
+    :func:`tracegraph._kernels._contacts_span`).
 
     :func:`tracegraph._kernels.contacts_order`, split over threads for many contacts:
-    each thread packs the keys of a slice of ``codes`` (after one pass for the span
-    of times), the radix sort splits its passes, each thread decodes a slice, writing
+    each thread packs the keys of a slice of the exposed persons, the radix sort
+    splits its passes, each thread decodes a slice, writing
     the microseconds and the ids in the same pass. The same order exactly (the keys
     are unique).
     """
@@ -1037,29 +1053,24 @@ def _contacts_order(
 
     if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
         return serial()
-    slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n, threads + 1)))
+    n_cases, n_exposed, top, t_min, t_max = span
+    shift, key_bits = _kernels.contacts_bits(top, t_min, t_max)
+    if not key_bits:  # keys too wide to pack: the serial two-array sort
+        return serial()
+    # each thread takes the same slice of the exposed persons in every step
+    slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n_exposed, threads + 1)))
     with workers(threads) as pool:
 
         def each(fn: Callable[..., Any], *args: Any) -> list[Any]:
             futures = [pool.submit(fn, i, a, b, *args) for i, (a, b) in enumerate(slices)]
             return [f.result() for f in futures]
 
-        spans = each(lambda i, a, b: _kernels.contacts_span(codes[a:b], tier, earliest))
-        n_cases = sum(int(x[0]) for x in spans)
-        n_exposed = sum(int(x[1]) for x in spans)
-        t_min = min((int(x[3]) for x in spans if x[1]), default=0)
-        t_max = max((int(x[4]) for x in spans if x[1]), default=0)
-        top = max(int(x[2]) for x in spans)
-        shift, key_bits = _kernels.contacts_bits(top, t_min, t_max)
-        if not key_bits:  # keys too wide to pack: the serial two-array sort
-            return serial()
-        case_at = np.cumsum([0] + [int(x[0]) for x in spans])
-        key_at = np.cumsum([0] + [int(x[1]) for x in spans])
+        out_code[:n_cases] = codes[:n_cases]
         packed = _memory.empty(n_exposed, np.int64)
+        exposed = codes[n_cases : n_cases + n_exposed]
         each(
             lambda i, a, b: _kernels.contacts_pack(
-                codes[a:b], tier, earliest, t_min, shift,
-                out_code[case_at[i] :], packed[key_at[i] : key_at[i + 1]],
+                exposed[a:b], tier, earliest, t_min, shift, out_code[:0], packed[a:b]
             )
         )  # fmt: skip
         out_tier[:n_cases] = 0
@@ -1069,7 +1080,6 @@ def _contacts_order(
             np.take(ids, out_code[:n_cases], out=out_id[:n_cases])
         shift_bits = _kernels.PACK_SHIFT
         packed = radix_sort(packed, shift_bits, shift_bits + key_bits, threads)
-        slices = list(itertools.pairwise(int(x) for x in np.linspace(0, n_exposed, threads + 1)))
         each(
             lambda i, a, b: _kernels.unpack_contacts(
                 packed[a:b], t_min, shift, 1_000_000, no_ids if ids is None else ids,
@@ -1720,12 +1730,13 @@ class Trace:
         tiers: tuple[_Tier, ...],
         rules: _Rules,
         params: dict[str, Any],
+        span: tuple[int, int, int, int, int],
         unrecorded: tuple[int, ...] = (),
         threads: int | None = None,
     ) -> Trace:
         id_values = _integer_ids(index.persons)
         traced, t, when, ids = _contacts_order(
-            codes, state.tier, state.earliest, ids=id_values, threads=threads
+            codes, state.tier, state.earliest, span=span, ids=id_values, threads=threads
         )
         pairs = _StayPairs(
             index=index,
