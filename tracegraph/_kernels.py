@@ -465,8 +465,6 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
 PACK_SHIFT = 31
 #: :func:`earliest_packed`'s key of a person not to reach (no key is smaller).
 SKIP_KEY = 0
-#: :func:`earliest_packed`'s key of a person not reached (yet).
-UNREACHED_KEY = 0xFFFFFFFF
 
 
 @_jit
@@ -483,30 +481,35 @@ def earliest_packed(  # type: ignore[no-untyped-def]
     n_classes,
     origin,
     width,
+    venue_bits,
     best,
 ):
-    """Each person's earliest qualifying overlap with any query, as one 32-bit key.
+    """Each person's earliest qualifying overlap with any query, as one packed key.
 
     The lean twin of :func:`overlapping_stays` in ``EARLIEST_BY_STAY`` mode for
     queries made on behalf of nobody, under the half-open rule (overlap > 0) or,
     when ``closed``, the closed rule (overlap >= 0). A matching stay of person ``p``
-    with overlap start ``o`` (relative to ``origin``, so ``0 <= o < 2**31``) lowers
-    ``best[p]`` (uint32) to ``o + 1``: one random access per match into an array of 4
-    bytes per person, half the memory of a (time, venue) key, which keeps more of it in
-    cache (~20 % faster on a city of a million people). The venue of the earliest
-    overlap is not kept: it is found again when asked for (see
-    ``exposure._StayPairs.code_first_venue``). Persons to skip are set to
-    :data:`SKIP_KEY` by the caller (no key is smaller), the others to
-    :data:`UNREACHED_KEY` (every key is smaller). Needs int32 index times.
+    with overlap start ``o`` (relative to ``origin``, so ``0 <= o < 2**31``) at venue
+    ``v`` lowers ``best[p]`` to the key ``(o + 1) << venue_bits | v``: the minimum key
+    is the earliest overlap (the smallest venue on a tie), one random access per match.
+
+    Two widths: ``venue_bits`` 0 with uint32 keys (times only: 4 bytes a person, half
+    the memory of a (time, venue) key, which keeps more of it in cache, ~20 % faster on
+    a city of a million people; tracing uses these), or :data:`PACK_SHIFT` with int64
+    keys (time and venue; finding first venues again uses these). Persons to skip
+    are set to :data:`SKIP_KEY` by the caller (no key is smaller), the others to the
+    largest key of ``best``'s type (every key is smaller). Needs int32 index times.
     Returns the number of matches.
     """
     n_matches = 0
+    venue_mask = (np.int64(1) << venue_bits) - 1
     for i in range(q_venue.shape[0]):
         a = q_start[i] - origin
         b = q_end[i] - origin
         if b < a or (b == a and not closed):
             continue
         v = q_venue[i]
+        tag = np.int64(v) & venue_mask
         for c in range(n_classes):
             lo = class_offsets[v * n_classes + c]
             hi = class_offsets[v * n_classes + c + 1]
@@ -528,7 +531,8 @@ def earliest_packed(  # type: ignore[no-untyped-def]
                 o_end = t if t < b else b
                 if o_end - o_start < min_overlap:
                     continue
-                key = np.uint32(o_start + 1)  # 0 <= o_start <= end[j] < 2**31
+                # 0 <= o_start <= end[j] < 2**31: o_start + 1 fits 32 bits unsigned
+                key = ((o_start + 1) << venue_bits) | tag  # stored as best's type
                 p = person[j]
                 # an unconditional store of the minimum: no branch to mispredict, which
                 # keeps more of these random accesses in flight (~15 % faster)
@@ -539,25 +543,30 @@ def earliest_packed(  # type: ignore[no-untyped-def]
 
 @_jit
 def init_packed(excluded, best):  # type: ignore[no-untyped-def]
-    """Start keys of :func:`earliest_packed`: ``SKIP_KEY`` if excluded, else ``UNREACHED_KEY``."""
+    """Start keys of :func:`earliest_packed`: ``SKIP_KEY`` if excluded, else the largest."""
+    top = np.iinfo(best.dtype).max
     for p in range(best.shape[0]):
-        best[p] = SKIP_KEY if excluded[p] else UNREACHED_KEY
+        best[p] = SKIP_KEY if excluded[p] else top
 
 
 @_jit
 def unpack_earliest(  # type: ignore[no-untyped-def]
-    keys, lo, hi, origin, earliest, reached, number, tier, excluded
+    keys, lo, hi, origin, venue_bits, earliest, first_venue, reached, number, tier, excluded
 ):
     """Persons ``lo..hi-1``: combine the keys of :func:`earliest_packed` and unpack them.
 
     ``keys`` holds one row of keys per thread copy; a person's key is the minimum over
-    the rows. Keys ``SKIP_KEY`` and ``UNREACHED_KEY`` change nothing; a key ``o + 1``
-    lowers person ``p``'s earliest time to ``o + origin`` and lists ``p`` in
-    ``reached`` (ascending, from ``reached[0]``). With ``number >= 0``, also marks
-    ``p`` traced as :func:`mark_traced` does (``tier[p] = number``,
-    ``excluded[p] = True``). Returns ``(number listed, t_min, t_max)``, the earliest
-    and latest of their times (the largest/smallest int64 when none).
+    the rows. Keys ``SKIP_KEY`` and the largest change nothing; a key
+    ``(o + 1) << venue_bits | v`` lowers person ``p``'s earliest time to ``o + origin``
+    (with ``venue_bits``, ``first_venue[p]`` takes ``v``, the smallest venue on a tie)
+    and lists ``p`` in ``reached`` (ascending, from ``reached[0]``). With
+    ``number >= 0``, also marks ``p`` traced as :func:`mark_traced` does
+    (``tier[p] = number``, ``excluded[p] = True``). Returns ``(number listed, t_min,
+    t_max)``, the earliest and latest of their times (the largest/smallest int64 when
+    none).
     """
+    top = np.iinfo(keys.dtype).max
+    venue_mask = (np.int64(1) << venue_bits) - 1
     t_min = np.iinfo(np.int64).max
     t_max = np.iinfo(np.int64).min
     n_found = 0
@@ -566,12 +575,18 @@ def unpack_earliest(  # type: ignore[no-untyped-def]
         k = keys[0, p]
         for r in range(1, n_rows):
             k = min(k, keys[r, p])
-        if k == SKIP_KEY or k == UNREACHED_KEY:  # noqa: SIM109 (two compares, no tuple)
+        if k == SKIP_KEY or k == top:  # noqa: SIM109 (two compares, no tuple)
             continue
         reached[n_found] = p
         n_found += 1
-        when = np.int64(k) - 1 + origin
-        if when < earliest[p]:
+        key = np.int64(k)
+        when = (key >> venue_bits) - 1 + origin
+        if venue_bits:
+            v = np.int32(key & venue_mask)
+            if when < earliest[p] or (when == earliest[p] and v < first_venue[p]):
+                earliest[p] = when
+                first_venue[p] = v
+        elif when < earliest[p]:
             earliest[p] = when
         when = earliest[p]
         t_min = min(t_min, when)

@@ -948,24 +948,30 @@ def _earliest_packed(
     closed: bool,
     excluded: np.ndarray,
     earliest: np.ndarray,
+    first_venue: np.ndarray | None = None,
     mark: tuple[int, np.ndarray, np.ndarray] | None = None,
     threads: int,
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    """:func:`_earliest_overlaps` for queries on behalf of nobody, with 32-bit keys.
+    """:func:`_earliest_overlaps` for queries on behalf of nobody, with packed keys.
 
-    Each person's earliest overlap is kept as one uint32 key (see
-    :func:`tracegraph._kernels.earliest_packed`), excluded persons as the key below all
-    others; threads take contiguous slices of the queries, each with its own row of
-    keys (set up by the thread itself), and the rows combine by an element-wise
-    minimum, which is exactly the serial answer. The keys then lower ``earliest``,
-    split over threads by person. First venues are not recorded (the caller marks the
-    tier so that they are found again when asked for). Returns the persons reached
+    Each person's earliest overlap is kept as one key (see
+    :func:`tracegraph._kernels.earliest_packed`): a uint32 time, or with
+    ``first_venue`` an int64 (time, venue) that also sets ``first_venue``; excluded
+    persons as the key below all others. Threads take contiguous slices of the
+    queries, each with its own row of keys (set up by the thread itself), and the
+    rows combine by an element-wise minimum, which is exactly the serial answer. The
+    keys then lower ``earliest``, split over threads by person. Without
+    ``first_venue`` (tracing), first venues are not recorded: the caller marks the tier
+    so that they are found again when asked for. Returns the persons reached
     (ascending) and the earliest and latest of their times.
     """
     n = venue.shape[0]
     n_persons = target.n_persons
     threads = 1 if n < _PARALLEL_MIN_QUERIES else max(1, threads)
-    keys = _memory.empty((threads, n_persons), np.uint32)
+    venue_bits = 0 if first_venue is None else _kernels.PACK_SHIFT
+    keys = _memory.empty((threads, n_persons), np.uint32 if first_venue is None else np.int64)
+    if first_venue is None:
+        first_venue = earliest[:0].astype(np.int32)  # not used with times-only keys
     reached = _memory.empty(n_persons, np.int32)
 
     def match(row: int, a: int, b: int) -> None:
@@ -973,15 +979,16 @@ def _earliest_packed(
         _kernels.earliest_packed(
             venue[a:b], start[a:b], end[a:b], min_overlap, closed,
             target.start, target.end, target.person, target.class_offsets, target.n_classes,
-            target.origin, target.bucket_width, keys[row],
+            target.origin, target.bucket_width, venue_bits, keys[row],
         )  # fmt: skip
 
     number, tier, marked = (-1, excluded[:0].view(np.int8), excluded[:0]) if mark is None else mark
 
     def unpack(a: int, b: int) -> tuple[int, int, int]:
         k, t_min, t_max = _kernels.unpack_earliest(
-            keys, a, b, target.origin, earliest, reached[a:b], number, tier, marked
-        )
+            keys, a, b, target.origin, venue_bits, earliest, first_venue, reached[a:b],
+            number, tier, marked,
+        )  # fmt: skip
         return int(k), int(t_min), int(t_max)
 
     query_bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
@@ -1514,8 +1521,8 @@ class _StayPairs:
 
         Large tiers keep only each person's earliest time while tracing (half the
         memory traffic); their first venues are found here by matching those tiers
-        again with the general kernel, which records the venue of the earliest overlap
-        (the smallest venue code on a tie, as tracing would have recorded it).
+        again with (time, venue) keys, which give the venue of the earliest overlap
+        (the smallest venue code on a tie, as the general kernel records it).
         """
         venue = self.recorded_first_venue
         if venue is None:
@@ -1531,11 +1538,12 @@ class _StayPairs:
                 continue
             excluded = (self.tier >= 0) & (self.tier < t.number)
             p = _probe(self.index, t, excluded, self.rules)
-            p.target.earliest_overlaps(
-                p.venue, p.start, p.end, p.person, min_overlap=self.rules.min_overlap,
-                excluded=p.excluded, earliest=earliest, first_venue=found,
-                venue_pairs=np.zeros(p.target.n_venues, dtype=np.int64), by_query=p.reverse,
-                rule=self.rules.policy.rule,
+            assert not p.reverse  # as when it was traced: the same excluded persons
+            q_venue, q_start, q_end, m = _merged_queries(p, self.rules)
+            _earliest_packed(
+                p.target, q_venue, q_start, q_end, min_overlap=m,
+                closed=self.rules.policy.rule == "closed", excluded=p.excluded,
+                earliest=earliest, first_venue=found, threads=default_threads(),
             )  # fmt: skip
             # the tier's matches reach exactly its persons (everyone else was excluded
             # or would have been reached by it)
