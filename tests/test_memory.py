@@ -12,10 +12,10 @@ from tracegraph import _memory
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.int64, np.float64])
-@pytest.mark.parametrize("shape", [0, 1, 1000, (3, 5), (2, 0)])
+@pytest.mark.parametrize("shape", [0, 1, 1000, np.int64(7), (3, 5), (2, 0), (np.int32(2), 3)])
 def test_empty_is_a_writable_contiguous_array_of_the_shape(shape, dtype):
     a = _memory.empty(shape, dtype)
-    assert a.shape == ((shape,) if isinstance(shape, int) else shape)
+    assert a.shape == ((int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape))
     assert a.dtype == np.dtype(dtype)
     assert a.flags.c_contiguous and a.flags.writeable
     a[...] = 7

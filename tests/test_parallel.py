@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from unittest import mock
 
 import numpy as np
@@ -116,8 +118,9 @@ def test_first_venues_of_packed_tiers_are_found_when_asked():
 @pytest.mark.parametrize("policy", ["tracegraph", "crowdnotifier"])
 def test_packed_keys_reach_the_last_second_of_int32_time(split_always, policy):
     # index times are int32 seconds after the first start while the stays span less
-    # than 2**31 s; a 32-bit key stores overlap start + 1, which must not collide with
-    # the "not reached" key at the very end of that range
+    # than 2**31 s; keys store overlap start + 1 (uint32 while tracing; shifted left of
+    # the venue in the int64 keys that find first venues again): the last second must
+    # come back exactly, and its venue too
     last = 2**31 - 1
     t0 = 1_600_000_000
     table = pa.table(
@@ -149,6 +152,41 @@ def test_packed_keys_reach_the_last_second_of_int32_time(split_always, policy):
     if policy == "crowdnotifier":
         when = result.contacts.filter(pa.compute.equal(result.contacts["person"], 4))["exposed_at"]
         assert when[0].value // 1_000_000 == t0 + last
+    venues = result.first_exposure_venues(10)  # found again with int64 (time, venue) keys
+    assert venues["venue"].to_pylist() == [5]
+    assert venues["exposed"].to_pylist() == [len(got) - 1]
+
+
+def test_first_venue_ties_go_to_the_smallest_venue_code(split_always):
+    # a contact exposed at the same instant at two venues: the venue with the smaller
+    # code is its first venue, whether tracing recorded it or found it again
+    t0 = 1_600_000_000
+    table = pa.table(
+        {
+            "person": [1, 1, 2, 2],
+            "venue": [7, 3, 3, 7],
+            "start": [t0 + 100, t0 + 100, t0 + 80, t0 + 50],
+            "end": [t0 + 200, t0 + 200, t0 + 120, t0 + 150],
+        }
+    ).cast(
+        pa.schema(
+            [
+                ("person", pa.int64()),
+                ("venue", pa.int64()),
+                ("start", pa.timestamp("s", tz="UTC")),
+                ("end", pa.timestamp("s", tz="UTC")),
+            ]
+        )
+    )
+    index = tg.VenueIndex.from_stays(table)
+    smaller = min(index.venue_codes(pa.array([3, 7])))
+    expected = index.venues[int(smaller)].as_py()
+    for packed in (True, False):
+        with mock.patch.object(exposure, "_PACKED_MIN_QUERIES", 1 if packed else 2**62):
+            result = run(index, [1], 2, tiers=1)
+        assert result._pairs.unrecorded == ((1,) if packed else ())
+        assert result.contacts["exposed_at"][1].value // 1_000_000 == t0 + 100
+        assert result.first_exposure_venues(5)["venue"].to_pylist() == [expected]
 
 
 def test_large_tier_on_threads_equals_serial():
@@ -242,18 +280,32 @@ def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
 
 def test_worker_pools_are_kept_and_shared():
     with _parallel.workers(2) as first:
-        assert [f.result() for f in [first.submit(pow, 2, k) for k in range(5)]] == [
-            1,
-            2,
-            4,
-            8,
-            16,
-        ]
+        squares = [f.result() for f in [first.submit(pow, k, 2) for k in range(5)]]
+    assert squares == [0, 1, 4, 9, 16]
     with _parallel.workers(2) as again:
-        assert again is first  # kept, not shut down
+        assert again.pool is first.pool  # kept, not shut down
         assert again.submit(abs, -3).result() == 3
     with _parallel.workers(3) as other:
-        assert other is not first
+        assert other.pool is not first.pool
+
+
+def test_leaving_workers_waits_for_every_task_even_after_a_failure():
+    # as with a ThreadPoolExecutor block: no task may still write into the caller's
+    # arrays once the error reaches the caller
+    done = threading.Event()
+
+    def slow() -> None:
+        time.sleep(0.3)
+        done.set()
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"), _parallel.workers(2) as tasks:
+        futures = [tasks.submit(slow), tasks.submit(fail)]
+        for f in futures[::-1]:
+            f.result()  # the failure first
+    assert done.is_set()
 
 
 def _sum_on_workers(n: int) -> int:

@@ -461,7 +461,8 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
     return n_out, q_venue.shape[0]
 
 
-#: Bits of a person code in a packed (tier, time, person) key of :func:`contacts_pack`.
+#: Bits of a person code in a packed (tier, time, person) key of :func:`contacts_pack`,
+#: and of a venue code in an int64 (time, venue) key of :func:`earliest_packed`.
 PACK_SHIFT = 31
 #: :func:`earliest_packed`'s key of a person not to reach (no key is smaller).
 SKIP_KEY = 0

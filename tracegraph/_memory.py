@@ -16,6 +16,7 @@ pool of :mod:`tracegraph.exposure`) stay ordinary numpy arrays.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,7 +27,10 @@ __all__ = ["concatenate", "empty"]
 
 def empty(shape: int | tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
     """An uninitialised, writable, C-contiguous array from Arrow's default memory pool."""
-    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if isinstance(shape, tuple):
+        dims = tuple(operator.index(d) for d in shape)
+    else:  # an int, or a numpy integer
+        dims = (operator.index(shape),)
     if any(d < 0 for d in dims):
         raise ValueError(f"expected non-negative dimensions, got {dims}")
     dt = np.dtype(dtype)

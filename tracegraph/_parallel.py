@@ -12,13 +12,14 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import numpy as np
 
 from tracegraph import _kernels, _memory
 
-__all__ = ["PARALLEL_MIN_ROWS", "radix_sort", "split_ranges", "threads", "workers"]
+__all__ = ["PARALLEL_MIN_ROWS", "Tasks", "radix_sort", "split_ranges", "threads", "workers"]
 
 #: Work over fewer rows than this runs on one thread.
 PARALLEL_MIN_ROWS = 1 << 20
@@ -42,15 +43,32 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-@contextlib.contextmanager
-def workers(n_threads: int) -> Iterator[ThreadPoolExecutor]:
-    """A process-wide pool of ``n_threads`` worker threads, made on first use and kept.
+class Tasks:
+    """The tasks one ``with workers(n)`` block submits to the shared pool."""
 
-    Starting and joining a pool costs about 0.4 ms; a trace of a large tier splits
-    several steps over threads, so they share one pool per thread count instead.
-    Leaving the ``with`` block does not shut the pool down. Tasks must not wait for
-    other tasks of the pool (none of tracegraph's do), and concurrent callers share
-    the workers (their tasks queue). A child process made by ``fork`` starts with no
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool  # the shared executor
+        self.futures: list[Future[Any]] = []  # what this block submitted
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on a worker thread (see ``Executor.submit``)."""
+        future = self.pool.submit(fn, *args, **kwargs)
+        self.futures.append(future)
+        return future
+
+
+@contextlib.contextmanager
+def workers(n_threads: int) -> Iterator[Tasks]:
+    """Submit tasks to a process-wide pool of ``n_threads`` worker threads.
+
+    The pool is made on first use and kept: starting and joining a pool costs about
+    0.4 ms, and a trace of a large tier splits several steps over threads, so they
+    share one pool per thread count instead. As when leaving a ``ThreadPoolExecutor``
+    block, leaving the ``with`` block waits for every task it submitted, also when
+    one of them failed (then no task still writes into the caller's arrays when the
+    error reaches it); the pool itself is not shut down. Tasks must not wait for
+    other tasks of the pool (none of tracegraph's do); concurrent callers share the
+    workers (their tasks queue). A child process made by ``fork`` starts with no
     pools (the parent's threads do not exist there).
     """
     with _POOLS_LOCK:
@@ -58,7 +76,11 @@ def workers(n_threads: int) -> Iterator[ThreadPoolExecutor]:
         if pool is None:
             pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="tracegraph")
             _POOLS[n_threads] = pool
-    yield pool
+    tasks = Tasks(pool)
+    try:
+        yield tasks
+    finally:
+        wait(tasks.futures)
 
 
 def _forget_pools() -> None:

@@ -457,6 +457,41 @@ def warmup() -> None:
     }
     frozen = dataclasses.replace(index, **arrays)
     trace(frozen, [0], tiers=2)
+    for each in (index, frozen):
+        _warm_large_tiers(each)
+
+
+def _warm_large_tiers(index: VenueIndex) -> None:
+    """Call the kernels of large tiers, which :func:`trace` on a tiny city never takes.
+
+    Packed keys in both widths (tracing, and finding first venues again), and the
+    threaded steps of ordering many contacts, with the argument types they get in a
+    trace (``index`` as built or as opened from disk).
+    """
+    n = index.n_persons
+    rows = np.arange(index.n_stays)
+    venue, start, end = index.venue_of(rows), index.start_seconds(rows), index.end_seconds(rows)
+    state = _TraceState.clean(n)
+    state.excluded[0] = True
+    for first_venue in (None, state.first_venue):
+        _earliest_packed(
+            index, venue, start, end, min_overlap=1, closed=False, excluded=state.excluded,
+            earliest=state.earliest, first_venue=first_venue,
+            mark=(1, state.tier, state.excluded) if first_venue is None else None, threads=1,
+        )  # fmt: skip
+    codes = np.arange(n, dtype=np.int32)
+    tier = np.ones(n, dtype=np.int8)
+    earliest = np.arange(n, dtype=np.int64)
+    packed = _memory.empty(n, np.int64)
+    out_code = _memory.empty(n, np.int32)
+    _kernels.contacts_pack(codes, tier, earliest, 0, 8, out_code[:0], packed)
+    packed = radix_sort(packed, _kernels.PACK_SHIFT, _kernels.PACK_SHIFT + 8, 2)
+    ids = _integer_ids(index.persons)
+    out_tier, out_when = _memory.empty(n, np.int8), _memory.empty(n, np.int64)
+    _kernels.unpack_contacts(
+        packed, 0, 8, 1_000_000, out_code[:0] if ids is None else ids, out_code, out_tier,
+        out_when, out_code[:0] if ids is None else _memory.empty(n, ids.dtype),
+    )  # fmt: skip
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -651,7 +686,9 @@ def _trace_codes(
             window_end = np.full(reached.shape[0], FAR_FUTURE, dtype=np.int64)
         else:
             window_end = window_start + infectious_for
-        frontier = _Tier(frontier.number + 1, reached, window_start, window_end)
+        # a compact copy: ``reached`` may be a view of a buffer over every person, and
+        # the tiers are kept with the result (to list or count their pairs)
+        frontier = _Tier(frontier.number + 1, reached.copy(), window_start, window_end)
     bar.close()
     codes = _memory.concatenate(traced, np.int32)
     result = Trace._build(
@@ -865,10 +902,10 @@ def _earliest_overlaps(
 ) -> _Reached:
     """:meth:`VenueIndex.earliest_overlaps`, split over threads for large inputs.
 
-    Returns the persons newly reached (ascending int32 codes) when they are known
-    without a pass over every person (the packed path lists them on the way; a
-    serial tier with few matches lists its matches again), else None; and whether
-    ``first_venue`` was set for them (not on the packed path). ``mark``, ``(number,
+    Returns a :class:`_Reached`: the persons newly reached (ascending int32 codes)
+    when they are known without a pass over every person (the packed path lists them
+    on the way; a serial tier with few matches lists its matches again), else None;
+    and whether ``first_venue`` was set for them (not on the packed path). ``mark``, ``(number,
     tier, excluded)``: the packed path also marks the persons it reaches traced (as
     :func:`tracegraph._kernels.mark_traced` would) on the way, and says so.
 
@@ -1499,10 +1536,11 @@ def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.nda
 class _StayPairs:
     """The qualifying stay pairs of a trace: listed and counted on demand.
 
-    Tracing keeps only each person's earliest exposure (and its venue), so its memory
-    does not grow with the number of pairs (a tier-2 trace through a city can have
-    hundreds of millions). :meth:`table` matches the tiers again, emitting every
-    pair; :meth:`counts` matches them again, counting.
+    Tracing keeps only each person's earliest exposure (and, for small tiers, its
+    venue), so its memory does not grow with the number of pairs (a tier-2 trace
+    through a city can have hundreds of millions). :meth:`table` matches the tiers
+    again, emitting every pair; :meth:`counts` matches them again, counting;
+    :attr:`code_first_venue` matches the large tiers again for their first venues.
     """
 
     index: VenueIndex
@@ -1514,6 +1552,7 @@ class _StayPairs:
     unrecorded: tuple[int, ...]  # the tiers whose first venues were not recorded
     tiers: tuple[_Tier, ...]
     rules: _Rules
+    threads: int | None = None  # threads for matching again (None: the default)
 
     @functools.cached_property
     def code_first_venue(self) -> np.ndarray:
@@ -1543,7 +1582,8 @@ class _StayPairs:
             _earliest_packed(
                 p.target, q_venue, q_start, q_end, min_overlap=m,
                 closed=self.rules.policy.rule == "closed", excluded=p.excluded,
-                earliest=earliest, first_venue=found, threads=default_threads(),
+                earliest=earliest, first_venue=found,
+                threads=default_threads() if self.threads is None else self.threads,
             )  # fmt: skip
             # the tier's matches reach exactly its persons (everyone else was excluded
             # or would have been reached by it)
@@ -1756,6 +1796,7 @@ class Trace:
             unrecorded=unrecorded,
             tiers=tiers,
             rules=rules,
+            threads=threads,
         )
         # sorted by tier: the cases come first (an int8 needle: no cast of ``t``)
         n_cases = int(np.searchsorted(t, np.int8(1)))
@@ -1885,8 +1926,15 @@ class Trace:
                 f"Trace to tier {self.params.get('tiers')}",
                 [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()] + pairs + params,
             )
-            venues = _html.arrow_table(
-                self.first_exposure_venues(5), caption="where most contacts were first exposed"
+            # first venues of large tiers are found by matching again: not for a repr
+            known = not self._pairs.unrecorded or "code_first_venue" in self._pairs.__dict__
+            venues = (
+                _html.arrow_table(
+                    self.first_exposure_venues(5),
+                    caption="where most contacts were first exposed",
+                )
+                if known
+                else ""
             )
             contacts = _html.arrow_table(self.contacts, caption="contacts")
             return f"<div>{summary}{venues}{contacts}</div>"
