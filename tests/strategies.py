@@ -293,6 +293,25 @@ def timestamps(seconds, unit: str = "s", tz: str | None = "UTC", fractions=None)
     return pa.array(ticks, pa.int64()).cast(pa.timestamp(unit, tz=tz))
 
 
+def random_stays(seed, n, *, persons, venues, days, max_stay) -> pa.Table:
+    """``n`` random stays as a table: uniform starts over ``days``, stays up to ``max_stay`` s.
+
+    Person and venue ids are ``0..persons-1`` and ``0..venues-1`` (int64), times
+    ``timestamp[s, UTC]`` from the epoch. Deterministic by ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    start = rng.integers(0, days * 86_400, n)
+    ts = pa.timestamp("s", tz="UTC")
+    return pa.table(
+        {
+            "person": rng.integers(0, persons, n),
+            "venue": rng.integers(0, venues, n),
+            "start": pa.array(start).cast(ts),
+            "end": pa.array(start + rng.integers(0, max_stay, n)).cast(ts),
+        }
+    )
+
+
 def stays_table(
     stays,
     *,

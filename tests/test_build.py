@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import cities, examples, stays_table
+from strategies import cities, examples, random_stays, stays_table
 
 import tracegraph as tg
 from tracegraph import _kernels, _parallel, _read_stays
@@ -184,17 +184,7 @@ def test_uint64_ids_beyond_int64_are_refused_not_wrapped(tmp_path):
 
 
 def test_contacts_are_sorted_by_tier_time_and_code():
-    rng = np.random.default_rng(3)
-    n = 30_000
-    start = rng.integers(0, 5 * 86_400, n)
-    table = pa.table(
-        {
-            "person": rng.integers(0, 4_000, n),
-            "venue": rng.integers(0, 150, n),
-            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
-            "end": pa.array(start + rng.integers(0, 3 * 3600, n)).cast(pa.timestamp("s", tz="UTC")),
-        }
-    )
+    table = random_stays(3, 30_000, persons=4_000, venues=150, days=5, max_stay=3 * 3600)
     index = tg.VenueIndex.from_stays(table)
     contacts = tg.trace(index, [0, 1, 2, 3], tiers=3).contacts
     tier = contacts["tier"].to_numpy()
@@ -327,19 +317,7 @@ def test_stopping_early_stops_the_reader():
 
 
 def test_builds_split_over_threads_equal_one_thread(monkeypatch):
-    rng = np.random.default_rng(5)
-    n = 20_000
-    start = rng.integers(0, 14 * 86_400, n)
-    table = pa.table(
-        {
-            "person": rng.integers(0, 3_000, n),
-            "venue": rng.integers(0, 200, n),
-            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
-            "end": pa.array(start + rng.integers(0, 30 * 3600, n)).cast(
-                pa.timestamp("s", tz="UTC")
-            ),
-        }
-    )
+    table = random_stays(5, 20_000, persons=3_000, venues=200, days=14, max_stay=30 * 3600)
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "1")
     serial = tg.VenueIndex.from_stays(table)
     monkeypatch.setattr(_parallel, "PARALLEL_MIN_ROWS", 1)
@@ -350,17 +328,7 @@ def test_builds_split_over_threads_equal_one_thread(monkeypatch):
 
 
 def test_groups_are_in_start_order_whatever_the_row_order():
-    rng = np.random.default_rng(9)
-    n = 5_000
-    start = rng.integers(0, 3 * 86_400, n)
-    table = pa.table(
-        {
-            "person": rng.integers(0, 300, n),
-            "venue": rng.integers(0, 20, n),
-            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
-            "end": pa.array(start + rng.integers(0, 5 * 3600, n)).cast(pa.timestamp("s", tz="UTC")),
-        }
-    )
+    table = random_stays(9, 5_000, persons=300, venues=20, days=3, max_stay=5 * 3600)
     index = tg.VenueIndex.from_stays(table)
     offsets = index.class_offsets
     for g in range(offsets.shape[0] - 1):
@@ -584,17 +552,7 @@ def test_packed_matching_lists_exactly_the_newly_reached(monkeypatch):
 
     monkeypatch.setattr(exposure, "_PACKED_MIN_QUERIES", 1)
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_QUERIES", 1)
-    rng = np.random.default_rng(5)
-    n = 20_000
-    start = rng.integers(0, 3 * 86_400, n)
-    table = pa.table(
-        {
-            "person": rng.integers(0, 3_000, n),
-            "venue": rng.integers(0, 80, n),
-            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
-            "end": pa.array(start + rng.integers(0, 7200, n)).cast(pa.timestamp("s", tz="UTC")),
-        }
-    )
+    table = random_stays(5, 20_000, persons=3_000, venues=80, days=3, max_stay=7200)
     index = tg.VenueIndex.from_stays(table)
     cases = exposure._resolve_cases(index, [0, 1, 2, 5], "raise")
     frontier = exposure._Tier(1, cases.codes, cases.window_start, cases.window_end)

@@ -20,7 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import trace_oracle
-from strategies import case_windows, cities, examples, result_to_plain, stays_table
+from strategies import (
+    case_windows,
+    cities,
+    examples,
+    random_stays,
+    result_to_plain,
+    stays_table,
+)
 
 import tracegraph as tg
 from tracegraph import _kernels, _parallel, exposure
@@ -87,17 +94,7 @@ def test_threads_match_serial_and_oracle(split_always, city, data):
 def test_first_venues_of_packed_tiers_are_found_when_asked():
     # large tiers keep only times while tracing; the venue of each person's earliest
     # exposure is found again on demand and must be what the general kernel records
-    rng = np.random.default_rng(5)
-    n = 40_000
-    start = rng.integers(0, 14 * 86_400, n)
-    table = pa.table(
-        {
-            "person": rng.integers(0, 6_000, n),
-            "venue": rng.integers(0, 300, n),
-            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
-            "end": pa.array(start + rng.integers(0, 3 * 3600, n)).cast(pa.timestamp("s", tz="UTC")),
-        }
-    )
+    table = random_stays(5, 40_000, persons=6_000, venues=300, days=14, max_stay=3 * 3600)
     index = tg.VenueIndex.from_stays(table)
     cases = np.unique(table["person"].to_numpy()[:5]).tolist()
     for policy in ("tracegraph", "crowdnotifier"):  # half-open and closed intervals
@@ -123,24 +120,13 @@ def test_packed_keys_reach_the_last_second_of_int32_time(split_always, policy):
     # come back exactly, and its venue too
     last = 2**31 - 1
     t0 = 1_600_000_000
-    table = pa.table(
-        {
-            "person": [1, 2, 3, 4],
-            "venue": [9, 5, 5, 5],
-            "start": [t0, t0 + last - 10, t0 + last - 4, t0 + last],
-            "end": [t0 + 1, t0 + last, t0 + last, t0 + last],
-        }
-    ).cast(
-        pa.schema(
-            [
-                ("person", pa.int64()),
-                ("venue", pa.int64()),
-                ("start", pa.timestamp("s", tz="UTC")),
-                ("end", pa.timestamp("s", tz="UTC")),
-            ]
-        )
-    )
-    index = tg.VenueIndex.from_stays(table)
+    rows = [
+        (1, 9, t0, t0 + 1),
+        (2, 5, t0 + last - 10, t0 + last),
+        (3, 5, t0 + last - 4, t0 + last),
+        (4, 5, t0 + last, t0 + last),
+    ]
+    index = tg.VenueIndex.from_stays(stays_table(rows))
     assert index.start.dtype == np.int32  # the packed path applies
     result = tg.trace(index, [2], policy=policy)
     assert result._pairs.unrecorded == (1,)
@@ -161,24 +147,13 @@ def test_first_venue_ties_go_to_the_smallest_venue_code(split_always):
     # a contact exposed at the same instant at two venues: the venue with the smaller
     # code is its first venue, whether tracing recorded it or found it again
     t0 = 1_600_000_000
-    table = pa.table(
-        {
-            "person": [1, 1, 2, 2],
-            "venue": [7, 3, 3, 7],
-            "start": [t0 + 100, t0 + 100, t0 + 80, t0 + 50],
-            "end": [t0 + 200, t0 + 200, t0 + 120, t0 + 150],
-        }
-    ).cast(
-        pa.schema(
-            [
-                ("person", pa.int64()),
-                ("venue", pa.int64()),
-                ("start", pa.timestamp("s", tz="UTC")),
-                ("end", pa.timestamp("s", tz="UTC")),
-            ]
-        )
-    )
-    index = tg.VenueIndex.from_stays(table)
+    rows = [
+        (1, 7, t0 + 100, t0 + 200),
+        (1, 3, t0 + 100, t0 + 200),
+        (2, 3, t0 + 80, t0 + 120),
+        (2, 7, t0 + 50, t0 + 150),
+    ]
+    index = tg.VenueIndex.from_stays(stays_table(rows))
     smaller = min(index.venue_codes(pa.array([3, 7])))
     expected = index.venues[int(smaller)].as_py()
     for packed in (True, False):
@@ -190,17 +165,7 @@ def test_first_venue_ties_go_to_the_smallest_venue_code(split_always):
 
 
 def test_large_tier_on_threads_equals_serial():
-    rng = np.random.default_rng(11)
-    n = 100_000
-    start = rng.integers(0, 14 * 86_400, n)
-    table = pa.table(
-        {
-            "person": rng.integers(0, 20_000, n),
-            "venue": rng.integers(0, 300, n),
-            "start": pa.array(start).cast(pa.timestamp("s", tz="UTC")),
-            "end": pa.array(start + rng.integers(0, 4 * 3600, n)).cast(pa.timestamp("s", tz="UTC")),
-        }
-    )
+    table = random_stays(11, 100_000, persons=20_000, venues=300, days=14, max_stay=4 * 3600)
     index = tg.VenueIndex.from_stays(table)
     cases = np.unique(table["person"].to_numpy()[:3000]).tolist()
     serial = run(index, cases, 1, tiers=3, min_overlap=600)
