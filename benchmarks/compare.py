@@ -342,9 +342,18 @@ class Peer:
 
 
 def peer_runs(
-    peer: Peer, req: dict[str, Any], *, repeat: int, repeat_under: float, timeout: float
+    peer: Peer,
+    req: dict[str, Any],
+    *,
+    repeat: int,
+    repeat_under: float,
+    timeout: float,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``req`` up to ``repeat`` times; the entry holds times, or how it failed."""
+    """Run ``req`` up to ``repeat`` times; the entry holds times, or how it failed.
+
+    ``between``, if given, is called after each run that answered (``--interleave``).
+    """
     times: list[float] = []
     entry: dict[str, Any] = {}
     for i in range(repeat):
@@ -355,6 +364,8 @@ def peer_runs(
                 entry.update(failed=exc.kind, detail=exc.detail, limit=exc.limit)
             break
         times.append(float(answer["seconds"]))
+        if between is not None:
+            between()
         if i == 0:
             entry.update({k: v for k, v in answer.items() if k not in ("ok", "seconds")})
         if answer["seconds"] > repeat_under:
@@ -506,6 +517,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--pair-form", choices=PAIR_FORMS, default="rowid", help="DuckDB pair SQL")
     p.add_argument("--plans", default=",".join(PLANS), help=f"DuckDB plans: {list(PLANS)}")
+    p.add_argument(
+        "--interleave",
+        action="store_true",
+        help="also time tracegraph's traces once after each run of the first peer's first plan "
+        "(both engines then sample the same moments of a machine whose speed drifts); "
+        "tracegraph's best of those is reported, its back-to-back runs are kept in the JSON",
+    )
     p.add_argument("--skip-cold", action="store_true", help="skip the cold-start processes")
     p.add_argument("--skip-pairs", action="store_true", help="skip the co-present pair counts")
     p.add_argument("--skip-f1", action="store_true", help="skip the F1 rows")
@@ -584,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
             "pairs_min_overlap_s": [m for _, m in args.pair_ms],
             "plans": args.plan_names,
             "pair_form": args.pair_form,
+            "interleave": bool(args.interleave and args.peer_names),
         },
         "machine": machine_info(),
         "versions": versions(),
@@ -734,8 +753,9 @@ def _run(
                 f"{fmt_s(b['import_s'])}, open {fmt_s(b['open_s'])}, F1 {fmt_s(b['f1_s'])}"
             )
         shutil.rmtree(saved, ignore_errors=True)
-    del index
-    gc.collect()
+    if not (args.interleave and args.peer_names):
+        del index  # (kept to be timed between the first peer's runs)
+        gc.collect()
 
     # ---- peers, one worker process each, one after the other
     peers: dict[str, Any] = {}
@@ -787,13 +807,38 @@ def _run(
                             "plan": plan if plan != "-" else "default",
                             "out": str(workdir / f"{name}-out.arrow"),
                         }
+                        samples: list[float] = []
+                        between = None
+                        if args.interleave and name == args.peer_names[0] and plan == plans[0]:
+
+                            def between(
+                                ids: pa.Array = cases[n],
+                                tiers: int = tiers,
+                                samples: list[float] = samples,
+                            ) -> None:
+                                times, _ = tracegraph_trace(
+                                    index, ids.to_pylist(), tiers, args.m, args.linger_s, 1, 0.0
+                                )
+                                samples.extend(times)
+
                         e = peer_runs(
                             peer,
                             req,
                             repeat=args.repeat,
                             repeat_under=args.repeat_under,
                             timeout=args.timeout,
+                            between=between,
                         )
+                        if samples:
+                            t = tgr[f"{label}/{n}"]
+                            t["back_to_back_s"] = t["runs_s"]
+                            t.update(runs_s=samples, best_s=min(samples))
+                            t["interleaved_with"] = f"{name} {plan}"
+                            log(
+                                f"tracegraph {label} {n} cases, between {name} [{plan}] runs: "
+                                f"{fmt_s(min(samples))} (back to back: "
+                                f"{fmt_s(min(t['back_to_back_s']))})"
+                            )
                         if "best_s" in e:
                             got = feather.read_table(req["out"])
                             diffs = compare_contacts(
@@ -927,6 +972,8 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str, list[tuple[str, str, s
             note = f"{t['contacts']:,} contacts"
             if plans and len(cfg["plans"]) > 1:
                 note += f"; duckdb {plans}"
+            if "interleaved_with" in t:
+                note += f"; tracegraph timed between {t['interleaved_with']} runs"
             row(f"{label}, {n:,} case{'s' if n > 1 else ''}", f"{label}/{n}", t, note)
     for m in cfg["pairs_min_overlap_s"]:
         t = tgr.get(f"pairs/{m}")

@@ -33,3 +33,26 @@ def test_compare_xs_reports_identical_answers(tmp_path: Path) -> None:
     assert tgr["cold"]["best_s"] > 0
     for m in report["config"]["pairs_min_overlap_s"]:
         assert report["peers"]["duckdb"][f"pairs/{m}"]["identical"] is True
+
+
+def test_compare_interleave_times_tracegraph_between_the_first_peers_runs(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [
+        sys.executable, "-m", "benchmarks.compare", "--size", "XS", "--cases", "1,10",
+        "--peers", "duckdb", "--plans", "default,prefer_range_joins", "--repeat", "2",
+        "--timeout", "60", "--skip-pairs", "--skip-cold", "--skip-f3", "--interleave",
+        "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["config"]["interleave"] is True
+    assert report["identical"] and not report["problems"]
+    for key in ("F1/1", "F1/10"):
+        t = report["tracegraph"][key]
+        # one tracegraph run after each of the peer's runs (of its first plan only)
+        assert len(t["runs_s"]) == len(report["peers"]["duckdb"][key]["plans"]["default"]["runs_s"])
+        assert len(t["back_to_back_s"]) == 2
+        assert t["best_s"] == min(t["runs_s"])
+        assert t["interleaved_with"] == "duckdb default"
+    assert "tracegraph timed between duckdb default runs" in proc.stdout
