@@ -19,7 +19,15 @@ import numpy as np
 
 from tracegraph import _kernels, _memory
 
-__all__ = ["PARALLEL_MIN_ROWS", "Tasks", "radix_sort", "split_ranges", "threads", "workers"]
+__all__ = [
+    "PARALLEL_MIN_ROWS",
+    "Tasks",
+    "radix_sort",
+    "resolve_threads",
+    "split_ranges",
+    "threads",
+    "workers",
+]
 
 #: Work over fewer rows than this runs on one thread.
 PARALLEL_MIN_ROWS = 1 << 20
@@ -91,6 +99,11 @@ def _forget_pools() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools)
+
+
+def resolve_threads(n_threads: int | None) -> int:
+    """``n_threads`` (at least 1), or :func:`threads` when None."""
+    return threads() if n_threads is None else max(1, n_threads)
 
 
 def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:

@@ -33,8 +33,7 @@ import pyarrow.compute as pc
 
 from tracegraph import _kernels, _memory
 from tracegraph._deps import require
-from tracegraph._parallel import radix_sort, workers
-from tracegraph._parallel import threads as default_threads
+from tracegraph._parallel import radix_sort, resolve_threads, workers
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
     FAR_FUTURE,
@@ -575,7 +574,7 @@ class _StatePool:
             )  # fmt: skip
 
         n = touched.shape[0]
-        threads = default_threads() if threads is None else max(1, threads)
+        threads = resolve_threads(threads)
         if threads == 1 or n < _PARALLEL_MIN_CONTACTS:
             clean(0, n)
         else:  # the persons are distinct: threads write different entries
@@ -915,7 +914,7 @@ def _earliest_overlaps(
     venue on a tie), which gives exactly the serial answer whatever the split.
     """
     n = venue.shape[0]
-    threads = default_threads() if threads is None else max(1, threads)
+    threads = resolve_threads(threads)
     if (
         not by_query
         and n >= _PACKED_MIN_QUERIES  # else per-person passes would outweigh the matching
@@ -1086,7 +1085,7 @@ def _contacts_order(
     n = codes.shape[0]
     out_code, out_tier, out_when = (_memory.empty(n, d) for d in (np.int32, np.int8, np.int64))
     out_id = None if ids is None else _memory.empty(n, ids.dtype)
-    threads = default_threads() if threads is None else max(1, threads)
+    threads = resolve_threads(threads)
 
     def serial() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         k = int(_kernels.contacts_order(codes, tier, earliest, out_code, out_tier, out_when))
@@ -1583,7 +1582,7 @@ class _StayPairs:
                 p.target, q_venue, q_start, q_end, min_overlap=m,
                 closed=self.rules.policy.rule == "closed", excluded=p.excluded,
                 earliest=earliest, first_venue=found,
-                threads=default_threads() if self.threads is None else self.threads,
+                threads=resolve_threads(self.threads),
             )  # fmt: skip
             # the tier's matches reach exactly its persons (everyone else was excluded
             # or would have been reached by it)
