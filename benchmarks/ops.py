@@ -131,9 +131,9 @@ OPS: dict[str, Callable[[Data], Any]] = {
 #: What each operation is there for: the kernels it calls (as of writing).
 KERNELS = {
     "build": "max_duration, count_venue_classes, scatter_by_venue_class, sort_groups_by_start, "
-    "count_into, scatter_rows",
-    "build_from_parquet": "the same after floor_seconds, first_decrease, encode_int64 (ids "
-    "spread out), encode_dense, renumber (batches read and encoded on two threads)",
+    "count_keys, scatter_rows",
+    "build_from_parquet": "the same after stay_seconds, encode_int64 (ids "
+    "spread out), encode_dense, dense_ranks, renumber (batches read and encoded on two threads)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
     "f1_packed": "init_packed, earliest_packed, unpack_earliest, contacts_span, contacts_bits, "
     "contacts_pack, radix_counts, radix_scatter, unpack_contacts (large tiers' kernels "

@@ -137,6 +137,52 @@ def test_times_beyond_int32_of_the_first_batch_widen_the_index(tmp_path):
     assert_same_index(index, tg.VenueIndex.from_stays(table))
 
 
+@settings(max_examples=examples(0.5))
+@given(
+    per_s=st.sampled_from([1, 1_000, 1_000_000, 1_000_000_000]),
+    raw=st.lists(st.tuples(st.integers(-(10**15), 10**15), st.integers(0, 10**12)), max_size=40),
+    wide=st.booleans(),
+)
+def test_stay_seconds_floors_offsets_and_checks_in_one_pass(per_s, raw, wide):
+    start = np.array([a for a, _ in raw], dtype=np.int64)
+    # a few stays end before they start
+    end = np.array([a + (d if d % 7 else -d - 1) for a, d in raw], dtype=np.int64)
+    origin = int(start[0]) // per_s if raw else 0
+    dtype = np.int64 if wide else np.int32
+    out_s, out_e = np.empty(len(raw), dtype), np.empty(len(raw), dtype)
+    found = _kernels.stay_seconds(start, end, per_s, origin, out_s, out_e)
+    s, e = start // per_s, end // per_s  # numpy floors too
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    want = (
+        int(s.min()) if raw else big,
+        int(s.max()) if raw else small,
+        int(e.min()) if raw else big,
+        int(e.max()) if raw else small,
+        int(np.flatnonzero(e < s)[0]) if (e < s).any() else -1,
+    )
+    assert tuple(int(x) for x in found) == want
+    np.testing.assert_array_equal(out_s, (s - origin).astype(dtype))
+    np.testing.assert_array_equal(out_e, (e - origin).astype(dtype))
+
+
+def test_start_and_end_in_different_units_and_the_first_stay_not_the_earliest(tmp_path):
+    rows = [(1, 10, 7200, 9000), (2, 10, 0, 3600), (3, 11, 1800, 1800)]
+    table = stays_table(rows)
+    mixed = table.set_column(
+        2, "start", table["start"].cast(pa.timestamp("ms", tz="UTC"))
+    ).set_column(3, "end", table["end"].cast(pa.timestamp("ns", tz="UTC")))
+    write_parts(mixed, tmp_path, [1], "parquet")
+    assert_same_index(tg.VenueIndex.from_stays(tmp_path), tg.VenueIndex.from_stays(table))
+
+
+def test_times_beyond_year_9999_are_named_by_row(tmp_path):
+    year = 365 * 86_400
+    rows = [(1, 10, 0, 3600), (2, 10, 0, 3600), (3, 10, 0, 8100 * year)]
+    write_parts(stays_table(rows), tmp_path, [1], "parquet")
+    with pytest.raises(tg.SchemaError, match=r"column `end`: expected times between.*row 2"):
+        tg.VenueIndex.from_stays(tmp_path)
+
+
 def test_naive_times_need_a_zone(tmp_path):
     t0 = 1_630_886_400  # 2021-09-06 00:00 (naive: local wall-clock time)
     table = stays_table([(1, 10, t0, t0 + 3600), (2, 10, t0 + 1800, t0 + 5400)], tz=None)
@@ -316,14 +362,17 @@ def test_stopping_early_stops_the_reader():
     assert len(made) <= 3 + 2 + 1
 
 
-def test_builds_split_over_threads_equal_one_thread(monkeypatch):
+def test_builds_split_over_threads_equal_one_thread(monkeypatch, tmp_path):
     table = random_stays(5, 20_000, persons=3_000, venues=200, days=14, max_stay=30 * 3600)
+    pq.write_table(table, tmp_path / "stays.parquet", row_group_size=3_000)
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "1")
     serial = tg.VenueIndex.from_stays(table)
+    assert_same_index(tg.VenueIndex.from_stays(tmp_path / "stays.parquet"), serial)
     monkeypatch.setattr(_parallel, "PARALLEL_MIN_ROWS", 1)
-    for threads in ("2", "3", "7"):
+    for threads in ("2", "3", "7"):  # counts, renumbering and scatters on threads
         monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", threads)
         assert_same_index(tg.VenueIndex.from_stays(table), serial)
+        assert_same_index(tg.VenueIndex.from_stays(tmp_path / "stays.parquet"), serial)
     assert serial.n_classes > 3  # stays up to 30 h: several duration classes
 
 

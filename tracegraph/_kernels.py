@@ -55,19 +55,18 @@ def _duration_class(d, width):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def count_venue_classes(venue, start, end, width, n_classes, offsets):  # type: ignore[no-untyped-def]
-    """Offsets of the (venue, duration class) groups, for :func:`scatter_by_venue_class`.
+def count_venue_classes(venue, start, end, width, n_classes, counts):  # type: ignore[no-untyped-def]
+    """Count the stays of each (venue, duration class) group, for :func:`scatter_by_venue_class`.
 
     Group ``v * n_classes + c`` holds venue ``v``'s stays of class ``c``: those lasting
     at most ``width * 2**c`` seconds and, for ``c > 0``, more than
-    ``width * 2**(c - 1)`` (zero-length stays are in class 0). ``offsets``
-    (``n_venues * n_classes + 1`` long, all zero) receives the groups' first rows.
+    ``width * 2**(c - 1)`` (zero-length stays are in class 0). ``counts[g + 1]`` is
+    incremented for each stay of group ``g`` (``n_venues * n_classes + 1`` long); its
+    running sums are the groups' first rows.
     """
     for i in range(venue.shape[0]):
         c = _duration_class(np.int64(end[i]) - start[i], width)
-        offsets[venue[i] * n_classes + c + 1] += 1
-    for k in range(offsets.shape[0] - 1):
-        offsets[k + 1] += offsets[k]
+        counts[venue[i] * n_classes + c + 1] += 1
 
 
 @_jit
@@ -1386,6 +1385,24 @@ def encode_dense(values, lo, lookup, distinct, n_distinct, out):  # type: ignore
 
 
 @_jit
+def dense_ranks(lookup, lo, rank, ids):  # type: ignore[no-untyped-def]
+    """Sort ids encoded through a direct table (:func:`encode_dense`) by walking the table.
+
+    ``lookup[v - lo]`` is the code of id ``v`` or -1. Writes ``rank[code]`` (the id's
+    position in ascending order) and ``ids`` (the ids in ascending order); returns the
+    number of ids. O(table size), no comparison sort.
+    """
+    r = 0
+    for j in range(lookup.shape[0]):
+        c = lookup[j]
+        if c >= 0:
+            rank[c] = r
+            ids[r] = lo + j
+            r += 1
+    return r
+
+
+@_jit
 def floor_seconds(raw, per_s, out):  # type: ignore[no-untyped-def]
     """``out = raw // per_s`` (floor) for ``per_s`` in 1, 10**3, 10**6, 10**9; returns (min, max).
 
@@ -1417,6 +1434,47 @@ def floor_seconds(raw, per_s, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def _floor_div(x, per_s):  # type: ignore[no-untyped-def]
+    """``x // per_s`` with a constant divisor per unit (a multiply, once inlined in a loop)."""
+    if per_s == 1_000:
+        return x // 1_000
+    if per_s == 1_000_000:
+        return x // 1_000_000
+    if per_s == 1:
+        return x
+    return x // 1_000_000_000
+
+
+@_jit
+def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type: ignore[no-untyped-def]
+    """A batch's start and end times as whole seconds after ``origin``, in one pass.
+
+    ``raw_*`` are int64 timestamps in units of ``1 / per_s`` seconds (``per_s`` in 1,
+    10**3, 10**6, 10**9), floored to seconds; ``out_* = seconds - origin``, cast to
+    the outputs' dtype (the caller checks from the returned range that it fits).
+    Returns ``(min start, max start, min end, max end, first row with end < start or
+    -1)`` in seconds (for no rows: largest and smallest int64, and -1).
+    """
+    lo_s = np.iinfo(np.int64).max
+    hi_s = np.iinfo(np.int64).min
+    lo_e = lo_s
+    hi_e = hi_s
+    bad = -1
+    for i in range(raw_start.shape[0]):
+        s = _floor_div(raw_start[i], per_s)
+        e = _floor_div(raw_end[i], per_s)
+        lo_s = min(lo_s, s)
+        hi_s = max(hi_s, s)
+        lo_e = min(lo_e, e)
+        hi_e = max(hi_e, e)
+        if e < s and bad < 0:
+            bad = i
+        out_start[i] = s - origin
+        out_end[i] = e - origin
+    return lo_s, hi_s, lo_e, hi_e, bad
+
+
+@_jit
 def first_decrease(a, b):  # type: ignore[no-untyped-def]
     """The first row where ``b < a``, or ``-1``."""
     for i in range(a.shape[0]):
@@ -1426,10 +1484,16 @@ def first_decrease(a, b):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def count_keys(keys, counts):  # type: ignore[no-untyped-def]
+    """``counts[k + 1] += 1`` for each key ``k`` (running sums then give counting-sort offsets)."""
+    for i in range(keys.shape[0]):
+        counts[keys[i] + 1] += 1
+
+
+@_jit
 def count_into(keys, offsets):  # type: ignore[no-untyped-def]
     """Counting sort offsets: ``offsets[k + 1]`` counts key ``k``, then running sums."""
-    for i in range(keys.shape[0]):
-        offsets[keys[i] + 1] += 1
+    count_keys(keys, offsets)
     for k in range(offsets.shape[0] - 1):
         offsets[k + 1] += offsets[k]
 

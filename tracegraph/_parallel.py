@@ -22,9 +22,11 @@ from tracegraph import _kernels, _memory
 __all__ = [
     "PARALLEL_MIN_ROWS",
     "Tasks",
+    "count_rows",
     "radix_sort",
     "resolve_threads",
     "split_ranges",
+    "split_rows",
     "threads",
     "workers",
 ]
@@ -125,6 +127,52 @@ def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:
         futures = [pool.submit(work, a, b) for a, b in itertools.pairwise(bounds)]
         for future in futures:
             future.result()
+
+
+def split_rows(n_rows: int, work: Callable[[int, int], None]) -> None:
+    """Run ``work(lo, hi)`` over equal slices of ``n_rows`` rows, one per thread.
+
+    ``work`` must write only its own rows' outputs and release the GIL to run in
+    parallel; fewer than :data:`PARALLEL_MIN_ROWS` rows run on the calling thread.
+    """
+    n_threads = threads()
+    if n_threads == 1 or n_rows < PARALLEL_MIN_ROWS:
+        work(0, n_rows)
+        return
+    bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
+    with workers(n_threads) as pool:
+        futures = [pool.submit(work, a, b) for a, b in itertools.pairwise(bounds)]
+        for future in futures:
+            future.result()
+
+
+def count_rows(
+    n_rows: int, offsets: np.ndarray, count: Callable[[int, int, np.ndarray], None]
+) -> None:
+    """Counting-sort offsets from counts made over slices of the rows, on threads.
+
+    ``count(lo, hi, counts)`` adds rows ``lo <= i < hi`` to ``counts`` (``counts[k + 1]``
+    for key ``k``); ``offsets`` (all zero) receives the sums over all rows as running
+    sums: ``offsets[k]`` is key ``k``'s first row. Each thread counts its own slice
+    into its own array (the first thread into ``offsets``), so no count is shared;
+    the sums are the serial counts exactly.
+    """
+    n_threads = threads()
+    if n_threads == 1 or n_rows < PARALLEL_MIN_ROWS:
+        count(0, n_rows, offsets)
+    else:
+        bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
+        parts = [offsets] + [np.zeros_like(offsets) for _ in range(n_threads - 1)]
+        with workers(n_threads) as pool:
+            futures = [
+                pool.submit(count, a, b, part)
+                for (a, b), part in zip(itertools.pairwise(bounds), parts, strict=True)
+            ]
+            for future in futures:
+                future.result()
+        for part in parts[1:]:
+            np.add(offsets, part, out=offsets)
+    np.cumsum(offsets, out=offsets)
 
 
 def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> np.ndarray:

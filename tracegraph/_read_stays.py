@@ -5,7 +5,7 @@ Parquet or Arrow IPC file, a folder of them, a list of those, a
 ``pyarrow.RecordBatchReader`` or a ``pyarrow.dataset.Dataset``. A source is read
 batch by batch, each batch checked as :func:`tracegraph.ingest.clean_stays` checks a
 table, and only codes are kept: person and venue codes (``int32``, ids encoded as
-they arrive) and start and end as seconds after the first batch's earliest start
+they arrive) and start and end as seconds after the first stay's start
 (``int32`` while they fit), 16 bytes per stay, instead of the table's 32 or more.
 Files are decoded on a second thread while the first encodes the batch before, so
 reading and encoding overlap.
@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracegraph import _kernels
+from tracegraph._parallel import split_rows
 from tracegraph._progress import _Bar
 from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME, in_zone, require_timestamp
 from tracegraph.errors import ScanFileError, SchemaError
@@ -233,7 +234,7 @@ def _ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
 
 
 class _Times:
-    """Start and end columns as seconds after the first batch's earliest start.
+    """Start and end columns as seconds after the first stay's start.
 
     ``int32`` while every time is within 68 years of that origin, else ``int64``.
     """
@@ -242,12 +243,10 @@ class _Times:
         self.origin: int | None = None
         self.start = _Buffer(np.int32, capacity)
         self.end = _Buffer(np.int32, capacity)
-        self.scratch = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
-    def seconds(
-        self, column: pa.Array, name: str, tz: str | None, row0: int, out: np.ndarray
-    ) -> tuple[int, int]:
-        """Write the column as int64 epoch seconds (floored) to ``out``, checked; (min, max)."""
+    @staticmethod
+    def raw(column: pa.Array, name: str, tz: str | None, row0: int) -> tuple[np.ndarray, int]:
+        """The column checked (type, nulls, zone) as int64 in its unit; and units per second."""
         typ = column.type
         require_timestamp(typ, f"stays: column `{name}`")
         if column.null_count:
@@ -257,45 +256,58 @@ class _Times:
                 f"drop or fill those rows first"
             )
         column = in_zone(column, f"stays: column `{name}`", tz)
-        raw = column.view(pa.int64()).to_numpy(zero_copy_only=False)
-        lo, hi = _kernels.floor_seconds(raw, _UNIT_PER_S[typ.unit], out)
-        if raw.shape[0] and (lo < MIN_TIME or hi > MAX_TIME):
-            bad = int(np.flatnonzero((out < MIN_TIME) | (out > MAX_TIME))[0])
-            raise SchemaError(
-                f"stays: column `{name}`: expected times between the years 1 and 9999, found "
-                f"one out of range at row {row0 + bad}"
-            )
-        return int(lo), int(hi)
+        return column.view(pa.int64()).to_numpy(zero_copy_only=False), _UNIT_PER_S[typ.unit]
 
     def append(self, batch: pa.RecordBatch, tz: str | None, row0: int) -> None:
         n = batch.num_rows
-        if self.scratch[0].shape[0] < n:
-            self.scratch = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
-        start, end = self.scratch[0][:n], self.scratch[1][:n]
-        first, _ = self.seconds(batch.column("start"), "start", tz, row0, start)
-        _, last = self.seconds(batch.column("end"), "end", tz, row0, end)
-        bad = int(_kernels.first_decrease(start, end))
+        raw_start, per_start = self.raw(batch.column("start"), "start", tz, row0)
+        raw_end, per_end = self.raw(batch.column("end"), "end", tz, row0)
+        if not n:
+            return
+        per = per_start
+        if per_end != per_start:  # units differ: both to seconds first
+            raw_start, raw_end, per = _seconds(raw_start, per_start), _seconds(raw_end, per_end), 1
+        if self.origin is None:
+            self.origin = int(raw_start[0]) // per
+        # one pass: floor to seconds, range, order check, offsets from the origin
+        found = _kernels.stay_seconds(
+            raw_start, raw_end, per, self.origin, self.start.reserve(n), self.end.reserve(n)
+        )
+        lo_s, hi_s, lo_e, hi_e, bad = (int(x) for x in found)
+        for name, raw, lo, hi in (("start", raw_start, lo_s, hi_s), ("end", raw_end, lo_e, hi_e)):
+            if lo < MIN_TIME or hi > MAX_TIME:
+                seconds = _seconds(raw, per)
+                at = int(np.flatnonzero((seconds < MIN_TIME) | (seconds > MAX_TIME))[0])
+                raise SchemaError(
+                    f"stays: column `{name}`: expected times between the years 1 and 9999, "
+                    f"found one out of range at row {row0 + at}"
+                )
         if bad >= 0:
-            n_bad = int(np.count_nonzero(end < start))
+            n_bad = int(np.count_nonzero(_seconds(raw_end, per) < _seconds(raw_start, per)))
             raise SchemaError(
                 f"stays: expected end >= start, found {n_bad} stays ending before they start "
                 f"in the batch at rows {row0}-{row0 + n - 1} (first at row {row0 + bad}); "
                 f"fix or drop those rows"
             )
-        if not n:
-            return
-        if self.origin is None:
-            self.origin = first
         if self.start.data.dtype == np.int32 and (
-            first - self.origin < _INT32_MIN or last - self.origin > _INT32_MAX
-        ):
+            min(lo_s, lo_e) - self.origin < _INT32_MIN or max(hi_s, hi_e) - self.origin > _INT32_MAX
+        ):  # the int32 offsets wrapped: widen to int64 and write this batch again
             for name in ("start", "end"):
                 old = getattr(self, name)
+                old.size -= n
                 wide = _Buffer(np.int64, old.data.shape[0])
                 wide.append(old.take())
                 setattr(self, name, wide)
-        np.subtract(start, self.origin, out=self.start.reserve(n), casting="unsafe")
-        np.subtract(end, self.origin, out=self.end.reserve(n), casting="unsafe")
+            _kernels.stay_seconds(
+                raw_start, raw_end, per, self.origin, self.start.reserve(n), self.end.reserve(n)
+            )
+
+
+def _seconds(raw: np.ndarray, per_s: int) -> np.ndarray:
+    """Timestamps in units of ``1 / per_s`` s as whole epoch seconds (floored), int64."""
+    out = np.empty(raw.shape[0], dtype=np.int64)
+    _kernels.floor_seconds(raw, per_s, out)
+    return out
 
 
 def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> _StayCodes:
@@ -399,6 +411,10 @@ def _family(typ: pa.DataType) -> str:
 
 def _sorted_ids(codes: _IdCodes, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
     """The distinct ids sorted (of type ``typ``), and each code's rank."""
+    dense = codes.sorted_dense()
+    if dense is not None:  # integer ids in a direct table: already in order there
+        codes.distinct()  # releases the tables
+        return pa.array(dense[0]).cast(typ), dense[1]
     ids = codes.distinct()
     if ids.type != typ:
         ids = ids.cast(typ)
@@ -409,5 +425,6 @@ def _sorted_ids(codes: _IdCodes, typ: pa.DataType) -> tuple[pa.Array, np.ndarray
 
 
 def _renumbered(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    _kernels.renumber(codes, rank)
+    """``codes`` replaced by their ranks, in place, slices on threads."""
+    split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
     return codes

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from tracegraph import _kernels, _read_stays
-from tracegraph._parallel import split_ranges
+from tracegraph._parallel import count_rows, split_ranges
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
     duration_seconds,
@@ -419,7 +419,13 @@ class VenueIndex:
         longest = int(_kernels.max_duration(start, end)) if n else 0
         n_classes = int(_kernels._duration_class(longest, width)) + 1
         class_offsets = np.zeros(n_venues * n_classes + 1, dtype=np.int64)
-        _kernels.count_venue_classes(venue_codes, start, end, width, n_classes, class_offsets)
+        count_rows(
+            n,
+            class_offsets,
+            lambda lo, hi, counts: _kernels.count_venue_classes(
+                venue_codes[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, counts
+            ),
+        )
         start_rel = np.empty(n, dtype=dtype)
         end_rel = np.empty(n, dtype=dtype)
         person = np.empty(n, dtype=np.int32)
@@ -438,7 +444,11 @@ class VenueIndex:
         # 3. per-person view (not needed by the engine's temporary indexes)
         if person_view:
             person_offsets = np.zeros(len(persons) + 1, dtype=np.int64)
-            _kernels.count_into(person, person_offsets)
+            count_rows(
+                n,
+                person_offsets,
+                lambda lo, hi, counts: _kernels.count_keys(person[lo:hi], counts),
+            )
             # the venue codes are not needed any more: their memory may take the view
             reuse = consume and venue_codes.dtype == np.int32 and venue_codes.flags.writeable
             person_stays = venue_codes if reuse else np.empty(n, dtype=np.int32)

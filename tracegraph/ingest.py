@@ -2574,6 +2574,20 @@ class _IdCodes:
             self.lookup, self.lo = grown, lo
         return True
 
+    def sorted_dense(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(ids ascending as int64, rank of each code)`` read off the direct table.
+
+        None unless the ids are integers encoded through the direct table. Call
+        before :meth:`distinct`, which releases the table.
+        """
+        if self.kind != "int" or not self.dense or not self.lookup.shape[0]:
+            return None
+        rank = np.empty(self.n_ints, dtype=np.int32)
+        ids = np.empty(self.n_ints, dtype=np.int64)
+        found = int(_kernels.dense_ranks(self.lookup, self.lo, rank, ids))
+        assert found == self.n_ints, "the direct table holds every code once"
+        return ids, rank
+
     def distinct(self) -> pa.Array:
         """The distinct ids, code ``c`` at position ``c``; the lookup tables are released."""
         self.slots = np.empty(0, dtype=np.int32)
