@@ -78,28 +78,22 @@ def scatter_by_venue_class(  # type: ignore[no-untyped-def]
     width,
     n_classes,
     shift,
-    offsets,
-    v_lo,
-    v_hi,
+    cursor,
     out_start,
     out_end,
     out_person,
 ):
-    """Write the stays of venues ``v_lo <= v < v_hi`` to their groups, in input order.
+    """Write stays to their (venue, duration class) groups, in input order.
 
     Each stay's ``start - shift``, ``end - shift`` and person go straight to the next
-    free row of its group (``offsets`` from :func:`count_venue_classes`): reads are
-    sequential, there is no sort order, and threads given disjoint venue ranges write
-    disjoint rows.
+    free row of its group, ``cursor[v * n_classes + c]``, which is then advanced: reads
+    are sequential and there is no sort order. ``cursor`` starts at the groups' first
+    rows (:func:`count_venue_classes`) for all rows at once; threads given
+    consecutive slices of the rows start each group where the slices before theirs
+    end, and so write disjoint rows in input order.
     """
-    cursor = offsets[v_lo * n_classes : v_hi * n_classes].copy()
-    base = v_lo * n_classes
     for i in range(venue.shape[0]):
-        v = venue[i]
-        if v < v_lo or v >= v_hi:
-            continue
-        c = _duration_class(np.int64(end[i]) - start[i], width)
-        k = v * n_classes + c - base
+        k = venue[i] * n_classes + _duration_class(np.int64(end[i]) - start[i], width)
         at = cursor[k]
         cursor[k] = at + 1
         out_start[at] = start[i] - shift
@@ -108,20 +102,19 @@ def scatter_by_venue_class(  # type: ignore[no-untyped-def]
 
 
 @_jit
-def scatter_rows(keys, offsets, k_lo, k_hi, out):  # type: ignore[no-untyped-def]
-    """Rows grouped by key, for keys ``k_lo <= k < k_hi``: a counting sort's second pass.
+def scatter_rows(keys, first, cursor, out):  # type: ignore[no-untyped-def]
+    """Row numbers grouped by key: a counting sort's second pass.
 
-    ``offsets[k]`` is key ``k``'s first slot (from counts of every key); the row
-    numbers ``i`` with ``keys[i] == k`` are written from there on, in input order.
-    Threads given disjoint key ranges write disjoint slots.
+    Row ``first + i`` goes to ``out[cursor[keys[i]]]``, which is then advanced, so rows
+    of one key keep their input order. ``cursor`` starts at the keys' first slots;
+    threads given consecutive slices of the rows (``first`` their first row) start
+    each key where the slices before theirs end.
     """
-    cursor = offsets[k_lo:k_hi].copy()
     for i in range(keys.shape[0]):
         k = keys[i]
-        if k < k_lo or k >= k_hi:
-            continue
-        out[cursor[k - k_lo]] = i
-        cursor[k - k_lo] += 1
+        at = cursor[k]
+        cursor[k] = at + 1
+        out[at] = first + i
 
 
 #: Groups made of at most this many ascending runs are sorted by merging the runs.
@@ -1514,7 +1507,7 @@ def counting_sort_into(keys, order, offsets):  # type: ignore[no-untyped-def]
     halves the memory of an int64 one). O(n + n_keys).
     """
     count_into(keys, offsets)
-    scatter_rows(keys, offsets, 0, offsets.shape[0] - 1, order)
+    scatter_rows(keys, 0, offsets[:-1].copy(), order)
 
 
 @_jit

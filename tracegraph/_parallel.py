@@ -1,4 +1,4 @@
-"""Plain Python threads over GIL-free kernels: how many, and splitting work by key ranges.
+"""Plain Python threads over GIL-free kernels: how many, and splitting work by row slices.
 
 Numba's own ``parallel=True`` is not used (see :mod:`tracegraph._kernels`): the
 kernels release the GIL, and work is split here over a thread pool, each thread on
@@ -25,7 +25,7 @@ __all__ = [
     "count_rows",
     "radix_sort",
     "resolve_threads",
-    "split_ranges",
+    "scatter_slices",
     "split_rows",
     "threads",
     "workers",
@@ -108,27 +108,6 @@ def resolve_threads(n_threads: int | None) -> int:
     return threads() if n_threads is None else max(1, n_threads)
 
 
-def split_ranges(offsets: np.ndarray, work: Callable[[int, int], None]) -> None:
-    """Run ``work(lo, hi)`` over ranges of keys holding about equal numbers of rows.
-
-    ``offsets[k]`` is the first row of key ``k``, the last entry the total. One range
-    per thread; ``work`` must write only its own keys' rows (then no locks are
-    needed) and release the GIL to run in parallel.
-    """
-    n_keys = offsets.shape[0] - 1
-    total = int(offsets[-1]) if offsets.shape[0] else 0
-    n_threads = threads()
-    if n_threads == 1 or total < PARALLEL_MIN_ROWS or n_keys < 2:
-        work(0, max(n_keys, 0))
-        return
-    cuts = np.searchsorted(offsets, np.linspace(0, total, n_threads + 1)[1:-1])
-    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n_keys}), n_keys]
-    with workers(n_threads) as pool:
-        futures = [pool.submit(work, a, b) for a, b in itertools.pairwise(bounds)]
-        for future in futures:
-            future.result()
-
-
 def split_rows(n_rows: int, work: Callable[[int, int], None]) -> None:
     """Run ``work(lo, hi)`` over equal slices of ``n_rows`` rows, one per thread.
 
@@ -148,31 +127,57 @@ def split_rows(n_rows: int, work: Callable[[int, int], None]) -> None:
 
 def count_rows(
     n_rows: int, offsets: np.ndarray, count: Callable[[int, int, np.ndarray], None]
-) -> None:
+) -> list[tuple[int, int, np.ndarray]]:
     """Counting-sort offsets from counts made over slices of the rows, on threads.
 
     ``count(lo, hi, counts)`` adds rows ``lo <= i < hi`` to ``counts`` (``counts[k + 1]``
     for key ``k``); ``offsets`` (all zero) receives the sums over all rows as running
     sums: ``offsets[k]`` is key ``k``'s first row. Each thread counts its own slice
-    into its own array (the first thread into ``offsets``), so no count is shared;
-    the sums are the serial counts exactly.
+    into its own array, so no count is shared; the sums are the serial counts
+    exactly.
+
+    Returns the slices ``(lo, hi, cursor)`` for the second pass, one per thread:
+    ``cursor[k]`` is where the rows of key ``k`` in that slice start (after those of
+    the slices before it), so threads scattering their slices from there write
+    disjoint slots and keep the input order within each key.
     """
     n_threads = threads()
     if n_threads == 1 or n_rows < PARALLEL_MIN_ROWS:
         count(0, n_rows, offsets)
-    else:
-        bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
-        parts = [offsets] + [np.zeros_like(offsets) for _ in range(n_threads - 1)]
-        with workers(n_threads) as pool:
-            futures = [
-                pool.submit(count, a, b, part)
-                for (a, b), part in zip(itertools.pairwise(bounds), parts, strict=True)
-            ]
-            for future in futures:
-                future.result()
-        for part in parts[1:]:
-            np.add(offsets, part, out=offsets)
+        np.cumsum(offsets, out=offsets)
+        return [(0, n_rows, offsets[:-1].copy())]
+    bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
+    parts = [np.zeros_like(offsets) for _ in range(n_threads)]
+    with workers(n_threads) as pool:
+        futures = [
+            pool.submit(count, a, b, part)
+            for (a, b), part in zip(itertools.pairwise(bounds), parts, strict=True)
+        ]
+        for future in futures:
+            future.result()
+    for part in parts:
+        np.add(offsets, part, out=offsets)
     np.cumsum(offsets, out=offsets)
+    # each slice's cursors: the keys' first rows plus the counts of the slices before
+    slices = []
+    at = offsets[:-1].copy()
+    for (a, b), part in zip(itertools.pairwise(bounds), parts, strict=True):
+        after = at + part[1:]
+        part[:-1] = at  # the slice's counts array becomes its cursors
+        slices.append((a, b, part[:-1]))
+        at = after
+    return slices
+
+
+def scatter_slices(slices: list[tuple[int, int, np.ndarray]], work: Callable[..., None]) -> None:
+    """Run ``work(lo, hi, cursor)`` for each slice of :func:`count_rows`, on threads."""
+    if len(slices) == 1:
+        work(*slices[0])
+        return
+    with workers(len(slices)) as pool:
+        futures = [pool.submit(work, *piece) for piece in slices]
+        for future in futures:
+            future.result()
 
 
 def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from tracegraph import _kernels, _read_stays
-from tracegraph._parallel import count_rows, split_ranges
+from tracegraph._parallel import count_rows, scatter_slices
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
     duration_seconds,
@@ -82,7 +82,7 @@ class VenueIndex:
     is found without scanning 18 hours of 2-minute visits, and a crowded venue costs
     nothing to queries elsewhere. Each stay is in one class and is read at most once
     per query. Building is a stable counting sort by (venue, class), O(n) for stays
-    that arrive in time order (otherwise one argsort of the start times first).
+    that arrive in time order (otherwise the groups not in start order are sorted).
     Memory is 16 bytes per stay (int32 start, end, person, and the per-person view),
     plus the id dictionaries and offsets.
 
@@ -175,9 +175,9 @@ class VenueIndex:
         -----
         Times are floored to whole seconds. Building is O(n) for stays that arrive
         in time order and O(n log n) otherwise, with no Python loop per stay: a
-        counting scatter puts each stay in its (venue, duration class) group, split
-        over threads by venue, and only groups not already in start order are
-        sorted. A source is never held whole: files are decoded on a second thread
+        counting scatter puts each stay in its (venue, duration class) group (threads
+        count and scatter consecutive slices of the rows), and only groups not
+        already in start order are sorted. A source is never held whole: files are decoded on a second thread
         while the batch before is checked and encoded, and only codes are kept (16
         bytes per stay), so the peak is about 32 bytes per stay with the index. Use
         a source for files larger than memory would allow as a table; it is also
@@ -419,7 +419,7 @@ class VenueIndex:
         longest = int(_kernels.max_duration(start, end)) if n else 0
         n_classes = int(_kernels._duration_class(longest, width)) + 1
         class_offsets = np.zeros(n_venues * n_classes + 1, dtype=np.int64)
-        count_rows(
+        slices = count_rows(
             n,
             class_offsets,
             lambda lo, hi, counts: _kernels.count_venue_classes(
@@ -429,14 +429,15 @@ class VenueIndex:
         start_rel = np.empty(n, dtype=dtype)
         end_rel = np.empty(n, dtype=dtype)
         person = np.empty(n, dtype=np.int32)
-        # threads take venue ranges of about equal numbers of stays
-        split_ranges(
-            class_offsets[::n_classes],
-            lambda v_lo, v_hi: _kernels.scatter_by_venue_class(
-                venue_codes, start, end, person_codes, width, n_classes, origin,
-                class_offsets, v_lo, v_hi, start_rel, end_rel, person,
+        # threads take consecutive slices of the rows, each group's rows in input order
+        scatter_slices(
+            slices,
+            lambda lo, hi, cursor: _kernels.scatter_by_venue_class(
+                venue_codes[lo:hi], start[lo:hi], end[lo:hi], person_codes[lo:hi], width,
+                n_classes, origin, cursor, start_rel, end_rel, person,
             ),
         )  # fmt: skip
+        del slices
         _kernels.sort_groups_by_start(start_rel, end_rel, person, class_offsets)
         venue_offsets = np.ascontiguousarray(class_offsets[::n_classes])
         bar.update()
@@ -444,7 +445,7 @@ class VenueIndex:
         # 3. per-person view (not needed by the engine's temporary indexes)
         if person_view:
             person_offsets = np.zeros(len(persons) + 1, dtype=np.int64)
-            count_rows(
+            slices = count_rows(
                 n,
                 person_offsets,
                 lambda lo, hi, counts: _kernels.count_keys(person[lo:hi], counts),
@@ -452,12 +453,13 @@ class VenueIndex:
             # the venue codes are not needed any more: their memory may take the view
             reuse = consume and venue_codes.dtype == np.int32 and venue_codes.flags.writeable
             person_stays = venue_codes if reuse else np.empty(n, dtype=np.int32)
-            split_ranges(
-                person_offsets,
-                lambda p_lo, p_hi: _kernels.scatter_rows(
-                    person, person_offsets, p_lo, p_hi, person_stays
+            scatter_slices(
+                slices,
+                lambda lo, hi, cursor: _kernels.scatter_rows(
+                    person[lo:hi], lo, cursor, person_stays
                 ),
             )
+            del slices
         else:
             person_offsets = np.zeros(1, dtype=np.int64)
             person_stays = np.empty(0, dtype=np.int32)
