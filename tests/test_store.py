@@ -151,8 +151,9 @@ def test_save_rejects_what_it_cannot_save(index, tmp_path):
     with pytest.raises(TypeError, match=r"expected a tracegraph\.VenueIndex"):
         save_index(object(), tmp_path / "x")  # type: ignore[arg-type]
     no_view = tg.VenueIndex._from_codes(
-        index.persons, index.venues, index.person, index.venue_of(), index.start_seconds(),
-        index.end_seconds(), index.bucket_width, person_view=False,
+        index.persons, index.venues,
+        [index.person, index.venue_of(), index.start_seconds(), index.end_seconds()],
+        index.bucket_width, person_view=False,
     )  # fmt: skip
     with pytest.raises(IndexFormatError, match="without a per-person view cannot be saved"):
         save_index(no_view, tmp_path / "x")

@@ -45,7 +45,7 @@ def _jit(func):  # type: ignore[no-untyped-def]
 
 @_jit
 def _duration_class(d, width):  # type: ignore[no-untyped-def]
-    """The duration class of a stay lasting ``d`` seconds (see :func:`scatter_by_venue_class`)."""
+    """The duration class of a stay lasting ``d`` seconds (see :func:`count_venue_classes`)."""
     c = 0
     reach = width
     while reach < d:
@@ -56,7 +56,7 @@ def _duration_class(d, width):  # type: ignore[no-untyped-def]
 
 @_jit
 def count_venue_classes(venue, start, end, width, n_classes, counts):  # type: ignore[no-untyped-def]
-    """Count the stays of each (venue, duration class) group, for :func:`scatter_by_venue_class`.
+    """Count the stays of each (venue, duration class) group, for :func:`group_rows`.
 
     Group ``v * n_classes + c`` holds venue ``v``'s stays of class ``c``: those lasting
     at most ``width * 2**c`` seconds and, for ``c > 0``, more than
@@ -70,35 +70,28 @@ def count_venue_classes(venue, start, end, width, n_classes, counts):  # type: i
 
 
 @_jit
-def scatter_by_venue_class(  # type: ignore[no-untyped-def]
-    venue,
-    start,
-    end,
-    person,
-    width,
-    n_classes,
-    shift,
-    cursor,
-    out_start,
-    out_end,
-    out_person,
-):
-    """Write stays to their (venue, duration class) groups, in input order.
+def group_rows(venue, start, end, width, n_classes, cursor, out):  # type: ignore[no-untyped-def]
+    """Each stay's row in the index: the next free row of its (venue, duration class) group.
 
-    Each stay's ``start - shift``, ``end - shift`` and person go straight to the next
-    free row of its group, ``cursor[v * n_classes + c]``, which is then advanced: reads
-    are sequential and there is no sort order. ``cursor`` starts at the groups' first
-    rows (:func:`count_venue_classes`) for all rows at once; threads given
-    consecutive slices of the rows start each group where the slices before theirs
-    end, and so write disjoint rows in input order.
+    ``out[i] = cursor[v * n_classes + c]`` for stay ``i`` of venue ``v`` and class ``c``,
+    and the cursor is advanced, so a group's stays keep their input order. ``cursor``
+    starts at the groups' first rows (:func:`count_venue_classes`) for all rows at
+    once; threads given consecutive slices of the rows start each group where the
+    slices before theirs end. ``out`` may be ``venue`` itself (each code is read
+    before its slot is written).
     """
     for i in range(venue.shape[0]):
         k = venue[i] * n_classes + _duration_class(np.int64(end[i]) - start[i], width)
         at = cursor[k]
         cursor[k] = at + 1
-        out_start[at] = start[i] - shift
-        out_end[at] = end[i] - shift
-        out_person[at] = person[i]
+        out[i] = at
+
+
+@_jit
+def put_rows(rows, values, shift, out):  # type: ignore[no-untyped-def]
+    """``out[rows[i]] = values[i] - shift``: a column moved to the rows of :func:`group_rows`."""
+    for i in range(rows.shape[0]):
+        out[rows[i]] = values[i] - shift
 
 
 @_jit

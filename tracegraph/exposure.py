@@ -1257,10 +1257,7 @@ def _candidates(
     intervals = VenueIndex._from_codes(
         index.persons,
         index.venues,
-        src_person,
-        x_venue,
-        x_start,
-        x_end,
+        [src_person, x_venue, x_start, x_end],
         width,
         person_view=False,
     )

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from tracegraph import _kernels, _read_stays
-from tracegraph._parallel import count_rows, scatter_slices
+from tracegraph._parallel import count_rows, scatter_slices, split_rows
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
     duration_seconds,
@@ -177,11 +177,12 @@ class VenueIndex:
         in time order and O(n log n) otherwise, with no Python loop per stay: a
         counting scatter puts each stay in its (venue, duration class) group (threads
         count and scatter consecutive slices of the rows), and only groups not
-        already in start order are sorted. A source is never held whole: files are decoded on a second thread
-        while the batch before is checked and encoded, and only codes are kept (16
-        bytes per stay), so the peak is about 32 bytes per stay with the index. Use
-        a source for files larger than memory would allow as a table; it is also
-        the fastest way in.
+        already in start order are sorted. A source is never held whole: files are
+        decoded on a second thread while the batch before is checked and encoded,
+        and only codes are kept (16 bytes per stay); the index's columns are then
+        made one at a time, each input column freed once moved, so the peak is
+        about 20 bytes per stay. Use a source for files larger than memory would
+        allow as a table; it is also the fastest way in.
 
         Examples
         --------
@@ -205,35 +206,21 @@ class VenueIndex:
                 codes = _read_stays.read_stay_codes(stays, tz=tz, bar=bar)
             with progress_bar(progress, total=4, desc="building index", unit="step") as bar:
                 bar.update()
-                index = cls._from_codes(
-                    codes.persons,
-                    codes.venues,
-                    codes.person,
-                    codes.venue,
-                    codes.start,
-                    codes.end,
-                    width,
-                    consume=True,
-                    bar=bar,
-                )
-            if index.n_stays:  # the times were given relative to `codes.origin`
-                index = dataclasses.replace(index, origin=index.origin + codes.origin)
+                persons, venues, origin = codes.persons, codes.venues, codes.origin
+                columns = [codes.person, codes.venue, codes.start, codes.end]
+                del codes  # the columns' memory is freed as the build uses them up
+                index = cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
+            if index.n_stays:  # the times were given relative to `origin`
+                index = dataclasses.replace(index, origin=index.origin + origin)
             return index
         with progress_bar(progress, total=4, desc="building index", unit="step") as bar:
             bar.describe("ids and times")
             clean = clean_stays(stays, tz=tz)
             bar.update()
-            return cls._from_codes(
-                clean.persons,
-                clean.venues,
-                clean.person,
-                clean.venue,
-                clean.start,
-                clean.end,
-                width,
-                consume=True,
-                bar=bar,
-            )
+            persons, venues = clean.persons, clean.venues
+            columns = [clean.person, clean.venue, clean.start, clean.end]
+            del clean
+            return cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
 
     @classmethod
     def from_scans(
@@ -370,19 +357,12 @@ class VenueIndex:
         )
         with progress_bar(progress, total=4, desc="building index", unit="step") as bar:
             bar.update()
-            index = cls._from_codes(
-                stays.persons,
-                stays.venues,
-                stays.person,
-                stays.venue,
-                stays.start,
-                stays.end,
-                width,
-                consume=True,
-                bar=bar,
-            )
-        if index.n_stays:  # the stays' times were given relative to `stays.origin`
-            index = dataclasses.replace(index, origin=index.origin + stays.origin)
+            persons, venues, origin = stays.persons, stays.venues, stays.origin
+            columns = [stays.person, stays.venue, stays.start, stays.end]
+            del stays
+            index = cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
+        if index.n_stays:  # the stays' times were given relative to `origin`
+            index = dataclasses.replace(index, origin=index.origin + origin)
         return index, report
 
     @classmethod
@@ -390,22 +370,27 @@ class VenueIndex:
         cls,
         persons: pa.Array,
         venues: pa.Array,
-        person_codes: np.ndarray,
-        venue_codes: np.ndarray,
-        start: np.ndarray,
-        end: np.ndarray,
+        columns: list[np.ndarray],
         width: int,
         *,
         person_view: bool = True,
         consume: bool = False,
         bar: _Bar | None = None,
     ) -> VenueIndex:
-        """Build from codes and epoch seconds (``start``/``end``, int64 or any offsets).
+        """Build from ``columns = [person codes, venue codes, start, end]``.
 
-        ``consume``: the caller hands over ``venue_codes``, whose memory is then reused
-        (overwritten) for the per-person view.
+        Times are epoch seconds or any offsets (int32 or int64). ``consume``: the
+        caller hands the columns over (and keeps no other reference to them): the
+        list is emptied as each column is used up, so its memory is freed before the
+        next index column is made, and the venue codes' memory is reused for the
+        rows' places and then the per-person view. The peak is then the columns plus
+        one index column (20 bytes per stay for int32 columns), not the columns plus
+        the whole index.
         """
         bar = bar or _Bar(None)
+        person_codes, venue_codes, start, end = columns
+        if consume:
+            columns.clear()
         n = start.shape[0]
         n_venues = len(venues)
         bar.describe("sort by venue, duration and time")
@@ -413,31 +398,30 @@ class VenueIndex:
         origin = int(start.min()) if n else 0
         span = int(end.max()) - origin if n else 0
         dtype = np.int32 if span < 2**31 else np.int64
-        # 2. (venue, duration class) groups by a counting scatter, each then put in
-        # start order (only checked when the stays arrived in time order): no global
-        # sort, no order array
+        # 2. (venue, duration class) groups by a counting sort, each then put in start
+        # order (only checked when the stays arrived in time order): no global sort
         longest = int(_kernels.max_duration(start, end)) if n else 0
         n_classes = int(_kernels._duration_class(longest, width)) + 1
         class_offsets = np.zeros(n_venues * n_classes + 1, dtype=np.int64)
-        slices = count_rows(
-            n,
-            class_offsets,
-            lambda lo, hi, counts: _kernels.count_venue_classes(
-                venue_codes[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, counts
-            ),
-        )
-        start_rel = np.empty(n, dtype=dtype)
-        end_rel = np.empty(n, dtype=dtype)
-        person = np.empty(n, dtype=np.int32)
-        # threads take consecutive slices of the rows, each group's rows in input order
-        scatter_slices(
-            slices,
-            lambda lo, hi, cursor: _kernels.scatter_by_venue_class(
-                venue_codes[lo:hi], start[lo:hi], end[lo:hi], person_codes[lo:hi], width,
-                n_classes, origin, cursor, start_rel, end_rel, person,
-            ),
-        )  # fmt: skip
-        del slices
+        # each stay's row; the venue codes' memory may take them
+        reuse = consume and venue_codes.dtype == np.int32 and venue_codes.flags.writeable
+        rows = venue_codes if reuse else np.empty(n, dtype=np.int32)
+        _group_rows(venue_codes, start, end, width, n_classes, class_offsets, rows)
+        del venue_codes
+        # then each column moved to its rows, one at a time (the input's memory freed
+        # before the next index column is made)
+
+        def moved(values: np.ndarray, shift: int, out_dtype: type[np.integer]) -> np.ndarray:
+            out = np.empty(n, dtype=out_dtype)
+            split_rows(n, lambda lo, hi: _kernels.put_rows(rows[lo:hi], values[lo:hi], shift, out))
+            return out
+
+        person = moved(person_codes, 0, np.int32)
+        del person_codes
+        start_rel = moved(start, origin, dtype)
+        del start
+        end_rel = moved(end, origin, dtype)
+        del end
         _kernels.sort_groups_by_start(start_rel, end_rel, person, class_offsets)
         venue_offsets = np.ascontiguousarray(class_offsets[::n_classes])
         bar.update()
@@ -450,9 +434,8 @@ class VenueIndex:
                 person_offsets,
                 lambda lo, hi, counts: _kernels.count_keys(person[lo:hi], counts),
             )
-            # the venue codes are not needed any more: their memory may take the view
-            reuse = consume and venue_codes.dtype == np.int32 and venue_codes.flags.writeable
-            person_stays = venue_codes if reuse else np.empty(n, dtype=np.int32)
+            # the rows' places are not needed any more: their memory takes the view
+            person_stays = rows
             scatter_slices(
                 slices,
                 lambda lo, hi, cursor: _kernels.scatter_rows(
@@ -536,11 +519,14 @@ class VenueIndex:
         return VenueIndex._from_codes(
             persons,
             venues,
-            np.concatenate([old_person[self.person], new_person[new.person]]),
-            np.concatenate([old_venue[self.venue_of()], new_venue[new.venue]]),
-            np.concatenate([self.start_seconds(), new.start]),
-            np.concatenate([self.end_seconds(), new.end]),
+            [
+                np.concatenate([old_person[self.person], new_person[new.person]]),
+                np.concatenate([old_venue[self.venue_of()], new_venue[new.venue]]),
+                np.concatenate([self.start_seconds(), new.start]),
+                np.concatenate([self.end_seconds(), new.end]),
+            ],
             self.bucket_width,
+            consume=True,
         )
 
     def purge(self, *, before: Any) -> VenueIndex:
@@ -580,11 +566,14 @@ class VenueIndex:
         return VenueIndex._from_codes(
             self.persons.take(pa.array(used_persons)),
             self.venues.take(pa.array(used_venues)),
-            person_map[person],
-            venue_map[venue],
-            self.start_seconds()[keep],
-            self.end_seconds()[keep],
+            [
+                person_map[person],
+                venue_map[venue],
+                self.start_seconds()[keep],
+                self.end_seconds()[keep],
+            ],
             self.bucket_width,
+            consume=True,
         )
 
     # ------------------------------------------------------------------ on disk
@@ -1150,6 +1139,36 @@ MATCH_RULES: dict[str, int] = {
     "closed": _kernels.RULE_CLOSED,
     "arrival": _kernels.RULE_ARRIVAL,
 }
+
+
+def _group_rows(
+    venue: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    width: int,
+    n_classes: int,
+    class_offsets: np.ndarray,
+    rows: np.ndarray,
+) -> None:
+    """Each stay's row in the index (``rows``, may be ``venue``) and the groups' offsets.
+
+    A counting sort by (venue, duration class): counts, then rows, with threads
+    taking consecutive slices of the stays, each starting every group where the
+    slices before it end (so a group's stays keep their input order).
+    """
+    slices = count_rows(
+        start.shape[0],
+        class_offsets,
+        lambda lo, hi, counts: _kernels.count_venue_classes(
+            venue[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, counts
+        ),
+    )
+    scatter_slices(
+        slices,
+        lambda lo, hi, cursor: _kernels.group_rows(
+            venue[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, cursor, rows[lo:hi]
+        ),
+    )
 
 
 def _rule_code(rule: str) -> int:
