@@ -411,9 +411,16 @@ class VenueIndex:
         # then each column moved to its rows, one at a time (the input's memory freed
         # before the next index column is made)
 
+        spare: list[np.ndarray] = []  # a consumed input column, to be written over
+
         def moved(values: np.ndarray, shift: int, out_dtype: type[np.integer]) -> np.ndarray:
-            out = np.empty(n, dtype=out_dtype)
+            reuse = spare and spare[0].dtype == out_dtype and spare[0].shape[0] == n
+            out = spare.pop() if reuse else np.empty(n, dtype=out_dtype)
+            spare.clear()
             split_rows(n, lambda lo, hi: _kernels.put_rows(rows[lo:hi], values[lo:hi], shift, out))
+            if consume and values.flags.writeable and values.flags.c_contiguous:
+                # its memory takes the next column (no page faults for fresh pages)
+                spare.append(values)
             return out
 
         person = moved(person_codes, 0, np.int32)
@@ -422,6 +429,7 @@ class VenueIndex:
         del start
         end_rel = moved(end, origin, dtype)
         del end
+        spare.clear()
         _kernels.sort_groups_by_start(start_rel, end_rel, person, class_offsets)
         venue_offsets = np.ascontiguousarray(class_offsets[::n_classes])
         bar.update()
