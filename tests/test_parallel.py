@@ -286,3 +286,36 @@ def test_a_forked_child_makes_its_own_worker_pool():
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as children:
         assert children.apply_async(_sum_on_workers, (10,)).get(timeout=30) == 45
+
+
+@settings(max_examples=examples(0.3))
+@given(
+    seed=st.integers(0, 2**16),
+    min_overlap=st.sampled_from([0, 1, 600]),
+    closed=st.booleans(),
+    wide=st.booleans(),
+)
+def test_packed_kernel_compiled_for_the_default_rule_equals_its_general_body(
+    seed, min_overlap, closed, wide
+):
+    # the default rule (half-open, no minimum, times only) runs a copy of the body
+    # compiled with those as constants; any rule must give the body's plain answer
+    # times on a 10-minute grid: touching intervals and zero-length stays are common
+    rng = np.random.default_rng(seed)
+    start = 600 * rng.integers(0, 3 * 144, 3_000)
+    end = start + 600 * rng.integers(0, 60, 3_000)
+    rows = zip(rng.integers(0, 200, 3_000), rng.integers(0, 15, 3_000), start, end, strict=True)
+    index = tg.VenueIndex.from_stays(stays_table(list(rows)))
+    q_venue = rng.integers(0, index.n_venues, 300).astype(np.int32)
+    q_start = index.origin + 600 * rng.integers(-6, 3 * 144, 300)
+    q_end = q_start + 600 * rng.integers(0, 24, 300)
+    bits, dtype = (_kernels.PACK_SHIFT, np.int64) if wide else (0, np.uint32)
+    args = (
+        q_venue, q_start, q_end, min_overlap, closed, index.start, index.end, index.person,
+        index.class_offsets, index.n_classes, index.origin, index.bucket_width, bits,
+    )  # fmt: skip
+    got, want = (np.full(index.n_persons, np.iinfo(dtype).max, dtype=dtype) for _ in range(2))
+    n_got = _kernels.earliest_packed(*args, got)
+    n_want = _kernels._earliest_packed.py_func(*args, want)  # the body as plain Python
+    assert n_got == n_want > 0
+    np.testing.assert_array_equal(got, want)
