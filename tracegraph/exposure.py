@@ -993,9 +993,10 @@ def _earliest_packed(
     Each person's earliest overlap is kept as one key (see
     :func:`tracegraph._kernels.earliest_packed`): a uint32 time, or with
     ``first_venue`` an int64 (time, venue) that also sets ``first_venue``; excluded
-    persons as the key below all others. Threads take contiguous slices of the
-    queries, each with its own row of keys (set up by the thread itself), and the
-    rows combine by an element-wise minimum, which is exactly the serial answer. The
+    persons as the key below all others. Threads take chunks of the queries in turn,
+    each thread with its own row of keys (set up by the thread itself), and the rows
+    combine by an element-wise minimum, which is exactly the serial answer whichever
+    thread matched which chunk. The
     keys then lower ``earliest``, split over threads by person. Without
     ``first_venue`` (tracing), first venues are not recorded: the caller marks the tier
     so that they are found again when asked for. Returns the persons reached
@@ -1010,13 +1011,21 @@ def _earliest_packed(
         first_venue = earliest[:0].astype(np.int32)  # not used with times-only keys
     reached = _memory.empty(n_persons, np.int32)
 
-    def match(row: int, a: int, b: int) -> None:
+    # the queries in chunks, taken in turn by whichever thread is free: queries at
+    # busy venues cost more, and a core shared with other work runs slower
+    n_chunks = 1 if threads == 1 else threads * _CHUNKS_PER_THREAD
+    chunk_bounds = [int(x) for x in np.linspace(0, n, n_chunks + 1)]
+    next_chunk = itertools.count()  # next() is atomic (one C call under the GIL)
+
+    def match(row: int) -> None:
         _kernels.init_packed(excluded, keys[row])
-        _kernels.earliest_packed(
-            venue[a:b], start[a:b], end[a:b], min_overlap, closed,
-            target.start, target.end, target.person, target.class_offsets, target.n_classes,
-            target.origin, target.bucket_width, venue_bits, keys[row],
-        )  # fmt: skip
+        while (k := next(next_chunk)) < n_chunks:
+            a, b = chunk_bounds[k], chunk_bounds[k + 1]
+            _kernels.earliest_packed(
+                venue[a:b], start[a:b], end[a:b], min_overlap, closed,
+                target.start, target.end, target.person, target.class_offsets,
+                target.n_classes, target.origin, target.bucket_width, venue_bits, keys[row],
+            )  # fmt: skip
 
     number, tier, marked = (-1, excluded[:0].view(np.int8), excluded[:0]) if mark is None else mark
 
@@ -1027,17 +1036,13 @@ def _earliest_packed(
         )  # fmt: skip
         return int(k), int(t_min), int(t_max)
 
-    query_bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
     person_bounds = [int(x) for x in np.linspace(0, n_persons, threads + 1)]
     if threads == 1:
-        match(0, 0, n)
+        match(0)
         found = [unpack(0, n_persons)]
     else:
         with workers(threads) as pool:
-            for future in [
-                pool.submit(match, row, a, b)
-                for row, (a, b) in enumerate(itertools.pairwise(query_bounds))
-            ]:
+            for future in [pool.submit(match, row) for row in range(threads)]:
                 future.result()
             found = [
                 f.result()
@@ -1053,6 +1058,8 @@ def _earliest_packed(
     return reached[:n_found], span
 
 
+#: Chunks of queries per thread in packed matching (taken in turn by free threads).
+_CHUNKS_PER_THREAD = 8
 #: Fewer contacts than this are ordered on one thread.
 _PARALLEL_MIN_CONTACTS = 1 << 17
 
