@@ -130,8 +130,8 @@ OPS: dict[str, Callable[[Data], Any]] = {
 
 #: What each operation is there for: the kernels it calls (as of writing).
 KERNELS = {
-    "build": "max_duration, count_venue_classes, scatter_by_venue_class, sort_groups_by_start, "
-    "count_keys, scatter_rows",
+    "build": "max_duration, count_venue_classes, group_rows, put_rows, sort_groups_by_start, "
+    "count_keys, scatter_rows (counts and scatters on threads by slices of the rows)",
     "build_from_parquet": "the same after stay_seconds, encode_int64 (ids "
     "spread out), encode_dense, dense_ranks, renumber (batches read and encoded on two threads)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",

@@ -363,7 +363,8 @@ def test_stopping_early_stops_the_reader():
 
 
 def test_builds_split_over_threads_equal_one_thread(monkeypatch, tmp_path):
-    table = random_stays(5, 20_000, persons=3_000, venues=200, days=14, max_stay=30 * 3600)
+    # few persons and venues for the rows: every count and scatter splits over threads
+    table = random_stays(5, 20_000, persons=300, venues=100, days=14, max_stay=30 * 3600)
     pq.write_table(table, tmp_path / "stays.parquet", row_group_size=3_000)
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "1")
     serial = tg.VenueIndex.from_stays(table)

@@ -556,8 +556,9 @@ def earliest_packed(  # type: ignore[no-untyped-def]
     largest key of ``best``'s type (every key is smaller). Needs int32 index times.
     Returns the number of matches.
     """
-    if min_overlap <= 0 and not closed and venue_bits == 0:
-        # tracing's default rule, compiled with the rule and the width as constants
+    if min_overlap <= 1 and not closed and venue_bits == 0:
+        # tracing's default rule (half-open, whose overlaps of whole seconds are >= 1
+        # anyway: tracing asks for 1), compiled with the rule and width as constants
         return _earliest_packed(
             q_venue, q_start, q_end, 0, False, start, end, person, class_offsets,
             n_classes, origin, width, 0, best,

@@ -141,7 +141,8 @@ def count_rows(
     the slices before it), so threads scattering their slices from there write
     disjoint slots and keep the input order within each key.
     """
-    n_threads = threads()
+    # each thread's counts take 8 bytes a key: at most ~2 bytes a row in all
+    n_threads = min(threads(), max(1, n_rows // (4 * offsets.shape[0])))
     if n_threads == 1 or n_rows < PARALLEL_MIN_ROWS:
         count(0, n_rows, offsets)
         np.cumsum(offsets, out=offsets)

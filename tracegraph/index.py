@@ -404,7 +404,12 @@ class VenueIndex:
         n_classes = int(_kernels._duration_class(longest, width)) + 1
         class_offsets = np.zeros(n_venues * n_classes + 1, dtype=np.int64)
         # each stay's row; the venue codes' memory may take them
-        reuse = consume and venue_codes.dtype == np.int32 and venue_codes.flags.writeable
+        reuse = (
+            consume
+            and venue_codes.dtype == np.int32
+            and venue_codes.flags.writeable
+            and venue_codes.flags.c_contiguous
+        )
         rows = venue_codes if reuse else np.empty(n, dtype=np.int32)
         _group_rows(venue_codes, start, end, width, n_classes, class_offsets, rows)
         del venue_codes
