@@ -1431,37 +1431,6 @@ def dense_ranks(lookup, lo, rank, ids):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def floor_seconds(raw, per_s, out):  # type: ignore[no-untyped-def]
-    """``out = raw // per_s`` (floor) for ``per_s`` in 1, 10**3, 10**6, 10**9; returns (min, max).
-
-    A constant divisor per unit lets the compiler turn each division into a multiply.
-    For no values, returns (largest int64, smallest int64).
-    """
-    n = raw.shape[0]
-    if per_s == 1:
-        for i in range(n):
-            out[i] = raw[i]
-    elif per_s == 1_000:
-        for i in range(n):
-            out[i] = raw[i] // 1_000
-    elif per_s == 1_000_000:
-        for i in range(n):
-            out[i] = raw[i] // 1_000_000
-    else:
-        for i in range(n):
-            out[i] = raw[i] // 1_000_000_000
-    lo = np.iinfo(np.int64).max
-    hi = np.iinfo(np.int64).min
-    for i in range(n):
-        x = out[i]
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-    return lo, hi
-
-
-@_jit
 def _floor_div(x, per_s):  # type: ignore[no-untyped-def]
     """``x // per_s`` with a constant divisor per unit (a multiply, once inlined in a loop)."""
     if per_s == 1_000:
@@ -1503,27 +1472,10 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
 
 
 @_jit
-def first_decrease(a, b):  # type: ignore[no-untyped-def]
-    """The first row where ``b < a``, or ``-1``."""
-    for i in range(a.shape[0]):
-        if b[i] < a[i]:
-            return i
-    return -1
-
-
-@_jit
 def count_keys(keys, counts):  # type: ignore[no-untyped-def]
     """``counts[k + 1] += 1`` for each key ``k`` (running sums then give counting-sort offsets)."""
     for i in range(keys.shape[0]):
         counts[keys[i] + 1] += 1
-
-
-@_jit
-def count_into(keys, offsets):  # type: ignore[no-untyped-def]
-    """Counting sort offsets: ``offsets[k + 1]`` counts key ``k``, then running sums."""
-    count_keys(keys, offsets)
-    for k in range(offsets.shape[0] - 1):
-        offsets[k + 1] += offsets[k]
 
 
 @_jit
@@ -1541,7 +1493,9 @@ def counting_sort_into(keys, order, offsets):  # type: ignore[no-untyped-def]
     end up in ``order[offsets[k]:offsets[k+1]]``, in input order (an int32 ``order``
     halves the memory of an int64 one). O(n + n_keys).
     """
-    count_into(keys, offsets)
+    count_keys(keys, offsets)
+    for k in range(offsets.shape[0] - 1):
+        offsets[k + 1] += offsets[k]
     scatter_rows(keys, 0, offsets[:-1].copy(), order)
 
 

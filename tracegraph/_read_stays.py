@@ -305,9 +305,7 @@ class _Times:
 
 def _seconds(raw: np.ndarray, per_s: int) -> np.ndarray:
     """Timestamps in units of ``1 / per_s`` s as whole epoch seconds (floored), int64."""
-    out = np.empty(raw.shape[0], dtype=np.int64)
-    _kernels.floor_seconds(raw, per_s, out)
-    return out
+    return np.floor_divide(raw, per_s)  # only for mixed units and error messages
 
 
 def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> _StayCodes:
