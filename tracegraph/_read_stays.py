@@ -305,7 +305,8 @@ class _Times:
 
 def _seconds(raw: np.ndarray, per_s: int) -> np.ndarray:
     """Timestamps in units of ``1 / per_s`` s as whole epoch seconds (floored), int64."""
-    return np.floor_divide(raw, per_s)  # only for mixed units and error messages
+    seconds: np.ndarray = np.floor_divide(raw, per_s)  # only mixed units and errors
+    return seconds
 
 
 def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> _StayCodes:
