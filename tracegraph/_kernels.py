@@ -13,6 +13,10 @@ JIT policy (the reasons, written down once):
   for debugging and coverage). Numba's cache only notices changes in the file that
   defines a function, which is why every kernel lives in this one file.
 * No ``fastmath``: all arithmetic is integer time arithmetic and must be exact.
+* ``inline="always"`` only for a kernel body that a kernel calls with constants for
+  its common case (``_jit_inline``; e.g. :func:`earliest_packed`): numba inlines the
+  body, so the compiler removes the branches the constants decide. The body stays
+  callable on its own, and a test compares the two.
 * No ``parallel=True``: numba's threading layers differ in whether they may be entered
   from several threads at once, and ``trace`` must be callable from many threads.
   Large tiers are split over plain Python threads instead (the kernels release the
