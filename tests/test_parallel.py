@@ -319,3 +319,33 @@ def test_packed_kernel_compiled_for_the_default_rule_equals_its_general_body(
     n_want = _kernels._earliest_packed.py_func(*args, want)  # the body as plain Python
     assert n_got == n_want > 0
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=examples(0.5))
+@given(seed=st.integers(0, 2**16), m=st.sampled_from([0, 1, 60, 600]), cut=st.floats(0, 1))
+def test_intervals_merged_per_venue_in_row_order_are_their_union(seed, m, cut):
+    # reverse matching indexes a dense tier's exposure intervals merged per venue; they
+    # arrive in index row order, some cut by a window (a later start, an earlier end)
+    rng = np.random.default_rng(seed)
+    start = 600 * rng.integers(0, 3 * 144, 2_000)
+    end = start + 600 * rng.integers(0, 30, 2_000)
+    rows = zip(rng.integers(0, 50, 2_000), rng.integers(0, 12, 2_000), start, end, strict=True)
+    index = tg.VenueIndex.from_stays(stays_table(list(rows)))
+    stay = np.flatnonzero(rng.random(index.n_stays) < 0.6).astype(np.int32)
+    s = index.start_seconds(stay).astype(np.int64)
+    e = index.end_seconds(stay).astype(np.int64) + 300 * rng.integers(0, 3, stay.shape[0])
+    cut_rows = rng.random(stay.shape[0]) < cut
+    s[cut_rows] += rng.integers(0, 3_000, cut_rows.sum())  # may empty the interval
+    e[rng.random(stay.shape[0]) < cut] -= 300
+    venue = index.venue_of(stay).astype(np.int32)
+    want: list[tuple[int, int, int]] = []
+    for v in np.unique(venue):
+        closed = sorted((a, b - m) for a, b, w in zip(s, e, venue, strict=True) if w == v)
+        for a, b in (x for x in closed if x[1] >= x[0]):
+            if want and want[-1][0] == v and a <= want[-1][2] + 1:
+                want[-1] = (v, want[-1][1], max(want[-1][2], b))
+            else:
+                want.append((v, a, b))
+    k = _kernels.merge_venue_blocks(venue, s, e, stay, index.start, index.origin, m)
+    got = list(zip(venue[:k].tolist(), s[:k].tolist(), (e[:k] - m).tolist(), strict=True))
+    assert got == [(int(v), int(a), int(b)) for v, a, b in want]

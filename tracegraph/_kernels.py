@@ -1071,6 +1071,101 @@ def merge_windows(key, start, end, touching, out_group):  # type: ignore[no-unty
 
 
 @_jit
+def _push_piece(buf, n, a, b):  # type: ignore[no-untyped-def]
+    """``buf[n] = (a, b)``, in a copy twice as large when full; returns the buffer."""
+    if n == buf.shape[0]:
+        grown = np.empty((2 * buf.shape[0], 2), dtype=np.int64)
+        grown[:n] = buf[:n]
+        buf = grown
+    buf[n, 0] = a
+    buf[n, 1] = b
+    return buf
+
+
+@_jit
+def merge_venue_blocks(venue, start, end, stay, stay_start, origin, m):  # type: ignore[no-untyped-def]
+    """Merge a tier's exposure intervals per venue into disjoint pieces, in place.
+
+    Each interval ``[start, end)`` stands for the closed integer interval
+    ``[start, end - m]`` (a stay overlaps the interval by ``>= m`` exactly when its own
+    shrunk interval meets this one, see ``exposure._match_tier``); those that overlap
+    or touch merge, and each piece ``[ps, pe]`` is written back grown as
+    ``[ps, pe + m)``. Empty shrunk intervals are dropped.
+
+    The intervals must come in index row order (``stay``: the row each was cut from,
+    ``stay_start``/``origin``: the index's start times): then a venue's intervals are
+    contiguous, and those that start where their stay does form a few ascending runs
+    (one per duration class), merged as they come; the others (cut by a window) are
+    few and sorted with the runs' pieces. No sort of all intervals. The pieces
+    overwrite the first rows of ``venue``, ``start``, ``end`` (by venue, then start);
+    returns their number.
+    """
+    n = venue.shape[0]
+    pieces = np.empty((64, 2), dtype=np.int64)
+    k = 0
+    lo = 0
+    while lo < n:
+        v = venue[lo]
+        hi = lo + 1
+        while hi < n and venue[hi] == v:
+            hi += 1
+        n_p = 0
+        run_open = False
+        prev = np.int64(0)
+        ra = np.int64(0)
+        rb = np.int64(0)
+        for i in range(lo, hi):
+            a = np.int64(start[i])
+            b = np.int64(end[i]) - m
+            if b < a:
+                continue
+            if a != np.int64(stay_start[stay[i]]) + origin:  # cut by a window
+                pieces = _push_piece(pieces, n_p, a, b)
+                n_p += 1
+                continue
+            if run_open and a >= prev:  # the run goes on
+                prev = a
+                if a <= rb + 1:
+                    if b > rb:
+                        rb = b
+                    continue
+            elif run_open:  # a new run
+                prev = a
+            if run_open:
+                pieces = _push_piece(pieces, n_p, ra, rb)
+                n_p += 1
+            ra = a
+            rb = b
+            prev = a
+            run_open = True
+        if run_open:
+            pieces = _push_piece(pieces, n_p, ra, rb)
+            n_p += 1
+        # the block is read: its pieces, sorted and merged, overwrite its first rows
+        order = np.argsort(pieces[:n_p, 0])
+        piece_open = False
+        reach = np.int64(0)
+        for idx in order:
+            a = pieces[idx, 0]
+            b = pieces[idx, 1]
+            if piece_open and a <= reach + 1:
+                if b > reach:
+                    reach = b
+                continue
+            if piece_open:
+                end[k - 1] = reach + m
+            venue[k] = v
+            start[k] = a
+            k += 1
+            reach = b
+            piece_open = True
+        if piece_open:
+            end[k - 1] = reach + m
+        lo = hi
+    return k
+
+
+@_jit
 def find_windows(w_key, w_start, w_end, key, time, closed_end, out):  # type: ignore[no-untyped-def]
     """For each (key, time), the window with that key holding ``time``, or ``-1``.
 

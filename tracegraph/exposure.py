@@ -746,9 +746,24 @@ class _Probe:
     person: np.ndarray
     excluded: np.ndarray
     reverse: bool
+    #: reverse only: the minimum overlap to match with when the target holds the
+    #: intervals merged per venue (see :func:`_merged_by_venue`); None: the rule's own
+    merged_min_overlap: int | None = None
 
 
-def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) -> _Probe:
+def _probe(
+    index: VenueIndex,
+    tier: _Tier,
+    excluded: np.ndarray,
+    rules: _Rules,
+    *,
+    earliest_only: bool = False,
+) -> _Probe:
+    """Set up a tier's matching; ``earliest_only``: for earliest overlaps, not pairs.
+
+    Reverse and ``earliest_only``, the exposure intervals are indexed merged per venue
+    when they come in index row order (fewer, and the same earliest overlaps).
+    """
     src_stay, x_start, x_end = _policy_windows(index, tier, rules)
     src_person = index.person[src_stay]
     x_venue = index.venue_of(src_stay)
@@ -757,12 +772,46 @@ def _probe(index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules) 
             x_venue, copies = _venue_variants(index, x_venue)
             x_start, x_end, src_person = (a[copies] for a in (x_start, x_end, src_person))
         return _Probe(index, x_venue, x_start, x_end, src_person, excluded, reverse=False)
+    m = None
+    if earliest_only and rules.policy.rule != "arrival":
+        merged = _merged_by_venue(index, src_stay, x_venue, x_start, x_end, rules)
+        if merged is not None:
+            x_venue, x_start, x_end, m = merged
+            # pieces stand for no one person; a tier-k person is never a candidate,
+            # so never the one a candidate's stay is matched on behalf of
+            src_person = np.full(x_venue.shape[0], src_person[0], dtype=np.int32)
     intervals, cand, c_venue, c_start, c_end = _candidates(
         index, excluded, src_person, x_venue, x_start, x_end, closed=rules.policy.rule == "closed"
     )
     # the interval side holds only tier-k persons: nobody there is to be skipped
     nobody = np.zeros(index.n_persons, dtype=np.bool_)
-    return _Probe(intervals, c_venue, c_start, c_end, index.person[cand], nobody, reverse=True)
+    return _Probe(
+        intervals, c_venue, c_start, c_end, index.person[cand], nobody, reverse=True,
+        merged_min_overlap=m,
+    )  # fmt: skip
+
+
+def _merged_by_venue(
+    index: VenueIndex,
+    stay: np.ndarray,
+    venue: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    rules: _Rules,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """:func:`_merged_queries` for intervals cut from ``stay`` rows in index order, in place.
+
+    None (nothing merged) unless the rows ascend (a dense tier's intervals come so, see
+    :func:`_exposure_intervals`) and the arrays may be overwritten.
+    """
+    n = venue.shape[0]
+    if not n or not (venue.flags.writeable and start.flags.writeable and end.flags.writeable):
+        return None
+    if n > 1 and not bool((stay[1:] > stay[:-1]).all()):
+        return None
+    m = rules.min_overlap if rules.policy.rule == "closed" else max(rules.min_overlap, 1)
+    k = int(_kernels.merge_venue_blocks(venue, start, end, stay, index.start, index.origin, m))
+    return venue[:k], start[:k], end[:k], m
 
 
 def _match_tier(
@@ -800,9 +849,9 @@ def _match_tier(
         for _, target, venue, o_start, _ in _tier_pairs(index, tier, excluded, rules):
             _lower(earliest, first_venue, target, o_start, venue)
         return _Reached(_newly_reached(earliest, excluded))
-    p = _probe(index, tier, excluded, rules)
+    p = _probe(index, tier, excluded, rules, earliest_only=True)
     venue, start, end, person = p.venue, p.start, p.end, p.person
-    m = rules.min_overlap
+    m = rules.min_overlap if p.merged_min_overlap is None else p.merged_min_overlap
     if not p.reverse and rules.policy.rule != "arrival":
         venue, start, end, m = _merged_queries(p, rules)
         person = np.full(venue.shape[0], -1, dtype=np.int32)
