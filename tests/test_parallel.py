@@ -189,10 +189,23 @@ def test_radix_sort_on_threads_is_the_serial_stable_sort(values, lo_bit, width, 
     keys = np.array(values, dtype=np.int64)
     hi_bit = lo_bit + width
     digit = (keys >> lo_bit) & ((1 << width) - 1)
-    expected = keys[np.argsort(digit, kind="stable")]  # stable: ties keep input order
-    got = radix_sort(keys.copy(), lo_bit, hi_bit, n_threads)
+    order = np.argsort(digit, kind="stable")  # stable: ties keep input order
+    expected = keys[order]
+    got, none = radix_sort(keys.copy(), lo_bit, hi_bit, n_threads)
+    assert none is None
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(_kernels._radix_sort_bits(keys.copy(), lo_bit, hi_bit), expected)
+    # a payload (here: each key's input position, as uint16) moves with its key
+    position = np.arange(keys.shape[0], dtype=np.uint16)
+    got, moved = radix_sort(keys.copy(), lo_bit, hi_bit, n_threads, position.copy())
+    np.testing.assert_array_equal(got, expected)
+    assert moved is not None and moved.dtype == np.uint16
+    np.testing.assert_array_equal(moved, position[order])
+
+
+def test_radix_sort_refuses_a_payload_of_another_length():
+    with pytest.raises(ValueError, match="expected a payload of 3 entries, got 2"):
+        radix_sort(np.arange(3), 0, 4, 2, np.arange(2))
 
 
 @settings(max_examples=examples(0.3), deadline=None)

@@ -681,12 +681,18 @@ def contacts_bits(top, t_min, t_max):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def contacts_pack(codes, tier, earliest, t_min, shift, out_cases, packed):  # type: ignore[no-untyped-def]
+def contacts_pack(  # type: ignore[no-untyped-def]
+    codes, tier, earliest, t_min, shift, out_cases, packed, ids, out_ids
+):
     """Cases' codes to ``out_cases``, exposed persons' packed keys to ``packed``, in order.
 
     The key of exposed person ``p`` is ``(((tier - 1) << shift) + earliest - t_min)
     << PACK_SHIFT | p``: sorting the keys sorts the contacts by (tier, time, code).
+    When ``ids`` is not empty, ``out_ids`` takes each exposed person's id ``ids[p]``
+    beside its key (``codes`` ascend within a tier: the ids are read in order; sorted
+    with the keys, they need no gather at random later).
     """
+    with_ids = ids.shape[0] > 0
     n_cases = 0
     i = 0
     for idx in range(codes.shape[0]):
@@ -698,31 +704,26 @@ def contacts_pack(codes, tier, earliest, t_min, shift, out_cases, packed):  # ty
         elif k > 0:
             key = (np.int64(k - 1) << shift) + (earliest[p] - t_min)
             packed[i] = (key << PACK_SHIFT) | p
+            if with_ids:
+                out_ids[i] = ids[p]
             i += 1
 
 
 @_jit
-def unpack_contacts(  # type: ignore[no-untyped-def]
-    packed, t_min, shift, scale, ids, out_code, out_tier, out_when, out_id
-):
+def unpack_contacts(packed, t_min, shift, scale, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
     """Decode sorted keys of :func:`contacts_pack` into codes, tiers and times.
 
     Times are written multiplied by ``scale`` (1: seconds; 1,000,000: the
-    microseconds of a timestamp column); when ``ids`` is not empty, ``out_id`` takes
-    each code's id ``ids[code]`` in the same pass.
+    microseconds of a timestamp column).
     """
     code_mask = (np.int64(1) << PACK_SHIFT) - 1
     time_mask = (np.int64(1) << shift) - 1
-    with_ids = ids.shape[0] > 0
     for i in range(packed.shape[0]):
         x = packed[i]
         key = x >> PACK_SHIFT
-        p = x & code_mask
-        out_code[i] = p
+        out_code[i] = x & code_mask
         out_tier[i] = (key >> shift) + 1
         out_when[i] = ((key & time_mask) + t_min) * scale
-        if with_ids:
-            out_id[i] = ids[p]
 
 
 @_jit
@@ -745,14 +746,13 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
     out_when[:n_cases] = 0
     if key_bits > 0:
         packed = np.empty(n_exposed, dtype=np.int64)
-        contacts_pack(codes, tier, earliest, t_min, shift, out_code, packed)
+        contacts_pack(codes, tier, earliest, t_min, shift, out_code, packed, codes[:0], codes[:0])
         if n_exposed == 0:
             return n_cases
         packed = _radix_sort_bits(packed[:n_exposed], PACK_SHIFT, PACK_SHIFT + key_bits)
         unpack_contacts(
-            packed, t_min, shift, 1, out_code[:0], out_code[n_cases:], out_tier[n_cases:],
-            out_when[n_cases:], out_code[:0],
-        )  # fmt: skip
+            packed, t_min, shift, 1, out_code[n_cases:], out_tier[n_cases:], out_when[n_cases:]
+        )
         return n_cases + n_exposed
     keys = np.empty(n_exposed, dtype=np.int64)
     exposed = np.empty(n_exposed, dtype=np.int32)
@@ -863,7 +863,7 @@ def _radix_sort_bits(values, lo_bit, hi_bit):  # type: ignore[no-untyped-def]
             c = counts[d]
             counts[d] = total
             total += c
-        radix_scatter(values, shift, mask, counts, buf)
+        radix_scatter(values, shift, mask, counts, buf, values[:0], values[:0])
         values, buf = buf, values
     return values
 
@@ -876,12 +876,22 @@ def radix_counts(values, shift, mask, counts):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def radix_scatter(values, shift, mask, offsets, out):  # type: ignore[no-untyped-def]
+def radix_scatter(values, shift, mask, offsets, out, payload, out_payload):  # type: ignore[no-untyped-def]
     """Place ``values`` in ``out`` by digit: the next value of digit ``d`` goes to ``offsets[d]``.
 
     One thread's slice of a pass of a parallel LSD radix sort (stable: values keep
-    their order within a digit); ``offsets`` is advanced.
+    their order within a digit); ``offsets`` is advanced. When ``payload`` (one entry
+    per value) is not empty, its entries move to ``out_payload`` with their values.
     """
+    if payload.shape[0] > 0:
+        for i in range(values.shape[0]):
+            x = values[i]
+            d = (x >> shift) & mask
+            at = offsets[d]
+            out[at] = x
+            out_payload[at] = payload[i]
+            offsets[d] = at + 1
+        return
     for i in range(values.shape[0]):
         x = values[i]
         d = (x >> shift) & mask

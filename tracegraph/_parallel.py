@@ -181,25 +181,40 @@ def scatter_slices(slices: list[tuple[int, int, np.ndarray]], work: Callable[...
             future.result()
 
 
-def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> np.ndarray:
+def radix_sort(
+    values: np.ndarray,
+    lo_bit: int,
+    hi_bit: int,
+    n_threads: int,
+    payload: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Non-negative int64 ``values`` sorted by bits ``lo_bit..hi_bit`` (stable), on threads.
 
     The LSD radix sort of :func:`tracegraph._kernels._radix_sort_bits` with each pass
     split over ``n_threads`` contiguous slices: every thread counts its slice's
     digits, the counts give each (digit, thread) its place (thread order within a
     digit, so the sort stays stable), and every thread scatters its slice. The
-    result is the serial one exactly. Returns the sorted array (``values`` or a
-    buffer); ``values`` is overwritten.
+    result is the serial one exactly. ``payload`` (one entry per value, any dtype)
+    moves with the values. Returns ``(values, payload)`` sorted: the input arrays
+    or buffers (after an even number of passes, the inputs), the inputs overwritten.
     """
     n = values.shape[0]
     bits = hi_bit - lo_bit
-    if n_threads <= 1 or n < 2 * n_threads or bits <= 0:
-        return _kernels._radix_sort_bits(values, lo_bit, hi_bit)  # type: ignore[no-any-return]
+    if payload is not None and payload.shape[0] != n:
+        raise ValueError(f"expected a payload of {n} entries, got {payload.shape[0]}")
+    if n < 2 or bits <= 0:
+        return values, payload
+    if n_threads <= 1 and payload is None:
+        return _kernels._radix_sort_bits(values, lo_bit, hi_bit), None
+    n_threads = max(1, min(n_threads, n // 2))
     passes, digit = (int(x) for x in _kernels._radix_digits(bits))
     size = 1 << digit
     bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
     slices = list(itertools.pairwise(bounds))
     buf = _memory.empty(n, values.dtype)
+    no_payload = values[:0]
+    carried = payload if payload is not None else no_payload
+    carried_buf = _memory.empty(n, payload.dtype) if payload is not None else no_payload
     counts = np.zeros((n_threads, size), dtype=np.int64)
     with workers(n_threads) as pool:
         for k in range(passes):
@@ -217,10 +232,13 @@ def radix_sort(values: np.ndarray, lo_bit: int, hi_bit: int, n_threads: int) -> 
             flat = counts.T.ravel()
             offsets = (np.cumsum(flat) - flat).reshape(size, n_threads).T.copy()
             dst = buf
-            for future in [
-                pool.submit(_kernels.radix_scatter, src[a:b], shift, mask, offsets[t], dst)
-                for t, (a, b) in enumerate(slices)
-            ]:
+            futures = []
+            for t, (a, b) in enumerate(slices):
+                part = carried[a:b] if carried.shape[0] else no_payload
+                args = (src[a:b], shift, mask, offsets[t], dst, part, carried_buf)
+                futures.append(pool.submit(_kernels.radix_scatter, *args))
+            for future in futures:
                 future.result()
             values, buf = dst, src
-    return values
+            carried, carried_buf = carried_buf, carried
+    return values, (carried if payload is not None else None)

@@ -483,14 +483,16 @@ def _warm_large_tiers(index: VenueIndex) -> None:
     earliest = np.arange(n, dtype=np.int64)
     packed = _memory.empty(n, np.int64)
     out_code = _memory.empty(n, np.int32)
-    _kernels.contacts_pack(codes, tier, earliest, 0, 8, out_code[:0], packed)
-    packed = radix_sort(packed, _kernels.PACK_SHIFT, _kernels.PACK_SHIFT + 8, 2)
     ids = _integer_ids(index.persons)
-    out_tier, out_when = _memory.empty(n, np.int8), _memory.empty(n, np.int64)
-    _kernels.unpack_contacts(
-        packed, 0, 8, 1_000_000, out_code[:0] if ids is None else ids, out_code, out_tier,
-        out_when, out_code[:0] if ids is None else _memory.empty(n, ids.dtype),
+    no_ids = out_code[:0]
+    out_id = None if ids is None else _memory.empty(n, ids.dtype)
+    _kernels.contacts_pack(
+        codes, tier, earliest, 0, 8, out_code[:0], packed, no_ids if ids is None else ids,
+        no_ids if out_id is None else out_id,
     )  # fmt: skip
+    packed, _ = radix_sort(packed, _kernels.PACK_SHIFT, _kernels.PACK_SHIFT + 8, 2, out_id)
+    out_tier, out_when = _memory.empty(n, np.int8), _memory.empty(n, np.int64)
+    _kernels.unpack_contacts(packed, 0, 8, 1_000_000, out_code, out_tier, out_when)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -1133,10 +1135,10 @@ def _contacts_order(
     :func:`tracegraph._kernels._contacts_span`).
 
     :func:`tracegraph._kernels.contacts_order`, split over threads for many contacts:
-    each thread packs the keys of a slice of the exposed persons, the radix sort
-    splits its passes, each thread decodes a slice, writing
-    the microseconds and the ids in the same pass. The same order exactly (the keys
-    are unique).
+    each thread packs the keys of a slice of the exposed persons and writes their ids
+    beside them (read in code order, not at random after the sort), the radix sort
+    splits its passes and moves the ids with the keys, each thread decodes a slice
+    into codes, tiers and microseconds. The same order exactly (the keys are unique).
     """
     n = codes.shape[0]
     out_code, out_tier, out_when = (_memory.empty(n, d) for d in (np.int32, np.int8, np.int64))
@@ -1167,23 +1169,30 @@ def _contacts_order(
         out_code[:n_cases] = codes[:n_cases]
         packed = _memory.empty(n_exposed, np.int64)
         exposed = codes[n_cases : n_cases + n_exposed]
+        no_ids = out_code[:0]
+        # the exposed persons' ids, read in code order, travel with their keys
+        exposed_ids = None if out_id is None else out_id[n_cases : n_cases + n_exposed]
         each(
             lambda i, a, b: _kernels.contacts_pack(
-                exposed[a:b], tier, earliest, t_min, shift, out_code[:0], packed[a:b]
+                exposed[a:b], tier, earliest, t_min, shift, out_code[:0], packed[a:b],
+                no_ids if ids is None else ids,
+                no_ids if exposed_ids is None else exposed_ids[a:b],
             )
         )  # fmt: skip
         out_tier[:n_cases] = 0
         out_when[:n_cases] = 0
-        no_ids = out_code[:0]
         if out_id is not None and ids is not None:
             np.take(ids, out_code[:n_cases], out=out_id[:n_cases])
         shift_bits = _kernels.PACK_SHIFT
-        packed = radix_sort(packed, shift_bits, shift_bits + key_bits, threads)
+        packed, sorted_ids = radix_sort(
+            packed, shift_bits, shift_bits + key_bits, threads, exposed_ids
+        )
+        if exposed_ids is not None and sorted_ids is not exposed_ids:
+            exposed_ids[:] = sorted_ids  # an odd number of passes ends in the buffer
         each(
             lambda i, a, b: _kernels.unpack_contacts(
-                packed[a:b], t_min, shift, 1_000_000, no_ids if ids is None else ids,
-                out_code[n_cases + a :], out_tier[n_cases + a :], out_when[n_cases + a :],
-                no_ids if out_id is None else out_id[n_cases + a :],
+                packed[a:b], t_min, shift, 1_000_000, out_code[n_cases + a :],
+                out_tier[n_cases + a :], out_when[n_cases + a :],
             )
         )  # fmt: skip
     k = n_cases + n_exposed
