@@ -424,6 +424,22 @@ def test_venue_of_rows_is_a_search_of_the_offsets(sizes, picks):
     np.testing.assert_array_equal(out, np.searchsorted(offsets, rows, side="right") - 1)
 
 
+@pytest.mark.parametrize("max_size", [1, 3, 40])
+def test_venue_of_rows_with_many_small_venues_per_block(max_size):
+    # real check-in data: tens of thousands of venues of a few stays, hundreds of
+    # them (some empty) in one block of rows; every row of several blocks
+    rng = np.random.default_rng(max_size)
+    sizes = rng.integers(0, max_size + 1, size=60_000)
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    n_rows = int(offsets[-1])
+    assert n_rows > 3 * (1 << _kernels.BLOCK_SHIFT)
+    rows = np.arange(n_rows, dtype=np.int64)
+    blocks = _kernels.venue_blocks(offsets, n_rows)
+    out = np.empty(n_rows, dtype=np.int32)
+    _kernels.venues_of_rows(offsets, blocks, rows, out)
+    np.testing.assert_array_equal(out, np.searchsorted(offsets, rows, side="right") - 1)
+
+
 @pytest.mark.parametrize("size", [1, 2, 15, 16, 17, 500])
 @pytest.mark.parametrize("far", [False, True])
 def test_groups_sort_by_start_stably(size, far):

@@ -279,8 +279,8 @@ BLOCK_SHIFT = 12
 def venue_blocks(venue_offsets, n_rows):  # type: ignore[no-untyped-def]
     """For each block of ``2**BLOCK_SHIFT`` rows, the venue holding its first row.
 
-    With it, :func:`venues_of_rows` starts each search at the right venue and scans
-    the few venues a block spans, instead of a binary search over all venues.
+    With it, :func:`venues_of_rows` searches only the venues a block spans (from its
+    first row's venue to the next block's), not all venues.
     """
     n_blocks = (n_rows >> BLOCK_SHIFT) + 1
     out = np.empty(n_blocks, dtype=np.int32)
@@ -294,16 +294,36 @@ def venue_blocks(venue_offsets, n_rows):  # type: ignore[no-untyped-def]
     return out
 
 
+#: :func:`venues_of_rows` scans a block spanning at most this many venues (else searches).
+_SCAN_VENUES = 8
+
+
 @_jit
 def venues_of_rows(venue_offsets, blocks, rows, out):  # type: ignore[no-untyped-def]
-    """``out[i]`` = the venue whose rows hold ``rows[i]`` (rows within the index)."""
+    """``out[i]`` = the venue whose rows hold ``rows[i]`` (rows within the index).
+
+    A scan of the venues of the row's block when it spans a few large ones, else a
+    binary search among them: a few steps also when a block spans hundreds of small
+    venues (real check-in data: a few stays per venue). The venue found is the first ``v`` with
+    ``venue_offsets[v + 1] > row`` (venues without rows are passed over).
+    """
     n_venues = venue_offsets.shape[0] - 1
+    last_block = blocks.shape[0] - 1
     for i in range(rows.shape[0]):
         row = rows[i]
-        v = blocks[row >> BLOCK_SHIFT]
-        while v + 1 < n_venues and venue_offsets[v + 1] <= row:
-            v += 1
-        out[i] = v
+        b = row >> BLOCK_SHIFT
+        lo = blocks[b]
+        # the next block's first venue holds a row beyond this one: v <= hi
+        hi = blocks[b + 1] if b < last_block else n_venues - 1
+        if hi - lo <= _SCAN_VENUES:  # a few large venues: a short scan
+            v = lo
+            while venue_offsets[v + 1] <= row:
+                v += 1
+            out[i] = v
+        else:
+            # first j in [lo + 1, hi + 1] with venue_offsets[j] > row (one exists: the
+            # rows of venue hi end after row); the venue is j - 1
+            out[i] = _lower_bound(venue_offsets, lo + 1, hi + 1, row + 1) - 1
 
 
 @_jit
