@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.compare --size M                 # the acceptance run
     python -m benchmarks.compare --size S --cases 1,100 --peers duckdb --timeout 60
     python -m benchmarks.compare --size XS --cases 1,10 --json out.json
+    python -m benchmarks.compare --stays my_stays.parquet --cases 1,100 --peers duckdb
 
 Options: ``--cases`` (comma-separated case counts, default ``1,100,1000,10000``),
 ``--peers`` (``duckdb,polars``; ``none`` for tracegraph alone), ``--timeout`` (seconds
@@ -14,6 +15,13 @@ repeated), ``--min-overlap``/``--linger`` (the rule of every trace),
 ``--pairs-min-overlap`` (the co-present pair counts to time), ``--threads`` (DuckDB and
 Polars threads, default 2), ``--peer-memory`` (GiB; a peer above it is killed),
 ``--skip-cold``, ``--skip-pairs``, ``--skip-f1``, ``--skip-f3``, ``--json FILE``.
+``--stays PATH`` compares the engines on a Parquet file (or folder of files) of your
+own stays instead of a generated city: columns ``person``, ``venue``, ``start``, ``end``
+(time-zone-aware timestamps in whole seconds: tracegraph floors times to seconds, the
+peers take them as they are), as :meth:`tracegraph.VenueIndex.from_stays` takes them
+(``python -m benchmarks.realdata`` writes such files from the real check-ins of
+``../shared/data/real``). Person ids of such data are never printed: a difference
+between engines is reported by counts only.
 
 What is timed (after a warm-up that compiles or loads every kernel; its time is
 reported as the first call)
@@ -383,8 +391,14 @@ def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(column.cast(typ).cast(pa.int64()).to_numpy(), dtype=np.int64)
 
 
-def compare_contacts(expected: pa.Table, got: pa.Table, label: str) -> list[str]:
-    """Differences between two (person, tier, exposed_at) tables; empty when identical."""
+def compare_contacts(
+    expected: pa.Table, got: pa.Table, label: str, *, show_ids: bool = True
+) -> list[str]:
+    """Differences between two (person, tier, exposed_at) tables; empty when identical.
+
+    ``show_ids``: name a few of the persons concerned (generated data only: the ids
+    of real people are never printed).
+    """
     a = expected.sort_by([("person", "ascending")])
     b = got.select(["person", "tier", "exposed_at"]).sort_by([("person", "ascending")])
     if b["exposed_at"].null_count:
@@ -393,28 +407,31 @@ def compare_contacts(expected: pa.Table, got: pa.Table, label: str) -> list[str]
     if pa_.shape != pb.shape or not np.array_equal(pa_, pb):
         only_a = np.setdiff1d(pa_, pb)
         only_b = np.setdiff1d(pb, pa_)
+        eg_a = f" (e.g. {only_a[:5].tolist()})" if show_ids else ""
+        eg_b = f" (e.g. {only_b[:5].tolist()})" if show_ids else ""
         return [
             f"{label}: contact sets differ: {a.num_rows} persons from tracegraph, "
-            f"{b.num_rows} from the peer; {only_a.size} only in tracegraph "
-            f"(e.g. {only_a[:5].tolist()}), {only_b.size} only in the peer "
-            f"(e.g. {only_b[:5].tolist()})"
+            f"{b.num_rows} from the peer; {only_a.size} only in tracegraph{eg_a}, "
+            f"{only_b.size} only in the peer{eg_b}"
         ]
     problems = []
     ta = np.asarray(a["tier"].to_numpy(), dtype=np.int64)
     tb = np.asarray(b["tier"].to_numpy(), dtype=np.int64)
     if not np.array_equal(ta, tb):
         i = int(np.flatnonzero(ta != tb)[0])
+        who = f"person {pa_[i]}" if show_ids else f"row {i} by person"
         problems.append(
-            f"{label}: tier differs for {int((ta != tb).sum())} persons (e.g. person "
-            f"{pa_[i]}: tracegraph {ta[i]}, peer {tb[i]})"
+            f"{label}: tier differs for {int((ta != tb).sum())} persons (e.g. {who}: "
+            f"tracegraph {ta[i]}, peer {tb[i]})"
         )
     xa, xb = _micros(a["exposed_at"]), _micros(b["exposed_at"])
     diff = np.flatnonzero(xa != xb)
     if diff.size:
         i = int(diff[0])
+        who = f"person {pa_[i]}" if show_ids else f"row {i} by person"
         problems.append(
             f"{label}: exposed_at differs for {diff.size} of {a.num_rows} persons "
-            f"(e.g. person {pa_[i]}: tracegraph {xa[i]} us, peer {xb[i]} us)"
+            f"(e.g. {who}: tracegraph {xa[i]} us, peer {xb[i]} us)"
         )
     return problems
 
@@ -456,12 +473,13 @@ def tracegraph_trace(
 _COLD_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
+    case = json.loads(sys.stdin.read())  # not on the command line: ids stay private
     t0 = time.perf_counter()
     import tracegraph as tg
     t1 = time.perf_counter()
-    index = tg.VenueIndex.open(sys.argv[1], verify=sys.argv[3] == "1")
+    index = tg.VenueIndex.open(sys.argv[1], verify=sys.argv[2] == "1")
     t2 = time.perf_counter()
-    n = tg.trace(index, [json.loads(sys.argv[2])], tiers=1).contacts.num_rows
+    n = tg.trace(index, [case], tiers=1).contacts.num_rows
     t3 = time.perf_counter()
     print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "f1_s": t3 - t2, "contacts": n}))
     """
@@ -474,7 +492,8 @@ def cold_start(saved: Path, case: Any, *, verify: bool, repeat: int) -> dict[str
     for i in range(repeat + 1):
         t0 = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-c", _COLD_SCRIPT, str(saved), json.dumps(case), str(int(verify))],
+            [sys.executable, "-c", _COLD_SCRIPT, str(saved), str(int(verify))],
+            input=json.dumps(case),
             check=True,
             capture_output=True,
             text=True,
@@ -496,6 +515,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="tracegraph vs DuckDB and Polars on the same Parquet file.",
     )
     p.add_argument("--size", default="M", help=f"city size: {list(cities.SIZES)} (default M)")
+    p.add_argument(
+        "--stays",
+        type=Path,
+        default=None,
+        help="a Parquet file or folder of your own stays (person, venue, start, end) to "
+        "compare on instead of a generated city (--size and --seed's city are then unused)",
+    )
     p.add_argument("--cases", default=DEFAULT_CASES, help=f"case counts (default {DEFAULT_CASES})")
     p.add_argument("--peers", default=",".join(PEERS), help="duckdb,polars (or none)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per peer query")
@@ -532,10 +558,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # compare_duckdb's name for --timeout
     p.add_argument("--duckdb-timeout", type=float, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    try:
-        args.city = cities._size(args.size)
-    except ValueError as exc:
-        p.error(str(exc))
+    if args.stays is not None:
+        args.city = None
+        if not args.stays.exists():
+            p.error(f"--stays: expected a Parquet file or folder of stays, {args.stays} not found")
+    else:
+        try:
+            args.city = cities._size(args.size)
+        except ValueError as exc:
+            p.error(str(exc))
     if args.duckdb_timeout is not None:
         args.timeout = args.duckdb_timeout
     try:
@@ -565,6 +596,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def stays_info(path: Path) -> dict[str, Any]:
+    """Stays, people and days (from the first start to the last end) of a stays file."""
+    import pyarrow.dataset as ds
+
+    data = ds.dataset(path, format="parquet")
+    missing = [c for c in ("person", "venue", "start", "end") if c not in data.schema.names]
+    if missing:
+        raise SystemExit(
+            f"--stays: expected columns person, venue, start and end in {path}, "
+            f"{missing} missing (found {data.schema.names})"
+        )
+    table = data.to_table(columns=["person", "start", "end"])
+    days = 0.0
+    if table.num_rows:
+        first = pc.min(table["start"]).as_py()  # datetimes: any units, zones
+        last = pc.max(table["end"]).as_py()
+        days = round((last - first).total_seconds() / 86_400, 1)
+    return {
+        "stays": table.num_rows,
+        "people": len(pc.unique(table["person"])),
+        "days": days,
+    }
+
+
 def pick_cases(path: Path, counts: list[int], seed: int) -> dict[int, pa.Array]:
     """Random distinct persons for each count (independent draws), sorted."""
     persons = pc.unique(pq.read_table(path, columns=["person"])["person"])
@@ -589,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = RssSampler()
     report: dict[str, Any] = {
         "config": {
-            "size": args.city.name,
+            "size": args.city.name if args.city is not None else f"stays:{args.stays.name}",
             "cases": args.case_counts,
             "peers": args.peer_names,
             "repeat": args.repeat,
@@ -612,9 +667,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- the city
     rss.set("generate")
-    path = cities.city_parquet(args.city, seed=args.seed)
+    if args.city is None:  # the user's own stays
+        path = args.stays.resolve()
+        meta = stays_info(path)
+    else:
+        path = cities.city_parquet(args.city, seed=args.seed)
+        meta = cities.city_info(args.city, seed=args.seed)
     source = cities.parquet_glob(path)
-    meta = cities.city_info(args.city, seed=args.seed)
     size_b = sum(f.stat().st_size for f in ([path] if path.is_file() else path.glob("*.parquet")))
     report["city"] = {
         "path": str(path),
@@ -624,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         "parquet_mib": round(size_b / 2**20, 1),
     }
     cases = pick_cases(path, args.case_counts, args.seed)
-    log(f"city {args.city.name}: {meta['stays']:,} stays, {meta['people']:,} people ({path})")
+    log(f"city {report['config']['size']}: {meta['stays']:,} stays, {meta['people']:,} people")
     workdir = Path(tempfile.mkdtemp(prefix="compare-", dir=cities.cache_dir()))
     try:
         rc = _run(args, report, problems, notes, rss, path, source, cases, workdir)
@@ -842,7 +901,10 @@ def _run(
                         if "best_s" in e:
                             got = feather.read_table(req["out"])
                             diffs = compare_contacts(
-                                expected[(label, n)], got, f"{label} {n} cases, {name} {plan}"
+                                expected[(label, n)],
+                                got,
+                                f"{label} {n} cases, {name} {plan}",
+                                show_ids=args.city is not None,
                             )
                             e["identical"] = not diffs
                             problems.extend(diffs)

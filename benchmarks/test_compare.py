@@ -158,3 +158,22 @@ def test_district_city_is_written_file_by_file(
     assert con.execute(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0] == (
         stays.num_rows
     )
+
+
+def test_differences_name_persons_only_when_allowed() -> None:
+    # real data (--stays): a difference is reported by counts and rows, never by id
+    when = pa.array([0, 60, 120], TS)
+    ids = ["ann-91", "bob-92", "cy-93"]
+    ours = pa.table({"person": ids, "tier": [1, 1, 1], "exposed_at": when})
+    theirs = ours.set_column(2, "exposed_at", pa.array([0, 61, 120], TS))
+    fewer = ours.slice(0, 2)
+    for other, what in ((theirs, "exposed_at differs for 1 of 3"), (fewer, "contact sets differ")):
+        named = compare_contacts(ours, other, "F1")
+        assert len(named) == 1 and what in named[0]
+        assert any(x in named[0] for x in ("bob-92", "cy-93"))
+        private = compare_contacts(ours, other, "F1", show_ids=False)
+        assert len(private) == 1 and what in private[0]
+        assert not any(x in private[0] for x in ("ann-91", "bob-92", "cy-93"))
+    retiered = ours.set_column(1, "tier", pa.array([1, 2, 1]))
+    assert "bob-92" in compare_contacts(ours, retiered, "F1")[0]
+    assert "bob-92" not in compare_contacts(ours, retiered, "F1", show_ids=False)[0]
