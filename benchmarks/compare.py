@@ -596,6 +596,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _stays_label(path: Path) -> str:
+    """``stays:<folder>/<name>`` of a ``--stays`` path, for the report."""
+    return f"stays:{path.resolve().parent.name}/{path.name}"
+
+
 def stays_info(path: Path) -> dict[str, Any]:
     """Stays, people and days (from the first start to the last end) of a stays file."""
     import pyarrow.dataset as ds
@@ -644,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = RssSampler()
     report: dict[str, Any] = {
         "config": {
-            "size": args.city.name if args.city is not None else f"stays:{args.stays.name}",
+            "size": args.city.name if args.city is not None else _stays_label(args.stays),
             "cases": args.case_counts,
             "peers": args.peer_names,
             "repeat": args.repeat,

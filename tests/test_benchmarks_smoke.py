@@ -83,7 +83,7 @@ def test_compare_on_a_stays_file_prints_no_person_id(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["identical"] and not report["problems"]
-    assert report["config"]["size"] == "stays:stays.parquet"
+    assert report["config"]["size"] == f"stays:{tmp_path.name}/stays.parquet"
     assert report["city"]["stays"] == stays.num_rows
     assert report["city"]["people"] == len(pc.unique(stays["person"]))
     assert report["city"]["days"] > 2
