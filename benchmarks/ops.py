@@ -44,6 +44,7 @@ class Data:
     saved: Path
     trace1: tg.Trace
     parquet: Path
+    parquet_text: Path
 
 
 def prepare(stays: pa.Table, n_cases: int = N_CASES, *, folder: Path | None = None) -> Data:
@@ -73,7 +74,12 @@ def prepare(stays: pa.Table, n_cases: int = N_CASES, *, folder: Path | None = No
     spread = pa.array(stays["person"].to_numpy().astype(np.int64) * 1_000_003 + 7)
     at = stays.schema.get_field_index("person")
     pq.write_table(stays.set_column(at, "person", spread), parquet)
-    return Data(stays, index, cases, scans, saved, tg.trace(index, cases, tiers=1), parquet)
+    # text person ids: read through the byte-string hash table
+    parquet_text = folder / "stays_text_ids.parquet"
+    text = pa.array([f"resident-{p}" for p in stays["person"].to_pylist()], pa.string())
+    pq.write_table(stays.set_column(at, "person", text), parquet_text)
+    trace1 = tg.trace(index, cases, tiers=1)
+    return Data(stays, index, cases, scans, saved, trace1, parquet, parquet_text)
 
 
 def _windows(d: Data) -> pa.Table:
@@ -107,6 +113,7 @@ def _f1_packed(d: Data) -> Any:
 OPS: dict[str, Callable[[Data], Any]] = {
     "build": lambda d: tg.VenueIndex.from_stays(d.stays),
     "build_from_parquet": lambda d: tg.VenueIndex.from_stays(d.parquet),
+    "build_from_parquet_text_ids": lambda d: tg.VenueIndex.from_stays(d.parquet_text),
     "f1": lambda d: tg.trace(d.index, d.cases, tiers=1).contacts,
     "f1_packed": _f1_packed,
     "f1_min_overlap_linger": lambda d: (
@@ -134,6 +141,8 @@ KERNELS = {
     "count_keys, scatter_rows (counts and scatters on threads by slices of the rows)",
     "build_from_parquet": "the same after stay_seconds, encode_int64 (ids "
     "spread out), encode_dense, dense_ranks, renumber (batches read and encoded on two threads)",
+    "build_from_parquet_text_ids": "the same with encode_bytes, rehash, record_strings (text "
+    "person ids)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
     "f1_packed": "init_packed, earliest_packed, unpack_earliest, contacts_span, contacts_bits, "
     "contacts_pack, radix_counts, radix_scatter, unpack_contacts (large tiers' kernels "

@@ -321,6 +321,83 @@ def test_id_codes_are_first_seen_order_dense_or_hashed(batches):
         assert codes.distinct().to_pylist() == seen
 
 
+# text ids: empty, multi-byte, prefixes of each other, differing in one byte
+_TEXT = st.one_of(
+    st.sampled_from(["", "a", "ab", "abc", "abd", "ba", "Đống Đa", "Đống Đá", "x" * 300]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=examples(0.5), deadline=None)
+@given(
+    st.lists(st.lists(_TEXT, max_size=40), max_size=6),
+    st.sampled_from([pa.string(), pa.large_string()]),
+    st.integers(0, 3),
+)
+def test_text_id_codes_are_first_seen_order(batches, typ, cut):
+    # batches as arrays that start inside their buffers (slices), both offset widths
+    codes = _IdCodes(0)
+    for values in batches:
+        padded = pa.array(["pad"] * cut + values + ["tail"], typ)
+        codes.append(padded.slice(cut, len(values)))
+    seen = list(dict.fromkeys(v for values in batches for v in values))
+    flat = [v for values in batches for v in values]
+    assert codes.codes.take().tolist() == [seen.index(v) for v in flat]
+    if flat:
+        distinct = codes.distinct()
+        assert distinct.type == pa.string()
+        assert distinct.to_pylist() == seen
+
+
+def test_many_text_ids_grow_the_table_and_keep_their_codes():
+    # 200,000 distinct ids in batches (the table grows and rehashes many times), each
+    # batch half new ids and half seen ones in another order
+    rng = np.random.default_rng(3)
+    names = np.array([f"resident-{i:06d}" for i in range(200_000)], dtype=object)
+    order = rng.permutation(200_000)
+    codes = _IdCodes(0)
+    flat = []
+    for k in range(0, 200_000, 25_000):
+        batch = np.r_[order[k : k + 25_000], rng.choice(order[: k + 25_000], 25_000)]
+        flat.append(batch)
+        codes.append(pa.array(names[batch].tolist(), pa.string()))
+    flat = np.concatenate(flat)
+    got = codes.codes.take()
+    first = {}
+    for v in flat.tolist():
+        first.setdefault(v, len(first))
+    np.testing.assert_array_equal(got, np.array([first[v] for v in flat.tolist()]))
+    assert codes.distinct().to_pylist() == names[list(first)].tolist()
+
+
+def test_text_ids_whose_hashes_collide_keep_their_own_codes():
+    # two ids with the same 32-bit hash share a slot's tag and first slot: only the
+    # comparison of their bytes tells them apart (birthday bound: ~2**16 ids)
+    seen: dict[int, bytes] = {}
+    rng = np.random.default_rng(0)
+    for x in rng.integers(0, 2**62, 400_000).tolist():
+        b = f"{x:x}".encode()
+        h = int(_kernels._hash_bytes(np.frombuffer(b, np.uint8), 0, len(b)))
+        if h in seen:
+            pair = [seen[h].decode(), b.decode()]
+            break
+        seen[h] = b
+    else:
+        pytest.fail("no colliding pair found")
+    codes = _IdCodes(0)
+    codes.append(pa.array([pair[0], pair[1], pair[0], pair[1]], pa.string()))
+    assert codes.codes.take().tolist() == [0, 1, 0, 1]
+    assert codes.distinct().to_pylist() == pair
+
+
+def test_integer_ids_become_text_with_their_codes():
+    codes = _IdCodes(0)
+    codes.append(pa.array([7, 3, 7], pa.int64()))
+    codes.append(pa.array(["3", "x", "7", ""], pa.string()))
+    assert codes.codes.take().tolist() == [0, 1, 0, 1, 2, 0, 3]
+    assert codes.distinct().to_pylist() == ["7", "3", "x", ""]
+
+
 def test_dense_ids_turn_to_hashing_when_they_spread():
     codes = _IdCodes(0)
     codes.append(pa.array(np.arange(1000), pa.int64()))

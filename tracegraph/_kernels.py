@@ -1474,6 +1474,7 @@ def merge_stays(person, venue, start, end, closed_by, max_stay, keep):  # type: 
 _MIX_A = 0x7FEB352D
 _MIX_B = 0x6C8E9CF5
 _LOW32 = 0xFFFFFFFF
+_LOW31 = 0x7FFFFFFF
 
 
 @_jit
@@ -1517,6 +1518,152 @@ def encode_int64(values, slots, distinct, n_distinct, out):  # type: ignore[no-u
             j = (j + 1) & mask
         out[i] = c
     return n
+
+
+#: FNV-1a, 32 bits: offset basis and prime (the prime is below 2**25: a 32-bit state
+#: times it stays below 2**63)
+_FNV_BASIS = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+
+
+@_jit
+def _hash_bytes(data, lo, hi):  # type: ignore[no-untyped-def]
+    """32-bit hash of ``data[lo:hi]``: FNV-1a over the bytes, then :func:`_mix32`."""
+    h = np.int64(_FNV_BASIS)
+    for k in range(lo, hi):
+        h = ((h ^ np.int64(data[k])) * _FNV_PRIME) & _LOW32
+    return _mix32(h)
+
+
+#: :func:`encode_bytes`: a slot is ``tag << SLOT_TAG_SHIFT | record offset``
+SLOT_TAG_SHIFT = 40
+_SLOT_OFFSET_MASK = (1 << 40) - 1
+_SLOT_TAG_MASK = (1 << 23) - 1  # 23 bits of tag: slots stay >= 0
+#: rows hashed, and their slots and records fetched, together (see encode_bytes)
+_ENCODE_GROUP = 16
+
+
+@_jit
+def _read_u32(buf, at):  # type: ignore[no-untyped-def]
+    """The little-endian unsigned 32-bit integer at ``buf[at:at + 4]`` (uint8)."""
+    return (
+        np.int64(buf[at])
+        | (np.int64(buf[at + 1]) << 8)
+        | (np.int64(buf[at + 2]) << 16)
+        | (np.int64(buf[at + 3]) << 24)
+    )
+
+
+@_jit
+def _write_u32(buf, at, x):  # type: ignore[no-untyped-def]
+    for k in range(4):
+        buf[at + k] = (x >> (8 * k)) & 0xFF
+
+
+@_jit
+def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type: ignore[no-untyped-def]
+    """Dictionary-encode byte strings (an Arrow string array's buffers) by a hash table.
+
+    String ``i`` is ``data[offsets[i]:offsets[i + 1]]``. Each distinct string is a
+    record in ``records`` (uint8; its first ``used`` bytes are filled): its code and
+    its length as 4-byte little-endian integers, then its bytes; records follow each
+    other in code order. ``slots`` (int64, a power of two long, ``-1`` for empty, at
+    most half full after the call) holds ``tag << SLOT_TAG_SHIFT | record offset``,
+    the tag being 23 bits of the string's :func:`_hash_bytes`: a probe compares tags
+    in the slot and reads a record only when they are equal. A string not seen before
+    gets the next code and a new record; the caller gives ``records`` room for 8 more
+    bytes per row plus all of this batch's bytes. ``out`` receives every string's
+    code, in first-seen order. Returns ``(codes, bytes used, checksum)``; the checksum
+    only keeps the early reads below from being optimised away.
+
+    A lookup costs a random read of a slot and one of a record (tens of millions of
+    rows against millions of distinct ids: most of them miss every cache). Rows are
+    taken in groups of :data:`_ENCODE_GROUP`: all of a group's strings are hashed and
+    their slots read, then the records those slots point to, each read independent of
+    the others so that the misses overlap, and only then is each row looked up (now
+    from cache) in order, which inserts what is new. No Python object per string.
+    """
+    mask = slots.shape[0] - 1
+    n = n_distinct
+    n_rows = offsets.shape[0] - 1
+    hashes = np.empty(_ENCODE_GROUP, dtype=np.int64)
+    checksum = np.int64(0)
+    for g0 in range(0, n_rows, _ENCODE_GROUP):
+        g1 = min(g0 + _ENCODE_GROUP, n_rows)
+        for i in range(g0, g1):
+            h = _hash_bytes(data, offsets[i], offsets[i + 1])
+            hashes[i - g0] = h
+            checksum ^= slots[h & mask]
+        for i in range(g0, g1):
+            slot = slots[hashes[i - g0] & mask]
+            if slot >= 0:
+                checksum ^= np.int64(records[slot & _SLOT_OFFSET_MASK])
+        for i in range(g0, g1):
+            lo = offsets[i]
+            size = offsets[i + 1] - lo
+            h = hashes[i - g0]
+            tag = (h >> 9) & _SLOT_TAG_MASK
+            j = h & mask
+            while True:
+                slot = slots[j]
+                if slot < 0:
+                    c = n
+                    slots[j] = (tag << SLOT_TAG_SHIFT) | used
+                    _write_u32(records, used, c)
+                    _write_u32(records, used + 4, size)
+                    for k in range(size):
+                        records[used + 8 + k] = data[lo + k]
+                    used += 8 + size
+                    n += 1
+                    break
+                at = slot & _SLOT_OFFSET_MASK
+                if (slot >> SLOT_TAG_SHIFT) == tag and _read_u32(records, at + 4) == size:
+                    same = True
+                    for k in range(size):
+                        if records[at + 8 + k] != data[lo + k]:
+                            same = False
+                            break
+                    if same:
+                        c = _read_u32(records, at)
+                        break
+                j = (j + 1) & mask
+            out[i] = c
+    return n, used, checksum
+
+
+@_jit
+def rehash(slots, records, new_slots):  # type: ignore[no-untyped-def]
+    """Move the filled ``slots`` of :func:`encode_bytes` into ``new_slots`` (all ``-1``).
+
+    A slot keeps only a tag of its string's hash: the hash is computed again from the
+    record, so that the slot's place follows all of its bits.
+    """
+    mask = new_slots.shape[0] - 1
+    for k in range(slots.shape[0]):
+        slot = slots[k]
+        if slot < 0:
+            continue
+        at = slot & _SLOT_OFFSET_MASK
+        size = _read_u32(records, at + 4)
+        j = _hash_bytes(records, at + 8, at + 8 + size) & mask
+        while new_slots[j] >= 0:
+            j = (j + 1) & mask
+        new_slots[j] = slot
+
+
+@_jit
+def record_strings(records, n_distinct, out_offsets, out_data):  # type: ignore[no-untyped-def]
+    """The strings of :func:`encode_bytes`' records, in code order, as Arrow buffers."""
+    at = 0
+    pos = 0
+    out_offsets[0] = 0
+    for c in range(n_distinct):
+        size = _read_u32(records, at + 4)
+        for k in range(size):
+            out_data[pos + k] = records[at + 8 + k]
+        pos += size
+        out_offsets[c + 1] = pos
+        at += 8 + size
 
 
 @_jit

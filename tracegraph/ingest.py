@@ -2474,6 +2474,74 @@ def _too_many_scans(n: int) -> SchemaError:
     )
 
 
+class _TextTable:
+    """Distinct text ids and their codes, grown batch by batch (:func:`encode_bytes`).
+
+    The strings' bytes are hashed and compared in a kernel straight from each batch's
+    Arrow buffers: no Python string per row or per distinct id. Memory: the distinct
+    ids' bytes and 8 more per distinct id, and a table of 8-byte slots at most half
+    full.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.used = 0
+        self.slots = np.full(1 << 10, -1, dtype=np.int64)
+        self.records = np.empty(1 << 14, dtype=np.uint8)
+
+    def encode(self, strings: pa.Array, out: np.ndarray) -> None:
+        """Write the codes of ``strings`` (string or large_string, no nulls) to ``out``."""
+        n_rows = len(strings)
+        if not n_rows:
+            return
+        if strings.null_count:  # callers check ids first; a null here is a bug
+            raise ValueError("expected text ids without nulls")
+        _, offsets_buffer, data_buffer = strings.buffers()
+        wide = pa.types.is_large_string(strings.type)
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)
+        offsets = offsets[strings.offset : strings.offset + n_rows + 1]
+        data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else None
+        if data is None:  # only empty strings
+            data = np.empty(0, np.uint8)
+        self._reserve(n_rows, int(offsets[-1] - offsets[0]))
+        n, used, _ = _kernels.encode_bytes(
+            offsets, data, self.slots, self.records, self.used, self.n, out
+        )
+        self.n, self.used = int(n), int(used)
+
+    def _reserve(self, n_rows: int, n_bytes: int) -> None:
+        """Room for ``n_rows`` more ids of ``n_bytes`` more bytes, the slots half full."""
+        need = self.used + 8 * n_rows + n_bytes
+        if need >= 1 << _kernels.SLOT_TAG_SHIFT:
+            raise SchemaError(
+                f"expected the distinct text ids to hold less than "
+                f"{1 << _kernels.SLOT_TAG_SHIFT} bytes, got more; use integer ids"
+            )
+        if need > self.records.shape[0]:
+            records = np.empty(max(need, 2 * self.records.shape[0]), dtype=np.uint8)
+            records[: self.used] = self.records[: self.used]
+            self.records = records
+        if 2 * (self.n + n_rows) > self.slots.shape[0]:
+            size = self.slots.shape[0]
+            while size < 2 * (self.n + n_rows):
+                size *= 2
+            slots = np.full(size, -1, dtype=np.int64)
+            _kernels.rehash(self.slots, self.records, slots)
+            self.slots = slots
+
+    def distinct(self) -> pa.Array:
+        """The distinct ids as a string array, code ``c`` at position ``c``."""
+        offsets = np.empty(self.n + 1, dtype=np.int64)
+        data = np.empty(self.used - 8 * self.n, dtype=np.uint8)
+        _kernels.record_strings(self.records, self.n, offsets, data)
+        wide = data.shape[0] > _INT32_MAX
+        return pa.Array.from_buffers(
+            pa.large_string() if wide else pa.string(),
+            self.n,
+            [None, pa.py_buffer(offsets if wide else offsets.astype(np.int32)), pa.py_buffer(data)],
+        )
+
+
 class _IdCodes:
     """An id column dictionary-encoded while it is read: int32 codes, ids in first-seen order.
 
@@ -2495,7 +2563,7 @@ class _IdCodes:
         self.slots = np.empty(0, dtype=np.int32)
         self.ints = np.empty(1 << 11, dtype=np.int64)
         self.n_ints = 0
-        self.text: dict[str, int] = {}
+        self.text = _TextTable()
 
     def append(self, ids: pa.Array) -> None:
         if self.kind != "text" and pa.types.is_integer(ids.type):
@@ -2504,20 +2572,17 @@ class _IdCodes:
             self.encode_ints(values, self.codes.reserve(values.shape[0]))
             return
         if self.kind == "int":  # text from now on: the integer ids become text too
-            self.text = {str(v): c for c, v in enumerate(self.ints[: self.n_ints].tolist())}
+            as_text = pa.array([str(v) for v in self.ints[: self.n_ints].tolist()], pa.string())
+            # distinct, in code order: each gets its code again
+            self.text.encode(as_text, np.empty(self.n_ints, dtype=np.int32))
             self.slots = np.empty(0, dtype=np.int32)
             self.lookup = np.empty(0, dtype=np.int32)
             self.ints = np.empty(0, dtype=np.int64)
         self.kind = "text"
-        text = ids if pa.types.is_string(ids.type) else ids.cast(pa.string())
-        encoded = pc.dictionary_encode(text)
-        lookup = self.text
-        local = np.fromiter(
-            (lookup.setdefault(s, len(lookup)) for s in encoded.dictionary.to_pylist()),
-            dtype=np.int32,
-            count=len(encoded.dictionary),
-        )
-        self.codes.append(local[encoded.indices.to_numpy(zero_copy_only=False)])
+        typ = ids.type
+        wide = pa.types.is_large_string(typ)
+        text = ids if pa.types.is_string(typ) or wide else ids.cast(pa.string())
+        self.text.encode(text, self.codes.reserve(len(text)))
 
     def encode_ints(self, values: np.ndarray, out: np.ndarray) -> None:
         """Write the codes of integer ``values`` to ``out`` (new ids get new codes)."""
@@ -2597,8 +2662,8 @@ class _IdCodes:
             self.ints = np.empty(0, dtype=np.int64)
             return ids
         if self.kind == "text":
-            ids = pa.array(list(self.text), pa.string())
-            self.text = {}
+            ids = self.text.distinct()
+            self.text = _TextTable()
             return ids
         return pa.array([], pa.string())  # no ids: as read_scans types an empty column
 
