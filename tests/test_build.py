@@ -390,6 +390,31 @@ def test_text_ids_whose_hashes_collide_keep_their_own_codes():
     assert codes.distinct().to_pylist() == pair
 
 
+def test_text_id_buffers_longer_than_their_values_are_read():
+    # Arrow asks only that buffers be long enough: offsets of 3 ids in 19 bytes
+    offsets = pa.py_buffer(np.array([0, 1, 3, 3], np.int32).tobytes() + b"\0\0\0")
+    ids = pa.Array.from_buffers(pa.string(), 3, [None, offsets, pa.py_buffer(b"abc")])
+    ids.validate(full=True)
+    codes = _IdCodes(0)
+    codes.append(ids)
+    codes.append(pa.array(["bc", "a"]))
+    assert codes.codes.take().tolist() == [0, 1, 2, 1, 0]
+    assert codes.distinct().to_pylist() == ["a", "bc", ""]
+
+
+def test_a_text_id_too_long_for_the_table_is_refused(monkeypatch):
+    # the table keeps 4-byte lengths: a large_string id of 2**32 bytes or more is
+    # refused (shown with the limit lowered to 3 bytes instead of 4 GiB of memory)
+    from tracegraph import ingest
+
+    assert ingest._MAX_ID_BYTES == 2**32 - 1
+    monkeypatch.setattr(ingest, "_MAX_ID_BYTES", 3)
+    codes = _IdCodes(0)
+    codes.append(pa.array(["abc", "de"], pa.large_string()))
+    with pytest.raises(tg.SchemaError, match="text ids of at most 3 bytes, found a longer"):
+        codes.append(pa.array(["de", "abcd"], pa.large_string()))
+
+
 def test_integer_ids_become_text_with_their_codes():
     codes = _IdCodes(0)
     codes.append(pa.array([7, 3, 7], pa.int64()))

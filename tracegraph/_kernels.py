@@ -1585,6 +1585,7 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type:
     """
     mask = slots.shape[0] - 1
     n = n_distinct
+    used = np.int64(used)
     n_rows = offsets.shape[0] - 1
     hashes = np.empty(_ENCODE_GROUP, dtype=np.int64)
     checksum = np.int64(0)
@@ -1599,8 +1600,8 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type:
             if slot >= 0:
                 checksum ^= np.int64(records[slot & _SLOT_OFFSET_MASK])
         for i in range(g0, g1):
-            lo = offsets[i]
-            size = offsets[i + 1] - lo
+            lo = np.int64(offsets[i])
+            size = np.int64(offsets[i + 1]) - lo
             h = hashes[i - g0]
             tag = (h >> 9) & _SLOT_TAG_MASK
             j = h & mask

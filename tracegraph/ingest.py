@@ -2474,6 +2474,10 @@ def _too_many_scans(n: int) -> SchemaError:
     )
 
 
+#: Longest text id (bytes): :func:`tracegraph._kernels.encode_bytes` keeps 4-byte lengths.
+_MAX_ID_BYTES = (1 << 32) - 1
+
+
 class _TextTable:
     """Distinct text ids and their codes, grown batch by batch (:func:`encode_bytes`).
 
@@ -2498,8 +2502,15 @@ class _TextTable:
             raise ValueError("expected text ids without nulls")
         _, offsets_buffer, data_buffer = strings.buffers()
         wide = pa.types.is_large_string(strings.type)
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)
-        offsets = offsets[strings.offset : strings.offset + n_rows + 1]
+        # (Arrow's buffers may be longer than their values: read only those)
+        offsets = np.frombuffer(
+            offsets_buffer, dtype=np.int64 if wide else np.int32, count=strings.offset + n_rows + 1
+        )[strings.offset :]
+        if wide and int(np.diff(offsets).max()) > _MAX_ID_BYTES:
+            raise SchemaError(
+                f"expected text ids of at most {_MAX_ID_BYTES} bytes, found a longer one; "
+                f"shorten the ids (a hash of each, say)"
+            )
         data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else None
         if data is None:  # only empty strings
             data = np.empty(0, np.uint8)
@@ -2572,7 +2583,9 @@ class _IdCodes:
             self.encode_ints(values, self.codes.reserve(values.shape[0]))
             return
         if self.kind == "int":  # text from now on: the integer ids become text too
-            as_text = pa.array([str(v) for v in self.ints[: self.n_ints].tolist()], pa.string())
+            as_text = pa.array(  # large_string: one array however long
+                [str(v) for v in self.ints[: self.n_ints].tolist()], pa.large_string()
+            )
             # distinct, in code order: each gets its code again
             self.text.encode(as_text, np.empty(self.n_ints, dtype=np.int32))
             self.slots = np.empty(0, dtype=np.int32)
