@@ -256,6 +256,30 @@ def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
     np.testing.assert_array_equal(got_ids, ids[code])
 
 
+@pytest.mark.parametrize("unknown", ["drop", "keep"])
+def test_text_ids_of_many_contacts_taken_on_threads_are_the_same(unknown, monkeypatch):
+    # text ids of the contacts are gathered in two halves on two threads (two chunks
+    # of one column): the same table as on one thread, also with unknown cases kept
+    # between the known cases and the contacts
+    city = tg.synth.generate_city(400, days=3, ids="str", seed=8)
+    index = tg.VenueIndex.from_stays(city.stays)
+    cases = [*index.persons.to_pylist()[:5], "nobody-1", "nobody-2"]
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "1")
+    serial = tg.trace(index, cases, tiers=2, unknown=unknown).contacts
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "2")
+    with mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1):
+        threaded = tg.trace(index, cases, tiers=2, unknown=unknown).contacts
+    assert serial.num_rows > 100
+    assert threaded.equals(serial)
+    if unknown == "drop":
+        assert threaded["person"].num_chunks == 2
+    assert threaded["person"].type == pa.string()
+    assert exposure._take_ids(index.persons, np.array([3, 1], np.int32), threads=2).to_pylist() == [
+        index.persons[3].as_py(),
+        index.persons[1].as_py(),
+    ]
+
+
 def test_worker_pools_are_kept_and_shared():
     with _parallel.workers(2) as first:
         squares = [f.result() for f in [first.submit(pow, k, 2) for k in range(5)]]
