@@ -265,12 +265,18 @@ def test_text_ids_of_many_contacts_taken_on_threads_are_the_same(unknown, monkey
     index = tg.VenueIndex.from_stays(city.stays)
     cases = [*index.persons.to_pylist()[:5], "nobody-1", "nobody-2"]
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "1")
-    serial = tg.trace(index, cases, tiers=2, unknown=unknown).contacts
+    one = tg.trace(index, cases, tiers=2, unknown=unknown)
+    serial, serial_edges = one.contacts, one.edges
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "2")
     with mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1):
-        threaded = tg.trace(index, cases, tiers=2, unknown=unknown).contacts
+        two = tg.trace(index, cases, tiers=2, unknown=unknown)
+        threaded, threaded_edges = two.contacts, two.edges
     assert serial.num_rows > 100
     assert threaded.equals(serial)
+    # the edges' source and target ids likewise
+    assert serial_edges.num_rows > 100
+    assert threaded_edges["source"].num_chunks == threaded_edges["target"].num_chunks == 2
+    assert threaded_edges.equals(serial_edges)
     if unknown == "drop":
         assert threaded["person"].num_chunks == 2
     assert threaded["person"].type == pa.string()

@@ -1745,8 +1745,8 @@ class _StayPairs:
         )
         return pa.table(
             {
-                "source": self.persons.take(pa.array(source)),
-                "target": self.persons.take(pa.array(target)),
+                "source": _take_ids(self.persons, source, threads=self.threads),
+                "target": _take_ids(self.persons, target, threads=self.threads),
                 "venue": self.venues.take(pa.array(venue)),
                 "start": seconds_to_timestamp(start),
                 "end": seconds_to_timestamp(end),
