@@ -598,26 +598,64 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _stays_label(path: Path) -> str:
     """``stays:<folder>/<name>`` of a ``--stays`` path, for the report."""
-    return f"stays:{path.resolve().parent.name}/{path.name}"
+    path = path.resolve()
+    return f"stays:{path.parent.name}/{path.name}"
 
 
-def stays_info(path: Path) -> dict[str, Any]:
-    """Stays, people and days (from the first start to the last end) of a stays file."""
-    import pyarrow.dataset as ds
+def stays_files(path: Path) -> list[Path]:
+    """The Parquet files of ``--stays``: the file, or a folder's ``*.parquet`` files.
 
-    data = ds.dataset(path, format="parquet")
-    missing = [c for c in ("person", "venue", "start", "end") if c not in data.schema.names]
-    if missing:
+    Every engine must read the same rows: the peers read ``folder/*.parquet``, so a
+    folder holding anything tracegraph would also read (subfolders of files, Arrow
+    IPC files) is refused.
+    """
+    from tracegraph.ingest import data_files
+
+    if path.is_file():
+        return [path]
+    top = sorted(p for p in path.glob("*.parquet") if not p.name.startswith((".", "_")))
+    try:
+        found = data_files(path, "stays")
+    except tg.ScanFileError:
+        found = []
+    if not top or found != top:
         raise SystemExit(
-            f"--stays: expected columns person, venue, start and end in {path}, "
-            f"{missing} missing (found {data.schema.names})"
+            f"--stays: expected a Parquet file or a folder of *.parquet files (no subfolders "
+            f"of data, no other data files), got {path}"
         )
-    table = data.to_table(columns=["person", "start", "end"])
+    return top
+
+
+def stays_info(files: list[Path]) -> dict[str, Any]:
+    """Stays, people and days (from the first start to the last end) of stays files.
+
+    Never prints an id: a file that does not fit the others is reported by name.
+    """
+    tables = []
+    for f in files:
+        names = pq.read_schema(f).names
+        missing = [c for c in ("person", "venue", "start", "end") if c not in names]
+        if missing:
+            raise SystemExit(
+                f"--stays: expected columns person, venue, start and end in {f}, "
+                f"{missing} missing (found {names})"
+            )
+        table = pq.read_table(f, columns=["person", "start", "end"])
+        # epoch seconds (whole): units and zones of each file as they are
+        tables.append(
+            pa.table(
+                {
+                    "person": table["person"],
+                    "start": _epoch_seconds(table["start"], f),
+                    "end": _epoch_seconds(table["end"], f),
+                }
+            )
+        )
+    table = _concat_ids(tables)
     days = 0.0
     if table.num_rows:
-        first = pc.min(table["start"]).as_py()  # datetimes: any units, zones
-        last = pc.max(table["end"]).as_py()
-        days = round((last - first).total_seconds() / 86_400, 1)
+        span = pc.max(table["end"]).as_py() - pc.min(table["start"]).as_py()
+        days = round(span / 86_400, 1)
     return {
         "stays": table.num_rows,
         "people": len(pc.unique(table["person"])),
@@ -625,9 +663,29 @@ def stays_info(path: Path) -> dict[str, Any]:
     }
 
 
+def _epoch_seconds(column: pa.ChunkedArray, path: Path) -> pa.ChunkedArray:
+    """A timestamp column as int64 epoch seconds (floored), whatever its unit and zone."""
+    if not pa.types.is_timestamp(column.type):
+        raise SystemExit(f"--stays: expected timestamps in {path}, got {column.type}")
+    per_s = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[column.type.unit]
+    return pc.divide(column.cast(pa.int64()), per_s)  # whole seconds (days to 0.1)
+
+
+def _concat_ids(tables: list[pa.Table]) -> pa.Table:
+    """The tables one after the other, integer ids widened; never quoting an id."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        raise SystemExit(  # the error's text may quote an id: not shown
+            "--stays: the files' person ids are not of one kind (integers in some, text "
+            "in others); write them all with the same type"
+        ) from None
+
+
 def pick_cases(path: Path, counts: list[int], seed: int) -> dict[int, pa.Array]:
     """Random distinct persons for each count (independent draws), sorted."""
-    persons = pc.unique(pq.read_table(path, columns=["person"])["person"])
+    tables = [pq.read_table(f, columns=["person"]) for f in stays_files(path)]
+    persons = pc.unique(_concat_ids(tables)["person"])
     persons = persons.take(pc.array_sort_indices(persons))
     out = {}
     for n in counts:
@@ -674,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     rss.set("generate")
     if args.city is None:  # the user's own stays
         path = args.stays.resolve()
-        meta = stays_info(path)
+        meta = stays_info(stays_files(path))
     else:
         path = cities.city_parquet(args.city, seed=args.seed)
         meta = cities.city_info(args.city, seed=args.seed)

@@ -82,7 +82,7 @@ def real_stays_parquet(name: str) -> Path:
     scans = read_scans(source, schema=schema, now=_NOW)
     result = scans_to_stays(scans, default_dwell="1h", max_stay="12h", dedupe_within="2min")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # writers in other processes: no clash
     pq.write_table(result.stays.select(["person", "venue", "start", "end"]), tmp)
     tmp.replace(out)
     return out

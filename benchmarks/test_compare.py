@@ -177,3 +177,55 @@ def test_differences_name_persons_only_when_allowed() -> None:
     retiered = ours.set_column(1, "tier", pa.array([1, 2, 1]))
     assert "bob-92" in compare_contacts(ours, retiered, "F1")[0]
     assert "bob-92" not in compare_contacts(ours, retiered, "F1", show_ids=False)[0]
+
+
+def _stays_file(path, persons, start="2021-03-13T00:00", end="2021-03-13T01:00", tz="UTC"):
+    import pyarrow.parquet as pq
+
+    n = len(persons)
+    when = pa.array([np.datetime64(start, "s")] * n, pa.timestamp("s"))
+    until = pa.array([np.datetime64(end, "s")] * n, pa.timestamp("s"))
+    pq.write_table(
+        pa.table(
+            {
+                "person": persons,
+                "venue": pa.array([1] * n, pa.int64()),
+                "start": pa.compute.assume_timezone(when, tz),
+                "end": pa.compute.assume_timezone(until, tz),
+            }
+        ),
+        path,
+    )
+
+
+def test_stays_files_are_what_every_engine_reads(tmp_path) -> None:
+    from benchmarks.compare import _stays_label, stays_files
+
+    _stays_file(tmp_path / "a.parquet", pa.array([1, 2], pa.int64()))
+    _stays_file(tmp_path / "b.parquet", pa.array([3], pa.int64()))
+    assert stays_files(tmp_path / "a.parquet") == [tmp_path / "a.parquet"]
+    assert stays_files(tmp_path) == [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    # the peers read folder/*.parquet only: files tracegraph would read besides are refused
+    (tmp_path / "sub").mkdir()
+    _stays_file(tmp_path / "sub" / "c.parquet", pa.array([4], pa.int64()))
+    with pytest.raises(SystemExit, match="no subfolders of data"):
+        stays_files(tmp_path)
+    with pytest.raises(SystemExit, match=r"folder of \*\.parquet files"):
+        stays_files(tmp_path / "nothing-here")
+    assert _stays_label(tmp_path / "sub" / "..") == f"stays:{tmp_path.parent.name}/{tmp_path.name}"
+
+
+def test_stays_info_never_quotes_an_id_and_counts_real_time(tmp_path) -> None:
+    from benchmarks.compare import stays_info
+
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    _stays_file(a, pa.array([1, 2], pa.int32()))
+    _stays_file(b, pa.array([9_000_000_001], pa.int64()))
+    assert stays_info([a, b])["people"] == 3  # integer widths widened, as the build does
+    _stays_file(b, pa.array(["alice-secret"]))
+    with pytest.raises(SystemExit) as err:
+        stays_info([a, b])
+    assert "not of one kind" in str(err.value) and "alice" not in str(err.value)
+    # 28 hours on the clock across New York's spring change are 27 real hours
+    _stays_file(a, pa.array([1]), "2021-03-13T00:00", "2021-03-14T04:00", "America/New_York")
+    assert stays_info([a])["days"] == round(27 / 24, 1) != round(28 / 24, 1)

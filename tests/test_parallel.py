@@ -277,6 +277,8 @@ def test_text_ids_of_many_contacts_taken_on_threads_are_the_same(unknown, monkey
     assert serial_edges.num_rows > 100
     assert threaded_edges["source"].num_chunks == threaded_edges["target"].num_chunks == 2
     assert threaded_edges.equals(serial_edges)
+    # and the graph lists its edges in the same order (GraphML files alike)
+    assert list(two.to_networkx().edges(data=True)) == list(one.to_networkx().edges(data=True))
     if unknown == "drop":
         assert threaded["person"].num_chunks == 2
     assert threaded["person"].type == pa.string()

@@ -387,9 +387,9 @@ def _id_column(column: pa.Array, name: str, part: _Part, row0: int) -> pa.Array:
         if column.type == pa.uint64() and len(column):
             top = pc.max(column).as_py()
             if top is not None and top > _INT64_MAX:
-                raise SchemaError(
+                raise SchemaError(  # (the id itself is not shown: personal data)
                     f"{part.label}: column `{name}`: expected integer ids below 2**63, found "
-                    f"{top} near row {row0}; cast the ids to strings"
+                    f"one at or above it near row {row0}; cast the ids to strings"
                 )
         return column
     return check_id_column(pa.chunked_array([column]), name, "stays").chunk(0)

@@ -2275,7 +2275,8 @@ class Trace:
         overlap = pc.divide(
             pc.cast(pc.subtract(edges["end"], edges["start"]), pa.int64()), 1_000_000
         )
-        table = edges.append_column("overlap_s", overlap)
+        # one chunk: the groups' order below follows the rows, not how they are chunked
+        table = edges.append_column("overlap_s", overlap).combine_chunks()
         # rows are sorted by start, so the first row of a pair is its first overlap
         first_rows = (
             table.group_by(["source", "target"], use_threads=False)
