@@ -235,9 +235,19 @@ class Peer:
     """A peer's worker process (:mod:`benchmarks._peers`), restarted after a kill."""
 
     def __init__(
-        self, name: str, source: str, *, threads: int, memory_gib: float, workdir: Path
+        self,
+        name: str,
+        source: str,
+        *,
+        threads: int,
+        memory_gib: float,
+        workdir: Path,
+        private: bool = False,
     ) -> None:
         self.name = name
+        # real people's data (--stays): a peer's error text may quote a value, so
+        # only its kind is reported
+        self.private = private
         self.source = source
         self.threads = threads
         self.memory_bytes = int(memory_gib * 2**30)
@@ -250,6 +260,7 @@ class Peer:
 
     def _start(self) -> None:
         env = dict(os.environ, POLARS_MAX_THREADS=str(self.threads))
+        self._close_stderr()  # a restarted worker's
         self._stderr = open(self.workdir / f"{self.name}.stderr", "a")  # noqa: SIM115
         cmd = [
             sys.executable, "-m", "benchmarks._peers", self.name, self.source,
@@ -310,6 +321,8 @@ class Peer:
                         code = self.proc.wait()
                         self.proc = None
                         tail = (self.workdir / f"{self.name}.stderr").read_text()[-600:]
+                        if self.private:
+                            tail = "(its output withheld: it may quote the data)"
                         raise PeerFailed("error", f"worker exited ({code}): {tail.strip()}")
                     self._buf += chunk
         finally:
@@ -325,7 +338,10 @@ class Peer:
         self.proc.stdin.flush()
         answer = self._read(timeout)
         if not answer.get("ok"):
-            raise PeerFailed("error", str(answer.get("error")))
+            error = str(answer.get("error"))
+            if self.private:  # "Kind: message" -> "Kind"
+                error = error.split(":", 1)[0] + " (message withheld: it may quote the data)"
+            raise PeerFailed("error", error)
         if req["op"] == "build":
             self.built = True
         return answer
@@ -335,6 +351,7 @@ class Peer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            self._close_pipes()
             self.proc = None
         self.built = False
 
@@ -346,7 +363,22 @@ class Peer:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+            if self.proc is not None:
+                self._close_pipes()
             self.proc = None
+        self._close_stderr()
+
+    def _close_pipes(self) -> None:
+        assert self.proc is not None
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
+
+    def _close_stderr(self) -> None:
+        handle = getattr(self, "_stderr", None)
+        if handle is not None and not handle.closed:
+            handle.close()
 
 
 def peer_runs(
@@ -885,7 +917,12 @@ def _run(
     for name in args.peer_names:
         rss.set(name)
         peer = Peer(
-            name, source, threads=args.threads, memory_gib=args.peer_memory, workdir=workdir
+            name,
+            source,
+            threads=args.threads,
+            memory_gib=args.peer_memory,
+            workdir=workdir,
+            private=args.city is None,
         )
         res: dict[str, Any] = {}
         peers[name] = res

@@ -229,3 +229,22 @@ def test_stays_info_never_quotes_an_id_and_counts_real_time(tmp_path) -> None:
     # 28 hours on the clock across New York's spring change are 27 real hours
     _stays_file(a, pa.array([1]), "2021-03-13T00:00", "2021-03-14T04:00", "America/New_York")
     assert stays_info([a])["days"] == round(27 / 24, 1) != round(28 / 24, 1)
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_a_peers_error_text_is_withheld_on_private_data(tmp_path, private) -> None:
+    # a peer's error may quote the data (a value, a file name): with --stays data only
+    # its kind is reported
+    from benchmarks.compare import Peer, PeerFailed
+
+    missing = str(tmp_path / "resident-42.parquet")
+    peer = Peer("duckdb", missing, threads=1, memory_gib=4, workdir=tmp_path, private=private)
+    try:
+        with pytest.raises(PeerFailed) as err:
+            peer.request({"op": "build"}, timeout=60)
+    finally:
+        peer.close()
+    assert err.value.kind == "error"
+    assert ("resident-42" in err.value.detail) is not private
+    if private:
+        assert err.value.detail.endswith("(message withheld: it may quote the data)")
