@@ -696,7 +696,7 @@ def stays_info(files: list[Path]) -> dict[str, Any]:
 
 
 def _epoch_seconds(column: pa.ChunkedArray, path: Path) -> pa.ChunkedArray:
-    """A timestamp column as int64 epoch seconds (floored), whatever its unit and zone."""
+    """A timestamp column as int64 epoch seconds (truncated), whatever its unit and zone."""
     if not pa.types.is_timestamp(column.type):
         raise SystemExit(f"--stays: expected timestamps in {path}, got {column.type}")
     per_s = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[column.type.unit]
@@ -714,9 +714,9 @@ def _concat_ids(tables: list[pa.Table]) -> pa.Table:
         ) from None
 
 
-def pick_cases(path: Path, counts: list[int], seed: int) -> dict[int, pa.Array]:
-    """Random distinct persons for each count (independent draws), sorted."""
-    tables = [pq.read_table(f, columns=["person"]) for f in stays_files(path)]
+def pick_cases(files: list[Path], counts: list[int], seed: int) -> dict[int, pa.Array]:
+    """Random distinct persons of the stays ``files`` for each count (independent draws), sorted."""
+    tables = [pq.read_table(f, columns=["person"]) for f in files]
     persons = pc.unique(_concat_ids(tables)["person"])
     persons = persons.take(pc.array_sort_indices(persons))
     out = {}
@@ -764,12 +764,14 @@ def main(argv: list[str] | None = None) -> int:
     rss.set("generate")
     if args.city is None:  # the user's own stays
         path = args.stays.resolve()
-        meta = stays_info(stays_files(path))
+        files = stays_files(path)
+        meta = stays_info(files)
     else:
         path = cities.city_parquet(args.city, seed=args.seed)
+        files = stays_files(path)
         meta = cities.city_info(args.city, seed=args.seed)
     source = cities.parquet_glob(path)
-    size_b = sum(f.stat().st_size for f in ([path] if path.is_file() else path.glob("*.parquet")))
+    size_b = sum(f.stat().st_size for f in files)
     report["city"] = {
         "path": str(path),
         "stays": meta["stays"],
@@ -777,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
         "days": meta["days"],
         "parquet_mib": round(size_b / 2**20, 1),
     }
-    cases = pick_cases(path, args.case_counts, args.seed)
+    cases = pick_cases(files, args.case_counts, args.seed)
     log(f"city {report['config']['size']}: {meta['stays']:,} stays, {meta['people']:,} people")
     workdir = Path(tempfile.mkdtemp(prefix="compare-", dir=cities.cache_dir()))
     try:
