@@ -329,18 +329,32 @@ _TEXT = st.one_of(
 )
 
 
+def _lookups_first(mp: pytest.MonkeyPatch) -> None:
+    """Every text batch looked up on 2 threads before the new ids are encoded."""
+    from tracegraph import ingest
+
+    mp.setenv("TRACEGRAPH_NUM_THREADS", "2")
+    mp.setattr(ingest, "_PARALLEL_TEXT_ROWS", 1)
+    mp.setattr(ingest, "_LOOKUP_FIRST_BELOW", 2.0)
+
+
 @settings(max_examples=examples(0.5), deadline=None)
 @given(
     st.lists(st.lists(_TEXT, max_size=40), max_size=6),
     st.sampled_from([pa.string(), pa.large_string()]),
     st.integers(0, 3),
+    st.booleans(),
 )
-def test_text_id_codes_are_first_seen_order(batches, typ, cut):
-    # batches as arrays that start inside their buffers (slices), both offset widths
+def test_text_id_codes_are_first_seen_order(batches, typ, cut, threaded):
+    # batches as arrays that start inside their buffers (slices), both offset widths;
+    # serially, or each batch looked up on threads first and its new ids encoded after
     codes = _IdCodes(0)
-    for values in batches:
-        padded = pa.array(["pad"] * cut + values + ["tail"], typ)
-        codes.append(padded.slice(cut, len(values)))
+    with pytest.MonkeyPatch.context() as mp:
+        if threaded:
+            _lookups_first(mp)
+        for values in batches:
+            padded = pa.array(["pad"] * cut + values + ["tail"], typ)
+            codes.append(padded.slice(cut, len(values)))
     seen = list(dict.fromkeys(v for values in batches for v in values))
     flat = [v for values in batches for v in values]
     assert codes.codes.take().tolist() == [seen.index(v) for v in flat]
@@ -350,9 +364,13 @@ def test_text_id_codes_are_first_seen_order(batches, typ, cut):
         assert distinct.to_pylist() == seen
 
 
-def test_many_text_ids_grow_the_table_and_keep_their_codes():
+@pytest.mark.parametrize("threaded", [False, True])
+def test_many_text_ids_grow_the_table_and_keep_their_codes(threaded, monkeypatch):
     # 200,000 distinct ids in batches (the table grows and rehashes many times), each
-    # batch half new ids and half seen ones in another order
+    # batch half new ids and half seen ones in another order; serially, or each batch
+    # looked up on threads first (the new ids, spread over the batch, encoded after)
+    if threaded:
+        _lookups_first(monkeypatch)
     rng = np.random.default_rng(3)
     names = np.array([f"resident-{i:06d}" for i in range(200_000)], dtype=object)
     order = rng.permutation(200_000)
@@ -360,6 +378,7 @@ def test_many_text_ids_grow_the_table_and_keep_their_codes():
     flat = []
     for k in range(0, 200_000, 25_000):
         batch = np.r_[order[k : k + 25_000], rng.choice(order[: k + 25_000], 25_000)]
+        batch = rng.permutation(batch)
         flat.append(batch)
         codes.append(pa.array(names[batch].tolist(), pa.string()))
     flat = np.concatenate(flat)
@@ -369,6 +388,69 @@ def test_many_text_ids_grow_the_table_and_keep_their_codes():
         first.setdefault(v, len(first))
     np.testing.assert_array_equal(got, np.array([first[v] for v in flat.tolist()]))
     assert codes.distinct().to_pylist() == names[list(first)].tolist()
+
+
+def test_text_batches_of_known_ids_are_looked_up_on_threads(monkeypatch):
+    # a first batch of new ids is encoded in row order; the next ones, mostly of ids
+    # seen before (people come back), are looked up on two threads first: read-only
+    # slices, then only the rows not found are encoded, in row order
+    from tracegraph import ingest
+
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "2")
+    modes: list[int] = []
+    encode = _kernels.encode_bytes
+
+    def spy(*args):
+        modes.append(args[-1])
+        return encode(*args)
+
+    monkeypatch.setattr(_kernels, "encode_bytes", spy)
+    rng = np.random.default_rng(5)
+    n = ingest._PARALLEL_TEXT_ROWS
+    names = np.array([f"p{i}" for i in range(2 * n)], dtype=object)
+    known = [rng.integers(0, n, n) for _ in range(2)]
+    batches = [np.arange(n), *known, np.r_[rng.integers(0, n, n - 9), n + np.arange(9)]]
+    codes = _IdCodes(0)
+    for batch in batches:
+        codes.append(pa.array(names[batch].tolist()))
+    assert modes == [
+        _kernels.ENCODE_ALL,  # all new: in row order
+        _kernels.ENCODE_ALL,  # the batch before brought new ids only: in row order
+        *[_kernels.LOOKUP_ONLY] * 2,  # all found: nothing more to do
+        *[_kernels.LOOKUP_ONLY] * 2,
+        _kernels.ENCODE_MISSING,  # 9 new ids
+    ]
+    flat = np.concatenate(batches)
+    first = dict.fromkeys(flat.tolist())
+    rank = {v: k for k, v in enumerate(first)}
+    assert codes.codes.take().tolist() == [rank[v] for v in flat.tolist()]
+
+
+def test_encode_bytes_looks_up_without_inserting_then_encodes_the_rows_not_found():
+    table = _IdCodes(0).text
+    first = pa.array(["a", "bb", "a", "ccc"])
+    out = np.empty(4, np.int32)
+    table.encode(first, out)
+    assert out.tolist() == [0, 1, 0, 2]
+    slots, records, used = table.slots.copy(), table.records[: table.used].copy(), table.used
+    ids = pa.array(["bb", "new", "", "ccc", "new", "a"])
+    _, offsets, data = ids.buffers()
+    offsets = np.frombuffer(offsets, np.int32, count=len(ids) + 1)
+    data = np.frombuffer(data, np.uint8)
+    got = np.full(6, 99, np.int32)
+    missing, _, _ = _kernels.encode_bytes(
+        offsets, data, table.slots, table.records, table.used, table.n, got, _kernels.LOOKUP_ONLY
+    )
+    assert missing == 3
+    assert got.tolist() == [1, -1, -1, 2, -1, 0]
+    np.testing.assert_array_equal(table.slots, slots)  # the table only read
+    np.testing.assert_array_equal(table.records[:used], records)
+    n, used_after, _ = _kernels.encode_bytes(
+        offsets, data, table.slots, table.records, table.used, table.n, got,
+        _kernels.ENCODE_MISSING,
+    )  # fmt: skip
+    assert (n, got.tolist()) == (5, [1, 3, 4, 2, 3, 0])  # found rows kept, new in row order
+    assert used_after == used + (8 + 3) + 8
 
 
 def test_text_ids_whose_hashes_collide_keep_their_own_codes():

@@ -1541,6 +1541,10 @@ _SLOT_OFFSET_MASK = (1 << 40) - 1
 _SLOT_TAG_MASK = (1 << 23) - 1  # 23 bits of tag: slots stay >= 0
 #: rows hashed, and their slots and records fetched, together (see encode_bytes)
 _ENCODE_GROUP = 16
+#: modes of :func:`encode_bytes`
+ENCODE_ALL = 0
+LOOKUP_ONLY = 1
+ENCODE_MISSING = 2
 
 
 @_jit
@@ -1561,7 +1565,7 @@ def _write_u32(buf, at, x):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type: ignore[no-untyped-def]
+def encode_bytes(offsets, data, slots, records, used, n_distinct, out, mode):  # type: ignore[no-untyped-def]
     """Dictionary-encode byte strings (an Arrow string array's buffers) by a hash table.
 
     String ``i`` is ``data[offsets[i]:offsets[i + 1]]``. Each distinct string is a
@@ -1582,6 +1586,13 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type:
     their slots read, then the records those slots point to, each read independent of
     the others so that the misses overlap, and only then is each row looked up (now
     from cache) in order, which inserts what is new. No Python object per string.
+
+    ``mode`` splits the work for threads: :data:`ENCODE_ALL` (0) as above;
+    :data:`LOOKUP_ONLY` (1) only reads the table (threads may look up slices of the
+    rows at once): a string not in it gets ``out`` -1, nothing is inserted, and the
+    first value returned is the number of such rows; :data:`ENCODE_MISSING` (2)
+    encodes only the rows whose ``out`` is negative, in row order, so that after a
+    lookup the new strings get exactly the codes ``ENCODE_ALL`` would have given.
     """
     mask = slots.shape[0] - 1
     n = n_distinct
@@ -1589,17 +1600,24 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type:
     n_rows = offsets.shape[0] - 1
     hashes = np.empty(_ENCODE_GROUP, dtype=np.int64)
     checksum = np.int64(0)
+    missing = 0
     for g0 in range(0, n_rows, _ENCODE_GROUP):
         g1 = min(g0 + _ENCODE_GROUP, n_rows)
         for i in range(g0, g1):
+            if mode == ENCODE_MISSING and out[i] >= 0:
+                continue
             h = _hash_bytes(data, offsets[i], offsets[i + 1])
             hashes[i - g0] = h
             checksum ^= slots[h & mask]
         for i in range(g0, g1):
+            if mode == ENCODE_MISSING and out[i] >= 0:
+                continue
             slot = slots[hashes[i - g0] & mask]
             if slot >= 0:
                 checksum ^= np.int64(records[slot & _SLOT_OFFSET_MASK])
         for i in range(g0, g1):
+            if mode == ENCODE_MISSING and out[i] >= 0:
+                continue
             lo = np.int64(offsets[i])
             size = np.int64(offsets[i + 1]) - lo
             h = hashes[i - g0]
@@ -1608,6 +1626,10 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type:
             while True:
                 slot = slots[j]
                 if slot < 0:
+                    if mode == LOOKUP_ONLY:
+                        c = -1
+                        missing += 1
+                        break
                     c = n
                     slots[j] = (tag << SLOT_TAG_SHIFT) | used
                     _write_u32(records, used, c)
@@ -1629,6 +1651,8 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out):  # type:
                         break
                 j = (j + 1) & mask
             out[i] = c
+    if mode == LOOKUP_ONLY:
+        return missing, used, checksum
     return n, used, checksum
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import pathlib
 import string
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 
 from tracegraph import _kernels
 from tracegraph._deps import require
+from tracegraph._parallel import split_rows, threads, workers
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
     _UNIT_PER_S,
@@ -221,6 +223,8 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
         dense = _encode_dense_ints(column)
         if dense is not None:
             return dense
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return _encode_text(column)
     encoded = pc.dictionary_encode(column)
     if encoded.num_chunks == 0:
         return pa.array([], type=column.type), np.empty(0, dtype=np.int32)
@@ -232,6 +236,37 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     return dictionary.take(pa.array(order)), rank[raw_codes]
+
+
+#: Text ids in memory are encoded in slices of this many rows (see `_TextTable.encode`).
+_TEXT_SLICE = 1 << 20
+
+
+def _encode_text(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """:func:`encode_ids` of string ids (no nulls) by the byte-string hash table kernel.
+
+    Slices of the column go through a :class:`_TextTable` as batches read from a file
+    do (once most ids are known, slices are looked up on threads), then the distinct
+    ids are sorted and each code replaced by its rank, as after Arrow's
+    ``dictionary_encode`` (which hashes on one thread, with a slower hash table).
+    """
+    table = _TextTable()
+    codes = np.empty(len(column), dtype=np.int32)
+    at = 0
+    for chunk in column.chunks:
+        for lo in range(0, len(chunk), _TEXT_SLICE):
+            piece = chunk.slice(lo, _TEXT_SLICE)
+            table.encode(piece, codes[at : at + len(piece)])
+            at += len(piece)
+    ids = table.distinct()
+    del table
+    if ids.type != column.type:
+        ids = ids.cast(column.type)
+    order = pc.array_sort_indices(ids).to_numpy()
+    rank = np.empty(order.shape[0], dtype=np.int32)
+    rank[order] = np.arange(order.shape[0], dtype=np.int32)
+    split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
+    return ids.take(pa.array(order)), codes
 
 
 def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | None:
@@ -2476,6 +2511,10 @@ def _too_many_scans(n: int) -> SchemaError:
 
 #: Longest text id (bytes): :func:`tracegraph._kernels.encode_bytes` keeps 4-byte lengths.
 _MAX_ID_BYTES = (1 << 32) - 1
+#: A batch of text ids this long or longer is looked up on threads first, when the
+#: batch before it brought at most this share of new ids (see `_TextTable.encode`).
+_PARALLEL_TEXT_ROWS = 1 << 16
+_LOOKUP_FIRST_BELOW = 0.25
 
 
 class _TextTable:
@@ -2492,9 +2531,17 @@ class _TextTable:
         self.used = 0
         self.slots = np.full(1 << 10, -1, dtype=np.int64)
         self.records = np.empty(1 << 14, dtype=np.uint8)
+        self.new_share = 1.0  # of the rows of the last batch: new ids (or more)
 
     def encode(self, strings: pa.Array, out: np.ndarray) -> None:
-        """Write the codes of ``strings`` (string or large_string, no nulls) to ``out``."""
+        """Write the codes of ``strings`` (string or large_string, no nulls) to ``out``.
+
+        A lookup waits on memory (a random slot and record among millions of ids), so
+        once most ids of a batch are likely known already (the last batch brought
+        few new ones: people come back), the rows are first looked up in slices on
+        threads, the table only read, and then the rows not found are encoded in row
+        order: the same codes as encoding every row in order.
+        """
         n_rows = len(strings)
         if not n_rows:
             return
@@ -2515,10 +2562,34 @@ class _TextTable:
         if data is None:  # only empty strings
             data = np.empty(0, np.uint8)
         self._reserve(n_rows, int(offsets[-1] - offsets[0]))
+        n_threads = threads()
+        lookup_first = self.new_share <= _LOOKUP_FIRST_BELOW
+        if n_threads > 1 and n_rows >= _PARALLEL_TEXT_ROWS and lookup_first:
+            bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
+
+            def look_up(a: int, b: int) -> int:
+                missing, _, _ = _kernels.encode_bytes(
+                    offsets[a : b + 1], data, self.slots, self.records, self.used, self.n,
+                    out[a:b], _kernels.LOOKUP_ONLY,
+                )  # fmt: skip
+                return int(missing)
+
+            with workers(n_threads) as pool:
+                futures = [pool.submit(look_up, a, b) for a, b in itertools.pairwise(bounds)]
+                missing = sum(f.result() for f in futures)
+            self.new_share = missing / n_rows
+            if not missing:
+                return
+            mode = _kernels.ENCODE_MISSING
+        else:
+            mode = _kernels.ENCODE_ALL
+        n_before = self.n
         n, used, _ = _kernels.encode_bytes(
-            offsets, data, self.slots, self.records, self.used, self.n, out
+            offsets, data, self.slots, self.records, self.used, self.n, out, mode
         )
         self.n, self.used = int(n), int(used)
+        if mode == _kernels.ENCODE_ALL:  # at least this share of the rows were new
+            self.new_share = (self.n - n_before) / n_rows
 
     def _reserve(self, n_rows: int, n_bytes: int) -> None:
         """Room for ``n_rows`` more ids of ``n_bytes`` more bytes, the slots half full."""
