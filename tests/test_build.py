@@ -837,3 +837,77 @@ def test_group_then_value_order_is_a_stable_lexsort(size):
     order, offsets = _kernels.sort_by_group_then_value(group, value, 5)
     np.testing.assert_array_equal(order, np.lexsort((value, group)))
     np.testing.assert_array_equal(offsets, np.arange(6) * size)
+
+
+# ------------------------------------------------------- bad ids: typed, never quoted
+
+SECRET = "SECRET-PERSON-123"
+
+
+def _stays(person, venue=("cafe", "cafe", "gym")) -> pa.Table:
+    ts = pa.timestamp("s", tz="UTC")
+    return pa.table(
+        {
+            "person": person,
+            "venue": list(venue),
+            "start": pa.array([0, 1800, 0], ts),
+            "end": pa.array([3600, 5400, 600], ts),
+        }
+    )
+
+
+@pytest.mark.parametrize("column", ["person", "venue"])
+@pytest.mark.parametrize("source", ["table", "parquet", "pandas"])
+def test_empty_text_ids_are_refused_not_merged_into_one_person(tmp_path, column, source):
+    # an empty id would make every row without an id one person: contacts of each
+    # other's contacts. Refused wherever the stays come from, with the first row
+    ids = {"person": ["ann", "", "cat"], "venue": ["cafe", "cafe", ""]}
+    table = _stays(ids["person"] if column == "person" else ["ann", "bob", "cat"])
+    if column == "venue":
+        table = table.set_column(1, "venue", pa.array(ids["venue"]))
+    data = {"table": table, "pandas": table.to_pandas()}.get(source)
+    if source == "parquet":
+        pq.write_table(table, tmp_path / "s.parquet")
+        data = tmp_path / "s.parquet"
+    row = 1 if column == "person" else 2
+    with pytest.raises(
+        tg.SchemaError,
+        match=rf"`{column}`: expected non-empty ids, found 1 empty \(the first at row {row}\)",
+    ):
+        tg.VenueIndex.from_stays(data)
+
+
+def test_a_pandas_column_arrow_cannot_convert_is_named_never_quoted():
+    pd = pytest.importorskip("pandas")
+    frame = _stays(pa.array([5, 6, 7])).to_pandas()
+    frame["person"] = pd.Series([5, SECRET, 7], dtype=object)
+    with pytest.raises(tg.SchemaError, match=r"column `person` \(pandas dtype object\)") as err:
+        tg.VenueIndex.from_stays(frame)
+    assert SECRET not in str(err.value)
+    assert err.value.__cause__ is None  # nor in a chained Arrow error
+    # a column tracegraph does not read is left out instead
+    frame["person"] = [5, 6, 7]
+    frame["note"] = pd.Series([{"a": 1}, SECRET, 3], dtype=object)
+    assert tg.VenueIndex.from_stays(frame).n_stays == 3
+
+
+def test_a_dataset_whose_files_disagree_is_a_typed_error_without_values(tmp_path):
+    import pyarrow.dataset as pads
+
+    pq.write_table(_stays(pa.array([1, 2, 3])), tmp_path / "a.parquet")
+    pq.write_table(_stays(pa.array([SECRET] * 3)), tmp_path / "b.parquet")
+    with pytest.raises(tg.ScanFileError, match="pass the folder's path instead") as err:
+        tg.VenueIndex.from_stays(pads.dataset(tmp_path))
+    assert SECRET not in str(err.value)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_an_empty_batch_does_not_fix_the_ids_type(tmp_path):
+    # an empty Arrow file of integer ids beside a Parquet file of text ids: no rows,
+    # no ids, so nothing to clash with
+    empty = _stays(pa.array([1, 2, 3])).slice(0, 0)
+    with pa.ipc.new_file(tmp_path / "a.arrow", empty.schema) as writer:
+        writer.write_table(empty)
+    pq.write_table(_stays(pa.array(["ann", "bob", "cat"])), tmp_path / "b.parquet")
+    index = tg.VenueIndex.from_stays(tmp_path)
+    assert index.persons.to_pylist() == ["ann", "bob", "cat"]

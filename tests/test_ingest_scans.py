@@ -1147,3 +1147,25 @@ def test_venue_dwell_ids_of_another_type_are_a_typed_error():
     scans = read_scans(raw, now=NOW)
     with pytest.raises(SchemaError, match=r"venue_dwell: expected venue ids of the scans' type"):
         scans_to_stays(scans, venue_dwell={"cafe": "1h"})
+
+
+def test_uint64_scan_ids_beyond_int64_are_read_as_text_never_quoted_in_errors():
+    # ids of 2**63 and more (64-bit hashes, say) fit no int64: they are read as text,
+    # as ids of mixed types are, in scans and in aliases alike
+    ts = pa.timestamp("s", tz="UTC")
+    big = 2**64 - 5
+    raw = pa.table(
+        {
+            "person": pa.array([big, 3], pa.uint64()),
+            "venue": ["v", "v"],
+            "time": pa.array([1_630_000_000, 1_630_000_100], ts),
+        }
+    )
+    scans = tg.read_scans(raw, errors="quarantine")
+    assert scans.table["person"].to_pylist() == [str(big), "3"]
+    index, report = tg.VenueIndex.from_scans(raw, errors="quarantine")
+    assert sorted(index.persons.to_pylist()) == sorted([str(big), "3"])
+    assert report.scans.rejected == 0
+    aliases = pa.table({"alias": pa.array([big], pa.uint64()), "person": pa.array([3])})
+    aliased = tg.read_scans(raw, aliases=aliases)
+    assert aliased.table["person"].to_pylist() == ["3", "3"]

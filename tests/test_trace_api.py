@@ -437,3 +437,30 @@ def test_write_graph_needs_a_known_format(tmp_path):
     with pytest.raises(ValueError, match=r"expected a \.graphml or \.gexf suffix"):
         result.write_graph(tmp_path / "g.txt")
     assert result.write_graph(tmp_path / "g.txt", format="gexf").exists()
+
+
+def test_uint64_ids_beyond_int64_are_found_by_ids_of_other_integer_types():
+    # an index of uint64 ids of 2**63 and more, asked with int64 ids (of persons it
+    # has, and -1, which no uint64 id is), one id at a time, and extended by int64 ids
+    big = [2**64 - 1, 2**64 - 3, 5]
+    table = pa.table(
+        {
+            "person": pa.array(big, pa.uint64()),
+            "venue": [1, 1, 1],
+            "start": pa.array([0, 10, 20], pa.int64()).cast(TS),
+            "end": pa.array([100, 100, 100], pa.int64()).cast(TS),
+        }
+    )
+    index = tg.VenueIndex.from_stays(table)
+    assert index.person_codes(pa.array([5, -1], pa.int64())).tolist() == [0, -1]
+    assert tg.trace(index, [5]).contacts["person"].to_pylist() == [5, 2**64 - 3, 2**64 - 1]
+    assert index.stays_of(2**64 - 1).num_rows == 1
+    assert index.stays_of(-1).num_rows == 0
+    more = table.slice(0, 1).set_column(0, "person", pa.array([6], pa.int64()))
+    grown = index.append(more)
+    assert grown.persons.type == pa.uint64()
+    assert grown.persons.to_pylist() == [5, 6, 2**64 - 3, 2**64 - 1]
+    negative = more.set_column(0, "person", pa.array([-6], pa.int64()))
+    with pytest.raises(tg.SchemaError, match="no integer type holds both") as err:
+        index.append(negative)
+    assert str(2**64 - 1) not in str(err.value)

@@ -150,7 +150,14 @@ def _part_batches(part: _Part) -> Iterator[pa.RecordBatch]:
         return
     if part.kind == "dataset":
         columns = _columns(part.obj.schema.names, part.label)
-        yield from part.obj.to_batches(columns=columns, batch_size=BATCH_ROWS)
+        try:
+            yield from part.obj.to_batches(columns=columns, batch_size=BATCH_ROWS)
+        except pa.ArrowException as exc:  # its text may quote a value: personal data
+            raise ScanFileError(
+                f"{part.label}: cannot read the dataset's files as one table ({type(exc).__name__}"
+                f"; their column types may disagree): pass the folder's path instead, which "
+                f"reads each file with its own types, or give the dataset one schema"
+            ) from None
         return
     try:
         if part.kind == "parquet":
@@ -327,6 +334,8 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
 
     for part, batch in _ahead(batches(), _AHEAD):
         n = batch.num_rows
+        if not n:  # no rows, no ids: their type may be any (an empty file's default)
+            continue
         if row0 + n >= _INT32_MAX:
             raise SchemaError(
                 f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; build "
@@ -376,23 +385,19 @@ def _tight(buffer: _Buffer) -> np.ndarray:
 
 
 def _id_column(column: pa.Array, name: str, part: _Part, row0: int) -> pa.Array:
-    """An id column of one batch, checked: no nulls, integer or text, uint64 within int64."""
+    """An id column of one batch, checked as :func:`check_id_column` does (rows from ``row0``)."""
     if column.null_count:
         first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
         raise SchemaError(
             f"{part.label}: column `{name}`: expected no null ids, found one at row "
             f"{row0 + first}; drop or fill those rows first"
         )
-    if pa.types.is_integer(column.type):
-        if column.type == pa.uint64() and len(column):
-            top = pc.max(column).as_py()
-            if top is not None and top > _INT64_MAX:
-                raise SchemaError(  # (the id itself is not shown: personal data)
-                    f"{part.label}: column `{name}`: expected integer ids below 2**63, found "
-                    f"one at or above it near row {row0}; cast the ids to strings"
-                )
-        return column
-    return check_id_column(pa.chunked_array([column]), name, "stays").chunk(0)
+    if column.type == pa.uint64() and len(column) and pc.max(column).as_py() > _INT64_MAX:
+        raise SchemaError(  # (the id itself is not shown: personal data)
+            f"{part.label}: column `{name}`: expected integer ids below 2**63, found "
+            f"one at or above it near row {row0}; cast the ids to strings"
+        )
+    return check_id_column(pa.chunked_array([column]), name, part.label, row0=row0).chunk(0)
 
 
 def _id_type(seen: list[pa.DataType]) -> pa.DataType:

@@ -45,7 +45,7 @@ from tracegraph._time import (
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex
-from tracegraph.ingest import as_arrow_table
+from tracegraph.ingest import as_arrow_table, ids_array
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
 
 if TYPE_CHECKING:
@@ -1512,7 +1512,7 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
             f"{type(cases).__name__}; wrap it in a list: [case_id]"
         )
     if _is_table(cases):
-        table = as_arrow_table(cases, "cases")
+        table = as_arrow_table(cases, "cases", ("person", "start", "end"))
         missing = [c for c in ("person", "start", "end") if c not in table.column_names]
         if missing:
             raise SchemaError(
@@ -1543,7 +1543,7 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
                 f"`cases`: expected an iterable of person ids or a table, got "
                 f"{type(cases).__name__}"
             ) from exc
-        ids = _ids_array(values, index.persons.type)
+        ids = ids_array(values, index.persons.type)
         if ids.null_count:
             raise SchemaError("`cases`: expected person ids, found None")
         w0 = np.full(len(ids), FAR_PAST, dtype=np.int64)
@@ -1571,21 +1571,6 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
         window_end=w1[found][first],
         unknown_ids=unknown_ids,
     )
-
-
-def _ids_array(values: list[Any], index_type: pa.DataType) -> pa.Array:
-    """Case ids as an Arrow array: their own type, else the index's (e.g. uint64)."""
-    if not values:
-        return pa.array([], index_type)
-    for typ in (None, index_type):
-        try:
-            return pa.array(values, type=typ)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            continue
-    raise SchemaError(
-        f"`cases`: expected person ids of one type ({index_type}), got ids of mixed or "
-        f"unsupported types"
-    )  # no Arrow message as cause: it would quote the offending id
 
 
 def _is_table(obj: Any) -> bool:

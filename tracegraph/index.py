@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracegraph import _kernels, _read_stays
 from tracegraph._parallel import count_rows, scatter_slices, split_rows
@@ -39,6 +40,7 @@ from tracegraph.ingest import (
     _compact_stays,
     clean_stays,
     encode_ids,
+    ids_array,
 )
 
 __all__ = ["VenueIndex"]
@@ -817,8 +819,8 @@ class VenueIndex:
         >>> index.person_codes(pa.array([first, -5])).tolist()
         [0, -1]
         """
-        values = self._codes(ids, self.persons, "person")
-        return _lookup(self._sorted_ids(self.persons, values), values)
+        values, absent = self._codes(ids, self.persons, "person")
+        return _lookup(self._sorted_ids(self.persons, values), values, absent)
 
     def venue_codes(self, ids: pa.Array) -> np.ndarray:
         """Codes of venue ``ids`` (``-1`` where an id is not in the index).
@@ -830,14 +832,14 @@ class VenueIndex:
         >>> index.venue_codes(pa.array([index.venues[1].as_py()])).tolist()
         [1]
         """
-        values = self._codes(ids, self.venues, "venue")
-        return _lookup(self._sorted_ids(self.venues, values), values)
+        values, absent = self._codes(ids, self.venues, "venue")
+        return _lookup(self._sorted_ids(self.venues, values), values, absent)
 
     def _sorted_ids(self, dictionary: pa.Array, ids: np.ndarray) -> np.ndarray:
-        """The sorted dictionary as numpy, as int64 when ``ids`` were widened to it."""
+        """The sorted dictionary as numpy, widened to ``ids``' integer type (order kept)."""
         cached = self._sorted_persons if dictionary is self.persons else self._sorted_venues
-        if ids.dtype == np.int64 and cached.dtype != np.int64 and cached.dtype.kind in "iu":
-            return _as_int64(dictionary)
+        if ids.dtype != cached.dtype and ids.dtype.kind in "iu" and cached.dtype.kind in "iu":
+            return cached.astype(ids.dtype)  # see _codes: always a widening
         return cached
 
     @functools.cached_property
@@ -859,8 +861,15 @@ class VenueIndex:
         return values
 
     @staticmethod
-    def _codes(ids: pa.Array | pa.ChunkedArray, dictionary: pa.Array, what: str) -> np.ndarray:
-        """``ids`` checked and cast to the dictionary's type, as numpy values."""
+    def _codes(
+        ids: pa.Array | pa.ChunkedArray, dictionary: pa.Array, what: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``ids`` checked and cast to the dictionary's type, as numpy values.
+
+        Integer ids of another integer type than the dictionary's are compared as
+        uint64 when the dictionary is uint64, else as int64; ids that type cannot hold
+        (negative, or 2**63 and more) are returned in the mask of ids not there.
+        """
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
         if pa.types.is_dictionary(ids.type):
@@ -872,11 +881,10 @@ class VenueIndex:
                     f"got {ids.type}"
                 )
             if _id_family(ids.type) == "int":
-                # compare as int64: an id out of the index's range is simply not there
-                return _as_int64(ids)
+                return _as_int(ids, np.uint64 if pa.types.is_uint64(dictionary.type) else np.int64)
             ids = ids.cast(dictionary.type)
         values: np.ndarray = ids.to_numpy(zero_copy_only=False)
-        return values
+        return values, None
 
     def stays_of(self, person: Any) -> pa.Table:
         """The stays of one person, in time order.
@@ -898,7 +906,7 @@ class VenueIndex:
         >>> index.stays_of(first).num_rows >= 1
         True
         """
-        code = int(self.person_codes(pa.array([person]))[0])
+        code = int(self.person_codes(ids_array([person], self.persons.type, "`person`"))[0])
         if code < 0:
             rows = np.empty(0, dtype=np.int64)
         else:
@@ -932,7 +940,7 @@ class VenueIndex:
         """
         a = instant_seconds(start, "start")
         b = instant_seconds(end, "end")
-        code = int(self.venue_codes(pa.array([venue]))[0])
+        code = int(self.venue_codes(ids_array([venue], self.venues.type, "`venue`"))[0])
         if code < 0 or b <= a:
             return self._stay_table(np.empty(0, dtype=np.int64), with_person=True)
         _, stays, _, _ = self.query(
@@ -1190,33 +1198,55 @@ def _rule_code(rule: str) -> int:
     return MATCH_RULES[rule]
 
 
-def _as_int64(ids: pa.Array) -> np.ndarray:
-    """Integer ids as int64 numpy values (uint64 ids beyond int64 become -1: never found)."""
-    if pa.types.is_uint64(ids.type):
-        raw = ids.to_numpy(zero_copy_only=False)
-        return np.where(raw > np.iinfo(np.int64).max, -1, raw).astype(np.int64)
-    values: np.ndarray = ids.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    return values
+def _as_int(ids: pa.Array, dtype: type[np.integer[Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer ids as ``dtype`` (int64 or uint64) values, and which that type cannot hold."""
+    raw = ids.to_numpy(zero_copy_only=False)
+    if dtype is np.uint64:
+        absent = raw < 0 if raw.dtype.kind == "i" else np.zeros(raw.shape[0], dtype=np.bool_)
+    else:
+        absent = raw > np.iinfo(np.int64).max if raw.dtype == np.uint64 else raw != raw
+    values = np.where(absent, 0, raw).astype(dtype)
+    return values, absent
 
 
 def _merge_ids(old: pa.Array, new: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """The sorted union of two id dictionaries, and each one's codes in it."""
     if len(old) and old.type != new.type:
-        # integers of different widths meet as int64; strings as the index's type
-        common = pa.int64() if pa.types.is_integer(old.type) else old.type
+        # integers of different widths meet as int64 (uint64 when some are 2**63 or
+        # more and none is negative); strings as the index's type
+        common = _common_int_type(old, new) if pa.types.is_integer(old.type) else old.type
         old, new = old.cast(common), new.cast(common)
     both = pa.chunked_array([old, new], type=old.type if len(old) else new.type)
     ids, codes = encode_ids(both)
     return ids, codes[: len(old)], codes[len(old) :]
 
 
-def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def _common_int_type(a: pa.Array, b: pa.Array) -> pa.DataType:
+    """The type two integer id arrays meet as: int64, or uint64 for ids of 2**63 and more."""
+    big = [
+        x for x in (a, b) if pa.types.is_uint64(x.type) and len(x) and pc.max(x).as_py() >= 2**63
+    ]
+    if not big:
+        return pa.int64()
+    if any(len(x) and pc.min(x).as_py() < 0 for x in (a, b)):
+        raise SchemaError(  # (no id shown: personal data)
+            "expected integer ids of one range, got uint64 ids of 2**63 and more beside "
+            "negative ids, which no integer type holds both of; cast the ids to strings"
+        )
+    return pa.uint64()
+
+
+def _lookup(
+    sorted_ids: np.ndarray, ids: np.ndarray, absent: np.ndarray | None = None
+) -> np.ndarray:
     """Positions of ``ids`` in ``sorted_ids`` (``-1`` where absent), by binary search."""
     if sorted_ids.shape[0] == 0:
         return np.full(ids.shape[0], -1, dtype=np.int32)
     pos = np.searchsorted(sorted_ids, ids)
     at = np.minimum(pos, sorted_ids.shape[0] - 1)
     found = sorted_ids[at] == ids
+    if absent is not None:
+        found &= ~absent
     return np.where(found, pos, -1).astype(np.int32)
 
 

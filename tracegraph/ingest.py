@@ -124,7 +124,7 @@ def clean_stays(stays: TableLike, /, *, tz: str | None = None) -> Stays:
     >>> clean.person.dtype, clean.start.dtype
     (dtype('int32'), dtype('int64'))
     """
-    table = as_arrow_table(stays, "stays")
+    table = as_arrow_table(stays, "stays", STAY_COLUMNS)
     require_columns(table, STAY_COLUMNS, "stays")
     person_col = check_id_column(table.column("person"), "person", "stays")
     venue_col = check_id_column(table.column("venue"), "venue", "stays")
@@ -144,7 +144,7 @@ def clean_stays(stays: TableLike, /, *, tz: str | None = None) -> Stays:
     return Stays(persons, venues, person, venue, start, end)
 
 
-def as_arrow_table(data: TableLike, what: str) -> pa.Table:
+def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) -> pa.Table:
     """Return ``data`` as a ``pyarrow.Table`` (pandas, polars: no copies where possible).
 
     Parameters
@@ -153,6 +153,10 @@ def as_arrow_table(data: TableLike, what: str) -> pa.Table:
         Anything tabular that speaks Arrow (the Arrow PyCapsule stream interface).
     what : str
         What the table is, for error messages (``"stays"``, ``"cases"``).
+    columns : tuple of str
+        The columns the caller reads, if known: a pandas column that Arrow cannot
+        convert (objects of mixed types, say) is then left out when it is not one of
+        them, instead of failing the whole table.
 
     Returns
     -------
@@ -164,7 +168,7 @@ def as_arrow_table(data: TableLike, what: str) -> pa.Table:
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _from_pandas(data, what, columns)
     if module == "polars" and hasattr(data, "to_arrow"):
         return data.to_arrow()
     if hasattr(data, "__arrow_c_stream__"):
@@ -172,6 +176,31 @@ def as_arrow_table(data: TableLike, what: str) -> pa.Table:
     raise SchemaError(
         f"{what}: expected a pyarrow.Table, pandas.DataFrame or polars.DataFrame, "
         f"got {type(data).__name__}"
+    )
+
+
+def _from_pandas(frame: Any, what: str, columns: tuple[str, ...]) -> pa.Table:
+    """A pandas DataFrame as Arrow; a column Arrow cannot convert is named, never quoted."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        pass  # Arrow's message quotes the value it could not convert: personal data
+    bad = []
+    for name in frame.columns:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            bad.append(name)
+    if columns and bad and not any(name in columns for name in bad):
+        keep = [name for name in frame.columns if name not in bad]
+        return pa.Table.from_pandas(frame[keep], preserve_index=False)
+    name = next((n for n in bad if not columns or n in columns), bad[0] if bad else None)
+    if name is None:
+        raise SchemaError(f"{what}: expected a DataFrame Arrow can convert, got one it cannot")
+    raise SchemaError(
+        f"{what}: column `{name}` (pandas dtype {frame[name].dtype}): expected values of one "
+        f"type (integers, text or timestamps), found values Arrow cannot convert to one "
+        f"type; convert the column first (e.g. .astype(str) for ids)"
     )
 
 
@@ -184,7 +213,17 @@ def require_columns(table: pa.Table, names: tuple[str, ...], what: str) -> None:
         )
 
 
-def check_id_column(column: pa.ChunkedArray, name: str, what: str) -> pa.ChunkedArray:
+def check_id_column(
+    column: pa.ChunkedArray, name: str, what: str, *, row0: int = 0
+) -> pa.ChunkedArray:
+    """An id column checked and made plain: integer or text ids, none null or empty.
+
+    Dictionary columns are decoded and ``string_view`` becomes ``string``. Raises
+    :class:`SchemaError` (naming rows, never an id: ids are personal data) for other
+    types, nulls and empty text ids (an empty id would make everyone without an id
+    one person, in contact with all the others' contacts). ``row0``: the row number
+    of the column's first row in the source.
+    """
     typ = column.type
     if pa.types.is_dictionary(typ):
         column = column.cast(typ.value_type)
@@ -203,7 +242,33 @@ def check_id_column(column: pa.ChunkedArray, name: str, what: str) -> pa.Chunked
             f"{what}: column `{name}`: expected no nulls, found {column.null_count}; "
             f"drop or fill those rows first"
         )
+    if not len(column):
+        return column
+    if pa.types.is_integer(typ):
+        return column
+    empty = pc.equal(pc.binary_length(column), 0)
+    n_empty = int(pc.sum(empty).as_py() or 0)
+    if n_empty:
+        first = int(pc.index(empty, True).as_py())
+        raise SchemaError(
+            f"{what}: column `{name}`: expected non-empty ids, found {n_empty} empty (the "
+            f"first at row {row0 + first}); drop those rows or give them their ids"
+        )
     return column
+
+
+def ids_array(values: list[Any], index_type: pa.DataType, what: str = "`cases`") -> pa.Array:
+    """Ids asked for as an Arrow array: their own type, else the index's (e.g. uint64)."""
+    if not values:
+        return pa.array([], index_type)
+    for typ in (None, index_type):
+        try:
+            return pa.array(values, type=typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            continue
+    raise SchemaError(
+        f"{what}: expected ids of one type ({index_type}), got ids of mixed or unsupported types"
+    )  # no Arrow message as cause: it would quote the offending id
 
 
 def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
@@ -1218,6 +1283,9 @@ def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     typ = column.type
+    if pa.types.is_uint64(typ) and (pc.max(column).as_py() or 0) > _INT64_MAX:
+        typ = pa.string()  # beyond int64: as text, as ids of mixed types become
+        column = column.cast(typ)
     if pa.types.is_integer(typ):
         ids = column.cast(pa.int64())
         return ids, _null_mask(ids)
@@ -1734,7 +1802,10 @@ def _read_aliases(aliases: TableLike) -> tuple[pa.Array, pa.Array]:
         raise
     except SchemaError as exc:
         raise AliasError(str(exc)) from exc
-    as_text = not (pa.types.is_integer(alias.type) and pa.types.is_integer(person.type))
+    as_text = not (pa.types.is_integer(alias.type) and pa.types.is_integer(person.type)) or any(
+        pa.types.is_uint64(c.type) and len(c) and pc.max(c).as_py() > _INT64_MAX
+        for c in (alias, person)
+    )  # ids beyond int64 as text, as read_scans makes them
     target = pa.string() if as_text else pa.int64()
     alias = alias.cast(target).combine_chunks()
     person = person.cast(target).combine_chunks()
