@@ -107,7 +107,7 @@ def matches(
 def same_venue(policy: Any, v: Hashable, w: Hashable) -> bool:
     casefold = policy is not None and policy.venue_match == "casefold"
     if casefold and isinstance(v, str) and isinstance(w, str):
-        return v.lower() == w.lower()
+        return v.casefold() == w.casefold()
     return v == w
 
 

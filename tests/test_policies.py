@@ -92,6 +92,29 @@ def test_nhs_ios_closed_touching_and_zero_length_count_and_venues_fold_case():
     assert present(EDGES, "CAFE", T10, T11, "nhs") == ["other_case"]
 
 
+def test_venue_ids_fold_case_as_python_casefold_does():
+    # full Unicode case folding: "STRASSE" is "straße", and "İzmir" folds to
+    # "i̇zmir" (i and a combining dot), not to "izmir" as a one-to-one lower-casing
+    rows = [
+        ("ann", "Café Straße", T10, T11),
+        ("bob", "CAFÉ STRASSE", T10 + 60, T11),
+        ("cat", "İzmir Cafe", T10, T11),
+        ("dan", "izmir cafe", T10 + 60, T11),
+        ("eve", "i̇zmir CAFE", T10 + 60, T11),
+    ]
+    assert f1(rows, "ann", "nhs-ios") == ["bob"]
+    assert f1(rows, "cat", "nhs-ios") == ["eve"]
+    assert f1(rows, "dan", "nhs-ios") == []
+    for venue in ("café strasse", "CAFÉ STRAßE"):
+        assert present(rows, venue, T10, T11, "nhs-ios") == ["ann", "bob"]
+    assert present(rows, "İZMIR CAFE", T10, T11, "nhs-ios") == ["cat", "eve"]
+    stays = [(p, v, a, b) for p, v, a, b in rows]
+    policy = tg.MatchPolicy.named("nhs-ios")
+    for case in ("ann", "cat", "dan"):
+        expected = sorted(trace_oracle(stays, {case: None}, policy=policy)[0])
+        assert sorted([case, *f1(rows, case, "nhs-ios")]) == expected
+
+
 def test_nhs_ios_overlap_of_a_touching_stay_is_the_instant():
     found = tg.present_at(index_of(EDGES), window("cafe", T10, T11), policy="nhs-ios")
     row = found["person"].to_pylist().index("touch_end")

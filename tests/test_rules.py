@@ -650,6 +650,17 @@ def test_durations_in_every_spelling_agree():
     assert set(expected[0]) == {"ann", "bob"}  # cat: 10 min inside the linger, < 15 min
 
 
+def test_decimal_duration_strings_are_exact_seconds():
+    """ "1.1h" is 3960 s exactly (binary floating point would make it 3960.0000000000005)."""
+    from tracegraph._time import duration_seconds
+
+    for text, seconds in [("1.1h", 3960), ("2.2h", 7920), ("0.07d", 6048), ("8.3h", 29880)]:
+        assert duration_seconds(text, "linger") == seconds
+        assert duration_seconds(f"{text}1.5min", "linger") == seconds + 90
+    with pytest.raises(ValueError, match="whole seconds"):
+        duration_seconds("1.0001min", "linger")
+
+
 def test_any_timestamp_unit_and_zone_floored_to_seconds():
     """Times may be s/ms/us/ns in any zone; sub-second parts are floored away."""
     stays = stays_of(("ann", "cafe", "09:00", "10:00"), ("bob", "cafe", "09:59", "11:00"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
         if allow_none:
             return -1
         raise DurationError(f"`{name}`: expected a duration, got None")
-    seconds: float | int
+    seconds: float | int | Fraction
     if isinstance(value, bool):
         raise DurationError(f"`{name}`: expected a duration, got a bool ({value!r})")
     if isinstance(value, dt.timedelta):
@@ -124,12 +125,13 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
     return int(seconds)
 
 
-def _parse_duration_string(text: str, name: str) -> float:
+def _parse_duration_string(text: str, name: str) -> Fraction:
+    """Seconds of a string like ``'1h30min'``, exactly: ``'1.1h'`` is 3960 s."""
     stripped = text.strip()
     if stripped.startswith("-"):
         raise DurationError(f"`{name}`: expected a non-negative duration, got {text!r}")
     pos = 0
-    total = 0.0
+    total = Fraction(0)
     matched = False
     for match in _PART.finditer(stripped):
         if match.start() != pos:
@@ -140,7 +142,7 @@ def _parse_duration_string(text: str, name: str) -> float:
                 f"`{name}`: unknown unit {match.group(2)!r} in {text!r}; "
                 f"expected one of d, h, min, s (e.g. '15min', '2h', '1h30min')"
             )
-        total += float(match.group(1)) * _UNITS[unit]
+        total += Fraction(match.group(1)) * _UNITS[unit]
         pos = match.end()
         matched = True
     if not matched or pos != len(stripped):

@@ -1386,14 +1386,34 @@ def _is_string(typ: pa.DataType) -> bool:
 class _CaseGroups:
     """The index's venues grouped by their case-folded id."""
 
-    folded: pa.Array  # distinct lower-cased ids; group g is folded[g]
+    folded: pa.Array  # distinct case-folded ids; group g is folded[g]
     order: np.ndarray  # venue codes grouped by group
     offsets: np.ndarray  # group g's codes are order[offsets[g]:offsets[g + 1]]
     group: np.ndarray  # group of each venue code
 
 
+def _casefold(ids: pa.Array) -> pa.Array:
+    """String ids case-folded as Python's ``str.casefold`` does (full Unicode folding).
+
+    ASCII ids are lower-cased by Arrow (for them that is the same); only the others go
+    through Python, one distinct id at a time. Arrow's ``utf8_lower`` alone maps
+    characters one to one ("İ" to "i", "ß" stays "ß"), which is not case folding.
+    """
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    ascii_ = pc.fill_null(pc.string_is_ascii(ids), True).to_numpy(zero_copy_only=False)
+    folded = pc.ascii_lower(ids)
+    if ascii_.all():
+        return folded
+    other = np.flatnonzero(~ascii_)
+    values = folded.to_pylist()
+    for i, text in zip(other.tolist(), ids.take(pa.array(other)).to_pylist(), strict=True):
+        values[i] = text.casefold()
+    return pa.array(values, type=ids.type)
+
+
 def _case_groups(index: VenueIndex) -> _CaseGroups:
-    lowered = pc.utf8_lower(index.venues)
+    lowered = _casefold(index.venues)
     folded = pc.unique(lowered)
     group = np.asarray(pc.index_in(lowered, folded).to_numpy(zero_copy_only=False), np.int32)
     order = np.empty(group.shape[0], dtype=np.int32)
@@ -1429,7 +1449,7 @@ def _venue_matches(
     """Codes of the venues each id names (``(codes, source position)``; unknown: none)."""
     if casefold and _is_string(index.venues.type) and _is_string(ids.type):
         groups = _case_groups(index)
-        g = pc.index_in(pc.utf8_lower(ids), groups.folded)
+        g = pc.index_in(_casefold(ids), groups.folded)
         found = np.flatnonzero(g.is_valid().to_numpy(zero_copy_only=False))
         values = np.asarray(g.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
         codes, source = _expand_groups(groups, values)

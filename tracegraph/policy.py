@@ -102,7 +102,8 @@ class MatchPolicy:
     rounding : {"floor", "half-up", "ceil"}, default "floor"
         How overlap seconds become whole minutes.
     venue_match : {"exact", "casefold"}, default "exact"
-        How venue ids are compared: exactly, or string ids case-insensitively.
+        How venue ids are compared: exactly, or string ids case-insensitively (Unicode
+        case folding, as Python's ``str.casefold``: "STRASSE" matches "straße").
     risk : {"minutes", "cwa"}, default "minutes"
         Risk score of a contact: ``"minutes"`` is their rounded overlap minutes with
         the cases on their worst UTC day; ``"cwa"`` weights each overlap by the case's
