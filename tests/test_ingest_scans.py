@@ -299,6 +299,30 @@ def test_aliases_map_every_identifier_to_one_person():
     assert stays["end"][0].as_py() - stays["start"][0].as_py() == dt.timedelta(minutes=30)
 
 
+@pytest.mark.parametrize("offset", ["+99:99", "+07:75", "-24:00"])
+def test_an_impossible_utc_offset_is_a_bad_time(offset):
+    raw = text_scans("time", f"2021-08-01T08:00:00{offset}")
+    scans = read_scans(raw, schema=SCHEMA, errors="quarantine", now=NOW)
+    assert scans.rejected["reason"].to_pylist() == ["bad_time"]
+    assert scans.table.num_rows == 3
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_naive_scan_times_the_clocks_skip_are_read_with_the_offset_before(as_text):
+    # Berlin, 2021-03-28: clocks go from 02:00 to 03:00; 02:10 is 01:10 UTC (as
+    # Python reads it), not 01:59:59 local; 02:10 on 2021-10-31 (twice) is the first
+    wall = ["2021-03-28T02:10:00", "2021-03-28T02:40:00", "2021-10-31T02:10:00"]
+    times = pa.array(wall) if as_text else pa.array(np.array(wall, "datetime64[s]"))
+    raw = pa.table({"person": ["ann"] * 3, "venue": ["cafe"] * 3, "time": times})
+    scans = read_scans(raw, tz="Europe/Berlin", now="2022-01-01T00:00:00Z")
+    got = [t.isoformat() for t in scans.table["time"].to_pylist()]
+    assert got == [
+        "2021-03-28T01:10:00+00:00",
+        "2021-03-28T01:40:00+00:00",
+        "2021-10-31T00:10:00+00:00",
+    ]
+
+
 def test_aliases_with_integer_persons_and_text_aliases():
     raw = pa.table({"person": [1, 2], "venue": ["v", "v"], "time": pa.array([T0, T0], UTC_S)})
     aliases = pa.table({"alias": ["2"], "person": ["1"]})

@@ -12,6 +12,7 @@ Contacts are ``{person: (tier, exposed_at)}``; edges are
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import numpy as np
 import pyarrow as pa
@@ -717,6 +718,61 @@ def test_naive_timestamps_are_accepted_with_tz():
         tg.trace(tg.VenueIndex.from_stays(naive, tz="Asia/Ho_Chi_Minh"), ["ann"])
     )
     assert hanoi[0]["bob"] == (1, at("09:30") - 7 * HOUR)
+
+
+def _naive(rows: list[tuple[str, str, str, str]], unit: str = "s") -> pa.Table:
+    """Stays (person, venue, start, end) with naive ISO wall-clock times."""
+    cols = list(zip(*rows, strict=True))
+    times = [pa.array([np.datetime64(t, unit) for t in c], pa.timestamp(unit)) for c in cols[2:]]
+    return pa.table({"person": cols[0], "venue": cols[1], "start": times[0], "end": times[1]})
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "ns"])
+def test_naive_times_in_a_clock_change_keep_their_durations(unit):
+    """Wall-clock times the clocks skip are read with the offset before the change, as
+    Python's datetime does; times the clocks pass twice are the earlier instant."""
+    rows = [  # Berlin, 2021-03-28: clocks go from 02:00 to 03:00 (UTC+1 to UTC+2)
+        ("ann", "cafe", "2021-03-28T02:10", "2021-03-28T02:40"),
+        ("bob", "cafe", "2021-03-28T02:20", "2021-03-28T02:50"),
+        ("cat", "gym", "2021-03-28T01:30", "2021-03-28T03:30"),  # across the gap
+        # 2021-10-31: clocks go back from 03:00 to 02:00: 02:30 happens twice
+        ("dan", "bar", "2021-10-31T02:30", "2021-10-31T02:45"),
+    ]
+    index = tg.VenueIndex.from_stays(_naive(rows, unit), tz="Europe/Berlin")
+    contacts = tg.trace(index, ["ann"]).contacts.to_pydict()
+    assert contacts["person"] == ["ann", "bob"]
+    assert contacts["exposed_at"][1] == _utc("2021-03-28T01:20")
+    got = {
+        p: (tbl["start"][0].as_py(), tbl["end"][0].as_py())
+        for p in ("ann", "cat", "dan")
+        for tbl in [index.stays_of(p)]
+    }
+    assert got["ann"] == (_utc("2021-03-28T01:10"), _utc("2021-03-28T01:40"))
+    assert got["cat"] == (_utc("2021-03-28T00:30"), _utc("2021-03-28T01:30"))  # 1 h long
+    assert got["dan"] == (_utc("2021-10-31T00:30"), _utc("2021-10-31T00:45"))  # summer time
+    for p, (start, end) in got.items():  # as Python reads the wall-clock times (fold=0)
+        row = next(r for r in rows if r[0] == p)
+        zone = zoneinfo.ZoneInfo("Europe/Berlin")  # (== across zones is False in a gap)
+        assert (
+            start.timestamp() == dt.datetime.fromisoformat(row[2]).replace(tzinfo=zone).timestamp()
+        )
+        assert end.timestamp() == dt.datetime.fromisoformat(row[3]).replace(tzinfo=zone).timestamp()
+
+
+def test_naive_nanosecond_times_near_their_limit_do_not_wrap():
+    """2262-04-11 20:00 in Bogotá (UTC-5) is past the last nanosecond timestamp in UTC:
+    read in seconds, it stays in 2262 (it wrapped to 1677 before)."""
+    rows = [("ann", "cafe", "2262-04-11T18:00", "2262-04-11T19:00")]
+    index = tg.VenueIndex.from_stays(_naive(rows, "ns"), tz="America/Bogota")
+    start, end = index.stays_of("ann")["start"][0].as_py(), index.stays_of("ann")["end"][0].as_py()
+    assert (start, end) == (_utc("2262-04-11T23:00"), _utc("2262-04-12T00:00"))
+    rows = [("ann", "cafe", "2262-04-11T19:00", "2262-04-11T20:00")]
+    index = tg.VenueIndex.from_stays(_naive(rows, "ns"), tz="America/Bogota")
+    assert index.stays_of("ann")["end"][0].as_py() == _utc("2262-04-12T01:00")
 
 
 def test_to_networkx_aggregates_edge_rows():

@@ -262,8 +262,8 @@ class _Times:
                 f"stays: column `{name}`: expected no nulls, found one at row {row0 + first}; "
                 f"drop or fill those rows first"
             )
-        column = in_zone(column, f"stays: column `{name}`", tz)
-        return column.view(pa.int64()).to_numpy(zero_copy_only=False), _UNIT_PER_S[typ.unit]
+        column = in_zone(column, f"stays: column `{name}`", tz)  # naive: now in seconds
+        return column.view(pa.int64()).to_numpy(zero_copy_only=False), _UNIT_PER_S[column.type.unit]
 
     def append(self, batch: pa.RecordBatch, tz: str | None, row0: int) -> None:
         n = batch.num_rows

@@ -175,6 +175,7 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
     if column.null_count:
         raise SchemaError(f"column `{name}`: expected no nulls, found {column.null_count}")
     column = in_zone(column, f"column `{name}`", tz)
+    typ = column.type  # naive times come back in seconds
     raw = column.cast(pa.int64())
     if isinstance(raw, pa.ChunkedArray):
         values = raw.to_numpy() if raw.num_chunks else np.empty(0, np.int64)
@@ -203,7 +204,13 @@ def require_timestamp(typ: pa.DataType, label: str) -> None:
 
 
 def in_zone(column: Any, label: str, tz: str | None) -> Any:
-    """Timestamps as exact instants: naive ones read in ``tz``, which they then need."""
+    """Timestamps as exact instants: naive ones read in ``tz``, which they then need.
+
+    Zone-aware columns are returned as they are. Naive ones are floored to whole
+    seconds (tracegraph's resolution; in seconds no wall-clock time near the ends of
+    a nanosecond column overflows when its zone's offset is applied) and read as
+    wall-clock times in ``tz`` by :func:`local_to_utc`: ``timestamp[s, tz=UTC]``.
+    """
     typ = column.type
     if typ.tz is not None:
         return column
@@ -213,10 +220,57 @@ def in_zone(column: Any, label: str, tz: str | None) -> Any:
             f"pass tz='UTC' (or the zone the times were recorded in, e.g. "
             f"tz='Asia/Ho_Chi_Minh')"
         )
+    check_zone(tz)
+    raw = pc.fill_null(column.cast(pa.int64()), 0)
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks() if raw.num_chunks else pa.array([], pa.int64())
+    values = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=np.int64)
+    local = np.floor_divide(values, _UNIT_PER_S[typ.unit])
+    mask = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
+    if isinstance(mask, np.ndarray):
+        mask = np.asarray(mask, dtype=np.bool_)
+    elif mask is not None:  # a ChunkedArray's is_null
+        mask = np.asarray(mask.to_numpy(), dtype=np.bool_)
+    utc = local_to_utc(local, tz)
+    return pa.array(utc, type=pa.timestamp("s", tz="UTC"), mask=mask)
+
+
+def check_zone(tz: str) -> None:
+    """A :class:`TimezoneError` unless ``tz`` is a zone Arrow knows."""
     try:
-        return pc.assume_timezone(column, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+        pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone=tz)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}") from exc
+
+
+def local_to_utc(local: np.ndarray, tz: str) -> np.ndarray:
+    """Wall-clock times in zone ``tz`` (int64 seconds, as if UTC) as epoch seconds.
+
+    A time the clocks pass twice (the hour after clocks go back) is its earlier
+    instant; a time the clocks skip (the hour clocks go forward over) is read with
+    the offset before the change, as Python's ``datetime`` does (``fold=0``):
+    02:10 on a night clocks go from 02:00 to 03:00 is 01:10 in the zone's old
+    offset, so a stay from 02:10 to 02:40 keeps its 30 minutes (Arrow's
+    ``nonexistent="earliest"`` alone would move both ends to 01:59:59).
+    """
+    wall = pa.array(local, pa.timestamp("s"))
+    try:  # the common case: no time in a gap
+        exact = pc.assume_timezone(wall, timezone=tz, ambiguous="earliest", nonexistent="raise")
+        return np.asarray(exact.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    except pa.ArrowInvalid:
+        pass
+    early = pc.assume_timezone(wall, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+    late = pc.assume_timezone(wall, timezone=tz, ambiguous="earliest", nonexistent="latest")
+    utc = np.array(early.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    gap = utc != late.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    # `early` of a skipped time is the last second before the change: its wall-clock
+    # time minus itself is the offset before the change
+    before = early.filter(pa.array(gap))
+    offset = pc.local_timestamp(before).cast(pa.int64()).to_numpy(zero_copy_only=False) - (
+        before.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    )
+    utc[gap] = local[gap] - offset
+    return utc
 
 
 def format_duration(seconds: int) -> str:

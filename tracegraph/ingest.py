@@ -35,6 +35,7 @@ from tracegraph._time import (
     FAR_PAST,
     duration_seconds,
     instant_seconds,
+    local_to_utc,
     to_seconds,
 )
 from tracegraph._typing import DurationLike, TableLike
@@ -1322,10 +1323,11 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
                 seconds = np.zeros(n, dtype=np.int64)
                 reason[null] = _R["null_time"]
                 return seconds, reason
-            column = pc.assume_timezone(
-                column, timezone=tz, ambiguous="earliest", nonexistent="earliest"
-            )
-        seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
+            # floored first: no overflow near the ends of a ns column; gaps as _time's
+            local = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
+            seconds = local_to_utc(local, tz)
+        else:
+            seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
     elif pa.types.is_integer(typ):
         seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[unit])
     elif pa.types.is_floating(typ):
@@ -1374,14 +1376,13 @@ def _parse_iso(text: pa.Array, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
         pc.fill_null(pc.starts_with(zone, "-"), False).to_numpy(zero_copy_only=False), -1, 1
     )
     seconds = local_s - sign * (hours * 3600 + minutes * 60)
+    # an offset of 24 hours or more, or of 60 minutes or more, is no offset
+    reason[valid & ~naive & ((hours > 23) | (minutes > 59))] = _R["bad_time"]
     if naive.any():
         if tz is None:
             reason[valid & naive] = _R["naive_time"]
         else:
-            assumed = pc.assume_timezone(
-                local, timezone=tz, ambiguous="earliest", nonexistent="earliest"
-            )
-            seconds = np.where(naive, _int_values(assumed), seconds)
+            seconds = np.where(naive, local_to_utc(local_s, tz), seconds)
     return seconds.astype(np.int64), reason
 
 
