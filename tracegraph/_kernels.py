@@ -1751,7 +1751,8 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
     10**3, 10**6, 10**9), floored to seconds; ``out_* = seconds - origin``, cast to
     the outputs' dtype (the caller checks from the returned range that it fits).
     Returns ``(min start, max start, min end, max end, first row with end < start or
-    -1)`` in seconds (for no rows: largest and smallest int64, and -1).
+    -1)`` in seconds (for no rows: largest and smallest int64, and -1); end < start is
+    compared before flooring.
     """
     lo_s = np.iinfo(np.int64).max
     hi_s = np.iinfo(np.int64).min
@@ -1765,7 +1766,7 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
         hi_s = max(hi_s, s)
         lo_e = min(lo_e, e)
         hi_e = max(hi_e, e)
-        if e < s and bad < 0:
+        if raw_end[i] < raw_start[i] and bad < 0:  # also within a second: 1.7 s to 1.5 s
             bad = i
         out_start[i] = s - origin
         out_end[i] = e - origin

@@ -325,6 +325,8 @@ def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) ->
 
 def instant_seconds(value: Any, name: str) -> int:
     """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds."""
+    if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
+        raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.datetime):

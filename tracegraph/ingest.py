@@ -33,6 +33,8 @@ from tracegraph._time import (
     _UNIT_PER_S,
     FAR_FUTURE,
     FAR_PAST,
+    MAX_TIME,
+    MIN_TIME,
     duration_seconds,
     instant_seconds,
     local_to_utc,
@@ -131,7 +133,11 @@ def clean_stays(stays: TableLike, /, *, tz: str | None = None) -> Stays:
     venue_col = check_id_column(table.column("venue"), "venue", "stays")
     start = to_seconds(table.column("start"), "start", tz)
     end = to_seconds(table.column("end"), "end", tz)
-    bad = np.flatnonzero(end < start)
+    backwards = end < start
+    raw_start, raw_end = table.column("start"), table.column("end")
+    if raw_start.type == raw_end.type and raw_start.type.unit != "s":  # within a second too
+        backwards |= np.asarray(pc.less(raw_end, raw_start).to_numpy(), dtype=np.bool_)
+    bad = np.flatnonzero(backwards)
     if bad.size:
         raise SchemaError(
             f"stays: expected end >= start, found {bad.size} stays ending before they "
@@ -1325,7 +1331,8 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
                 return seconds, reason
             # floored first: no overflow near the ends of a ns column; gaps as _time's
             local = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
-            seconds = local_to_utc(local, tz)
+            far = _out_of_range(local)  # (no zone rules there: set aside below)
+            seconds = np.where(far, local, local_to_utc(np.where(far, 0, local), tz))
         else:
             seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
     elif pa.types.is_integer(typ):
@@ -1346,8 +1353,15 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
     else:
         reason[:] = _R["bad_type"]
         return np.zeros(n, dtype=np.int64), reason
+    # times that no calendar of tracegraph's holds (before the year 1, after 9999)
+    reason[(reason == _OK) & _out_of_range(seconds)] = _R["bad_time"]
     reason[null] = _R["null_time"]
     return np.ascontiguousarray(seconds, dtype=np.int64), reason
+
+
+def _out_of_range(seconds: np.ndarray) -> np.ndarray:
+    """Which epoch ``seconds`` fall outside the years 1 to 9999."""
+    return (seconds < MIN_TIME) | (seconds > MAX_TIME)
 
 
 def _parse_iso(text: pa.Array, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
