@@ -344,10 +344,41 @@ def test_a_damaged_arrow_footer_is_an_error_not_a_pyarrow_traceback(saved):
         open_index(saved, verify=False)
 
 
-def rewrite_manifest(saved, change):
+def rewrite_manifest(saved, change, *, checksum=True):
+    """Change the saved manifest; with ``checksum``, its own checksum follows the change
+    (to reach the checks of the fields behind it)."""
     manifest = json.loads((saved / "manifest.json").read_text())
     change(manifest)
+    if checksum and "manifest_crc32" in manifest:
+        manifest["manifest_crc32"] = _store._manifest_crc(manifest)
     (saved / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.update(bucket_width=60),
+        lambda m: m.update(origin=m["origin"] + 3600),
+        lambda m: m["counts"].update(stays=m["counts"]["stays"]),  # only reformatted: fine
+        lambda m: m.update(manifest_crc32=m["manifest_crc32"] ^ 1),
+    ],
+    ids=["bucket_width", "origin", "same", "crc"],
+)
+def test_an_edited_manifest_fails_its_checksum(saved, index, change, request):
+    # intact files read with an edited bucket_width or origin give wrong answers:
+    # the manifest's own checksum catches the edit, with or without verify
+    rewrite_manifest(saved, change, checksum=False)
+    if request.node.callspec.id.endswith("same"):
+        assert open_index(saved).n_stays == index.n_stays
+        return
+    for verify in (True, False):
+        with pytest.raises(CorruptIndexError, match="does not match its checksum"):
+            open_index(saved, verify=verify)
+
+
+def test_a_manifest_saved_before_its_checksum_opens(saved, index):
+    rewrite_manifest(saved, lambda m: m.pop("manifest_crc32"), checksum=False)
+    assert open_index(saved).n_stays == index.n_stays
 
 
 def test_an_empty_file_that_the_manifest_agrees_with_is_caught(saved):

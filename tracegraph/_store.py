@@ -24,7 +24,8 @@ The manifest (JSON, UTF-8)::
       "counts": {"stays": N, "persons": P, "venues": V, "classes": V * n_classes},
       "id_types": {"persons": "int64", "venues": "string"},
       "checksum": {"algorithm": "crc32", "block_bytes": 67108864},
-      "files": {"start.arrow": {"bytes": 320001234, "crc32": [...]}, ...}
+      "files": {"start.arrow": {"bytes": 320001234, "crc32": [...]}, ...},
+      "manifest_crc32": 123456789           # of all the fields above (sorted, compact JSON)
     }
 
 ``crc32`` lists the CRC-32 of each ``block_bytes`` block of the file, in order, so
@@ -83,6 +84,10 @@ FORMAT_NAME = "tracegraph-index"
 FORMAT_VERSION = 3
 
 _MANIFEST = "manifest.json"
+#: The manifest's field holding the CRC-32 of its other fields (canonical JSON):
+#: every field says how to read the data (an edited ``bucket_width`` or ``origin``
+#: would give wrong answers from intact files). Manifests saved before it have none.
+_MANIFEST_CRC = "manifest_crc32"
 _SUFFIX = ".arrow"
 #: Checksums are kept per block of this many bytes (so that blocks verify in parallel).
 _BLOCK_BYTES = 64 * 1024 * 1024
@@ -217,6 +222,7 @@ def save_index(
                 for name, file in files.items()
             },
         }
+        manifest[_MANIFEST_CRC] = _manifest_crc(manifest)
         with open(tmp / _MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")
@@ -543,6 +549,13 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
             f"({_tracegraph_version()}) reads versions up to {FORMAT_VERSION}; "
             f"upgrade tracegraph to open it"
         )
+    if _MANIFEST_CRC in manifest and manifest[_MANIFEST_CRC] != _manifest_crc(manifest):
+        raise CorruptIndexError(
+            f"{where}: the manifest does not match its checksum `{_MANIFEST_CRC}`: it was "
+            f"changed or damaged after the index was saved (its fields say how to read the "
+            f"data: an edited bucket_width or origin would give wrong answers); save the "
+            f"index again from its stays"
+        )
     for key in ("bucket_width", "origin"):
         if not _is_int(manifest.get(key)) or not -(2**63) <= manifest[key] < 2**63:
             raise CorruptIndexError(
@@ -599,6 +612,13 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
                 f"{where}: expected `files.{name}.crc32` to list {n_blocks} block checksums"
             )
     return manifest
+
+
+def _manifest_crc(manifest: dict[str, Any]) -> int:
+    """CRC-32 of the manifest's fields but its own checksum, as canonical JSON."""
+    fields = {k: v for k, v in manifest.items() if k != _MANIFEST_CRC}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return zlib.crc32(text.encode("ascii"))
 
 
 def _mapping(manifest: dict[str, Any], key: str, where: str) -> dict[str, Any]:
