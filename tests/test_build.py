@@ -929,3 +929,34 @@ def test_an_empty_batch_does_not_fix_the_ids_type(tmp_path):
     pq.write_table(_stays(pa.array(["ann", "bob", "cat"])), tmp_path / "b.parquet")
     index = tg.VenueIndex.from_stays(tmp_path)
     assert index.persons.to_pylist() == ["ann", "bob", "cat"]
+
+
+@pytest.mark.parametrize(
+    ("data", "hint"),
+    [
+        ("polars-lazy", r"got LazyFrame; collect it first"),
+        ("polars-series", r"got Series; pass a table of columns"),
+        ("pandas-series", r"got Series; pass a table of columns"),
+        ("arrow-array", r"got Int64Array; pass a table of columns"),
+        ("tuple", r"or a path to a Parquet/Arrow file or folder.*got tuple$"),
+    ],
+)
+def test_what_is_not_a_table_of_stays_is_named_with_a_hint(data, hint):
+    pl = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    value = {
+        "polars-lazy": lambda: pl.DataFrame({"person": [1]}).lazy(),
+        "polars-series": lambda: pl.Series([1]),
+        "pandas-series": lambda: pd.Series([1]),
+        "arrow-array": lambda: pa.array([1]),
+        "tuple": lambda: ("a.parquet", "b.parquet"),
+    }[data]()
+    with pytest.raises(tg.SchemaError, match=hint):
+        tg.VenueIndex.from_stays(value)
+
+
+def test_a_zone_name_is_checked_even_when_the_times_have_zones():
+    table = _stays(pa.array([1, 2, 3]))
+    with pytest.raises(tg.TimezoneError, match="expected a valid IANA zone name"):
+        tg.VenueIndex.from_stays(table, tz="Asia/Hanoi_typo")
+    assert tg.VenueIndex.from_stays(table, tz="Asia/Ho_Chi_Minh").n_stays == 3

@@ -23,6 +23,7 @@ from tracegraph import _kernels, _read_stays
 from tracegraph._parallel import count_rows, scatter_slices, split_rows
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
+    check_zone,
     duration_seconds,
     format_bytes,
     format_duration,
@@ -203,6 +204,8 @@ class VenueIndex:
         width = duration_seconds(bucket_width, "bucket_width")
         if width <= 0:
             raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
+        if tz is not None:  # checked even when every time has its zone: a typo is an error
+            check_zone(tz)
         if _read_stays.is_source(stays):
             with progress_bar(progress, total=None, desc="reading stays", unit="row") as bar:
                 codes = _read_stays.read_stay_codes(stays, tz=tz, bar=bar)

@@ -174,16 +174,28 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
-    if module == "pandas":
+    name = type(data).__name__
+    frame = hasattr(type(data), "columns")  # a Series, an Array: one column
+    if module == "pandas" and frame:
         return _from_pandas(data, what, columns)
-    if module == "polars" and hasattr(data, "to_arrow"):
+    if module == "polars" and frame and hasattr(type(data), "to_arrow"):
         return data.to_arrow()
-    if hasattr(data, "__arrow_c_stream__"):
+    hint = ""
+    if module == "polars" and hasattr(type(data), "collect"):
+        hint = "; collect it first: frame.collect()"
+    elif isinstance(data, pa.Array | pa.ChunkedArray) or (
+        module in ("pandas", "polars") and not frame
+    ):
+        hint = "; pass a table of columns (a DataFrame), not one column"
+    if not hint and hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
-    raise SchemaError(
-        f"{what}: expected a pyarrow.Table, pandas.DataFrame or polars.DataFrame, "
-        f"got {type(data).__name__}"
-    )
+    expected = "a pyarrow.Table, pandas.DataFrame or polars.DataFrame"
+    if what in ("stays", "scans"):
+        expected += (
+            ", or a path to a Parquet/Arrow file or folder, a pyarrow RecordBatchReader or "
+            "dataset (or a list of these)"
+        )
+    raise SchemaError(f"{what}: expected {expected}, got {name}{hint}")
 
 
 def _from_pandas(frame: Any, what: str, columns: tuple[str, ...]) -> pa.Table:
