@@ -322,17 +322,31 @@ def test_missing_empty_and_corrupt_sources(tmp_path):
 # ----------------------------------------------------------------------------- pieces
 
 
+def _lookups_first(mp: pytest.MonkeyPatch) -> None:
+    """Every text batch looked up on 2 threads before the new ids are encoded."""
+    from tracegraph import ingest
+
+    mp.setenv("TRACEGRAPH_NUM_THREADS", "2")
+    mp.setattr(ingest, "_PARALLEL_LOOKUP_ROWS", 1)
+    mp.setattr(ingest, "_LOOKUP_FIRST_BELOW", 2.0)
+
+
 @settings(max_examples=examples(0.5), deadline=None)
 @given(
     st.lists(
         st.lists(st.one_of(st.integers(-50, 50), st.integers(-(2**62), 2**62)), max_size=40),
         max_size=6,
-    )
+    ),
+    st.booleans(),
 )
-def test_id_codes_are_first_seen_order_dense_or_hashed(batches):
+def test_id_codes_are_first_seen_order_dense_or_hashed(batches, threaded):
+    # hashed batches serially, or looked up on threads first and their new ids after
     codes = _IdCodes(0)
-    for values in batches:
-        codes.append(pa.array(values, pa.int64()))
+    with pytest.MonkeyPatch.context() as mp:
+        if threaded:
+            _lookups_first(mp)
+        for values in batches:
+            codes.append(pa.array(values, pa.int64()))
     seen = list(dict.fromkeys(v for values in batches for v in values))
     flat = [v for values in batches for v in values]
     assert codes.codes.take().tolist() == [seen.index(v) for v in flat]
@@ -345,15 +359,6 @@ _TEXT = st.one_of(
     st.sampled_from(["", "a", "ab", "abc", "abd", "ba", "Đống Đa", "Đống Đá", "x" * 300]),
     st.text(max_size=12),
 )
-
-
-def _lookups_first(mp: pytest.MonkeyPatch) -> None:
-    """Every text batch looked up on 2 threads before the new ids are encoded."""
-    from tracegraph import ingest
-
-    mp.setenv("TRACEGRAPH_NUM_THREADS", "2")
-    mp.setattr(ingest, "_PARALLEL_TEXT_ROWS", 1)
-    mp.setattr(ingest, "_LOOKUP_FIRST_BELOW", 2.0)
 
 
 @settings(max_examples=examples(0.5), deadline=None)
@@ -424,7 +429,7 @@ def test_text_batches_of_known_ids_are_looked_up_on_threads(monkeypatch):
 
     monkeypatch.setattr(_kernels, "encode_bytes", spy)
     rng = np.random.default_rng(5)
-    n = ingest._PARALLEL_TEXT_ROWS
+    n = ingest._PARALLEL_LOOKUP_ROWS
     names = np.array([f"p{i}" for i in range(2 * n)], dtype=object)
     known = [rng.integers(0, n, n) for _ in range(2)]
     batches = [np.arange(n), *known, np.r_[rng.integers(0, n, n - 9), n + np.arange(9)]]
@@ -442,6 +447,23 @@ def test_text_batches_of_known_ids_are_looked_up_on_threads(monkeypatch):
     first = dict.fromkeys(flat.tolist())
     rank = {v: k for k, v in enumerate(first)}
     assert codes.codes.take().tolist() == [rank[v] for v in flat.tolist()]
+
+
+def test_encode_int64_looks_up_without_inserting_then_encodes_the_rows_not_found():
+    slots = np.full(16, -1, np.int32)
+    distinct = np.empty(16, np.int64)
+    out = np.empty(3, np.int32)
+    n = _kernels.encode_int64(np.array([7, -3, 7]), slots, distinct, 0, out, _kernels.ENCODE_ALL)
+    assert (n, out.tolist()) == (2, [0, 1, 0])
+    before = slots.copy()
+    values = np.array([-3, 2**62, 5, 2**62, 7])
+    got = np.full(5, 99, np.int32)
+    missing = _kernels.encode_int64(values, slots, distinct, 2, got, _kernels.LOOKUP_ONLY)
+    assert (missing, got.tolist()) == (3, [1, -1, -1, -1, 0])
+    np.testing.assert_array_equal(slots, before)  # the table only read
+    n = _kernels.encode_int64(values, slots, distinct, 2, got, _kernels.ENCODE_MISSING)
+    assert (n, got.tolist()) == (4, [1, 2, 3, 2, 0])  # found rows kept, new in row order
+    assert distinct[:4].tolist() == [7, -3, 2**62, 5]
 
 
 def test_encode_bytes_looks_up_without_inserting_then_encodes_the_rows_not_found():
@@ -960,3 +982,54 @@ def test_a_zone_name_is_checked_even_when_the_times_have_zones():
     with pytest.raises(tg.TimezoneError, match="expected a valid IANA zone name"):
         tg.VenueIndex.from_stays(table, tz="Asia/Hanoi_typo")
     assert tg.VenueIndex.from_stays(table, tz="Asia/Ho_Chi_Minh").n_stays == 3
+
+
+def _reference_encoding(column: pa.ChunkedArray) -> tuple[list, list]:
+    """encode_ids by definition: the sorted distinct ids, each row's position there."""
+    values = column.to_pylist()
+    ids = sorted(set(values))
+    where = {v: k for k, v in enumerate(ids)}
+    return ids, [where[v] for v in values]
+
+
+@settings(max_examples=examples(0.5), deadline=None)
+@given(
+    st.lists(st.lists(st.integers(-(2**62), 2**62), max_size=30), max_size=4),
+    st.sampled_from([pa.int64(), pa.uint64(), pa.int32()]),
+    st.booleans(),
+)
+def test_encode_ids_of_sparse_integers_sorts_them(chunks, typ, threaded):
+    from tracegraph.ingest import encode_ids
+
+    bits = {pa.int32(): 31, pa.int64(): 62, pa.uint64(): 63}[typ]
+    lo = 0 if typ == pa.uint64() else -(2**bits)
+    chunks = [[lo + (v % 2**bits) for v in c] for c in chunks]
+    column = pa.chunked_array([pa.array(c, typ) for c in chunks], type=typ)
+    with pytest.MonkeyPatch.context() as mp:
+        if threaded:
+            _lookups_first(mp)
+        ids, codes = encode_ids(column)
+    want_ids, want_codes = _reference_encoding(column)
+    assert ids.type == typ
+    assert ids.to_pylist() == want_ids
+    assert codes.tolist() == want_codes
+
+
+@settings(max_examples=examples(0.5), deadline=None)
+@given(
+    st.lists(st.lists(_TEXT, max_size=30), max_size=4),
+    st.sampled_from([pa.string(), pa.large_string()]),
+    st.booleans(),
+)
+def test_encode_ids_of_text_sorts_them(chunks, typ, threaded):
+    from tracegraph.ingest import encode_ids
+
+    column = pa.chunked_array([pa.array(c, typ) for c in chunks], type=typ)
+    with pytest.MonkeyPatch.context() as mp:
+        if threaded:
+            _lookups_first(mp)
+        ids, codes = encode_ids(column)
+    want_ids, want_codes = _reference_encoding(column)
+    assert ids.type == typ
+    assert ids.to_pylist() == want_ids  # (code point order: Arrow's and Python's agree)
+    assert codes.tolist() == want_codes

@@ -314,7 +314,7 @@ def test_encode_int64_gives_first_seen_codes(values):
     slots = np.full(1024, -1, dtype=np.int32)
     distinct = np.empty(values.shape[0], dtype=np.int64)
     out = np.empty(values.shape[0], dtype=np.int32)
-    n = _kernels.encode_int64(values, slots, distinct, 0, out)
+    n = _kernels.encode_int64(values, slots, distinct, 0, out, _kernels.ENCODE_ALL)
     first_seen = list(dict.fromkeys(values.tolist()))
     assert distinct[:n].tolist() == first_seen
     assert out.tolist() == [first_seen.index(v) for v in values.tolist()]

@@ -1488,8 +1488,15 @@ def _mix32(h):  # type: ignore[no-untyped-def]
     return h
 
 
+#: modes of :func:`encode_int64` and :func:`encode_bytes`: encode every row; only
+#: look rows up (threads may look up slices at once); encode the rows not found
+ENCODE_ALL = 0
+LOOKUP_ONLY = 1
+ENCODE_MISSING = 2
+
+
 @_jit
-def encode_int64(values, slots, distinct, n_distinct, out):  # type: ignore[no-untyped-def]
+def encode_int64(values, slots, distinct, n_distinct, out, mode):  # type: ignore[no-untyped-def]
     """Dictionary-encode int64 ``values`` through an open-addressing hash table.
 
     ``slots`` (int32, a power of two long, at most 2**32, ``-1`` for empty) holds codes;
@@ -1498,16 +1505,24 @@ def encode_int64(values, slots, distinct, n_distinct, out):  # type: ignore[no-u
     The caller keeps the table at most half full, so a probe always ends. ``out``
     receives the code of every value, in first-seen order. Returns the new number of
     codes. The slot is the low bits of a 32-bit mix of the value's halves (dense ids
-    spread evenly); collisions probe linearly.
+    spread evenly); collisions probe linearly. ``mode`` as for :func:`encode_bytes`
+    (:data:`LOOKUP_ONLY`: ``out`` -1 for values not in the table, nothing inserted,
+    returns how many; :data:`ENCODE_MISSING`: only rows whose ``out`` is negative).
     """
     mask = slots.shape[0] - 1
     n = n_distinct
+    missing = 0
     for i in range(values.shape[0]):
+        if mode == ENCODE_MISSING and out[i] >= 0:
+            continue
         x = np.int64(values[i])
         j = _mix32((x & _LOW32) ^ _mix32((x >> 32) & _LOW32)) & mask
         while True:
             c = slots[j]
             if c < 0:
+                if mode == LOOKUP_ONLY:
+                    missing += 1
+                    break
                 c = n
                 slots[j] = n
                 distinct[n] = x
@@ -1517,7 +1532,7 @@ def encode_int64(values, slots, distinct, n_distinct, out):  # type: ignore[no-u
                 break
             j = (j + 1) & mask
         out[i] = c
-    return n
+    return missing if mode == LOOKUP_ONLY else n
 
 
 #: FNV-1a, 32 bits: offset basis and prime (the prime is below 2**25: a 32-bit state
@@ -1541,10 +1556,6 @@ _SLOT_OFFSET_MASK = (1 << 40) - 1
 _SLOT_TAG_MASK = (1 << 23) - 1  # 23 bits of tag: slots stay >= 0
 #: rows hashed, and their slots and records fetched, together (see encode_bytes)
 _ENCODE_GROUP = 16
-#: modes of :func:`encode_bytes`
-ENCODE_ALL = 0
-LOOKUP_ONLY = 1
-ENCODE_MISSING = 2
 
 
 @_jit

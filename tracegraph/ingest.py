@@ -307,6 +307,8 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
         dense = _encode_dense_ints(column)
         if dense is not None:
             return dense
+        if column.type != pa.uint64() or pc.max(column).as_py() <= _INT64_MAX:
+            return _encode_hashed_ints(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return _encode_text(column)
     encoded = pc.dictionary_encode(column)
@@ -322,7 +324,7 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return dictionary.take(pa.array(order)), rank[raw_codes]
 
 
-#: Text ids in memory are encoded in slices of this many rows (see `_TextTable.encode`).
+#: Hashed ids in memory are encoded in slices of this many rows (see `_encode_rows`).
 _TEXT_SLICE = 1 << 20
 
 
@@ -351,6 +353,27 @@ def _encode_text(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     rank[order] = np.arange(order.shape[0], dtype=np.int32)
     split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
     return ids.take(pa.array(order)), codes
+
+
+def _encode_hashed_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """:func:`encode_ids` of sparse integer ids (within int64) by the hash table kernel.
+
+    Slices go through :class:`_IdCodes`' hash table as batches read from a file do
+    (once most ids are known, looked up on threads), then the distinct ids are sorted
+    and each code replaced by its rank, as after Arrow's ``dictionary_encode``.
+    """
+    table = _IdCodes(len(column))
+    table.dense = False  # too sparse for a direct table: encode_ids tried it
+    for chunk in column.chunks:
+        for lo in range(0, len(chunk), _TEXT_SLICE):
+            table.append(chunk.slice(lo, _TEXT_SLICE))
+    codes = table.codes.take()
+    ids = np.asarray(table.distinct().to_numpy(zero_copy_only=False), dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(order.shape[0], dtype=np.int32)
+    rank[order] = np.arange(order.shape[0], dtype=np.int32)
+    split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
+    return pa.array(ids[order]).cast(column.type), codes
 
 
 def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | None:
@@ -2609,10 +2632,42 @@ def _too_many_scans(n: int) -> SchemaError:
 
 #: Longest text id (bytes): :func:`tracegraph._kernels.encode_bytes` keeps 4-byte lengths.
 _MAX_ID_BYTES = (1 << 32) - 1
-#: A batch of text ids this long or longer is looked up on threads first, when the
-#: batch before it brought at most this share of new ids (see `_TextTable.encode`).
-_PARALLEL_TEXT_ROWS = 1 << 16
+#: A batch of ids (hashed: text, or sparse integers) this long or longer is looked up
+#: on threads first, when the batch before it brought at most this share of new ids
+#: (see `_encode_rows`).
+_PARALLEL_LOOKUP_ROWS = 1 << 16
 _LOOKUP_FIRST_BELOW = 0.25
+
+
+def _encode_rows(
+    n_rows: int, new_share: float, run: Callable[[int, int, int], int], distinct: Callable[[], int]
+) -> float:
+    """Encode a batch's rows through a hash table kernel, on threads when it pays.
+
+    ``run(mode, a, b)`` runs the kernel (:func:`tracegraph._kernels.encode_int64` or
+    ``encode_bytes``) in ``mode`` on rows ``a..b-1`` and returns the number of rows
+    not found (``LOOKUP_ONLY``); ``distinct()`` is the number of distinct ids. A lookup
+    waits on memory (a random slot, and a record, among millions of ids), so once
+    most ids of a batch are likely known already (the batch before brought at most
+    :data:`_LOOKUP_FIRST_BELOW` new ones: people come back), the rows are first looked
+    up in slices on threads, the table only read, and then the rows not found are
+    encoded in row order: exactly the codes of encoding every row in order. Returns
+    the share of this batch's rows that were new (or a lower bound: its new ids).
+    """
+    n_threads = threads()
+    if n_threads > 1 and n_rows >= _PARALLEL_LOOKUP_ROWS and new_share <= _LOOKUP_FIRST_BELOW:
+        bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
+        with workers(n_threads) as pool:
+            futures = [
+                pool.submit(run, _kernels.LOOKUP_ONLY, a, b) for a, b in itertools.pairwise(bounds)
+            ]
+            missing = sum(int(f.result()) for f in futures)
+        if missing:
+            run(_kernels.ENCODE_MISSING, 0, n_rows)
+        return missing / n_rows
+    before = distinct()
+    run(_kernels.ENCODE_ALL, 0, n_rows)
+    return (distinct() - before) / n_rows
 
 
 class _TextTable:
@@ -2634,11 +2689,7 @@ class _TextTable:
     def encode(self, strings: pa.Array, out: np.ndarray) -> None:
         """Write the codes of ``strings`` (string or large_string, no nulls) to ``out``.
 
-        A lookup waits on memory (a random slot and record among millions of ids), so
-        once most ids of a batch are likely known already (the last batch brought
-        few new ones: people come back), the rows are first looked up in slices on
-        threads, the table only read, and then the rows not found are encoded in row
-        order: the same codes as encoding every row in order.
+        Batches of mostly known ids are looked up on threads first (:func:`_encode_rows`).
         """
         n_rows = len(strings)
         if not n_rows:
@@ -2660,34 +2711,18 @@ class _TextTable:
         if data is None:  # only empty strings
             data = np.empty(0, np.uint8)
         self._reserve(n_rows, int(offsets[-1] - offsets[0]))
-        n_threads = threads()
-        lookup_first = self.new_share <= _LOOKUP_FIRST_BELOW
-        if n_threads > 1 and n_rows >= _PARALLEL_TEXT_ROWS and lookup_first:
-            bounds = [int(x) for x in np.linspace(0, n_rows, n_threads + 1)]
 
-            def look_up(a: int, b: int) -> int:
-                missing, _, _ = _kernels.encode_bytes(
-                    offsets[a : b + 1], data, self.slots, self.records, self.used, self.n,
-                    out[a:b], _kernels.LOOKUP_ONLY,
-                )  # fmt: skip
-                return int(missing)
+        def run(mode: int, a: int, b: int) -> int:
+            found, used, _ = _kernels.encode_bytes(
+                offsets[a : b + 1], data, self.slots, self.records, self.used, self.n,
+                out[a:b], mode,
+            )  # fmt: skip
+            if mode == _kernels.LOOKUP_ONLY:
+                return int(found)
+            self.n, self.used = int(found), int(used)
+            return self.n
 
-            with workers(n_threads) as pool:
-                futures = [pool.submit(look_up, a, b) for a, b in itertools.pairwise(bounds)]
-                missing = sum(f.result() for f in futures)
-            self.new_share = missing / n_rows
-            if not missing:
-                return
-            mode = _kernels.ENCODE_MISSING
-        else:
-            mode = _kernels.ENCODE_ALL
-        n_before = self.n
-        n, used, _ = _kernels.encode_bytes(
-            offsets, data, self.slots, self.records, self.used, self.n, out, mode
-        )
-        self.n, self.used = int(n), int(used)
-        if mode == _kernels.ENCODE_ALL:  # at least this share of the rows were new
-            self.new_share = (self.n - n_before) / n_rows
+        self.new_share = _encode_rows(n_rows, self.new_share, run, lambda: self.n)
 
     def _reserve(self, n_rows: int, n_bytes: int) -> None:
         """Room for ``n_rows`` more ids of ``n_bytes`` more bytes, the slots half full."""
@@ -2742,6 +2777,7 @@ class _IdCodes:
         self.rows = 0
         self.slots = np.empty(0, dtype=np.int32)
         self.ints = np.empty(1 << 11, dtype=np.int64)
+        self.new_share = 1.0  # of the rows of the last hashed batch: new ids (or more)
         self.n_ints = 0
         self.text = _TextTable()
 
@@ -2793,8 +2829,20 @@ class _IdCodes:
                 self.ints,
                 0,
                 np.empty(self.n_ints, dtype=np.int32),
+                _kernels.ENCODE_ALL,
             )
-        self.n_ints = int(_kernels.encode_int64(values, self.slots, self.ints, self.n_ints, out))
+
+        def run(mode: int, a: int, b: int) -> int:
+            found = int(
+                _kernels.encode_int64(
+                    values[a:b], self.slots, self.ints, self.n_ints, out[a:b], mode
+                )
+            )
+            if mode != _kernels.LOOKUP_ONLY:
+                self.n_ints = found
+            return found
+
+        self.new_share = _encode_rows(values.shape[0], self.new_share, run, lambda: self.n_ints)
 
     def _widen(self, lo: int, hi: int) -> bool:
         """Make the direct table cover ``[lo, hi]``; False (hashing from now on) if too sparse."""
