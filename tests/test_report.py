@@ -149,6 +149,23 @@ def test_risk_minutes_and_crowd():
     assert table["crowd"][x] == table["crowd"][y] == 2  # x and y were there with the case
 
 
+def test_crowd_counts_whoever_was_there_whatever_venues_the_cases_skipped():
+    # the case's windows do not include the venue of the highest code ("zoo"): the
+    # crowd's (person, venue) keys once had another width there and were never found
+    rows = [("ann", "cafe", 0, H), ("bob", "cafe", 10 * M, 70 * M), ("cat", "zoo", 0, 100)]
+    assert tg.trace(index_of(rows), ["bob"]).risk()["crowd"].to_pylist() == [1]
+    assert tg.trace(index_of(rows[:2]), ["bob"]).risk()["crowd"].to_pylist() == [1]
+
+
+def test_every_contact_is_in_its_own_crowd():
+    city = tg.synth.generate_city(600, days=2, seed=3)
+    index = tg.VenueIndex.from_stays(city.stays)
+    cases = city.stays["person"].unique()[:5].to_pylist()
+    for tiers in (1, 2):
+        crowd = tg.trace(index, cases, tiers=tiers).risk()["crowd"].to_numpy()
+        assert crowd.size and crowd.min() >= 1
+
+
 def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
     # the case's stay 23:00-01:00 gives (CWA) a window reaching past midnight; the
     # contact's overlap is split at 00:00 UTC and each day scored on its own

@@ -118,6 +118,15 @@ def _raw_windows(trace: Trace, tiers: tuple[_Tier, ...]) -> tuple[np.ndarray, ..
     return tuple(np.concatenate(x) for x in (persons, venues, starts, ends))
 
 
+def _key_width(trace: Trace) -> int:
+    """One more than the largest venue key of the index.
+
+    (person, venue) keys are ``person * width + venue key``: the same in every set of
+    windows, whichever venues it has.
+    """
+    return int(_venue_keys(trace, np.arange(trace.index.n_venues)).max(initial=0)) + 1
+
+
 def _merge(
     trace: Trace,
     tiers: tuple[_Tier, ...],
@@ -127,8 +136,8 @@ def _merge(
     """The tiers' exposure windows merged per venue (and per person if asked)."""
     person, venue, start, end = _raw_windows(trace, tiers)
     key = _venue_keys(trace, venue)
-    if per_person:
-        key = person.astype(np.int64) * (int(key.max(initial=0)) + 1) + key
+    if per_person:  # (person, venue) keys, as _crowds looks them up
+        key = person.astype(np.int64) * _key_width(trace) + key
     order = np.lexsort((start, key))
     group = np.empty(order.shape[0], dtype=np.int64)
     n = int(
@@ -324,7 +333,7 @@ def _crowds(trace: Trace, pairs: _Pairs, first: np.ndarray) -> np.ndarray:
     sp = trace._pairs
     windows = _merge(trace, sp.tiers, per_person=True)
     venue_key = _venue_keys(trace, pairs.venue[first])
-    width = int(_venue_keys(trace, np.arange(trace.index.n_venues)).max(initial=0)) + 1
+    width = _key_width(trace)
     key = pairs.source[first].astype(np.int64) * width + venue_key
     where = _locate(windows, key, pairs.start[first], trace.policy.rule != "half-open")
     needed, inverse = np.unique(where, return_inverse=True)
