@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zoneinfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -181,3 +182,51 @@ def test_build_from_raw_scans_with_quarantine(workdir, tmp_path):
                str(tmp_path / "strict.tgidx"), cwd=workdir)  # fmt: skip
     assert done.returncode == 2
     assert "rejected" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cases_files_with_windows_naive_times_and_bad_rows(workdir):
+    stays = pq.read_table(workdir / "city" / "stays.parquet")
+    case = stays["person"][0].as_py()
+    first = stays["start"][0].as_py()
+    # a window with a start and no end is an error, not a case infectious for all time
+    (workdir / "half.csv").write_text(f"person,start\n{case},{first.isoformat()}\n")
+    done = run("trace", "city.tgidx", "--cases-file", "half.csv", cwd=workdir)
+    assert done.returncode == 2
+    assert "column `end` not found" in done.stderr
+    # naive wall-clock times: --tz names their zone (the advice says so, as a flag)
+    naive = first.replace(tzinfo=None)
+    hanoi = first.astimezone(zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None)
+    text = f"person,start,end\n{case},{naive:%Y-%m-%dT%H:%M:%S},\n"
+    (workdir / "naive.csv").write_text(text)
+    done = run("trace", "city.tgidx", "--cases-file", "naive.csv", cwd=workdir)
+    assert done.returncode == 2
+    assert "pass --tz UTC" in done.stderr and "tz='UTC'" not in done.stderr
+    done = run("trace", "city.tgidx", "--cases-file", "naive.csv", "--tz", "UTC", "--json",
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    window = pa.table({"person": [case], "start": pa.array([first]), "end": pa.nulls(1)})
+    expected = tg.trace(tg.VenueIndex.from_stays(stays), window.cast(
+        pa.schema([("person", stays["person"].type), ("start", pa.timestamp("us", tz="UTC")),
+                   ("end", pa.timestamp("us", tz="UTC"))])))  # fmt: skip
+    assert json.loads(done.stdout)["persons_per_tier"] == {
+        f"F{k}": v for k, v in expected.tier_counts().items()
+    }
+    (workdir / "hanoi.csv").write_text(f"person,start,end\n{case},{hanoi:%Y-%m-%dT%H:%M:%S},\n")
+    done = run("trace", "city.tgidx", "--cases-file", "hanoi.csv", "--tz", "Asia/Ho_Chi_Minh",
+               "--json", cwd=workdir)  # fmt: skip
+    assert json.loads(done.stdout)["persons_per_tier"] == {
+        f"F{k}": v for k, v in expected.tier_counts().items()
+    }
+    # a row Arrow cannot parse is named by its problem, never quoted (ids are personal data)
+    (workdir / "short.csv").write_text(f"person,start,end\n{case},{first.isoformat()}\n")
+    done = run("trace", "city.tgidx", "--cases-file", "short.csv", cwd=workdir)
+    assert done.returncode == 2
+    assert "Expected 3 columns, got 2" in done.stderr
+    assert case not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_advice_in_messages_is_spelled_as_flags(workdir):
+    done = run("trace", "city.tgidx", "--case", "0912345678", cwd=workdir)
+    assert "--unknown keep" in done.stderr and "unknown='keep'" not in done.stderr
+    done = run("build", "city/stays.parquet", "--out", "city.tgidx", cwd=workdir)
+    assert "--overwrite" in done.stderr and "overwrite=True" not in done.stderr

@@ -720,6 +720,32 @@ def test_naive_timestamps_are_accepted_with_tz():
     assert hanoi[0]["bob"] == (1, at("09:30") - 7 * HOUR)
 
 
+def test_naive_case_windows_and_published_windows_are_read_in_tz():
+    """trace() and present_at() read naive window times in tz=, as from_stays does."""
+    stays = stays_of(("ann", "cafe", "09:00", "10:00"), ("bob", "cafe", "09:30", "11:00"))
+    index = tg.VenueIndex.from_stays(table_of(stays))
+    ts = pa.timestamp("s")
+    # ann infectious from 16:45 Hanoi time (09:45 UTC): bob exposed at 09:45 UTC
+    cases = pa.table({"person": ["ann"], "start": pa.array([at("16:45")], ts), "end": [None]})
+    with pytest.raises(tg.TimezoneError, match="pass tz="):
+        tg.trace(index, cases)
+    got = result_to_plain(tg.trace(index, cases, tz="Asia/Ho_Chi_Minh"))
+    assert got[0]["bob"] == (1, at("09:45"))
+    windows = pa.table(
+        {
+            "venue": ["cafe"],
+            "start": pa.array([at("17:30")], ts),
+            "end": pa.array([at("18:00")], ts),
+        }
+    )
+    with pytest.raises(tg.TimezoneError, match="pass tz="):
+        tg.present_at(index, windows)
+    found = tg.present_at(index, windows, tz="Asia/Ho_Chi_Minh")
+    assert found["person"].to_pylist() == ["bob"]  # 10:30-11:00 UTC
+    with pytest.raises(tg.TimezoneError, match="valid IANA zone"):
+        tg.trace(index, ["ann"], tz="Mars/Olympus")
+
+
 def _naive(rows: list[tuple[str, str, str, str]], unit: str = "s") -> pa.Table:
     """Stays (person, venue, start, end) with naive ISO wall-clock times."""
     cols = list(zip(*rows, strict=True))

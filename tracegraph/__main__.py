@@ -190,11 +190,25 @@ def _read_table(path: str) -> pa.Table:
     source = Path(path)
     if not source.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    if source.suffix.lower() == ".csv":
-        import pyarrow.csv as pacsv
+    try:
+        if source.suffix.lower() == ".csv":
+            import pyarrow.csv as pacsv
 
-        return pacsv.read_csv(source)
-    return pq.read_table(source)
+            return pacsv.read_csv(source)
+        return pq.read_table(source)
+    except pa.ArrowInvalid as exc:  # Arrow quotes the offending row: no ids printed
+        raise tg.ScanFileError(
+            f"{path}: cannot read this {'CSV' if source.suffix.lower() == '.csv' else 'Parquet'}"
+            f" file ({_arrow_problem(exc)}); check that every row has the header's columns"
+        ) from None
+
+
+def _arrow_problem(exc: Exception) -> str:
+    """What Arrow could not read, without the row it quotes (ids are personal data)."""
+    import re
+
+    found = [m.group(0) for m in re.finditer(r"Expected \d+ columns, got \d+|Row #\d+", str(exc))]
+    return "; ".join(found) or "a value it could not parse"
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -250,7 +264,7 @@ def _key(args: argparse.Namespace) -> bytes | None:
 def _cases(args: argparse.Namespace, index: tg.VenueIndex) -> pa.Table | list[object]:
     if args.cases_file:
         table = _read_table(args.cases_file)
-        if {"start", "end"} <= set(table.column_names):
+        if {"start", "end"} & set(table.column_names):  # a window, whole or not (trace checks)
             return table
         if "person" not in table.column_names:
             raise tg.SchemaError(
@@ -277,7 +291,7 @@ def _trace_cmd(args: argparse.Namespace) -> int:
     result = tg.trace(
         index, cases, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
         latency=args.latency, infectious_for=args.infectious_for, unknown=args.unknown,
-        policy=args.policy, cumulative=args.cumulative,
+        policy=args.policy, cumulative=args.cumulative, tz=args.tz,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     files = {}
@@ -317,7 +331,7 @@ def _loi_cmd(args: argparse.Namespace) -> int:
     cases = _cases(args, index)
     result = tg.trace(
         index, cases, min_overlap=args.min_overlap, linger=args.linger, policy=args.policy,
-        unknown=args.unknown,
+        unknown=args.unknown, tz=args.tz,
     )  # fmt: skip
     loi = result.locations_of_interest()
     path = tg.write_table(loi, args.out) if args.out else None
@@ -339,7 +353,9 @@ def _loi_cmd(args: argparse.Namespace) -> int:
 def _present_cmd(args: argparse.Namespace) -> int:
     index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
     windows = _read_table(args.windows)
-    found = tg.present_at(index, windows, policy=args.policy, min_overlap=args.min_overlap)
+    found = tg.present_at(
+        index, windows, policy=args.policy, min_overlap=args.min_overlap, tz=args.tz
+    )
     path = tg.write_table(found, args.out) if args.out else None
     summary = {
         "windows": windows.num_rows,
@@ -465,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--risk", action="store_true", help="also write risk per contact")
     tr.add_argument("--loi", action="store_true", help="also write locations of interest")
     tr.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    tr.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
     tr.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     tr.add_argument("--json", action="store_true", help="print a JSON summary")
     tr.set_defaults(func=_trace_cmd)
@@ -478,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     loi.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
     _policy_arg(loi)
     loi.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    loi.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
     loi.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     loi.add_argument("--json", action="store_true", help="print a JSON summary")
     loi.set_defaults(func=_loi_cmd)
@@ -488,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     present.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
     _policy_arg(present)
     present.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    present.add_argument("--tz", default=None, help="zone of naive times in the windows")
     present.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     present.add_argument("--json", action="store_true", help="print a JSON summary")
     present.set_defaults(func=_present_cmd)
@@ -514,6 +533,18 @@ def _policy_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The library's advice in its messages, as the command line's options say it.
+_FLAGS = {
+    "overwrite=True": "--overwrite",
+    "unknown='keep'": "--unknown keep",
+    "unknown='drop'": "--unknown drop",
+    "errors='quarantine'": "--quarantine",
+    "pass tz='UTC' (or the zone the times were recorded in, e.g. tz='Asia/Ho_Chi_Minh')": (
+        "pass --tz UTC (or the zone the times were recorded in, e.g. --tz Asia/Ho_Chi_Minh)"
+    ),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -523,6 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (tg.TracegraphError, OSError, ValueError) as exc:
         # one line, no traceback: the message says what was expected and what was found
         message = " ".join(str(exc).split())
+        for python, flag in _FLAGS.items():  # advice given as the command line spells it
+            message = message.replace(python, flag)
         print(f"tracegraph {args.command}: error: {message}", file=sys.stderr)
         return 2
     return code

@@ -38,6 +38,7 @@ from tracegraph._progress import progress_bar
 from tracegraph._time import (
     FAR_FUTURE,
     FAR_PAST,
+    check_zone,
     duration_seconds,
     seconds_to_timestamp,
     to_seconds,
@@ -84,6 +85,7 @@ def trace(
     policy: str | MatchPolicy = "tracegraph",
     cumulative: bool = False,
     unknown: UnknownCases = "raise",
+    tz: str | None = None,
     progress: bool | None = None,
 ) -> Trace:
     """Trace the contacts of ``cases`` through ``index``, tier by tier.
@@ -122,6 +124,9 @@ def trace(
         What to do with a case id that is not in the index: raise
         :class:`~tracegraph.errors.PersonNotFound`, keep it as a tier-0 case with no
         stays, or drop it.
+    tz : str, optional
+        The zone to read naive (zone-less) ``start``/``end`` of a cases table in,
+        e.g. ``"Asia/Ho_Chi_Minh"``; naive times are an error without it.
     progress : bool, optional
         Show a progress bar, one step per tier (``None``: the global setting, see
         :func:`tracegraph.set_progress`).
@@ -195,7 +200,9 @@ def trace(
     _check_policy_args(match, min_overlap=overlap_s, linger=linger_s)
     if not isinstance(cumulative, bool):
         raise TypeError(f"`cumulative`: expected a bool, got {type(cumulative).__name__}")
-    resolved = _resolve_cases(index, cases, unknown)
+    if tz is not None:
+        check_zone(tz)
+    resolved = _resolve_cases(index, cases, unknown, tz)
     return _trace_codes(
         index,
         resolved,
@@ -230,6 +237,7 @@ def present_at(
     *,
     policy: str | MatchPolicy = "tracegraph",
     min_overlap: DurationLike = 0,
+    tz: str | None = None,
 ) -> pa.Table:
     """Everyone present at the given venues during the given windows.
 
@@ -242,7 +250,8 @@ def present_at(
         The stays to search.
     windows : table
         pyarrow, pandas or polars table with columns ``venue``, ``start``, ``end``
-        (zone-aware timestamps; ``end >= start``). Other columns are ignored.
+        (timestamps, zone-aware or read in ``tz``; ``end >= start``). Other columns
+        are ignored.
     policy : str or MatchPolicy, default "tracegraph"
         How a stay matches a window (half-open or closed intervals, arrival instant,
         case-insensitive venue ids) and how minutes are rounded. The windows are
@@ -250,6 +259,9 @@ def present_at(
         (e.g. CWA's) applies in :func:`trace`, not here.
     min_overlap : duration, default 0
         Minimum overlap of a stay with a window.
+    tz : str, optional
+        The zone to read naive (zone-less) window times in, e.g.
+        ``"Asia/Ho_Chi_Minh"``; naive times are an error without it.
 
     Returns
     -------
@@ -311,11 +323,13 @@ def present_at(
         column = table.column(name)
         if not pa.types.is_timestamp(column.type) or column.null_count:
             raise SchemaError(
-                f"windows: column `{name}`: expected zone-aware timestamps without nulls, "
+                f"windows: column `{name}`: expected timestamps without nulls, "
                 f"got {column.type} with {column.null_count} nulls"
             )
-    w0 = to_seconds(table.column("start"), "start", None)
-    w1 = to_seconds(table.column("end"), "end", None)
+    if tz is not None:
+        check_zone(tz)
+    w0 = to_seconds(table.column("start"), "start", tz)
+    w1 = to_seconds(table.column("end"), "end", tz)
     bad = np.flatnonzero(w1 < w0)
     if bad.size:
         raise SchemaError(
@@ -1525,7 +1539,9 @@ def _exposure_intervals(
 # --------------------------------------------------------------------------- cases
 
 
-def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cases:
+def _resolve_cases(
+    index: VenueIndex, cases: Any, unknown: UnknownCases, tz: str | None = None
+) -> _Cases:
     if isinstance(cases, str | bytes):
         raise SchemaError(
             "`cases`: expected an iterable of person ids or a table, got a single "
@@ -1542,8 +1558,8 @@ def _resolve_cases(index: VenueIndex, cases: Any, unknown: UnknownCases) -> _Cas
         ids = table.column("person").combine_chunks()
         if ids.null_count:
             raise SchemaError(f"cases: column `person`: expected no nulls, found {ids.null_count}")
-        w0 = _window_bound(table.column("start"), "start", FAR_PAST)
-        w1 = _window_bound(table.column("end"), "end", FAR_FUTURE)
+        w0 = _window_bound(table.column("start"), "start", FAR_PAST, tz)
+        w1 = _window_bound(table.column("end"), "end", FAR_FUTURE, tz)
         bad = np.flatnonzero(w1 < w0)
         if bad.size:
             raise SchemaError(
@@ -1600,8 +1616,10 @@ def _is_table(obj: Any) -> bool:
     return module in {"pandas", "polars"} and hasattr(obj, "columns")
 
 
-def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.ndarray:
-    """Window bound in epoch seconds; nulls mean an open side."""
+def _window_bound(
+    column: pa.ChunkedArray, name: str, open_value: int, tz: str | None = None
+) -> np.ndarray:
+    """Window bound in epoch seconds; nulls mean an open side (naive times read in ``tz``)."""
     if pa.types.is_null(column.type):  # e.g. pandas' [None]: the side is open for all
         return np.full(len(column), open_value, dtype=np.int64)
     if not pa.types.is_timestamp(column.type):
@@ -1609,9 +1627,9 @@ def _window_bound(column: pa.ChunkedArray, name: str, open_value: int) -> np.nda
     mask = column.is_null().to_numpy(zero_copy_only=False)
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))
-        values = to_seconds(filled, name, None)
+        values = to_seconds(filled, name, tz)
         return np.where(mask, open_value, values)
-    return to_seconds(column, name, None)
+    return to_seconds(column, name, tz)
 
 
 # --------------------------------------------------------------------------- result
