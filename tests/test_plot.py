@@ -188,6 +188,26 @@ def test_timeline_of_a_person_not_traced_or_without_stays(odd: tg.Trace) -> None
     assert ax.get_title().startswith("F0 (case) · 0 stays")
 
 
+def test_timeline_under_casefold_puts_exposures_on_the_persons_own_venue_rows() -> None:
+    ts = pa.timestamp("s", tz="UTC")
+    stays = pa.table(
+        {
+            "person": ["ann", "bob"],
+            "venue": ["cafe", "CAFE"],
+            "start": pa.array([0, 600], ts),
+            "end": pa.array([3600, 4200], ts),
+        }
+    )
+    result = tg.trace(tg.VenueIndex.from_stays(stays), ["ann"], policy="nhs-ios")
+    for person, gid in (("ann", tgplot.GID_EXPOSING), ("bob", tgplot.GID_EXPOSED)):
+        ax = plot_timeline(result, person)
+        render(ax.figure)
+        assert len(patches(ax, tgplot.GID_STAY)) == 1
+        (bar,) = patches(ax, gid)  # on the person's one venue row (row 0), above or below
+        assert abs(bar.get_y() + bar.get_height() / 2) == pytest.approx(0.175)
+        plt.close(ax.figure)
+
+
 @pytest.mark.parametrize("person", ["secret-id-123", 123456789, object(), None])
 def test_timeline_unknown_person_raises_without_the_id(odd: tg.Trace, person: Any) -> None:
     with pytest.raises(tg.PersonNotFound) as info:

@@ -311,3 +311,45 @@ def test_clusters_match_connected_components(city, data):
     assert {frozenset(v) for v in got.values()} == expected
     sizes = sorted((len(v) for v in got.values()), reverse=True)
     assert [len(got[c]) for c in sorted(got)] == sizes  # cluster 0 is the largest
+
+
+def test_views_under_casefold_treat_venue_ids_differing_in_case_as_one_venue():
+    rows = [("ann", "cafe", 0, H), ("bob", "CAFE", 10 * M, 70 * M), ("cat", "Cafe", 0, 5 * M)]
+    result = tg.trace(index_of(rows), ["ann"], policy="nhs-ios")
+    venues = result.venues().to_pydict()
+    assert venues["venue"] == ["CAFE"]  # one row, named by its first id in code order
+    assert (venues["exposed"], venues["cases"]) == ([2], [1])
+    loi = result.locations_of_interest()
+    assert loi.num_rows == 1
+
+
+def test_clusters_sort_integer_ids_by_value():
+    rows = [(95, 1, 0, H), (132, 1, 10 * M, 70 * M), (7, 2, 0, H)]
+    table = tg.clusters(index_of(rows), [95, 132, 7])
+    by_cluster = {}
+    for p, c in zip(table["person"].to_pylist(), table["cluster"].to_pylist(), strict=True):
+        by_cluster.setdefault(c, []).append(p)
+    assert all(ps == sorted(ps) for ps in by_cluster.values())  # 95 before 132, not as text
+    assert sorted(map(sorted, by_cluster.values())) == [[7], [95, 132]]
+
+
+def test_explain_a_case_kept_without_stays():
+    result = tg.trace(index_of([("ann", "cafe", 0, H)]), ["ann", "zed"], unknown="keep")
+    explained = result.explain("zed")
+    assert "zed is a case (F0)" in explained.text and explained.table.num_rows == 0
+    with pytest.raises(tg.PersonNotFound):
+        result.explain("nobody")
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_top_venue_counts_must_be_whole_and_not_negative(bad):
+    result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 0, H)]), ["ann"])
+    for view in (result.first_exposure_venues, result.top_venues):
+        with pytest.raises(ValueError, match="expected an int >= 0"):
+            view(bad)
+    assert result.top_venues(0).num_rows == 0
+
+
+def test_repr_of_a_trace_without_cases():
+    result = tg.trace(index_of([("ann", "cafe", 0, H)]), ["zed"], unknown="drop")
+    assert repr(result) == "Trace(0 persons: no cases; policy tracegraph)"

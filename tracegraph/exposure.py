@@ -1609,6 +1609,12 @@ def _resolve_cases(
     )
 
 
+def _check_count(n: Any, name: str) -> None:
+    """A ``ValueError`` unless ``n`` is an int >= 0 (a negative slice would drop rows)."""
+    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"`{name}`: expected an int >= 0, got {n!r}")
+
+
 def _is_table(obj: Any) -> bool:
     if isinstance(obj, pa.Table | pa.RecordBatch):
         return True
@@ -1940,7 +1946,7 @@ class Trace:
 
     def __repr__(self) -> str:
         counts = self.tier_counts()
-        tiers = ", ".join(f"F{k}={n}" for k, n in counts.items())
+        tiers = ", ".join(f"F{k}={n}" for k, n in counts.items()) or "no cases"
         return f"Trace({self.contacts.num_rows} persons: {tiers}; policy {self.policy.name})"
 
     def first_exposure_venues(self, n: int = 5) -> pa.Table:
@@ -1970,6 +1976,7 @@ class Trace:
         ...     result.tier_counts().get(1, 0))
         True
         """
+        _check_count(n, "n")
         venue = self._pairs.code_first_venue
         venue = venue[(venue >= 0) & (self._pairs.code_tier > 0)]
         counts = np.bincount(venue, minlength=self.index.n_venues)
@@ -2002,6 +2009,7 @@ class Trace:
         >>> tg.trace(index, [first]).top_venues(3).column_names
         ['venue', 'pairs']
         """
+        _check_count(n, "n")
         counts = self._pairs.venue_counts()
         busiest = np.argsort(-counts, kind="stable")[:n]
         busiest = busiest[counts[busiest] > 0]

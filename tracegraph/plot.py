@@ -159,8 +159,14 @@ def plot_timeline(
         stays = _STAYS_SCHEMA.empty_table()
         incoming = outgoing = _EDGES_SCHEMA.empty_table()
 
-    # one row per venue, in order of first visit; row 0 at the top
-    venues: list[Any] = list(dict.fromkeys(stays["venue"].to_pylist()))
+    # one row per venue, in order of first visit; row 0 at the top. Under a casefold
+    # policy an exposure's venue id may differ in case from the person's own stay's
+    folded = trace.policy.venue_match == "casefold"
+
+    def fold(v: Any) -> Any:
+        return v.casefold() if folded and isinstance(v, str) else v
+
+    venues: list[Any] = list(dict.fromkeys(fold(v) for v in stays["venue"].to_pylist()))
     row_of = {v: len(venues) - 1 - i for i, v in enumerate(venues)}
 
     if ax is None:
@@ -168,7 +174,7 @@ def plot_timeline(
     assert ax is not None  # for mypy: set above when it was None
 
     def spans(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = np.array([row_of[v] for v in table["venue"].to_pylist()], dtype=np.float64)
+        rows = np.array([row_of[fold(v)] for v in table["venue"].to_pylist()], dtype=np.float64)
         left = _datenums(to_seconds(table["start"], "start", None))
         right = _datenums(to_seconds(table["end"], "end", None))
         return rows, left, right - left

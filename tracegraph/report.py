@@ -30,7 +30,7 @@ from tracegraph import _html, _kernels
 from tracegraph._time import format_instant, seconds_to_timestamp
 from tracegraph._typing import TableLike
 from tracegraph.errors import PersonNotFound, SchemaError
-from tracegraph.ingest import as_arrow_table
+from tracegraph.ingest import as_arrow_table, ids_array
 from tracegraph.policy import CWA_WEIGHTS
 
 if TYPE_CHECKING:
@@ -395,13 +395,14 @@ def explain(trace: Trace, person: Any) -> Explanation:
     """See :meth:`tracegraph.Trace.explain`."""
     index = trace.index
     sp = trace._pairs
-    code = int(index.person_codes(pa.array([person]))[0])
-    if code < 0 or sp.tier[code] < 0:
+    code = int(index.person_codes(ids_array([person], index.persons.type, "`person`"))[0])
+    kept = code < 0 and _is_kept_case(trace, person)  # unknown="keep": a case with no stays
+    if not kept and (code < 0 or sp.tier[code] < 0):
         raise PersonNotFound(
             "the person is not in this trace (neither a case nor a traced contact); "
             "check the id, or trace more tiers"
         )
-    tier = int(sp.tier[code])
+    tier = 0 if kept else int(sp.tier[code])
     rows: list[int] = []
     pairs = _all_pairs(trace, range(1, tier + 1))
     if tier > 0:
@@ -427,6 +428,8 @@ def explain(trace: Trace, person: Any) -> Explanation:
             "tier": pa.array(pairs.tier[take], pa.int8()),
         }
     )
+    if kept:
+        return Explanation(table, f"{person} is a case (F0), with no stays in the index.")
     name = index.persons[code].as_py()
     if tier == 0:
         return Explanation(table, f"{name} is a case (F0).")
@@ -441,6 +444,17 @@ def explain(trace: Trace, person: Any) -> Explanation:
     return Explanation(table, "\n".join(lines))
 
 
+def _is_kept_case(trace: Trace, person: Any) -> bool:
+    """Whether ``person`` is a case the trace kept without stays (``unknown="keep"``)."""
+    contacts = trace.contacts
+    cases = contacts.filter(pc.equal(contacts["tier"], 0))["person"]
+    try:
+        wanted = ids_array([person], cases.type, "`person`")
+    except SchemaError:
+        return False
+    return bool(pc.any(pc.is_in(cases, value_set=wanted)).as_py())
+
+
 # --------------------------------------------------------------------------- venues
 
 
@@ -448,17 +462,23 @@ def venues(trace: Trace) -> pa.Table:
     """See :meth:`tracegraph.Trace.venues`."""
     index = trace.index
     pairs = _all_pairs(trace)
-    n = index.n_venues
-    exposed = _distinct_counts(pairs.venue.astype(np.int64), pairs.target, n)
-    n_pairs = np.bincount(pairs.venue, minlength=n).astype(np.int64)
-    hours = np.bincount(pairs.venue, weights=(pairs.end - pairs.start), minlength=n) / 3600.0
+    # one row per venue as the policy matches venues: under casefold, ids differing
+    # in case are one venue (named by its first id in code order)
+    key_of = _venue_keys(trace, np.arange(index.n_venues))
+    n = int(key_of.max(initial=-1)) + 1
+    name_of = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(name_of, key_of, np.arange(index.n_venues))  # the first code of each key
+    venue_key = key_of[pairs.venue]
+    exposed = _distinct_counts(venue_key, pairs.target, n)
+    n_pairs = np.bincount(venue_key, minlength=n).astype(np.int64)
+    hours = np.bincount(venue_key, weights=(pairs.end - pairs.start), minlength=n) / 3600.0
     person, venue, _, _ = _raw_windows(trace, trace._pairs.tiers[:1])
-    cases = _distinct_counts(venue.astype(np.int64), person, n)
+    cases = _distinct_counts(key_of[venue], person, n)
     keep = np.flatnonzero((exposed > 0) | (cases > 0))
-    order = keep[np.lexsort((keep, -hours[keep], -exposed[keep]))]
+    order = keep[np.lexsort((name_of[keep], -hours[keep], -exposed[keep]))]
     return pa.table(
         {
-            "venue": index.venues.take(pa.array(order)),
+            "venue": index.venues.take(pa.array(name_of[order])),
             "exposed": pa.array(exposed[order], pa.int64()),
             "cases": pa.array(cases[order], pa.int64()),
             "exposure_hours": pa.array(hours[order], pa.float64()),
@@ -571,7 +591,8 @@ def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: 
             clusters_of.append(roots.shape[0] + k)
             sizes.append(1)
             venue_lists.append([])
-    order = sorted(range(len(persons)), key=lambda i: (clusters_of[i], repr(persons[i])))
+    # by cluster, then person id (ids of one type compare; text ids by their text)
+    order = sorted(range(len(persons)), key=lambda i: (clusters_of[i], _sort_key(persons[i])))
     return pa.table(
         {
             "person": pa.array([persons[i] for i in order], type=result.contacts["person"].type),
@@ -583,6 +604,13 @@ def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: 
             ),
         }
     )
+
+
+def _sort_key(person: Any) -> tuple[int, Any]:
+    """Integer ids by value, others by their text (an index's ids all have one type)."""
+    if isinstance(person, int):
+        return (0, person)
+    return (1, str(person))
 
 
 # --------------------------------------------------------------------------- export
