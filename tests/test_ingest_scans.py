@@ -154,6 +154,28 @@ def test_split_at_midnight_in_hanoi():
     assert split.report.closed_by["midnight"] == 1
 
 
+@pytest.mark.parametrize(
+    ("zone", "entry", "midnight"),
+    [
+        # clocks skip 00:00 (to 01:00): the day starts when they skip it, 05:00Z
+        ("America/Havana", "2021-03-13T20:00:00-05:00", "2021-03-14T05:00:00+00:00"),
+        # clocks go back from 01:00 to 00:00: the first of the two midnights
+        ("America/Havana", "2021-11-06T20:00:00-04:00", "2021-11-07T04:00:00+00:00"),
+        # Samoa skipped 30 December 2011 whole: the next day starts at the jump
+        ("Pacific/Apia", "2011-12-29T20:00:00-10:00", "2011-12-30T10:00:00+00:00"),
+        ("Europe/Berlin", "2021-03-27T20:00:00+01:00", "2021-03-27T23:00:00+00:00"),
+    ],
+)
+def test_split_at_midnight_where_clocks_change_at_midnight(zone, entry, midnight):
+    raw = pa.table({"person": ["ann"], "venue": ["cafe"], "time": [entry]})
+    kw = {"now": "2030-01-01T00:00:00Z", "not_before": "2000-01-01T00:00:00Z"}
+    options = {"default_dwell": "8h", "split_at_midnight": zone}
+    stays = tg.scans_to_stays(read_scans(raw, **kw), **options).stays
+    assert [t.isoformat() for t in stays["end"].to_pylist()] == [midnight]
+    index, _ = tg.VenueIndex.from_scans(raw, **kw, **options)
+    assert index.stays_of("ann")["end"].to_pylist() == stays["end"].to_pylist()
+
+
 def test_midnight_does_not_cut_a_stay_closed_by_its_exit():
     start = 16 * H  # 23:00 in Hanoi
     rows = [("ann", "cafe", start, "entry"), ("ann", "cafe", start + 2 * H, "exit")]
@@ -1228,3 +1250,34 @@ def test_now_or_not_before_of_nat_is_an_error_not_every_row_rejected(nat):
     for name in ("now", "not_before"):
         with pytest.raises(tg.SchemaError, match=rf"`{name}`: expected a time, got NaT"):
             read_scans(raw, **{name: value})
+
+
+@pytest.mark.parametrize("zone", [None, "Asia/Ho_Chi_Minh", "America/Havana"])
+def test_a_stay_from_a_scan_at_the_end_of_9999_ends_within_it(zone):
+    raw = pa.table({"person": ["ann"], "venue": ["cafe"], "time": ["9999-12-31T23:59:00Z"]})
+    stays = tg.scans_to_stays(read_scans(raw, now=10**12), split_at_midnight=zone).stays
+    assert [t.isoformat() for t in stays["end"].to_pylist()] == ["9999-12-31T23:59:59+00:00"]
+    index, _ = tg.VenueIndex.from_scans(raw, now=10**12, split_at_midnight=zone)
+    assert repr(index) and index.stays_of("ann")["end"].to_pylist() == stays["end"].to_pylist()
+
+
+def test_a_venue_dwell_table_of_a_fraction_of_a_second_is_refused():
+    table = pa.table({"venue": ["cafe"], "default_dwell": pa.array([1500], pa.duration("ms"))})
+    with pytest.raises(tg.DurationError, match="whole seconds"):
+        to_stays([("ann", "cafe", 0, "entry")], venue_dwell=table)
+    table = pa.table({"venue": ["cafe"], "default_dwell": pa.array([2000], pa.duration("ms"))})
+    assert plain(to_stays([("ann", "cafe", 0, "entry")], venue_dwell=table))[0][3] == 2
+
+
+def test_naive_now_and_not_before_are_read_in_tz():
+    # a scan at 03:00 Hanoi time on 1 September (20:00 UTC the day before)
+    raw = pa.table({"person": ["ann"], "venue": ["cafe"], "time": ["2021-09-01T03:00:00"]})
+    kw = {"tz": "Asia/Ho_Chi_Minh", "now": "2022-01-01T00:00:00"}
+    for not_before in ("2021-09-01T00:00:00", dt.datetime(2021, 9, 1), np.datetime64("2021-09-01")):
+        scans = read_scans(raw, not_before=not_before, **kw)
+        assert scans.table.num_rows == 1  # midnight in Hanoi: the scan is after it
+    late = read_scans(raw, not_before="2021-09-01T04:00:00", errors="quarantine", **kw)
+    assert late.rejected["reason"].to_pylist() == ["too_early"]
+    # without tz, naive bounds are UTC (and the naive scan needs a zone anyway)
+    utc = pa.table({"person": ["ann"], "venue": ["cafe"], "time": ["2021-08-31T20:00:00Z"]})
+    assert read_scans(utc, not_before="2021-08-31T19:59:00", now="2022-01-01").table.num_rows == 1

@@ -323,15 +323,20 @@ def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) ->
     return pa.array(micros, type=pa.timestamp("us", tz="UTC"), mask=mask)
 
 
-def instant_seconds(value: Any, name: str) -> int:
-    """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds."""
+def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
+    """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds.
+
+    A naive one (no zone or offset) is a wall-clock time in ``tz`` (read as
+    :func:`local_to_utc` reads it), or UTC without ``tz``.
+    """
     if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
         raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
+            wall = int(value.replace(tzinfo=dt.UTC).timestamp() // 1)
+            return wall if tz is None else int(local_to_utc(np.array([wall]), tz)[0])
         return int(value.timestamp() // 1)
     if isinstance(value, str):
         text = value.strip()
@@ -341,9 +346,10 @@ def instant_seconds(value: Any, name: str) -> int:
             parsed = dt.datetime.fromisoformat(text)
         except ValueError as exc:
             raise SchemaError(f"`{name}`: expected an ISO-8601 time, got {value!r}") from exc
-        return instant_seconds(parsed, name)
-    if isinstance(value, np.datetime64):
-        return int(value.astype("datetime64[s]").astype(np.int64))
+        return instant_seconds(parsed, name, tz)
+    if isinstance(value, np.datetime64):  # (numpy's are naive)
+        wall = int(value.astype("datetime64[s]").astype(np.int64))
+        return wall if tz is None else int(local_to_utc(np.array([wall]), tz)[0])
     raise SchemaError(
         f"`{name}`: expected a datetime, numpy.datetime64, ISO-8601 str or int seconds, "
         f"got {type(value).__name__}"

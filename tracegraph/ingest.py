@@ -31,7 +31,6 @@ from tracegraph._parallel import split_rows, threads, workers
 from tracegraph._progress import progress_bar
 from tracegraph._time import (
     _UNIT_PER_S,
-    FAR_FUTURE,
     FAR_PAST,
     MAX_TIME,
     MIN_TIME,
@@ -815,7 +814,8 @@ def read_scans(
         :attr:`Scans.rejected` with a ``reason`` (see :data:`REJECT_REASONS`).
     not_before, now : datetime, ISO-8601 str, numpy.datetime64 or int seconds, optional
         Scans before ``not_before`` are rejected (``too_early``), scans after
-        ``now`` (default: the current time) too (``future_time``).
+        ``now`` (default: the current time) too (``future_time``). Naive values are
+        read in ``tz`` (UTC without it).
     tz : str, optional
         Zone of naive times, for sources whose schema names none.
     progress : bool, optional
@@ -942,8 +942,10 @@ def _plan_read(
     default_schema = _DEFAULT_SCHEMA if schema is None else schema
     if not isinstance(default_schema, ScanSchema):
         raise SchemaError(f"`schema`: expected a ScanSchema, got {type(schema).__name__}")
-    now_s = int(time.time()) if now is None else instant_seconds(now, "now")
-    not_before_s = FAR_PAST if not_before is None else instant_seconds(not_before, "not_before")
+    if tz is not None:
+        _check_zone(tz, "tz")
+    now_s = int(time.time()) if now is None else instant_seconds(now, "now", tz)
+    not_before_s = FAR_PAST if not_before is None else instant_seconds(not_before, "not_before", tz)
     inputs = _expand_sources(source, default_schema)
     for inp in inputs:
         zone = inp.schema.tz or tz
@@ -2484,7 +2486,14 @@ def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
     if column.null_count:
         raise SchemaError("venue_dwell: column `default_dwell`: expected no nulls")
     if pa.types.is_duration(typ):
-        values = np.floor_divide(_int_values(column.combine_chunks()), _UNIT_PER_S[typ.unit])
+        raw = _int_values(column.combine_chunks())
+        per_s = _UNIT_PER_S[typ.unit]
+        if np.any(raw % per_s):  # as a mapping's durations are: whole seconds or an error
+            raise DurationError(
+                "venue_dwell: column `default_dwell`: expected whole seconds (tracegraph "
+                "works at one-second resolution), found a fraction of a second"
+            )
+        values = raw // per_s
     elif pa.types.is_integer(typ):
         values = _int_values(column.combine_chunks())
     else:
@@ -2497,12 +2506,28 @@ def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
-    """The first local midnight strictly after each time (far future without a zone)."""
+    """The first instant of the next local day after each time (far future without a zone).
+
+    That is the next local midnight, or, where clocks skip midnight (in zones that
+    change to summer time at 00:00), the instant they skip it at; where midnight
+    happens twice, the first. (Arrow's ``ceil_temporal`` raises on both.) Never after
+    the end of the year 9999, where tracegraph's calendar ends: a stay cut there ends
+    within it (its ``closed_by`` says midnight).
+    """
     if zone is None:
-        return np.full(seconds.shape[0], FAR_FUTURE, dtype=np.int64)
+        return np.full(seconds.shape[0], MAX_TIME, dtype=np.int64)
+    last = seconds
+    seconds = np.minimum(seconds, MAX_TIME - _DAY)  # (a day's room for the zone's rules)
     local = pa.array(seconds, pa.timestamp("s", tz=zone))
-    midnight = pc.ceil_temporal(local, unit="day", ceil_is_strictly_greater=True)
-    return np.ascontiguousarray(_int_values(midnight), dtype=np.int64)
+    wall = _int_values(pc.local_timestamp(local))
+    day = (np.floor_divide(wall, _DAY) + 1) * _DAY  # the next day's 00:00, wall clock
+    midnight = local_to_utc(day, zone)
+    behind = np.flatnonzero(midnight <= seconds)  # (clocks went back over that midnight)
+    while behind.size:
+        day[behind] += _DAY
+        midnight[behind] = local_to_utc(day[behind], zone)
+        behind = behind[midnight[behind] <= seconds[behind]]
+    return np.where(midnight > last, np.minimum(midnight, MAX_TIME), MAX_TIME)
 
 
 # =========================================================================== scans → index
@@ -2513,6 +2538,7 @@ def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
 # squeezed out in place, and stays are written over the scans they came from.
 
 _INT32_MIN = int(np.iinfo(np.int32).min)
+_DAY = 86_400
 _LEAN_SLICE = 1 << 18  # scans per slice of pairing: about 80 bytes of temporaries each
 
 
