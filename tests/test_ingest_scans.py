@@ -1281,3 +1281,29 @@ def test_naive_now_and_not_before_are_read_in_tz():
     # without tz, naive bounds are UTC (and the naive scan needs a zone anyway)
     utc = pa.table({"person": ["ann"], "venue": ["cafe"], "time": ["2021-08-31T20:00:00Z"]})
     assert read_scans(utc, not_before="2021-08-31T19:59:00", now="2022-01-01").table.num_rows == 1
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0]])
+def test_leaving_one_venue_and_entering_the_next_in_the_same_second(order):
+    # at minute resolution this is ordinary: the cafe stay ends at its exit, the shop
+    # stay starts then and gets its dwell; no exit is left without its entry
+    rows = [("ann", "cafe", 0, "entry"), ("ann", "cafe", H, "exit"), ("ann", "shop", H, "entry")]
+    result = to_stays([rows[i] for i in order], default_dwell="30min")
+    assert plain(result) == [
+        ("ann", "cafe", 0, H, "exit"),
+        ("ann", "shop", H, H + 30 * MIN, "default_dwell"),
+    ]
+    assert result.report.exits_without_entry == 0 and result.report.exits_paired == 1
+    raw = scan_table([rows[i] for i in order])
+    index, report = tg.VenueIndex.from_scans(raw, default_dwell="30min", now=NOW)
+    assert index.stays_of("ann").num_rows == 2
+    assert report.stays.exits_without_entry == 0
+
+
+def test_an_entry_and_exit_in_one_second_at_one_venue_are_still_a_zero_length_stay():
+    rows = [("ann", "cafe", 0, "entry"), ("ann", "cafe", 0, "exit"), ("ann", "shop", 0, "entry")]
+    result = to_stays(rows, default_dwell="30min")
+    assert plain(result) == [
+        ("ann", "cafe", 0, 0, "exit"),
+        ("ann", "shop", 0, 30 * MIN, "default_dwell"),
+    ]

@@ -1388,10 +1388,14 @@ def pair_scans(  # type: ignore[no-untyped-def]
     """Turn each entry scan into a stay ``[time[i], end)``.
 
     An entry whose person's next scan is an exit at the same venue ends there (then
-    at most ``max_stay`` later; ``exit_used`` marks that exit). Any other entry
-    lasts ``dwell[i]``, cut at ``start + max_stay``, at ``cap_at[i]`` (local midnight,
-    or a far-future sentinel) and at the person's next scan anywhere; the rule that
-    set the end is recorded, ties going to the earlier rule in that list.
+    at most ``max_stay`` later; ``exit_used`` marks that exit); so does one whose
+    next scans share a second and include such an exit (scans of one second are
+    sorted entries first: leaving one venue and entering the next in the same second
+    closes the first stay at its exit). Any other entry lasts ``dwell[i]``, cut at
+    ``start + max_stay``, at ``cap_at[i]`` (local midnight, or a far-future sentinel)
+    and at the person's next scan anywhere, leaving out exits of its own second that
+    closed an earlier entry; the rule that set the end is recorded, ties going to the
+    earlier rule in that list.
 
     Outputs, caller-allocated with one slot per scan: ``out_scan`` (the entry's
     position), ``out_end``, ``out_closed_by``; ``exit_used`` must start all false.
@@ -1404,10 +1408,18 @@ def pair_scans(  # type: ignore[no-untyped-def]
             continue
         s = time[i]
         has_next = i + 1 < n and person[i + 1] == person[i]
-        if has_next and direction[i + 1] == 1 and venue[i + 1] == venue[i]:
-            e = time[i + 1]
+        paired = -1  # the exit that closes this entry, if any
+        if has_next:
+            k = i + 1
+            while k < n and person[k] == person[i] and time[k] == time[i + 1]:
+                if direction[k] == 1 and venue[k] == venue[i] and not exit_used[k]:
+                    paired = k
+                    break
+                k += 1
+        if paired >= 0:
+            e = time[paired]
             rule = 0
-            exit_used[i + 1] = True
+            exit_used[paired] = True
             if e - s > max_stay:
                 e = s + max_stay
                 rule = 3
@@ -1420,8 +1432,11 @@ def pair_scans(  # type: ignore[no-untyped-def]
             if cap_at[i] < e:
                 e = cap_at[i]
                 rule = 4
-            if has_next and time[i + 1] < e:
-                e = time[i + 1]
+            k = i + 1  # the next scan, but an exit of this second that closed an entry
+            while k < n and person[k] == person[i] and time[k] == s and exit_used[k]:
+                k += 1
+            if k < n and person[k] == person[i] and time[k] < e:
+                e = time[k]
                 rule = 2
         out_scan[n_out] = i
         out_end[n_out] = e

@@ -2113,11 +2113,14 @@ def scans_to_stays(
 
     1. repeats are dropped;
     2. an entry whose person's *next* scan is an exit at the same venue ends at that
-       exit; any other entry gets its dwell, cut at ``max_stay``, at local midnight
-       (with ``split_at_midnight``) and at the person's next scan anywhere (they had
-       left by then). The rule that set the end is recorded (ties: default dwell,
-       then max_stay, midnight, next scan). An exit that closes no entry is reported,
-       not turned into a stay;
+       exit (also when the next scans share a second and one of them is that exit:
+       leaving the cafe and entering the shop at 09:00 closes the cafe stay at 09:00);
+       any other entry gets its dwell, cut at ``max_stay``, at local midnight (with
+       ``split_at_midnight``) and at the person's next scan anywhere (they had left by
+       then; an exit of the entry's own second that closed another stay does not
+       cut it). The rule that set the end is recorded (ties: default dwell, then
+       max_stay, midnight, next scan). An exit that closes no entry is reported, not
+       turned into a stay;
     3. a stay that touches or overlaps the same person's previous stay at the same
        venue is merged into it, unless that one was cut at ``max_stay`` or midnight,
        or the merged stay would be longer than ``max_stay``.
