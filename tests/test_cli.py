@@ -230,3 +230,26 @@ def test_advice_in_messages_is_spelled_as_flags(workdir):
     assert "--unknown keep" in done.stderr and "unknown='keep'" not in done.stderr
     done = run("build", "city/stays.parquet", "--out", "city.tgidx", cwd=workdir)
     assert "--overwrite" in done.stderr and "overwrite=True" not in done.stderr
+
+
+def test_trace_an_index_of_pseudonyms_by_the_cases_real_ids(workdir, tmp_path):
+    import os
+
+    stays = pq.read_table(workdir / "city" / "stays.parquet").slice(0, 3000)
+    scans = stays.select(["person", "venue", "start"]).rename_columns(["person", "venue", "time"])
+    pq.write_table(scans, tmp_path / "scans.parquet")
+    env = {**os.environ, "TG_TEST_KEY": "a long secret key for tests"}
+    done = run("build", str(tmp_path / "scans.parquet"), "--scans", "--pseudonym-key-env",
+               "TG_TEST_KEY", "--out", str(tmp_path / "p.tgidx"), cwd=workdir, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    case = scans["person"][0].as_py()
+    args = ("trace", str(tmp_path / "p.tgidx"), "--case", str(case), "--json")
+    done = run(*args, "--pseudonym-key-env", "TG_TEST_KEY", cwd=workdir, env=env)
+    assert done.returncode == 0, done.stderr
+    index = tg.VenueIndex.open(tmp_path / "p.tgidx")
+    pseudonym = tg.pseudonymize([case], "a long secret key for tests").to_pylist()
+    expected = tg.trace(index, pseudonym).tier_counts()
+    assert json.loads(done.stdout)["persons_per_tier"] == {f"F{k}": v for k, v in expected.items()}
+    assert expected.get(1, 0) > 0
+    done = run(*args, cwd=workdir, env=env)  # without the key the real id is not there
+    assert done.returncode == 2 and "not found" in done.stderr and str(case) not in done.stderr

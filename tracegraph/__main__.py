@@ -262,6 +262,20 @@ def _key(args: argparse.Namespace) -> bytes | None:
 
 
 def _cases(args: argparse.Namespace, index: tg.VenueIndex) -> pa.Table | list[object]:
+    key = _key(args)
+    if key is None:
+        return _plain_cases(args, index)
+    # an index built with a pseudonym key holds pseudonyms: the cases' ids become theirs
+    cases = _plain_cases(args, index, as_text=True)
+    if isinstance(cases, pa.Table):
+        at = cases.column_names.index("person")
+        return cases.set_column(at, "person", tg.pseudonymize(cases["person"], key))
+    return list(tg.pseudonymize(cases, key).to_pylist())
+
+
+def _plain_cases(
+    args: argparse.Namespace, index: tg.VenueIndex, *, as_text: bool = False
+) -> pa.Table | list[object]:
     if args.cases_file:
         table = _read_table(args.cases_file)
         if {"start", "end"} & set(table.column_names):  # a window, whole or not (trace checks)
@@ -274,7 +288,7 @@ def _cases(args: argparse.Namespace, index: tg.VenueIndex) -> pa.Table | list[ob
         return table.column("person").to_pylist()
     if not args.case:
         raise tg.SchemaError("expected cases: give --case ID (repeatable) or --cases-file FILE")
-    if pa.types.is_integer(index.persons.type):
+    if pa.types.is_integer(index.persons.type) and not as_text:
         try:
             return [int(c) for c in args.case]
         except ValueError as exc:
@@ -482,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--loi", action="store_true", help="also write locations of interest")
     tr.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     tr.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
+    tr.add_argument(
+        "--pseudonym-key-env", default=None,
+        help="environment variable holding the key the index's ids were pseudonymized with",
+    )  # fmt: skip
     tr.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     tr.add_argument("--json", action="store_true", help="print a JSON summary")
     tr.set_defaults(func=_trace_cmd)
@@ -496,6 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_arg(loi)
     loi.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
     loi.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
+    loi.add_argument(
+        "--pseudonym-key-env", default=None,
+        help="environment variable holding the key the index's ids were pseudonymized with",
+    )  # fmt: skip
     loi.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     loi.add_argument("--json", action="store_true", help="print a JSON summary")
     loi.set_defaults(func=_loi_cmd)
