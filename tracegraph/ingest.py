@@ -1533,7 +1533,7 @@ def _pseudonym_key(key: bytes | str) -> bytes:
     if len(secret) < 16:
         raise SchemaError(
             f"`pseudonym_key`: expected a secret of at least 16 bytes, got {len(secret)}; "
-            f"use e.g. secrets.token_bytes(32) and keep it safe"
+            f"use e.g. secrets.token_hex(32) (text: fits an environment variable) and keep it safe"
         )
     return secret
 
