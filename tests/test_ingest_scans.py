@@ -839,15 +839,21 @@ def pairing_oracle(scans, *, default_dwell, max_stay, dedupe_within, split_at_mi
                 continue
             kept.append((t, d, v, s))
         stays = []
+        used = set()  # exits that closed an entry
         for i, (t, d, v, _) in enumerate(kept):
             if d != 0:
                 continue
-            nxt = kept[i + 1] if i + 1 < len(kept) else None
-            if nxt is not None and nxt[1] == 1 and nxt[2] == v:
-                end, rule = (
-                    min(nxt[0], t + max_stay),
-                    "exit" if nxt[0] - t <= max_stay else "max_stay",
-                )
+            # the exit at this venue among the next scans of one second, if not used
+            later = kept[i + 1 :]
+            group = [k for k in range(i + 1, len(kept)) if later and kept[k][0] == later[0][0]]
+            exits = [k for k in group if kept[k][1] == 1 and kept[k][2] == v and k not in used]
+            # the next scan, but an exit of this entry's second that closed another entry
+            after = [k for k in range(i + 1, len(kept)) if not (kept[k][0] == t and k in used)]
+            nxt = kept[after[0]] if after else None
+            if exits:
+                used.add(exits[0])
+                x = kept[exits[0]][0]
+                end, rule = (min(x, t + max_stay), "exit" if x - t <= max_stay else "max_stay")
             else:
                 candidates = [(t + default_dwell, "default_dwell"), (t + max_stay, "max_stay")]
                 if split_at_midnight:
