@@ -252,10 +252,11 @@ def test_bad_rows_are_named_by_their_row_in_the_whole_source(tmp_path):
         tg.VenueIndex.from_stays(tmp_path)
 
 
+@pytest.mark.parametrize("naive", [False, True])
 @pytest.mark.parametrize("source", ["table", "parquet"])
-def test_a_stay_ending_before_it_starts_within_one_second_is_refused(tmp_path, source):
+def test_a_stay_ending_before_it_starts_within_one_second_is_refused(tmp_path, source, naive):
     # 1.7 s to 1.5 s floors to [1, 1): compared before flooring, it is refused
-    ts = pa.timestamp("ms", tz="UTC")
+    ts = pa.timestamp("ms", tz=None if naive else "UTC")
     table = stays_table([(1, 10, 0, 3600)] * 3)
     table = table.set_column(2, "start", pa.array([0, 1700, 0], ts))
     table = table.set_column(3, "end", pa.array([3_600_000, 1500, 1999], ts))
@@ -263,10 +264,10 @@ def test_a_stay_ending_before_it_starts_within_one_second_is_refused(tmp_path, s
     if source == "parquet":
         pq.write_table(table, tmp_path / "s.parquet")
         data = tmp_path / "s.parquet"
-    with pytest.raises(tg.SchemaError, match=r"end >= start.*first at row 1"):
-        tg.VenueIndex.from_stays(data)
+    with pytest.raises(tg.SchemaError, match=r"end >= start, found 1 stays.*first at row 1"):
+        tg.VenueIndex.from_stays(data, tz="UTC")
     ok = table.set_column(3, "end", pa.array([3_600_000, 1700, 1999], ts))  # zero length
-    assert tg.VenueIndex.from_stays(ok).n_stays == 3
+    assert tg.VenueIndex.from_stays(ok, tz="UTC").n_stays == 3
 
 
 def test_nulls_are_named_by_row(tmp_path):

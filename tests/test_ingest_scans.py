@@ -164,6 +164,10 @@ def test_split_at_midnight_in_hanoi():
         # Samoa skipped 30 December 2011 whole: the next day starts at the jump
         ("Pacific/Apia", "2011-12-29T20:00:00-10:00", "2011-12-30T10:00:00+00:00"),
         ("Europe/Berlin", "2021-03-27T20:00:00+01:00", "2021-03-27T23:00:00+00:00"),
+        # St John's, 2010-11-07: clocks went from 00:01 back to 23:01, so 00:00 came
+        # twice; after the change (23:30 local) the day ends at the second midnight
+        ("America/St_Johns", "2010-11-07T03:00:00+00:00", "2010-11-07T03:30:00+00:00"),
+        ("America/St_Johns", "2010-11-06T23:00:00+00:00", "2010-11-07T02:30:00+00:00"),
     ],
 )
 def test_split_at_midnight_where_clocks_change_at_midnight(zone, entry, midnight):
@@ -843,13 +847,12 @@ def pairing_oracle(scans, *, default_dwell, max_stay, dedupe_within, split_at_mi
         for i, (t, d, v, _) in enumerate(kept):
             if d != 0:
                 continue
-            # the exit at this venue among the next scans of one second, if not used
-            later = kept[i + 1 :]
-            group = [k for k in range(i + 1, len(kept)) if later and kept[k][0] == later[0][0]]
-            exits = [k for k in group if kept[k][1] == 1 and kept[k][2] == v and k not in used]
             # the next scan, but an exit of this entry's second that closed another entry
             after = [k for k in range(i + 1, len(kept)) if not (kept[k][0] == t and k in used)]
             nxt = kept[after[0]] if after else None
+            # the exit at this venue among the scans of the next scan's second, if not used
+            group = [k for k in after if nxt is not None and kept[k][0] == nxt[0]]
+            exits = [k for k in group if kept[k][1] == 1 and kept[k][2] == v and k not in used]
             if exits:
                 used.add(exits[0])
                 x = kept[exits[0]][0]
@@ -1304,6 +1307,21 @@ def test_leaving_one_venue_and_entering_the_next_in_the_same_second(order):
     index, report = tg.VenueIndex.from_scans(raw, default_dwell="30min", now=NOW)
     assert index.stays_of("ann").num_rows == 2
     assert report.stays.exits_without_entry == 0
+
+
+def test_the_next_venue_after_a_same_second_change_keeps_its_own_exit():
+    rows = [
+        ("ann", "cafe", 0, "entry"),
+        ("ann", "cafe", H, "exit"),
+        ("ann", "shop", H, "entry"),
+        ("ann", "shop", H + 50 * MIN, "exit"),
+    ]
+    result = to_stays(rows, default_dwell="30min")
+    assert plain(result) == [
+        ("ann", "cafe", 0, H, "exit"),
+        ("ann", "shop", H, H + 50 * MIN, "exit"),
+    ]
+    assert (result.report.exits_paired, result.report.exits_without_entry) == (2, 0)
 
 
 def test_an_entry_and_exit_in_one_second_at_one_venue_are_still_a_zero_length_stay():

@@ -205,6 +205,8 @@ def test_timeline_under_casefold_puts_exposures_on_the_persons_own_venue_rows() 
         assert len(patches(ax, tgplot.GID_STAY)) == 1
         (bar,) = patches(ax, gid)  # on the person's one venue row (row 0), above or below
         assert abs(bar.get_y() + bar.get_height() / 2) == pytest.approx(0.175)
+        own = {"ann": "cafe", "bob": "CAFE"}[person]  # the row named by the person's own id
+        assert [t.get_text() for t in ax.get_yticklabels()] == [own]
         plt.close(ax.figure)
 
 

@@ -451,3 +451,15 @@ def test_present_at_matches_oracle_under_every_policy(city, data):
     assert got == present_at_oracle(stays, windows, policy, min_overlap)
     minutes = policy.minutes(np.array([e - s for _, _, _, s, e in got], dtype=np.int64))
     assert sorted(found["overlap_minutes"]) == sorted(minutes.tolist())
+
+
+def test_case_groups_are_computed_once_per_index():
+    index = index_of([("ann", "Café", T10, T11), ("bob", "CAFÉ", T10, T11), ("cat", "bar", 0, 1)])
+    groups = exposure._case_groups(index)
+    assert exposure._case_groups(index) is groups  # kept: risk() and venues() ask often
+    assert (
+        groups.group.tolist()[index.venue_codes(pa.array(["CAFÉ"]))[0]]
+        == groups.group[index.venue_codes(pa.array(["Café"]))[0]]
+    )
+    ids = pa.array(["Straße", "STRASSE", "bar", None, "İ"])
+    assert exposure._casefold(ids).to_pylist() == ["strasse", "strasse", "bar", None, "i̇"]

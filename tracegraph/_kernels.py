@@ -1387,15 +1387,16 @@ def pair_scans(  # type: ignore[no-untyped-def]
 ):
     """Turn each entry scan into a stay ``[time[i], end)``.
 
-    An entry whose person's next scan is an exit at the same venue ends there (then
-    at most ``max_stay`` later; ``exit_used`` marks that exit); so does one whose
-    next scans share a second and include such an exit (scans of one second are
-    sorted entries first: leaving one venue and entering the next in the same second
-    closes the first stay at its exit). Any other entry lasts ``dwell[i]``, cut at
-    ``start + max_stay``, at ``cap_at[i]`` (local midnight, or a far-future sentinel)
-    and at the person's next scan anywhere, leaving out exits of its own second that
-    closed an earlier entry; the rule that set the end is recorded, ties going to the
-    earlier rule in that list.
+    The *next scan* of an entry is the person's next scan, leaving out exits of the
+    entry's own second that closed an earlier entry. An entry whose next scan is an
+    exit at the same venue ends there (then at most ``max_stay`` later;
+    ``exit_used`` marks that exit); so does one whose next scan shares its second
+    with such an exit (scans of one second are sorted entries first: leaving one
+    venue and entering the next in the same second closes the first stay at its
+    exit, and the second stay at its own exit). Any other entry lasts ``dwell[i]``,
+    cut at ``start + max_stay``, at ``cap_at[i]`` (local midnight, or a far-future
+    sentinel) and at its next scan; the rule that set the end is recorded, ties
+    going to the earlier rule in that list.
 
     Outputs, caller-allocated with one slot per scan: ``out_scan`` (the entry's
     position), ``out_end``, ``out_closed_by``; ``exit_used`` must start all false.
@@ -1407,11 +1408,15 @@ def pair_scans(  # type: ignore[no-untyped-def]
         if direction[i] != 0:
             continue
         s = time[i]
-        has_next = i + 1 < n and person[i + 1] == person[i]
-        paired = -1  # the exit that closes this entry, if any
+        # the next scan, but an exit of this entry's second that closed an earlier entry
+        nxt = i + 1
+        while nxt < n and person[nxt] == person[i] and time[nxt] == s and exit_used[nxt]:
+            nxt += 1
+        has_next = nxt < n and person[nxt] == person[i]
+        paired = -1  # the exit that closes this entry, if any: among the next second's scans
         if has_next:
-            k = i + 1
-            while k < n and person[k] == person[i] and time[k] == time[i + 1]:
+            k = nxt
+            while k < n and person[k] == person[i] and time[k] == time[nxt]:
                 if direction[k] == 1 and venue[k] == venue[i] and not exit_used[k]:
                     paired = k
                     break
@@ -1432,11 +1437,8 @@ def pair_scans(  # type: ignore[no-untyped-def]
             if cap_at[i] < e:
                 e = cap_at[i]
                 rule = 4
-            k = i + 1  # the next scan, but an exit of this second that closed an entry
-            while k < n and person[k] == person[i] and time[k] == s and exit_used[k]:
-                k += 1
-            if k < n and person[k] == person[i] and time[k] < e:
-                e = time[k]
+            if has_next and time[nxt] < e:
+                e = time[nxt]
                 rule = 2
         out_scan[n_out] = i
         out_end[n_out] = e

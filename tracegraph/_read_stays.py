@@ -281,6 +281,12 @@ class _Times:
             raw_start, raw_end, per, self.origin, self.start.reserve(n), self.end.reserve(n)
         )
         lo_s, hi_s, lo_e, hi_e, bad = (int(x) for x in found)
+        backwards = raw_end < raw_start  # (the kernel's test: one unit, before flooring)
+        s_col, e_col = batch.column("start"), batch.column("end")
+        if s_col.type == e_col.type and s_col.type.tz is None and s_col.type.unit != "s":
+            # naive times came back floored to seconds: compare them as they were given
+            backwards |= np.asarray(pc.less(e_col, s_col).to_numpy(zero_copy_only=False), bool)
+            bad = int(np.argmax(backwards)) if backwards.any() else -1
         for name, raw, lo, hi in (("start", raw_start, lo_s, hi_s), ("end", raw_end, lo_e, hi_e)):
             if lo < MIN_TIME or hi > MAX_TIME:
                 seconds = _seconds(raw, per)
@@ -290,7 +296,7 @@ class _Times:
                     f"found one out of range at row {row0 + at}"
                 )
         if bad >= 0:
-            n_bad = int(np.count_nonzero(_seconds(raw_end, per) < _seconds(raw_start, per)))
+            n_bad = int(np.count_nonzero(backwards))
             raise SchemaError(
                 f"stays: expected end >= start, found {n_bad} stays ending before they start "
                 f"in the batch at rows {row0}-{row0 + n - 1} (first at row {row0 + bad}); "

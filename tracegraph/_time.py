@@ -256,7 +256,7 @@ def local_to_utc(local: np.ndarray, tz: str) -> np.ndarray:
     wall = pa.array(local, pa.timestamp("s"))
     try:  # the common case: no time in a gap
         exact = pc.assume_timezone(wall, timezone=tz, ambiguous="earliest", nonexistent="raise")
-        return np.asarray(exact.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.array(exact.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
     except pa.ArrowInvalid:
         pass
     early = pc.assume_timezone(wall, timezone=tz, ambiguous="earliest", nonexistent="earliest")
@@ -329,6 +329,8 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
     A naive one (no zone or offset) is a wall-clock time in ``tz`` (read as
     :func:`local_to_utc` reads it), or UTC without ``tz``.
     """
+    if tz is not None:
+        check_zone(tz)
     if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
         raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
     if isinstance(value, int | np.integer) and not isinstance(value, bool):

@@ -1410,23 +1410,33 @@ def _casefold(ids: pa.Array) -> pa.Array:
     """String ids case-folded as Python's ``str.casefold`` does (full Unicode folding).
 
     ASCII ids are lower-cased by Arrow (for them that is the same); only the others go
-    through Python, one distinct id at a time. Arrow's ``utf8_lower`` alone maps
+    through Python. Arrow's ``utf8_lower`` alone maps
     characters one to one ("İ" to "i", "ß" stays "ß"), which is not case folding.
     """
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    ascii_ = pc.fill_null(pc.string_is_ascii(ids), True).to_numpy(zero_copy_only=False)
+    ascii_ = np.asarray(
+        pc.fill_null(pc.string_is_ascii(ids), True).to_numpy(zero_copy_only=False), dtype=bool
+    )
     folded = pc.ascii_lower(ids)
     if ascii_.all():
         return folded
-    other = np.flatnonzero(~ascii_)
-    values = folded.to_pylist()
-    for i, text in zip(other.tolist(), ids.take(pa.array(other)).to_pylist(), strict=True):
-        values[i] = text.casefold()
-    return pa.array(values, type=ids.type)
+    others = ids.filter(pa.array(~ascii_)).to_pylist()  # (an index's venues are distinct)
+    replaced = pa.array([text.casefold() for text in others], type=ids.type)
+    return pc.replace_with_mask(folded, pa.array(~ascii_), replaced)
 
 
 def _case_groups(index: VenueIndex) -> _CaseGroups:
+    """The index's venues grouped by case-folded id (computed once per index, kept)."""
+    cached: _CaseGroups | None = index.__dict__.get("_tracegraph_case_groups")
+    if cached is not None:
+        return cached
+    groups = _fold_groups(index)
+    index.__dict__["_tracegraph_case_groups"] = groups  # the index never changes
+    return groups
+
+
+def _fold_groups(index: VenueIndex) -> _CaseGroups:
     lowered = _casefold(index.venues)
     folded = pc.unique(lowered)
     group = np.asarray(pc.index_in(lowered, folded).to_numpy(zero_copy_only=False), np.int32)

@@ -2526,6 +2526,15 @@ def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
     day = (np.floor_divide(wall, _DAY) + 1) * _DAY  # the next day's 00:00, wall clock
     midnight = local_to_utc(day, zone)
     behind = np.flatnonzero(midnight <= seconds)  # (clocks went back over that midnight)
+    if behind.size:  # a midnight that happens twice: the second, if the time is between
+        again = pc.assume_timezone(
+            pa.array(day[behind], pa.timestamp("s")), timezone=zone, ambiguous="latest",
+            nonexistent="latest",
+        )  # fmt: skip
+        late = _int_values(again)
+        later = late > seconds[behind]
+        midnight[behind[later]] = late[later]
+        behind = behind[~later]
     while behind.size:
         day[behind] += _DAY
         midnight[behind] = local_to_utc(day[behind], zone)

@@ -166,7 +166,10 @@ def plot_timeline(
     def fold(v: Any) -> Any:
         return v.casefold() if folded and isinstance(v, str) else v
 
-    venues: list[Any] = list(dict.fromkeys(fold(v) for v in stays["venue"].to_pylist()))
+    label_of: dict[Any, Any] = {}  # each row named by the person's first id for it
+    for v in stays["venue"].to_pylist():
+        label_of.setdefault(fold(v), v)
+    venues: list[Any] = list(label_of)
     row_of = {v: len(venues) - 1 - i for i, v in enumerate(venues)}
 
     if ax is None:
@@ -219,7 +222,8 @@ def plot_timeline(
     if not venues:
         _note(ax, "no stays in the index")
 
-    ax.set_yticks(list(row_of.values()), labels=[_plain(v) for v in row_of], fontsize="small")
+    labels = [_plain(label_of[v]) for v in row_of]
+    ax.set_yticks(list(row_of.values()), labels=labels, fontsize="small")
     ax.set_ylim(-0.6, max(len(venues), 1) - 0.4)
     ax.set_ylabel("venue")
     _time_axis(ax, zone, "time")
