@@ -993,6 +993,20 @@ def _reference_encoding(column: pa.ChunkedArray) -> tuple[list, list]:
     return ids, [where[v] for v in values]
 
 
+def _check_encode_ids(column: pa.ChunkedArray, threaded: bool) -> None:
+    """encode_ids (serially, or looked up on threads first) against its definition."""
+    from tracegraph.ingest import encode_ids
+
+    with pytest.MonkeyPatch.context() as mp:
+        if threaded:
+            _lookups_first(mp)
+        ids, codes = encode_ids(column)
+    want_ids, want_codes = _reference_encoding(column)
+    assert ids.type == column.type
+    assert ids.to_pylist() == want_ids
+    assert codes.tolist() == want_codes
+
+
 @settings(max_examples=examples(0.5), deadline=None)
 @given(
     st.lists(st.lists(st.integers(-(2**62), 2**62), max_size=30), max_size=4),
@@ -1000,20 +1014,10 @@ def _reference_encoding(column: pa.ChunkedArray) -> tuple[list, list]:
     st.booleans(),
 )
 def test_encode_ids_of_sparse_integers_sorts_them(chunks, typ, threaded):
-    from tracegraph.ingest import encode_ids
-
     bits = {pa.int32(): 31, pa.int64(): 62, pa.uint64(): 63}[typ]
     lo = 0 if typ == pa.uint64() else -(2**bits)
     chunks = [[lo + (v % 2**bits) for v in c] for c in chunks]
-    column = pa.chunked_array([pa.array(c, typ) for c in chunks], type=typ)
-    with pytest.MonkeyPatch.context() as mp:
-        if threaded:
-            _lookups_first(mp)
-        ids, codes = encode_ids(column)
-    want_ids, want_codes = _reference_encoding(column)
-    assert ids.type == typ
-    assert ids.to_pylist() == want_ids
-    assert codes.tolist() == want_codes
+    _check_encode_ids(pa.chunked_array([pa.array(c, typ) for c in chunks], type=typ), threaded)
 
 
 @settings(max_examples=examples(0.5), deadline=None)
@@ -1023,14 +1027,5 @@ def test_encode_ids_of_sparse_integers_sorts_them(chunks, typ, threaded):
     st.booleans(),
 )
 def test_encode_ids_of_text_sorts_them(chunks, typ, threaded):
-    from tracegraph.ingest import encode_ids
-
-    column = pa.chunked_array([pa.array(c, typ) for c in chunks], type=typ)
-    with pytest.MonkeyPatch.context() as mp:
-        if threaded:
-            _lookups_first(mp)
-        ids, codes = encode_ids(column)
-    want_ids, want_codes = _reference_encoding(column)
-    assert ids.type == typ
-    assert ids.to_pylist() == want_ids  # (code point order: Arrow's and Python's agree)
-    assert codes.tolist() == want_codes
+    # (code point order: Arrow's and Python's agree)
+    _check_encode_ids(pa.chunked_array([pa.array(c, typ) for c in chunks], type=typ), threaded)
