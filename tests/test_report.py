@@ -353,3 +353,19 @@ def test_top_venue_counts_must_be_whole_and_not_negative(bad):
 def test_repr_of_a_trace_without_cases():
     result = tg.trace(index_of([("ann", "cafe", 0, H)]), ["zed"], unknown="drop")
     assert repr(result) == "Trace(0 persons: no cases; policy tracegraph)"
+
+
+def test_risk_and_first_exposure_venues_agree_on_a_tie_in_time():
+    # x is exposed at the same instant at two venues by two cases: every view names
+    # the venue of the smallest code ("bar"), as tracing records first venues
+    rows = [
+        ("a", "cafe", 0, H),
+        ("b", "bar", 0, H),
+        ("x", "cafe", 10 * M, H),
+        ("x", "bar", 10 * M, H),
+    ]
+    result = tg.trace(index_of(rows), ["a", "b"])
+    risk = result.risk().to_pydict()
+    assert (risk["venue"], risk["source"]) == (["bar"], ["b"])
+    assert result.first_exposure_venues().to_pydict() == {"venue": ["bar"], "exposed": [1]}
+    assert result.explain("x").table["venue"].to_pylist() == ["bar"]

@@ -179,8 +179,12 @@ def _locate(windows: _Windows, key: np.ndarray, time: np.ndarray, closed: bool) 
 
 
 def _first_exposures(pairs: _Pairs) -> np.ndarray:
-    """Row of each target's first exposure (earliest overlap start; ties: source, venue)."""
-    order = np.lexsort((pairs.venue, pairs.source, pairs.start, pairs.target))
+    """Row of each target's first exposure (earliest overlap start; ties: venue, source).
+
+    Ties in time go to the smallest venue code, as tracing records first venues
+    (:meth:`Trace.first_exposure_venues`), then to the smallest source code.
+    """
+    order = np.lexsort((pairs.source, pairs.venue, pairs.start, pairs.target))
     t = pairs.target[order]
     first = np.r_[True, t[1:] != t[:-1]] if t.shape[0] else np.zeros(0, np.bool_)
     rows: np.ndarray = order[first]
