@@ -235,12 +235,12 @@ def in_zone(column: Any, label: str, tz: str | None) -> Any:
     return pa.array(utc, type=pa.timestamp("s", tz="UTC"), mask=mask)
 
 
-def check_zone(tz: str) -> None:
-    """A :class:`TimezoneError` unless ``tz`` is a zone Arrow knows."""
+def check_zone(tz: str, name: str = "tz") -> None:
+    """A :class:`TimezoneError` unless ``tz`` is a zone Arrow knows (``name``: the argument)."""
     try:
         pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone=tz)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}: {exc}") from exc
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
+        raise TimezoneError(f"`{name}`: expected a valid IANA zone name, got {tz!r}") from exc
 
 
 def local_to_utc(local: np.ndarray, tz: str) -> np.ndarray:

@@ -34,6 +34,7 @@ from tracegraph._time import (
     FAR_PAST,
     MAX_TIME,
     MIN_TIME,
+    check_zone,
     duration_seconds,
     instant_seconds,
     local_to_utc,
@@ -46,7 +47,6 @@ from tracegraph.errors import (
     ScanFileError,
     ScanRowError,
     SchemaError,
-    TimezoneError,
 )
 
 __all__ = [
@@ -943,14 +943,14 @@ def _plan_read(
     if not isinstance(default_schema, ScanSchema):
         raise SchemaError(f"`schema`: expected a ScanSchema, got {type(schema).__name__}")
     if tz is not None:
-        _check_zone(tz, "tz")
+        check_zone(tz, "tz")
     now_s = int(time.time()) if now is None else instant_seconds(now, "now", tz)
     not_before_s = FAR_PAST if not_before is None else instant_seconds(not_before, "not_before", tz)
     inputs = _expand_sources(source, default_schema)
     for inp in inputs:
         zone = inp.schema.tz or tz
         if zone is not None:
-            _check_zone(zone, "tz")
+            check_zone(zone, "tz")
     alias_map = None if aliases is None else _read_aliases(aliases)
     key = None if pseudonym_key is None else _pseudonym_key(pseudonym_key)
     return _ReadPlan(inputs, alias_map, errors, tz, now_s, not_before_s, batch_size, key)
@@ -1269,13 +1269,6 @@ def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
                 f"time=...)"
             )
     return [name for name in columns if name not in keys]
-
-
-def _check_zone(zone: str, name: str) -> None:
-    try:
-        pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone=zone)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
-        raise TimezoneError(f"`{name}`: expected a valid IANA zone name, got {zone!r}") from exc
 
 
 # --------------------------------------------------------------------------- one batch
@@ -2297,7 +2290,7 @@ def _stay_options(
         raise DurationError(f"`max_stay`: expected a positive duration, got {max_stay!r}")
     within_s = duration_seconds(dedupe_within, "dedupe_within", allow_none=True)
     if split_at_midnight is not None:
-        _check_zone(split_at_midnight, "split_at_midnight")
+        check_zone(split_at_midnight, "split_at_midnight")
     return dwell_s, max_s, within_s
 
 
