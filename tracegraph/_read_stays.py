@@ -31,7 +31,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracegraph import _kernels
-from tracegraph._parallel import split_rows
 from tracegraph._progress import _Bar
 from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME, in_zone, require_timestamp
 from tracegraph.errors import ScanFileError, SchemaError
@@ -42,7 +41,9 @@ from tracegraph.ingest import (
     STAY_COLUMNS,
     _Buffer,
     _IdCodes,
+    _renumbered,
     _sniff,
+    _sorted_ids,
     _StayCodes,
     check_id_column,
     data_files,
@@ -417,24 +418,3 @@ def _id_type(seen: list[pa.DataType]) -> pa.DataType:
 
 def _family(typ: pa.DataType) -> str:
     return "integer" if pa.types.is_integer(typ) else "text"
-
-
-def _sorted_ids(codes: _IdCodes, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
-    """The distinct ids sorted (of type ``typ``), and each code's rank."""
-    dense = codes.sorted_dense()
-    if dense is not None:  # integer ids in a direct table: already in order there
-        codes.distinct()  # releases the tables
-        return pa.array(dense[0]).cast(typ), dense[1]
-    ids = codes.distinct()
-    if ids.type != typ:
-        ids = ids.cast(typ)
-    order = pc.array_sort_indices(ids).to_numpy()
-    rank = np.empty(order.shape[0], dtype=np.int32)
-    rank[order] = np.arange(order.shape[0], dtype=np.int32)
-    return ids.take(pa.array(order)), rank
-
-
-def _renumbered(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """``codes`` replaced by their ranks, in place, slices on threads."""
-    split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
-    return codes

@@ -307,9 +307,9 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
         if dense is not None:
             return dense
         if column.type != pa.uint64() or pc.max(column).as_py() <= _INT64_MAX:
-            return _encode_hashed_ints(column)
+            return _encode_hashed(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return _encode_text(column)
+        return _encode_hashed(column)
     encoded = pc.dictionary_encode(column)
     if encoded.num_chunks == 0:
         return pa.array([], type=column.type), np.empty(0, dtype=np.int32)
@@ -324,55 +324,45 @@ def encode_ids(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
 
 
 #: Hashed ids in memory are encoded in slices of this many rows (see `_encode_rows`).
-_TEXT_SLICE = 1 << 20
+_HASHED_SLICE = 1 << 20
 
 
-def _encode_text(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """:func:`encode_ids` of string ids (no nulls) by the byte-string hash table kernel.
+def _encode_hashed(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """:func:`encode_ids` of text or sparse integer ids (within int64) by hash table kernels.
 
-    Slices of the column go through a :class:`_TextTable` as batches read from a file
-    do (once most ids are known, slices are looked up on threads), then the distinct
+    Slices of the column go through :class:`_IdCodes` as batches read from a file do
+    (once most ids are known, slices are looked up on threads), then the distinct
     ids are sorted and each code replaced by its rank, as after Arrow's
     ``dictionary_encode`` (which hashes on one thread, with a slower hash table).
     """
-    table = _TextTable()
-    codes = np.empty(len(column), dtype=np.int32)
-    at = 0
+    table = _IdCodes(len(column))
+    table.dense = False  # integers too sparse for a direct table: encode_ids tried it
     for chunk in column.chunks:
-        for lo in range(0, len(chunk), _TEXT_SLICE):
-            piece = chunk.slice(lo, _TEXT_SLICE)
-            table.encode(piece, codes[at : at + len(piece)])
-            at += len(piece)
-    ids = table.distinct()
-    del table
-    if ids.type != column.type:
-        ids = ids.cast(column.type)
+        for lo in range(0, len(chunk), _HASHED_SLICE):
+            table.append(chunk.slice(lo, _HASHED_SLICE))
+    ids, rank = _sorted_ids(table, column.type)
+    return ids, _renumbered(table.codes.take(), rank)
+
+
+def _sorted_ids(codes: _IdCodes, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """The distinct ids sorted (of type ``typ``), and each code's rank."""
+    dense = codes.sorted_dense()
+    if dense is not None:  # integer ids in a direct table: already in order there
+        codes.distinct()  # releases the tables
+        return pa.array(dense[0]).cast(typ), dense[1]
+    ids = codes.distinct()
+    if ids.type != typ:
+        ids = ids.cast(typ)
     order = pc.array_sort_indices(ids).to_numpy()
     rank = np.empty(order.shape[0], dtype=np.int32)
     rank[order] = np.arange(order.shape[0], dtype=np.int32)
+    return ids.take(pa.array(order)), rank
+
+
+def _renumbered(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """``codes`` replaced by their ranks, in place, slices on threads."""
     split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
-    return ids.take(pa.array(order)), codes
-
-
-def _encode_hashed_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """:func:`encode_ids` of sparse integer ids (within int64) by the hash table kernel.
-
-    Slices go through :class:`_IdCodes`' hash table as batches read from a file do
-    (once most ids are known, looked up on threads), then the distinct ids are sorted
-    and each code replaced by its rank, as after Arrow's ``dictionary_encode``.
-    """
-    table = _IdCodes(len(column))
-    table.dense = False  # too sparse for a direct table: encode_ids tried it
-    for chunk in column.chunks:
-        for lo in range(0, len(chunk), _TEXT_SLICE):
-            table.append(chunk.slice(lo, _TEXT_SLICE))
-    codes = table.codes.take()
-    ids = np.asarray(table.distinct().to_numpy(zero_copy_only=False), dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    rank = np.empty(order.shape[0], dtype=np.int32)
-    rank[order] = np.arange(order.shape[0], dtype=np.int32)
-    split_rows(codes.shape[0], lambda lo, hi: _kernels.renumber(codes[lo:hi], rank))
-    return pa.array(ids[order]).cast(column.type), codes
+    return codes
 
 
 def _encode_dense_ints(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | None:
