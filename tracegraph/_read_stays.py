@@ -282,12 +282,14 @@ class _Times:
             raw_start, raw_end, per, self.origin, self.start.reserve(n), self.end.reserve(n)
         )
         lo_s, hi_s, lo_e, hi_e, bad = (int(x) for x in found)
-        backwards = raw_end < raw_start  # (the kernel's test: one unit, before flooring)
+        sub_second = None  # naive times came back floored: compare them as they were given
         s_col, e_col = batch.column("start"), batch.column("end")
         if s_col.type == e_col.type and s_col.type.tz is None and s_col.type.unit != "s":
-            # naive times came back floored to seconds: compare them as they were given
-            backwards |= np.asarray(pc.less(e_col, s_col).to_numpy(zero_copy_only=False), bool)
-            bad = int(np.argmax(backwards)) if backwards.any() else -1
+            sub_second = np.asarray(pc.less(e_col, s_col).to_numpy(zero_copy_only=False), bool)
+            if sub_second.any():
+                bad = (
+                    int(np.argmax(sub_second)) if bad < 0 else min(bad, int(np.argmax(sub_second)))
+                )
         for name, raw, lo, hi in (("start", raw_start, lo_s, hi_s), ("end", raw_end, lo_e, hi_e)):
             if lo < MIN_TIME or hi > MAX_TIME:
                 seconds = _seconds(raw, per)
@@ -297,6 +299,9 @@ class _Times:
                     f"found one out of range at row {row0 + at}"
                 )
         if bad >= 0:
+            backwards = raw_end < raw_start  # (the kernel's test: one unit, before flooring)
+            if sub_second is not None:
+                backwards |= sub_second
             n_bad = int(np.count_nonzero(backwards))
             raise SchemaError(
                 f"stays: expected end >= start, found {n_bad} stays ending before they start "

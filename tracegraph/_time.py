@@ -226,11 +226,12 @@ def in_zone(column: Any, label: str, tz: str | None) -> Any:
         raw = raw.combine_chunks() if raw.num_chunks else pa.array([], pa.int64())
     values = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=np.int64)
     local = np.floor_divide(values, _UNIT_PER_S[typ.unit])
-    mask = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
-    if isinstance(mask, np.ndarray):
-        mask = np.asarray(mask, dtype=np.bool_)
-    elif mask is not None:  # a ChunkedArray's is_null
-        mask = np.asarray(mask.to_numpy(), dtype=np.bool_)
+    mask = None
+    if column.null_count:
+        null = pc.is_null(column)
+        if isinstance(null, pa.ChunkedArray):
+            null = null.combine_chunks()
+        mask = np.asarray(null.to_numpy(zero_copy_only=False), dtype=np.bool_)
     utc = local_to_utc(local, tz)
     return pa.array(utc, type=pa.timestamp("s", tz="UTC"), mask=mask)
 
