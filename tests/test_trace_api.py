@@ -41,6 +41,40 @@ def test_cases_as_ids_or_as_table_with_open_windows_agree():
     assert by_ids.edges.equals(by_table.edges)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ids: pa.array(ids),
+        lambda ids: pa.chunked_array([ids[:1], ids[1:]]),
+        lambda ids: np.array(ids),
+        lambda ids: pa.array(ids, pa.large_string()),
+        lambda ids: pa.array(ids).dictionary_encode(),  # read id by id
+        lambda ids: np.array(ids, dtype=object),  # read id by id
+    ],
+)
+def test_cases_as_an_arrow_or_numpy_vector_agree_with_a_list(make):
+    index = index_of(ROWS)
+    expected = tg.trace(index, ["ann", "cat"], tiers=2)
+    got = tg.trace(index, make(["ann", "cat"]), tiers=2)
+    assert got.contacts.equals(expected.contacts)
+    assert got.edges.equals(expected.edges)
+
+
+def test_cases_as_vectors_of_integer_ids_and_their_errors():
+    rows = [(i, v, s, e) for (_, v, s, e), i in zip(ROWS, [1, 2, 1, 2, 1, 2, 3, 4], strict=True)]
+    index = index_of(rows)
+    expected = tg.trace(index, [1], tiers=2)
+    for ids in (np.array([1], np.int64), np.array([1], np.uint8), pa.array([1], pa.int16())):
+        assert tg.trace(index, ids, tiers=2).contacts.equals(expected.contacts)
+    assert tg.trace(index, np.array([], np.int64)).contacts.num_rows == 0
+    with pytest.raises(tg.errors.SchemaError, match="found None"):
+        tg.trace(index, pa.array([1, None]))
+    with pytest.raises(tg.errors.PersonNotFound, match="position 1"):
+        tg.trace(index, np.array([1, 99]))
+    kept = tg.trace(index, pa.array([1, 99]), unknown="keep")
+    assert kept.contacts["person"].to_pylist()[:2] == [1, 99]
+
+
 def test_case_window_limits_what_a_case_passes_on():
     index = index_of(ROWS)
     window = pa.table(
