@@ -333,37 +333,68 @@ def test_a_forked_child_makes_its_own_worker_pool():
         assert children.apply_async(_sum_on_workers, (10,)).get(timeout=30) == 45
 
 
-@settings(max_examples=examples(0.3))
+def _packed_brute_force(index, q_venue, q_start, q_end, min_overlap, closed, bits, dtype):
+    """Each person's minimum key over every (query, stay) pair at one venue: no index."""
+    best = np.full(index.n_persons, np.iinfo(dtype).max, dtype=dtype)
+    rows = np.arange(index.n_stays)
+    venue, s, t = index.venue_of(rows), index.start[rows], index.end[rows]
+    matched = np.zeros(index.n_stays, dtype=bool)
+    for v, a, b in zip(q_venue.tolist(), q_start - index.origin, q_end - index.origin, strict=True):
+        here = venue == v
+        o_start, o_end = np.maximum(s, a), np.minimum(t, b)
+        ok = here & ((o_end >= o_start) if closed else (o_end > o_start))
+        ok &= o_end - o_start >= min_overlap
+        key = ((o_start.astype(np.int64) + 1) << bits) | (v if bits else 0)
+        np.minimum.at(best, index.person[ok], key[ok].astype(dtype))
+        matched |= ok
+    return best, int(matched.sum())
+
+
+@settings(max_examples=examples(0.3), deadline=None)
 @given(
     seed=st.integers(0, 2**16),
-    min_overlap=st.sampled_from([0, 1, 600]),
+    min_overlap=st.sampled_from([0, 1, 600, 3000]),
     closed=st.booleans(),
     wide=st.booleans(),
+    piece=st.sampled_from([2, 6, 40]),
 )
-def test_packed_kernel_compiled_for_the_default_rule_equals_its_general_body(
-    seed, min_overlap, closed, wide
-):
-    # the default rule (half-open, no minimum, times only) runs a copy of the body
-    # compiled with those as constants; any rule must give the body's plain answer
-    # times on a 10-minute grid: touching intervals and zero-length stays are common
+def test_packed_kernel_equals_brute_force_over_every_pair(seed, min_overlap, closed, wide, piece):
+    # the packed kernel sweeps each venue's stays once per duration class across the
+    # venue's queries (ascending starts and ends, as merged pieces come; here they may
+    # also overlap, as pieces grown back by a minimum overlap do). Times on a 10-minute
+    # grid: touching intervals and zero-length stays are common; stays of 0-10 hours
+    # fill several duration classes; the default rule runs the copy compiled with
+    # constants, the others the general body
     rng = np.random.default_rng(seed)
     start = 600 * rng.integers(0, 3 * 144, 3_000)
     end = start + 600 * rng.integers(0, 60, 3_000)
     rows = zip(rng.integers(0, 200, 3_000), rng.integers(0, 15, 3_000), start, end, strict=True)
     index = tg.VenueIndex.from_stays(stays_table(list(rows)))
-    q_venue = rng.integers(0, index.n_venues, 300).astype(np.int32)
+    assert index.n_classes >= 4
+    q_venue = np.sort(rng.integers(0, index.n_venues, 300)).astype(np.int32)
     q_start = index.origin + 600 * rng.integers(-6, 3 * 144, 300)
-    q_end = q_start + 600 * rng.integers(0, 24, 300)
+    q_end = q_start + 600 * rng.integers(0, piece, 300)
+    order = np.lexsort((q_start, q_venue))
+    q_start, q_end = q_start[order], q_end[order]
+    for v in np.unique(q_venue):  # ends ascending within each venue
+        at = q_venue == v
+        q_end[at] = np.maximum.accumulate(q_end[at])
     bits, dtype = (_kernels.PACK_SHIFT, np.int64) if wide else (0, np.uint32)
     args = (
         q_venue, q_start, q_end, min_overlap, closed, index.start, index.end, index.person,
         index.class_offsets, index.n_classes, index.origin, index.bucket_width, bits,
     )  # fmt: skip
-    got, want = (np.full(index.n_persons, np.iinfo(dtype).max, dtype=dtype) for _ in range(2))
+    got = np.full(index.n_persons, np.iinfo(dtype).max, dtype=dtype)
     n_got = _kernels.earliest_packed(*args, got)
-    n_want = _kernels._earliest_packed.py_func(*args, want)  # the body as plain Python
-    assert n_got == n_want > 0
+    want, n_want = _packed_brute_force(
+        index, q_venue, q_start, q_end, min_overlap, closed, bits, dtype
+    )
+    assert n_got == n_want
+    assert n_want > 0 or min_overlap > 600 * (piece - 1)  # the queries are long enough
     np.testing.assert_array_equal(got, want)
+    plain = np.full(index.n_persons, np.iinfo(dtype).max, dtype=dtype)
+    assert _kernels._earliest_packed.py_func(*args, plain) == n_want  # the body as Python
+    np.testing.assert_array_equal(plain, want)
 
 
 @settings(max_examples=examples(0.5))

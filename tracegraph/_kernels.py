@@ -487,6 +487,25 @@ SKIP_KEY = 0
 
 
 @_jit_inline
+def _first_long_overlap(q_start, q_end, k0, k1, origin, s, t, min_overlap):  # type: ignore[no-untyped-def]
+    """Where stay [s, t) starts to overlap the first of queries k0..k1-1 by ``min_overlap``.
+
+    ``min_overlap`` > 0; the queries ascend; times are relative to ``origin``; -1 when
+    no query is overlapped by that much.
+    """
+    for k in range(k0, k1):
+        a = q_start[k] - origin
+        if a > t:
+            break  # this and later queries start after the stay ends
+        o_start = s if s > a else a
+        o_end = q_end[k] - origin
+        o_end = t if t < o_end else o_end
+        if o_end - o_start >= min_overlap:
+            return o_start
+    return -1
+
+
+@_jit_inline
 def _earliest_packed(  # type: ignore[no-untyped-def]
     q_venue,
     q_start,
@@ -503,46 +522,68 @@ def _earliest_packed(  # type: ignore[no-untyped-def]
     venue_bits,
     best,
 ):
-    """The body of :func:`earliest_packed`, inlined with the rule as constants where it can be."""
+    """The body of :func:`earliest_packed`, inlined with the rule as constants where it can be.
+
+    Each venue's run of queries is swept once per duration class: a cursor moves
+    forward through the class's stays (sorted by start), so a stay is read at most
+    once however many of the venue's queries reach it, and it is matched against the
+    first query it can overlap, then the next ones while they start before its end.
+    """
     n_matches = 0
     venue_mask = (np.int64(1) << venue_bits) - 1
-    for i in range(q_venue.shape[0]):
-        a = q_start[i] - origin
-        b = q_end[i] - origin
-        if b < a or (b == a and not closed):
-            continue
-        v = q_venue[i]
+    n = q_venue.shape[0]
+    i0 = 0
+    while i0 < n:  # the run of queries [i0, i1) at venue v
+        v = q_venue[i0]
+        i1 = i0 + 1
+        while i1 < n and q_venue[i1] == v:
+            i1 += 1
         tag = np.int64(v) & venue_mask
         for c in range(n_classes):
             lo = class_offsets[v * n_classes + c]
             hi = class_offsets[v * n_classes + c + 1]
-            if lo == hi:
-                continue
-            reach = width << c
-            first = lo if a < reach else _lower_bound(start, lo, hi, a - reach)
-            for j in range(first, hi):
-                s = np.int64(start[j])
-                if s > b or (s == b and not closed):
-                    break  # sorted by start: nothing later reaches the query
-                t = np.int64(end[j])
-                if closed:
-                    if t < a:
-                        continue
-                elif t <= a or t == s:
-                    continue
-                o_start = s if s > a else a
-                o_end = t if t < b else b
-                # needed only for a positive minimum: the tests above give overlap > 0
-                # (>= 0 when closed), and with a constant 0 this line compiles away
-                if min_overlap > 0 and o_end - o_start < min_overlap:
-                    continue
-                # 0 <= o_start <= end[j] < 2**31: o_start + 1 fits 32 bits unsigned
-                key = ((o_start + 1) << venue_bits) | tag  # stored as best's type
-                p = person[j]
-                # an unconditional store of the minimum: no branch to mispredict, which
-                # keeps more of these random accesses in flight (~15 % faster)
-                best[p] = min(best[p], key)
-                n_matches += 1
+            reach = width << c  # the longest stay of class c
+            j = lo  # every stay before j was read, or ends before the queries from here
+            for k in range(i0, i1):
+                if j == hi:
+                    break
+                a = q_start[k] - origin
+                b = q_end[k] - origin
+                if b < a or (b == a and not closed):
+                    continue  # empty: overlaps nothing
+                if start[j] < a - reach:  # these stays end before a: skip them
+                    j = _lower_bound(start, j + 1, hi, a - reach)
+                while j < hi:
+                    s = np.int64(start[j])
+                    if s > b or (s == b and not closed):
+                        break  # sorted by start: the next query reads on from here
+                    t = np.int64(end[j])
+                    j += 1
+                    # the stay ends no earlier than the queries before k (their ends
+                    # ascend): its earliest overlap is with k or a later query
+                    if closed:
+                        if t < a:
+                            continue  # it ends before k starts: no match
+                    elif t <= a or t == s:
+                        continue  # it ends by k's start, or lasts no time: no match
+                    o_start = s if s > a else a
+                    if min_overlap > 0 and (t if t < b else b) - o_start < min_overlap:
+                        # too short with k; the first later query it overlaps by enough
+                        # (queries may overlap when merged with a minimum), if any.
+                        # With a constant minimum of 0 this compiles away
+                        o_start = _first_long_overlap(
+                            q_start, q_end, k + 1, i1, origin, s, t, min_overlap
+                        )
+                        if o_start < 0:
+                            continue
+                    # 0 <= o_start <= end[j] < 2**31: o_start + 1 fits 32 bits unsigned
+                    key = ((o_start + 1) << venue_bits) | tag  # stored as best's type
+                    p = person[j - 1]
+                    # an unconditional store of the minimum: no branch to mispredict,
+                    # which keeps more of these random accesses in flight (~15 % faster)
+                    best[p] = min(best[p], key)
+                    n_matches += 1
+        i0 = i1
     return n_matches
 
 
@@ -578,7 +619,11 @@ def earliest_packed(  # type: ignore[no-untyped-def]
     keys (time and venue; finding first venues again uses these). Persons to skip
     are set to :data:`SKIP_KEY` by the caller (no key is smaller), the others to the
     largest key of ``best``'s type (every key is smaller). Needs int32 index times.
-    Returns the number of matches.
+
+    The queries must come grouped by venue and, within a venue, with ascending starts
+    and ascending ends (the merged pieces of ``tracegraph.exposure._merged_queries``
+    are): each venue's stays are then swept once per duration class, and a stay that
+    several of them reach is read once. Returns the number of stays matched.
     """
     if min_overlap <= 1 and not closed and venue_bits == 0:
         # tracing's default rule (half-open, whose overlaps of whole seconds are >= 1

@@ -486,6 +486,8 @@ def _warm_large_tiers(index: VenueIndex) -> None:
     venue, start, end = index.venue_of(rows), index.start_seconds(rows), index.end_seconds(rows)
     state = _TraceState.clean(n)
     state.excluded[0] = True
+    # (every stay as a query, in row order: not merged pieces, so the answer means
+    # nothing; only the compiled kernels are wanted)
     for first_venue in (None, state.first_venue):
         _earliest_packed(
             index, venue, start, end, min_overlap=1, closed=False, excluded=state.excluded,
