@@ -805,12 +805,26 @@ def test_timestamps_with_leading_nulls_match_a_masked_array(n):
         pa.array(np.arange(50, dtype=np.uint64) * 2**40),
         pa.array(np.arange(60, dtype=np.int32)).slice(10),
         pa.array([f"p{i}" for i in range(50)]),
+        pa.array(np.arange(-20, 30, dtype=np.int64)),
+        pa.array(np.arange(2**63 - 50, 2**63, dtype=np.uint64)),
+        pa.array(np.arange(2**63 - 49, 2**63 + 1, dtype=np.uint64)),
+        pa.array(np.r_[np.arange(49), 50].astype(np.int64)),
     ],
-    ids=["int8", "uint64", "sliced int32", "string"],
+    ids=[
+        "int8",
+        "uint64",
+        "sliced int32",
+        "string",
+        "consecutive from -20",
+        "consecutive uint64 below 2**63",
+        "consecutive uint64 to 2**63",
+        "one gap",
+    ],
 )
 def test_ids_written_with_the_contacts_equal_take(monkeypatch, ids):
     # integer ids are written as the sorted contacts are decoded (on threads, or on
-    # one thread); other ids are taken afterwards
+    # one thread); other ids are taken afterwards. Consecutive integer ids (below
+    # 2**63) are each code plus the first id: those are not moved by the sort
     from tracegraph import exposure
 
     monkeypatch.setattr(exposure, "_PARALLEL_MIN_CONTACTS", 1)

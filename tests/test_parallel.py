@@ -215,8 +215,9 @@ def test_radix_sort_refuses_a_payload_of_another_length():
     ),
     wide=st.booleans(),
     n_threads=st.integers(2, 4),
+    consecutive=st.booleans(),
 )
-def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
+def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads, consecutive):
     # every person with a tier (-1: not traced), exposure times near or (wide) centuries
     # apart: packed keys sorted on threads, or the serial fallback for wide keys
     tier = np.array([t for t, _ in rows], dtype=np.int8)
@@ -224,7 +225,8 @@ def test_contacts_order_on_threads_equals_serial(rows, wide, n_threads):
     earliest = np.array([w * (2**20 if wide else 1) for _, w in rows], dtype=np.int64)
     codes = np.flatnonzero(tier >= 0).astype(np.int32)
     codes = codes[np.argsort(tier[codes], kind="stable")]  # ascending within each tier
-    ids = np.arange(tier.shape[0], dtype=np.int64) * 7 - 3
+    # ids moved with the keys through the sort, or (consecutive) written from the codes
+    ids = np.arange(tier.shape[0], dtype=np.int64) * (1 if consecutive else 7) - 3
     # the span as tracing knows it (the cases first, then the exposed persons)
     exposed = tier[codes] > 0
     times = earliest[codes[exposed]]

@@ -775,20 +775,27 @@ def contacts_pack(  # type: ignore[no-untyped-def]
 
 
 @_jit
-def unpack_contacts(packed, t_min, shift, scale, out_code, out_tier, out_when):  # type: ignore[no-untyped-def]
+def unpack_contacts(  # type: ignore[no-untyped-def]
+    packed, t_min, shift, scale, out_code, out_tier, out_when, id_base, out_id
+):
     """Decode sorted keys of :func:`contacts_pack` into codes, tiers and times.
 
     Times are written multiplied by ``scale`` (1: seconds; 1,000,000: the
-    microseconds of a timestamp column).
+    microseconds of a timestamp column). When ``out_id`` is not empty, it takes each
+    code plus ``id_base``: the ids of an index whose ids are consecutive integers.
     """
     code_mask = (np.int64(1) << PACK_SHIFT) - 1
     time_mask = (np.int64(1) << shift) - 1
+    with_ids = out_id.shape[0] > 0
     for i in range(packed.shape[0]):
         x = packed[i]
         key = x >> PACK_SHIFT
-        out_code[i] = x & code_mask
+        code = x & code_mask
+        out_code[i] = code
         out_tier[i] = (key >> shift) + 1
         out_when[i] = ((key & time_mask) + t_min) * scale
+        if with_ids:
+            out_id[i] = code + id_base
 
 
 @_jit
@@ -816,8 +823,9 @@ def contacts_order(codes, tier, earliest, out_code, out_tier, out_when):  # type
             return n_cases
         packed = _radix_sort_bits(packed[:n_exposed], PACK_SHIFT, PACK_SHIFT + key_bits)
         unpack_contacts(
-            packed, t_min, shift, 1, out_code[n_cases:], out_tier[n_cases:], out_when[n_cases:]
-        )
+            packed, t_min, shift, 1, out_code[n_cases:], out_tier[n_cases:], out_when[n_cases:],
+            0, codes[:0],
+        )  # fmt: skip
         return n_cases + n_exposed
     keys = np.empty(n_exposed, dtype=np.int64)
     exposed = np.empty(n_exposed, dtype=np.int32)

@@ -508,7 +508,11 @@ def _warm_large_tiers(index: VenueIndex) -> None:
     )  # fmt: skip
     packed, _ = radix_sort(packed, _kernels.PACK_SHIFT, _kernels.PACK_SHIFT + 8, 2, out_id)
     out_tier, out_when = _memory.empty(n, np.int8), _memory.empty(n, np.int64)
-    _kernels.unpack_contacts(packed, 0, 8, 1_000_000, out_code, out_tier, out_when)
+    # without ids, and writing consecutive integer ids
+    for written_ids in (no_ids,) if out_id is None else (no_ids, out_id):
+        _kernels.unpack_contacts(
+            packed, 0, 8, 1_000_000, out_code, out_tier, out_when, 0, written_ids
+        )
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -1155,6 +1159,9 @@ def _contacts_order(
     beside them (read in code order, not at random after the sort), the radix sort
     splits its passes and moves the ids with the keys, each thread decodes a slice
     into codes, tiers and microseconds. The same order exactly (the keys are unique).
+    When the ids are consecutive integers (sorted and distinct, so when the last is
+    the first plus their number less one), an id is its code plus the first id: the
+    sort then moves the keys alone, and the ids are written as the keys are decoded.
     """
     n = codes.shape[0]
     out_code, out_tier, out_when = (_memory.empty(n, d) for d in (np.int32, np.int8, np.int64))
@@ -1186,13 +1193,16 @@ def _contacts_order(
         packed = _memory.empty(n_exposed, np.int64)
         exposed = codes[n_cases : n_cases + n_exposed]
         no_ids = out_code[:0]
-        # the exposed persons' ids, read in code order, travel with their keys
+        id_base = _consecutive_from(ids)
+        # the exposed persons' ids, read in code order, travel with their keys (unless
+        # they are their codes plus id_base)
         exposed_ids = None if out_id is None else out_id[n_cases : n_cases + n_exposed]
+        moved_ids = None if id_base is not None else exposed_ids
         each(
             lambda i, a, b: _kernels.contacts_pack(
                 exposed[a:b], tier, earliest, t_min, shift, out_code[:0], packed[a:b],
-                no_ids if ids is None else ids,
-                no_ids if exposed_ids is None else exposed_ids[a:b],
+                no_ids if moved_ids is None or ids is None else ids,
+                no_ids if moved_ids is None else moved_ids[a:b],
             )
         )  # fmt: skip
         out_tier[:n_cases] = 0
@@ -1201,18 +1211,31 @@ def _contacts_order(
             np.take(ids, out_code[:n_cases], out=out_id[:n_cases])
         shift_bits = _kernels.PACK_SHIFT
         packed, sorted_ids = radix_sort(
-            packed, shift_bits, shift_bits + key_bits, threads, exposed_ids
+            packed, shift_bits, shift_bits + key_bits, threads, moved_ids
         )
-        if exposed_ids is not None and sorted_ids is not exposed_ids:
-            exposed_ids[:] = sorted_ids  # an odd number of passes ends in the buffer
+        if moved_ids is not None and sorted_ids is not moved_ids:
+            moved_ids[:] = sorted_ids  # an odd number of passes ends in the buffer
+        written_ids = no_ids if id_base is None or exposed_ids is None else exposed_ids
         each(
             lambda i, a, b: _kernels.unpack_contacts(
                 packed[a:b], t_min, shift, 1_000_000, out_code[n_cases + a :],
-                out_tier[n_cases + a :], out_when[n_cases + a :],
+                out_tier[n_cases + a :], out_when[n_cases + a :], id_base or 0,
+                written_ids[a:b],
             )
         )  # fmt: skip
     k = n_cases + n_exposed
     return out_code[:k], out_tier[:k], out_when[:k], None if out_id is None else out_id[:k]
+
+
+def _consecutive_from(ids: np.ndarray | None) -> int | None:
+    """The first of sorted distinct integer ``ids`` when they are consecutive, else None.
+
+    Only for ids below ``2**63`` (an id is then a code plus the first as int64).
+    """
+    if ids is None or not ids.shape[0] or ids.dtype.kind not in "iu":
+        return None
+    first, last = int(ids[0]), int(ids[-1])
+    return first if last - first == ids.shape[0] - 1 and last < 2**63 else None
 
 
 def _take_ids(
