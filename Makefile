@@ -28,7 +28,8 @@ test: $(VENV)/.test
 # the kernels as plain Python (as stumpy does): same tests, coverable, no compiler involved
 test-nojit: $(VENV)/.test
 	NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -p no:cacheprovider \
-		tests/test_rules.py tests/test_index.py tests/test_trace_api.py tests/test_oracle_props.py
+		tests/test_rules.py tests/test_index.py tests/test_trace_api.py tests/test_oracle_props.py \
+		tests/test_build.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check tracegraph tests benchmarks

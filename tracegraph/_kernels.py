@@ -1829,12 +1829,17 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
     """A batch's start and end times as whole seconds after ``origin``, in one pass.
 
     ``raw_*`` are int64 timestamps in units of ``1 / per_s`` seconds (``per_s`` in 1,
-    10**3, 10**6, 10**9), floored to seconds; ``out_* = seconds - origin``, cast to
-    the outputs' dtype (the caller checks from the returned range that it fits).
+    10**3, 10**6, 10**9), floored to seconds; ``out_* = seconds - origin``, or 0 where
+    the outputs' dtype cannot hold it (the caller sees from the returned range that
+    the outputs must be wider, and writes them again).
     Returns ``(min start, max start, min end, max end, first row with end < start or
     -1)`` in seconds (for no rows: largest and smallest int64, and -1); end < start is
     compared before flooring.
     """
+    # (tested, not left to wrap: as plain Python, NUMBA_DISABLE_JIT=1, a store out of
+    # range raises)
+    low = np.iinfo(out_start.dtype).min
+    high = np.iinfo(out_start.dtype).max
     lo_s = np.iinfo(np.int64).max
     hi_s = np.iinfo(np.int64).min
     lo_e = lo_s
@@ -1849,8 +1854,10 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
         hi_e = max(hi_e, e)
         if raw_end[i] < raw_start[i] and bad < 0:  # also within a second: 1.7 s to 1.5 s
             bad = i
-        out_start[i] = s - origin
-        out_end[i] = e - origin
+        s -= origin
+        e -= origin
+        out_start[i] = s if low <= s <= high else 0
+        out_end[i] = e if low <= e <= high else 0
     return lo_s, hi_s, lo_e, hi_e, bad
 
 
