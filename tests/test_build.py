@@ -173,6 +173,21 @@ def test_stay_seconds_floors_offsets_and_checks_in_one_pass(per_s, wide, data):
         np.testing.assert_array_equal(got, np.where(fits, offsets, 0).astype(dtype))
 
 
+@pytest.mark.parametrize("per_s", [1, 1_000])
+def test_stay_seconds_int32_boundaries(per_s):
+    # offsets of exactly -2**31 and 2**31 - 1 fit an int32 output; one beyond does not
+    # (written as 0: the caller widens from the returned range and writes again)
+    origin = 10**9
+    seconds = np.array([origin, origin - 2**31, origin + 2**31 - 1, origin - 2**31 - 1,
+                        origin + 2**31], dtype=np.int64)  # fmt: skip
+    raw = seconds * per_s
+    out_s, out_e = np.empty(5, np.int32), np.empty(5, np.int32)
+    found = _kernels.stay_seconds(raw, raw, per_s, origin, out_s, out_e)
+    assert [int(x) for x in found] == [origin - 2**31 - 1, origin + 2**31] * 2 + [-1]
+    expected = [0, -(2**31), 2**31 - 1, 0, 0]
+    assert out_s.tolist() == out_e.tolist() == expected
+
+
 def test_start_and_end_in_different_units_and_the_first_stay_not_the_earliest(tmp_path):
     rows = [(1, 10, 7200, 9000), (2, 10, 0, 3600), (3, 11, 1800, 1800)]
     table = stays_table(rows)
@@ -815,6 +830,7 @@ def test_timestamps_with_leading_nulls_match_a_masked_array(n):
         pa.array(np.arange(-20, 30, dtype=np.int64)),
         pa.array(np.arange(2**63 - 50, 2**63, dtype=np.uint64)),
         pa.array(np.arange(2**63 - 49, 2**63 + 1, dtype=np.uint64)),
+        pa.array(np.arange(2**63, 2**63 + 50, dtype=np.uint64)),
         pa.array(np.r_[np.arange(49), 50].astype(np.int64)),
     ],
     ids=[
@@ -825,6 +841,7 @@ def test_timestamps_with_leading_nulls_match_a_masked_array(n):
         "consecutive from -20",
         "consecutive uint64 below 2**63",
         "consecutive uint64 to 2**63",
+        "consecutive uint64 from 2**63",
         "one gap",
     ],
 )

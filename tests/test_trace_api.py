@@ -75,6 +75,53 @@ def test_cases_as_vectors_of_integer_ids_and_their_errors():
     assert kept.contacts["person"].to_pylist()[:2] == [1, 99]
 
 
+def test_cases_in_big_endian_numpy_arrays_and_string_views():
+    rows = [(i, v, s, e) for (_, v, s, e), i in zip(ROWS, [1, 2, 1, 2, 1, 2, 3, 4], strict=True)]
+    index = index_of(rows)
+    expected = tg.trace(index, [1], tiers=2)
+    for dtype in (">i8", ">u4", "<i2"):  # e.g. read from a big-endian binary file
+        assert tg.trace(index, np.array([1], dtype), tiers=2).contacts.equals(expected.contacts)
+    text = index_of(ROWS)
+    want = tg.trace(text, ["ann", "zed"], unknown="keep").contacts
+    assert want["person"].to_pylist()[:2] == ["ann", "zed"]
+    for cases in (
+        np.array(["ann", "zed"], ">U3"),
+        pa.array(["ann", "zed"], pa.string_view()),
+        pa.table(
+            {
+                "person": pa.array(["ann", "zed"], pa.string_view()),
+                "start": pa.array([None, None], TS),
+                "end": pa.array([None, None], TS),
+            }
+        ),
+    ):
+        assert tg.trace(text, cases, unknown="keep").contacts.equals(want)
+
+
+def test_kept_unknown_ids_beyond_the_index_integer_type():
+    # ids kept with unknown="keep" share one column with the index's ids: int64, uint64
+    # for ids of 2**63 and more, or a clear error (no id shown) when no type holds both
+    big = 2**63 + 5
+    index = index_of([(1, "cafe", 0, H), (2, "cafe", 0, H)])
+    got = tg.trace(index, np.array([1, big], np.uint64), unknown="keep").contacts
+    assert got["person"].type == pa.uint64()
+    assert got["person"].to_pylist() == [1, big, 2]
+    wide = tg.VenueIndex.from_stays(
+        pa.table(
+            {
+                "person": pa.array([big, 1], pa.uint64()),
+                "venue": ["cafe", "cafe"],
+                "start": pa.array([0, 0], TS),
+                "end": pa.array([H, H], TS),
+            }
+        )
+    )
+    with pytest.raises(tg.SchemaError, match="unknown='drop'") as err:
+        tg.trace(wide, [1, -1], unknown="keep")
+    assert str(big) not in str(err.value)
+    assert tg.trace(wide, [1, -1], unknown="drop").contacts.num_rows == 2
+
+
 def test_case_window_limits_what_a_case_passes_on():
     index = index_of(ROWS)
     window = pa.table(

@@ -45,7 +45,7 @@ from tracegraph._time import (
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import PersonNotFound, PolicyError, SchemaError
-from tracegraph.index import VenueIndex
+from tracegraph.index import VenueIndex, _common_int_type
 from tracegraph.ingest import as_arrow_table, ids_array
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
 
@@ -1621,6 +1621,8 @@ def _resolve_cases(
             raise SchemaError("`cases`: expected person ids, found None")
         w0 = np.full(len(ids), FAR_PAST, dtype=np.int64)
         w1 = np.full(len(ids), FAR_FUTURE, dtype=np.int64)
+    if pa.types.is_string_view(ids.type):
+        ids = ids.cast(pa.string())  # (as the index reads such ids)
     codes = index.person_codes(ids)
     found = codes >= 0
     unknown_ids = pa.array([], type=index.persons.type)
@@ -1636,6 +1638,7 @@ def _resolve_cases(
             )
         if unknown == "keep":
             unknown_ids = pc.unique(ids.filter(pa.array(~found)))
+            _check_kept_ids(index.persons, unknown_ids)
     # an iterable may name a case twice; a table may not (checked above)
     codes, first = np.unique(codes[found], return_index=True)
     return _Cases(
@@ -1644,6 +1647,22 @@ def _resolve_cases(
         window_end=w1[found][first],
         unknown_ids=unknown_ids,
     )
+
+
+def _check_kept_ids(persons: pa.Array, kept: pa.Array) -> None:
+    """Refuse (before any tracing) kept ``kept`` ids that fit no one column with ``persons``."""
+    if kept.type == persons.type or not pa.types.is_integer(persons.type):
+        return
+    if not pa.types.is_integer(kept.type):
+        return  # (an id of another kind is never found, so never kept: person_codes refuses it)
+    try:
+        _common_int_type(persons, kept)
+    except SchemaError:
+        raise SchemaError(
+            "`cases`: the case ids kept with unknown='keep' and the index's ids fit no one "
+            "integer column (uint64 ids of 2**63 and more beside negative ids); pass "
+            "unknown='drop', or use text ids"
+        ) from None
 
 
 def _id_vector(cases: Any) -> pa.Array | None:
@@ -1661,7 +1680,12 @@ def _id_vector(cases: Any) -> pa.Array | None:
         ok = pa.types.is_integer(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ)
         return cases if ok else None
     if isinstance(cases, np.ndarray) and cases.ndim == 1 and cases.size:
-        return pa.array(cases) if cases.dtype.kind in "iuU" else None
+        if cases.dtype.kind not in "iuU":
+            return None
+        # Arrow takes numpy's native byte order only
+        return pa.array(
+            cases if cases.dtype.isnative else cases.astype(cases.dtype.newbyteorder("="))
+        )
     return None
 
 
@@ -1973,9 +1997,10 @@ class Trace:
         if n_keep:
             # cases not in the index: after the other cases, in the order given; ids
             # not in the index may not fit its integer type: then both become int64
+            # (uint64 for ids of 2**63 and more; an error if negative ids are beside them)
             common = index.persons.type
             if cases.unknown_ids.type != common and pa.types.is_integer(common):
-                common = pa.int64()
+                common = _common_int_type(index.persons, cases.unknown_ids)
             if isinstance(person, pa.ChunkedArray):
                 person = person.combine_chunks()
             person = pa.concat_arrays(
