@@ -874,3 +874,89 @@ def test_inactive_matches_oracle(case, days, default_as_of) -> None:
         for r in result.unregistered.to_pylist()
     ]
     assert got == missing
+
+
+# ----------------------------------------------------------------- instants and inputs
+
+
+def _small() -> tuple[pa.Table, pa.Table]:
+    registry = registry_table(
+        [(1, "D1", "W1", "2021-09-01 08:00"), (2, "D1", "W2", "2021-09-01 08:00")]
+    )
+    return registry, scan_table([(1, "2021-09-06 08:00"), (2, "2021-09-13 09:00")])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**13, -(10**13), np.datetime64("NaT"), "pandas-NaT"],
+    ids=["milliseconds as seconds", "far past", "numpy NaT", "pandas NaT"],
+)
+def test_instants_out_of_range_or_nat_are_schema_errors(value):
+    if value == "pandas-NaT":
+        value = pytest.importorskip("pandas").NaT
+    registry, scans = _small()
+    for call in (
+        lambda: compliance(registry, scans, tz=HCM, start=value),
+        lambda: compliance(registry, scans, tz=HCM, end=value),
+        lambda: inactive_venues(registry, scans, as_of=value),
+    ):
+        with pytest.raises(SchemaError, match="expected a time"):
+            call()
+
+
+def test_inactive_as_of_a_numpy_datetime64_is_utc():
+    registry, scans = _small()
+    utc = dt.datetime(2021, 9, 13, 1, 0, tzinfo=dt.UTC)  # 08:00 in Hanoi
+    want = inactive_venues(registry, scans, days=3, as_of=utc)
+    got = inactive_venues(registry, scans, days=3, as_of=np.datetime64("2021-09-13T01:00:00"))
+    assert got.as_of == want.as_of
+    assert got.inactive.equals(want.inactive)
+    # venue 2's first scan (09:00) is after as_of: never scanned, listed first
+    assert got.inactive["venue"].to_pylist() == [2, 1]
+
+
+def test_a_placeholder_registration_at_the_calendar_edge_is_a_schema_error():
+    # 0001-01-01T00:00Z is still the year 0 in America/Sao_Paulo: no local period holds it
+    registry = pa.table(
+        {
+            "venue": [1],
+            "registered_at": pa.array(
+                [dt.datetime(1, 1, 1, tzinfo=dt.UTC)], pa.timestamp("s", tz="UTC")
+            ),
+        }
+    )
+    scans = pa.table({"venue": [1], "time": pa.array([0], pa.timestamp("s", tz="UTC"))})
+    with pytest.raises(SchemaError, match="edge of the calendar"):
+        compliance(registry, scans, by=(), tz="America/Sao_Paulo")
+    # from the first of the year 1 in UTC itself, the periods start there
+    assert compliance(registry, scans, by=(), freq="MS", tz="UTC", end="0001-03-01").num_rows == 2
+
+
+def test_pandas_columns_compliance_does_not_read_may_hold_anything():
+    pd = pytest.importorskip("pandas")
+    registry, scans = _small()
+    reg = registry.to_pandas()
+    reg["owner_phone"] = [84_912_345_678, "unknown"]  # mixed: Arrow cannot convert it
+    seen = scans.to_pandas()
+    seen["person"] = [1, "a"]
+    expected = compliance(registry, scans, tz=HCM)
+    assert compliance(reg, seen, tz=HCM).equals(expected)
+    # inactive_venues passes every registry column on: there it must convert
+    with pytest.raises(SchemaError, match="owner_phone"):
+        inactive_venues(reg, seen)
+    assert isinstance(pd.DataFrame, type)
+
+
+def test_a_zone_python_knows_but_arrow_does_not_is_a_timezone_error():
+    registry, scans = _small()
+    try:
+        zoneinfo.ZoneInfo("Factory")
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("this system's zone database has no 'Factory'")
+    try:
+        tg._time.check_zone("Factory")
+    except TimezoneError:
+        with pytest.raises(TimezoneError, match="IANA zone"):
+            compliance(registry, scans, tz="Factory")
+    else:
+        assert compliance(registry, scans, tz="Factory").num_rows > 0

@@ -42,7 +42,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph._deps import require
-from tracegraph._time import FAR_PAST, seconds_to_timestamp, to_seconds
+from tracegraph._time import (
+    FAR_PAST,
+    MAX_TIME,
+    MIN_TIME,
+    check_zone,
+    seconds_to_timestamp,
+    to_seconds,
+)
 from tracegraph._typing import I64, TableLike
 from tracegraph.errors import SchemaError, TimezoneError
 from tracegraph.index import VenueIndex
@@ -204,7 +211,7 @@ def compliance(
     freq = _check_freq(freq)
     names = _check_by(by)
     zone = _zone(tz)
-    reg = _Registry.read(registry, names)
+    reg = _Registry.read(registry, names, every_column=False)
     seen = _read_scans(scans)
     position, _ = seen.positions(reg)
 
@@ -223,7 +230,14 @@ def compliance(
     if first_s is None or end_s is None:
         bounds = np.zeros(1, dtype=np.int64)
     else:
-        bounds = _period_bounds(first_s, end_s - 1, freq, zone, n_areas)
+        try:
+            bounds = _period_bounds(first_s, end_s - 1, freq, zone, n_areas)
+        except OverflowError:  # a local date before the year 1 or after 9999
+            raise SchemaError(
+                f"compliance: expected times whose local dates in {tz} lie in the years "
+                f"1-9999, got a scan or registration at the very edge of the calendar (a "
+                f"placeholder date?); pass start= and end=, or fix those times"
+            ) from None
     n_periods = bounds.shape[0] - 1
 
     # Registered: from the first period whose end is after the registration.
@@ -467,7 +481,7 @@ def inactive_venues(
     """
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
         raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}")
-    reg = _Registry.read(registry, ())
+    reg = _Registry.read(registry, (), every_column=True)
     if "last_scan" in reg.table.column_names:
         raise SchemaError(
             "registry: expected no column named `last_scan` (the result adds it), got one; "
@@ -536,14 +550,18 @@ class _Registry:
         return int(self.table.num_rows)
 
     @classmethod
-    def read(cls, registry: TableLike, by: tuple[str, ...]) -> _Registry:
-        table = as_arrow_table(registry, "registry")
+    def read(cls, registry: TableLike, by: tuple[str, ...], *, every_column: bool) -> _Registry:
+        # (compliance reads only these columns; inactive_venues passes every one on)
+        used = () if every_column else ("venue", "registered_at", *by)
+        table = as_arrow_table(registry, "registry", used)
         for name in ("venue", "registered_at", *by):
             if name not in table.column_names:
                 role = " (named in `by`)" if name in by else ""
                 raise SchemaError(
                     f"registry: column `{name}`{role} not found; available: {table.column_names}"
                 )
+        if used:
+            table = table.select(list(dict.fromkeys(used)))
         ids = check_id_column(table.column("venue"), "venue", "registry").combine_chunks()
         counts = pc.value_counts(ids)
         repeated = counts.filter(pc.greater(counts.field("counts"), 1))
@@ -582,7 +600,7 @@ def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
         return _Seen(scans.venues, scans.venue_of(), scans.start_seconds(), "index")
     if isinstance(scans, Scans):
         scans = scans.table
-    table = as_arrow_table(scans, "scans")
+    table = as_arrow_table(scans, "scans", ("venue", "time", "start"))
     if "time" in table.column_names:
         column = "time"
     elif "start" in table.column_names:
@@ -727,17 +745,38 @@ def _zone(tz: object) -> zoneinfo.ZoneInfo:
             f"`tz`: expected an IANA zone name such as 'Asia/Ho_Chi_Minh', got {tz!r}"
         )
     try:
-        return zoneinfo.ZoneInfo(tz)
+        zone = zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise TimezoneError(
             f"`tz`: expected an IANA zone name such as 'Asia/Ho_Chi_Minh', got {tz!r}"
         ) from None
+    check_zone(tz)  # also one Arrow knows: the periods are timestamps in it
+    return zone
 
 
 def _instant(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
-    """An instant as epoch seconds (floored); dates and naive times are local in ``zone``."""
+    """An instant as epoch seconds (floored); dates and naive times are local in ``zone``.
+
+    Without a ``zone``, naive datetimes are refused, but a numpy.datetime64 (which has
+    no zone, and which pandas makes of UTC times) is read as UTC. The instant must lie
+    in the years 1-9999.
+    """
+    if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
+        raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
+    seconds = _instant_unchecked(value, name, zone)
+    if not MIN_TIME <= seconds <= MAX_TIME:
+        raise SchemaError(
+            f"`{name}`: expected a time in the years 1-9999 (ints are seconds since the "
+            f"epoch), got {value!r}; milliseconds or nanoseconds? divide them to seconds"
+        )
+    return seconds
+
+
+def _instant_unchecked(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return int(value)
+    if isinstance(value, np.datetime64) and zone is None:
+        return int(value.astype("datetime64[s]").astype(np.int64))  # (numpy's: as UTC)
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value.strip())
@@ -747,8 +786,6 @@ def _instant(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
                 f"'2021-09-06T00:00:00+07:00', got {value!r}"
             ) from None
     if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            raise SchemaError(f"`{name}`: expected a time, got NaT")
         value = value.astype("datetime64[us]").item()  # naive
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
@@ -763,7 +800,13 @@ def _instant(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
                 f"`{name}`: expected a zone-aware time, got naive {value.isoformat()!r}; "
                 f"attach its zone, e.g. datetime(..., tzinfo=zoneinfo.ZoneInfo('Asia/Ho_Chi_Minh'))"
             )
-        value = value.replace(tzinfo=zone)
+        try:
+            value = value.replace(tzinfo=zone)
+            return int((value - _EPOCH) // _SECOND)
+        except OverflowError:  # (a local time at the very start or end of the calendar)
+            raise SchemaError(
+                f"`{name}`: expected a time in the years 1-9999, got {value!r}"
+            ) from None
     return int((value - _EPOCH) // _SECOND)
 
 
