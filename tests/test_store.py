@@ -376,9 +376,76 @@ def test_an_edited_manifest_fails_its_checksum(saved, index, change, request):
             open_index(saved, verify=verify)
 
 
-def test_a_manifest_saved_before_its_checksum_opens(saved, index):
-    rewrite_manifest(saved, lambda m: m.pop("manifest_crc32"), checksum=False)
-    assert open_index(saved).n_stays == index.n_stays
+def test_a_manifest_without_its_checksum_is_refused(saved):
+    # removing the checksum must not switch the check off: an edited origin or
+    # bucket_width would then open, even with verify=True, and give wrong answers
+    def edit(manifest):
+        manifest.pop("manifest_crc32")
+        manifest["origin"] += 3600
+
+    rewrite_manifest(saved, edit, checksum=False)
+    for verify in (True, False):
+        with pytest.raises(CorruptIndexError, match="found none: the manifest was edited"):
+            open_index(saved, verify=verify)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("time_type", ["int32"], "expected `time_type` in"),
+        ("time_type", {"a": 1}, "expected `time_type` in"),
+        ("origin", 2**63 - 1, "expected an `origin` in the years 1-9999"),
+        ("origin", -(2**62), "expected an `origin` in the years 1-9999"),
+    ],
+)
+def test_manifest_fields_of_another_json_type_or_range_are_typed_errors(
+    saved, field, value, message
+):
+    rewrite_manifest(saved, lambda m: m.update({field: value}))  # with a valid checksum
+    with pytest.raises(CorruptIndexError, match=message):
+        open_index(saved, verify=False)
+
+
+def test_an_index_replaced_while_it_opens_is_opened_whole(saved, index, other_index, monkeypatch):
+    # a save with overwrite=True renames a new directory into place: a reader that was
+    # opening the old one starts again on the new one, never mixing the two
+    from tracegraph import _store
+
+    other = other_index
+    assert other.n_stays != index.n_stays
+    calls = []
+    real = _store._open_once
+
+    def open_then_replace(root, *, verify):
+        result = real(root, verify=verify)
+        if not calls:  # the first time: another process replaces the index meanwhile
+            save_index(other, saved, overwrite=True)
+        calls.append(result.n_stays)
+        return result
+
+    monkeypatch.setattr(_store, "_open_once", open_then_replace)
+    opened = open_index(saved)
+    assert calls == [index.n_stays, other.n_stays]
+    assert_same_index(opened, other)
+
+
+def test_a_save_racing_another_replace_is_a_typed_error(saved, index, monkeypatch):
+    # two saves with overwrite=True at once: the loser, whose index to replace vanished
+    # under it, says so (IndexExistsError) and leaves no empty folder behind
+    from tracegraph import _store
+
+    real = _store._new_hidden_dir
+
+    def hidden_then_vanish(target, kind):
+        path = real(target, kind)
+        if kind == "old":  # the other save moves the index away first
+            os.rename(target, target.parent / "moved-away")
+        return path
+
+    monkeypatch.setattr(_store, "_new_hidden_dir", hidden_then_vanish)
+    with pytest.raises(tg.IndexExistsError, match="another save at the same time"):
+        save_index(index, saved, overwrite=True)
+    assert not [p for p in saved.parent.iterdir() if p.name.startswith(f".{saved.name}.")]
 
 
 def test_an_empty_file_that_the_manifest_agrees_with_is_caught(saved):

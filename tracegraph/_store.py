@@ -56,6 +56,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import pyarrow as pa
 
+from tracegraph._time import MAX_TIME, MIN_TIME
 from tracegraph.errors import (
     CorruptIndexError,
     IndexExistsError,
@@ -86,7 +87,7 @@ FORMAT_VERSION = 3
 _MANIFEST = "manifest.json"
 #: The manifest's field holding the CRC-32 of its other fields (canonical JSON):
 #: every field says how to read the data (an edited ``bucket_width`` or ``origin``
-#: would give wrong answers from intact files). Manifests saved before it have none.
+#: would give wrong answers from intact files). A manifest without it is refused.
 _MANIFEST_CRC = "manifest_crc32"
 _SUFFIX = ".arrow"
 #: Checksums are kept per block of this many bytes (so that blocks verify in parallel).
@@ -168,8 +169,12 @@ def save_index(
     then the new one into place, then the old one is deleted. Between the two
     renames, which are microseconds apart, ``path`` does not exist: a reader
     opening it then gets :class:`IndexNotFound`, and after a crash right there the
-    previous index is intact in ``.NAME.old-XXXXXXXX``. An index opened earlier
-    stays readable after it is replaced (POSIX keeps deleted files mapped).
+    previous index is intact in ``.NAME.old-XXXXXXXX``. A reader whose
+    :func:`open_index` was under way when the index was replaced starts again on the
+    new one (it checks that the directory is the same before and after), so it never
+    mixes files of the two. An index opened earlier stays readable after it is
+    replaced (POSIX keeps deleted files mapped). Of two saves replacing the same
+    index at once, one may fail with :class:`IndexExistsError`.
 
     Cost: one write of ``index.nbytes`` plus one CRC-32 pass over it (about
     0.4 s per GB per core), then the flush to disk.
@@ -330,11 +335,21 @@ def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool)
         _fsync_dir(parent)
         return
     old = _new_hidden_dir(target, "old")
-    os.rename(target, old)  # replaces the empty placeholder ``old``
+    try:
+        os.rename(target, old)  # replaces the empty placeholder ``old``
+    except FileNotFoundError:  # another save moved it away meanwhile
+        old.rmdir()
+        raise IndexExistsError(
+            f"{target} was being replaced by another save at the same time; this index was "
+            f"not saved (the other save's index is there or about to be)"
+        ) from None
     try:
         os.rename(tmp, target)
     except BaseException:
-        os.rename(old, target)  # put the previous index back
+        try:
+            os.rename(old, target)  # put the previous index back
+        except OSError:  # another save's index is there now: keep it
+            shutil.rmtree(old, ignore_errors=True)
         raise
     _fsync_dir(parent)
     shutil.rmtree(old, ignore_errors=True)
@@ -385,7 +400,8 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
         ``False`` only the structure is checked (manifest, file sizes, Arrow
         schemas, lengths, offset bounds), which reads no data, so opening costs
         milliseconds whatever the size; use it for an index verified before, on
-        storage you trust.
+        storage you trust: damaged data that passes the structural checks can give
+        wrong answers or crash the process.
 
     Returns
     -------
@@ -438,6 +454,41 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     True
     """
     root = pathlib.Path(os.path.abspath(os.fspath(path)))
+    # A save with overwrite=True replaces the directory by a rename: files opened one by
+    # one while that happens could come from two indexes. The directory must be the
+    # same one (device and inode) before the manifest is read and after every file is
+    # mapped; if it was replaced meanwhile, open the new one from the start.
+    for _ in range(_OPEN_ATTEMPTS):
+        before = _identity(root)
+        try:
+            index = _open_once(root, verify=verify)
+        except (CorruptIndexError, IndexNotFound):
+            if _identity(root) == before:
+                raise  # the same directory throughout: the error is its own
+            continue
+        if _identity(root) == before:
+            return index
+    raise CorruptIndexError(
+        f"{root}: the index was replaced {_OPEN_ATTEMPTS} times while it was being opened "
+        f"(saves with overwrite=True in progress?); open it again when they are done"
+    )
+
+
+#: How many times open_index starts again when the index is replaced while it opens.
+_OPEN_ATTEMPTS = 5
+
+
+def _identity(root: pathlib.Path) -> tuple[int, int] | None:
+    """The (device, inode) of directory ``root``; None if there is none."""
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _open_once(root: pathlib.Path, *, verify: bool) -> VenueIndex:
+    """:func:`open_index` of the directory ``root`` as it is now."""
     manifest = _read_manifest(root)
     counts = manifest["counts"]
     files = {name + _SUFFIX: root / (name + _SUFFIX) for name in _FIELDS}
@@ -549,7 +600,13 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
             f"({_tracegraph_version()}) reads versions up to {FORMAT_VERSION}; "
             f"upgrade tracegraph to open it"
         )
-    if _MANIFEST_CRC in manifest and manifest[_MANIFEST_CRC] != _manifest_crc(manifest):
+    if _MANIFEST_CRC not in manifest:
+        raise CorruptIndexError(
+            f"{where}: expected the manifest's checksum `{_MANIFEST_CRC}`, found none: the "
+            f"manifest was edited by hand, or the index was saved by a tracegraph before "
+            f"checksummed manifests; save the index again from its stays"
+        )
+    if manifest[_MANIFEST_CRC] != _manifest_crc(manifest):
         raise CorruptIndexError(
             f"{where}: the manifest does not match its checksum `{_MANIFEST_CRC}`: it was "
             f"changed or damaged after the index was saved (its fields say how to read the "
@@ -561,6 +618,11 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
             raise CorruptIndexError(
                 f"{where}: expected a 64-bit integer `{key}`, got {manifest.get(key)!r}"
             )
+    if not MIN_TIME <= manifest["origin"] <= MAX_TIME:
+        raise CorruptIndexError(
+            f"{where}: expected an `origin` in the years 1-9999 (epoch seconds), got "
+            f"{manifest['origin']}"
+        )
     if manifest["bucket_width"] <= 0:
         raise CorruptIndexError(
             f"{where}: expected a positive `bucket_width`, got {manifest['bucket_width']}"
@@ -569,7 +631,7 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
         raise CorruptIndexError(
             f"{where}: expected an integer `n_classes` in 1..64, got {manifest.get('n_classes')!r}"
         )
-    if manifest.get("time_type") not in _TIME_TYPES:
+    if not isinstance(manifest.get("time_type"), str) or manifest["time_type"] not in _TIME_TYPES:
         raise CorruptIndexError(
             f"{where}: expected `time_type` in {sorted(_TIME_TYPES)}, "
             f"got {manifest.get('time_type')!r}"
