@@ -154,10 +154,15 @@ def test_compliance_command(workdir):
     expected = tg.compliance(registry, index, freq="D", by=("district",), tz="Asia/Ho_Chi_Minh")
     assert summary["rows"] == expected.num_rows
     assert summary["periods"] == len(set(expected["period"].to_pylist()))
+    accounts = summary["scans"]  # every scan read, counted or left out (and why)
+    assert accounts == tg.scan_accounts(expected)
+    assert accounts["read"] == index.n_stays
+    assert accounts["counted"] == sum(expected["scans"].to_pylist())
     assert (workdir / "comp.csv").read_text().startswith('"period","period_end","district"')
     done = run("compliance", "city/registry.parquet", "city/stays.parquet", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "registered venues had scans" in done.stdout
+    assert f"of {accounts['read']:,} scans counted" in done.stdout
 
 
 def test_build_from_raw_scans_with_quarantine(workdir, tmp_path):

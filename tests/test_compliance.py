@@ -21,7 +21,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tracegraph as tg
-from tracegraph.compliance import FREQS, InactiveVenues, compliance, inactive_venues
+from tracegraph.compliance import (
+    FREQS,
+    InactiveVenues,
+    compliance,
+    inactive_venues,
+    scan_accounts,
+)
 from tracegraph.errors import SchemaError, TimezoneError, TracegraphError
 from tracegraph.synth import generate_city
 
@@ -856,7 +862,23 @@ def test_compliance_matches_oracle(case) -> None:
     for row in out.to_pylist():
         period, period_end, *rest = row.values()
         got.append((int(period.timestamp()), int(period_end.timestamp()), *rest))
-    assert got == oracle(registry, scans, **kwargs)
+    expected = oracle(registry, scans, **kwargs)
+    assert got == expected
+    # every scan read is accounted for: counted, or left out and why
+    registered_at = {r["venue"]: r["registered_at"] for r in registry}
+    periods = sorted({(row[0], row[1]) for row in expected})
+    want = dict.fromkeys(("unregistered_venue", "before_registration", "outside_periods"), 0)
+    for venue, t in scans:
+        holding = [b for a, b in periods if a <= t < b]
+        if venue not in registered_at:
+            want["unregistered_venue"] += 1
+        elif not holding:
+            want["outside_periods"] += 1
+        elif registered_at[venue] >= holding[0]:
+            want["before_registration"] += 1
+    counted = len(scans) - sum(want.values())
+    assert scan_accounts(out) == {"read": len(scans), "counted": counted, **want}
+    assert counted == sum(out["scans"].to_pylist())
 
 
 @given(cases(), st.integers(1, 10), st.booleans())
@@ -960,3 +982,11 @@ def test_a_zone_python_knows_but_arrow_does_not_is_a_timezone_error():
             compliance(registry, scans, tz="Factory")
     else:
         assert compliance(registry, scans, tz="Factory").num_rows > 0
+
+
+def test_scan_accounts_of_a_table_without_them_is_a_schema_error():
+    registry, scans = _small()
+    report = compliance(registry, scans, tz=HCM)
+    assert scan_accounts(report)["read"] == 2
+    with pytest.raises(SchemaError, match=r"made by tracegraph\.compliance"):
+        scan_accounts(report.replace_schema_metadata(None))

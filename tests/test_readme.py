@@ -73,3 +73,5 @@ def test_readme_python_examples_run(user_files: Path) -> None:
     lines = (user_files / "loi.csv").read_text().splitlines()
     assert lines[0].startswith('"venue"') and len(lines) == loi.num_rows + 1
     assert (user_files / "contacts.graphml").stat().st_size > 0
+    weekly = namespace["weekly"]
+    assert tg.scan_accounts(weekly)["counted"] == sum(weekly["scans"].to_pylist()) > 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracegraph._progress import set_progress
-from tracegraph.compliance import InactiveVenues, compliance, inactive_venues
+from tracegraph.compliance import InactiveVenues, compliance, inactive_venues, scan_accounts
 from tracegraph.errors import (
     AliasError,
     CorruptIndexError,
@@ -77,6 +77,7 @@ __all__ = [
     "present_at",
     "pseudonymize",
     "read_scans",
+    "scan_accounts",
     "scans_to_stays",
     "set_progress",
     "synth",

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import tracegraph as tg
+from tracegraph.compliance import scan_accounts
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -402,20 +403,32 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     last = report.filter(pc.equal(report["period"], pc.max(report["period"])))
     registered = pc.sum(last["registered"]).as_py() or 0
     active = pc.sum(last["active"]).as_py() or 0
+    accounts = scan_accounts(report)
     summary = {
         "periods": pc.count_distinct(report["period"]).as_py(),
         "rows": report.num_rows,
         "last_period": str(last["period"][0].as_py()) if last.num_rows else None,
         "registered": registered,
         "active": active,
+        "scans": accounts,
         "file": None if path is None else str(path),
     }
     share = f"{active / registered:.0%}" if registered else "n/a"
+    left_out = accounts["read"] - accounts["counted"]
     _report(
         args,
         summary,
         f"{summary['periods']} periods; last period: {active:,} of {registered:,} registered "
-        f"venues had scans ({share})" + (f"; wrote {path}" if path else ""),
+        f"venues had scans ({share}); {accounts['counted']:,} of {accounts['read']:,} scans "
+        f"counted"
+        + (
+            f" ({left_out:,} left out: {accounts['unregistered_venue']:,} at venues not in "
+            f"the registry, {accounts['before_registration']:,} before their venue "
+            f"registered, {accounts['outside_periods']:,} outside the periods)"
+            if left_out
+            else ""
+        )
+        + (f"; wrote {path}" if path else ""),
     )
     return 0
 

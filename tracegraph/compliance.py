@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
@@ -55,7 +56,16 @@ from tracegraph.errors import SchemaError, TimezoneError
 from tracegraph.index import VenueIndex
 from tracegraph.ingest import Scans, as_arrow_table, check_id_column, encode_ids
 
-__all__ = ["COMPLIANCE_COLUMNS", "FREQS", "Freq", "InactiveVenues", "compliance", "inactive_venues"]
+__all__ = [
+    "COMPLIANCE_COLUMNS",
+    "FREQS",
+    "SCANS_KEY",
+    "Freq",
+    "InactiveVenues",
+    "compliance",
+    "inactive_venues",
+    "scan_accounts",
+]
 
 #: A reporting period: ``"D"`` local days, ``"W"`` ISO weeks (Monday to Sunday, local
 #: time), ``"MS"`` calendar months (from the first, local time).
@@ -141,6 +151,9 @@ def compliance(
         - ``scans_per_venue`` (``float64``): ``scans / active``, null when
           ``active == 0``.
 
+        Every scan read is accounted for in the table's schema metadata: counted,
+        or left out and why (:func:`scan_accounts` reads it).
+
     Raises
     ------
     SchemaError
@@ -162,7 +175,8 @@ def compliance(
     A scan counts where it happened: at a venue of the registry, in the period
     holding its time, if the venue had registered by the period's end (a scan
     earlier than that is left out; so are scans at venues missing from the
-    registry: :func:`inactive_venues` lists those). Every accepted scan of a
+    registry: :func:`inactive_venues` lists those; :func:`scan_accounts` counts
+    both). Every accepted scan of a
     :class:`tracegraph.Scans` counts, exits included. Period boundaries are the
     local midnights of ``tz`` (the first instant of the day where a
     daylight-saving jump skips midnight), so days may last 23 or 25 hours.
@@ -250,10 +264,20 @@ def compliance(
     # Scans: at registry venues, in a period, by a venue registered by its end.
     period = np.searchsorted(bounds, seen.time, side="right").astype(np.int64) - 1
     venue = position[seen.code]
-    keep = (venue >= 0) & (period >= 0) & (period < n_periods)
+    known = venue >= 0
+    keep = known & (period >= 0) & (period < n_periods)
+    n_outside = int(np.count_nonzero(known)) - int(np.count_nonzero(keep))
     period, venue = period[keep], venue[keep]
     keep = joins[venue] <= period
+    n_early = int(keep.shape[0]) - int(np.count_nonzero(keep))
     period, venue = period[keep], venue[keep]
+    accounts = {
+        "read": int(seen.time.shape[0]),
+        "counted": int(period.shape[0]),
+        "unregistered_venue": int(seen.time.shape[0]) - int(np.count_nonzero(known)),
+        "before_registration": n_early,
+        "outside_periods": n_outside,
+    }
     scan_counts = np.bincount(period * n_areas + area_of[venue], minlength=cells)
     pairs = _distinct(period * reg.size + venue, n_periods * reg.size)
     active_period, active_venue = np.divmod(pairs, max(reg.size, 1))
@@ -275,7 +299,42 @@ def compliance(
     columns["share"] = _ratio(active, registered)
     columns["scans"] = pa.array(scan_counts, type=pa.int64())
     columns["scans_per_venue"] = _ratio(scan_counts, active)
-    return pa.table(columns)
+    return pa.table(columns).replace_schema_metadata({SCANS_KEY: json.dumps(accounts)})
+
+
+#: The key of :func:`compliance`'s schema metadata that accounts for every scan read.
+SCANS_KEY = "tracegraph.scans"
+
+
+def scan_accounts(report: pa.Table) -> dict[str, int]:
+    """What became of the scans a :func:`compliance` report read.
+
+    ``read == counted + unregistered_venue + before_registration + outside_periods``:
+    the scans counted in the report, and those left out because their venue is not
+    in the registry (:func:`inactive_venues` lists those venues), because the venue
+    registered only in a later period (a sign of a wrong registration date), or
+    because they fall outside the periods reported (``start``/``end``).
+
+    Examples
+    --------
+    >>> from tracegraph.compliance import compliance, scan_accounts
+    >>> report = compliance(tiny_city.registry, tiny_city.stays, by=(), tz=tiny_city.tz)
+    >>> accounts = scan_accounts(report)
+    >>> accounts["read"] == tiny_city.stays.num_rows == sum(
+    ...     accounts[k] for k in ("counted", "unregistered_venue", "before_registration",
+    ...                           "outside_periods"))
+    True
+    """
+    metadata = report.schema.metadata or {}
+    raw = metadata.get(SCANS_KEY.encode())
+    if raw is None:
+        raise SchemaError(
+            "expected a table made by tracegraph.compliance (its schema metadata holds "
+            f"{SCANS_KEY!r}), got a table without it; metadata is lost by some operations "
+            "(e.g. concatenating tables or converting to pandas): take the accounts first"
+        )
+    accounts: dict[str, int] = json.loads(raw)
+    return accounts
 
 
 def _ratio(num: I64, den: I64) -> pa.Array:
