@@ -403,11 +403,23 @@ def test_compliance_by_finest_area_equals_the_reports_own_values() -> None:
     table = report(AREAS, COUNTS, n_periods=2)
     for metric in ("share", "scans_per_venue", "scans"):
         lines = ydata(plot_compliance(table, by="ward", metric=metric))
-        assert list(lines) == ["W1", "W9", "W2"]
-        for ward, values in lines.items():
-            rows = table.filter(pc.equal(table["ward"], ward))
+        assert list(lines) == ["D1 / W1", "D3 / W9", "D1 / W2"]  # a ward of its district
+        for label, values in lines.items():
+            rows = table.filter(pc.equal(table["ward"], label.split(" / ")[1]))
             want = [np.nan if v is None else v for v in rows[metric].to_pylist()]
             np.testing.assert_allclose(values, want)  # W2: nothing active, no ratio
+
+
+def test_compliance_wards_of_one_name_in_two_districts_are_two_lines() -> None:
+    # Ho Chi Minh City has a "Phuong 1" in many districts: never one merged line
+    table = report(
+        {"district": ["Quan 3", "Quan 10"], "ward": ["Phuong 1", "Phuong 1"]},
+        [(10, 10, 40), (30, 0, 0)],
+        n_periods=1,
+    )
+    ax = plot_compliance(table, by="ward")
+    assert ydata(ax) == {"Quan 10 / Phuong 1": [0.0], "Quan 3 / Phuong 1": [1.0]}
+    assert ax.get_legend().get_title().get_text() == "district / ward"
 
 
 def test_compliance_city_wide_without_area_columns() -> None:

@@ -520,9 +520,10 @@ def plot_compliance(
     ax : matplotlib.axes.Axes, optional
         Where to draw; by default a new figure.
     by : str, optional
-        The area column to draw one line per value of; by default the first area
-        column. Finer area columns are summed over. Without area columns, one
-        city-wide line is drawn.
+        The area column to draw one line per area of; by default the first area
+        column. An area is named by the columns up to ``by`` (a ward of its district:
+        "Ba Dinh / Phuc Xa"); finer area columns are summed over. Without area
+        columns, one city-wide line is drawn.
     metric : {"share", "scans_per_venue", "registered", "active", "scans"}, default "share"
         What to plot.
     max_lines : int, default 8
@@ -591,7 +592,8 @@ def plot_compliance(
     elif by not in areas:
         raise SchemaError(f"`by`: expected one of the report's area columns {areas}, got {by!r}")
 
-    line_of_row, names = _lines(table, by, max_lines)
+    keys = [] if by is None else areas[: areas.index(by) + 1]  # the areas holding `by` too
+    line_of_row, names = _lines(table, keys, max_lines)
     periods, period_of_row = np.unique(
         table["period"].cast(pa.int64()).to_numpy(), return_inverse=True
     )
@@ -626,7 +628,7 @@ def plot_compliance(
     where = f"by {by}" if by is not None else "city-wide"
     ax.set_title(f"QR check-ins: {_METRICS[metric]}, {where}")
     if names:
-        ax.legend(title=by, fontsize="small", loc="best")
+        ax.legend(title=" / ".join(keys), fontsize="small", loc="best")
     else:
         _note(ax, "empty report")
     return ax
@@ -679,17 +681,25 @@ def _is_view(typ: pa.DataType) -> bool:
     return bool(is_string_view is not None and is_string_view(typ))
 
 
-def _lines(table: pa.Table, by: str | None, max_lines: int) -> tuple[np.ndarray, list[str]]:
-    """Which line each row goes to, and the lines' names (busiest first, "other" last)."""
+def _lines(table: pa.Table, by: list[str], max_lines: int) -> tuple[np.ndarray, list[str]]:
+    """Which line each row goes to, and the lines' names (busiest first, "other" last).
+
+    An area is the values of the ``by`` columns together (a ward is a ward of its
+    district: "Phuong 1" of two districts are two lines, named "district / ward").
+    """
     n = table.num_rows
-    if by is None:
+    if not by:
         return np.zeros(n, dtype=np.int64), (["city-wide"] if n else [])
-    column = table[by].combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    encoded = pc.dictionary_encode(column.cast(pa.string()))
-    group = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy().astype(np.int64)
-    names: list[str] = [*encoded.dictionary.to_pylist(), "(missing)"]
+    parts = []
+    for name in by:
+        column = table[name].combine_chunks()
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        parts.append(column.cast(pa.string()).fill_null("(missing)"))
+    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, " / ")
+    encoded = pc.dictionary_encode(key)
+    group = encoded.indices.to_numpy().astype(np.int64)
+    names: list[str] = encoded.dictionary.to_pylist()
     totals = np.bincount(group, weights=table["registered"].to_numpy(), minlength=len(names))
     used = np.bincount(group, minlength=len(names)) > 0
     order = [g for g in np.argsort(-totals, kind="stable") if used[g]]
