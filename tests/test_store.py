@@ -680,3 +680,14 @@ def test_a_save_killed_midway_leaves_the_previous_index_or_none(other_index, thi
             elif step == "between data files":
                 with pytest.raises(IndexNotFound, match="interrupted save"):
                     open_index(leftover)
+
+
+def test_messages_point_to_what_to_do(saved, tmp_path):
+    # a path that is not an index: overwrite=True would not help, so it is not advised
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(tg.IndexExistsError, match="not a tracegraph index; choose another path"):
+        save_index(tg.VenueIndex.open(saved), tmp_path / "notes")
+    # a save stopped between its two renames left the old index in .NAME.old-XXXXXXXX
+    os.rename(saved, saved.parent / f".{saved.name}.old-0badcafe")
+    with pytest.raises(tg.IndexNotFound, match=r"old-0badcafe holds the index .* rename it"):
+        open_index(saved)

@@ -44,6 +44,7 @@ complete. See :func:`save_index` for what replacing an index does.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import pathlib
@@ -271,6 +272,11 @@ def _check_target(target: pathlib.Path, *, overwrite: bool) -> bool:
     if not os.path.lexists(target):
         return False
     if not overwrite:
+        if target.is_symlink() or not _looks_like_index(target):
+            raise IndexExistsError(
+                f"{target} already exists and is not a tracegraph index; choose another "
+                f"path (overwrite=True replaces only an index)"
+            )
         raise IndexExistsError(
             f"{target} already exists; pass overwrite=True to replace the index saved there, "
             f"or choose another path"
@@ -553,7 +559,15 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     """The manifest of the index at ``root``, with every field checked for type."""
     if not root.is_dir():
         what = "is not a directory" if root.exists() else "does not exist"
-        raise IndexNotFound(f"no tracegraph index at {root}: the path {what}")
+        left = sorted(root.parent.glob(f".{glob.escape(root.name)}.old-*"))
+        hint = (
+            f"; {left[0]} holds the index a save with overwrite=True was replacing when it "
+            f"stopped (unless that save is still under way): rename it to {root.name} to "
+            f"use it"
+            if left and not root.exists()
+            else ""
+        )
+        raise IndexNotFound(f"no tracegraph index at {root}: the path {what}{hint}")
     try:
         with open(root / _MANIFEST, "rb") as f:
             raw = f.read(_MAX_MANIFEST_BYTES + 1)
