@@ -258,3 +258,30 @@ def test_trace_an_index_of_pseudonyms_by_the_cases_real_ids(workdir, tmp_path):
     assert expected.get(1, 0) > 0
     done = run(*args, cwd=workdir, env=env)  # without the key the real id is not there
     assert done.returncode == 2 and "not found" in done.stderr and str(case) not in done.stderr
+
+
+def test_compliance_command_reads_naive_csv_times_in_tz(tmp_path):
+    # a registry and scans written as local wall-clock times: read in --tz, as --scans
+    # does; an area left blank in the CSV is a missing area (sorted last), not ""
+    (tmp_path / "registry.csv").write_text(
+        "venue,district,ward,registered_at\n"
+        "1,Ba Dinh,Kim Ma,2021-09-01 09:00:00\n"
+        "2,Hoan Kiem,,2021-09-05 23:30:00\n"
+    )
+    (tmp_path / "scans.csv").write_text(
+        "venue,time\n1,2021-09-06 07:00:00\n2,2021-09-05 23:45:00\n"
+    )
+    done = run("compliance", "registry.csv", "scans.csv", "--tz", "Asia/Ho_Chi_Minh", "--freq",
+               "D", "--out", "out.parquet", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["scans"]["counted"] == 2
+    out = pq.read_table(tmp_path / "out.parquet")
+    first = out.slice(0, 2).to_pylist()
+    assert first[0]["period"].isoformat() == "2021-09-01T00:00:00+07:00"
+    assert [(r["district"], r["ward"]) for r in first] == [
+        ("Ba Dinh", "Kim Ma"),
+        ("Hoan Kiem", None),
+    ]
+    # venue 2 registered at 23:30 local on the 5th, and was scanned then: that day counts it
+    day5 = [r for r in out.to_pylist() if r["period"].date().isoformat() == "2021-09-05"]
+    assert [r["scans"] for r in day5] == [0, 1]

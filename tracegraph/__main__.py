@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import tracegraph as tg
+from tracegraph._time import in_zone
 from tracegraph.compliance import scan_accounts
 
 
@@ -195,13 +196,27 @@ def _read_table(path: str) -> pa.Table:
         if source.suffix.lower() == ".csv":
             import pyarrow.csv as pacsv
 
-            return pacsv.read_csv(source)
+            # an empty field is a missing value (an area left blank is no area), as in Parquet
+            return pacsv.read_csv(
+                source, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)
+            )
         return pq.read_table(source)
     except pa.ArrowInvalid as exc:  # Arrow quotes the offending row: no ids printed
         raise tg.ScanFileError(
             f"{path}: cannot read this {'CSV' if source.suffix.lower() == '.csv' else 'Parquet'}"
             f" file ({_arrow_problem(exc)}); check that every row has the header's columns"
         ) from None
+
+
+def _in_zone(table: pa.Table, names: tuple[str, ...], tz: str, what: str) -> pa.Table:
+    """``table`` with its naive timestamp columns ``names`` read as local times in ``tz``."""
+    for name in names:
+        if name in table.column_names:
+            column = table[name]
+            if pa.types.is_timestamp(column.type) and column.type.tz is None:
+                zoned = in_zone(column, f"{what}: column `{name}`", tz)
+                table = table.set_column(table.column_names.index(name), name, zoned)
+    return table
 
 
 def _arrow_problem(exc: Exception) -> str:
@@ -388,7 +403,8 @@ def _present_cmd(args: argparse.Namespace) -> int:
 
 
 def _compliance_cmd(args: argparse.Namespace) -> int:
-    registry = _read_table(args.registry)
+    # naive (zone-less) times in the files are local times in --tz, as with --scans
+    registry = _in_zone(_read_table(args.registry), ("registered_at",), args.tz, "registry")
     source = Path(args.source)
     scans: object
     if (source / "manifest.json").exists():
@@ -396,7 +412,7 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     elif args.scans:
         scans = tg.read_scans(source, tz=args.tz)
     else:
-        scans = _read_table(args.source)
+        scans = _in_zone(_read_table(args.source), ("time", "start"), args.tz, "scans")
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
     path = tg.write_table(report, args.out) if args.out else None
@@ -552,7 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
     comp.add_argument("--freq", choices=["D", "W", "MS"], default="W", help="period (W)")
     comp.add_argument("--by", default="district,ward", help="area columns ('district,ward')")
-    comp.add_argument("--tz", default="UTC", help="zone of the periods' midnights (UTC)")
+    comp.add_argument(
+        "--tz",
+        default="UTC",
+        help="zone of the periods' midnights, and of naive times in the files (UTC)",
+    )
     comp.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
     comp.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     comp.add_argument("--json", action="store_true", help="print a JSON summary")
