@@ -990,3 +990,24 @@ def test_scan_accounts_of_a_table_without_them_is_a_schema_error():
     assert scan_accounts(report)["read"] == 2
     with pytest.raises(SchemaError, match=r"made by tracegraph\.compliance"):
         scan_accounts(report.replace_schema_metadata(None))
+
+
+def test_uint64_venue_ids_of_2_63_and_more():
+    big = 2**63 + 5
+    ts = pa.timestamp("s", tz="UTC")
+    registry = pa.table(
+        {"venue": pa.array([big, 1], pa.uint64()), "registered_at": pa.array([0, 0], ts)}
+    )
+    scans = pa.table(
+        {"venue": pa.array([big, big + 1], pa.uint64()), "time": pa.array([10, 20], ts)}
+    )
+    report = compliance(registry, scans, by=(), freq="D")
+    assert report.select(["registered", "active", "scans"]).to_pylist() == [
+        {"registered": 2, "active": 1, "scans": 1}
+    ]
+    assert scan_accounts(report)["unregistered_venue"] == 1
+    missing = inactive_venues(registry, scans).unregistered
+    assert missing["venue"].type == pa.uint64() and missing["venue"].to_pylist() == [big + 1]
+    negative = pa.table({"venue": pa.array([-1], pa.int64()), "time": pa.array([10], ts)})
+    with pytest.raises(SchemaError, match="cast the ids to strings"):
+        compliance(registry, negative, by=())

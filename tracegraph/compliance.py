@@ -53,7 +53,7 @@ from tracegraph._time import (
 )
 from tracegraph._typing import I64, TableLike
 from tracegraph.errors import SchemaError, TimezoneError
-from tracegraph.index import VenueIndex
+from tracegraph.index import VenueIndex, _common_int_type
 from tracegraph.ingest import Scans, as_arrow_table, check_id_column, encode_ids
 
 __all__ = [
@@ -370,7 +370,8 @@ class InactiveVenues:
         ``last_scan``, oldest first; ties by venue id.
     unregistered : pyarrow.Table
         Venue ids scanned (up to ``as_of``) that are missing from the registry:
-        ``venue`` (``int64`` or ``string``, the type the ids were compared in),
+        ``venue`` (``int64``, ``uint64`` for ids of 2**63 and more, or ``string``: the
+        type the ids were compared in),
         ``scans`` (``int64``), ``first_scan``
         and ``last_scan`` (``timestamp[us, tz=UTC]``). Most scans first; ties by id.
     as_of : datetime.datetime
@@ -717,11 +718,8 @@ def _comparable(scanned: pa.Array, registered: pa.Array, what: str) -> tuple[pa.
             f"{what}; convert one side, e.g. pyarrow.compute.cast(registry['venue'], "
             f"pyarrow.{'string' if a == 'string' else 'int64'}())"
         )
-    common = pa.int64() if a == "integer" else pa.string()
-    try:
-        return scanned.cast(common), registered.cast(common)
-    except pa.ArrowInvalid as exc:  # uint64 ids beyond int64
-        raise SchemaError(f"venue ids: expected ids that fit int64, got {exc}") from None
+    common = _common_int_type(scanned, registered) if a == "integer" else pa.string()
+    return scanned.cast(common), registered.cast(common)
 
 
 def _rank(ids: pa.Array) -> I64:
