@@ -1011,3 +1011,12 @@ def test_uint64_venue_ids_of_2_63_and_more():
     negative = pa.table({"venue": pa.array([-1], pa.int64()), "time": pa.array([10], ts)})
     with pytest.raises(SchemaError, match="cast the ids to strings"):
         compliance(registry, negative, by=())
+
+
+def test_inactive_days_beyond_the_calendar_are_refused():
+    registry, scans = _small()
+    from tracegraph.compliance import _MAX_DAYS
+
+    assert inactive_venues(registry, scans, days=_MAX_DAYS).inactive.num_rows == 0  # all scanned
+    with pytest.raises(SchemaError, match="expected at most 3,652,059"):
+        inactive_venues(registry, scans, days=_MAX_DAYS + 1)

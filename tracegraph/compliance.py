@@ -302,6 +302,9 @@ def compliance(
     return pa.table(columns).replace_schema_metadata({SCANS_KEY: json.dumps(accounts)})
 
 
+#: The longest window of :func:`inactive_venues`, in days: the calendar's years 1-9999.
+_MAX_DAYS = (MAX_TIME - MIN_TIME) // _DAY + 1
+
 #: The key of :func:`compliance`'s schema metadata that accounts for every scan read.
 SCANS_KEY = "tracegraph.scans"
 
@@ -541,6 +544,10 @@ def inactive_venues(
     """
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
         raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}")
+    if days > _MAX_DAYS:  # (a window beyond the calendar: every venue would be active)
+        raise SchemaError(
+            f"`days`: expected at most {_MAX_DAYS:,} (the years 1-9999), got {days!r}"
+        )
     reg = _Registry.read(registry, (), every_column=True)
     if "last_scan" in reg.table.column_names:
         raise SchemaError(
