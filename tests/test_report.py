@@ -7,6 +7,7 @@ clusters.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import networkx as nx
@@ -369,3 +370,106 @@ def test_risk_and_first_exposure_venues_agree_on_a_tie_in_time():
     assert (risk["venue"], risk["source"]) == (["bar"], ["b"])
     assert result.first_exposure_venues().to_pydict() == {"venue": ["bar"], "exposed": [1]}
     assert result.explain("x").table["venue"].to_pylist() == ["bar"]
+
+
+# ------------------------------------------------------------- review fixes (session 10)
+
+_UTC = pa.timestamp("s", tz="UTC")
+
+
+def _stays(rows):
+    return pa.table(
+        {
+            "person": [r[0] for r in rows],
+            "venue": [r[1] for r in rows],
+            "start": pa.array([r[2] for r in rows], _UTC),
+            "end": pa.array([r[3] for r in rows], _UTC),
+        }
+    )
+
+
+def test_cwa_risk_of_exactly_the_threshold_is_high():
+    # 0.8 x 2 min + 1.4 x 6 min is exactly 10 (scored in whole tenths, not floats,
+    # where it came out 9.999999999999998 and "low")
+    h, m = 3600, 60
+    stays = _stays(
+        [
+            ("case_a", "bar", 10 * h, 11 * h),
+            ("case_b", "cafe", 10 * h, 11 * h),
+            ("x", "bar", 10 * h + 5 * m, 10 * h + 7 * m),
+            ("x", "cafe", 10 * h + 20 * m, 10 * h + 26 * m),
+        ]
+    )
+    result = tg.trace(tg.VenueIndex.from_stays(stays), ["case_a", "case_b"], policy="cwa")
+    policy = tg.MatchPolicy(**{**vars(result.policy), "high_risk": 10.0})
+    result = tg.trace(tg.VenueIndex.from_stays(stays), ["case_a", "case_b"], policy=policy)
+    got = result.risk(levels={"case_a": 4, "case_b": 7}).to_pydict()
+    assert got["risk"] == [10.0]
+    assert got["risk_level"] == ["high"]
+
+
+@pytest.mark.parametrize(
+    "levels, message",
+    [
+        ({5: 3, "SECRET_ann": 8}, "expected ids of one type"),
+        (pa.table({"person": pa.array([None, "SECRET_ann"]), "risk_level": [3, 8]}), "no nulls"),
+        (pa.table({"person": ["SECRET_ann"], "risk_level": [8], "day": [1]}), "expected dates"),
+        (
+            pa.table(
+                {"person": ["SECRET_ann"], "risk_level": [8], "day": pa.array([None], pa.date32())}
+            ),
+            "`day`: expected no nulls",
+        ),
+        (pa.table({"person": ["SECRET_ann"] * 2, "risk_level": [8, 1]}), "one row per person,"),
+        (
+            pa.table(
+                {
+                    "person": ["SECRET_ann"] * 2,
+                    "risk_level": [8, 1],
+                    "day": pa.array([dt.date(1970, 1, 2)] * 2),
+                }
+            ),
+            "one row per person and day",
+        ),
+    ],
+)
+def test_bad_risk_levels_are_schema_errors_without_ids(levels, message):
+    day, h = 86_400, 3600
+    stays = _stays(
+        [("SECRET_ann", "cafe", day, day + h), ("SECRET_bob", "cafe", day + 600, day + 2 * h)]
+    )
+    result = tg.trace(tg.VenueIndex.from_stays(stays), ["SECRET_ann"], policy="cwa")
+    with pytest.raises(tg.SchemaError, match=message) as err:
+        result.risk(levels=levels)
+    assert "SECRET" not in str(err.value)
+    # a level per person and day, each once, is taken
+    ok = pa.table(
+        {"person": ["SECRET_ann"], "risk_level": [8], "day": pa.array([dt.date(1970, 1, 2)])}
+    )
+    default = result.risk()["risk"].to_pylist()[0]  # level 5: weight 1.0
+    assert result.risk(levels=ok)["risk"].to_pylist() == [pytest.approx(1.6 * default)]
+
+
+@pytest.mark.parametrize("kind", ["string", "dictionary", "string_view", "pandas category"])
+def test_present_at_folds_case_whatever_the_windows_venue_column_type(kind):
+    stays = _stays([("ann", "Cafe", 0, 3600), ("bob", "cafe", 0, 3600)])
+    index = tg.VenueIndex.from_stays(stays)
+    times = {"start": pa.array([0], _UTC), "end": pa.array([3600], _UTC)}
+    venue = {
+        "string": pa.array(["CAFE"]),
+        "dictionary": pa.array(["CAFE"]).dictionary_encode(),
+        "string_view": pa.array(["CAFE"], pa.string_view()),
+    }.get(kind)
+    if venue is None:
+        pd = pytest.importorskip("pandas")
+        windows = pd.DataFrame(
+            {
+                "venue": pd.Categorical(["CAFE"]),
+                "start": pd.to_datetime([0], unit="s", utc=True),
+                "end": pd.to_datetime([3600], unit="s", utc=True),
+            }
+        )
+    else:
+        windows = pa.table({"venue": venue, **times})
+    found = tg.present_at(index, windows, policy="nhs-ios")
+    assert sorted(found["person"].to_pylist()) == ["ann", "bob"]

@@ -1496,6 +1496,10 @@ def _venue_matches(
     index: VenueIndex, ids: pa.Array, casefold: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the venues each id names (``(codes, source position)``; unknown: none)."""
+    if pa.types.is_dictionary(ids.type):  # (pandas category, polars Categorical)
+        ids = ids.cast(ids.type.value_type)
+    if pa.types.is_string_view(ids.type):
+        ids = ids.cast(pa.string())
     if casefold and _is_string(index.venues.type) and _is_string(ids.type):
         groups = _case_groups(index)
         g = pc.index_in(_casefold(ids), groups.folded)

@@ -41,6 +41,8 @@ __all__ = ["Explanation", "clusters", "write_table"]
 
 _DAY = 86_400
 _DEFAULT_LEVEL = 5  # CWA's default transmission-risk level (weight 1.0)
+#: The CWA weights in whole tenths (they are tenths: 0.6, 0.8, ...).
+_CWA_TENTHS = np.rint(np.asarray(CWA_WEIGHTS) * 10).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -246,18 +248,21 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
         np.arange(row.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
     )
     piece = np.minimum(pairs.end[row], (day + 1) * _DAY) - np.maximum(pairs.start[row], day * _DAY)
-    weight = np.ones(row.shape[0], dtype=np.float64)
+    # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
+    # exactly the threshold is not 9.999999999999998 and "low"
+    weight = np.full(row.shape[0], 10, dtype=np.int64)
     if policy.risk == "cwa":
         level = _levels(index, levels, pairs.source[row], day)
-        weight = np.asarray(CWA_WEIGHTS, dtype=np.float64)[level - 1]
+        weight = _CWA_TENTHS[level - 1]
     score = weight * policy.minutes(piece)
-    worst = np.zeros(n_persons, dtype=np.float64)
+    worst = np.zeros(n_persons, dtype=np.int64)
     if row.shape[0]:
         order = np.lexsort((day, pairs.target[row]))
         t, d = pairs.target[row][order], day[order]
         new = np.r_[True, (t[1:] != t[:-1]) | (d[1:] != d[:-1])]
         group = np.cumsum(new) - 1
-        per_day = np.bincount(group, weights=score[order])
+        per_day = np.zeros(int(group[-1]) + 1, dtype=np.int64)
+        np.add.at(per_day, group, score[order])
         np.maximum.at(worst, t[new], per_day)
 
     first = _first_exposures(pairs)
@@ -282,9 +287,10 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
             "source": index.persons.take(pa.array(first_source[codes], mask=~has_venue)),
             "overlap_minutes": pa.array(total[codes], pa.int64()),
             "longest_minutes": pa.array(longest[codes], pa.int64()),
-            "risk": pa.array(worst[codes], pa.float64()),
+            "risk": pa.array(worst[codes] / 10, pa.float64()),
             "risk_level": pa.array(
-                np.where(worst[codes] >= policy.high_risk, "high", "low").tolist(), pa.string()
+                np.where(worst[codes] >= policy.high_risk * 10, "high", "low").tolist(),
+                pa.string(),
             ),
             "crowd": pa.array(crowd[codes], pa.int64()),
         }
@@ -297,16 +303,23 @@ def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray)
     if levels is None:
         return out
     if isinstance(levels, dict):
-        levels = pa.table(
-            {"person": pa.array(list(levels)), "risk_level": pa.array(list(levels.values()))}
-        )
-    table = as_arrow_table(levels, "levels")
+        people = ids_array(list(levels), index.persons.type, "levels")
+        try:
+            values = pa.array(list(levels.values()))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            values = pa.array([None] * len(levels), pa.null())  # refused below
+        levels = pa.table({"person": people, "risk_level": values})
+    table = as_arrow_table(levels, "levels", ("person", "risk_level", "day"))
     for name in ("person", "risk_level"):
         if name not in table.column_names:
             raise SchemaError(
                 f"levels: column `{name}` not found; expected columns ['person', "
                 f"'risk_level'] and optionally 'day', available: {table.column_names}"
             )
+    if table["person"].null_count:
+        raise SchemaError(
+            f"levels: column `person`: expected no nulls, found {table['person'].null_count}"
+        )
     value = table["risk_level"]
     if not pa.types.is_integer(value.type) or value.null_count:
         raise SchemaError(f"levels: column `risk_level`: expected integers 1..8, got {value.type}")
@@ -318,16 +331,42 @@ def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray)
         )
     code = index.person_codes(table["person"].combine_chunks()).astype(np.int64)
     if "day" in table.column_names:
-        days = table["day"].cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
+        column = table["day"]
+        if not (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
+            raise SchemaError(
+                f"levels: column `day`: expected dates (the UTC day a level applies to), got "
+                f"{column.type}; e.g. pyarrow.array([datetime.date(2021, 9, 6)])"
+            )
+        if column.null_count:
+            raise SchemaError(
+                f"levels: column `day`: expected no nulls, found {column.null_count}; leave "
+                f"out the column for one level per person"
+            )
+        days = column.cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
+        _check_once(np.stack([code, days]), "person and day")
         given = {(int(c), int(d)): int(v) for c, d, v in zip(code, days, lv, strict=True) if c >= 0}
         keys = list(zip(source.tolist(), day.tolist(), strict=True))
         found = np.array([given.get(k, -1) for k in keys], dtype=np.int64)
         return np.where(found > 0, found, out)
+    _check_once(code[None, :], "person")
     per_person = np.full(index.n_persons, _DEFAULT_LEVEL, dtype=np.int64)
     known = code >= 0
     per_person[code[known]] = lv[known]
     result: np.ndarray = per_person[source]
     return result
+
+
+def _check_once(keys: np.ndarray, what: str) -> None:
+    """A SchemaError if a column of ``keys`` (rows: person codes, then days) repeats.
+
+    Persons not in the index (code -1) are ignored, as their levels are.
+    """
+    known = keys[:, keys[0] >= 0]
+    if known.shape[1] and np.unique(known, axis=1).shape[1] < known.shape[1]:
+        raise SchemaError(
+            f"levels: expected one row per {what}, found a {what} on several rows; "
+            f"keep the level that applies"
+        )
 
 
 def _crowds(trace: Trace, pairs: _Pairs, first: np.ndarray) -> np.ndarray:
