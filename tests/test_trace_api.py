@@ -545,3 +545,23 @@ def test_uint64_ids_beyond_int64_are_found_by_ids_of_other_integer_types():
     with pytest.raises(tg.SchemaError, match="no integer type holds both") as err:
         index.append(negative)
     assert str(2**64 - 1) not in str(err.value)
+
+
+def test_bad_arguments_are_tracegraph_errors_and_the_builtins_too():
+    # every deliberate error derives from TracegraphError (README, errors.py), also a
+    # wrong argument value or type: ArgumentError is a ValueError and a TypeError
+    index = index_of(ROWS)
+    result = tg.trace(index, ["ann"], tiers=2)
+    calls = [
+        lambda: tg.trace(index, ["ann"], tiers=500),
+        lambda: tg.trace(index, ["ann"], tiers="2"),
+        lambda: tg.trace(index, ["ann"], unknown="ignore"),
+        lambda: result.locations_of_interest(sources="everyone"),
+        lambda: result.top_venues(-1),
+        lambda: tg.trace("not an index", ["ann"]),
+    ]
+    for call in calls:
+        with pytest.raises(tg.ArgumentError) as err:
+            call()
+        assert isinstance(err.value, ValueError) and isinstance(err.value, TypeError)
+        assert isinstance(err.value, tg.TracegraphError)

@@ -24,6 +24,7 @@ from tracegraph._progress import set_progress
 from tracegraph.compliance import InactiveVenues, compliance, inactive_venues, scan_accounts
 from tracegraph.errors import (
     AliasError,
+    ArgumentError,
     CorruptIndexError,
     DurationError,
     IndexExistsError,
@@ -49,6 +50,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AliasError",
+    "ArgumentError",
     "CorruptIndexError",
     "DurationError",
     "InactiveVenues",

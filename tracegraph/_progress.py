@@ -15,7 +15,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
-from tracegraph.errors import MissingDependency
+from tracegraph.errors import ArgumentError, MissingDependency
 
 __all__ = ["progress_bar", "set_progress"]
 
@@ -33,7 +33,7 @@ def set_progress(enabled: bool | None) -> None:
     >>> tg.set_progress(None)  # back to auto: only in a terminal or notebook
     """
     if enabled is not None and not isinstance(enabled, bool):
-        raise TypeError(f"`enabled`: expected True, False or None, got {enabled!r}")
+        raise ArgumentError(f"`enabled`: expected True, False or None, got {enabled!r}")
     _setting["progress"] = enabled
 
 

@@ -59,6 +59,7 @@ import pyarrow as pa
 
 from tracegraph._time import MAX_TIME, MIN_TIME
 from tracegraph.errors import (
+    ArgumentError,
     CorruptIndexError,
     IndexExistsError,
     IndexFormatError,
@@ -192,7 +193,9 @@ def save_index(
     city.tgidx True
     """
     if not isinstance(index, VenueIndex):
-        raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
+        raise ArgumentError(
+            f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}"
+        )
     target = pathlib.Path(os.path.abspath(os.fspath(path)))
     dictionaries, arrays, counts = _index_parts(index)
     _check_arrays(arrays, counts, int(index.n_classes), what="index", error=IndexFormatError)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AliasError",
+    "ArgumentError",
     "CorruptIndexError",
     "DurationError",
     "IndexExistsError",
@@ -28,6 +29,15 @@ __all__ = [
 
 class TracegraphError(Exception):
     """Base class of every error raised by tracegraph."""
+
+
+class ArgumentError(TracegraphError, ValueError, TypeError):
+    """A function was given an argument of the wrong type or value.
+
+    For example ``tiers=500``, ``unknown="ignore"`` or ``metric="hours"``. It is
+    both a ``ValueError`` and a ``TypeError``, the builtins such mistakes raise
+    elsewhere, so either ``except`` catches it.
+    """
 
 
 class SchemaError(TracegraphError, ValueError):

@@ -44,7 +44,7 @@ from tracegraph._time import (
     to_seconds,
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
-from tracegraph.errors import PersonNotFound, PolicyError, SchemaError
+from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex, _common_int_type
 from tracegraph.ingest import as_arrow_table, ids_array
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
@@ -184,13 +184,15 @@ def trace(
     [0, 1]
     """
     if not isinstance(index, VenueIndex):
-        raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
+        raise ArgumentError(
+            f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}"
+        )
     if isinstance(tiers, bool) or not isinstance(tiers, int | np.integer):
-        raise TypeError(f"`tiers`: expected an int, got {type(tiers).__name__}")
+        raise ArgumentError(f"`tiers`: expected an int, got {type(tiers).__name__}")
     if not 0 <= tiers <= _MAX_TIERS:
-        raise ValueError(f"`tiers`: expected 0 <= tiers <= {_MAX_TIERS}, got {tiers}")
+        raise ArgumentError(f"`tiers`: expected 0 <= tiers <= {_MAX_TIERS}, got {tiers}")
     if unknown not in _UNKNOWN_CHOICES:
-        raise ValueError(f"`unknown`: expected one of {_UNKNOWN_CHOICES}, got {unknown!r}")
+        raise ArgumentError(f"`unknown`: expected one of {_UNKNOWN_CHOICES}, got {unknown!r}")
     # every argument is checked before any work is done
     overlap_s = duration_seconds(min_overlap, "min_overlap")
     linger_s = duration_seconds(linger, "linger")
@@ -199,7 +201,7 @@ def trace(
     match = resolve_policy(policy)
     _check_policy_args(match, min_overlap=overlap_s, linger=linger_s)
     if not isinstance(cumulative, bool):
-        raise TypeError(f"`cumulative`: expected a bool, got {type(cumulative).__name__}")
+        raise ArgumentError(f"`cumulative`: expected a bool, got {type(cumulative).__name__}")
     if tz is not None:
         check_zone(tz)
     resolved = _resolve_cases(index, cases, unknown, tz)
@@ -305,7 +307,9 @@ def present_at(
     ['cat', 'ann', 'bob']
     """
     if not isinstance(index, VenueIndex):
-        raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
+        raise ArgumentError(
+            f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}"
+        )
     match = resolve_policy(policy)
     overlap_s = duration_seconds(min_overlap, "min_overlap")
     _check_policy_args(match, min_overlap=overlap_s, linger=0)
@@ -415,11 +419,13 @@ def copresent_pairs(
     2
     """
     if not isinstance(index, VenueIndex):
-        raise TypeError(f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}")
+        raise ArgumentError(
+            f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}"
+        )
     m = max(duration_seconds(min_overlap, "min_overlap"), 1)
     per_venue = np.zeros(index.n_venues, dtype=np.int64)
     if index.person_offsets.shape[0] != index.n_persons + 1:
-        raise ValueError("expected an index with a per-person view")
+        raise ArgumentError("expected an index with a per-person view")
     _kernels.copresent_counts(
         index.start, index.end, index.venue_offsets, index.class_offsets, index.n_classes,
         index.person_offsets, index.person_stays, m, per_venue,
@@ -1696,7 +1702,7 @@ def _id_vector(cases: Any) -> pa.Array | None:
 def _check_count(n: Any, name: str) -> None:
     """A ``ValueError`` unless ``n`` is an int >= 0 (a negative slice would drop rows)."""
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"`{name}`: expected an int >= 0, got {n!r}")
+        raise ArgumentError(f"`{name}`: expected an int >= 0, got {n!r}")
 
 
 def _is_table(obj: Any) -> bool:
@@ -2458,7 +2464,7 @@ class Trace:
         path = pathlib.Path(path)
         chosen = format or {".graphml": "graphml", ".gexf": "gexf"}.get(path.suffix.lower())
         if chosen not in ("graphml", "gexf"):
-            raise ValueError(
+            raise ArgumentError(
                 f"`path`: expected a .graphml or .gexf suffix (or format='graphml'/'gexf'), "
                 f"got {path.name!r}"
             )

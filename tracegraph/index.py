@@ -32,7 +32,7 @@ from tracegraph._time import (
     seconds_to_timestamp,
 )
 from tracegraph._typing import DurationLike, MatchRule, TableLike
-from tracegraph.errors import SchemaError
+from tracegraph.errors import ArgumentError, SchemaError
 from tracegraph.ingest import (
     _DEFAULT_BATCH,
     IngestReport,
@@ -1032,15 +1032,15 @@ class VenueIndex:
         """Bounds and shapes, so that the kernel can never read out of bounds."""
         n = venue.shape[0]
         if not (start.shape == end.shape == on_behalf_of.shape == (n,)):
-            raise ValueError("expected venue, start, end and on_behalf_of of one length")
+            raise ArgumentError("expected venue, start, end and on_behalf_of of one length")
         if excluded.shape != (self.n_persons,):
-            raise ValueError(
+            raise ArgumentError(
                 f"expected `excluded` of shape ({self.n_persons},), got {excluded.shape}"
             )
         if n and (venue.min() < 0 or venue.max() >= self.n_venues):
-            raise ValueError(f"expected venue codes in [0, {self.n_venues}), got others")
+            raise ArgumentError(f"expected venue codes in [0, {self.n_venues}), got others")
         if n and (on_behalf_of.min() < -1 or on_behalf_of.max() >= self.n_persons):
-            raise ValueError(f"expected person codes in [-1, {self.n_persons}), got others")
+            raise ArgumentError(f"expected person codes in [-1, {self.n_persons}), got others")
 
     def query_parts(
         self,
@@ -1141,7 +1141,7 @@ class VenueIndex:
             or first_venue.shape != (self.n_persons,)
             or venue_pairs.shape != (self.n_venues,)
         ):
-            raise ValueError(
+            raise ArgumentError(
                 f"expected `earliest` and `first_venue` of shape ({self.n_persons},) and "
                 f"`venue_pairs` of shape ({self.n_venues},), got {earliest.shape}, "
                 f"{first_venue.shape} and {venue_pairs.shape}"
@@ -1197,7 +1197,7 @@ def _group_rows(
 
 def _rule_code(rule: str) -> int:
     if rule not in MATCH_RULES:
-        raise ValueError(f"`rule`: expected one of {sorted(MATCH_RULES)}, got {rule!r}")
+        raise ArgumentError(f"`rule`: expected one of {sorted(MATCH_RULES)}, got {rule!r}")
     return MATCH_RULES[rule]
 
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from tracegraph._deps import require
 from tracegraph._time import to_seconds
 from tracegraph._typing import TableLike
-from tracegraph.errors import PersonNotFound, SchemaError, TimezoneError
+from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError, TimezoneError
 from tracegraph.exposure import Trace
 from tracegraph.ingest import as_arrow_table, require_columns
 
@@ -392,9 +392,9 @@ def plot_tiers(
 
     _check_trace(trace)
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int | np.integer):
-        raise TypeError(f"`max_nodes`: expected an int, got {type(max_nodes).__name__}")
+        raise ArgumentError(f"`max_nodes`: expected an int, got {type(max_nodes).__name__}")
     if max_nodes < 0:
-        raise ValueError(f"`max_nodes`: expected an int >= 0, got {max_nodes}")
+        raise ArgumentError(f"`max_nodes`: expected an int >= 0, got {max_nodes}")
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 6), layout="constrained")
     assert ax is not None  # for mypy: set above when it was None
@@ -582,11 +582,11 @@ def plot_compliance(
     table = as_arrow_table(report, "compliance report")
     areas = _check_report(table)
     if metric not in _METRICS:
-        raise ValueError(f"`metric`: expected one of {tuple(_METRICS)}, got {metric!r}")
+        raise ArgumentError(f"`metric`: expected one of {tuple(_METRICS)}, got {metric!r}")
     if isinstance(max_lines, bool) or not isinstance(max_lines, int | np.integer):
-        raise TypeError(f"`max_lines`: expected an int, got {type(max_lines).__name__}")
+        raise ArgumentError(f"`max_lines`: expected an int, got {type(max_lines).__name__}")
     if max_lines < 1:
-        raise ValueError(f"`max_lines`: expected an int >= 1, got {max_lines}")
+        raise ArgumentError(f"`max_lines`: expected an int >= 1, got {max_lines}")
     if by is None:
         by = areas[0] if areas else None
     elif by not in areas:
@@ -743,7 +743,7 @@ def _note(ax: Axes, text: str) -> None:
 
 def _check_trace(trace: Any) -> None:
     if not isinstance(trace, Trace):
-        raise TypeError(f"`trace`: expected a tracegraph.Trace, got {type(trace).__name__}")
+        raise ArgumentError(f"`trace`: expected a tracegraph.Trace, got {type(trace).__name__}")
 
 
 def _plain(value: Any) -> str:

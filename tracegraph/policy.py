@@ -58,7 +58,7 @@ from typing import Literal
 import numpy as np
 
 from tracegraph._typing import MatchRule
-from tracegraph.errors import PolicyError
+from tracegraph.errors import ArgumentError, PolicyError
 
 __all__ = ["CWA_WEIGHTS", "PRESETS", "MatchPolicy", "cwa_windows", "resolve_policy"]
 
@@ -303,7 +303,7 @@ def resolve_policy(policy: str | MatchPolicy) -> MatchPolicy:
         return policy
     if isinstance(policy, str):
         return MatchPolicy.named(policy)
-    raise TypeError(
+    raise ArgumentError(
         f"`policy`: expected a preset name or a tracegraph.MatchPolicy, got {type(policy).__name__}"
     )
 

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from tracegraph import _html, _kernels
 from tracegraph._time import format_instant, seconds_to_timestamp
 from tracegraph._typing import TableLike
-from tracegraph.errors import PersonNotFound, SchemaError
+from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError
 from tracegraph.ingest import as_arrow_table, ids_array
 from tracegraph.policy import CWA_WEIGHTS
 
@@ -199,7 +199,7 @@ def _first_exposures(pairs: _Pairs) -> np.ndarray:
 def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "cases") -> pa.Table:
     """See :meth:`tracegraph.Trace.locations_of_interest`."""
     if sources not in ("cases", "all"):
-        raise ValueError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
+        raise ArgumentError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
     sp = trace._pairs
     tiers = sp.tiers[:1] if sources == "cases" else sp.tiers
     windows = _merge(trace, tiers, per_person=False)
@@ -690,7 +690,7 @@ def write_table(
         path.suffix.lower()
     )
     if chosen not in ("csv", "parquet"):
-        raise ValueError(
+        raise ArgumentError(
             f"`path`: expected a .csv or .parquet suffix (or format='csv'/'parquet'), "
             f"got {path.name!r}"
         )
