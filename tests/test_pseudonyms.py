@@ -74,3 +74,66 @@ def test_integer_ids_hash_like_their_text_and_nulls_stay_null():
 def test_short_key_is_refused():
     with pytest.raises(tg.SchemaError, match="at least 16 bytes"):
         tg.pseudonymize(["x"], "short")
+
+
+KEY = "a long secret key for tests!"
+
+
+@pytest.mark.parametrize("key", [16, [1] * 16, None])
+def test_a_key_that_is_not_bytes_or_str_is_refused(key):
+    # bytes(16) would be sixteen zero bytes: a public key anyone can try phone numbers with
+    with pytest.raises(tg.SchemaError, match="expected the secret as bytes or str"):
+        tg.pseudonymize(["84912345678"], key)
+
+
+def test_pseudonymize_input_forms():
+    one = tg.pseudonymize(["84912345678"], KEY)
+    with pytest.raises(tg.SchemaError, match="a single str"):
+        tg.pseudonymize("84912345678", KEY)  # not 11 one-digit ids
+    with pytest.raises(tg.SchemaError, match="mixed") as err:
+        tg.pseudonymize([5, "+84987654321"], KEY)
+    assert "84987654321" not in str(err.value)
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(tg.SchemaError, match="nullable 'Int64'"):
+        tg.pseudonymize(pd.Series([84912345678, None]), KEY)  # float64: 8.4912345678e+10
+    nullable = tg.pseudonymize(pd.Series([84912345678, None], dtype="Int64"), KEY)
+    assert nullable.to_pylist() == [one[0].as_py(), None]
+    text = tg.pseudonymize(pd.Series(["84912345678", None]), KEY)
+    assert text.to_pylist() == [one[0].as_py(), None]
+
+
+def _cli(*args, cwd, key):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TG_KEY": key}
+    return subprocess.run(
+        [sys.executable, "-m", "tracegraph", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=300, env=env,
+    )  # fmt: skip
+
+
+def test_cli_build_from_stays_with_a_key_keeps_no_real_id(tmp_path):
+    # building from stays (not --scans) with --pseudonym-key-env pseudonymizes the stays'
+    # person ids; cases named by real ids, also with leading zeros in a CSV, are found
+    (tmp_path / "stays.csv").write_text(
+        "person,venue,start,end\n"
+        "0900000007,cafe,2021-09-06T08:00:00Z,2021-09-06T09:00:00Z\n"
+        "0900000008,cafe,2021-09-06T08:30:00Z,2021-09-06T09:30:00Z\n"
+    )
+    done = _cli("build", "stays.csv", "--pseudonym-key-env", "TG_KEY", "--out", "city.tgidx",
+                cwd=tmp_path, key=KEY)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for file in (tmp_path / "city.tgidx").iterdir():
+        assert b"0900000007" not in file.read_bytes() and b"900000007" not in file.read_bytes()
+    index = tg.VenueIndex.open(tmp_path / "city.tgidx")
+    assert index.persons.to_pylist() == sorted(
+        tg.pseudonymize(["0900000007", "0900000008"], KEY).to_pylist()
+    )
+    (tmp_path / "cases.csv").write_text("person\n0900000007\n")
+    for how in (["--case", "0900000007"], ["--cases-file", "cases.csv"]):
+        done = _cli("trace", "city.tgidx", *how, "--pseudonym-key-env", "TG_KEY", "--json",
+                    cwd=tmp_path, key=KEY)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert '"F1": 1' in done.stdout

@@ -188,7 +188,22 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_table(path: str) -> pa.Table:
+def _read_stays_table(source: Path) -> pa.Table:
+    """A Parquet/Arrow file or folder of stays as one table (see ``from_stays`` for streaming)."""
+    import pyarrow.dataset as ds
+
+    try:
+        return ds.dataset(
+            source, format="arrow" if source.suffix == ".arrow" else "parquet"
+        ).to_table()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise tg.ScanFileError(
+            f"{source}: cannot read these stays ({_arrow_problem(exc)})"
+        ) from None
+
+
+def _read_table(path: str, *, text: tuple[str, ...] = ()) -> pa.Table:
+    """A CSV or Parquet file; the ``text`` columns read as strings (ids keep leading zeros)."""
     source = Path(path)
     if not source.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -197,9 +212,10 @@ def _read_table(path: str) -> pa.Table:
             import pyarrow.csv as pacsv
 
             # an empty field is a missing value (an area left blank is no area), as in Parquet
-            return pacsv.read_csv(
-                source, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)
+            options = pacsv.ConvertOptions(
+                strings_can_be_null=True, column_types=dict.fromkeys(text, pa.string())
             )
+            return pacsv.read_csv(source, convert_options=options)
         return pq.read_table(source)
     except pa.ArrowInvalid as exc:  # Arrow quotes the offending row: no ids printed
         raise tg.ScanFileError(
@@ -248,7 +264,21 @@ def _build(args: argparse.Namespace) -> int:
         source = Path(args.source)
         if not source.exists():
             raise FileNotFoundError(f"{args.source}: no such file or folder")
-        stays = _read_table(args.source) if source.suffix.lower() == ".csv" else source
+        key = _key(args)
+        stays: object = source
+        if source.suffix.lower() == ".csv":
+            stays = _read_table(args.source, text=("person",) if key else ())
+        if key is not None:
+            # the stays' person ids become their pseudonyms before anything keeps them (the
+            # table is read whole here, not batch by batch; --scans reads batch by batch)
+            table = stays if isinstance(stays, pa.Table) else _read_stays_table(source)
+            if "person" not in table.column_names:
+                raise tg.SchemaError(
+                    f"{args.source}: expected a column `person` to pseudonymize, found "
+                    f"{table.column_names}"
+                )
+            at = table.column_names.index("person")
+            stays = table.set_column(at, "person", tg.pseudonymize(table["person"], key))
         index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
     path = index.save(args.out, overwrite=args.overwrite)
     summary = {
@@ -293,7 +323,8 @@ def _plain_cases(
     args: argparse.Namespace, index: tg.VenueIndex, *, as_text: bool = False
 ) -> pa.Table | list[object]:
     if args.cases_file:
-        table = _read_table(args.cases_file)
+        # with a key, ids are pseudonymized as text: read them as written (0900... keeps its 0)
+        table = _read_table(args.cases_file, text=("person",) if as_text else ())
         if {"start", "end"} & set(table.column_names):  # a window, whole or not (trace checks)
             return table
         if "person" not in table.column_names:

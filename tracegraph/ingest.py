@@ -1495,12 +1495,24 @@ def pseudonymize(ids: Any, key: bytes | str) -> pa.Array:
     False
     """
     secret = _pseudonym_key(key)
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks()
-    elif not isinstance(ids, pa.Array):
-        ids = pa.array(list(ids)) if not isinstance(ids, np.ndarray) else pa.array(ids)
+    if isinstance(ids, str | bytes):
+        raise SchemaError(
+            f"`ids`: expected a collection of person ids, got a single {type(ids).__name__} "
+            f"(it would be read character by character); wrap it in a list: [id]"
+        )
+    ids = _id_column_of(ids)
     if pa.types.is_dictionary(ids.type):
         ids = ids.cast(ids.type.value_type)
+    if not (pa.types.is_integer(ids.type) or _is_text(ids.type) or pa.types.is_null(ids.type)):
+        raise SchemaError(
+            f"`ids`: expected integer or string person ids, got {ids.type}"
+            + (
+                "; integer ids with missing values became floats in pandas: use the "
+                "nullable 'Int64' dtype, or strings"
+                if pa.types.is_floating(ids.type)
+                else ""
+            )
+        )
     text = ids if pa.types.is_string(ids.type) else ids.cast(pa.string())
     encoded = pc.dictionary_encode(text)
     values = encoded.dictionary.to_pylist()
@@ -1511,7 +1523,33 @@ def pseudonymize(ids: Any, key: bytes | str) -> pa.Array:
     return hashed.take(encoded.indices)
 
 
+def _id_column_of(ids: Any) -> pa.Array:
+    """Ids given as an Arrow array, a pandas/polars Series, numpy or a Python iterable."""
+    if isinstance(ids, pa.ChunkedArray):
+        return ids.combine_chunks()
+    if isinstance(ids, pa.Array):
+        return ids
+    module = type(ids).__module__.split(".")[0]
+    try:
+        if module == "polars":
+            return _id_column_of(ids.to_arrow())
+        if module == "pandas":
+            return pa.array(ids, from_pandas=True)  # (None and NaN: null)
+        return pa.array(ids) if isinstance(ids, np.ndarray) else pa.array(list(ids))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        raise SchemaError(  # (no Arrow message: it would quote an id)
+            "`ids`: expected person ids of one type (all integers or all strings), got ids "
+            "of mixed or unsupported types"
+        ) from None
+
+
 def _pseudonym_key(key: bytes | str) -> bytes:
+    if not isinstance(key, str | bytes | bytearray | memoryview):
+        # (bytes(16) is sixteen zero bytes: a public key, never a secret)
+        raise SchemaError(
+            f"`pseudonym_key`: expected the secret as bytes or str, got {type(key).__name__}; "
+            f"use e.g. secrets.token_hex(32)"
+        )
     secret = key.encode("utf-8") if isinstance(key, str) else bytes(key)
     if len(secret) < 16:
         raise SchemaError(
