@@ -466,3 +466,36 @@ def test_registry_does_not_change_the_stays(monkeypatch: pytest.MonkeyPatch) -> 
     assert other.stays.equals(plain.stays)
     assert other.venues.equals(plain.venues)
     assert not other.registry.equals(plain.registry)
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True])
+def test_seed_must_be_none_or_a_non_negative_integer(seed) -> None:
+    with pytest.raises(SchemaError, match="`seed`: expected None or an integer >= 0"):
+        generate_city(50, days=1, seed=seed)
+
+
+@pytest.mark.parametrize("start, days", [("9999-12-25", 10), ("9999-12-31", 1)])
+def test_days_past_the_calendar_are_refused_before_simulating(start, days) -> None:
+    with pytest.raises(SchemaError, match="end before 9999-12-31"):
+        generate_city(50, days=days, start=start)
+
+
+def test_read_parquet_errors_are_schema_errors(tmp_path) -> None:
+    city = generate_city(50, days=1, seed=1)
+    folder = tmp_path / "city"
+    city.write_parquet(folder)
+    assert City.read_parquet(folder).stays.equals(city.stays)
+    (folder / "people.parquet").unlink()
+    with pytest.raises(SchemaError, match=r"expected people\.parquet"):
+        City.read_parquet(folder)
+    city.write_parquet(folder)
+    (folder / "stays.parquet").write_bytes(b"not parquet")
+    with pytest.raises(SchemaError, match="not a readable Parquet file"):
+        City.read_parquet(folder)
+    city.write_parquet(folder)
+    stays = pq.read_table(folder / "stays.parquet")
+    pq.write_table(
+        stays.replace_schema_metadata({"tracegraph.synth": "{}"}), folder / "stays.parquet"
+    )
+    with pytest.raises(SchemaError, match="holding start, days and tz"):
+        City.read_parquet(folder)

@@ -326,21 +326,26 @@ class City:
             registry: generate and write it again).
         """
         folder = pathlib.Path(directory)
-        stays = pq.read_table(folder / "stays.parquet")
-        raw = (stays.schema.metadata or {}).get(_METADATA_KEY.encode())
-        if raw is None:
-            raise SchemaError(
-                f"{folder / 'stays.parquet'}: expected a file written by City.write_parquet "
-                f"(with {_METADATA_KEY!r} metadata), got none"
-            )
-        about = json.loads(raw)
-        if not (folder / "registry.parquet").exists():
+        if not (folder / "registry.parquet").exists() and (folder / "stays.parquet").exists():
             raise SchemaError(
                 f"{folder}: expected registry.parquet next to stays.parquet, got none (the "
                 f"city was written before cities had a registry); generate it again and "
                 f"write it with City.write_parquet"
             )
-        registry = pq.read_table(folder / "registry.parquet").replace_schema_metadata(None)
+        tables = {name: _read_part(folder, name) for name in _PARTS}
+        stays = tables["stays"]
+        raw = (stays.schema.metadata or {}).get(_METADATA_KEY.encode())
+        try:
+            about = json.loads(raw) if raw is not None else None
+            start_date = dt.date.fromisoformat(about["start"])  # type: ignore[index]
+            n_days, zone = int(about["days"]), str(about["tz"])  # type: ignore[index]
+        except (ValueError, KeyError, TypeError):
+            raise SchemaError(
+                f"{folder / 'stays.parquet'}: expected a file written by City.write_parquet "
+                f"(with {_METADATA_KEY!r} metadata holding start, days and tz), got "
+                f"{'none' if raw is None else 'other metadata'}; write the city again"
+            ) from None
+        registry = tables["registry"].replace_schema_metadata(None)
         seconds = pa.timestamp("s", tz="UTC")
         target = pa.schema(
             [
@@ -352,11 +357,11 @@ class City:
         )
         return cls(
             stays.replace_schema_metadata(None).cast(target),
-            pq.read_table(folder / "people.parquet").replace_schema_metadata(None),
-            pq.read_table(folder / "venues.parquet").replace_schema_metadata(None),
-            dt.date.fromisoformat(about["start"]),
-            int(about["days"]),
-            str(about["tz"]),
+            tables["people"].replace_schema_metadata(None),
+            tables["venues"].replace_schema_metadata(None),
+            start_date,
+            n_days,
+            zone,
             registry.cast(
                 registry.schema.set(
                     registry.schema.get_field_index("registered_at"),
@@ -512,6 +517,8 @@ def generate_city(
     n, m, days, start_date, zone, lam, id_kind = _check_args(
         people, venues, days, start, tz, visits_per_day, ids
     )
+    if seed is not None and (not _is_int(seed) or int(seed) < 0):
+        raise SchemaError(f"`seed`: expected None or an integer >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     # The registry's own stream: spawning does not advance ``rng``, so the stays are
     # the same as without a registry.
@@ -589,6 +596,12 @@ def _check_args(
             ) from None
     else:
         raise SchemaError(f"`start`: expected a str or datetime.date, got {start!r}")
+    # the last simulated day, and the day after it (night shifts end then), in the calendar
+    if (dt.date.max - start_date).days < int(days) + 1:  # type: ignore[call-overload]
+        raise SchemaError(
+            f"`start`, `days`: expected days that end before 9999-12-31, got {days!r} days "
+            f"from {start_date.isoformat()}"
+        )
     if not isinstance(tz, str):
         raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}")
     try:
@@ -610,6 +623,26 @@ def _check_args(
 
 
 # --- geography, venues, people ---------------------------------------------------------
+
+
+#: The files of a city written by :meth:`City.write_parquet`.
+_PARTS = ("stays", "people", "venues", "registry")
+
+
+def _read_part(folder: pathlib.Path, name: str) -> pa.Table:
+    """``folder/name.parquet``, or a SchemaError saying what is wrong with it."""
+    path = folder / f"{name}.parquet"
+    if not path.is_file():
+        raise SchemaError(
+            f"{folder}: expected {name}.parquet (a city written by City.write_parquet has "
+            f"{', '.join(p + '.parquet' for p in _PARTS)}), got none"
+        )
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SchemaError(
+            f"{path}: not a readable Parquet file ({exc}); write the city again"
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
