@@ -156,7 +156,7 @@ KERNELS = {
     "locations_of_interest": "merge_windows",
     "risk": "find_windows",
     "clusters": "connected_labels",
-    "copresent_pairs": "copresent_counts",
+    "copresent_pairs": "copresent_counts, _meeting_pairs",
     "scans_to_stays": "dedupe_scans, pair_scans, merge_stays",
     "from_scans": "encode_int64, counting_sort_into, sort_groups_by_time, drop_repeated_scans, "
     "radix_order (the lean scans -> index path)",

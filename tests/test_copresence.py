@@ -64,3 +64,21 @@ def test_copresent_pairs_edges():
     }
     with pytest.raises(TypeError, match=r"expected a tracegraph\.VenueIndex"):
         tg.copresent_pairs(rows)
+
+
+@pytest.mark.parametrize("min_overlap", [0, 60, 900])
+def test_one_person_with_many_stays_at_one_venue(min_overlap):
+    # a placeholder id with hundreds of (overlapping, touching, zero-length) stays at one
+    # venue: its own pairs are taken off by a sort, not pairwise, and exactly
+    import random
+
+    rng = random.Random(min_overlap)
+    rows = [(0, 1, 60 * rng.randrange(0, 200), 0) for _ in range(300)]
+    rows = [(p, v, s, s + 60 * rng.randrange(0, 30)) for p, v, s, _ in rows]
+    rows += [(k, 1, 60 * rng.randrange(0, 200), 60 * rng.randrange(200, 260)) for k in (1, 2, 3)]
+    rows += [(0, 2, 0, 600), (4, 2, 300, 900)]
+    index = tg.VenueIndex.from_stays(stays_table(rows))
+    expected = brute_force(rows, min_overlap)
+    table = tg.copresent_pairs(index, min_overlap=min_overlap, by_venue=True).to_pydict()
+    assert {v: n for v, n in zip(table["venue"], table["pairs"], strict=True) if n} == expected
+    assert expected[1] > 0

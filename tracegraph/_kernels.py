@@ -1334,6 +1334,12 @@ def copresent_counts(  # type: ignore[no-untyped-def]
             q = r + 1
             while q < hi and _venue_at(venue_offsets, person_stays[q]) == v_r:
                 q += 1
+            if q - r > _PAIRWISE_RUN:
+                # many stays of one person at one venue (a placeholder id, say): counted
+                # as the venue's are, by a sort and a binary search each, not pairwise
+                out[v_r] -= _meeting_pairs(start, end, person_stays[r:q], m)
+                r = q
+                continue
             for x in range(r, q):
                 i = person_stays[x]
                 if end[i] - start[i] < m:
@@ -1345,6 +1351,30 @@ def copresent_counts(  # type: ignore[no-untyped-def]
                     if start[i] <= end[j] - m and start[j] <= end[i] - m:
                         out[v_r] -= 1
             r = q
+
+
+#: Runs of one person's stays at one venue longer than this are counted by sorting.
+_PAIRWISE_RUN = 32
+
+
+@_jit
+def _meeting_pairs(start, end, rows, m):  # type: ignore[no-untyped-def]
+    """Pairs of the stays ``rows`` (those lasting >= m) overlapping by >= ``m``: O(k log k)."""
+    starts = np.empty(rows.shape[0], dtype=np.int64)
+    last = np.empty(rows.shape[0], dtype=np.int64)
+    n = 0
+    for x in range(rows.shape[0]):
+        i = rows[x]
+        if end[i] - start[i] < m:
+            continue
+        starts[n] = start[i]
+        last[n] = np.int64(end[i]) - m
+        n += 1
+    ordered = np.sort(starts[:n])
+    disjoint = 0
+    for t in range(n):  # the stays starting after this one's [s, e - m] ends
+        disjoint += n - _lower_bound(ordered, 0, n, last[t] + 1)
+    return n * (n - 1) // 2 - disjoint
 
 
 @_jit
