@@ -473,3 +473,12 @@ def test_present_at_folds_case_whatever_the_windows_venue_column_type(kind):
         windows = pa.table({"venue": venue, **times})
     found = tg.present_at(index, windows, policy="nhs-ios")
     assert sorted(found["person"].to_pylist()) == ["ann", "bob"]
+
+
+def test_present_at_windows_of_text_times_say_how_to_convert():
+    index = tg.VenueIndex.from_stays(_stays([("ann", "cafe", 0, 3600)]))
+    windows = pa.table(
+        {"venue": ["cafe"], "start": ["1970-01-01T00:00:00Z"], "end": ["1970-01-01T01:00:00Z"]}
+    )
+    with pytest.raises(tg.SchemaError, match=r"got string; convert it, e\.g\. pyarrow"):
+        tg.present_at(index, windows)

@@ -40,6 +40,7 @@ from tracegraph._time import (
     FAR_PAST,
     check_zone,
     duration_seconds,
+    require_timestamp,
     seconds_to_timestamp,
     to_seconds,
 )
@@ -325,10 +326,11 @@ def present_at(
         raise SchemaError(f"windows: column `venue`: expected no nulls, found {ids.null_count}")
     for name in ("start", "end"):
         column = table.column(name)
-        if not pa.types.is_timestamp(column.type) or column.null_count:
+        require_timestamp(column.type, f"windows: column `{name}`")  # (says how to convert)
+        if column.null_count:
             raise SchemaError(
-                f"windows: column `{name}`: expected timestamps without nulls, "
-                f"got {column.type} with {column.null_count} nulls"
+                f"windows: column `{name}`: expected timestamps without nulls, found "
+                f"{column.null_count} nulls"
             )
     if tz is not None:
         check_zone(tz)
