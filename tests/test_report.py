@@ -482,3 +482,16 @@ def test_present_at_windows_of_text_times_say_how_to_convert():
     )
     with pytest.raises(tg.SchemaError, match=r"got string; convert it, e\.g\. pyarrow"):
         tg.present_at(index, windows)
+
+
+def test_reports_that_need_tier_1_refuse_a_trace_of_tiers_0():
+    # the cases' windows are matched in tier 1: with tiers=0 there is nothing to link or
+    # publish, and an empty answer would look like "no locations"
+    index = tg.VenueIndex.from_stays(_stays([("ann", "cafe", 0, 3600), ("bob", "cafe", 600, 7200)]))
+    with pytest.raises(tg.ArgumentError, match="expected >= 1 for clusters"):
+        tg.clusters(index, ["ann", "bob"], tiers=0)
+    assert tg.clusters(index, ["ann", "bob"]).to_pydict()["cluster"] == [0, 0]
+    with pytest.raises(tg.ArgumentError, match="tiers >= 1"):
+        tg.trace(index, ["ann", "bob"], tiers=0).locations_of_interest()
+    loi = tg.trace(index, ["ann", "bob"]).locations_of_interest()
+    assert loi.to_pydict()["cases"] == [2]  # their windows at the cafe, merged

@@ -200,6 +200,11 @@ def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "c
     """See :meth:`tracegraph.Trace.locations_of_interest`."""
     if sources not in ("cases", "all"):
         raise ArgumentError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
+    if trace.params.get("tiers") == 0:
+        raise ArgumentError(
+            "locations_of_interest: expected a trace of tiers >= 1 (the cases' windows are "
+            "matched in tier 1, which a trace with tiers=0 skips); trace again with tiers=1"
+        )
     sp = trace._pairs
     tiers = sp.tiers[:1] if sources == "cases" else sp.tiers
     windows = _merge(trace, tiers, per_person=False)
@@ -575,6 +580,12 @@ def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: 
     """
     from tracegraph.exposure import _tier_pairs, trace
 
+    tiers = options.get("tiers", 1)
+    if isinstance(tiers, int | np.integer) and not isinstance(tiers, bool) and tiers < 1:
+        raise ArgumentError(
+            f"`tiers`: expected >= 1 for clusters (cases are linked by matching their "
+            f"exposure windows, tier 1), got {tiers}"
+        )
     result = trace(index, cases, **{"tiers": 1, **options})
     sp = result._pairs
     a: list[np.ndarray] = []
