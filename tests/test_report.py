@@ -12,6 +12,7 @@ import itertools
 
 import networkx as nx
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -495,3 +496,17 @@ def test_reports_that_need_tier_1_refuse_a_trace_of_tiers_0():
         tg.trace(index, ["ann", "bob"], tiers=0).locations_of_interest()
     loi = tg.trace(index, ["ann", "bob"]).locations_of_interest()
     assert loi.to_pydict()["cases"] == [2]  # their windows at the cafe, merged
+
+
+@pytest.mark.parametrize("policy", ["tracegraph", "nhs", "crowdnotifier", "cwa", "nz"])
+def test_published_locations_find_every_contact_the_cases_exposed(policy):
+    city = tg.synth.generate_city(400, days=2, seed=11, ids="str")
+    index = tg.VenueIndex.from_stays(city.stays)
+    cases = sorted(set(city.stays["person"].to_pylist()))[:3]
+    result = tg.trace(index, cases, policy=policy)
+    contacts = result.contacts.filter(pc.equal(result.contacts["tier"], 1))["person"]
+    loi = result.locations_of_interest()
+    assert contacts.to_pylist() and loi.num_rows
+    present = set(tg.present_at(index, loi, policy=policy)["person"].to_pylist())
+    assert set(contacts.to_pylist()) <= present
+    assert sum(loi["exposed"].to_pylist()) >= len(contacts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -691,3 +692,68 @@ def test_messages_point_to_what_to_do(saved, tmp_path):
     os.rename(saved, saved.parent / f".{saved.name}.old-0badcafe")
     with pytest.raises(tg.IndexNotFound, match=r"old-0badcafe holds the index .* rename it"):
         open_index(saved)
+
+
+_TS = pa.timestamp("s", tz="UTC")
+_BIG = 2**63 + 7
+
+
+def _city_index():
+    city = tg.synth.generate_city(300, days=2, seed=5)
+    return city, tg.VenueIndex.from_stays(city.stays)
+
+
+def _appended():
+    city, base = _city_index()
+    shift = pa.scalar(dt.timedelta(days=3))
+    later = city.stays.slice(0, 50)
+    later = later.set_column(2, "start", pa.compute.add(later["start"], shift))
+    later = later.set_column(3, "end", pa.compute.add(later["end"], shift))
+    return base.append(later)
+
+
+def _purged():
+    city, base = _city_index()
+    return base.purge(before=city.stays["start"][len(city.stays) // 2].as_py())
+
+
+#: Indexes of every kind a user saves: built several ways, with unusual ids and times.
+_KINDS = {
+    "uint64 ids of 2**63 and more": lambda: tg.VenueIndex.from_stays(
+        pa.table({
+            "person": pa.array([_BIG, _BIG + 1, 5], pa.uint64()),
+            "venue": pa.array([1, 1, 1], pa.uint64()),
+            "start": pa.array([0, 60, 120], _TS), "end": pa.array([600, 700, 800], _TS),
+        })
+    ),
+    "times beyond int32 (int64)": lambda: tg.VenueIndex.from_stays(
+        pa.table({
+            "person": [1, 2, 3], "venue": [9, 9, 9],
+            "start": pa.array([0, 100, 100 * 365 * 86_400], _TS),
+            "end": pa.array([600, 700, 100 * 365 * 86_400 + 60], _TS),
+        })
+    ),
+    "one stay": lambda: tg.VenueIndex.from_stays(
+        pa.table({"person": ["a"], "venue": ["v"], "start": pa.array([0], _TS),
+                  "end": pa.array([60], _TS)})
+    ),
+    "appended": _appended,
+    "purged": _purged,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
+def test_every_kind_of_index_round_trips_and_answers_alike(kind, tmp_path):
+    index = _KINDS[kind]()
+    opened = open_index(save_index(index, tmp_path / "x.tgidx"))
+    assert_same_index(index, opened)
+    if kind == "times beyond int32 (int64)":
+        assert opened.start.dtype == np.int64
+    persons = index.persons.to_pylist()
+    cases = persons[:2]
+    expected, got = tg.trace(index, cases, tiers=2), tg.trace(opened, cases, tiers=2)
+    assert got.contacts.equals(expected.contacts)
+    assert got.edges.equals(expected.edges)
+    assert tg.copresent_pairs(opened) == tg.copresent_pairs(index)
+    loi = tg.trace(index, cases).locations_of_interest()
+    assert tg.present_at(opened, loi).equals(tg.present_at(index, loi))

@@ -2179,7 +2179,15 @@ class Trace:
             merged per venue when they overlap; closed-interval policies also merge
             touching windows), ``cases`` (distinct people whose windows were
             merged), ``exposed`` (distinct people the trace found in the window).
-            Sorted by start. Export with :func:`tracegraph.write_table`.
+            Sorted by start. Export with :func:`tracegraph.write_table`. Given back to
+            :func:`tracegraph.present_at` with the same policy, the windows find every
+            contact the cases exposed.
+
+        Raises
+        ------
+        ArgumentError
+            If ``sources`` is another value, or the trace has ``tiers=0`` (the cases'
+            windows are matched in tier 1).
 
         Examples
         --------
