@@ -82,3 +82,10 @@ def test_one_person_with_many_stays_at_one_venue(min_overlap):
     table = tg.copresent_pairs(index, min_overlap=min_overlap, by_venue=True).to_pydict()
     assert {v: n for v, n in zip(table["venue"], table["pairs"], strict=True) if n} == expected
     assert expected[1] > 0
+
+
+def test_by_venue_must_be_a_bool():
+    index = tg.VenueIndex.from_stays(stays_table([(1, 1, 0, 60), (2, 1, 0, 60)]))
+    with pytest.raises(tg.ArgumentError, match="`by_venue`: expected True or False"):
+        tg.copresent_pairs(index, by_venue="no")  # truthy: it gave the per-venue table
+    assert tg.copresent_pairs(index, by_venue=False) == 1

@@ -424,6 +424,8 @@ def copresent_pairs(
         raise ArgumentError(
             f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}"
         )
+    if not isinstance(by_venue, bool | np.bool_):
+        raise ArgumentError(f"`by_venue`: expected True or False, got {by_venue!r}")
     m = max(duration_seconds(min_overlap, "min_overlap"), 1)
     per_venue = np.zeros(index.n_venues, dtype=np.int64)
     if index.person_offsets.shape[0] != index.n_persons + 1:

@@ -405,7 +405,9 @@ def generate_city(
         ``"V00042"`` (for demos).
     seed : int or None
         Seed of ``numpy.random.default_rng``; a given seed gives bit-for-bit the same
-        city (with the same numpy version and platform).
+        city (with the same numpy version, platform and CPU instruction set: numpy's
+        vectorised ``exp`` may differ in the last bit between CPUs with and without
+        AVX2, which can change a venue's popularity slightly).
 
     Returns
     -------
