@@ -96,6 +96,8 @@ def test_pseudonymize_input_forms():
     pd = pytest.importorskip("pandas")
     with pytest.raises(tg.SchemaError, match="nullable 'Int64'"):
         tg.pseudonymize(pd.Series([84912345678, None]), KEY)  # float64: 8.4912345678e+10
+    np = pytest.importorskip("numpy")
+    assert tg.pseudonymize(np.array([84912345678], ">i8"), KEY).equals(one)  # big-endian
     nullable = tg.pseudonymize(pd.Series([84912345678, None], dtype="Int64"), KEY)
     assert nullable.to_pylist() == [one[0].as_py(), None]
     text = tg.pseudonymize(pd.Series(["84912345678", None]), KEY)

@@ -324,6 +324,12 @@ def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) ->
     return pa.array(micros, type=pa.timestamp("us", tz="UTC"), mask=mask)
 
 
+def refuse_nat(value: Any, name: str) -> None:
+    """A :class:`SchemaError` if ``value`` is pandas' or numpy's NaT (``name``: the argument)."""
+    if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
+        raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
+
+
 def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
     """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds.
 
@@ -332,8 +338,7 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
     """
     if tz is not None:
         check_zone(tz)
-    if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
-        raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
+    refuse_nat(value, name)
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.datetime):

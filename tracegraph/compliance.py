@@ -48,6 +48,7 @@ from tracegraph._time import (
     MAX_TIME,
     MIN_TIME,
     check_zone,
+    refuse_nat,
     seconds_to_timestamp,
     to_seconds,
 )
@@ -825,8 +826,7 @@ def _instant(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
     no zone, and which pandas makes of UTC times) is read as UTC. The instant must lie
     in the years 1-9999.
     """
-    if type(value).__name__ == "NaTType" or (isinstance(value, np.datetime64) and np.isnat(value)):
-        raise SchemaError(f"`{name}`: expected a time, got NaT (not a time)")
+    refuse_nat(value, name)
     seconds = _instant_unchecked(value, name, zone)
     if not MIN_TIME <= seconds <= MAX_TIME:
         raise SchemaError(

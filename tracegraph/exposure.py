@@ -47,7 +47,7 @@ from tracegraph._time import (
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex, _common_int_type
-from tracegraph.ingest import as_arrow_table, ids_array
+from tracegraph.ingest import as_arrow_table, ids_array, numpy_ids
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
 
 if TYPE_CHECKING:
@@ -1694,12 +1694,7 @@ def _id_vector(cases: Any) -> pa.Array | None:
         ok = pa.types.is_integer(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ)
         return cases if ok else None
     if isinstance(cases, np.ndarray) and cases.ndim == 1 and cases.size:
-        if cases.dtype.kind not in "iuU":
-            return None
-        # Arrow takes numpy's native byte order only
-        return pa.array(
-            cases if cases.dtype.isnative else cases.astype(cases.dtype.newbyteorder("="))
-        )
+        return numpy_ids(cases) if cases.dtype.kind in "iuU" else None
     return None
 
 

@@ -1523,6 +1523,11 @@ def pseudonymize(ids: Any, key: bytes | str) -> pa.Array:
     return hashed.take(encoded.indices)
 
 
+def numpy_ids(ids: np.ndarray) -> pa.Array:
+    """A numpy array of ids as an Arrow array (Arrow takes numpy's native byte order only)."""
+    return pa.array(ids if ids.dtype.isnative else ids.astype(ids.dtype.newbyteorder("=")))
+
+
 def _id_column_of(ids: Any) -> pa.Array:
     """Ids given as an Arrow array, a pandas/polars Series, numpy or a Python iterable."""
     if isinstance(ids, pa.ChunkedArray):
@@ -1535,8 +1540,8 @@ def _id_column_of(ids: Any) -> pa.Array:
             return _id_column_of(ids.to_arrow())
         if module == "pandas":
             return pa.array(ids, from_pandas=True)  # (None and NaN: null)
-        return pa.array(ids) if isinstance(ids, np.ndarray) else pa.array(list(ids))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return numpy_ids(ids) if isinstance(ids, np.ndarray) else pa.array(list(ids))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         raise SchemaError(  # (no Arrow message: it would quote an id)
             "`ids`: expected person ids of one type (all integers or all strings), got ids "
             "of mixed or unsupported types"
