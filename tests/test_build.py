@@ -165,6 +165,7 @@ def test_stay_seconds_floors_offsets_and_checks_in_one_pass(per_s, wide, data):
         int(e.max()) if raw else small,
         # compared before flooring: also within one second
         int(np.flatnonzero(end < start)[0]) if (end < start).any() else -1,
+        max(0, int((e - s).max())) if raw else 0,  # the longest stay (floored times)
     )
     assert tuple(int(x) for x in found) == want
     info = np.iinfo(dtype)
@@ -183,7 +184,7 @@ def test_stay_seconds_int32_boundaries(per_s):
     raw = seconds * per_s
     out_s, out_e = np.empty(5, np.int32), np.empty(5, np.int32)
     found = _kernels.stay_seconds(raw, raw, per_s, origin, out_s, out_e)
-    assert [int(x) for x in found] == [origin - 2**31 - 1, origin + 2**31] * 2 + [-1]
+    assert [int(x) for x in found] == [origin - 2**31 - 1, origin + 2**31] * 2 + [-1, 0]
     expected = [0, -(2**31), 2**31 - 1, 0, 0]
     assert out_s.tolist() == out_e.tolist() == expected
 
@@ -579,6 +580,21 @@ def test_dense_ids_turn_to_hashing_when_they_spread():
     got = codes.codes.take().tolist()
     assert got[:1000] == list(range(1000))
     assert got[1000:] == [1000, 5, 1001, 7, 1000]
+
+
+def test_dense_ids_widen_or_turn_to_hashing_in_the_middle_of_a_batch():
+    # the direct table encodes a batch until an id outside it, then the rest's range
+    # widens it or, too sparse, sends the rest through the hash table
+    codes = _IdCodes(0)
+    codes.append(pa.array(np.arange(1000), pa.int64()))
+    codes.append(pa.array([5, 6, 1500, 2, -3, 1500], pa.int64()))
+    assert codes.dense
+    codes.append(pa.array([8, 9, 2**63 - 1, 7, -(2**63), 2**63 - 1, 9], pa.int64()))
+    assert not codes.dense
+    got = codes.codes.take().tolist()
+    assert got[:1000] == list(range(1000))
+    assert got[1000:] == [5, 6, 1000, 2, 1001, 1000, 8, 9, 1002, 7, 1003, 1002, 9]
+    assert codes.distinct().to_pylist()[1000:] == [1500, -3, 2**63 - 1, -(2**63)]
 
 
 def test_a_reading_error_stops_the_reader_and_is_raised():

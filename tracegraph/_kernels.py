@@ -1806,22 +1806,26 @@ def record_strings(records, n_distinct, out_offsets, out_data):  # type: ignore[
 def encode_dense(values, lo, lookup, distinct, n_distinct, out):  # type: ignore[no-untyped-def]
     """Dictionary-encode int64 ``values`` through a direct table (dense ids: no hashing).
 
-    ``lookup[v - lo]`` is the code of id ``v`` (``-1``: not seen yet; the caller sizes
-    ``lookup`` to the ids' range). Otherwise as :func:`encode_int64`: new ids get the
-    next code and are appended to ``distinct``; ``out`` receives every value's code;
-    returns the new number of codes.
+    ``lookup[v - lo]`` is the code of id ``v`` (``-1``: not seen yet). Otherwise as
+    :func:`encode_int64`: new ids get the next code and are appended to ``distinct``;
+    ``out`` receives every value's code. Stops at the first value outside the table
+    (so that the caller need not find the values' range first: it widens the table
+    and calls again from there). Returns ``(number of codes, values encoded)``.
     """
     n = n_distinct
+    hi = lo + (lookup.shape[0] - 1)  # (compared, not subtracted first: no overflow)
     for i in range(values.shape[0]):
-        x = np.int64(values[i])
-        c = lookup[x - lo]
+        v = np.int64(values[i])
+        if v < lo or v > hi:
+            return n, i
+        c = lookup[v - lo]
         if c < 0:
             c = n
-            lookup[x - lo] = n
-            distinct[n] = x
+            lookup[v - lo] = n
+            distinct[n] = v
             n += 1
         out[i] = c
-    return n
+    return n, values.shape[0]
 
 
 @_jit
@@ -1863,8 +1867,8 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
     the outputs' dtype cannot hold it (the caller sees from the returned range that
     the outputs must be wider, and writes them again).
     Returns ``(min start, max start, min end, max end, first row with end < start or
-    -1)`` in seconds (for no rows: largest and smallest int64, and -1); end < start is
-    compared before flooring.
+    -1, longest end - start)`` in seconds (for no rows: largest and smallest int64,
+    -1 and 0); end < start is compared before flooring.
     """
     # (tested, not left to wrap: as plain Python, NUMBA_DISABLE_JIT=1, a store out of
     # range raises)
@@ -1875,9 +1879,11 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
     lo_e = lo_s
     hi_e = hi_s
     bad = -1
+    longest = np.int64(0)
     for i in range(raw_start.shape[0]):
         s = _floor_div(raw_start[i], per_s)
         e = _floor_div(raw_end[i], per_s)
+        longest = max(longest, e - s)
         lo_s = min(lo_s, s)
         hi_s = max(hi_s, s)
         lo_e = min(lo_e, e)
@@ -1888,7 +1894,7 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
         e -= origin
         out_start[i] = s if low <= s <= high else 0
         out_end[i] = e if low <= e <= high else 0
-    return lo_s, hi_s, lo_e, hi_e, bad
+    return lo_s, hi_s, lo_e, hi_e, bad, longest
 
 
 @_jit

@@ -251,6 +251,16 @@ class _Times:
         self.origin: int | None = None
         self.start = _Buffer(np.int32, capacity)
         self.end = _Buffer(np.int32, capacity)
+        # the earliest start, the latest end (seconds) and the longest stay seen
+        self.first = MAX_TIME + 1
+        self.last = MIN_TIME - 1
+        self.longest = 0
+
+    def bounds(self) -> tuple[int, int, int] | None:
+        """``(earliest start, latest end, longest stay)``, times after the origin (or None)."""
+        if self.origin is None:
+            return None
+        return self.first - self.origin, self.last - self.origin, self.longest
 
     @staticmethod
     def raw(column: pa.Array, name: str, tz: str | None, row0: int) -> tuple[np.ndarray, int]:
@@ -281,7 +291,7 @@ class _Times:
         found = _kernels.stay_seconds(
             raw_start, raw_end, per, self.origin, self.start.reserve(n), self.end.reserve(n)
         )
-        lo_s, hi_s, lo_e, hi_e, bad = (int(x) for x in found)
+        lo_s, hi_s, lo_e, hi_e, bad, longest = (int(x) for x in found)
         sub_second = None  # naive times came back floored: compare them as they were given
         s_col, e_col = batch.column("start"), batch.column("end")
         if s_col.type == e_col.type and s_col.type.tz is None and s_col.type.unit != "s":
@@ -308,6 +318,8 @@ class _Times:
                 f"in the batch at rows {row0}-{row0 + n - 1} (first at row {row0 + bad}); "
                 f"fix or drop those rows"
             )
+        self.first, self.last = min(self.first, lo_s), max(self.last, hi_e)
+        self.longest = max(self.longest, longest)
         if self.start.data.dtype == np.int32 and (
             min(lo_s, lo_e) - self.origin < _INT32_MIN or max(hi_s, hi_e) - self.origin > _INT32_MAX
         ):  # the int32 offsets wrapped: widen to int64 and write this batch again
@@ -386,6 +398,7 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
         start=_tight(times.start),
         end=_tight(times.end),
         origin=times.origin or 0,
+        bounds=times.bounds(),
     )
 
 

@@ -213,8 +213,11 @@ class VenueIndex:
                 bar.update()
                 persons, venues, origin = codes.persons, codes.venues, codes.origin
                 columns = [codes.person, codes.venue, codes.start, codes.end]
+                bounds = codes.bounds
                 del codes  # the columns' memory is freed as the build uses them up
-                index = cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
+                index = cls._from_codes(
+                    persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
+                )
             if index.n_stays:  # the times were given relative to `origin`
                 index = dataclasses.replace(index, origin=index.origin + origin)
             return index
@@ -380,6 +383,7 @@ class VenueIndex:
         *,
         person_view: bool = True,
         consume: bool = False,
+        bounds: tuple[int, int, int] | None = None,
         bar: _Bar | None = None,
     ) -> VenueIndex:
         """Build from ``columns = [person codes, venue codes, start, end]``.
@@ -390,7 +394,8 @@ class VenueIndex:
         next index column is made, and the venue codes' memory is reused for the
         rows' places and then the per-person view. The peak is then the columns plus
         one index column (20 bytes per stay for int32 columns), not the columns plus
-        the whole index.
+        the whole index. ``bounds``: the columns' earliest start, latest end and longest
+        stay, when the caller found them on the way (no passes to find them here).
         """
         bar = bar or _Bar(None)
         person_codes, venue_codes, start, end = columns
@@ -400,12 +405,12 @@ class VenueIndex:
         n_venues = len(venues)
         bar.describe("sort by venue, duration and time")
         # 1. times from an origin: int32 when they fit
-        origin = int(start.min()) if n else 0
-        span = int(end.max()) - origin if n else 0
-        dtype = np.int32 if span < 2**31 else np.int64
+        if n and bounds is None:
+            bounds = int(start.min()), int(end.max()), int(_kernels.max_duration(start, end))
+        origin, last, longest = bounds if n and bounds is not None else (0, 0, 0)
+        dtype = np.int32 if last - origin < 2**31 else np.int64
         # 2. (venue, duration class) groups by a counting sort, each then put in start
         # order (only checked when the stays arrived in time order): no global sort
-        longest = int(_kernels.max_duration(start, end)) if n else 0
         n_classes = int(_kernels._duration_class(longest, width)) + 1
         class_offsets = np.zeros(n_venues * n_classes + 1, dtype=np.int64)
         # each stay's row; the venue codes' memory may take them

@@ -2876,11 +2876,19 @@ class _IdCodes:
             grown[: self.n_ints] = self.ints[: self.n_ints]
             self.ints = grown
         self.rows += values.shape[0]
-        if self.dense and self._widen(int(values.min()), int(values.max())):
-            self.n_ints = int(
-                _kernels.encode_dense(values, self.lo, self.lookup, self.ints, self.n_ints, out)
-            )
-            return
+        done = 0
+        while self.dense:
+            if self.lookup.shape[0]:  # encode until an id outside the table
+                n_ints, stop = _kernels.encode_dense(
+                    values[done:], self.lo, self.lookup, self.ints, self.n_ints, out[done:]
+                )
+                self.n_ints, done = int(n_ints), done + int(stop)
+                if done == values.shape[0]:
+                    return
+            # (only then the range of the rows left: ids seen before need no pass)
+            rest = values[done:]
+            self._widen(int(rest.min()), int(rest.max()))
+        values, out = values[done:], out[done:]  # the rows left go through the hash table
         if 2 * need > self.slots.shape[0]:
             size = max(self.slots.shape[0], 1 << 12)
             while size < 2 * need:
@@ -3028,6 +3036,9 @@ class _StayCodes:
     start: np.ndarray  # seconds after `origin`, int32 or int64
     end: np.ndarray
     origin: int
+    # (earliest start, latest end, longest stay) of start and end, when known: the
+    # build then needs no pass to find them
+    bounds: tuple[int, int, int] | None = None
 
 
 def _stays_from_codes(
