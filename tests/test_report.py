@@ -190,6 +190,12 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
     )
     per_day = result.risk(levels=levels).to_pydict()
     assert per_day["risk"] == [pytest.approx(8 * 1.6)]
+    # days given as instants count by their UTC day, whatever their zone: 23:30 UTC
+    # of the first day is 06:30 of the second in Hanoi
+    for zone in ("UTC", "Asia/Ho_Chi_Minh", "America/New_York"):
+        instants = pa.array([DAY - 30 * M, DAY + 30 * M], pa.timestamp("s", tz="UTC"))
+        zoned = levels.set_column(1, "day", instants.cast(pa.timestamp("s", tz=zone)))
+        assert result.risk(levels=zoned).to_pydict()["risk"] == [pytest.approx(8 * 1.6)], zone
     with pytest.raises(SchemaError, match=r"expected integers 1\.\.8"):
         result.risk(levels={"case": 9})
     with pytest.raises(SchemaError, match="column `risk_level` not found"):
@@ -496,6 +502,9 @@ def test_reports_that_need_tier_1_refuse_a_trace_of_tiers_0():
         tg.trace(index, ["ann", "bob"], tiers=0).locations_of_interest()
     loi = tg.trace(index, ["ann", "bob"]).locations_of_interest()
     assert loi.to_pydict()["cases"] == [2]  # their windows at the cafe, merged
+    with pytest.raises(tg.ArgumentError, match="venues: expected a trace of tiers >= 1"):
+        tg.trace(index, ["ann"], tiers=0).venues()
+    assert tg.trace(index, ["ann"]).venues().to_pydict()["cases"] == [1]
 
 
 @pytest.mark.parametrize("policy", ["tracegraph", "nhs", "crowdnotifier", "cwa", "nz"])

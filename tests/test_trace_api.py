@@ -103,9 +103,13 @@ def test_kept_unknown_ids_beyond_the_index_integer_type():
     # for ids of 2**63 and more, or a clear error (no id shown) when no type holds both
     big = 2**63 + 5
     index = index_of([(1, "cafe", 0, H), (2, "cafe", 0, H)])
-    got = tg.trace(index, np.array([1, big], np.uint64), unknown="keep").contacts
-    assert got["person"].type == pa.uint64()
-    assert got["person"].to_pylist() == [1, big, 2]
+    for cases in (np.array([1, big], np.uint64), [1, big]):  # a list too
+        got = tg.trace(index, cases, unknown="keep").contacts
+        assert got["person"].type == pa.uint64()
+        assert got["person"].to_pylist() == [1, big, 2]
+        assert tg.trace(index, cases, unknown="drop").contacts["person"].to_pylist() == [1, 2]
+        with pytest.raises(tg.PersonNotFound):
+            tg.trace(index, cases)
     wide = tg.VenueIndex.from_stays(
         pa.table(
             {

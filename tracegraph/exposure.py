@@ -2207,7 +2207,8 @@ class Trace:
             Transmission-risk levels (1..8) of the infectious people, used by the
             ``"cwa"`` risk model: ``{person: level}``, or a table with ``person``,
             ``risk_level`` and optionally ``day`` (a date, UTC: the level on that
-            day). Unlisted people have level 5 (weight 1.0).
+            day; or a zone-aware timestamp, whose UTC day counts). Unlisted people
+            have level 5 (weight 1.0).
 
         Returns
         -------
@@ -2282,6 +2283,12 @@ class Trace:
             (total overlap of the stay pairs there), ``pairs``. Venues with neither
             exposed people nor cases are left out. Sorted by ``exposed``, then
             ``exposure_hours``, descending.
+
+        Raises
+        ------
+        ArgumentError
+            If the trace has ``tiers=0`` (the cases' windows are matched in tier 1,
+            which it skips: an empty table would read as "no venues").
 
         Examples
         --------

@@ -279,7 +279,9 @@ def ids_array(values: list[Any], index_type: pa.DataType, what: str = "`cases`")
     """Ids asked for as an Arrow array: their own type, else the index's (e.g. uint64)."""
     if not values:
         return pa.array([], index_type)
-    for typ in (None, index_type):
+    # (uint64 too: a list's ids of 2**63 or more, which int64 cannot hold, are ids
+    # like any other, unknown to an index of signed ids)
+    for typ in (None, index_type, pa.uint64()):
         try:
             return pa.array(values, type=typ)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

@@ -196,15 +196,20 @@ def _first_exposures(pairs: _Pairs) -> np.ndarray:
 # --------------------------------------------------------------------------- LOI
 
 
+def _require_tier_one(trace: Trace, what: str) -> None:
+    """An ArgumentError for a trace of ``tiers=0``, whose answer would read as "none"."""
+    if trace.params.get("tiers") == 0:
+        raise ArgumentError(
+            f"{what}: expected a trace of tiers >= 1 (the cases' windows are matched in "
+            f"tier 1, which a trace with tiers=0 skips); trace again with tiers=1"
+        )
+
+
 def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "cases") -> pa.Table:
     """See :meth:`tracegraph.Trace.locations_of_interest`."""
     if sources not in ("cases", "all"):
         raise ArgumentError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
-    if trace.params.get("tiers") == 0:
-        raise ArgumentError(
-            "locations_of_interest: expected a trace of tiers >= 1 (the cases' windows are "
-            "matched in tier 1, which a trace with tiers=0 skips); trace again with tiers=1"
-        )
+    _require_tier_one(trace, "locations_of_interest")
     sp = trace._pairs
     tiers = sp.tiers[:1] if sources == "cases" else sp.tiers
     windows = _merge(trace, tiers, per_person=False)
@@ -347,6 +352,9 @@ def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray)
                 f"levels: column `day`: expected no nulls, found {column.null_count}; leave "
                 f"out the column for one level per person"
             )
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            # the UTC day of the instant (a cast to date32 takes the zone's local day)
+            column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
         days = column.cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
         _check_once(np.stack([code, days]), "person and day")
         given = {(int(c), int(d)): int(v) for c, d, v in zip(code, days, lv, strict=True) if c >= 0}
@@ -508,6 +516,7 @@ def _is_kept_case(trace: Trace, person: Any) -> bool:
 
 def venues(trace: Trace) -> pa.Table:
     """See :meth:`tracegraph.Trace.venues`."""
+    _require_tier_one(trace, "venues")
     index = trace.index
     pairs = _all_pairs(trace)
     # one row per venue as the policy matches venues: under casefold, ids differing
