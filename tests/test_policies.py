@@ -122,6 +122,22 @@ def test_nhs_ios_overlap_of_a_touching_stay_is_the_instant():
     assert found["overlap_minutes"][row].as_py() == 0
 
 
+def test_closed_policies_close_the_case_window_too():
+    # under closed intervals the case's window [10:00, 11:00] is closed like every
+    # interval: its stay starting at 11:00 gives the instant 11:00 (plus linger);
+    # the default policy's half-open window [10:00, 11:00) leaves that stay out
+    rows = [("case", "bar", T11, T11 + H), ("bob", "bar", T11 + 5 * M, T11 + H)]
+    cases = pa.table(
+        {"person": ["case"], "start": pa.array([T10], UTC), "end": pa.array([T11], UTC)}
+    )
+    for policy in ("nhs-ios", "crowdnotifier"):
+        got = tg.trace(index_of(rows), cases, policy=policy, linger="10min").contacts
+        assert got["person"].to_pylist() == ["case", "bob"], policy
+    for policy in ("tracegraph", "nhs"):
+        got = tg.trace(index_of(rows), cases, policy=policy, linger="10min").contacts
+        assert got["person"].to_pylist() == ["case"], policy
+
+
 def test_crowdnotifier_closed_intersection_at_hour_bucket_edges():
     rows = [
         ("ends_on_the_hour", "bar", 9 * H, T10),  # bucket 10 via its end instant

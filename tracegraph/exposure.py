@@ -98,7 +98,9 @@ def trace(
     cases : iterable of ids, or table
         Either person ids (each case is infectious for all time), or a table
         (pyarrow, pandas or polars) with columns ``person``, ``start``, ``end``:
-        each case's infectious window [start, end), one row per case. A null
+        each case's infectious window [start, end), one row per case (closed,
+        [start, end], under the closed-interval policies ``"nhs-ios"`` and
+        ``"crowdnotifier"``, like every interval they compare). A null
         ``start``/``end`` leaves that side of the window open.
     tiers : int, default 1
         How many tiers to trace beyond the cases (1 → F1, 2 → F1 and F2, …).
