@@ -200,6 +200,12 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
         result.risk(levels={"case": 9})
     with pytest.raises(SchemaError, match="column `risk_level` not found"):
         result.risk(levels=pa.table({"person": ["case"]}))
+    # checked under every policy, though only CWA's risk model weighs them
+    other = tg.trace(index_of(rows), ["case"], policy="nhs")
+    assert other.risk(levels={"case": 8}).equals(other.risk())
+    for bad in ({"case": 9}, [1, 2]):
+        with pytest.raises(SchemaError, match="levels"):
+            other.risk(levels=bad)
 
 
 def test_cwa_half_minute_rounding_in_risk():

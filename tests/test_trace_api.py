@@ -284,6 +284,10 @@ def test_pandas_and_polars_views():
     assert list(result.to_pandas()["person"]) == ["ann", "bob"]
     assert isinstance(result.to_polars(), pl.DataFrame)
     assert result.to_arrow() is result.contacts
+    # a lazy frame of cases is refused with advice, without polars' warning that
+    # asking for its columns resolves its schema (warnings are errors in the tests)
+    with pytest.raises(tg.SchemaError, match="got LazyFrame; collect it first"):
+        tg.trace(index_of(ROWS), pl.DataFrame({"person": ["ann"]}).lazy())
 
 
 def test_trace_is_frozen_and_has_a_short_repr():

@@ -1710,6 +1710,8 @@ def _is_table(obj: Any) -> bool:
     if isinstance(obj, pa.Table | pa.RecordBatch):
         return True
     module = type(obj).__module__.split(".")[0]
+    if module == "polars" and type(obj).__name__ == "LazyFrame":
+        return True  # (refused as a table later; its `columns` would warn that it resolves)
     return module in {"pandas", "polars"} and hasattr(obj, "columns")
 
 
@@ -2179,8 +2181,10 @@ class Trace:
             touching windows), ``cases`` (distinct people whose windows were
             merged), ``exposed`` (distinct people the trace found in the window).
             Sorted by start. Export with :func:`tracegraph.write_table`. Given back to
-            :func:`tracegraph.present_at` with the same policy, the windows find every
-            contact the cases exposed.
+            :func:`tracegraph.present_at` with the same policy (and ``min_overlap``,
+            unless the trace was ``cumulative``: its contacts may have reached the
+            minimum only summed over several windows, so ask ``present_at`` for
+            overlaps of any length), the windows find every contact the cases exposed.
 
         Raises
         ------

@@ -261,9 +261,10 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
     # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
     # exactly the threshold is not 9.999999999999998 and "low"
     weight = np.full(row.shape[0], 10, dtype=np.int64)
-    if policy.risk == "cwa":
+    if policy.risk == "cwa" or levels is not None:  # levels are checked under every policy
         level = _levels(index, levels, pairs.source[row], day)
-        weight = _CWA_TENTHS[level - 1]
+        if policy.risk == "cwa":  # and weigh only under CWA's risk model
+            weight = _CWA_TENTHS[level - 1]
     score = weight * policy.minutes(piece)
     worst = np.zeros(n_persons, dtype=np.int64)
     if row.shape[0]:
