@@ -46,3 +46,44 @@ def test_concatenate_equals_numpy(parts):
     expected = np.concatenate(arrays).astype(np.int32) if arrays else np.empty(0, np.int32)
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, expected)
+
+
+def _vm_flags(address: int) -> list[str] | None:
+    """The VmFlags of the mapping holding ``address`` in /proc/self/smaps (Linux), or None."""
+    try:
+        with open("/proc/self/smaps") as smaps:
+            lines = smaps.read().splitlines()
+    except OSError:
+        return None
+    inside = False
+    for line in lines:
+        head = line.split()[0] if line else ""
+        if "-" in head and all(c in "0123456789abcdef-" for c in head):
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            inside = lo <= address < hi
+        elif inside and line.startswith("VmFlags:"):
+            return line.split()[1:]
+    return None
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("n", [0, 1, 1000, (8 << 20) + 3])
+def test_small_pages_is_a_writable_array_of_n_items(n, dtype):
+    a = _memory.small_pages(n, dtype)
+    assert a.shape == (n,) and a.dtype == np.dtype(dtype)
+    assert a.flags.c_contiguous and a.flags.writeable
+    a[:] = 5
+    assert (a == 5).all()
+    view = a[1:3]
+    del a
+    assert (view == 5).all()  # views keep the memory alive
+
+
+def test_large_small_pages_arrays_are_advised_out_of_huge_pages():
+    a = _memory.small_pages(8 << 20, np.int32)  # 32 MiB
+    flags = _vm_flags(a.ctypes.data)
+    if flags is None:
+        pytest.skip("no /proc/self/smaps here (not Linux)")
+    assert "nh" in flags  # MADV_NOHUGEPAGE
+    small = _memory.small_pages(1000, np.int32)  # below the threshold: numpy's own
+    assert small.base is None or not isinstance(small.base, memoryview)

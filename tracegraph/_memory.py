@@ -10,19 +10,25 @@ Arrow's memory pool (mimalloc or jemalloc) keeps freed blocks for reuse, so the 
 arrays taken from it come back already mapped. The results are Arrow buffers anyway:
 a table column wraps the array without a copy.
 
-Only arrays made per call belong here; long-lived arrays (an index, the trace state
-pool of :mod:`tracegraph.exposure`) stay ordinary numpy arrays.
+Only arrays made per call belong in :func:`empty`; long-lived arrays (the trace state
+pool of :mod:`tracegraph.exposure`) stay ordinary numpy arrays, but for a build's
+large columns, which come from :func:`small_pages` (memory in 4 KiB pages, cheaper
+to touch for the first time where huge pages are dear).
 """
 
 from __future__ import annotations
 
+import mmap
 import operator
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["concatenate", "empty"]
+__all__ = ["concatenate", "empty", "small_pages"]
+
+#: Arrays smaller than this come from numpy (which asks for no huge pages below 4 MiB).
+SMALL_PAGES_FROM = 4 << 20
 
 
 def empty(shape: int | tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
@@ -47,3 +53,27 @@ def concatenate(arrays: Sequence[np.ndarray], dtype: np.dtype | type) -> np.ndar
         out[at : at + a.shape[0]] = a
         at += a.shape[0]
     return out
+
+
+def small_pages(n: int, dtype: np.dtype | type) -> np.ndarray:
+    """An uninitialised 1-d array of ``n`` items, in memory mapped for it in 4 KiB pages.
+
+    For the large arrays a build fills once (the read buffers, which then become the
+    index's columns). numpy asks Linux for transparent huge pages for every array of
+    4 MiB or more; memory a process has not used before then comes in fresh 2 MiB
+    pages, which are dear where the kernel has to assemble them or a hypervisor to
+    back them: on the benchmark machine (a Firecracker VM) the first write to such
+    memory cost 2.5-2.9 s per GiB in huge pages against 0.4-0.7 s in 4 KiB pages
+    (``python -m benchmarks.first_touch``), the larger part of a build in a fresh
+    process. An anonymous map advised ``MADV_NOHUGEPAGE`` keeps the small pages; the
+    memory is given back when the array and its views are gone. Where there is no
+    such advice (not Linux), or for small arrays, a plain ``numpy.empty``.
+    """
+    dt = np.dtype(dtype)
+    nbytes = operator.index(n) * dt.itemsize
+    advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
+    if nbytes < SMALL_PAGES_FROM or advice is None:
+        return np.empty(n, dtype=dt)
+    block = mmap.mmap(-1, nbytes)
+    block.madvise(advice)
+    return np.frombuffer(block, dtype=dt, count=n)

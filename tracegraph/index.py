@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracegraph import _kernels, _read_stays
+from tracegraph import _kernels, _memory, _read_stays
 from tracegraph._parallel import count_rows, scatter_slices, split_rows
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
@@ -420,7 +420,7 @@ class VenueIndex:
             and venue_codes.flags.writeable
             and venue_codes.flags.c_contiguous
         )
-        rows = venue_codes if reuse else np.empty(n, dtype=np.int32)
+        rows = venue_codes if reuse else _memory.small_pages(n, np.int32)
         _group_rows(venue_codes, start, end, width, n_classes, class_offsets, rows)
         del venue_codes
         # then each column moved to its rows, one at a time (the input's memory freed
@@ -430,7 +430,7 @@ class VenueIndex:
 
         def moved(values: np.ndarray, shift: int, out_dtype: type[np.integer]) -> np.ndarray:
             reuse = spare and spare[0].dtype == out_dtype and spare[0].shape[0] == n
-            out = spare.pop() if reuse else np.empty(n, dtype=out_dtype)
+            out = spare.pop() if reuse else _memory.small_pages(n, out_dtype)
             spare.clear()
             split_rows(n, lambda lo, hi: _kernels.put_rows(rows[lo:hi], values[lo:hi], shift, out))
             if consume and values.flags.writeable and values.flags.c_contiguous:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc
 import pyarrow.parquet as pq
 
-from tracegraph import _kernels
+from tracegraph import _kernels, _memory
 from tracegraph._deps import require
 from tracegraph._parallel import split_rows, threads, workers
 from tracegraph._progress import progress_bar
@@ -1611,7 +1611,7 @@ class _Buffer:
     """
 
     def __init__(self, dtype: type[np.generic], capacity: int) -> None:
-        self.data = np.empty(max(capacity, 1024), dtype=dtype)
+        self.data = _memory.small_pages(max(capacity, 1024), dtype)
         self.size = 0
 
     def append(self, values: np.ndarray) -> None:
@@ -1621,7 +1621,7 @@ class _Buffer:
         """The next ``n`` rows (a view), counted as filled: the caller writes them."""
         end = self.size + n
         if end > self.data.shape[0]:
-            grown = np.empty(max(end, self.data.shape[0] * 3 // 2), dtype=self.data.dtype)
+            grown = _memory.small_pages(max(end, self.data.shape[0] * 3 // 2), self.data.dtype)
             grown[: self.size] = self.data[: self.size]
             self.data = grown
         view = self.data[self.size : end]
