@@ -285,3 +285,21 @@ def test_compliance_command_reads_naive_csv_times_in_tz(tmp_path):
     # venue 2 registered at 23:30 local on the 5th, and was scanned then: that day counts it
     day5 = [r for r in out.to_pylist() if r["period"].date().isoformat() == "2021-09-05"]
     assert [r["scans"] for r in day5] == [0, 1]
+
+
+def test_csv_ids_keep_leading_zeros(tmp_path):
+    # 012 and 12 are two people: a CSV's ids are text unless all are plain integers
+    (tmp_path / "stays.csv").write_text(
+        "person,venue,start,end\n"
+        "012,1,2021-09-06T10:00:00Z,2021-09-06T11:00:00Z\n"
+        "12,1,2021-09-06T10:30:00Z,2021-09-06T13:00:00Z\n"
+    )
+    done = run("build", "stays.csv", "--out", "s.tgidx", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["persons"] == 2
+    index = tg.VenueIndex.open(tmp_path / "s.tgidx")
+    assert index.persons.to_pylist() == ["012", "12"]
+    assert index.venues.type == pa.int64()  # plain integers stay integers
+    done = run("trace", "s.tgidx", "--case", "012", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 1}

@@ -202,8 +202,19 @@ def _read_stays_table(source: Path) -> pa.Table:
         ) from None
 
 
-def _read_table(path: str, *, text: tuple[str, ...] = ()) -> pa.Table:
-    """A CSV or Parquet file; the ``text`` columns read as strings (ids keep leading zeros)."""
+#: Columns that hold ids: read from CSV as text, so that 012 and 12 stay two people.
+_ID_COLUMNS = ("person", "venue")
+#: An id written as a plain decimal integer: no sign but "-", no leading zero, fits int64.
+_PLAIN_INTEGER = r"^(0|-?[1-9][0-9]{0,17})$"
+
+
+def _read_table(path: str, *, ids: dict[str, pa.DataType | None] | None = None) -> pa.Table:
+    """A CSV or Parquet file, its CSV id columns read as text (ids keep leading zeros).
+
+    ``ids`` maps an id column to the type it should have (the index's), or to None:
+    integers when every value is a plain decimal integer (no leading zero), else
+    text. Id columns not named in ``ids`` get None.
+    """
     source = Path(path)
     if not source.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -213,15 +224,41 @@ def _read_table(path: str, *, text: tuple[str, ...] = ()) -> pa.Table:
 
             # an empty field is a missing value (an area left blank is no area), as in Parquet
             options = pacsv.ConvertOptions(
-                strings_can_be_null=True, column_types=dict.fromkeys(text, pa.string())
+                strings_can_be_null=True, column_types=dict.fromkeys(_ID_COLUMNS, pa.string())
             )
-            return pacsv.read_csv(source, convert_options=options)
+            table = pacsv.read_csv(source, convert_options=options)
+            wanted = {name: None for name in _ID_COLUMNS} | (ids or {})
+            for name, typ in wanted.items():
+                if name in table.column_names:
+                    at = table.column_names.index(name)
+                    table = table.set_column(at, name, _text_ids(table[name], typ, path, name))
+            return table
         return pq.read_table(source)
     except pa.ArrowInvalid as exc:  # Arrow quotes the offending row: no ids printed
         raise tg.ScanFileError(
             f"{path}: cannot read this {'CSV' if source.suffix.lower() == '.csv' else 'Parquet'}"
             f" file ({_arrow_problem(exc)}); check that every row has the header's columns"
         ) from None
+
+
+def _text_ids(
+    column: pa.ChunkedArray, typ: pa.DataType | None, path: str, name: str
+) -> pa.ChunkedArray:
+    """Ids read as text, as ``typ`` (None: integers if all are plain decimals, else text)."""
+    if typ is None:
+        plain = pc.match_substring_regex(column, _PLAIN_INTEGER)
+        if column.null_count == len(column) or not pc.all(plain).as_py():
+            return column
+        return column.cast(pa.int64())
+    if pa.types.is_integer(typ):
+        try:
+            return column.cast(typ)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise tg.SchemaError(
+                f"{path}: column `{name}`: expected integer ids (the index holds {typ} ids), "
+                f"found text that is not one; check that the file and the index match"
+            ) from None
+    return column.cast(typ)
 
 
 def _in_zone(table: pa.Table, names: tuple[str, ...], tz: str, what: str) -> pa.Table:
@@ -267,7 +304,8 @@ def _build(args: argparse.Namespace) -> int:
         key = _key(args)
         stays: object = source
         if source.suffix.lower() == ".csv":
-            stays = _read_table(args.source, text=("person",) if key else ())
+            # with a key, ids are pseudonymized as text: read them as written
+            stays = _read_table(args.source, ids={"person": pa.string()} if key else None)
         if key is not None:
             # the stays' person ids become their pseudonyms before anything keeps them (the
             # table is read whole here, not batch by batch; --scans reads batch by batch)
@@ -324,7 +362,7 @@ def _plain_cases(
 ) -> pa.Table | list[object]:
     if args.cases_file:
         # with a key, ids are pseudonymized as text: read them as written (0900... keeps its 0)
-        table = _read_table(args.cases_file, text=("person",) if as_text else ())
+        table = _read_table(args.cases_file, ids={"person": pa.string()} if as_text else None)
         if {"start", "end"} & set(table.column_names):  # a window, whole or not (trace checks)
             return table
         if "person" not in table.column_names:
@@ -520,7 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_generate)
 
     build = sub.add_parser("build", help="stays (or raw scans) -> a saved index")
-    build.add_argument("source", help="stays: a Parquet/CSV file (with --scans: files or folder)")
+    build.add_argument(
+        "source",
+        help="stays: a Parquet, Arrow IPC or CSV file, or a folder of Parquet/Arrow files "
+        "(with --scans: scan files or a folder of them); CSV ids are read as integers when "
+        "every one is a plain decimal integer, else as text (012 and 12 are two ids)",
+    )
     build.add_argument("--out", required=True, help="where to save the index (a folder)")
     build.add_argument("--overwrite", action="store_true", help="replace an index saved there")
     build.add_argument("--tz", default=None, help="zone of naive timestamps, e.g. UTC")
