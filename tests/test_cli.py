@@ -303,3 +303,54 @@ def test_csv_ids_keep_leading_zeros(tmp_path):
     done = run("trace", "s.tgidx", "--case", "012", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 1}
+
+
+def _number_like_index(folder):
+    """An index of string ids that look like numbers (phone numbers, venue 1)."""
+    ts = pa.timestamp("s", tz="UTC")
+    hour = 1_630_922_400  # 2021-09-06T10:00Z
+    stays = pa.table(
+        {
+            "person": ["0900000017", "0900000018", "x"],
+            "venue": ["1", "1", "V"],
+            "start": pa.array([hour] * 3, ts),
+            "end": pa.array([hour + 3600] * 3, ts),
+        }
+    )
+    pq.write_table(stays, folder / "stays.parquet")
+    done = run("build", "stays.parquet", "--out", "n.tgidx", cwd=folder)
+    assert done.returncode == 0, done.stderr
+
+
+def test_csv_ids_are_read_as_the_index_has_them(tmp_path):
+    _number_like_index(tmp_path)
+    (tmp_path / "cases.csv").write_text("person\n0900000017\n")
+    done = run("trace", "n.tgidx", "--cases-file", "cases.csv", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 1}
+    # the README's pipeline: loi writes venue "1" to CSV, present reads it back as text
+    done = run("loi", "n.tgidx", "--cases-file", "cases.csv", "--out", "loi.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = run("present", "n.tgidx", "--windows", "loi.csv", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["people"] == 2
+    (tmp_path / "reg.csv").write_text("venue,district,registered_at\n1,a,2021-09-01T00:00:00Z\n")
+    done = run("compliance", "reg.csv", "n.tgidx", "--by", "district", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["scans"]["counted"] == 2
+    # and as integers for an index of integer ids; text that is not one is refused
+    ints = pa.table({"person": [17, 18], "venue": [1, 1], "start": [0, 0], "end": [60, 60]})
+    ints = ints.cast(pa.schema([("person", pa.int64()), ("venue", pa.int64()),
+                                ("start", pa.timestamp("s", tz="UTC")),
+                                ("end", pa.timestamp("s", tz="UTC"))]))  # fmt: skip
+    pq.write_table(ints, tmp_path / "ints.parquet")
+    assert run("build", "ints.parquet", "--out", "i.tgidx", cwd=tmp_path).returncode == 0
+    (tmp_path / "int_cases.csv").write_text("person\n017\n")
+    done = run("trace", "i.tgidx", "--cases-file", "int_cases.csv", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 1}
+    (tmp_path / "text_cases.csv").write_text("person\nP17\n")
+    done = run("trace", "i.tgidx", "--cases-file", "text_cases.csv", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "expected integer ids (the index holds int64 ids)" in done.stderr
+    assert "P17" not in done.stderr

@@ -361,8 +361,9 @@ def _plain_cases(
     args: argparse.Namespace, index: tg.VenueIndex, *, as_text: bool = False
 ) -> pa.Table | list[object]:
     if args.cases_file:
-        # with a key, ids are pseudonymized as text: read them as written (0900... keeps its 0)
-        table = _read_table(args.cases_file, ids={"person": pa.string()} if as_text else None)
+        # ids as the index has them; with a key they are pseudonymized as text, as written
+        person = pa.string() if as_text else index.persons.type
+        table = _read_table(args.cases_file, ids={"person": person})
         if {"start", "end"} & set(table.column_names):  # a window, whole or not (trace checks)
             return table
         if "person" not in table.column_names:
@@ -451,7 +452,7 @@ def _loi_cmd(args: argparse.Namespace) -> int:
 
 def _present_cmd(args: argparse.Namespace) -> int:
     index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
-    windows = _read_table(args.windows)
+    windows = _read_table(args.windows, ids={"venue": index.venues.type})
     found = tg.present_at(
         index, windows, policy=args.policy, min_overlap=args.min_overlap, tz=args.tz
     )
@@ -473,15 +474,18 @@ def _present_cmd(args: argparse.Namespace) -> int:
 
 def _compliance_cmd(args: argparse.Namespace) -> int:
     # naive (zone-less) times in the files are local times in --tz, as with --scans
-    registry = _in_zone(_read_table(args.registry), ("registered_at",), args.tz, "registry")
     source = Path(args.source)
     scans: object
+    venue: pa.DataType | None = None  # the registry's venue ids: as the index has them
     if (source / "manifest.json").exists():
-        scans = tg.VenueIndex.open(source, verify=not args.no_verify)
+        index = tg.VenueIndex.open(source, verify=not args.no_verify)
+        scans, venue = index, index.venues.type
     elif args.scans:
         scans = tg.read_scans(source, tz=args.tz)
     else:
         scans = _in_zone(_read_table(args.source), ("time", "start"), args.tz, "scans")
+    registry = _read_table(args.registry, ids={"venue": venue})
+    registry = _in_zone(registry, ("registered_at",), args.tz, "registry")
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
     path = tg.write_table(report, args.out) if args.out else None
