@@ -354,3 +354,27 @@ def test_csv_ids_are_read_as_the_index_has_them(tmp_path):
     assert done.returncode == 2
     assert "expected integer ids (the index holds int64 ids)" in done.stderr
     assert "P17" not in done.stderr
+
+
+def test_build_with_key_reads_arrow_stays_as_without(workdir, tmp_path):
+    import os
+
+    import pyarrow.feather as feather
+
+    stays = pq.read_table(workdir / "city" / "stays.parquet").slice(0, 300)
+    (tmp_path / "folder").mkdir()
+    feather.write_feather(stays, tmp_path / "folder" / "stays.arrow")  # an Arrow IPC file
+    pq.write_table(stays, tmp_path / "parquet.arrow")  # Parquet, whatever its name
+    env = {**os.environ, "TG_TEST_KEY": "a long secret key for tests"}
+    for source in ("folder", "parquet.arrow"):
+        plain = run("build", source, "--out", f"{source}.plain", "--json", cwd=tmp_path)
+        assert plain.returncode == 0, plain.stderr
+        keyed = run("build", source, "--out", f"{source}.keyed", "--json", "--pseudonym-key-env",
+                    "TG_TEST_KEY", cwd=tmp_path, env=env)  # fmt: skip
+        assert keyed.returncode == 0, keyed.stderr
+        counts = ("stays", "persons", "venues")
+        assert [json.loads(keyed.stdout)[c] for c in counts] == [
+            json.loads(plain.stdout)[c] for c in counts
+        ]
+        index = tg.VenueIndex.open(tmp_path / f"{source}.keyed")
+        assert stays["person"][0].as_py() not in index.persons.to_pylist()

@@ -189,16 +189,26 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _read_stays_table(source: Path) -> pa.Table:
-    """A Parquet/Arrow file or folder of stays as one table (see ``from_stays`` for streaming)."""
-    import pyarrow.dataset as ds
+    """Stays in Parquet/Arrow IPC files (a file or a folder of them) as one table.
 
+    Each file's format is sniffed from its first bytes, as ``from_stays`` does (which
+    reads batch by batch); only the stays' columns are read.
+    """
+    from tracegraph._read_stays import _part_batches, _part_schema, _parts
+    from tracegraph.ingest import STAY_COLUMNS
+
+    tables = []
+    for part in _parts(source):
+        schema = _part_schema(part)
+        batches = list(_part_batches(part))  # (a missing column is named here)
+        fields = [schema.field(name) for name in STAY_COLUMNS]
+        tables.append(pa.Table.from_batches(batches, pa.schema(fields)))
     try:
-        return ds.dataset(
-            source, format="arrow" if source.suffix == ".arrow" else "parquet"
-        ).to_table()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise tg.ScanFileError(
-            f"{source}: cannot read these stays ({_arrow_problem(exc)})"
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        raise tg.SchemaError(
+            f"{source}: expected the files' stay columns to have compatible types, found "
+            f"types that differ between files; write them with one schema"
         ) from None
 
 
