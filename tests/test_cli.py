@@ -378,3 +378,23 @@ def test_build_with_key_reads_arrow_stays_as_without(workdir, tmp_path):
         ]
         index = tg.VenueIndex.open(tmp_path / f"{source}.keyed")
         assert stays["person"][0].as_py() not in index.persons.to_pylist()
+
+
+def test_trace_out_never_mixes_runs(workdir, tmp_path):
+    stays = pq.read_table(workdir / "city" / "stays.parquet")
+    case = stays["person"][0].as_py()
+    out = str(tmp_path / "r")
+    done = run("trace", "city.tgidx", "--case", case, "--out", out, "--edges", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "r" / "notes.txt").write_text("mine")
+    done = run("trace", "city.tgidx", "--case", case, "--out", out, cwd=workdir)
+    assert done.returncode == 2
+    assert "found contacts.parquet, edges.parquet; pass --overwrite" in done.stderr
+    done = run("trace", "city.tgidx", "--case", case, "--out", out, "--overwrite", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    # the earlier run's edges are gone, files that are not trace's are kept
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["contacts.parquet", "notes.txt"]
+    done = run("trace", "city.tgidx", "--case", case, "--out", str(tmp_path / "r" / "notes.txt"),
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 2
+    assert "--out" in done.stderr and "expected a folder, found a file" in done.stderr

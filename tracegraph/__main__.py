@@ -394,7 +394,32 @@ def _plain_cases(
     return list(args.case)
 
 
+#: The files ``trace --out`` writes, each as .parquet or .csv.
+_TRACE_OUTPUTS = ("contacts", "edges", "risk", "locations_of_interest")
+
+
+def _earlier_trace_files(args: argparse.Namespace) -> list[Path]:
+    """The files of an earlier trace in the --out folder (refused without --overwrite)."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise tg.ArgumentError(f"--out {args.out}: expected a folder, found a file")
+    found = [
+        out / f"{name}.{fmt}"
+        for name in _TRACE_OUTPUTS
+        for fmt in ("parquet", "csv")
+        if (out / f"{name}.{fmt}").exists()
+    ]
+    if found and not args.overwrite:
+        raise tg.ArgumentError(
+            f"--out {args.out}: expected a folder without an earlier trace's files, found "
+            f"{', '.join(p.name for p in found)}; pass --overwrite to replace them (all of "
+            f"them are removed first), or choose another folder"
+        )
+    return found
+
+
 def _trace_cmd(args: argparse.Namespace) -> int:
+    earlier = _earlier_trace_files(args) if args.out else []
     index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
     cases = _cases(args, index)
     t0 = time.perf_counter()
@@ -408,6 +433,8 @@ def _trace_cmd(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        for path in earlier:  # no file of an earlier run is left beside this run's
+            path.unlink()
         tables = {"contacts": result.contacts}
         if args.edges:
             tables["edges"] = result.edges
@@ -607,7 +634,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
     _policy_arg(tr)
     tr.add_argument("--cumulative", action="store_true", help="sum overlaps per UTC day")
-    tr.add_argument("--out", default=None, help="folder for contacts (and edges) files")
+    tr.add_argument(
+        "--out",
+        default=None,
+        help="folder to write contacts (and with --edges, --risk, --loi: edges, risk, "
+        "locations_of_interest) files to; a folder holding an earlier trace's files is "
+        "refused unless --overwrite, which removes them all first",
+    )
+    tr.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier trace's files in --out"
+    )
     tr.add_argument("--edges", action="store_true", help="also write every stay pair")
     tr.add_argument("--risk", action="store_true", help="also write risk per contact")
     tr.add_argument("--loi", action="store_true", help="also write locations of interest")
