@@ -398,3 +398,26 @@ def test_trace_out_never_mixes_runs(workdir, tmp_path):
                cwd=workdir)  # fmt: skip
     assert done.returncode == 2
     assert "--out" in done.stderr and "expected a folder, found a file" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("trace", "city.tgidx", "--case", "x", "--cases-file", "c.csv"), "not allowed with"),
+        (("loi", "city.tgidx", "--cases-file", "c.csv", "--case", "x"), "not allowed with"),
+        (("trace", "city.tgidx", "--case", "x", "--edges", "--loi"),
+         "--edges, --loi: only with --out"),
+        (("trace", "city.tgidx", "--case", "x", "--format", "csv"), "--format: only with --out"),
+        (("trace", "city.tgidx", "--case", "x", "--risk"), "--risk: only with --out"),
+        (("build", "city/stays.parquet", "--out", "q.tgidx", "--quarantine"),
+         "--quarantine: only with --scans"),
+        (("build", "city/stays.parquet", "--out", "q.tgidx", "--max-stay", "2h",
+          "--default-dwell", "1h", "--split-at-midnight", "UTC"),
+         "--default-dwell, --max-stay, --split-at-midnight: only with --scans"),
+    ],
+)  # fmt: skip
+def test_options_that_would_be_ignored_are_usage_errors(workdir, args, message):
+    done = run(*args, cwd=workdir)
+    assert done.returncode == 2
+    assert message in done.stderr and "usage: tracegraph" in done.stderr
+    assert not (workdir / "q.tgidx").exists()

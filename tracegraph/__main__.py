@@ -299,8 +299,8 @@ def _build(args: argparse.Namespace) -> int:
             errors="quarantine" if args.quarantine else "raise",
             tz=args.tz,
             pseudonym_key=_key(args),
-            default_dwell=args.default_dwell,
-            max_stay=args.max_stay,
+            default_dwell=args.default_dwell or "30min",
+            max_stay=args.max_stay or "12h",
             split_at_midnight=args.split_at_midnight,
             bucket_width=args.bucket_width,
         )
@@ -443,7 +443,7 @@ def _trace_cmd(args: argparse.Namespace) -> int:
         if args.loi:
             tables["locations_of_interest"] = result.locations_of_interest()
         for name, table in tables.items():
-            path = tg.write_table(table, out / f"{name}.{args.format}")
+            path = tg.write_table(table, out / f"{name}.{args.format or 'parquet'}")
             files[name] = str(path)
     per_tier = {f"F{k}": v for k, v in result.tier_counts().items()}
     summary = {
@@ -587,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2021, help="random seed (2021)")
     demo.add_argument("--out", default="demo_city", help="folder for the city's Parquet files")
     demo.add_argument("--tz", default="Asia/Ho_Chi_Minh", help="zone of the compliance weeks")
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(subparser=demo, func=_demo)
 
     gen = sub.add_parser("generate", help="generate a synthetic city and write it to Parquet")
     gen.add_argument("--people", type=int, default=10_000, help="people in the city (10000)")
@@ -596,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--ids", choices=["int", "str"], default="int", help="id type (int)")
     gen.add_argument("--out", required=True, help="folder for stays/people/venues.parquet")
     gen.add_argument("--json", action="store_true", help="print a JSON summary")
-    gen.set_defaults(func=_generate)
+    gen.set_defaults(subparser=gen, func=_generate)
 
     build = sub.add_parser("build", help="stays (or raw scans) -> a saved index")
     build.add_argument(
@@ -610,22 +610,27 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--tz", default=None, help="zone of naive timestamps, e.g. UTC")
     build.add_argument("--bucket-width", default="1h", help="time bucket width ('1h')")
     build.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
-    build.add_argument("--quarantine", action="store_true", help="set bad scan rows aside")
-    build.add_argument("--default-dwell", default="30min", help="stay of an entry scan ('30min')")
-    build.add_argument("--max-stay", default="12h", help="longest stay ('12h')")
-    build.add_argument("--split-at-midnight", default=None, help="zone whose midnight ends stays")
+    build.add_argument(
+        "--quarantine", action="store_true", help="set bad scan rows aside (with --scans)"
+    )
+    build.add_argument(
+        "--default-dwell", default=None, help="stay of an entry scan (with --scans; '30min')"
+    )
+    build.add_argument("--max-stay", default=None, help="longest stay (with --scans; '12h')")
+    build.add_argument(
+        "--split-at-midnight", default=None, help="zone whose midnight ends stays (with --scans)"
+    )
     build.add_argument(
         "--pseudonym-key-env", default=None,
         help="name of an environment variable holding the pseudonym key (never pass keys as "
              "arguments: they end up in shell history)",
     )  # fmt: skip
     build.add_argument("--json", action="store_true", help="print a JSON summary")
-    build.set_defaults(func=_build)
+    build.set_defaults(subparser=build, func=_build)
 
     tr = sub.add_parser("trace", help="trace cases through a saved index")
     tr.add_argument("index", help="a saved index (folder)")
-    tr.add_argument("--case", action="append", help="a case person id (repeatable)")
-    tr.add_argument("--cases-file", help="CSV/Parquet with `person` (and `start`, `end`)")
+    _cases_args(tr)
     tr.add_argument("--tiers", type=int, default=1, help="tiers to trace (1)")
     tr.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
     tr.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
@@ -647,7 +652,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--edges", action="store_true", help="also write every stay pair")
     tr.add_argument("--risk", action="store_true", help="also write risk per contact")
     tr.add_argument("--loi", action="store_true", help="also write locations of interest")
-    tr.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    tr.add_argument(
+        "--format", choices=["parquet", "csv"], default=None, help="format of the files (parquet)"
+    )
     tr.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
     tr.add_argument(
         "--pseudonym-key-env", default=None,
@@ -655,12 +662,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     tr.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     tr.add_argument("--json", action="store_true", help="print a JSON summary")
-    tr.set_defaults(func=_trace_cmd)
+    tr.set_defaults(subparser=tr, func=_trace_cmd)
 
     loi = sub.add_parser("loi", help="cases -> locations of interest to publish (CSV/Parquet)")
     loi.add_argument("index", help="a saved index (folder)")
-    loi.add_argument("--case", action="append", help="a case person id (repeatable)")
-    loi.add_argument("--cases-file", help="CSV/Parquet with `person` (and `start`, `end`)")
+    _cases_args(loi)
     loi.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
     loi.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
     loi.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
@@ -673,7 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     loi.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     loi.add_argument("--json", action="store_true", help="print a JSON summary")
-    loi.set_defaults(func=_loi_cmd)
+    loi.set_defaults(subparser=loi, func=_loi_cmd)
 
     present = sub.add_parser("present", help="published windows -> everyone present at them")
     present.add_argument("index", help="a saved index (folder)")
@@ -684,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
     present.add_argument("--tz", default=None, help="zone of naive times in the windows")
     present.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     present.add_argument("--json", action="store_true", help="print a JSON summary")
-    present.set_defaults(func=_present_cmd)
+    present.set_defaults(subparser=present, func=_present_cmd)
 
     comp = sub.add_parser("compliance", help="QR compliance per period and area")
     comp.add_argument("registry", help="venue registry (CSV/Parquet)")
@@ -700,8 +706,35 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
     comp.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     comp.add_argument("--json", action="store_true", help="print a JSON summary")
-    comp.set_defaults(func=_compliance_cmd)
+    comp.set_defaults(subparser=comp, func=_compliance_cmd)
     return parser
+
+
+def _cases_args(parser: argparse.ArgumentParser) -> None:
+    cases = parser.add_mutually_exclusive_group()
+    cases.add_argument("--case", action="append", help="a case person id (repeatable)")
+    cases.add_argument("--cases-file", help="CSV/Parquet with `person` (and `start`, `end`)")
+
+
+#: Options that only mean something beside another: (command, needed, its dependents).
+_NEEDS = (
+    ("trace", "out", ("edges", "risk", "loi", "format", "overwrite")),
+    ("build", "scans", ("quarantine", "default_dwell", "max_stay", "split_at_midnight")),
+)
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """An option given without the one it depends on (it would be silently ignored)."""
+    for command, needed, dependents in _NEEDS:
+        if args.command == command and not getattr(args, needed):
+            given = [_flag(name) for name in dependents if getattr(args, name) not in (None, False)]
+            if given:
+                return f"{', '.join(given)}: only with {_flag(needed)} (ignored without it)"
+    return None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
@@ -728,6 +761,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = _usage_problem(args)
+    if problem:
+        args.subparser.error(problem)  # usage and exit code 2, as argparse's own errors
     try:
         code: int = args.func(args)
     except (tg.TracegraphError, OSError, ValueError) as exc:
