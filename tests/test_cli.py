@@ -421,3 +421,60 @@ def test_options_that_would_be_ignored_are_usage_errors(workdir, args, message):
     assert done.returncode == 2
     assert message in done.stderr and "usage: tracegraph" in done.stderr
     assert not (workdir / "q.tgidx").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "python"),
+    [
+        (("generate", "--people", "0", "--out", "g"), "--people: expected an integer >= 1",
+         "`people`"),
+        (("generate", "--days", "2000000000", "--out", "g"), "--days: expected days that end",
+         "`start`"),
+        (("build", "city/stays.parquet", "--out", "b.tgidx", "--bucket-width", "0s"),
+         "--bucket-width: expected a positive duration", "bucket_width"),
+        (("trace", "city.tgidx", "--case", "x", "--policy", "nz", "--min-overlap", "15min"),
+         "expected --min-overlap 0, got 900 s", "min_overlap"),
+        (("trace", "city.tgidx", "--case", "x", "--policy", "cwa", "--linger", "1h"),
+         "expected --linger 0, got 3600 s", "linger="),
+        (("build", "naive.parquet", "--scans", "--out", "b.tgidx"),
+         "(pass --tz with the zone the times were recorded in)", "ScanSchema"),
+        (("build", "columns.parquet", "--scans", "--out", "b.tgidx"),
+         "rename the file's columns to person, venue and time", "ScanSchema"),
+        (("build", "int_stays.parquet", "--out", "b.tgidx"),
+         "e.g. 2021-09-06T10:00:00Z in a CSV file", "pandas"),
+    ],
+)  # fmt: skip
+def test_library_messages_speak_in_options(workdir, tmp_path, args, message, python):
+    import datetime as dt
+
+    when = dt.datetime(2021, 9, 6, 10)
+    scans = {"person": ["1"], "venue": ["2"], "time": pa.array([when], pa.timestamp("s"))}
+    pq.write_table(pa.table(scans), tmp_path / "naive.parquet")
+    pq.write_table(pa.table(scans).rename_columns(["p", "v", "t"]), tmp_path / "columns.parquet")
+    stays = {"person": ["1"], "venue": ["2"], "start": [1_630_922_400], "end": [1_630_922_900]}
+    pq.write_table(pa.table(stays), tmp_path / "int_stays.parquet")
+    for name in ("city", "city.tgidx"):
+        (tmp_path / name).symlink_to(workdir / name)
+    case = pq.read_table(workdir / "city" / "stays.parquet")["person"][0].as_py()
+    done = run(*[case if a == "x" else a for a in args], cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert python not in done.stderr
+
+
+def test_trace_tiers_zero_and_short_key_speak_in_options(workdir):
+    import os
+
+    case = pq.read_table(workdir / "city" / "stays.parquet")["person"][0].as_py()
+    done = run("trace", "city.tgidx", "--case", case, "--tiers", "0", "--loi", "--out", "t0",
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 2
+    assert "with --tiers 0 skips); trace again with --tiers 1" in done.stderr
+    assert "tiers=" not in done.stderr
+    env = {**os.environ, "TG_SHORT_KEY": "short"}
+    done = run("build", "city/stays.parquet", "--out", "k.tgidx", "--pseudonym-key-env",
+               "TG_SHORT_KEY", cwd=workdir, env=env)  # fmt: skip
+    assert done.returncode == 2
+    assert "--pseudonym-key-env: expected a secret of at least 16 bytes" in done.stderr
+    assert "python -c 'import secrets; print(secrets.token_hex(32))'" in done.stderr
+    assert "pseudonym_key" not in done.stderr

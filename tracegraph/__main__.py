@@ -745,16 +745,83 @@ def _policy_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: The library's advice in its messages, as the command line's options say it.
-_FLAGS = {
-    "overwrite=True": "--overwrite",
-    "unknown='keep'": "--unknown keep",
-    "unknown='drop'": "--unknown drop",
-    "errors='quarantine'": "--quarantine",
-    "pass tz='UTC' (or the zone the times were recorded in, e.g. tz='Asia/Ho_Chi_Minh')": (
-        "pass --tz UTC (or the zone the times were recorded in, e.g. --tz Asia/Ho_Chi_Minh)"
+#: Advice in the library's messages that only a Python caller can follow, as the
+#: command line says it (regular expressions, applied before the option names).
+_HINTS = (
+    (
+        r"; convert it, e\.g\. pyarrow\.compute\.(strptime\(\.\.\.\) or pandas\.to_datetime"
+        r"\(\.\.\., utc=True\)|cast\(column, pyarrow\.timestamp\('s', tz='UTC'\)\))",
+        "; write times with their zone, e.g. 2021-09-06T10:00:00Z in a CSV file, or as a "
+        "timestamp column in a Parquet file",
     ),
-}
+    (
+        r"; attach the zone the times were recorded in, e\.g\. "
+        r"pyarrow\.compute\.assume_timezone\(column, '[^']*'\)",
+        "; pass --tz with the zone the times were recorded in, e.g. --tz Asia/Ho_Chi_Minh",
+    ),
+    (
+        r"; convert one side, e\.g\. pyarrow\.compute\.cast\(registry\['venue'\], "
+        r"pyarrow\.\w+\(\)\)",
+        "; write the venue ids alike in both (in a CSV file, ids are integers when every one is "
+        "a plain integer, else text)",
+    ),
+    (r"\(pass tz= or ScanSchema\(tz=\)\)", "(pass --tz with the zone the times were recorded in)"),
+    (
+        r"; map the columns with ScanSchema\(person=\.\.\., venue=\.\.\., time=\.\.\.\)",
+        "; rename the file's columns to person, venue and time",
+    ),
+    (
+        r"use e\.g\. secrets\.token_hex\(32\)( \(text: fits an environment variable\))?",
+        "put e.g. the output of python -c 'import secrets; print(secrets.token_hex(32))' in "
+        "the variable",
+    ),
+    (r"pass start= and end=, or a longer freq", "pass a longer --freq, or fewer --by columns"),
+    (r"; pass start= and end=, or fix those times", "; fix those times"),
+    (r"`start`, `days`", "`days`"),  # (the synthetic city's start is not an option)
+)
+
+#: Library parameters whose CLI option has another name.
+_OPTION_OF = {"pseudonym_key": "pseudonym_key_env"}
+
+#: Library parameters the CLI passes on as options of (almost) the same name.
+_PARAMETERS = (
+    "people", "days", "seed", "ids", "tiers", "min_overlap", "linger", "latency",
+    "infectious_for", "unknown", "policy", "cumulative", "tz", "bucket_width", "default_dwell",
+    "max_stay", "split_at_midnight", "overwrite", "freq", "by", "pseudonym_key",
+)  # fmt: skip
+
+
+def _as_options(message: str, args: argparse.Namespace) -> str:
+    """A library message in the command line's words: its options, not Python parameters.
+
+    Python-only advice becomes the CLI's (``_HINTS``); then every parameter the
+    command has as an option is spelled as that option: `` `min_overlap` `` and
+    ``min_overlap`` as ``--min-overlap``, ``min_overlap=0`` as ``--min-overlap 0``,
+    ``unknown='keep'`` as ``--unknown keep``, ``overwrite=True`` as ``--overwrite``.
+    """
+    import re
+
+    for pattern, replacement in _HINTS:
+        message = re.sub(pattern, replacement, message)
+    message = message.replace("pass errors='quarantine'", "pass --quarantine")
+    actions = {a.dest: a for a in args.subparser._actions if a.option_strings}
+    for name in _PARAMETERS:
+        action = actions.get(_OPTION_OF.get(name, name))
+        if action is None:
+            continue
+        flag = action.option_strings[-1]
+        switch = isinstance(action, argparse._StoreTrueAction)
+
+        def spelled(m: re.Match[str], flag: str = flag, switch: bool = switch) -> str:
+            value = next((v for v in m.groups() if v is not None), None)
+            if value is None or (switch and value == "True"):
+                return flag
+            return f"{flag} {value}"
+
+        quoted = r"=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)'\"]+))?"
+        message = re.sub(rf"`{name}`", flag, message)
+        message = re.sub(rf"(?<![\w.`-]){name}{quoted}(?![\w(])", spelled, message)
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -769,8 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (tg.TracegraphError, OSError, ValueError) as exc:
         # one line, no traceback: the message says what was expected and what was found
         message = " ".join(str(exc).split())
-        for python, flag in _FLAGS.items():  # advice given as the command line spells it
-            message = message.replace(python, flag)
+        message = _as_options(message, args)  # advice given as the command line spells it
         print(f"tracegraph {args.command}: error: {message}", file=sys.stderr)
         return 2
     return code
