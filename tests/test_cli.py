@@ -478,3 +478,17 @@ def test_trace_tiers_zero_and_short_key_speak_in_options(workdir):
     assert "--pseudonym-key-env: expected a secret of at least 16 bytes" in done.stderr
     assert "python -c 'import secrets; print(secrets.token_hex(32))'" in done.stderr
     assert "pseudonym_key" not in done.stderr
+
+
+def test_compliance_advises_what_compliance_can_do(workdir, tmp_path):
+    # compliance --scans reads raw scans strictly and has no --quarantine: its advice
+    # for a bad row is the build that sets such rows aside
+    when = pa.array([1_630_922_400] * 2, pa.timestamp("s", tz="UTC"))
+    scans = pa.table({"person": ["1", None], "venue": ["V00001"] * 2, "time": when})
+    pq.write_table(scans, tmp_path / "scans.parquet")
+    done = run("compliance", "city/registry.parquet", str(tmp_path / "scans.parquet"), "--scans",
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 2
+    assert "row 1: rejected (null_person)" in done.stderr
+    assert "tracegraph build --scans --quarantine" in done.stderr
+    assert "pass --quarantine" not in done.stderr

@@ -803,7 +803,14 @@ def _as_options(message: str, args: argparse.Namespace) -> str:
 
     for pattern, replacement in _HINTS:
         message = re.sub(pattern, replacement, message)
-    message = message.replace("pass errors='quarantine'", "pass --quarantine")
+    if args.command == "build":
+        message = message.replace("pass errors='quarantine'", "pass --quarantine")
+    else:  # compliance reads raw scans strictly
+        message = message.replace(
+            "pass errors='quarantine' to set such rows aside",
+            "build an index with tracegraph build --scans --quarantine (which sets such rows "
+            "aside) and pass the index instead",
+        )
     actions = {a.dest: a for a in args.subparser._actions if a.option_strings}
     for name in _PARAMETERS:
         action = actions.get(_OPTION_OF.get(name, name))
