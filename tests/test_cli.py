@@ -492,3 +492,20 @@ def test_compliance_advises_what_compliance_can_do(workdir, tmp_path):
     assert "row 1: rejected (null_person)" in done.stderr
     assert "tracegraph build --scans --quarantine" in done.stderr
     assert "pass --quarantine" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--tiers=0", "argument --tiers: expected an integer from 1 to 127, got 0"),
+        ("--cases=-1", "argument --cases: expected an integer >= 1, got -1"),
+        ("--min-overlap=15", "argument --min-overlap: expected a duration like '15min'"),
+        ("--top=-1", "argument --top: expected an integer >= 1, got -1"),
+        ("--tz=Mars/Olympus", "argument --tz: expected a valid IANA zone name"),
+    ],
+)
+def test_demo_checks_every_option_before_its_first_step(tmp_path, option, message):
+    done = run("demo", "--people", "200", "--days", "2", option, "--out", "d", cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stdout == "" and not (tmp_path / "d").exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -575,18 +575,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate a small city, build an index, trace a few cases")
-    demo.add_argument("--people", type=int, default=20_000, help="people in the city (20000)")
-    demo.add_argument("--days", type=int, default=7, help="days of stays (7)")
-    demo.add_argument("--cases", type=int, default=5, help="number of cases to trace (5)")
-    demo.add_argument("--tiers", type=int, default=2, help="tiers to trace (2)")
-    demo.add_argument("--min-overlap", default="15min", help="minimum overlap ('15min')")
-    demo.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
-    demo.add_argument("--latency", default="1d", help="exposure to infectiousness ('1d')")
-    demo.add_argument("--infectious-for", default="3d", help="infectious period of contacts ('3d')")
-    demo.add_argument("--top", type=int, default=5, help="venues to list (5)")
-    demo.add_argument("--seed", type=int, default=2021, help="random seed (2021)")
+    # every option is checked before the first step: no partial output, then an error
+    positive = _integer(1)
+    demo.add_argument("--people", type=positive, default=20_000, help="people in the city (20000)")
+    demo.add_argument("--days", type=positive, default=7, help="days of stays (7)")
+    demo.add_argument("--cases", type=positive, default=5, help="number of cases to trace (5)")
+    demo.add_argument("--tiers", type=_integer(1, 127), default=2, help="tiers to trace (2)")
+    demo.add_argument(
+        "--min-overlap", type=_duration, default="15min", help="minimum overlap ('15min')"
+    )
+    demo.add_argument(
+        "--linger", type=_duration, default="0s", help="time a venue stays infectious ('0s')"
+    )
+    demo.add_argument(
+        "--latency", type=_duration, default="1d", help="exposure to infectiousness ('1d')"
+    )
+    demo.add_argument(
+        "--infectious-for",
+        type=_duration,
+        default="3d",
+        help="infectious period of contacts ('3d')",
+    )
+    demo.add_argument("--top", type=positive, default=5, help="venues to list (5)")
+    demo.add_argument("--seed", type=_integer(0), default=2021, help="random seed (2021)")
     demo.add_argument("--out", default="demo_city", help="folder for the city's Parquet files")
-    demo.add_argument("--tz", default="Asia/Ho_Chi_Minh", help="zone of the compliance weeks")
+    demo.add_argument(
+        "--tz", type=_zone, default="Asia/Ho_Chi_Minh", help="zone of the compliance weeks"
+    )
     demo.set_defaults(subparser=demo, func=_demo)
 
     gen = sub.add_parser("generate", help="generate a synthetic city and write it to Parquet")
@@ -735,6 +750,44 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` (to ``high``)."""
+
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected an integer {bounds}, got {value}")
+        return value
+
+    return integer
+
+
+def _duration(text: str) -> str:
+    """An argparse type: a duration such as '15min' (checked, kept as written)."""
+    from tracegraph._time import duration_seconds
+
+    try:
+        duration_seconds(text, "duration")
+    except tg.DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+    return text
+
+
+def _zone(text: str) -> str:
+    """An argparse type: a time zone Arrow knows."""
+    from tracegraph._time import check_zone
+
+    try:
+        check_zone(text)
+    except tg.TimezoneError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+    return text
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
