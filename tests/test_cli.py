@@ -509,3 +509,18 @@ def test_demo_checks_every_option_before_its_first_step(tmp_path, option, messag
     assert done.returncode == 2
     assert message in done.stderr
     assert done.stdout == "" and not (tmp_path / "d").exists()
+
+
+def test_out_of_memory_is_one_line(tmp_path):
+    import resource
+
+    def small_memory():  # 3 GB of address space: the city of 2e9 people cannot fit
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tracegraph", "generate", "--people", "2000000000", "--out", "g"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, preexec_fn=small_memory,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "out of memory" in done.stderr and "smaller --people or --days" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -899,6 +899,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _as_options(message, args)  # advice given as the command line spells it
         print(f"tracegraph {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except MemoryError:
+        smaller = {
+            "demo": "smaller --people or --days",
+            "generate": "smaller --people or --days",
+        }.get(args.command, "smaller inputs (fewer stays, cases or periods)")
+        print(
+            f"tracegraph {args.command}: error: out of memory (the data does not fit in this "
+            f"machine's memory); try {smaller}",
+            file=sys.stderr,
+        )
+        return 2
     return code
 
 
