@@ -524,3 +524,27 @@ def test_out_of_memory_is_one_line(tmp_path):
     assert done.returncode == 2
     assert "out of memory" in done.stderr and "smaller --people or --days" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_empty_and_header_only_files(workdir, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("person,start,end\n")
+    (tmp_path / "registry.csv").write_text("venue,district,ward,registered_at\n")
+    done = run("trace", "city.tgidx", "--cases-file", str(tmp_path / "header.csv"), cwd=workdir)
+    assert done.returncode == 2
+    assert "expected at least one case, found a file without rows" in done.stderr
+    done = run("present", "city.tgidx", "--windows", str(tmp_path / "empty.csv"), cwd=workdir)
+    assert done.returncode == 2
+    assert "expected a CSV file with a header line, found an empty file" in done.stderr
+    # loi writes a header-only file when there is nothing to publish; present reads it
+    loi = str(tmp_path / "loi.csv")
+    done = run("loi", "city.tgidx", "--case", "0912345678", "--unknown", "keep", "--out", loi,
+               "--json", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["windows"] == 0
+    done = run("present", "city.tgidx", "--windows", loi, "--json", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"windows": 0, "matches": 0, "people": 0, "file": None}
+    done = run("compliance", str(tmp_path / "registry.csv"), "city.tgidx", "--json", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["registered"] == 0

@@ -214,6 +214,10 @@ def _read_stays_table(source: Path) -> pa.Table:
 
 #: Columns that hold ids: read from CSV as text, so that 012 and 12 stay two people.
 _ID_COLUMNS = ("person", "venue")
+#: The types of the columns of a CSV file without rows (others: text).
+_EMPTY_TYPES = dict.fromkeys(
+    ("start", "end", "time", "registered_at"), pa.timestamp("s", tz="UTC")
+) | dict.fromkeys(("cases", "exposed"), pa.int64())
 #: An id written as a plain decimal integer: no sign but "-", no leading zero, fits int64.
 _PLAIN_INTEGER = r"^(0|-?[1-9][0-9]{0,17})$"
 
@@ -236,12 +240,25 @@ def _read_table(path: str, *, ids: dict[str, pa.DataType | None] | None = None) 
             options = pacsv.ConvertOptions(
                 strings_can_be_null=True, column_types=dict.fromkeys(_ID_COLUMNS, pa.string())
             )
+            if source.is_file() and source.stat().st_size == 0:
+                raise tg.SchemaError(
+                    f"{path}: expected a CSV file with a header line, found an empty file"
+                )
             table = pacsv.read_csv(source, convert_options=options)
             wanted = {name: None for name in _ID_COLUMNS} | (ids or {})
             for name, typ in wanted.items():
                 if name in table.column_names:
                     at = table.column_names.index(name)
                     table = table.set_column(at, name, _text_ids(table[name], typ, path, name))
+            if table.num_rows == 0:  # Arrow cannot infer types from a header: say them
+                table = table.cast(
+                    pa.schema(
+                        (field.name, _EMPTY_TYPES.get(field.name, pa.string()))
+                        if pa.types.is_null(field.type)
+                        else field
+                        for field in table.schema
+                    )
+                )
             return table
         return pq.read_table(source)
     except pa.ArrowInvalid as exc:  # Arrow quotes the offending row: no ids printed
@@ -374,6 +391,10 @@ def _plain_cases(
         # ids as the index has them; with a key they are pseudonymized as text, as written
         person = pa.string() if as_text else index.persons.type
         table = _read_table(args.cases_file, ids={"person": person})
+        if table.num_rows == 0:
+            raise tg.SchemaError(
+                f"{args.cases_file}: expected at least one case, found a file without rows"
+            )
         if {"start", "end"} & set(table.column_names):  # a window, whole or not (trace checks)
             return table
         if "person" not in table.column_names:
