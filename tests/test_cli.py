@@ -548,3 +548,26 @@ def test_empty_and_header_only_files(workdir, tmp_path):
     done = run("compliance", str(tmp_path / "registry.csv"), "city.tgidx", "--json", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["registered"] == 0
+
+
+def test_cases_windows_registry_that_are_not_parquet_or_are_folders(workdir, tmp_path):
+    good = (workdir / "city" / "registry.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(good[: len(good) // 2])  # truncated
+    (tmp_path / "text.parquet").write_text("person\n0912345678\n")  # another format
+    (tmp_path / "folder").mkdir()
+    for name in ("cut.parquet", "text.parquet"):
+        path = str(tmp_path / name)
+        for args in (("trace", "city.tgidx", "--cases-file", path),
+                     ("present", "city.tgidx", "--windows", path),
+                     ("compliance", path, "city.tgidx")):  # fmt: skip
+            done = run(*args, cwd=workdir)
+            assert done.returncode == 2
+            assert "not a Parquet/CSV file (corrupt, truncated or another format)" in done.stderr
+            assert "0912345678" not in done.stderr
+    folder = str(tmp_path / "folder")
+    for args in (("trace", "city.tgidx", "--cases-file", folder),
+                 ("loi", "city.tgidx", "--cases-file", folder),
+                 ("present", "city.tgidx", "--windows", folder)):  # fmt: skip
+        done = run(*args, cwd=workdir)
+        assert done.returncode == 2
+        assert f"{args[2]} {folder}: expected a CSV or Parquet file, found a folder" in done.stderr

@@ -222,50 +222,75 @@ _EMPTY_TYPES = dict.fromkeys(
 _PLAIN_INTEGER = r"^(0|-?[1-9][0-9]{0,17})$"
 
 
-def _read_table(path: str, *, ids: dict[str, pa.DataType | None] | None = None) -> pa.Table:
+def _read_table(
+    path: str,
+    option: str,
+    *,
+    ids: dict[str, pa.DataType | None] | None = None,
+    folder: bool = False,
+) -> pa.Table:
     """A CSV or Parquet file, its CSV id columns read as text (ids keep leading zeros).
 
-    ``ids`` maps an id column to the type it should have (the index's), or to None:
-    integers when every value is a plain decimal integer (no leading zero), else
-    text. Id columns not named in ``ids`` get None.
+    ``option`` names the argument in messages. ``ids`` maps an id column to the type
+    it should have (the index's), or to None: integers when every value is a plain
+    decimal integer (no leading zero), else text. Id columns not named in ``ids`` get
+    None. A folder (of Parquet files) is read only with ``folder``.
     """
     source = Path(path)
     if not source.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    if source.is_dir() and not folder:
+        raise tg.ArgumentError(
+            f"{option} {path}: expected a CSV or Parquet file, found a folder; name the file"
+        )
+    if source.suffix.lower() == ".csv" and source.is_file():
+        return _read_csv(source, path, ids)
+    not_parquet = tg.ScanFileError(
+        f"{option} {path}: not a Parquet/CSV file (corrupt, truncated or another format); "
+        f"expected a Parquet file, or a CSV file named *.csv"
+    )
+    if source.is_file():
+        with open(source, "rb") as handle:
+            if handle.read(4) != b"PAR1":
+                raise not_parquet
     try:
-        if source.suffix.lower() == ".csv":
-            import pyarrow.csv as pacsv
-
-            # an empty field is a missing value (an area left blank is no area), as in Parquet
-            options = pacsv.ConvertOptions(
-                strings_can_be_null=True, column_types=dict.fromkeys(_ID_COLUMNS, pa.string())
-            )
-            if source.is_file() and source.stat().st_size == 0:
-                raise tg.SchemaError(
-                    f"{path}: expected a CSV file with a header line, found an empty file"
-                )
-            table = pacsv.read_csv(source, convert_options=options)
-            wanted = {name: None for name in _ID_COLUMNS} | (ids or {})
-            for name, typ in wanted.items():
-                if name in table.column_names:
-                    at = table.column_names.index(name)
-                    table = table.set_column(at, name, _text_ids(table[name], typ, path, name))
-            if table.num_rows == 0:  # Arrow cannot infer types from a header: say them
-                table = table.cast(
-                    pa.schema(
-                        (field.name, _EMPTY_TYPES.get(field.name, pa.string()))
-                        if pa.types.is_null(field.type)
-                        else field
-                        for field in table.schema
-                    )
-                )
-            return table
         return pq.read_table(source)
+    except (pa.ArrowInvalid, OSError):
+        raise not_parquet from None
+
+
+def _read_csv(source: Path, path: str, ids: dict[str, pa.DataType | None] | None) -> pa.Table:
+    """A CSV file, its id columns read as text (see ``_read_table``)."""
+    import pyarrow.csv as pacsv
+
+    if source.stat().st_size == 0:
+        raise tg.SchemaError(f"{path}: expected a CSV file with a header line, found an empty file")
+    # an empty field is a missing value (an area left blank is no area), as in Parquet
+    options = pacsv.ConvertOptions(
+        strings_can_be_null=True, column_types=dict.fromkeys(_ID_COLUMNS, pa.string())
+    )
+    try:
+        table = pacsv.read_csv(source, convert_options=options)
     except pa.ArrowInvalid as exc:  # Arrow quotes the offending row: no ids printed
         raise tg.ScanFileError(
-            f"{path}: cannot read this {'CSV' if source.suffix.lower() == '.csv' else 'Parquet'}"
-            f" file ({_arrow_problem(exc)}); check that every row has the header's columns"
+            f"{path}: cannot read this CSV file ({_arrow_problem(exc)}); check that every row "
+            f"has the header's columns"
         ) from None
+    wanted = {name: None for name in _ID_COLUMNS} | (ids or {})
+    for name, typ in wanted.items():
+        if name in table.column_names:
+            at = table.column_names.index(name)
+            table = table.set_column(at, name, _text_ids(table[name], typ, path, name))
+    if table.num_rows == 0:  # Arrow cannot infer types from a header: say them
+        table = table.cast(
+            pa.schema(
+                (field.name, _EMPTY_TYPES.get(field.name, pa.string()))
+                if pa.types.is_null(field.type)
+                else field
+                for field in table.schema
+            )
+        )
+    return table
 
 
 def _text_ids(
@@ -332,7 +357,7 @@ def _build(args: argparse.Namespace) -> int:
         stays: object = source
         if source.suffix.lower() == ".csv":
             # with a key, ids are pseudonymized as text: read them as written
-            stays = _read_table(args.source, ids={"person": pa.string()} if key else None)
+            stays = _read_table(args.source, "source", ids={"person": pa.string()} if key else None)
         if key is not None:
             # the stays' person ids become their pseudonyms before anything keeps them (the
             # table is read whole here, not batch by batch; --scans reads batch by batch)
@@ -390,7 +415,7 @@ def _plain_cases(
     if args.cases_file:
         # ids as the index has them; with a key they are pseudonymized as text, as written
         person = pa.string() if as_text else index.persons.type
-        table = _read_table(args.cases_file, ids={"person": person})
+        table = _read_table(args.cases_file, "--cases-file", ids={"person": person})
         if table.num_rows == 0:
             raise tg.SchemaError(
                 f"{args.cases_file}: expected at least one case, found a file without rows"
@@ -510,7 +535,7 @@ def _loi_cmd(args: argparse.Namespace) -> int:
 
 def _present_cmd(args: argparse.Namespace) -> int:
     index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
-    windows = _read_table(args.windows, ids={"venue": index.venues.type})
+    windows = _read_table(args.windows, "--windows", ids={"venue": index.venues.type})
     found = tg.present_at(
         index, windows, policy=args.policy, min_overlap=args.min_overlap, tz=args.tz
     )
@@ -541,8 +566,10 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     elif args.scans:
         scans = tg.read_scans(source, tz=args.tz)
     else:
-        scans = _in_zone(_read_table(args.source), ("time", "start"), args.tz, "scans")
-    registry = _read_table(args.registry, ids={"venue": venue})
+        scans = _in_zone(
+            _read_table(args.source, "source", folder=True), ("time", "start"), args.tz, "scans"
+        )
+    registry = _read_table(args.registry, "registry", ids={"venue": venue})
     registry = _in_zone(registry, ("registered_at",), args.tz, "registry")
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
