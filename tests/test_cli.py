@@ -571,3 +571,26 @@ def test_cases_windows_registry_that_are_not_parquet_or_are_folders(workdir, tmp
         done = run(*args, cwd=workdir)
         assert done.returncode == 2
         assert f"{args[2]} {folder}: expected a CSV or Parquet file, found a folder" in done.stderr
+
+
+def test_key_and_index_that_disagree_say_so(workdir, tmp_path):
+    import os
+
+    stays = pq.read_table(workdir / "city" / "stays.parquet").slice(0, 2000)
+    pq.write_table(stays, tmp_path / "stays.parquet")
+    env = {**os.environ, "TG_TEST_KEY": "a long secret key for tests"}
+    done = run("build", str(tmp_path / "stays.parquet"), "--pseudonym-key-env", "TG_TEST_KEY",
+               "--out", str(tmp_path / "p.tgidx"), cwd=workdir, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    case = stays["person"][0].as_py()
+    for command in ("trace", "loi"):
+        done = run(command, str(tmp_path / "p.tgidx"), "--case", case, cwd=workdir)
+        assert done.returncode == 2
+        assert "this index's person ids are pseudonyms (32 hex digits)" in done.stderr
+        assert "pass --pseudonym-key-env" in done.stderr and case not in done.stderr
+        done = run(command, "city.tgidx", "--case", case, "--pseudonym-key-env", "TG_TEST_KEY",
+                   cwd=workdir, env=env)  # fmt: skip
+        assert done.returncode == 2
+        assert "person ids are not pseudonyms (32 hex digits); drop --pseudonym-key-env" in (
+            done.stderr
+        )

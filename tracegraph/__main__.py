@@ -397,6 +397,38 @@ def _key(args: argparse.Namespace) -> bytes | None:
     return value.encode("utf-8")
 
 
+def _looks_pseudonymized(index: tg.VenueIndex) -> bool:
+    """Whether the index's person ids look like pseudonyms: 32 hex digits.
+
+    The ids are sorted, so the first, middle and last are a fair sample.
+    """
+    persons = index.persons
+    if not pa.types.is_string(persons.type) or len(persons) == 0:
+        return False
+    sample = persons.take(pa.array([0, len(persons) // 2, len(persons) - 1]))
+    return bool(pc.all(pc.match_substring_regex(sample, r"^[0-9a-f]{32}$")).as_py())
+
+
+def _traced(args: argparse.Namespace, index: tg.VenueIndex, **options: object) -> tg.Trace:
+    """``tg.trace`` of the command's cases, with advice when the key and index disagree."""
+    pseudonyms = _looks_pseudonymized(index)
+    if args.pseudonym_key_env and not pseudonyms:
+        raise tg.ArgumentError(
+            "--pseudonym-key-env: expected an index of pseudonymized ids, found one whose "
+            "person ids are not pseudonyms (32 hex digits); drop --pseudonym-key-env"
+        )
+    cases = _cases(args, index)
+    try:
+        return tg.trace(index, cases, unknown=args.unknown, tz=args.tz, **options)  # type: ignore[arg-type]
+    except tg.PersonNotFound as exc:
+        if args.pseudonym_key_env or not pseudonyms:
+            raise
+        raise tg.PersonNotFound(
+            f"{exc}; this index's person ids are pseudonyms (32 hex digits): if the cases "
+            f"are real ids, pass --pseudonym-key-env with the key the index was built with"
+        ) from None
+
+
 def _cases(args: argparse.Namespace, index: tg.VenueIndex) -> pa.Table | list[object]:
     key = _key(args)
     if key is None:
@@ -467,12 +499,11 @@ def _earlier_trace_files(args: argparse.Namespace) -> list[Path]:
 def _trace_cmd(args: argparse.Namespace) -> int:
     earlier = _earlier_trace_files(args) if args.out else []
     index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
-    cases = _cases(args, index)
     t0 = time.perf_counter()
-    result = tg.trace(
-        index, cases, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
-        latency=args.latency, infectious_for=args.infectious_for, unknown=args.unknown,
-        policy=args.policy, cumulative=args.cumulative, tz=args.tz,
+    result = _traced(
+        args, index, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
+        latency=args.latency, infectious_for=args.infectious_for, policy=args.policy,
+        cumulative=args.cumulative,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     files = {}
@@ -511,11 +542,8 @@ def _trace_cmd(args: argparse.Namespace) -> int:
 
 def _loi_cmd(args: argparse.Namespace) -> int:
     index = tg.VenueIndex.open(args.index, verify=not args.no_verify)
-    cases = _cases(args, index)
-    result = tg.trace(
-        index, cases, min_overlap=args.min_overlap, linger=args.linger, policy=args.policy,
-        unknown=args.unknown, tz=args.tz,
-    )  # fmt: skip
+    result = _traced(args, index, min_overlap=args.min_overlap, linger=args.linger,
+                     policy=args.policy)  # fmt: skip
     loi = result.locations_of_interest()
     path = tg.write_table(loi, args.out) if args.out else None
     summary = {
