@@ -183,6 +183,15 @@ def test_build_from_raw_scans_with_quarantine(workdir, tmp_path):
     assert summary["scans_rejected"] == 1
     expected, _ = tg.VenueIndex.from_scans(tmp_path / "scans.parquet", errors="quarantine")
     assert summary["stays"] == expected.n_stays
+    assert summary["scans_rejected_by_reason"] == {"null_person": 1}
+    # a person reads the same accounts (never an id)
+    done = run("build", str(tmp_path / "scans.parquet"), "--scans", "--quarantine", "--out",
+               str(tmp_path / "human.tgidx"), cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"read {scans.num_rows:,} scans: {summary['scans_accepted']:,} accepted, 1 rejected "
+        f"(1 null_person), {summary['scans_duplicates']:,} exact duplicates merged; saved"
+    ) in done.stdout
     done = run("build", str(tmp_path / "scans.parquet"), "--scans", "--out",
                str(tmp_path / "strict.tgidx"), cwd=workdir)  # fmt: skip
     assert done.returncode == 2

@@ -346,9 +346,22 @@ def _build(args: argparse.Namespace) -> int:
             split_at_midnight=args.split_at_midnight,
             bucket_width=args.bucket_width,
         )
-        counts = {"scans_read": report.scans.read, "scans_rejected": report.scans.rejected}
+        scans = report.scans
+        counts = {
+            "scans_read": scans.read,
+            "scans_accepted": scans.accepted,
+            "scans_rejected": scans.rejected,
+            "scans_rejected_by_reason": scans.rejected_by_reason,
+            "scans_duplicates": scans.duplicates,
+        }
+        reasons = ", ".join(f"{n:,} {r}" for r, n in scans.rejected_by_reason.items())
+        read = (
+            f"read {scans.read:,} scans: {scans.accepted:,} accepted, {scans.rejected:,} "
+            f"rejected{f' ({reasons})' if reasons else ''}, {scans.duplicates:,} exact "
+            f"duplicates merged; "
+        )
     else:
-        counts = {}
+        counts, read = {}, ""
         # Parquet / Arrow files and folders are read batch by batch; CSV as a table
         source = Path(args.source)
         if not source.exists():
@@ -379,7 +392,7 @@ def _build(args: argparse.Namespace) -> int:
         "index": str(path),
         "seconds": round(time.perf_counter() - t0, 3),
     }
-    _report(args, summary, f"saved {index!r} to {path} in {summary['seconds']} s")
+    _report(args, summary, f"{read}saved {index!r} to {path} in {summary['seconds']} s")
     return 0
 
 
