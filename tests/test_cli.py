@@ -603,3 +603,33 @@ def test_key_and_index_that_disagree_say_so(workdir, tmp_path):
         assert "person ids are not pseudonyms (32 hex digits); drop --pseudonym-key-env" in (
             done.stderr
         )
+
+
+def test_out_is_checked_and_named(workdir, tmp_path):
+    case = pq.read_table(workdir / "city" / "stays.parquet")["person"][0].as_py()
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "dir.csv").mkdir()
+    afile, folder = str(tmp_path / "afile"), str(tmp_path / "dir.csv")
+    is_file, is_folder = (
+        "expected a folder, found a file",
+        "expected a file to write, found a folder",
+    )
+    for args, message in [
+        (("generate", "--people", "100", "--out", afile), is_file),
+        (("trace", "city.tgidx", "--case", case, "--out", afile), is_file),
+        (("loi", "city.tgidx", "--case", case, "--out", str(tmp_path / "nodir" / "loi.csv")),
+         "expected an existing folder to write in"),
+        (("loi", "city.tgidx", "--case", case, "--out", folder), is_folder),
+        (("build", "city/stays.parquet", "--out", "/proc/x.tgidx"), "cannot write there ("),
+        (("present", "city.tgidx", "--windows", "none.csv", "--out", "/proc/p.csv"),
+         "cannot write there ("),
+    ]:  # fmt: skip
+        if args[0] == "present":  # a windows file to get as far as writing
+            done = run("loi", "city.tgidx", "--case", case, "--out", str(tmp_path / "w.csv"),
+                       cwd=workdir)  # fmt: skip
+            args = (*args[:3], str(tmp_path / "w.csv"), *args[4:])
+        done = run(*args, cwd=workdir)
+        assert done.returncode == 2
+        assert f"--out {args[-1]}: {message}" in done.stderr
+        assert "Errno" not in done.stderr and ".tmp-" not in done.stderr
+        assert "Failed to open" not in done.stderr

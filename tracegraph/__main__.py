@@ -6,9 +6,10 @@ The CLI is the only part of tracegraph that prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ def _demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     city = tg.synth.generate_city(args.people, days=args.days, seed=args.seed, ids="str")
-    paths = city.write_parquet(out)
+    with _writing(args.out):
+        paths = city.write_parquet(out)
     t_gen = time.perf_counter() - t0
     print(
         f"1. generated a city: {city.people.num_rows:,} people, {city.venues.num_rows:,} venues, "
@@ -172,7 +174,8 @@ def _print_busiest_venues(result: tg.Trace, venues: pa.Table, *, top: int) -> No
 
 def _generate(args: argparse.Namespace) -> int:
     city = tg.synth.generate_city(args.people, days=args.days, seed=args.seed, ids=args.ids)
-    paths = city.write_parquet(Path(args.out))
+    with _writing(args.out):
+        paths = city.write_parquet(Path(args.out))
     summary = {
         "people": city.people.num_rows,
         "venues": city.venues.num_rows,
@@ -383,7 +386,8 @@ def _build(args: argparse.Namespace) -> int:
             at = table.column_names.index("person")
             stays = table.set_column(at, "person", tg.pseudonymize(table["person"], key))
         index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
-    path = index.save(args.out, overwrite=args.overwrite)
+    with _writing(args.out):
+        path = index.save(args.out, overwrite=args.overwrite)
     summary = {
         **counts,
         "stays": index.n_stays,
@@ -491,9 +495,7 @@ _TRACE_OUTPUTS = ("contacts", "edges", "risk", "locations_of_interest")
 
 def _earlier_trace_files(args: argparse.Namespace) -> list[Path]:
     """The files of an earlier trace in the --out folder (refused without --overwrite)."""
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise tg.ArgumentError(f"--out {args.out}: expected a folder, found a file")
+    out = Path(args.out)  # (a file there was refused by _check_out)
     found = [
         out / f"{name}.{fmt}"
         for name in _TRACE_OUTPUTS
@@ -522,9 +524,6 @@ def _trace_cmd(args: argparse.Namespace) -> int:
     files = {}
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        for path in earlier:  # no file of an earlier run is left beside this run's
-            path.unlink()
         tables = {"contacts": result.contacts}
         if args.edges:
             tables["edges"] = result.edges
@@ -532,9 +531,13 @@ def _trace_cmd(args: argparse.Namespace) -> int:
             tables["risk"] = result.risk()
         if args.loi:
             tables["locations_of_interest"] = result.locations_of_interest()
-        for name, table in tables.items():
-            path = tg.write_table(table, out / f"{name}.{args.format or 'parquet'}")
-            files[name] = str(path)
+        with _writing(args.out):
+            out.mkdir(parents=True, exist_ok=True)
+            for path in earlier:  # no file of an earlier run is left beside this run's
+                path.unlink()
+            for name, table in tables.items():
+                path = tg.write_table(table, out / f"{name}.{args.format or 'parquet'}")
+                files[name] = str(path)
     per_tier = {f"F{k}": v for k, v in result.tier_counts().items()}
     summary = {
         "persons_per_tier": per_tier,
@@ -558,7 +561,8 @@ def _loi_cmd(args: argparse.Namespace) -> int:
     result = _traced(args, index, min_overlap=args.min_overlap, linger=args.linger,
                      policy=args.policy)  # fmt: skip
     loi = result.locations_of_interest()
-    path = tg.write_table(loi, args.out) if args.out else None
+    with _writing(args.out):
+        path = tg.write_table(loi, args.out) if args.out else None
     summary = {
         "windows": loi.num_rows,
         "venues": pc.count_distinct(loi["venue"]).as_py() if loi.num_rows else 0,
@@ -580,7 +584,8 @@ def _present_cmd(args: argparse.Namespace) -> int:
     found = tg.present_at(
         index, windows, policy=args.policy, min_overlap=args.min_overlap, tz=args.tz
     )
-    path = tg.write_table(found, args.out) if args.out else None
+    with _writing(args.out):
+        path = tg.write_table(found, args.out) if args.out else None
     summary = {
         "windows": windows.num_rows,
         "matches": found.num_rows,
@@ -614,7 +619,8 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     registry = _in_zone(registry, ("registered_at",), args.tz, "registry")
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
-    path = tg.write_table(report, args.out) if args.out else None
+    with _writing(args.out):
+        path = tg.write_table(report, args.out) if args.out else None
     last = report.filter(pc.equal(report["period"], pc.max(report["period"])))
     registered = pc.sum(last["registered"]).as_py() or 0
     active = pc.sum(last["active"]).as_py() or 0
@@ -646,6 +652,52 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
         + (f"; wrote {path}" if path else ""),
     )
     return 0
+
+
+#: What each command's --out names: a folder it writes files to, an index, or a file.
+_OUT_KIND = {
+    "demo": "folder",
+    "generate": "folder",
+    "trace": "folder",
+    "build": "index",
+    "loi": "file",
+    "present": "file",
+    "compliance": "file",
+}
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an --out that cannot be written, before any work (naming --out)."""
+    out = getattr(args, "out", None)
+    if not out:
+        return
+    path, kind = Path(out), _OUT_KIND[args.command]
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise tg.ArgumentError(f"--out {out}: expected a folder, found a file")
+    if kind == "file" and path.is_dir():
+        raise tg.ArgumentError(f"--out {out}: expected a file to write, found a folder")
+    parent = path.absolute().parent
+    if kind != "folder" and not parent.is_dir():
+        raise tg.ArgumentError(
+            f"--out {out}: expected an existing folder to write in, found no folder {parent}; "
+            f"create it first"
+        )
+
+
+@contextlib.contextmanager
+def _writing(out: str | None) -> Iterator[None]:
+    """File system errors while writing --out, named by --out (not a temporary path)."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, tg.TracegraphError):  # (already says what to do)
+            raise
+        import os
+        import re
+
+        code = exc.errno or next(map(int, re.findall(r"\[errno (\d+)\]", str(exc))), 0)
+        reason = os.strerror(code) if code else "the file system refused"
+        raise OSError(f"--out {out}: cannot write there ({reason})") from None
 
 
 def _report(args: argparse.Namespace, summary: dict[str, object], text: str) -> None:
@@ -981,6 +1033,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         args.subparser.error(problem)  # usage and exit code 2, as argparse's own errors
     try:
+        _check_out(args)
         code: int = args.func(args)
     except (tg.TracegraphError, OSError, ValueError) as exc:
         # one line, no traceback: the message says what was expected and what was found
