@@ -633,3 +633,14 @@ def test_out_is_checked_and_named(workdir, tmp_path):
         assert f"--out {args[-1]}: {message}" in done.stderr
         assert "Errno" not in done.stderr and ".tmp-" not in done.stderr
         assert "Failed to open" not in done.stderr
+
+
+def test_options_are_never_abbreviated_and_have_help(workdir):
+    done = run("trace", "city.tgidx", "--cases", "17", cwd=workdir)  # not --cases-file 17
+    assert done.returncode == 2
+    assert "unrecognized arguments: --cases 17" in done.stderr
+    help_text = " ".join(run("trace", "--help", cwd=workdir).stdout.split())
+    for words in ("case ids not in the index", "format of the files", "locations_of_interest"):
+        assert words in help_text
+    help_text = " ".join(run("build", "--help", cwd=workdir).stdout.split())
+    assert "Arrow IPC or CSV file, or a folder" in help_text

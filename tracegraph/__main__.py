@@ -712,10 +712,14 @@ def _report(args: argparse.Namespace, summary: dict[str, object], text: str) -> 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tracegraph`` command."""
     parser = argparse.ArgumentParser(
-        prog="tracegraph", description="Venue-based contact tracing: stays -> index -> tiers."
+        prog="tracegraph",
+        description="Venue-based contact tracing: stays -> index -> tiers.",
+        allow_abbrev=False,  # (--cases would silently be --cases-file)
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="generate a small city, build an index, trace a few cases")
+    demo = sub.add_parser(
+        "demo", help="generate a small city, build an index, trace a few cases", allow_abbrev=False
+    )
     # every option is checked before the first step: no partial output, then an error
     positive = _integer(1)
     demo.add_argument("--people", type=positive, default=20_000, help="people in the city (20000)")
@@ -745,7 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(subparser=demo, func=_demo)
 
-    gen = sub.add_parser("generate", help="generate a synthetic city and write it to Parquet")
+    gen = sub.add_parser(
+        "generate", help="generate a synthetic city and write it to Parquet", allow_abbrev=False
+    )
     gen.add_argument("--people", type=int, default=10_000, help="people in the city (10000)")
     gen.add_argument("--days", type=int, default=7, help="days of stays (7)")
     gen.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -754,7 +760,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print a JSON summary")
     gen.set_defaults(subparser=gen, func=_generate)
 
-    build = sub.add_parser("build", help="stays (or raw scans) -> a saved index")
+    build = sub.add_parser(
+        "build", help="stays (or raw scans) -> a saved index", allow_abbrev=False
+    )
     build.add_argument(
         "source",
         help="stays: a Parquet, Arrow IPC or CSV file, or a folder of Parquet/Arrow files "
@@ -784,7 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print a JSON summary")
     build.set_defaults(subparser=build, func=_build)
 
-    tr = sub.add_parser("trace", help="trace cases through a saved index")
+    tr = sub.add_parser("trace", help="trace cases through a saved index", allow_abbrev=False)
     tr.add_argument("index", help="a saved index (folder)")
     _cases_args(tr)
     tr.add_argument("--tiers", type=int, default=1, help="tiers to trace (1)")
@@ -792,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
     tr.add_argument("--latency", default="0s", help="exposure to infectiousness ('0s')")
     tr.add_argument("--infectious-for", default=None, help="infectious period (no end)")
-    tr.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
+    _unknown_arg(tr)
     _policy_arg(tr)
     tr.add_argument("--cumulative", action="store_true", help="sum overlaps per UTC day")
     tr.add_argument(
@@ -820,12 +828,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true", help="print a JSON summary")
     tr.set_defaults(subparser=tr, func=_trace_cmd)
 
-    loi = sub.add_parser("loi", help="cases -> locations of interest to publish (CSV/Parquet)")
+    loi = sub.add_parser(
+        "loi", help="cases -> locations of interest to publish (CSV/Parquet)", allow_abbrev=False
+    )
     loi.add_argument("index", help="a saved index (folder)")
     _cases_args(loi)
     loi.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
     loi.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
-    loi.add_argument("--unknown", choices=["raise", "keep", "drop"], default="raise")
+    _unknown_arg(loi)
     _policy_arg(loi)
     loi.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
     loi.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
@@ -837,7 +847,9 @@ def build_parser() -> argparse.ArgumentParser:
     loi.add_argument("--json", action="store_true", help="print a JSON summary")
     loi.set_defaults(subparser=loi, func=_loi_cmd)
 
-    present = sub.add_parser("present", help="published windows -> everyone present at them")
+    present = sub.add_parser(
+        "present", help="published windows -> everyone present at them", allow_abbrev=False
+    )
     present.add_argument("index", help="a saved index (folder)")
     present.add_argument("--windows", required=True, help="CSV/Parquet: venue, start, end")
     present.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
@@ -848,7 +860,9 @@ def build_parser() -> argparse.ArgumentParser:
     present.add_argument("--json", action="store_true", help="print a JSON summary")
     present.set_defaults(subparser=present, func=_present_cmd)
 
-    comp = sub.add_parser("compliance", help="QR compliance per period and area")
+    comp = sub.add_parser(
+        "compliance", help="QR compliance per period and area", allow_abbrev=False
+    )
     comp.add_argument("registry", help="venue registry (CSV/Parquet)")
     comp.add_argument("source", help="saved index, stays/scans table, or (--scans) scan files")
     comp.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
@@ -864,6 +878,16 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--json", action="store_true", help="print a JSON summary")
     comp.set_defaults(subparser=comp, func=_compliance_cmd)
     return parser
+
+
+def _unknown_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--unknown",
+        choices=["raise", "keep", "drop"],
+        default="raise",
+        help="case ids not in the index: an error (raise, the default), kept as cases "
+        "without stays (keep), or left out (drop)",
+    )
 
 
 def _cases_args(parser: argparse.ArgumentParser) -> None:
