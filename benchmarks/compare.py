@@ -1125,7 +1125,15 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str, list[tuple[str, str, s
         rows.append((step, _cell(t) if t is not None else "-", cells, note))
 
     b = tgr["build"]
-    row("build from Parquet", "build", b, "VenueIndex.from_stays(path): streamed")
+    note = "VenueIndex.from_stays(path): streamed"
+    if len(b.get("runs", [])) > 1:  # the first build pays for memory new to the process
+        firsts = [f"first run {fmt_s(b['first_s'])}"] + [
+            f"{name} {fmt_s(peers[name]['build']['first_s'])}"
+            for name in names
+            if "first_s" in peers.get(name, {}).get("build", {})
+        ]
+        note += "; " + ", ".join(firsts)
+    row("build from Parquet", "build", b, note)
     tiers_labels = ["F1"] + ([] if cfg.get("skip_f3") else [f"F1->F{cfg['tiers']}"])
     for label in tiers_labels:
         for n in cfg["cases"]:
