@@ -102,6 +102,72 @@ def test_sources_build_the_index_of_the_table(tmp_path_factory, city, data, fmt,
     assert_same_index(tg.VenueIndex.from_stays(reader), want)
 
 
+def test_text_ids_written_as_a_dictionary_are_read_as_one(tmp_path, monkeypatch):
+    # venues (few, repeated) are written all as dictionary indices: read as such, each
+    # distinct venue encoded once; persons (many) overflow Parquet's dictionary page
+    # and are read as strings. Either way the index of the table
+    rng = np.random.default_rng(3)
+    n = 60_000
+    start = np.sort(rng.integers(0, 14 * 86_400, n))
+    table = pa.table(
+        {
+            "person": pa.array([f"person-{i:06d}" for i in rng.permutation(n)]),
+            "venue": pa.array([f"v{i}" for i in rng.integers(0, 40, n)]),
+            "start": pa.array(start, pa.timestamp("s", tz="UTC")),
+            "end": pa.array(start + rng.integers(0, 7_200, n), pa.timestamp("s", tz="UTC")),
+        }
+    )
+    pq.write_table(table, tmp_path / "stays.parquet", row_group_size=20_000)
+    chosen = []
+    real = _read_stays._dictionary_columns
+    monkeypatch.setattr(
+        _read_stays, "_dictionary_columns", lambda f: chosen.append(real(f)) or chosen[-1]
+    )
+    assert_same_index(tg.VenueIndex.from_stays(tmp_path), tg.VenueIndex.from_stays(table))
+    assert chosen == [["venue"]]
+
+
+def test_dictionary_ids_from_a_reader_skip_unused_values_and_check_the_used(tmp_path):
+    # a dictionary's values that no row uses are nobody's ids; duplicates are one id;
+    # a null row or an empty id is refused by row, as for plain ids
+    ts = pa.timestamp("s", tz="UTC")
+
+    def reader(person_indices, person_values, venue):
+        person = pa.DictionaryArray.from_arrays(pa.array(person_indices, pa.int32()),
+                                                pa.array(person_values))  # fmt: skip
+        n = len(person_indices)
+        batch = pa.record_batch(
+            {"person": person, "venue": venue,
+             "start": pa.array(range(0, 60 * n, 60), ts),
+             "end": pa.array(range(600, 60 * n + 600, 60), ts)}
+        )  # fmt: skip
+        return pa.RecordBatchReader.from_batches(batch.schema, [batch, batch.slice(1)])
+
+    venues = pa.DictionaryArray.from_arrays(pa.array([0, 2, 0]), pa.array(["x", "", "y", "x"]))
+    got = tg.VenueIndex.from_stays(reader([3, 0, 2], ["ann", "unused", "bob", "ann"], venues))
+    assert got.persons.to_pylist() == ["ann", "bob"]
+    assert got.venues.to_pylist() == ["x", "y"]
+    plain = pa.table(
+        {
+            "person": ["ann", "ann", "bob", "ann", "bob"],
+            "venue": ["x", "y", "x", "y", "x"],
+            "start": pa.array([0, 60, 120, 60, 120], ts),
+            "end": pa.array([600, 660, 720, 660, 720], ts),
+        }
+    )
+    assert_same_index(got, tg.VenueIndex.from_stays(plain))
+    with pytest.raises(tg.SchemaError, match="null ids, found one at row 1"):
+        tg.VenueIndex.from_stays(reader([0, None, 1], ["ann", "bob"], venues))
+    used_empty = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0]), pa.array(["x", ""]))
+    with pytest.raises(tg.SchemaError, match="expected non-empty ids, found 1 empty"):
+        tg.VenueIndex.from_stays(reader([0, 1, 0], ["ann", "bob"], used_empty))
+    numbers = pa.DictionaryArray.from_arrays(pa.array([1, 0, 1]), pa.array([10, 20]))
+    assert tg.VenueIndex.from_stays(reader([0, 1, 0], ["a", "b"], numbers)).venues.to_pylist() == [
+        10,
+        20,
+    ]
+
+
 def test_a_dataset_and_a_single_file(tmp_path):
     table = stays_table([(1, 10, 0, 3600), (2, 10, 1800, 5400), (3, 20, 0, 600)])
     pq.write_table(table, tmp_path / "stays.parquet")

@@ -164,6 +164,9 @@ def _part_batches(part: _Part) -> Iterator[pa.RecordBatch]:
         if part.kind == "parquet":
             parquet = pq.ParquetFile(part.obj)
             columns = _columns(parquet.schema_arrow.names, part.label)
+            as_dictionary = _dictionary_columns(parquet)
+            if as_dictionary:
+                parquet = pq.ParquetFile(part.obj, read_dictionary=as_dictionary)
             # whole row groups decode fastest; very large ones are read in slices
             for i in range(parquet.metadata.num_row_groups):
                 if parquet.metadata.row_group(i).num_rows <= 4 * BATCH_ROWS:
@@ -189,6 +192,35 @@ def _part_batches(part: _Part) -> Iterator[pa.RecordBatch]:
             f"{part.label}: cannot read this {what[part.kind]}, it may be truncated or "
             f"corrupt: {exc}"
         ) from exc
+
+
+#: A Parquet text id column is read as a dictionary (its values and an index per row)
+#: when it takes at most this many bytes per row, dictionary page included: it was
+#: then written all as dictionary indices (few distinct ids, e.g. venues), and Arrow
+#: hands over the file's own dictionary. A column whose dictionary overflowed and
+#: fell back to plain strings (most persons) takes more, and is read as strings: Arrow
+#: would build its dictionary by hashing every row.
+_DICTIONARY_BYTES_PER_ROW = 4
+
+
+def _dictionary_columns(parquet: pq.ParquetFile) -> list[str]:
+    """The text id columns of a Parquet file to read as dictionaries (see above)."""
+    schema = parquet.schema_arrow
+    meta = parquet.metadata
+    names = []
+    for name in ("person", "venue"):
+        typ = schema.field(name).type
+        if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+            continue
+        at = schema.get_field_index(name)
+        chunks = [meta.row_group(i).column(at) for i in range(meta.num_row_groups)]
+        if chunks and all(
+            c.has_dictionary_page
+            and c.total_uncompressed_size <= _DICTIONARY_BYTES_PER_ROW * max(c.num_values, 1)
+            for c in chunks
+        ):
+            names.append(name)
+    return names
 
 
 _T = TypeVar("_T")
@@ -368,6 +400,8 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
         for name, codes in (("person", person), ("venue", venue)):
             column = _id_column(batch.column(name), name, part, row0)
             typ = column.type
+            if pa.types.is_dictionary(typ):
+                typ = typ.value_type
             seen = id_types.setdefault(name, [typ])
             if _family(typ) != _family(seen[0]):
                 raise SchemaError(
@@ -410,7 +444,14 @@ def _tight(buffer: _Buffer) -> np.ndarray:
 
 
 def _id_column(column: pa.Array, name: str, part: _Part, row0: int) -> pa.Array:
-    """An id column of one batch, checked as :func:`check_id_column` does (rows from ``row0``)."""
+    """An id column of one batch, checked as :func:`check_id_column` does (rows from ``row0``).
+
+    A dictionary of text ids is kept as one (the ids are encoded once per distinct
+    value) when its rows and the values they use are neither null nor empty; any
+    other dictionary is decoded, and a bad id then named by its row.
+    """
+    if pa.types.is_dictionary(column.type) and _clean_text_dictionary(column):
+        return column
     if column.null_count:
         first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
         raise SchemaError(
@@ -423,6 +464,16 @@ def _id_column(column: pa.Array, name: str, part: _Part, row0: int) -> pa.Array:
             f"one at or above it near row {row0}; cast the ids to strings"
         )
     return check_id_column(pa.chunked_array([column]), name, part.label, row0=row0).chunk(0)
+
+
+def _clean_text_dictionary(column: pa.DictionaryArray) -> bool:
+    """Whether a dictionary column holds text ids without nulls or empty ones."""
+    values = column.dictionary
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return False  # (integers and others are decoded: their checks are the plain ones)
+    if column.null_count or values.null_count:
+        return False
+    return not pc.any(pc.equal(pc.binary_length(values), 0)).as_py()
 
 
 def _id_type(seen: list[pa.DataType]) -> pa.DataType:

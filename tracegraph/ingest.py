@@ -2864,9 +2864,29 @@ class _IdCodes:
             self.ints = np.empty(0, dtype=np.int64)
         self.kind = "text"
         typ = ids.type
+        if pa.types.is_dictionary(typ):  # text ids as indices into their distinct values
+            self._append_dictionary(ids)
+            return
         wide = pa.types.is_large_string(typ)
         text = ids if pa.types.is_string(typ) or wide else ids.cast(pa.string())
         self.text.encode(text, self.codes.reserve(len(text)))
+
+    def _append_dictionary(self, ids: pa.DictionaryArray) -> None:
+        """Text ids given as a dictionary: its values used by some row are encoded, once.
+
+        New ids then get their codes in the dictionary's order, not the rows' (callers
+        that sort the ids afterwards, as a build does, see no difference). The
+        indices must have no nulls, the values be ``string`` or ``large_string``.
+        """
+        indices = np.asarray(ids.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        values = ids.dictionary
+        used = np.flatnonzero(np.bincount(indices, minlength=len(values)))
+        lookup = np.full(len(values), -1, dtype=np.int32)
+        if used.shape[0]:
+            codes = np.empty(used.shape[0], dtype=np.int32)
+            self.text.encode(values.take(pa.array(used)), codes)
+            lookup[used] = codes
+        np.take(lookup, indices, out=self.codes.reserve(indices.shape[0]))
 
     def encode_ints(self, values: np.ndarray, out: np.ndarray) -> None:
         """Write the codes of integer ``values`` to ``out`` (new ids get new codes)."""
