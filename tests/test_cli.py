@@ -143,6 +143,26 @@ def test_loi_then_present_round_trip(workdir):
     assert set(f1) <= set(found["person"].to_pylist())
 
 
+def test_file_outputs_are_not_replaced_without_overwrite(workdir, tmp_path):
+    stays = pq.read_table(workdir / "city" / "stays.parquet")
+    case = stays["person"][0].as_py()
+    out = str(tmp_path / "loi.csv")
+    assert run("loi", "city.tgidx", "--case", case, "--out", out, cwd=workdir).returncode == 0
+    before = (tmp_path / "loi.csv").read_text()
+    again = run("loi", "city.tgidx", "--case", case, "--out", out, cwd=workdir)
+    assert again.returncode == 2
+    assert "found one there already; pass --overwrite" in again.stderr
+    assert (tmp_path / "loi.csv").read_text() == before
+    done = run("loi", "city.tgidx", "--case", case, "--out", out, "--overwrite", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    for command in (("present", "city.tgidx", "--windows", out),
+                    ("compliance", "city/registry.parquet", "city.tgidx")):  # fmt: skip
+        taken = run(*command, "--out", out, cwd=workdir)
+        assert taken.returncode == 2 and "pass --overwrite" in taken.stderr, taken.stderr
+        bare = run(*command, "--overwrite", cwd=workdir)
+        assert bare.returncode == 2 and "--overwrite: only with --out" in bare.stderr
+
+
 def test_compliance_command(workdir):
     done = run("compliance", "city/registry.parquet", "city.tgidx", "--freq", "D", "--by",
                "district", "--tz", "Asia/Ho_Chi_Minh", "--out", "comp.csv", "--json",

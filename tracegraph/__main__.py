@@ -676,6 +676,11 @@ def _check_out(args: argparse.Namespace) -> None:
         raise tg.ArgumentError(f"--out {out}: expected a folder, found a file")
     if kind == "file" and path.is_dir():
         raise tg.ArgumentError(f"--out {out}: expected a file to write, found a folder")
+    if kind == "file" and path.exists() and not args.overwrite:
+        raise tg.ArgumentError(
+            f"--out {out}: expected a new file, found one there already; pass --overwrite "
+            f"to replace it, or choose another name"
+        )
     parent = path.absolute().parent
     if kind != "folder" and not parent.is_dir():
         raise tg.ArgumentError(
@@ -838,6 +843,9 @@ def build_parser() -> argparse.ArgumentParser:
     _unknown_arg(loi)
     _policy_arg(loi)
     loi.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    loi.add_argument(
+        "--overwrite", action="store_true", help="replace the file at --out if there is one"
+    )
     loi.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
     loi.add_argument(
         "--pseudonym-key-env", default=None,
@@ -855,6 +863,9 @@ def build_parser() -> argparse.ArgumentParser:
     present.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
     _policy_arg(present)
     present.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    present.add_argument(
+        "--overwrite", action="store_true", help="replace the file at --out if there is one"
+    )
     present.add_argument("--tz", default=None, help="zone of naive times in the windows")
     present.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     present.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -874,6 +885,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="zone of the periods' midnights, and of naive times in the files (UTC)",
     )
     comp.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    comp.add_argument(
+        "--overwrite", action="store_true", help="replace the file at --out if there is one"
+    )
     comp.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     comp.add_argument("--json", action="store_true", help="print a JSON summary")
     comp.set_defaults(subparser=comp, func=_compliance_cmd)
@@ -899,6 +913,9 @@ def _cases_args(parser: argparse.ArgumentParser) -> None:
 #: Options that only mean something beside another: (command, needed, its dependents).
 _NEEDS = (
     ("trace", "out", ("edges", "risk", "loi", "format", "overwrite")),
+    ("loi", "out", ("overwrite",)),
+    ("present", "out", ("overwrite",)),
+    ("compliance", "out", ("overwrite",)),
     ("build", "scans", ("quarantine", "default_dwell", "max_stay", "split_at_midnight")),
 )
 
