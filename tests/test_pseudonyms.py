@@ -48,6 +48,20 @@ def test_same_key_links_days_and_traces_cases():
     assert result.contacts["person"].to_pylist() == expected
 
 
+def test_an_index_says_whether_its_ids_are_pseudonyms():
+    # from_scans with a key marks the index; from_stays is told; plain builds are not
+    table = day_of_scans(["ann-phone", "bob-phone"], "cafe", 0)
+    keyed, _ = tg.VenueIndex.from_scans(table, pseudonym_key=KEY)
+    plain, _ = tg.VenueIndex.from_scans(table)
+    assert keyed.pseudonymized and not plain.pseudonymized
+    stays = tg.scans_to_stays(tg.read_scans(table, pseudonym_key=KEY)).stays
+    assert tg.VenueIndex.from_stays(stays, pseudonymized=True).pseudonymized
+    assert not tg.VenueIndex.from_stays(stays).pseudonymized
+    assert "pseudonyms" in keyed._repr_html_()
+    with pytest.raises(tg.ArgumentError, match="expected True or False, got 'yes'"):
+        tg.VenueIndex.from_stays(stays, pseudonymized="yes")
+
+
 def test_wrong_key_finds_nobody():
     scans = tg.read_scans(day_of_scans(["ann-phone", "bob-phone"], "cafe", 0), pseudonym_key=KEY)
     index = tg.VenueIndex.from_stays(tg.scans_to_stays(scans).stays)
@@ -130,6 +144,7 @@ def test_cli_build_from_stays_with_a_key_keeps_no_real_id(tmp_path):
     for file in (tmp_path / "city.tgidx").iterdir():
         assert b"0900000007" not in file.read_bytes() and b"900000007" not in file.read_bytes()
     index = tg.VenueIndex.open(tmp_path / "city.tgidx")
+    assert index.pseudonymized  # recorded with the index
     assert index.persons.to_pylist() == sorted(
         tg.pseudonymize(["0900000007", "0900000008"], KEY).to_pylist()
     )

@@ -165,7 +165,7 @@ def test_the_format_holds_every_field_of_the_index():
     # A field added to VenueIndex must get a place in the format (and this list), and
     # a change to the arrays or their meaning needs a new FORMAT_VERSION, so that an
     # older tracegraph refuses the new indexes instead of misreading them.
-    scalars = {"bucket_width", "origin", "n_classes"}  # kept in the manifest
+    scalars = {"bucket_width", "origin", "n_classes", "pseudonymized"}  # in the manifest
     fields = {f.name for f in dataclasses.fields(tg.VenueIndex)} - scalars
     assert set(_store._FIELDS) == fields
     assert FORMAT_VERSION == 3  # 3: stays by venue and duration class, times from an origin
@@ -397,6 +397,8 @@ def test_a_manifest_without_its_checksum_is_refused(saved):
         ("time_type", {"a": 1}, "expected `time_type` in"),
         ("origin", 2**63 - 1, "expected an `origin` in the years 1-9999"),
         ("origin", -(2**62), "expected an `origin` in the years 1-9999"),
+        ("pseudonymized", 1, "expected `pseudonymized` true or false"),
+        ("pseudonymized", "yes", "expected `pseudonymized` true or false"),
     ],
 )
 def test_manifest_fields_of_another_json_type_or_range_are_typed_errors(
@@ -405,6 +407,26 @@ def test_manifest_fields_of_another_json_type_or_range_are_typed_errors(
     rewrite_manifest(saved, lambda m: m.update({field: value}))  # with a valid checksum
     with pytest.raises(CorruptIndexError, match=message):
         open_index(saved, verify=False)
+
+
+def test_pseudonymized_is_saved_kept_and_false_for_indexes_saved_before_it(saved, index, tmp_path):
+    assert not open_index(saved).pseudonymized  # saved with "pseudonymized": false
+    rewrite_manifest(saved, lambda m: m.pop("pseudonymized"))  # as saved before the field
+    assert not open_index(saved).pseudonymized
+    marked = dataclasses.replace(index, pseudonymized=True)
+    again = open_index(save_index(marked, tmp_path / "p"))
+    assert again.pseudonymized and repr(again).endswith(", pseudonymized)")
+    stays = pa.table(
+        {
+            "person": index.persons.take(pa.array([0])),
+            "venue": index.venues.take(pa.array([0])),
+            "start": pa.array([0], pa.timestamp("s", tz="UTC")),
+            "end": pa.array([60], pa.timestamp("s", tz="UTC")),
+        }
+    )
+    assert again.append(stays).pseudonymized
+    assert again.purge(before="1970-01-01T00:00:30Z").pseudonymized
+    assert not index.append(stays).pseudonymized
 
 
 def test_an_index_replaced_while_it_opens_is_opened_whole(saved, index, other_index, monkeypatch):

@@ -204,8 +204,10 @@ def _read_stays_table(source: Path) -> pa.Table:
     for part in _parts(source):
         schema = _part_schema(part)
         batches = list(_part_batches(part))  # (a missing column is named here)
-        fields = [schema.field(name) for name in STAY_COLUMNS]
-        tables.append(pa.Table.from_batches(batches, pa.schema(fields)))
+        declared = pa.schema([schema.field(name) for name in STAY_COLUMNS])
+        # (text ids may come as dictionaries: read so from Parquet, as for a build)
+        table = pa.Table.from_batches(batches) if batches else declared.empty_table()
+        tables.append(table.cast(declared))
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -385,7 +387,9 @@ def _build(args: argparse.Namespace) -> int:
                 )
             at = table.column_names.index("person")
             stays = table.set_column(at, "person", tg.pseudonymize(table["person"], key))
-        index = tg.VenueIndex.from_stays(stays, tz=args.tz, bucket_width=args.bucket_width)
+        index = tg.VenueIndex.from_stays(
+            stays, tz=args.tz, bucket_width=args.bucket_width, pseudonymized=key is not None
+        )
     with _writing(args.out):
         path = index.save(args.out, overwrite=args.overwrite)
     summary = {
@@ -428,7 +432,8 @@ def _looks_pseudonymized(index: tg.VenueIndex) -> bool:
 
 def _traced(args: argparse.Namespace, index: tg.VenueIndex, **options: object) -> tg.Trace:
     """``tg.trace`` of the command's cases, with advice when the key and index disagree."""
-    pseudonyms = _looks_pseudonymized(index)
+    # (indexes saved before they recorded it: their ids' look)
+    pseudonyms = index.pseudonymized or _looks_pseudonymized(index)
     if args.pseudonym_key_env and not pseudonyms:
         raise tg.ArgumentError(
             "--pseudonym-key-env: expected an index of pseudonymized ids, found one whose "

@@ -20,6 +20,7 @@ The manifest (JSON, UTF-8)::
       "bucket_width": 3600,                 # seconds: the shortest duration class
       "origin": 1630861200,                 # epoch seconds that start/end count from
       "n_classes": 6,                       # duration classes per venue
+      "pseudonymized": false,               # person ids are keyed pseudonyms (absent: false)
       "time_type": "int32",                 # of start/end
       "counts": {"stays": N, "persons": P, "venues": V, "classes": V * n_classes},
       "id_types": {"persons": "int64", "venues": "string"},
@@ -222,6 +223,7 @@ def save_index(
             "bucket_width": int(index.bucket_width),
             "origin": int(index.origin),
             "n_classes": int(index.n_classes),
+            "pseudonymized": bool(index.pseudonymized),
             "time_type": str(arrays["start"].dtype),
             "counts": counts,
             "id_types": {name: str(dictionaries[name].type) for name, _ in _DICTIONARIES},
@@ -554,6 +556,7 @@ def _open_once(root: pathlib.Path, *, verify: bool) -> VenueIndex:
         bucket_width=manifest["bucket_width"],
         origin=manifest["origin"],
         n_classes=manifest["n_classes"],
+        pseudonymized=manifest.get("pseudonymized", False),
         **arrays,
     )
 
@@ -647,6 +650,10 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     if not _is_int(manifest.get("n_classes")) or not 1 <= manifest["n_classes"] <= 64:
         raise CorruptIndexError(
             f"{where}: expected an integer `n_classes` in 1..64, got {manifest.get('n_classes')!r}"
+        )
+    if not isinstance(manifest.get("pseudonymized", False), bool):  # (absent: saved before it)
+        raise CorruptIndexError(
+            f"{where}: expected `pseudonymized` true or false, got {manifest['pseudonymized']!r}"
         )
     if not isinstance(manifest.get("time_type"), str) or manifest["time_type"] not in _TIME_TYPES:
         raise CorruptIndexError(

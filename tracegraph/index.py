@@ -72,6 +72,11 @@ class VenueIndex:
         :meth:`end_seconds` give epoch seconds.
     person : numpy.ndarray
         int32 person code of each stay; :meth:`venue_of` gives venue codes.
+    pseudonymized : bool
+        Whether the person ids are keyed pseudonyms (:func:`tracegraph.pseudonymize`):
+        set by :meth:`from_scans` with a ``pseudonym_key`` and by
+        ``from_stays(..., pseudonymized=True)``, kept by :meth:`append`,
+        :meth:`purge` and saving. Cases must then be given as pseudonyms too.
 
     See Also
     --------
@@ -117,6 +122,9 @@ class VenueIndex:
     class_offsets: np.ndarray
     person_offsets: np.ndarray
     person_stays: np.ndarray
+    #: Whether the person ids are keyed pseudonyms (:func:`tracegraph.pseudonymize`), as
+    #: the builder said: cases must then be given as pseudonyms too. Saved with the index.
+    pseudonymized: bool = False
 
     # ------------------------------------------------------------------ building
 
@@ -128,6 +136,7 @@ class VenueIndex:
         *,
         tz: str | None = None,
         bucket_width: DurationLike = _DEFAULT_BUCKET,
+        pseudonymized: bool = False,
         progress: bool | None = None,
     ) -> VenueIndex:
         """Build an index from a table of stays.
@@ -152,6 +161,11 @@ class VenueIndex:
             memory (long stays are entered in every bucket they cover) against the
             work per query (short queries read whole buckets). One hour suits visits
             of minutes to hours.
+        pseudonymized : bool, default False
+            Whether the person ids are keyed pseudonyms (made by
+            :func:`tracegraph.pseudonymize`): recorded as the index's
+            ``pseudonymized``, and saved with it, so that whoever traces it knows to
+            give the cases as pseudonyms.
         progress : bool, optional
             Show a progress bar of the build's steps (``None``: the global setting,
             see :func:`tracegraph.set_progress`).
@@ -166,6 +180,8 @@ class VenueIndex:
             If a column is missing or has the wrong type, an id or time is null, or a
             stay ends before it starts (for sources, the message gives the file and
             the row, counted over the whole source).
+        ArgumentError
+            If ``pseudonymized`` is not a bool.
         TimezoneError
             If timestamps are naive and ``tz`` is not given.
         ScanFileError
@@ -206,6 +222,11 @@ class VenueIndex:
             raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
         if tz is not None:  # checked even when every time has its zone: a typo is an error
             check_zone(tz)
+        if not isinstance(pseudonymized, bool):
+            raise ArgumentError(f"`pseudonymized`: expected True or False, got {pseudonymized!r}")
+        if pseudonymized:
+            index = cls.from_stays(stays, tz=tz, bucket_width=bucket_width, progress=progress)
+            return dataclasses.replace(index, pseudonymized=True)
         if _read_stays.is_source(stays):
             with progress_bar(progress, total=None, desc="reading stays", unit="row") as bar:
                 codes = _read_stays.read_stay_codes(stays, tz=tz, bar=bar)
@@ -371,6 +392,8 @@ class VenueIndex:
             index = cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
         if index.n_stays:  # the stays' times were given relative to `origin`
             index = dataclasses.replace(index, origin=index.origin + origin)
+        if pseudonym_key is not None:
+            index = dataclasses.replace(index, pseudonymized=True)
         return index, report
 
     @classmethod
@@ -384,6 +407,7 @@ class VenueIndex:
         person_view: bool = True,
         consume: bool = False,
         bounds: tuple[int, int, int] | None = None,
+        pseudonymized: bool = False,
         bar: _Bar | None = None,
     ) -> VenueIndex:
         """Build from ``columns = [person codes, venue codes, start, end]``.
@@ -484,6 +508,7 @@ class VenueIndex:
             class_offsets=class_offsets,
             person_offsets=person_offsets,
             person_stays=person_stays,
+            pseudonymized=pseudonymized,
         )
 
     # ------------------------------------------------------------------ updates
@@ -550,6 +575,7 @@ class VenueIndex:
             ],
             self.bucket_width,
             consume=True,
+            pseudonymized=self.pseudonymized,
         )
 
     def purge(self, *, before: Any) -> VenueIndex:
@@ -597,6 +623,7 @@ class VenueIndex:
             ],
             self.bucket_width,
             consume=True,
+            pseudonymized=self.pseudonymized,
         )
 
     # ------------------------------------------------------------------ on disk
@@ -787,7 +814,7 @@ class VenueIndex:
         return (
             f"VenueIndex({self.n_stays} stays, {self.n_persons} persons, "
             f"{self.n_venues} venues, {self._span()}, bucket={format_duration(self.bucket_width)}, "
-            f"{format_bytes(self.nbytes)})"
+            f"{format_bytes(self.nbytes)}{', pseudonymized' if self.pseudonymized else ''})"
         )
 
     def _repr_html_(self) -> str:
@@ -802,6 +829,7 @@ class VenueIndex:
                     ("venues", f"{self.n_venues:,}"),
                     ("time span (UTC)", self._span()),
                     ("bucket width", format_duration(self.bucket_width)),
+                    ("person ids", "pseudonyms" if self.pseudonymized else "as given"),
                     (
                         "memory",
                         f"{format_bytes(self.nbytes)} "
