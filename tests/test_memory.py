@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -87,3 +89,22 @@ def test_large_small_pages_arrays_are_advised_out_of_huge_pages():
     assert "nh" in flags  # MADV_NOHUGEPAGE
     small = _memory.small_pages(1000, np.int32)  # below the threshold: numpy's own
     assert small.base is None or not isinstance(small.base, memoryview)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_small_pages_are_copied_on_write_in_a_forked_process():
+    # an index's columns are values: a forked child writing its copy leaves the parent's
+    a = _memory.small_pages(8 << 20, np.int32)
+    a[:] = 1
+    pid = os.fork()
+    if pid == 0:  # the child
+        a[:] = -7
+        os._exit(0 if a[0] == -7 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (a == 1).all()
+
+
+def test_small_pages_beyond_memory_is_a_memory_error():
+    with pytest.raises(MemoryError, match="Unable to allocate"):
+        _memory.small_pages(2**44, np.int32)  # 64 TiB

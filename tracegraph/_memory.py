@@ -18,6 +18,8 @@ to touch for the first time where huge pages are dear).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import mmap
 import operator
 from collections.abc import Sequence
@@ -72,8 +74,21 @@ def small_pages(n: int, dtype: np.dtype | type) -> np.ndarray:
     dt = np.dtype(dtype)
     nbytes = operator.index(n) * dt.itemsize
     advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
-    if nbytes < SMALL_PAGES_FROM or advice is None:
+    private = getattr(mmap, "MAP_PRIVATE", None)
+    if nbytes < SMALL_PAGES_FROM or advice is None or private is None:
         return np.empty(n, dtype=dt)
-    block = mmap.mmap(-1, nbytes)
-    block.madvise(advice)
+    try:
+        # private: a forked process gets its own copy on write, as of numpy's memory
+        # (a shared map would let a child's writes change the parent's index)
+        block = mmap.mmap(
+            -1, nbytes, flags=private | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ | mmap.PROT_WRITE
+        )
+    except OSError as exc:
+        if exc.errno == errno.ENOMEM:  # as numpy says it
+            raise MemoryError(
+                f"Unable to allocate {nbytes / 2**20:.0f} MiB for an array of {n} {dt}"
+            ) from None
+        raise
+    with contextlib.suppress(OSError):  # (no transparent huge pages: small pages anyway)
+        block.madvise(advice)
     return np.frombuffer(block, dtype=dt, count=n)
