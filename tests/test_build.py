@@ -125,6 +125,22 @@ def test_text_ids_written_as_a_dictionary_are_read_as_one(tmp_path, monkeypatch)
     )
     assert_same_index(tg.VenueIndex.from_stays(tmp_path), tg.VenueIndex.from_stays(table))
     assert chosen == [["venue"]]
+    # the leaf columns are found by name behind a nested column; large_string ids are
+    # read as such (as a dictionary they would come back as string)
+    nested = table.add_column(0, "extra", pa.array([{"a": 1, "b": 2}] * n))
+    pq.write_table(nested, tmp_path / "stays.parquet", row_group_size=20_000)
+    chosen.clear()
+    assert_same_index(tg.VenueIndex.from_stays(tmp_path), tg.VenueIndex.from_stays(table))
+    assert chosen == [["venue"]]
+    wide = table.cast(
+        pa.schema([pa.field(f.name, pa.large_string()) if f.name == "venue" else f
+                   for f in table.schema])
+    )  # fmt: skip
+    pq.write_table(wide, tmp_path / "stays.parquet", row_group_size=20_000)
+    chosen.clear()
+    got = tg.VenueIndex.from_stays(tmp_path)
+    assert chosen == [[]] and got.venues.type == pa.large_string()
+    assert_same_index(got, tg.VenueIndex.from_stays(wide))
 
 
 def test_dictionary_ids_from_a_reader_skip_unused_values_and_check_the_used(tmp_path):

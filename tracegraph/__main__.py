@@ -424,7 +424,9 @@ def _looks_pseudonymized(index: tg.VenueIndex) -> bool:
     The ids are sorted, so the first, middle and last are a fair sample.
     """
     persons = index.persons
-    if not pa.types.is_string(persons.type) or len(persons) == 0:
+    if not (pa.types.is_string(persons.type) or pa.types.is_large_string(persons.type)):
+        return False
+    if len(persons) == 0:
         return False
     sample = persons.take(pa.array([0, len(persons) // 2, len(persons) - 1]))
     return bool(pc.all(pc.match_substring_regex(sample, r"^[0-9a-f]{32}$")).as_py())

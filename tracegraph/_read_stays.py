@@ -207,12 +207,14 @@ def _dictionary_columns(parquet: pq.ParquetFile) -> list[str]:
     """The text id columns of a Parquet file to read as dictionaries (see above)."""
     schema = parquet.schema_arrow
     meta = parquet.metadata
+    # the Parquet leaf columns by name (nested columns have several leaves each)
+    leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
     names = []
     for name in ("person", "venue"):
-        typ = schema.field(name).type
-        if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+        # (only string: a large_string column would come back as a dictionary of string)
+        if not pa.types.is_string(schema.field(name).type) or name not in leaves:
             continue
-        at = schema.get_field_index(name)
+        at = leaves[name]
         chunks = [meta.row_group(i).column(at) for i in range(meta.num_row_groups)]
         if chunks and all(
             c.has_dictionary_page
