@@ -664,3 +664,31 @@ def test_options_are_never_abbreviated_and_have_help(workdir):
         assert words in help_text
     help_text = " ".join(run("build", "--help", cwd=workdir).stdout.split())
     assert "Arrow IPC or CSV file, or a folder" in help_text
+
+
+@pytest.mark.parametrize(
+    "argv, message, expected",
+    [
+        # Arrow types and paths keep their own `name=value` text
+        (["build", "s.parquet", "--out", "i"],
+         "expected timestamp[ms, tz=UTC], got timestamp[ms, tz=Asia/Ho_Chi_Minh]",
+         "expected timestamp[ms, tz=UTC], got timestamp[ms, tz=Asia/Ho_Chi_Minh]"),
+        (["build", "s.parquet", "--out", "i"],
+         "/data/tz=UTC/stays.parquet: no such file or folder",
+         "/data/tz=UTC/stays.parquet: no such file or folder"),
+        (["trace", "a/tiers=2/i.tgidx", "--case", "1"],
+         "a/tiers=2/i.tgidx: trace again with tiers=1.",
+         "a/tiers=2/i.tgidx: trace again with --tiers 1."),
+        # a switch followed by punctuation, a value ending a sentence
+        (["build", "s.parquet", "--out", "i"],
+         "refusing to replace it, even with overwrite=True: remove it yourself",
+         "refusing to replace it, even with --overwrite: remove it yourself"),
+        (["build", "s.parquet", "--out", "i"],
+         "pass tz='Asia/Ho_Chi_Minh' or bucket_width=60.",
+         "pass --tz Asia/Ho_Chi_Minh or --bucket-width 60."),
+    ],
+)  # fmt: skip
+def test_messages_name_options_without_rewriting_types_or_paths(argv, message, expected):
+    from tracegraph.__main__ import _as_options, build_parser
+
+    assert _as_options(message, build_parser().parse_args(argv)) == expected

@@ -1063,13 +1063,18 @@ def _as_options(message: str, args: argparse.Namespace) -> str:
 
         def spelled(m: re.Match[str], flag: str = flag, switch: bool = switch) -> str:
             value = next((v for v in m.groups() if v is not None), None)
+            end, raw = "", m.group(3)
+            if raw is not None:  # unquoted: it may be part of a type or a path
+                if any(c in raw for c in "[]/\\"):  # e.g. timestamp[s, tz=UTC], a/tz=UTC/b
+                    return m.group(0)
+                value, end = (raw[:-1], ".") if raw.endswith(".") else (raw, "")
             if value is None or (switch and value == "True"):
-                return flag
-            return f"{flag} {value}"
+                return flag + end
+            return f"{flag} {value}{end}"
 
-        quoted = r"=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)'\"]+))?"
+        quoted = r"=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;:)'\"]+))?"
         message = re.sub(rf"`{name}`", flag, message)
-        message = re.sub(rf"(?<![\w.`-]){name}{quoted}(?![\w(])", spelled, message)
+        message = re.sub(rf"(?<![\w.`/\\-]){name}{quoted}(?![\w(])", spelled, message)
     return message
 
 
