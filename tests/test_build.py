@@ -177,6 +177,9 @@ def test_dictionary_ids_from_a_reader_skip_unused_values_and_check_the_used(tmp_
     used_empty = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0]), pa.array(["x", ""]))
     with pytest.raises(tg.SchemaError, match="expected non-empty ids, found 1 empty"):
         tg.VenueIndex.from_stays(reader([0, 1, 0], ["ann", "bob"], used_empty))
+    views = pa.DictionaryArray.from_arrays(pa.array([1, 0]), pa.array(["b", "a"], pa.string_view()))
+    got = tg.VenueIndex.from_stays(reader([0, 1], ["ann", "bob"], views))  # (Arrow cannot decode)
+    assert got.venues.to_pylist() == ["a", "b"] and got.venues.type == pa.string()
     numbers = pa.DictionaryArray.from_arrays(pa.array([1, 0, 1]), pa.array([10, 20]))
     assert tg.VenueIndex.from_stays(reader([0, 1, 0], ["a", "b"], numbers)).venues.to_pylist() == [
         10,

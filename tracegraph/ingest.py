@@ -244,6 +244,15 @@ def check_id_column(
     """
     typ = column.type
     if pa.types.is_dictionary(typ):
+        if pa.types.is_string_view(typ.value_type):  # (Arrow cannot decode these as they are)
+            column = pa.chunked_array(
+                [
+                    pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.string()))
+                    for c in column.chunks
+                ],
+                pa.dictionary(typ.index_type, pa.string()),
+            )
+            typ = column.type
         column = column.cast(typ.value_type)
         typ = column.type
     if not (
