@@ -74,10 +74,11 @@ def prepare(stays: pa.Table, n_cases: int = N_CASES, *, folder: Path | None = No
     spread = pa.array(stays["person"].to_numpy().astype(np.int64) * 1_000_003 + 7)
     at = stays.schema.get_field_index("person")
     pq.write_table(stays.set_column(at, "person", spread), parquet)
-    # text person ids: read through the byte-string hash table
+    # text person ids: read through the byte-string hash table (written without a
+    # dictionary, which a build would read as one: each distinct id encoded once)
     parquet_text = folder / "stays_text_ids.parquet"
     text = pa.array([f"resident-{p}" for p in stays["person"].to_pylist()], pa.string())
-    pq.write_table(stays.set_column(at, "person", text), parquet_text)
+    pq.write_table(stays.set_column(at, "person", text), parquet_text, use_dictionary=["venue"])
     trace1 = tg.trace(index, cases, tiers=1)
     return Data(stays, index, cases, scans, saved, trace1, parquet, parquet_text)
 
