@@ -849,10 +849,7 @@ def build_parser() -> argparse.ArgumentParser:
     loi.add_argument("--linger", default="0s", help="time a venue stays infectious ('0s')")
     _unknown_arg(loi)
     _policy_arg(loi)
-    loi.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
-    loi.add_argument(
-        "--overwrite", action="store_true", help="replace the file at --out if there is one"
-    )
+    _file_out_args(loi)
     loi.add_argument("--tz", default=None, help="zone of naive times in the cases-file")
     loi.add_argument(
         "--pseudonym-key-env", default=None,
@@ -869,10 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
     present.add_argument("--windows", required=True, help="CSV/Parquet: venue, start, end")
     present.add_argument("--min-overlap", default="0s", help="minimum overlap ('0s')")
     _policy_arg(present)
-    present.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
-    present.add_argument(
-        "--overwrite", action="store_true", help="replace the file at --out if there is one"
-    )
+    _file_out_args(present)
     present.add_argument("--tz", default=None, help="zone of naive times in the windows")
     present.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     present.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -891,14 +885,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="UTC",
         help="zone of the periods' midnights, and of naive times in the files (UTC)",
     )
-    comp.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
-    comp.add_argument(
-        "--overwrite", action="store_true", help="replace the file at --out if there is one"
-    )
+    _file_out_args(comp)
     comp.add_argument("--no-verify", action="store_true", help="skip the index checksum")
     comp.add_argument("--json", action="store_true", help="print a JSON summary")
     comp.set_defaults(subparser=comp, func=_compliance_cmd)
     return parser
+
+
+def _file_out_args(parser: argparse.ArgumentParser) -> None:
+    """--out (a file) and --overwrite, of the commands that write one table."""
+    parser.add_argument("--out", default=None, help="file to write (.csv or .parquet)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the file at --out if there is one"
+    )
 
 
 def _unknown_arg(parser: argparse.ArgumentParser) -> None:
@@ -920,9 +919,7 @@ def _cases_args(parser: argparse.ArgumentParser) -> None:
 #: Options that only mean something beside another: (command, needed, its dependents).
 _NEEDS = (
     ("trace", "out", ("edges", "risk", "loi", "format", "overwrite")),
-    ("loi", "out", ("overwrite",)),
-    ("present", "out", ("overwrite",)),
-    ("compliance", "out", ("overwrite",)),
+    *((command, "out", ("overwrite",)) for command in ("loi", "present", "compliance")),
     ("build", "scans", ("quarantine", "default_dwell", "max_stay", "split_at_midnight")),
 )
 
