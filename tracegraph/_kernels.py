@@ -17,13 +17,17 @@ JIT policy (the reasons, written down once):
   its common case (``_jit_inline``; e.g. :func:`earliest_packed`): numba inlines the
   body, so the compiler removes the branches the constants decide. The body stays
   callable on its own, and a test compares the two.
+* One compiler intrinsic, :func:`_prefetch` (LLVM's ``llvm.prefetch``): a hint that
+  starts loading a cache line a few iterations before a kernel updates it at random
+  (a no-op as plain Python). It changes no result; it hides memory latency where a
+  kernel is bound by it.
 * No ``parallel=True``: numba's threading layers differ in whether they may be entered
   from several threads at once, and ``trace`` must be callable from many threads.
   Large tiers are split over plain Python threads instead (the kernels release the
   GIL; see ``tracegraph.exposure._earliest_overlaps``), with a test that the split
   gives exactly the serial answer.
 
-This module imports only numpy and numba.
+This module imports only numpy and numba (and numba's llvmlite, for the intrinsic).
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 _CACHE = os.environ.get("TRACEGRAPH_NUMBA_CACHE", "1").strip().lower() not in {"0", "false", "no"}
 
@@ -48,6 +55,47 @@ def _jit_inline(func):  # type: ignore[no-untyped-def]
     removes the branches those constants decide.
     """
     return njit(nogil=True, cache=_CACHE, inline="always")(func)
+
+
+def _prefetch(array: np.ndarray, index: int) -> None:
+    """Start loading the cache line of ``array[index]``, to be written: a hint only.
+
+    Compiled, LLVM's ``llvm.prefetch`` (write, high locality, data cache), which x86
+    turns into one prefetch instruction that never faults: for a kernel that updates
+    an array at random places it knows a few iterations ahead, so that the loads
+    overlap instead of each waiting for memory in turn. As plain Python (a kernel's
+    ``py_func``, or ``NUMBA_DISABLE_JIT=1``) it does nothing.
+    """
+
+
+@intrinsic
+def _prefetch_intrinsic(typingctx, array, index):  # type: ignore[no-untyped-def]
+    """The compiled :func:`_prefetch`."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+    sig = types.void(array, index)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        name = "llvm.prefetch.p0i8"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)  # type: ignore[no-untyped-call]
+        # rw = 1 (for a write), locality = 3 (keep in every cache level), 1 = data
+        builder.call(fn, [address, i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@overload(_prefetch, jit_options={"nogil": True})
+def _prefetch_compiled(array, index):  # type: ignore[no-untyped-def]
+    def impl(array, index):  # type: ignore[no-untyped-def]
+        _prefetch_intrinsic(array, index)  # type: ignore[call-arg]
+
+    return impl
 
 
 # --------------------------------------------------------------------------- sorting
@@ -482,6 +530,11 @@ def overlapping_stays(  # type: ignore[no-untyped-def]
 #: Bits of a person code in a packed (tier, time, person) key of :func:`contacts_pack`,
 #: and of a venue code in an int64 (time, venue) key of :func:`earliest_packed`.
 PACK_SHIFT = 31
+#: How many stays ahead :func:`earliest_packed` prefetches the key it will update:
+#: far enough for a line from the shared cache to arrive in time. F1 for 1,000 cases
+#: on city M (2 threads, the old and new kernel alternating in one process): best of
+#: 15 traces 84 -> 67 ms, median 113 -> 79 ms; 8 and 32 gave about the same.
+PREFETCH_AHEAD = 16
 #: :func:`earliest_packed`'s key of a person not to reach (no key is smaller).
 SKIP_KEY = 0
 
@@ -558,6 +611,9 @@ def _earliest_packed(  # type: ignore[no-untyped-def]
                     if s > b or (s == b and not closed):
                         break  # sorted by start: the next query reads on from here
                     t = np.int64(end[j])
+                    if j + PREFETCH_AHEAD < hi:
+                        # the key this loop updates PREFETCH_AHEAD stays from now
+                        _prefetch(best, person[j + PREFETCH_AHEAD])
                     j += 1
                     # the stay ends no earlier than the queries before k (their ends
                     # ascend): its earliest overlap is with k or a later query
