@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import platform
+import re
 import threading
 import time
 from unittest import mock
@@ -397,6 +399,36 @@ def test_packed_kernel_equals_brute_force_over_every_pair(seed, min_overlap, clo
     plain = np.full(index.n_persons, np.iinfo(dtype).max, dtype=dtype)
     assert _kernels._earliest_packed.py_func(*args, plain) == n_want  # the body as Python
     np.testing.assert_array_equal(plain, want)
+
+
+def _prefetch_each(values, where):  # type: ignore[no-untyped-def]
+    for i in range(where.shape[0]):
+        _kernels._prefetch(values, where[i])
+    return values.sum()
+
+
+@pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="the compiled hint; as Python a no-op"
+)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64, np.uint32])
+def test_prefetch_is_a_hint_that_changes_nothing(index_dtype):
+    # earliest_packed's prefetch of the key it will update: on contiguous and strided
+    # arrays, with the index dtypes kernels pass, nothing is written or read wrongly
+    from numba import njit
+
+    fn = njit(_prefetch_each)
+    base = np.arange(64, dtype=np.uint32)
+    for values in (base, base[::3]):
+        before = values.copy()
+        where = np.arange(values.shape[0], dtype=index_dtype)[::-1]
+        assert fn(values, where) == before.sum()
+        np.testing.assert_array_equal(values, before)
+    assert _prefetch_each(base, np.arange(3)) == base.sum()  # as plain Python: nothing
+    if platform.machine().lower() in {"x86_64", "amd64"}:
+        # compiled to a real prefetch instruction (prefetchw, or prefetcht0 where the
+        # CPU has no prefetchw), not dropped
+        asm = "\n".join(fn.inspect_asm().values()).lower()
+        assert re.search(r"^\s*prefetch(w|t0|t1|t2|nta)\s", asm, re.MULTILINE)
 
 
 @settings(max_examples=examples(0.5))

@@ -71,14 +71,19 @@ def _prefetch(array: np.ndarray, index: int) -> None:
 @intrinsic
 def _prefetch_intrinsic(typingctx, array, index):  # type: ignore[no-untyped-def]
     """The compiled :func:`_prefetch`."""
-    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+    if not isinstance(array, types.Array) or array.ndim != 1:
         return None
-    sig = types.void(array, index)
+    if not isinstance(index, types.Integer):
+        return None
+    sig = types.void(array, types.intp)  # the index as numba indexes: intp
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        # the element's address as ``array[index]`` finds it (strides too), unchecked
+        item = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])  # type: ignore[no-untyped-call]
         i8p = ir.IntType(8).as_pointer()
-        address = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        address = builder.bitcast(item, i8p)
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         name = "llvm.prefetch.p0i8"
