@@ -316,6 +316,32 @@ def test_compliance_command_reads_naive_csv_times_in_tz(tmp_path):
     assert [r["scans"] for r in day5] == [0, 1]
 
 
+@pytest.mark.parametrize("text_side", ["registry", "scans"])
+def test_compliance_csv_venue_ids_are_typed_together(tmp_path, text_side):
+    # the registry lists venue A7 besides 1 and 2; only 1 and 2 were scanned: read
+    # alone, one file's ids look like integers and the other's like text, and the two
+    # must still be compared as the same ids (an integer id's text is the id written)
+    ids = {"registry": ["1", "2", "A7"], "scans": ["1", "2"]}
+    if text_side == "scans":
+        ids = {"registry": ["1", "2", "3"], "scans": ["1", "2", "A7"]}
+    (tmp_path / "registry.csv").write_text(
+        "venue,district,registered_at\n"
+        + "".join(f"{v},D1,2021-09-01 09:00:00\n" for v in ids["registry"])
+    )
+    (tmp_path / "scans.csv").write_text(
+        "venue,time\n" + "".join(f"{v},2021-09-06 07:00:00\n" for v in ids["scans"])
+    )
+    done = run("compliance", "registry.csv", "scans.csv", "--freq", "W", "--by", "district",
+               "--out", "out.parquet", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    accounts = json.loads(done.stdout)["scans"]
+    unregistered = int(text_side == "scans")  # the scan of A7, which is not registered
+    assert accounts["counted"] == 2 and accounts["unregistered_venue"] == unregistered
+    assert accounts["read"] == len(ids["scans"])
+    out = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert out[-1]["registered"] == 3 and out[-1]["active"] == 2
+
+
 def test_csv_ids_keep_leading_zeros(tmp_path):
     # 012 and 12 are two people: a CSV's ids are text unless all are plain integers
     (tmp_path / "stays.csv").write_text(

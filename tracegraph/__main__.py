@@ -318,6 +318,32 @@ def _text_ids(
     return column.cast(typ)
 
 
+def _is_csv(path: str) -> bool:
+    """Whether ``path`` is read as a CSV file (whose id types are inferred)."""
+    return Path(path).suffix.lower() == ".csv" and Path(path).is_file()
+
+
+def _venue_ids_alike(*sides: tuple[pa.Table, bool]) -> tuple[pa.Table, ...]:
+    """The tables, a CSV file's integer venue ids as text where another's are text.
+
+    Each side is ``(table, read from CSV)``. A CSV file's ids are integers when every
+    one is a plain decimal integer (see ``_text_ids``), so a registry that lists venue
+    A7 and scans of venues 1 and 2 only would be read with ids of two kinds; a plain
+    decimal's text is the id as written, so the integers are made text again.
+    """
+    name = "venue"
+    if not all(name in t.column_names for t, _ in sides):
+        return tuple(t for t, _ in sides)  # a missing column: compliance says so
+    text = any(pa.types.is_string(t.schema.field(name).type) for t, _ in sides)
+    out = []
+    for table, csv in sides:
+        if text and csv and pa.types.is_int64(table.schema.field(name).type):
+            at = table.column_names.index(name)
+            table = table.set_column(at, name, table[name].cast(pa.string()))
+        out.append(table)
+    return tuple(out)
+
+
 def _in_zone(table: pa.Table, names: tuple[str, ...], tz: str, what: str) -> pa.Table:
     """``table`` with its naive timestamp columns ``names`` read as local times in ``tz``."""
     for name in names:
@@ -624,6 +650,10 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
         )
     registry = _read_table(args.registry, "registry", ids={"venue": venue})
     registry = _in_zone(registry, ("registered_at",), args.tz, "registry")
+    if isinstance(scans, pa.Table):
+        registry, scans = _venue_ids_alike(
+            (registry, _is_csv(args.registry)), (scans, _is_csv(args.source))
+        )
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
     with _writing(args.out):
