@@ -21,6 +21,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import config as numba_config
+from numba import njit
 from oracle import trace_oracle
 from strategies import (
     case_windows,
@@ -407,15 +409,11 @@ def _prefetch_each(values, where):  # type: ignore[no-untyped-def]
     return values.sum()
 
 
-@pytest.mark.skipif(
-    os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="the compiled hint; as Python a no-op"
-)
+@pytest.mark.skipif(numba_config.DISABLE_JIT, reason="the compiled hint; as Python a no-op")
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64, np.uint32])
 def test_prefetch_is_a_hint_that_changes_nothing(index_dtype):
     # earliest_packed's prefetch of the key it will update: on contiguous and strided
     # arrays, with the index dtypes kernels pass, nothing is written or read wrongly
-    from numba import njit
-
     fn = njit(_prefetch_each)
     base = np.arange(64, dtype=np.uint32)
     for values in (base, base[::3]):
@@ -429,6 +427,40 @@ def test_prefetch_is_a_hint_that_changes_nothing(index_dtype):
         # CPU has no prefetchw), not dropped
         asm = "\n".join(fn.inspect_asm().values()).lower()
         assert re.search(r"^\s*prefetch(w|t0|t1|t2|nta)\s", asm, re.MULTILINE)
+
+
+def test_the_packed_kernel_prefetches_within_its_group_up_to_the_last_stay():
+    # earliest_packed reads person[j + PREFETCH_AHEAD] (a real load, unlike the
+    # prefetch) only inside the group [lo, hi): compiled with bounds checks (and not
+    # cached), a sweep over every stay of every group, the last ending at the index's
+    # last row, raises nothing and matches what every pair does; compiled, the kernel
+    # emits the prefetch (checked in its LLVM IR, so on any machine)
+    rng = np.random.default_rng(3)
+    n = 2_000
+    start = 600 * rng.integers(0, 144, n)
+    end = start + 600 * rng.integers(1, 4, n)
+    persons, venues = rng.integers(0, 50, n), rng.integers(0, 3, n)
+    index = tg.VenueIndex.from_stays(
+        stays_table(list(zip(persons, venues, start, end, strict=True)))
+    )
+    offsets = index.class_offsets
+    assert offsets[-1] == index.person.shape[0]
+    assert offsets[-1] - offsets[-2] > _kernels.PREFETCH_AHEAD  # the last group is long
+    q_venue = np.arange(index.n_venues, dtype=np.int32)  # one query a venue, over all
+    q_start = np.full(index.n_venues, index.origin - 3600, dtype=np.int64)
+    q_end = q_start + 2 * 86_400
+    args = (
+        q_venue, q_start, q_end, 1, False, index.start, index.end, index.person,
+        offsets, index.n_classes, index.origin, index.bucket_width, 0,
+    )  # fmt: skip
+    body = getattr(_kernels._earliest_packed, "py_func", _kernels._earliest_packed)
+    checked = njit(boundscheck=True)(body)  # with NUMBA_DISABLE_JIT=1: Python's checks
+    got = np.full(index.n_persons, np.iinfo(np.uint32).max, dtype=np.uint32)
+    assert checked(*args, got) == index.n_stays  # every stay read and matched
+    want, _ = _packed_brute_force(index, q_venue, q_start, q_end, 1, False, 0, np.uint32)
+    np.testing.assert_array_equal(got, want)
+    if not numba_config.DISABLE_JIT:
+        assert "@llvm.prefetch" in "\n".join(checked.inspect_llvm().values())
 
 
 @settings(max_examples=examples(0.5))
