@@ -617,7 +617,7 @@ def _earliest_packed(  # type: ignore[no-untyped-def]
                         break  # sorted by start: the next query reads on from here
                     t = np.int64(end[j])
                     if j + PREFETCH_AHEAD < hi:
-                        # the key this loop updates PREFETCH_AHEAD stays from now
+                        # the key this loop may update PREFETCH_AHEAD stays from now
                         _prefetch(best, person[j + PREFETCH_AHEAD])
                     j += 1
                     # the stay ends no earlier than the queries before k (their ends
