@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import networkx as nx
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from strategies import index_of
 
@@ -573,3 +576,33 @@ def test_bad_arguments_are_tracegraph_errors_and_the_builtins_too():
             call()
         assert isinstance(err.value, ValueError) and isinstance(err.value, TypeError)
         assert isinstance(err.value, tg.TracegraphError)
+
+
+def test_warmup_leaves_nothing_to_compile_for_a_build_from_files_and_a_trace(tmp_path):
+    # a service calls warmup() once: building from a file (text ids, read batch by
+    # batch) and tracing cases with windows then compile no kernel (fresh process)
+    city = tg.synth.generate_city(3_000, days=2, ids="str", seed=1)
+    path = tmp_path / "stays.parquet"
+    pq.write_table(city.stays, path)
+    code = f"""
+import numpy as np, pyarrow as pa, tracegraph as tg
+from numba.core.dispatcher import Dispatcher
+from tracegraph import _kernels as K
+def signatures():
+    return {{n: len(o.signatures) for n, o in vars(K).items() if isinstance(o, Dispatcher)}}
+tg.warmup()
+before = signatures()
+index = tg.VenueIndex.from_stays({str(path)!r})
+day = index.origin // 86_400 * 86_400
+cases = pa.table({{
+    "person": index.persons.take(pa.array([0, 7, 11])),
+    "start": pa.array([day * 10**6] * 3, pa.timestamp("us", tz="UTC")),
+    "end": pa.array([(day + 86_400) * 10**6] * 3, pa.timestamp("us", tz="UTC")),
+}})
+tg.trace(index, cases, tiers=2, min_overlap="15min", latency="1d")
+after = signatures()
+print({{k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}})
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "{}"

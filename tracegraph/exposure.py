@@ -462,7 +462,29 @@ def warmup() -> None:
     )
     index = VenueIndex.from_stays(stays)
     trace(index, [0], tiers=2)
+    # cases with windows (their times come as Arrow's read-only arrays)
+    trace(index, stays.select(["person", "start", "end"]).slice(0, 1), tiers=2)
     index.stays_at(0, 0, 60)
+    # files are read batch by batch (a reader takes the same path): integer ids, text
+    # ids (enough of them that the hash table grows), and text ids kept as a
+    # dictionary (as Parquet's dictionary pages are read)
+    n = 600
+    names = pa.array([f"p{i}" for i in range(n)])
+    text = pa.table(
+        {
+            "person": names,
+            "venue": names,
+            "start": pa.array(np.zeros(n, dtype=np.int64)).cast(ts),
+            "end": pa.array(np.full(n, 60, dtype=np.int64)).cast(ts),
+        }
+    )
+    as_dictionary = text.set_column(1, "venue", names.dictionary_encode())
+    for table in (stays, text, as_dictionary):
+        VenueIndex.from_stays(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()))
+    # a case with few of the city's stays: its intervals come from the per-person view
+    many = VenueIndex.from_stays(text)
+    trace(many, ["p0"], tiers=2)
+    trace(many, text.select(["person", "start", "end"]).slice(0, 1), tiers=2)
     scans = pa.table(
         {
             "person": pa.array([0, 1], pa.int64()),
