@@ -248,7 +248,7 @@ def _read_table(
         raise tg.ArgumentError(
             f"{option} {path}: expected a CSV or Parquet file, found a folder; name the file"
         )
-    if source.suffix.lower() == ".csv" and source.is_file():
+    if _is_csv(path):
         return _read_csv(source, path, ids)
     not_parquet = tg.ScanFileError(
         f"{option} {path}: not a Parquet/CSV file (corrupt, truncated or another format); "
