@@ -1966,6 +1966,65 @@ def count_keys(keys, counts):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def count_buckets(keys, shift, counts):  # type: ignore[no-untyped-def]
+    """``counts[k >> shift] += 1`` for each key ``k``: bucket sizes for :func:`partition_rows`."""
+    for i in range(keys.shape[0]):
+        counts[keys[i] >> shift] += 1
+
+
+@_jit
+def partition_rows(keys, first, shift, cursor, out_keys, out_rows):  # type: ignore[no-untyped-def]
+    """Rows partitioned by bucket (``key >> shift``): the first pass of :func:`sort_bucket_rows`.
+
+    Row ``first + i`` and its key go to slot ``cursor[keys[i] >> shift]`` of
+    ``out_rows`` and ``out_keys``, and the cursor is advanced, so a bucket's rows keep
+    their input order. With a few thousand buckets every write goes to one of a few
+    thousand cache lines (where a direct counting sort by key writes to one line per
+    key: a miss per row once the keys' lines no longer fit in the cache).
+    """
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        b = k >> shift
+        at = cursor[b]
+        cursor[b] = at + 1
+        out_keys[at] = k
+        out_rows[at] = first + i
+
+
+@_jit
+def sort_bucket_rows(keys, rows, bucket_offsets, shift, n_keys, b_lo, b_hi, offsets, scratch):  # type: ignore[no-untyped-def]
+    """The second pass: each bucket's rows put in key order, within the bucket's slots.
+
+    For buckets ``b_lo <= b < b_hi`` (slots ``bucket_offsets[b]:bucket_offsets[b + 1]``
+    of ``keys`` and ``rows``, keys ``b << shift`` up to ``(b + 1) << shift``, below
+    ``n_keys``), a stable counting sort of ``rows`` by key in place (through
+    ``scratch``, at least as long as the largest bucket), and ``offsets[k + 1]`` (the
+    end of key ``k``'s rows, all rows counted) for each of the buckets' keys. The
+    bucket's keys' counts and rows are few enough to stay in the cache.
+    """
+    width = 1 << shift
+    cursor = np.empty(width + 1, dtype=np.int64)
+    for b in range(b_lo, b_hi):
+        lo = bucket_offsets[b]
+        hi = bucket_offsets[b + 1]
+        k0 = b << shift
+        m = min(width, n_keys - k0)
+        cursor[: m + 1] = 0
+        for j in range(lo, hi):
+            cursor[keys[j] - k0 + 1] += 1
+        cursor[0] = lo
+        for t in range(m):
+            cursor[t + 1] += cursor[t]
+            offsets[k0 + t + 1] = cursor[t + 1]
+        scratch[: hi - lo] = rows[lo:hi]
+        for j in range(lo, hi):
+            t = keys[j] - k0
+            at = cursor[t]
+            cursor[t] = at + 1
+            rows[at] = scratch[j - lo]
+
+
+@_jit
 def renumber(codes, rank):  # type: ignore[no-untyped-def]
     """``codes[i] = rank[codes[i]]``, in place."""
     for i in range(codes.shape[0]):

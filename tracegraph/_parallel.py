@@ -23,6 +23,7 @@ __all__ = [
     "PARALLEL_MIN_ROWS",
     "Tasks",
     "count_rows",
+    "group_by_key",
     "radix_sort",
     "resolve_threads",
     "scatter_slices",
@@ -242,3 +243,77 @@ def radix_sort(
             values, buf = dst, src
             carried, carried_buf = carried_buf, carried
     return values, (carried if payload is not None else None)
+
+
+#: Rows per bucket that :func:`group_by_key` aims at: a bucket's rows, keys and
+#: counts (12 bytes a row) stay in a core's cache while they are sorted.
+BUCKET_ROWS = 1 << 16
+#: At most this many buckets: the first pass writes to two cache lines per bucket.
+MAX_BUCKETS = 1 << 8
+
+
+def group_by_key(
+    keys: np.ndarray, n_keys: int, out: np.ndarray, scratch: np.ndarray | None = None
+) -> np.ndarray:
+    """Row numbers grouped by key, ascending within a key, and the keys' offsets.
+
+    ``keys`` (int32, each in ``[0, n_keys)``) is read only. ``out`` (int32, one slot
+    a row) receives the rows: key ``k``'s are ``out[offsets[k]:offsets[k + 1]]``, in
+    ascending order; the offsets (int64, ``n_keys + 1``) are returned. The result is
+    that of a stable counting sort by key, made in two passes that each write to few
+    places at a time: the rows are partitioned into buckets of consecutive keys
+    (about :data:`BUCKET_ROWS` rows each), then each bucket is sorted by key within
+    its slots (:func:`tracegraph._kernels.sort_bucket_rows`). A direct counting sort
+    writes each row to its key's next slot: with a million keys, a cache miss for
+    nearly every row. ``scratch``: int32 memory of at least ``len(keys)`` items the
+    first pass may write over (else it is allocated). Threads take consecutive
+    slices of the rows in the first pass, and runs of buckets of about equal rows in
+    the second.
+    """
+    n = keys.shape[0]
+    offsets = np.zeros(n_keys + 1, dtype=np.int64)
+    if n == 0:
+        return offsets
+    goal = min(MAX_BUCKETS, max(1, n // BUCKET_ROWS))
+    shift = 0
+    while ((n_keys - 1) >> shift) + 1 > goal:
+        shift += 1
+    n_buckets = ((n_keys - 1) >> shift) + 1
+    if scratch is None or scratch.shape[0] < n:
+        scratch = _memory.small_pages(n, np.int32)
+    part_keys = scratch[:n]
+    n_threads = threads() if n >= PARALLEL_MIN_ROWS else 1
+    bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
+    slices = list(itertools.pairwise(bounds))
+    counts = np.zeros((n_threads, n_buckets), dtype=np.int64)
+    with workers(n_threads) as pool:
+        for future in [
+            pool.submit(_kernels.count_buckets, keys[a:b], shift, counts[t])
+            for t, (a, b) in enumerate(slices)
+        ]:
+            future.result()
+        bucket_offsets = np.zeros(n_buckets + 1, dtype=np.int64)
+        np.cumsum(counts.sum(axis=0), out=bucket_offsets[1:])
+        # each slice's first slot in each bucket: after the slices before it
+        cursors = bucket_offsets[:-1] + np.cumsum(counts, axis=0) - counts
+        for future in [
+            pool.submit(
+                _kernels.partition_rows, keys[a:b], a, shift, cursors[t], part_keys, out
+            )
+            for t, (a, b) in enumerate(slices)
+        ]:
+            future.result()
+        # runs of buckets of about equal rows, one per thread
+        cuts = np.searchsorted(bucket_offsets, np.linspace(0, n, n_threads + 1)[1:-1])
+        edges = [0, *(int(c) for c in cuts), n_buckets]
+        futures = []
+        for b_lo, b_hi in itertools.pairwise(edges):
+            if b_lo >= b_hi:
+                continue
+            largest = int(np.diff(bucket_offsets[b_lo : b_hi + 1]).max())
+            rows = np.empty(largest, dtype=np.int32)
+            args = (part_keys, out, bucket_offsets, shift, n_keys, b_lo, b_hi, offsets, rows)
+            futures.append(pool.submit(_kernels.sort_bucket_rows, *args))
+        for future in futures:
+            future.result()
+    return offsets

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph import _kernels, _memory, _read_stays
-from tracegraph._parallel import count_rows, scatter_slices, split_rows
+from tracegraph._parallel import count_rows, group_by_key, scatter_slices, split_rows
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
     check_zone,
@@ -468,31 +468,22 @@ class VenueIndex:
         del start
         end_rel = moved(end, origin, dtype)
         del end
-        spare.clear()
         _kernels.sort_groups_by_start(start_rel, end_rel, person, class_offsets)
         venue_offsets = np.ascontiguousarray(class_offsets[::n_classes])
         bar.update()
         bar.describe("per-person view")
         # 3. per-person view (not needed by the engine's temporary indexes)
         if person_view:
-            person_offsets = np.zeros(len(persons) + 1, dtype=np.int64)
-            slices = count_rows(
-                n,
-                person_offsets,
-                lambda lo, hi, counts: _kernels.count_keys(person[lo:hi], counts),
-            )
-            # the rows' places are not needed any more: their memory takes the view
+            # the rows' places are not needed any more: their memory takes the view,
+            # and the last consumed input column's is the sort's scratch
+            scratch = spare[0].view(np.int32) if spare else None
             person_stays = rows
-            scatter_slices(
-                slices,
-                lambda lo, hi, cursor: _kernels.scatter_rows(
-                    person[lo:hi], lo, cursor, person_stays
-                ),
-            )
-            del slices
+            person_offsets = group_by_key(person, len(persons), person_stays, scratch)
+            del scratch
         else:
             person_offsets = np.zeros(1, dtype=np.int64)
             person_stays = np.empty(0, dtype=np.int32)
+        spare.clear()
         bar.update()
         bar.update()
         return cls(
