@@ -297,9 +297,7 @@ def group_by_key(
         # each slice's first slot in each bucket: after the slices before it
         cursors = bucket_offsets[:-1] + np.cumsum(counts, axis=0) - counts
         for future in [
-            pool.submit(
-                _kernels.partition_rows, keys[a:b], a, shift, cursors[t], part_keys, out
-            )
+            pool.submit(_kernels.partition_rows, keys[a:b], a, shift, cursors[t], part_keys, out)
             for t, (a, b) in enumerate(slices)
         ]:
             future.result()
