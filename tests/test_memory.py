@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -108,3 +109,42 @@ def test_small_pages_are_copied_on_write_in_a_forked_process():
 def test_small_pages_beyond_memory_is_a_memory_error():
     with pytest.raises(MemoryError, match="Unable to allocate"):
         _memory.small_pages(2**44, np.int32)  # 64 TiB
+
+
+def _minor_faults() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="MADV_POPULATE_WRITE is Linux's (5.14+)"
+)
+def test_populator_faults_pages_in_without_changing_what_is_written():
+    a = _memory.small_pages(16 << 20, np.int32)  # 64 MiB: 16,384 pages of 4 KiB
+    b = _memory.small_pages(2 << 20, np.int32)
+    a[:1000] = np.arange(1000)  # written before and while it runs: kept
+    with _memory.Populator([a, b]) as populator:
+        a[1000:2000] = 5
+    assert populator._thread is None  # closed
+    assert (a[:1000] == np.arange(1000)).all() and (a[1000:2000] == 5).all()
+    # Populator stops at its next chunk when closed: populate all, then write all
+    populator = _memory.Populator([a])
+    populator._thread.join()  # (runs to the end)
+    populator.close()
+    before = _minor_faults()
+    a[:] = 1
+    faults = _minor_faults() - before
+    kernel = tuple(int(x) for x in os.uname().release.split(".")[:2] if x.isdigit())
+    if kernel >= (5, 14):
+        assert faults < 1000  # present already (16,384 without it)
+
+
+def test_populator_ignores_small_or_foreign_arrays_and_closes_twice():
+    with _memory.Populator([np.zeros(10), np.empty(0)]) as populator:
+        assert populator._thread is None  # nothing to do
+    populator.close()
+    big = np.zeros(2 << 20, np.int32)  # numpy's memory: populated as well, or refused
+    with _memory.Populator([big]):
+        big[:] = 3
+    assert (big == 3).all()

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracegraph import _kernels
+from tracegraph import _kernels, _memory
 from tracegraph._progress import _Bar
 from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME, in_zone, require_timestamp
 from tracegraph.errors import ScanFileError, SchemaError
@@ -390,32 +390,37 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
             for batch in _part_batches(part):
                 yield part, batch
 
-    for part, batch in _ahead(batches(), _AHEAD):
-        n = batch.num_rows
-        if not n:  # no rows, no ids: their type may be any (an empty file's default)
-            continue
-        if row0 + n >= _INT32_MAX:
-            raise SchemaError(
-                f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; build "
-                f"indexes of parts (by period) and combine them with VenueIndex.append"
-            )
-        for name, codes in (("person", person), ("venue", venue)):
-            column = _id_column(batch.column(name), name, part, row0)
-            typ = column.type
-            if pa.types.is_dictionary(typ):
-                typ = typ.value_type
-            seen = id_types.setdefault(name, [typ])
-            if _family(typ) != _family(seen[0]):
+    populator = _memory.Populator(
+        [b.data for b in (person.codes, venue.codes, times.start, times.end)]
+    )
+    # (the read buffers' pages are faulted in on another thread, ahead of the encoding)
+    with populator:
+        for part, batch in _ahead(batches(), _AHEAD):
+            n = batch.num_rows
+            if not n:  # no rows, no ids: their type may be any (an empty file's default)
+                continue
+            if row0 + n >= _INT32_MAX:
                 raise SchemaError(
-                    f"{part.label}: column `{name}`: expected {_family(seen[0])} ids as in the "
-                    f"rows before, got {typ}; give every file the same id type"
+                    f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; build "
+                    f"indexes of parts (by period) and combine them with VenueIndex.append"
                 )
-            if typ not in seen:
-                seen.append(typ)
-            codes.append(column)
-        times.append(batch, tz, row0)
-        row0 += n
-        bar.update(n)
+            for name, codes in (("person", person), ("venue", venue)):
+                column = _id_column(batch.column(name), name, part, row0)
+                typ = column.type
+                if pa.types.is_dictionary(typ):
+                    typ = typ.value_type
+                seen = id_types.setdefault(name, [typ])
+                if _family(typ) != _family(seen[0]):
+                    raise SchemaError(
+                        f"{part.label}: column `{name}`: expected {_family(seen[0])} ids as in the "
+                        f"rows before, got {typ}; give every file the same id type"
+                    )
+                if typ not in seen:
+                    seen.append(typ)
+                codes.append(column)
+            times.append(batch, tz, row0)
+            row0 += n
+            bar.update(n)
     if not id_types:  # no rows: the ids' types as the source declares them
         schema = _part_schema(parts[0])
         for name in ("person", "venue"):
