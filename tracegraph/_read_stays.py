@@ -41,7 +41,6 @@ from tracegraph.ingest import (
     STAY_COLUMNS,
     _Buffer,
     _IdCodes,
-    _renumbered,
     _sniff,
     _sorted_ids,
     _StayCodes,
@@ -434,12 +433,14 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
     return _StayCodes(
         persons=persons[0],
         venues=venues[0],
-        person=_renumbered(_tight(person.codes), persons[1]),
-        venue=_renumbered(_tight(venue.codes), venues[1]),
+        person=_tight(person.codes),  # (mapped to the ids' sorted order by the build)
+        venue=_tight(venue.codes),
         start=_tight(times.start),
         end=_tight(times.end),
         origin=times.origin or 0,
         bounds=times.bounds(),
+        person_rank=persons[1],
+        venue_rank=venues[1],
     )
 
 
