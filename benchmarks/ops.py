@@ -115,6 +115,7 @@ OPS: dict[str, Callable[[Data], Any]] = {
     "build": lambda d: tg.VenueIndex.from_stays(d.stays),
     "build_from_parquet": lambda d: tg.VenueIndex.from_stays(d.parquet),
     "build_from_parquet_text_ids": lambda d: tg.VenueIndex.from_stays(d.parquet_text),
+    "build_text_ids": lambda d: tg.VenueIndex.from_stays(pq.read_table(d.parquet_text)),
     "f1": lambda d: tg.trace(d.index, d.cases, tiers=1).contacts,
     "f1_packed": _f1_packed,
     "f1_min_overlap_linger": lambda d: (
@@ -142,9 +143,12 @@ KERNELS = {
     "(counts and scatters on threads by slices of the rows), count_buckets, partition_rows, "
     "sort_bucket_rows (the per-person view)",
     "build_from_parquet": "the same after stay_seconds, encode_int64 (ids "
-    "spread out), encode_dense, dense_ranks, renumber (batches read and encoded on two threads)",
+    "spread out), encode_dense, dense_ranks (batches read and encoded on two threads), with "
+    "put_ranked_rows (codes as read mapped to the ids' order while moved)",
     "build_from_parquet_text_ids": "the same with encode_bytes, rehash, record_strings (text "
     "person ids)",
+    "build_text_ids": "the same from a table in memory: its text ids encoded, then renumber "
+    "(codes replaced by the ids' ranks)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
     "f1_packed": "init_packed, earliest_packed, unpack_earliest, contacts_span, contacts_bits, "
     "contacts_pack, radix_counts, radix_scatter, unpack_contacts (large tiers' kernels "

@@ -169,7 +169,7 @@ def put_ranked_rows(rows, codes, rank, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def scatter_rows(keys, first, cursor, out):  # type: ignore[no-untyped-def]
+def _scatter_rows(keys, first, cursor, out):  # type: ignore[no-untyped-def]
     """Row numbers grouped by key: a counting sort's second pass.
 
     Row ``first + i`` goes to ``out[cursor[keys[i]]]``, which is then advanced, so rows
@@ -1967,7 +1967,7 @@ def stay_seconds(raw_start, raw_end, per_s, origin, out_start, out_end):  # type
 
 
 @_jit
-def count_keys(keys, counts):  # type: ignore[no-untyped-def]
+def _count_keys(keys, counts):  # type: ignore[no-untyped-def]
     """``counts[k + 1] += 1`` for each key ``k`` (running sums then give counting-sort offsets)."""
     for i in range(keys.shape[0]):
         counts[keys[i] + 1] += 1
@@ -2047,10 +2047,10 @@ def counting_sort_into(keys, order, offsets):  # type: ignore[no-untyped-def]
     end up in ``order[offsets[k]:offsets[k+1]]``, in input order (an int32 ``order``
     halves the memory of an int64 one). O(n + n_keys).
     """
-    count_keys(keys, offsets)
+    _count_keys(keys, offsets)
     for k in range(offsets.shape[0] - 1):
         offsets[k + 1] += offsets[k]
-    scatter_rows(keys, 0, offsets[:-1].copy(), order)
+    _scatter_rows(keys, 0, offsets[:-1].copy(), order)
 
 
 @_jit
