@@ -1,0 +1,126 @@
+"""Adversarial checks of the bucketed per-person grouping and of rank fusion in a build."""
+
+from __future__ import annotations
+
+import os
+from unittest import mock
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import examples
+
+import tracegraph as tg
+from tracegraph import _parallel
+
+ARRAYS = ("start", "end", "person", "venue_offsets", "class_offsets", "person_offsets",
+          "person_stays")  # fmt: skip
+
+
+@settings(max_examples=examples(0.5), deadline=None)
+@given(
+    data=st.data(),
+    n_keys=st.integers(1, 5000),
+    n=st.integers(0, 600),
+    n_threads=st.integers(1, 5),
+    max_buckets=st.sampled_from([1, 2, 7, 256]),
+    bucket_rows=st.sampled_from([1, 3, 64]),
+    skew=st.floats(0, 1),
+    scratch_kind=st.sampled_from(["none", "int32", "int64_view", "short"]),
+)
+def test_group_by_key_sparse_keys_skew_and_scratch_kinds(
+    data, n_keys, n, n_threads, max_buckets, bucket_rows, skew, scratch_kind
+):
+    """Many keys without rows (n_keys >> n), a key holding most rows, a build's scratch."""
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, n_keys, n).astype(np.int32)
+    if n:
+        keys[rng.random(n) < skew] = rng.integers(0, n_keys)
+    expected = np.argsort(keys, kind="stable").astype(np.int32)
+    expected_offsets = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_keys), out=expected_offsets[1:])
+    out = np.full(n, -7, dtype=np.int32)
+    scratch = {
+        "none": None,
+        "int32": np.full(n, 3, dtype=np.int32),
+        # a consumed int64 `end` column viewed as int32 (twice as long)
+        "int64_view": np.full(n, -1, dtype=np.int64).view(np.int32),
+        "short": np.zeros(max(n - 1, 0), dtype=np.int32),  # too short: allocated instead
+    }[scratch_kind]
+    before = keys.copy()
+    with (
+        mock.patch.dict(os.environ, {"TRACEGRAPH_NUM_THREADS": str(n_threads)}),
+        mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1),
+        mock.patch.object(_parallel, "MAX_BUCKETS", max_buckets),
+        mock.patch.object(_parallel, "BUCKET_ROWS", bucket_rows),
+    ):
+        offsets = _parallel.group_by_key(keys, n_keys, out, scratch)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(offsets, expected_offsets)
+    np.testing.assert_array_equal(keys, before)
+
+
+def _codes_build(person, venue, start, end, persons, venues, **kwargs):
+    cols = [person, venue, start, end]
+    return tg.VenueIndex._from_codes(persons, venues, cols, 3600, consume=True, **kwargs)
+
+
+@settings(max_examples=examples(0.3), deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 400),
+    n_persons=st.integers(1, 60),
+    n_venues=st.integers(1, 30),
+    wide=st.booleans(),
+    n_threads=st.integers(1, 3),
+)
+def test_from_codes_with_ranks_is_from_codes_of_ranked_codes(
+    seed, n, n_persons, n_venues, wide, n_threads
+):
+    """Codes as read plus their ranks build the index of the ranked codes; no input aliased."""
+    rng = np.random.default_rng(seed)
+    p_rank = rng.permutation(n_persons).astype(np.int32)
+    v_rank = rng.permutation(n_venues).astype(np.int32)
+    person = rng.integers(0, n_persons, n).astype(np.int32)
+    venue = rng.integers(0, n_venues, n).astype(np.int32)
+    start = rng.integers(0, 10 * 86400, n).astype(np.int64)
+    end = start + rng.integers(0, 30 * 3600, n)
+    if wide and n:
+        end[0] = start[0] + 80 * 365 * 86400  # int64 index times
+    persons = pa.array(np.arange(n_persons, dtype=np.int64))
+    venues = pa.array(np.arange(n_venues, dtype=np.int64))
+    with (
+        mock.patch.dict(os.environ, {"TRACEGRAPH_NUM_THREADS": str(n_threads)}),
+        mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1),
+        mock.patch.object(_parallel, "BUCKET_ROWS", 4),
+    ):
+        ranked = p_rank[person], v_rank[venue], start.copy(), end.copy()
+        want = _codes_build(*ranked, persons, venues)
+        end_in = end.copy()
+        got = _codes_build(
+            person.copy(), venue.copy(), start.copy(), end_in, persons, venues,
+            person_rank=p_rank, venue_rank=v_rank,
+        )  # fmt: skip
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+        # the consumed end column was the per-person sort's scratch: nothing kept may share it
+        assert not np.shares_memory(getattr(got, name), end_in), name
+    stays = got.person_stays
+    for p in range(n_persons):  # rows ascending within a person, and theirs
+        mine = stays[got.person_offsets[p] : got.person_offsets[p + 1]]
+        assert (np.diff(mine) > 0).all()
+        assert (got.person[mine] == p).all()
+
+
+@pytest.mark.parametrize("n_keys", [1, 2])
+def test_group_by_key_one_or_two_keys_on_threads(n_keys):
+    rng = np.random.default_rng(1)
+    keys = rng.integers(0, n_keys, 70_000).astype(np.int32)
+    out = np.empty(keys.shape[0], dtype=np.int32)
+    with mock.patch.dict(os.environ, {"TRACEGRAPH_NUM_THREADS": "3"}):
+        offsets = _parallel.group_by_key(keys, n_keys, out, None)
+    np.testing.assert_array_equal(out, np.argsort(keys, kind="stable"))
+    assert offsets[-1] == keys.shape[0]
