@@ -719,7 +719,7 @@ def test_builds_split_over_threads_equal_one_thread(monkeypatch, tmp_path):
     serial = tg.VenueIndex.from_stays(table)
     assert_same_index(tg.VenueIndex.from_stays(tmp_path / "stays.parquet"), serial)
     monkeypatch.setattr(_parallel, "PARALLEL_MIN_ROWS", 1)
-    for threads in ("2", "3", "7"):  # counts, renumbering and scatters on threads
+    for threads in ("2", "3", "7"):  # counts, rank lookups and scatters on threads
         monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", threads)
         assert_same_index(tg.VenueIndex.from_stays(table), serial)
         assert_same_index(tg.VenueIndex.from_stays(tmp_path / "stays.parquet"), serial)

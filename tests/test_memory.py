@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import weakref
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracegraph import _memory
+from tracegraph import _memory, _read_stays
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.int64, np.float64])
@@ -124,12 +127,12 @@ def test_populator_faults_pages_in_without_changing_what_is_written():
     a = _memory.small_pages(16 << 20, np.int32)  # 64 MiB: 16,384 pages of 4 KiB
     b = _memory.small_pages(2 << 20, np.int32)
     a[:1000] = np.arange(1000)  # written before and while it runs: kept
-    with _memory.Populator([a, b]) as populator:
+    with _memory.Populator(lambda: [a, b]) as populator:
         a[1000:2000] = 5
     assert populator._thread is None  # closed
     assert (a[:1000] == np.arange(1000)).all() and (a[1000:2000] == 5).all()
     # Populator stops at its next chunk when closed: populate all, then write all
-    populator = _memory.Populator([a])
+    populator = _memory.Populator(lambda: [a])
     populator._thread.join()  # (runs to the end)
     populator.close()
     before = _minor_faults()
@@ -140,11 +143,48 @@ def test_populator_faults_pages_in_without_changing_what_is_written():
         assert faults < 1000  # present already (16,384 without it)
 
 
-def test_populator_ignores_small_or_foreign_arrays_and_closes_twice():
-    with _memory.Populator([np.zeros(10), np.empty(0)]) as populator:
+def test_populator_ignores_small_or_unaligned_arrays_and_closes_twice():
+    with _memory.Populator(lambda: [np.zeros(10), np.empty(0)]) as populator:
         assert populator._thread is None  # nothing to do
     populator.close()
     big = np.zeros(2 << 20, np.int32)  # numpy's memory: populated as well, or refused
-    with _memory.Populator([big]):
+    with _memory.Populator(lambda: [big]):
         big[:] = 3
     assert (big == 3).all()
+    # an array not starting at a page is left alone, the others are still populated
+    block = _memory.small_pages(4 << 20, np.int32)
+    skewed = block.view(np.uint8)[8 : (8 << 20) + 8].view(np.int32)
+    kept = _memory._populated([skewed, block])
+    assert len(kept) == 1 and kept[0] is block
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Populator runs on Linux only")
+def test_populator_lets_go_of_read_buffers_replaced_by_widening(tmp_path, monkeypatch):
+    n = 1_200_000  # int32 buffers of >= 4 MiB: populated
+    ts = pa.timestamp("s", tz="UTC")
+    start = np.full(n, 1_600_000_000, dtype=np.int64)
+    start[-10:] += 80 * 365 * 86400  # beyond int32 offsets: the times widen near the end
+    table = pa.table(
+        {
+            "person": np.arange(n) % 1000,
+            "venue": np.arange(n) % 50,
+            "start": pa.array(start).cast(ts),
+            "end": pa.array(start + 60).cast(ts),
+        }
+    )
+    pq.write_table(table, tmp_path / "s.parquet", row_group_size=200_000)
+    alive: list[bool] = []
+    append = _read_stays._Times.append
+
+    def spy(self, batch, tz, row0):  # type: ignore[no-untyped-def]
+        old = self.start.data
+        append(self, batch, tz, row0)
+        if self.start.data is not old and old.base is not None:
+            ref = weakref.ref(old.base)
+            del old
+            gc.collect()
+            alive.append(ref() is not None)
+
+    monkeypatch.setattr(_read_stays._Times, "append", spy)
+    codes = _read_stays.read_stay_codes(tmp_path / "s.parquet", tz=None)
+    assert codes.start.dtype == np.int64 and alive == [False]

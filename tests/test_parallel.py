@@ -207,51 +207,6 @@ def test_radix_sort_on_threads_is_the_serial_stable_sort(values, lo_bit, width, 
     np.testing.assert_array_equal(moved, position[order])
 
 
-@settings(max_examples=examples(0.5), deadline=None)
-@given(
-    keys=st.lists(st.integers(0, 40), max_size=400),
-    extra_keys=st.integers(0, 3),
-    n_threads=st.integers(1, 4),
-    max_buckets=st.sampled_from([1, 2, 3, 8, 256]),
-    bucket_rows=st.sampled_from([1, 5, 1 << 16]),
-    with_scratch=st.booleans(),
-)
-def test_group_by_key_is_a_stable_counting_sort(
-    keys, extra_keys, n_threads, max_buckets, bucket_rows, with_scratch
-):
-    """The two-pass bucketed grouping (the per-person view of a build) against argsort."""
-    values = np.array(keys, dtype=np.int32)
-    n_keys = (int(values.max()) + 1 if values.shape[0] else 0) + extra_keys  # keys of no row
-    expected = np.argsort(values, kind="stable").astype(np.int32)  # rows ascending per key
-    expected_offsets = np.zeros(n_keys + 1, dtype=np.int64)
-    np.cumsum(np.bincount(values, minlength=n_keys), out=expected_offsets[1:])
-    out = np.full(values.shape[0], -1, dtype=np.int32)
-    scratch = np.full(values.shape[0] + 3, 7, dtype=np.int32) if with_scratch else None
-    before = values.copy()
-    with (
-        mock.patch.dict(os.environ, {"TRACEGRAPH_NUM_THREADS": str(n_threads)}),
-        mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1),
-        mock.patch.object(_parallel, "MAX_BUCKETS", max_buckets),
-        mock.patch.object(_parallel, "BUCKET_ROWS", bucket_rows),
-    ):
-        offsets = _parallel.group_by_key(values, n_keys, out, scratch)
-    np.testing.assert_array_equal(out, expected)
-    np.testing.assert_array_equal(offsets, expected_offsets)
-    np.testing.assert_array_equal(values, before)  # the keys are read only
-
-
-def test_group_by_key_handles_one_key_holding_most_rows():
-    """A skewed key (a placeholder id with most of the stays) fills one bucket alone."""
-    rng = np.random.default_rng(5)
-    values = rng.integers(0, 50_000, 300_000).astype(np.int32)
-    values[rng.random(values.shape[0]) < 0.6] = 777
-    out = np.empty(values.shape[0], dtype=np.int32)
-    with mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1):
-        offsets = _parallel.group_by_key(values, 50_000, out)
-    np.testing.assert_array_equal(out, np.argsort(values, kind="stable"))
-    assert offsets[778] - offsets[777] == np.count_nonzero(values == 777)
-
-
 def test_radix_sort_refuses_a_payload_of_another_length():
     with pytest.raises(ValueError, match="expected a payload of 3 entries, got 2"):
         radix_sort(np.arange(3), 0, 4, 2, np.arange(2))

@@ -127,13 +127,15 @@ def count_venue_classes(venue, rank, start, end, width, n_classes, counts):  # t
     Group ``v * n_classes + c`` holds venue ``v``'s stays of class ``c``: those lasting
     at most ``width * 2**c`` seconds and, for ``c > 0``, more than
     ``width * 2**(c - 1)`` (zero-length stays are in class 0). Stay ``i``'s venue is
-    ``rank[venue[i]]`` (codes as read, mapped to the venues' sorted order on the way).
+    ``rank[venue[i]]`` (codes as read, mapped to the venues' sorted order on the way),
+    or ``venue[i]`` where ``rank`` is None (compiled apart: no lookup).
     ``counts[g + 1]`` is incremented for each stay of group ``g``
     (``n_venues * n_classes + 1`` long); its running sums are the groups' first rows.
     """
     for i in range(venue.shape[0]):
         c = _duration_class(np.int64(end[i]) - start[i], width)
-        counts[rank[venue[i]] * n_classes + c + 1] += 1
+        v = venue[i] if rank is None else rank[venue[i]]
+        counts[v * n_classes + c + 1] += 1
 
 
 @_jit
@@ -141,14 +143,16 @@ def group_rows(venue, rank, start, end, width, n_classes, cursor, out):  # type:
     """Each stay's row in the index: the next free row of its (venue, duration class) group.
 
     ``out[i] = cursor[v * n_classes + c]`` for stay ``i`` of venue ``v = rank[venue[i]]``
-    and class ``c``, and the cursor is advanced, so a group's stays keep their input
-    order. ``cursor`` starts at the groups' first rows (:func:`count_venue_classes`)
-    for all rows at once; threads given consecutive slices of the rows start each
-    group where the slices before theirs end. ``out`` may be ``venue`` itself (each
+    (``venue[i]`` if ``rank`` is None) and class ``c``, and the cursor is advanced, so
+    a group's stays keep their input order. ``cursor`` starts at the groups' first
+    rows (:func:`count_venue_classes`) for all rows at once; threads given
+    consecutive slices of the rows start each group where the slices before theirs
+    end. ``out`` may be ``venue`` itself (each
     code is read before its slot is written).
     """
     for i in range(venue.shape[0]):
-        k = rank[venue[i]] * n_classes + _duration_class(np.int64(end[i]) - start[i], width)
+        v = venue[i] if rank is None else rank[venue[i]]
+        k = v * n_classes + _duration_class(np.int64(end[i]) - start[i], width)
         at = cursor[k]
         cursor[k] = at + 1
         out[i] = at
@@ -1986,8 +1990,8 @@ def partition_rows(keys, first, shift, cursor, out_keys, out_rows):  # type: ign
 
     Row ``first + i`` and its key go to slot ``cursor[keys[i] >> shift]`` of
     ``out_rows`` and ``out_keys``, and the cursor is advanced, so a bucket's rows keep
-    their input order. With a few thousand buckets every write goes to one of a few
-    thousand cache lines (where a direct counting sort by key writes to one line per
+    their input order. With a few hundred buckets every write goes to one of a few
+    hundred cache lines (where a direct counting sort by key writes to one line per
     key: a miss per row once the keys' lines no longer fit in the cache).
     """
     for i in range(keys.shape[0]):

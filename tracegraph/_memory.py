@@ -24,7 +24,7 @@ import mmap
 import operator
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,26 +112,26 @@ class Populator:
     critical path. This thread asks Linux to provide the pages
     (``MADV_POPULATE_WRITE``: their contents are not changed, so it may run while the
     arrays are being written), the arrays in step, from their first rows on, so that
-    the writer finds them present. It does nothing where that advice does not exist
-    (not Linux, or a kernel before 5.14) and stops at the first refusal; ``close``
-    stops it (at its next chunk) and waits for it. Only for arrays of
-    :func:`small_pages`' own maps (page-aligned, private, anonymous).
+    the writer finds them present. ``arrays`` is called before each chunk and gives
+    the arrays as they are then (a buffer the writer has replaced is let go and its
+    successor populated from there on); only arrays of :func:`small_pages`' own maps
+    (page-aligned, private, anonymous) of at least ``SMALL_PAGES_FROM`` bytes are
+    populated. It does nothing where that advice does not exist (not Linux, or a
+    kernel before 5.14) and stops at the first refusal; ``close`` stops it (at its
+    next chunk) and waits for it.
     """
 
-    def __init__(self, arrays: Sequence[np.ndarray]) -> None:
+    def __init__(self, arrays: Callable[[], Sequence[np.ndarray]]) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._arrays: list[np.ndarray] = []
-        blocks = [(a.ctypes.data, a.nbytes) for a in arrays if a.nbytes >= SMALL_PAGES_FROM]
-        if not blocks or not sys.platform.startswith("linux"):
+        if not sys.platform.startswith("linux") or not _populated(arrays()):
             return
-        self._arrays = list(arrays)  # kept alive while their pages are populated
         self._thread = threading.Thread(
-            target=self._run, args=(blocks,), name="tracegraph-populate", daemon=True
+            target=self._run, args=(arrays,), name="tracegraph-populate", daemon=True
         )
         self._thread.start()
 
-    def _run(self, blocks: list[tuple[int, int]]) -> None:
+    def _run(self, arrays: Callable[[], Sequence[np.ndarray]]) -> None:
         import ctypes  # (only here: ~5 ms of a cold start otherwise)
 
         try:
@@ -140,15 +140,20 @@ class Populator:
             return
         madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         madvise.restype = ctypes.c_int
-        longest = max(size for _, size in blocks)
-        for at in range(0, longest, _POPULATE_CHUNK):
-            for address, size in blocks:
+        at = 0
+        while not self._stop.is_set():
+            blocks = _populated(arrays())  # (each held here while it is advised)
+            if not any(at < a.nbytes for a in blocks):
+                return
+            for a in blocks:
                 if self._stop.is_set():
                     return
+                size = a.nbytes
                 if at < size and madvise(
-                    address + at, min(_POPULATE_CHUNK, size - at), _MADV_POPULATE_WRITE
+                    a.ctypes.data + at, min(_POPULATE_CHUNK, size - at), _MADV_POPULATE_WRITE
                 ):
                     return  # not supported here (or no memory: the writer will say so)
+            at += _POPULATE_CHUNK
 
     def close(self) -> None:
         """Stop populating (at the next chunk) and wait for the thread."""
@@ -156,10 +161,16 @@ class Populator:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._arrays = []
 
     def __enter__(self) -> Populator:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _populated(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The arrays :class:`Populator` advises: large, starting at a page."""
+    return [
+        a for a in arrays if a.nbytes >= SMALL_PAGES_FROM and a.ctypes.data % mmap.PAGESIZE == 0
+    ]

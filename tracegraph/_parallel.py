@@ -26,6 +26,7 @@ __all__ = [
     "group_by_key",
     "radix_sort",
     "resolve_threads",
+    "run_all",
     "scatter_slices",
     "split_rows",
     "threads",
@@ -262,13 +263,14 @@ def group_by_key(
     ascending order; the offsets (int64, ``n_keys + 1``) are returned. The result is
     that of a stable counting sort by key, made in two passes that each write to few
     places at a time: the rows are partitioned into buckets of consecutive keys
-    (about :data:`BUCKET_ROWS` rows each), then each bucket is sorted by key within
-    its slots (:func:`tracegraph._kernels.sort_bucket_rows`). A direct counting sort
-    writes each row to its key's next slot: with a million keys, a cache miss for
-    nearly every row. ``scratch``: int32 memory of at least ``len(keys)`` items the
-    first pass may write over (else it is allocated). Threads take consecutive
-    slices of the rows in the first pass, and runs of buckets of about equal rows in
-    the second.
+    (about :data:`BUCKET_ROWS` rows each, at most :data:`MAX_BUCKETS`), then each
+    bucket is sorted by key within its slots
+    (:func:`tracegraph._kernels.sort_bucket_rows`). A direct counting sort writes
+    each row to its key's next slot: with a million keys, a cache miss for nearly
+    every row. ``scratch``: int32 memory the passes may write over (at least
+    ``len(keys)`` items, else it is allocated; what it has beyond that serves the
+    second pass too). Threads take consecutive slices of the rows in the first
+    pass, and runs of buckets of about equal rows in the second.
     """
     n = keys.shape[0]
     offsets = np.zeros(n_keys + 1, dtype=np.int64)
@@ -281,37 +283,49 @@ def group_by_key(
     n_buckets = ((n_keys - 1) >> shift) + 1
     if scratch is None or scratch.shape[0] < n:
         scratch = _memory.small_pages(n, np.int32)
-    part_keys = scratch[:n]
+    part_keys, spare = scratch[:n], scratch[n:]
     n_threads = threads() if n >= PARALLEL_MIN_ROWS else 1
     bounds = [int(x) for x in np.linspace(0, n, n_threads + 1)]
     slices = list(itertools.pairwise(bounds))
     counts = np.zeros((n_threads, n_buckets), dtype=np.int64)
-    with workers(n_threads) as pool:
-        for future in [
-            pool.submit(_kernels.count_buckets, keys[a:b], shift, counts[t])
+    run_all(
+        [(_kernels.count_buckets, (keys[a:b], shift, counts[t])) for t, (a, b) in enumerate(slices)]
+    )
+    bucket_offsets = np.zeros(n_buckets + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=bucket_offsets[1:])
+    # each slice's first slot in each bucket: after the slices before it
+    cursors = bucket_offsets[:-1] + np.cumsum(counts, axis=0) - counts
+    run_all(
+        [
+            (_kernels.partition_rows, (keys[a:b], a, shift, cursors[t], part_keys, out))
             for t, (a, b) in enumerate(slices)
-        ]:
-            future.result()
-        bucket_offsets = np.zeros(n_buckets + 1, dtype=np.int64)
-        np.cumsum(counts.sum(axis=0), out=bucket_offsets[1:])
-        # each slice's first slot in each bucket: after the slices before it
-        cursors = bucket_offsets[:-1] + np.cumsum(counts, axis=0) - counts
-        for future in [
-            pool.submit(_kernels.partition_rows, keys[a:b], a, shift, cursors[t], part_keys, out)
-            for t, (a, b) in enumerate(slices)
-        ]:
-            future.result()
-        # runs of buckets of about equal rows, one per thread
-        cuts = np.searchsorted(bucket_offsets, np.linspace(0, n, n_threads + 1)[1:-1])
-        edges = [0, *(int(c) for c in cuts), n_buckets]
-        futures = []
-        for b_lo, b_hi in itertools.pairwise(edges):
-            if b_lo >= b_hi:
-                continue
-            largest = int(np.diff(bucket_offsets[b_lo : b_hi + 1]).max())
-            rows = np.empty(largest, dtype=np.int32)
-            args = (part_keys, out, bucket_offsets, shift, n_keys, b_lo, b_hi, offsets, rows)
-            futures.append(pool.submit(_kernels.sort_bucket_rows, *args))
-        for future in futures:
-            future.result()
+        ]
+    )
+    # runs of buckets of about equal rows, one per thread, each with room for its
+    # largest bucket (from what the caller's scratch has left, else new)
+    cuts = np.searchsorted(bucket_offsets, np.linspace(0, n, n_threads + 1)[1:-1])
+    edges = [0, *(int(c) for c in cuts), n_buckets]
+    tasks = []
+    for b_lo, b_hi in itertools.pairwise(edges):
+        if b_lo >= b_hi:
+            continue
+        largest = int(np.diff(bucket_offsets[b_lo : b_hi + 1]).max())
+        if spare.shape[0] >= largest:
+            room, spare = spare[:largest], spare[largest:]
+        else:
+            room = _memory.small_pages(largest, np.int32)
+        args = (part_keys, out, bucket_offsets, shift, n_keys, b_lo, b_hi, offsets, room)
+        tasks.append((_kernels.sort_bucket_rows, args))
+    run_all(tasks)
     return offsets
+
+
+def run_all(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+    """Run ``fn(*args)`` for each task, on threads when there are several; errors raised."""
+    if len(tasks) <= 1:
+        for fn, args in tasks:
+            fn(*args)
+        return
+    with workers(len(tasks)) as pool:
+        for future in [pool.submit(fn, *args) for fn, args in tasks]:
+            future.result()

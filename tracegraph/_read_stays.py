@@ -374,7 +374,12 @@ def _seconds(raw: np.ndarray, per_s: int) -> np.ndarray:
 
 
 def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> _StayCodes:
-    """Read a source of stays (see :func:`is_source`) into codes, ids sorted as ``clean_stays``."""
+    """Read a source of stays (see :func:`is_source`) into codes.
+
+    The ids are sorted as ``clean_stays`` sorts them, but the codes are as read (ids
+    numbered in first-seen order): ``person_rank`` and ``venue_rank`` give each
+    code's place among the sorted ids, for the build to map them on the way.
+    """
     bar = bar or _Bar(None)
     parts = _parts(source)
     capacity = _total_rows(parts) or 0
@@ -389,10 +394,11 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
             for batch in _part_batches(part):
                 yield part, batch
 
+    # the read buffers' pages are faulted in on another thread, ahead of the encoding
+    # (as they are when it asks: the times' are replaced if they widen to int64)
     populator = _memory.Populator(
-        [b.data for b in (person.codes, venue.codes, times.start, times.end)]
+        lambda: [b.data for b in (person.codes, venue.codes, times.start, times.end)]
     )
-    # (the read buffers' pages are faulted in on another thread, ahead of the encoding)
     with populator:
         for part, batch in _ahead(batches(), _AHEAD):
             n = batch.num_rows

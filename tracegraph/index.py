@@ -424,11 +424,13 @@ class VenueIndex:
 
         Times are epoch seconds or any offsets (int32 or int64). ``consume``: the
         caller hands the columns over (and keeps no other reference to them): the
-        list is emptied as each column is used up, so its memory is freed before the
-        next index column is made, and the venue codes' memory is reused for the
-        rows' places and then the per-person view. The peak is then the columns plus
-        one index column (20 bytes per stay for int32 columns), not the columns plus
-        the whole index. ``bounds``: the columns' earliest start, latest end and longest
+        list is emptied as each column is used up, and its memory takes the next index
+        column; the venue codes' memory is reused for the rows' places and then the
+        per-person view, and the end times' as that view's scratch (freed after it).
+        The peak is then the columns plus one index column (20 bytes per stay for int32
+        columns), not the columns plus the whole index. (Columns that cannot be
+        written over, as a table's may be, leave the per-person view 4 bytes per stay
+        of new scratch.) ``bounds``: the columns' earliest start, latest end and longest
         stay, when the caller found them on the way (no passes to find them here).
         ``person_rank`` / ``venue_rank``: the codes are as read (the ids in first-seen
         order), id ``persons[person_rank[code]]`` (and the same for venues); mapped on
@@ -458,8 +460,6 @@ class VenueIndex:
             and venue_codes.flags.c_contiguous
         )
         rows = venue_codes if reuse else _memory.small_pages(n, np.int32)
-        if venue_rank is None:
-            venue_rank = np.arange(n_venues, dtype=np.int32)
         _group_rows(venue_codes, venue_rank, start, end, width, n_classes, class_offsets, rows)
         del venue_codes
         # then each column moved to its rows, one at a time (the input's memory freed
@@ -1219,7 +1219,7 @@ MATCH_RULES: dict[str, int] = {
 
 def _group_rows(
     venue: np.ndarray,
-    rank: np.ndarray,
+    rank: np.ndarray | None,
     start: np.ndarray,
     end: np.ndarray,
     width: int,
@@ -1229,7 +1229,7 @@ def _group_rows(
 ) -> None:
     """Each stay's row in the index (``rows``, may be ``venue``) and the groups' offsets.
 
-    Stay ``i``'s venue is ``rank[venue[i]]``.
+    Stay ``i``'s venue is ``rank[venue[i]]`` (``venue[i]`` if ``rank`` is None).
 
     A counting sort by (venue, duration class): counts, then rows, with threads
     taking consecutive slices of the stays, each starting every group where the

@@ -1,4 +1,4 @@
-"""Adversarial checks of the bucketed per-person grouping and of rank fusion in a build."""
+"""The per-person view's bucketed grouping, and a build mapping codes as read by their ranks."""
 
 from __future__ import annotations
 
