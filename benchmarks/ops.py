@@ -143,12 +143,11 @@ KERNELS = {
     "(counts and scatters on threads by slices of the rows), count_buckets, partition_rows, "
     "sort_bucket_rows (the per-person view)",
     "build_from_parquet": "the same after stay_seconds, encode_int64 (ids "
-    "spread out), encode_dense, dense_ranks (batches read and encoded on two threads), with "
-    "put_ranked_rows (codes as read mapped to the ids' order while moved)",
+    "spread out), encode_dense, dense_ranks, renumber (batches read and encoded on two threads)",
     "build_from_parquet_text_ids": "the same with encode_bytes, rehash, record_strings (text "
     "person ids)",
-    "build_text_ids": "the same from a table in memory: its text ids encoded, then renumber "
-    "(codes replaced by the ids' ranks)",
+    "build_text_ids": "the same from a table read into memory first: its text ids encoded "
+    "by the same kernels, then renumber (codes replaced by the ids' ranks)",
     "f1": "exposure_intervals, merge_windows, overlapping_stays (earliest)",
     "f1_packed": "init_packed, earliest_packed, unpack_earliest, contacts_span, contacts_bits, "
     "contacts_pack, radix_counts, radix_scatter, unpack_contacts (large tiers' kernels "

@@ -1,4 +1,4 @@
-"""The per-person view's bucketed grouping, and a build mapping codes as read by their ranks."""
+"""The per-person view's bucketed grouping (the build's last step)."""
 
 from __future__ import annotations
 
@@ -63,11 +63,6 @@ def test_group_by_key_sparse_keys_skew_and_scratch_kinds(
     np.testing.assert_array_equal(keys, before)
 
 
-def _codes_build(person, venue, start, end, persons, venues, **kwargs):
-    cols = [person, venue, start, end]
-    return tg.VenueIndex._from_codes(persons, venues, cols, 3600, consume=True, **kwargs)
-
-
 @settings(max_examples=examples(0.3), deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -77,13 +72,11 @@ def _codes_build(person, venue, start, end, persons, venues, **kwargs):
     wide=st.booleans(),
     n_threads=st.integers(1, 3),
 )
-def test_from_codes_with_ranks_is_from_codes_of_ranked_codes(
+def test_a_build_consuming_its_columns_equals_one_that_does_not(
     seed, n, n_persons, n_venues, wide, n_threads
 ):
-    """Codes as read plus their ranks build the index of the ranked codes; no input aliased."""
+    """The consumed end column is the per-person sort's scratch: no kept array shares it."""
     rng = np.random.default_rng(seed)
-    p_rank = rng.permutation(n_persons).astype(np.int32)
-    v_rank = rng.permutation(n_venues).astype(np.int32)
     person = rng.integers(0, n_persons, n).astype(np.int32)
     venue = rng.integers(0, n_venues, n).astype(np.int32)
     start = rng.integers(0, 10 * 86400, n).astype(np.int64)
@@ -97,22 +90,21 @@ def test_from_codes_with_ranks_is_from_codes_of_ranked_codes(
         mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1),
         mock.patch.object(_parallel, "BUCKET_ROWS", 4),
     ):
-        ranked = p_rank[person], v_rank[venue], start.copy(), end.copy()
-        want = _codes_build(*ranked, persons, venues)
+        columns = [person, venue, start, end]
+        want = tg.VenueIndex._from_codes(persons, venues, columns, 3600)
         end_in = end.copy()
-        got = _codes_build(
-            person.copy(), venue.copy(), start.copy(), end_in, persons, venues,
-            person_rank=p_rank, venue_rank=v_rank,
-        )  # fmt: skip
+        columns = [person.copy(), venue.copy(), start.copy(), end_in]
+        got = tg.VenueIndex._from_codes(persons, venues, columns, 3600, consume=True)
+    assert columns == []
     for name in ARRAYS:
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
-        # the consumed end column was the per-person sort's scratch: nothing kept may share it
         assert not np.shares_memory(getattr(got, name), end_in), name
     stays = got.person_stays
     for p in range(n_persons):  # rows ascending within a person, and theirs
         mine = stays[got.person_offsets[p] : got.person_offsets[p + 1]]
         assert (np.diff(mine) > 0).all()
         assert (got.person[mine] == p).all()
+    assert got.person_offsets[-1] == n
 
 
 @pytest.mark.parametrize("n_keys", [1, 2])

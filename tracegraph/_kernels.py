@@ -121,38 +121,33 @@ def _duration_class(d, width):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def count_venue_classes(venue, rank, start, end, width, n_classes, counts):  # type: ignore[no-untyped-def]
+def count_venue_classes(venue, start, end, width, n_classes, counts):  # type: ignore[no-untyped-def]
     """Count the stays of each (venue, duration class) group, for :func:`group_rows`.
 
     Group ``v * n_classes + c`` holds venue ``v``'s stays of class ``c``: those lasting
     at most ``width * 2**c`` seconds and, for ``c > 0``, more than
-    ``width * 2**(c - 1)`` (zero-length stays are in class 0). Stay ``i``'s venue is
-    ``rank[venue[i]]`` (codes as read, mapped to the venues' sorted order on the way),
-    or ``venue[i]`` where ``rank`` is None (compiled apart: no lookup).
-    ``counts[g + 1]`` is incremented for each stay of group ``g``
-    (``n_venues * n_classes + 1`` long); its running sums are the groups' first rows.
+    ``width * 2**(c - 1)`` (zero-length stays are in class 0). ``counts[g + 1]`` is
+    incremented for each stay of group ``g`` (``n_venues * n_classes + 1`` long); its
+    running sums are the groups' first rows.
     """
     for i in range(venue.shape[0]):
         c = _duration_class(np.int64(end[i]) - start[i], width)
-        v = venue[i] if rank is None else rank[venue[i]]
-        counts[v * n_classes + c + 1] += 1
+        counts[venue[i] * n_classes + c + 1] += 1
 
 
 @_jit
-def group_rows(venue, rank, start, end, width, n_classes, cursor, out):  # type: ignore[no-untyped-def]
+def group_rows(venue, start, end, width, n_classes, cursor, out):  # type: ignore[no-untyped-def]
     """Each stay's row in the index: the next free row of its (venue, duration class) group.
 
-    ``out[i] = cursor[v * n_classes + c]`` for stay ``i`` of venue ``v = rank[venue[i]]``
-    (``venue[i]`` if ``rank`` is None) and class ``c``, and the cursor is advanced, so
-    a group's stays keep their input order. ``cursor`` starts at the groups' first
-    rows (:func:`count_venue_classes`) for all rows at once; threads given
-    consecutive slices of the rows start each group where the slices before theirs
-    end. ``out`` may be ``venue`` itself (each
-    code is read before its slot is written).
+    ``out[i] = cursor[v * n_classes + c]`` for stay ``i`` of venue ``v`` and class ``c``,
+    and the cursor is advanced, so a group's stays keep their input order. ``cursor``
+    starts at the groups' first rows (:func:`count_venue_classes`) for all rows at
+    once; threads given consecutive slices of the rows start each group where the
+    slices before theirs end. ``out`` may be ``venue`` itself (each code is read
+    before its slot is written).
     """
     for i in range(venue.shape[0]):
-        v = venue[i] if rank is None else rank[venue[i]]
-        k = v * n_classes + _duration_class(np.int64(end[i]) - start[i], width)
+        k = venue[i] * n_classes + _duration_class(np.int64(end[i]) - start[i], width)
         at = cursor[k]
         cursor[k] = at + 1
         out[i] = at
@@ -163,13 +158,6 @@ def put_rows(rows, values, shift, out):  # type: ignore[no-untyped-def]
     """``out[rows[i]] = values[i] - shift``: a column moved to the rows of :func:`group_rows`."""
     for i in range(rows.shape[0]):
         out[rows[i]] = values[i] - shift
-
-
-@_jit
-def put_ranked_rows(rows, codes, rank, out):  # type: ignore[no-untyped-def]
-    """``out[rows[i]] = rank[codes[i]]``: codes as read moved to their rows, in sorted order."""
-    for i in range(rows.shape[0]):
-        out[rows[i]] = rank[codes[i]]
 
 
 @_jit

@@ -41,6 +41,7 @@ from tracegraph.ingest import (
     STAY_COLUMNS,
     _Buffer,
     _IdCodes,
+    _renumbered,
     _sniff,
     _sorted_ids,
     _StayCodes,
@@ -374,12 +375,7 @@ def _seconds(raw: np.ndarray, per_s: int) -> np.ndarray:
 
 
 def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> _StayCodes:
-    """Read a source of stays (see :func:`is_source`) into codes.
-
-    The ids are sorted as ``clean_stays`` sorts them, but the codes are as read (ids
-    numbered in first-seen order): ``person_rank`` and ``venue_rank`` give each
-    code's place among the sorted ids, for the build to map them on the way.
-    """
+    """Read a source of stays (see :func:`is_source`) into codes, ids sorted as ``clean_stays``."""
     bar = bar or _Bar(None)
     parts = _parts(source)
     capacity = _total_rows(parts) or 0
@@ -439,14 +435,12 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
     return _StayCodes(
         persons=persons[0],
         venues=venues[0],
-        person=_tight(person.codes),  # (mapped to the ids' sorted order by the build)
-        venue=_tight(venue.codes),
+        person=_renumbered(_tight(person.codes), persons[1]),
+        venue=_renumbered(_tight(venue.codes), venues[1]),
         start=_tight(times.start),
         end=_tight(times.end),
         origin=times.origin or 0,
         bounds=times.bounds(),
-        person_rank=persons[1],
-        venue_rank=venues[1],
     )
 
 

@@ -234,18 +234,10 @@ class VenueIndex:
                 bar.update()
                 persons, venues, origin = codes.persons, codes.venues, codes.origin
                 columns = [codes.person, codes.venue, codes.start, codes.end]
-                bounds, ranks = codes.bounds, (codes.person_rank, codes.venue_rank)
+                bounds = codes.bounds
                 del codes  # the columns' memory is freed as the build uses them up
                 index = cls._from_codes(
-                    persons,
-                    venues,
-                    columns,
-                    width,
-                    consume=True,
-                    bounds=bounds,
-                    person_rank=ranks[0],
-                    venue_rank=ranks[1],
-                    bar=bar,
+                    persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
                 )
             if index.n_stays:  # the times were given relative to `origin`
                 index = dataclasses.replace(index, origin=index.origin + origin)
@@ -416,8 +408,6 @@ class VenueIndex:
         consume: bool = False,
         bounds: tuple[int, int, int] | None = None,
         pseudonymized: bool = False,
-        person_rank: np.ndarray | None = None,
-        venue_rank: np.ndarray | None = None,
         bar: _Bar | None = None,
     ) -> VenueIndex:
         """Build from ``columns = [person codes, venue codes, start, end]``.
@@ -432,9 +422,6 @@ class VenueIndex:
         written over, as a table's may be, leave the per-person view 4 bytes per stay
         of new scratch.) ``bounds``: the columns' earliest start, latest end and longest
         stay, when the caller found them on the way (no passes to find them here).
-        ``person_rank`` / ``venue_rank``: the codes are as read (the ids in first-seen
-        order), id ``persons[person_rank[code]]`` (and the same for venues); mapped on
-        the way, with no pass of their own.
         """
         bar = bar or _Bar(None)
         person_codes, venue_codes, start, end = columns
@@ -460,37 +447,24 @@ class VenueIndex:
             and venue_codes.flags.c_contiguous
         )
         rows = venue_codes if reuse else _memory.small_pages(n, np.int32)
-        _group_rows(venue_codes, venue_rank, start, end, width, n_classes, class_offsets, rows)
+        _group_rows(venue_codes, start, end, width, n_classes, class_offsets, rows)
         del venue_codes
         # then each column moved to its rows, one at a time (the input's memory freed
         # before the next index column is made)
 
         spare: list[np.ndarray] = []  # a consumed input column, to be written over
 
-        def moved(
-            values: np.ndarray,
-            shift: int,
-            out_dtype: type[np.integer],
-            rank: np.ndarray | None = None,
-        ) -> np.ndarray:
+        def moved(values: np.ndarray, shift: int, out_dtype: type[np.integer]) -> np.ndarray:
             reuse = spare and spare[0].dtype == out_dtype and spare[0].shape[0] == n
             out = spare.pop() if reuse else _memory.small_pages(n, out_dtype)
             spare.clear()
-            if rank is None:
-                split_rows(
-                    n, lambda lo, hi: _kernels.put_rows(rows[lo:hi], values[lo:hi], shift, out)
-                )
-            else:
-                split_rows(
-                    n,
-                    lambda lo, hi: _kernels.put_ranked_rows(rows[lo:hi], values[lo:hi], rank, out),
-                )
+            split_rows(n, lambda lo, hi: _kernels.put_rows(rows[lo:hi], values[lo:hi], shift, out))
             if consume and values.flags.writeable and values.flags.c_contiguous:
                 # its memory takes the next column (no page faults for fresh pages)
                 spare.append(values)
             return out
 
-        person = moved(person_codes, 0, np.int32, person_rank)
+        person = moved(person_codes, 0, np.int32)
         del person_codes
         start_rel = moved(start, origin, dtype)
         del start
@@ -1219,7 +1193,6 @@ MATCH_RULES: dict[str, int] = {
 
 def _group_rows(
     venue: np.ndarray,
-    rank: np.ndarray | None,
     start: np.ndarray,
     end: np.ndarray,
     width: int,
@@ -1229,8 +1202,6 @@ def _group_rows(
 ) -> None:
     """Each stay's row in the index (``rows``, may be ``venue``) and the groups' offsets.
 
-    Stay ``i``'s venue is ``rank[venue[i]]`` (``venue[i]`` if ``rank`` is None).
-
     A counting sort by (venue, duration class): counts, then rows, with threads
     taking consecutive slices of the stays, each starting every group where the
     slices before it end (so a group's stays keep their input order).
@@ -1239,13 +1210,13 @@ def _group_rows(
         start.shape[0],
         class_offsets,
         lambda lo, hi, counts: _kernels.count_venue_classes(
-            venue[lo:hi], rank, start[lo:hi], end[lo:hi], width, n_classes, counts
+            venue[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, counts
         ),
     )
     scatter_slices(
         slices,
         lambda lo, hi, cursor: _kernels.group_rows(
-            venue[lo:hi], rank, start[lo:hi], end[lo:hi], width, n_classes, cursor, rows[lo:hi]
+            venue[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, cursor, rows[lo:hi]
         ),
     )
 

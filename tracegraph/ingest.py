@@ -3070,10 +3070,6 @@ class _StayCodes:
     # (earliest start, latest end, longest stay) of start and end, when known: the
     # build then needs no pass to find them
     bounds: tuple[int, int, int] | None = None
-    # when the codes are as read (first-seen order): each code's place in `persons`
-    # (`venues`), mapped by the build on the way
-    person_rank: np.ndarray | None = None
-    venue_rank: np.ndarray | None = None
 
 
 def _stays_from_codes(
