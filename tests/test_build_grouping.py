@@ -116,3 +116,32 @@ def test_group_by_key_one_or_two_keys_on_threads(n_keys):
         offsets = _parallel.group_by_key(keys, n_keys, out, None)
     np.testing.assert_array_equal(out, np.argsort(keys, kind="stable"))
     assert offsets[-1] == keys.shape[0]
+
+
+def test_groups_out_of_start_order_are_sorted_alike_on_threads():
+    """Stays in no time order: each (venue, class) group sorted by start, by runs of groups."""
+    rng = np.random.default_rng(11)
+    n = 60_000
+    start = rng.integers(0, 14 * 86_400, n)
+    ts = pa.timestamp("s", tz="UTC")
+    table = pa.table(
+        {
+            "person": rng.integers(0, 500, n),
+            "venue": rng.integers(0, 40, n),
+            "start": pa.array(start).cast(ts),
+            "end": pa.array(start + rng.integers(0, 20 * 3600, n)).cast(ts),
+        }
+    )
+    with mock.patch.dict(os.environ, {"TRACEGRAPH_NUM_THREADS": "1"}):
+        serial = tg.VenueIndex.from_stays(table)
+    for threads in ("2", "3"):
+        with (
+            mock.patch.dict(os.environ, {"TRACEGRAPH_NUM_THREADS": threads}),
+            mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1),
+        ):
+            index = tg.VenueIndex.from_stays(table)
+        for name in ARRAYS:
+            np.testing.assert_array_equal(getattr(index, name), getattr(serial, name), name)
+    offsets = serial.class_offsets
+    for g in range(offsets.shape[0] - 1):  # every group in start order
+        assert (np.diff(serial.start[offsets[g] : offsets[g + 1]]) >= 0).all()

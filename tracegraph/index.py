@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import os
 import pathlib
 from collections.abc import Mapping
@@ -19,8 +20,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracegraph import _kernels, _memory, _read_stays
-from tracegraph._parallel import count_rows, group_by_key, scatter_slices, split_rows
+from tracegraph import _kernels, _memory, _parallel, _read_stays
+from tracegraph._parallel import (
+    count_rows,
+    group_by_key,
+    run_all,
+    scatter_slices,
+    split_rows,
+    threads,
+)
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
     check_zone,
@@ -470,7 +478,7 @@ class VenueIndex:
         del start
         end_rel = moved(end, origin, dtype)
         del end
-        _kernels.sort_groups_by_start(start_rel, end_rel, person, class_offsets)
+        _sort_groups(start_rel, end_rel, person, class_offsets)
         venue_offsets = np.ascontiguousarray(class_offsets[::n_classes])
         bar.update()
         bar.describe("per-person view")
@@ -1218,6 +1226,27 @@ def _group_rows(
         lambda lo, hi, cursor: _kernels.group_rows(
             venue[lo:hi], start[lo:hi], end[lo:hi], width, n_classes, cursor, rows[lo:hi]
         ),
+    )
+
+
+def _sort_groups(
+    start: np.ndarray, end: np.ndarray, person: np.ndarray, class_offsets: np.ndarray
+) -> None:
+    """Each (venue, duration class) group put in start order, its rows kept together.
+
+    Threads take runs of groups of about equal rows (groups already in order, as they
+    are when stays arrive in time order, are only checked).
+    """
+    n = start.shape[0]
+    n_threads = threads() if n >= _parallel.PARALLEL_MIN_ROWS else 1
+    cuts = np.searchsorted(class_offsets, np.linspace(0, n, n_threads + 1)[1:-1])
+    edges = [0, *(int(c) for c in cuts), class_offsets.shape[0] - 1]
+    run_all(
+        [
+            (_kernels.sort_groups_by_start, (start, end, person, class_offsets[a : b + 1]))
+            for a, b in itertools.pairwise(edges)
+            if a < b
+        ]
     )
 
 
