@@ -139,9 +139,9 @@ OPS: dict[str, Callable[[Data], Any]] = {
 
 #: What each operation is there for: the kernels it calls (as of writing).
 KERNELS = {
-    "build": "max_duration, count_venue_classes, group_rows, put_rows, sort_groups_by_start "
-    "(counts and scatters on threads by slices of the rows), count_buckets, partition_rows, "
-    "sort_bucket_rows (the per-person view)",
+    "build": "max_duration, count_venue_classes, group_rows, put_rows (counts and scatters "
+    "on threads by slices of the rows), sort_groups_by_start (runs of groups on threads), "
+    "count_buckets, partition_rows, sort_bucket_rows (the per-person view)",
     "build_from_parquet": "the same after stay_seconds, encode_int64 (ids "
     "spread out), encode_dense, dense_ranks, renumber (batches read and encoded on two threads)",
     "build_from_parquet_text_ids": "the same with encode_bytes, rehash, record_strings (text "

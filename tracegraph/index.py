@@ -203,13 +203,16 @@ class VenueIndex:
         Times are floored to whole seconds. Building is O(n) for stays that arrive
         in time order and O(n log n) otherwise, with no Python loop per stay: a
         counting scatter puts each stay in its (venue, duration class) group (threads
-        count and scatter consecutive slices of the rows), and only groups not
-        already in start order are sorted. A source is never held whole: files are
-        decoded on a second thread while the batch before is checked and encoded,
-        and only codes are kept (16 bytes per stay); the index's columns are then
-        made one at a time, each input column freed once moved, so the peak is
-        about 20 bytes per stay. Use a source for files larger than memory would
-        allow as a table; it is also the fastest way in.
+        count and scatter consecutive slices of the rows), only groups not already
+        in start order are sorted, and the per-person view is grouped in two
+        cache-friendly passes (by blocks of persons, then by person). A source is
+        never held whole: files are decoded on a second thread while the batch
+        before is checked and encoded (on Linux a third thread maps the buffers'
+        memory ahead of the encoding), and only codes are kept (16 bytes per stay);
+        the index's columns are then made one at a time, each input column's memory
+        taking the next, so the peak is about 20 bytes per stay. Use a source for
+        files larger than memory would allow as a table; it is also the fastest way
+        in.
 
         Examples
         --------
