@@ -24,6 +24,7 @@ __all__ = [
     "Tasks",
     "count_rows",
     "group_by_key",
+    "key_runs",
     "radix_sort",
     "resolve_threads",
     "run_all",
@@ -174,13 +175,7 @@ def count_rows(
 
 def scatter_slices(slices: list[tuple[int, int, np.ndarray]], work: Callable[..., None]) -> None:
     """Run ``work(lo, hi, cursor)`` for each slice of :func:`count_rows`, on threads."""
-    if len(slices) == 1:
-        work(*slices[0])
-        return
-    with workers(len(slices)) as pool:
-        futures = [pool.submit(work, *piece) for piece in slices]
-        for future in futures:
-            future.result()
+    run_all([(work, piece) for piece in slices])
 
 
 def radix_sort(
@@ -303,12 +298,8 @@ def group_by_key(
     )
     # runs of buckets of about equal rows, one per thread, each with room for its
     # largest bucket (from what the caller's scratch has left, else new)
-    cuts = np.searchsorted(bucket_offsets, np.linspace(0, n, n_threads + 1)[1:-1])
-    edges = [0, *(int(c) for c in cuts), n_buckets]
     tasks = []
-    for b_lo, b_hi in itertools.pairwise(edges):
-        if b_lo >= b_hi:
-            continue
+    for b_lo, b_hi in key_runs(bucket_offsets):
         largest = int(np.diff(bucket_offsets[b_lo : b_hi + 1]).max())
         if spare.shape[0] >= largest:
             room, spare = spare[:largest], spare[largest:]
@@ -318,6 +309,21 @@ def group_by_key(
         tasks.append((_kernels.sort_bucket_rows, args))
     run_all(tasks)
     return offsets
+
+
+def key_runs(offsets: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive keys of about equal rows, one per thread (none empty).
+
+    ``offsets[k]`` is key ``k``'s first row (``offsets[-1]`` all rows): the runs
+    ``(lo, hi)`` of keys ``lo <= k < hi`` for threads that each take one; a single
+    run for fewer than :data:`PARALLEL_MIN_ROWS` rows.
+    """
+    n = int(offsets[-1])
+    n_keys = offsets.shape[0] - 1
+    n_threads = threads() if n >= PARALLEL_MIN_ROWS else 1
+    cuts = np.searchsorted(offsets, np.linspace(0, n, n_threads + 1)[1:-1])
+    edges = [0, *(int(c) for c in cuts), n_keys]
+    return [(lo, hi) for lo, hi in itertools.pairwise(edges) if lo < hi]
 
 
 def run_all(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:

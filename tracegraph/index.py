@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import os
 import pathlib
 from collections.abc import Mapping
@@ -20,14 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracegraph import _kernels, _memory, _parallel, _read_stays
+from tracegraph import _kernels, _memory, _read_stays
 from tracegraph._parallel import (
     count_rows,
     group_by_key,
+    key_runs,
     run_all,
     scatter_slices,
     split_rows,
-    threads,
 )
 from tracegraph._progress import _Bar, progress_bar
 from tracegraph._time import (
@@ -1240,15 +1239,10 @@ def _sort_groups(
     Threads take runs of groups of about equal rows (groups already in order, as they
     are when stays arrive in time order, are only checked).
     """
-    n = start.shape[0]
-    n_threads = threads() if n >= _parallel.PARALLEL_MIN_ROWS else 1
-    cuts = np.searchsorted(class_offsets, np.linspace(0, n, n_threads + 1)[1:-1])
-    edges = [0, *(int(c) for c in cuts), class_offsets.shape[0] - 1]
     run_all(
         [
             (_kernels.sort_groups_by_start, (start, end, person, class_offsets[a : b + 1]))
-            for a, b in itertools.pairwise(edges)
-            if a < b
+            for a, b in key_runs(class_offsets)
         ]
     )
 
