@@ -378,6 +378,66 @@ def test_a_stay_ending_before_it_starts_within_one_second_is_refused(tmp_path, s
     assert tg.VenueIndex.from_stays(ok, tz="UTC").n_stays == 3
 
 
+@pytest.mark.parametrize(
+    ("start_type", "end_type"),
+    [
+        (pa.timestamp("ms", tz="UTC"), pa.timestamp("s", tz="Asia/Ho_Chi_Minh")),
+        (pa.timestamp("us", tz="Asia/Ho_Chi_Minh"), pa.timestamp("ms", tz="UTC")),
+        (pa.timestamp("ms"), pa.timestamp("us")),  # naive, read in one zone
+        (pa.timestamp("ns", tz="UTC"), pa.timestamp("s")),  # one zone-aware, one naive
+    ],
+)
+@pytest.mark.parametrize("source", ["table", "parquet"])
+def test_columns_of_different_units_are_compared_below_a_second(
+    tmp_path, source, start_type, end_type
+):
+    # 10.7 s to 10.0 s floors to [10, 10) in seconds: the end is before the start
+    t = pa.timestamp("ns", tz="UTC")
+    start = pa.array([0, 10_700_000_000, 0], t)
+    table = stays_table([(1, 10, 0, 3600)] * 3)
+
+    def with_times(end_ns: list[int]) -> pa.Table:
+        end = pa.array(end_ns, t)
+        out = table
+        columns = [("start", start, start_type), ("end", end, end_type)]
+        for i, (name, col, typ) in enumerate(columns):
+            if typ.tz is None:  # naive: the UTC wall-clock times, read with tz="UTC"
+                col = col.cast(pa.timestamp("ns"))
+            out = out.set_column(2 + i, name, col.cast(typ, safe=False))
+        return out
+
+    def build(data: pa.Table):  # type: ignore[no-untyped-def]
+        if source == "parquet":
+            pq.write_table(data, tmp_path / "s.parquet", coerce_timestamps=None)
+            return tg.VenueIndex.from_stays(tmp_path / "s.parquet", tz="UTC")
+        return tg.VenueIndex.from_stays(data, tz="UTC")
+
+    with pytest.raises(tg.SchemaError, match=r"end >= start, found 1 stays.*first at row 1"):
+        build(with_times([3_600_000_000_000, 10_000_000_000, 3_600_000_000_000]))
+    # ending in the same second, later (or at once, where the coarser unit allows it)
+    same = 11_000_000_000 if end_type.unit == "s" else 10_700_000_000
+    assert build(with_times([3_600_000_000_000, same, 3_600_000_000_000])).n_stays == 3
+
+
+@given(
+    st.integers(-(10**12), 10**12),
+    st.integers(-(10**12), 10**12),
+    st.sampled_from(["s", "ms", "us", "ns"]),
+    st.sampled_from(["s", "ms", "us", "ns"]),
+)
+def test_ends_before_start_is_exact_for_any_units(a, b, unit_a, unit_b):
+    from fractions import Fraction
+
+    from tracegraph._time import _UNIT_PER_S, ends_before_start
+
+    start = pa.array([a], pa.timestamp(unit_a, tz="UTC"))
+    end = pa.array([b], pa.timestamp(unit_b, tz="UTC"))
+    per_a, per_b = _UNIT_PER_S[unit_a], _UNIT_PER_S[unit_b]
+    seconds = (np.array([a // per_a]), np.array([b // per_b]))
+    got = ends_before_start(seconds[0], seconds[1], start, end)
+    assert got.tolist() == [Fraction(b, per_b) < Fraction(a, per_a)]
+
+
 def test_nulls_are_named_by_row(tmp_path):
     table = stays_table([(1, 10, 0, 3600)] * 4)
     start = pa.array([0, 0, None, 0], pa.int64()).cast(pa.timestamp("s", tz="UTC"))

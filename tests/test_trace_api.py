@@ -171,6 +171,28 @@ def test_an_iterable_may_repeat_a_case_but_a_table_may_not():
         tg.trace(index, twice)
 
 
+def test_windows_ending_before_they_start_within_a_second_are_refused():
+    # 10.7 s to 10.0 s, in ms and s: both floor to 10 s, yet the window runs backwards
+    index = index_of(ROWS)
+    start = pa.array([10_700], pa.timestamp("ms", tz="UTC"))
+    ends = {"backwards": 10, "same second, later": 11}
+    for label, end_s in ends.items():
+        end = pa.array([end_s], pa.timestamp("s", tz="Asia/Ho_Chi_Minh"))
+        cases = pa.table({"person": ["ann"], "start": start, "end": end})
+        windows = pa.table({"venue": ["cafe"], "start": start, "end": end})
+        if label == "backwards":
+            with pytest.raises(tg.SchemaError, match="windows ending before they start"):
+                tg.trace(index, cases)
+            with pytest.raises(tg.SchemaError, match="windows ending before they start"):
+                tg.present_at(index, windows)
+        else:
+            assert tg.trace(index, cases).tier_counts()[0] == 1
+            assert tg.present_at(index, windows).column("person").to_pylist() == ["ann"]
+    # an open end (null) is after any start, whatever its fraction of a second
+    open_end = pa.table({"person": ["ann"], "start": start, "end": pa.array([None], TS)})
+    assert tg.trace(index, open_end).tier_counts()[0] == 1
+
+
 def test_case_table_errors():
     index = index_of(ROWS)
     with pytest.raises(tg.SchemaError, match=r"column `end` not found"):

@@ -32,7 +32,14 @@ import pyarrow.parquet as pq
 
 from tracegraph import _kernels, _memory
 from tracegraph._progress import _Bar
-from tracegraph._time import _UNIT_PER_S, MAX_TIME, MIN_TIME, in_zone, require_timestamp
+from tracegraph._time import (
+    _UNIT_PER_S,
+    MAX_TIME,
+    MIN_TIME,
+    ends_before_start,
+    in_zone,
+    require_timestamp,
+)
 from tracegraph.errors import ScanFileError, SchemaError
 from tracegraph.ingest import (
     _INT32_MAX,
@@ -326,10 +333,16 @@ class _Times:
             raw_start, raw_end, per, self.origin, self.start.reserve(n), self.end.reserve(n)
         )
         lo_s, hi_s, lo_e, hi_e, bad, longest = (int(x) for x in found)
-        sub_second = None  # naive times came back floored: compare them as they were given
+        # the kernel compares the times in one unit before flooring: exact for zone-aware
+        # columns of one unit; naive ones came back floored and mixed units were floored
+        # above, so those are compared again with their parts below a second
+        sub_second = None
         s_col, e_col = batch.column("start"), batch.column("end")
-        if s_col.type == e_col.type and s_col.type.tz is None and s_col.type.unit != "s":
-            sub_second = np.asarray(pc.less(e_col, s_col).to_numpy(zero_copy_only=False), bool)
+        exact = s_col.type.unit == e_col.type.unit and None not in (s_col.type.tz, e_col.type.tz)
+        if not exact and not s_col.type.unit == e_col.type.unit == "s":
+            sub_second = ends_before_start(
+                _seconds(raw_start, per), _seconds(raw_end, per), s_col, e_col
+            )
             if sub_second.any():
                 bad = (
                     int(np.argmax(sub_second)) if bad < 0 else min(bad, int(np.argmax(sub_second)))

@@ -194,6 +194,42 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
     return seconds
 
 
+def ends_before_start(start_s: np.ndarray, end_s: np.ndarray, start: Any, end: Any) -> np.ndarray:
+    """Which stays end before they start, exactly, whatever the columns' units and zones.
+
+    ``start_s``/``end_s`` are the times as floored whole seconds (instants, or any
+    offset common to both); ``start``/``end`` the timestamp columns as given (Arrow
+    arrays or chunked arrays without nulls), whose parts below a second decide between
+    equal seconds: 1.7 s to 1.5 s ends before it starts, though both floor to 1 s.
+    (Zone offsets are whole seconds, so a zone changes the seconds, not the fractions.)
+    Null entries count by their seconds alone (those of an open window's end).
+    """
+    backwards: np.ndarray = end_s < start_s
+    per_start, per_end = _per_second(start), _per_second(end)
+    if per_start == per_end == 1:
+        return backwards
+    frac_start = np.mod(_int64_values(start), per_start) if per_start > 1 else 0
+    frac_end = np.mod(_int64_values(end), per_end) if per_end > 1 else 0
+    # frac_end / per_end < frac_start / per_start, in integers (each factor < 10**9)
+    backwards |= (end_s == start_s) & (frac_end * per_start < frac_start * per_end)
+    return backwards
+
+
+def _per_second(column: Any) -> int:
+    """Units per second of a timestamp column; 1 for a column of nulls only (no type)."""
+    return _UNIT_PER_S[column.type.unit] if pa.types.is_timestamp(column.type) else 1
+
+
+def _int64_values(column: Any) -> np.ndarray:
+    """A timestamp column's raw int64 values (in its unit; 0 for nulls) as one numpy array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    values = column.view(pa.int64())
+    if values.null_count:
+        values = values.fill_null(0)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def require_timestamp(typ: pa.DataType, label: str) -> None:
     """A :class:`SchemaError` unless ``typ`` is a timestamp (``label``: "column `start`")."""
     if not pa.types.is_timestamp(typ):

@@ -40,6 +40,7 @@ from tracegraph._time import (
     FAR_PAST,
     check_zone,
     duration_seconds,
+    ends_before_start,
     require_timestamp,
     seconds_to_timestamp,
     to_seconds,
@@ -338,7 +339,7 @@ def present_at(
         check_zone(tz)
     w0 = to_seconds(table.column("start"), "start", tz)
     w1 = to_seconds(table.column("end"), "end", tz)
-    bad = np.flatnonzero(w1 < w0)
+    bad = np.flatnonzero(ends_before_start(w0, w1, table.column("start"), table.column("end")))
     if bad.size:
         raise SchemaError(
             f"windows: expected end >= start, found {bad.size} windows ending before they "
@@ -1633,7 +1634,7 @@ def _resolve_cases(
             raise SchemaError(f"cases: column `person`: expected no nulls, found {ids.null_count}")
         w0 = _window_bound(table.column("start"), "start", FAR_PAST, tz)
         w1 = _window_bound(table.column("end"), "end", FAR_FUTURE, tz)
-        bad = np.flatnonzero(w1 < w0)
+        bad = np.flatnonzero(ends_before_start(w0, w1, table.column("start"), table.column("end")))
         if bad.size:
             raise SchemaError(
                 f"cases: expected end >= start, found {bad.size} windows ending before "

@@ -36,6 +36,7 @@ from tracegraph._time import (
     MIN_TIME,
     check_zone,
     duration_seconds,
+    ends_before_start,
     instant_seconds,
     local_to_utc,
     to_seconds,
@@ -132,10 +133,7 @@ def clean_stays(stays: TableLike, /, *, tz: str | None = None) -> Stays:
     venue_col = check_id_column(table.column("venue"), "venue", "stays")
     start = to_seconds(table.column("start"), "start", tz)
     end = to_seconds(table.column("end"), "end", tz)
-    backwards = end < start
-    raw_start, raw_end = table.column("start"), table.column("end")
-    if raw_start.type == raw_end.type and raw_start.type.unit != "s":  # within a second too
-        backwards |= np.asarray(pc.less(raw_end, raw_start).to_numpy(), dtype=np.bool_)
+    backwards = ends_before_start(start, end, table.column("start"), table.column("end"))
     bad = np.flatnonzero(backwards)
     if bad.size:
         raise SchemaError(
