@@ -127,6 +127,10 @@ def test_kept_unknown_ids_beyond_the_index_integer_type():
         tg.trace(wide, [1, -1], unknown="keep")
     assert str(big) not in str(err.value)
     assert tg.trace(wide, [1, -1], unknown="drop").contacts.num_rows == 2
+    # a list that no integer type holds at all: says so, without an id
+    with pytest.raises(tg.SchemaError, match="no one integer type holds") as err:
+        tg.trace(index, [-1, big])
+    assert str(big) not in str(err.value)
 
 
 def test_case_window_limits_what_a_case_passes_on():

@@ -293,6 +293,12 @@ def ids_array(values: list[Any], index_type: pa.DataType, what: str = "`cases`")
             return pa.array(values, type=typ)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             continue
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise SchemaError(
+            f"{what}: expected ids of one type ({index_type}), got integers that no one "
+            f"integer type holds (negative ids beside ids of 2**63 or more, or ids beyond 64 "
+            f"bits); such ids cannot be in the index: leave them out"
+        )
     raise SchemaError(
         f"{what}: expected ids of one type ({index_type}), got ids of mixed or unsupported types"
     )  # no Arrow message as cause: it would quote the offending id
