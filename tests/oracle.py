@@ -33,8 +33,9 @@ three steps: how a window's stays become exposure intervals (closed intervals ke
 stays touching the window; the CWA rule rebuilds each interval on a 10-minute grid),
 when a contact's stay matches an interval (half-open, closed, arrival instant,
 shared hour bucket), and how venue ids compare (exactly or case-insensitively).
-``cumulative=True`` sums a target's overlaps per UTC day (of the overlap start)
-before ``min_overlap`` is applied.
+``cumulative=True`` sums a target's time with each source per UTC day (of the
+overlap start; a pair's overlaps that overlap each other, from duplicated stays,
+count once) before ``min_overlap`` is applied.
 """
 
 from __future__ import annotations
@@ -207,11 +208,29 @@ def trace_oracle(
                 if m is not None:
                     found.append((q, p, v, m[0], m[1], k + 1))
         if cumulative:
-            # sum each target's overlaps per UTC day of the overlap start
+            # the time each target spent with each source: that pair's overlaps merged
+            # where they overlap (duplicated stays count once; touching ones stay
+            # apart), each merged piece on the UTC day it starts; summed per (target, day)
+            by_pair: dict[tuple[Hashable, Hashable], list[int]] = {}
+            for i, e in enumerate(found):
+                by_pair.setdefault((e[0], e[1]), []).append(i)
             total: dict[tuple[Hashable, int], int] = {}
-            for e in found:
-                total[e[1], e[3] // 86400] = total.get((e[1], e[3] // 86400), 0) + e[4] - e[3]
-            found = [e for e in found if total[e[1], e[3] // 86400] >= min_overlap]
+            day_of: dict[int, tuple[Hashable, int]] = {}
+            for (_, p), members in by_pair.items():
+                pieces: list[list[Any]] = []  # [start, end, edges]
+                for i in sorted(members, key=lambda i: found[i][3]):
+                    a, b = found[i][3], found[i][4]
+                    if pieces and a < pieces[-1][1]:
+                        pieces[-1][1] = max(pieces[-1][1], b)
+                        pieces[-1][2].append(i)
+                    else:
+                        pieces.append([a, b, [i]])
+                for a, b, edges_of_piece in pieces:
+                    key = (p, a // 86400)
+                    total[key] = total.get(key, 0) + b - a
+                    for i in edges_of_piece:
+                        day_of[i] = key
+            found = [e for i, e in enumerate(found) if total[day_of[i]] >= min_overlap]
         exposed_at: dict[Hashable, int] = {}
         for e in found:
             edges.append(e)

@@ -9,6 +9,7 @@ every preset (and with ``cumulative=True``) against ``oracle.py``, exactly.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 from unittest import mock
 
@@ -321,6 +322,53 @@ def test_cumulative_sums_overlaps_per_utc_day():
     assert result.params["cumulative"] is True
 
 
+def test_cumulative_counts_time_together_once_whatever_the_stays():
+    # b was at the cafe for 10 minutes, but its stay is in the data twice, and c's two
+    # stays overlap each other: neither spent 15 minutes with the case
+    rows = [
+        ("case", "cafe", T10, T10 + 20 * M),
+        ("b", "cafe", T10, T10 + 10 * M),
+        ("b", "cafe", T10, T10 + 10 * M),
+        ("c", "cafe", T10, T10 + 10 * M),
+        ("c", "cafe", T10 + 2 * M, T10 + 12 * M),
+        ("d", "cafe", T10, T10 + 8 * M),  # d: 8 + 8 minutes, at two separate times
+        ("d", "cafe", T10 + 10 * M, T10 + 18 * M),
+    ]
+    result = tg.trace(index_of(rows), ["case"], min_overlap="15min", cumulative=True)
+    assert result.contacts["person"].to_pylist() == ["case", "d"]
+    # the case's own stay twice: still 20 minutes, not 40
+    twice = [*rows, rows[0]]
+    result = tg.trace(index_of(twice), ["case"], min_overlap="15min", cumulative=True)
+    assert result.contacts["person"].to_pylist() == ["case", "d"]
+    risk = result.risk().to_pydict()
+    assert risk["overlap_minutes"] == [16]
+    assert risk["longest_minutes"] == [8]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 30), st.integers(0, 10)),
+        max_size=25,
+    )
+)
+def test_pair_pieces_are_the_union_of_each_pairs_overlaps(rows):
+    source = np.array([r[0] for r in rows], dtype=np.int32)
+    target = np.array([r[1] for r in rows], dtype=np.int32)
+    start = np.array([r[2] for r in rows], dtype=np.int64)
+    end = start + np.array([r[3] for r in rows], dtype=np.int64)
+    piece, p_source, p_target, p_start, p_end = exposure._pair_pieces(source, target, start, end)
+    for (s, t), group in itertools.groupby(sorted(rows), key=lambda r: r[:2]):
+        seconds = set().union(*(range(a, a + d) for _, _, a, d in group))
+        mine = (p_source == s) & (p_target == t)
+        assert int((p_end - p_start)[mine].sum()) == len(seconds)  # the union, once
+        covered = [set(range(a, b)) for a, b in zip(p_start[mine], p_end[mine], strict=True)]
+        assert all(not (x & y) for x, y in itertools.combinations(covered, 2))  # disjoint
+    for i in range(len(rows)):  # each overlap lies in its piece, of its pair
+        k = piece[i]
+        assert (p_source[k], p_target[k]) == (source[i], target[i])
+        assert p_start[k] <= start[i] and end[i] <= p_end[k]
+
+
 # --------------------------------------------------------------------------- against the oracle
 
 POLICIES = sorted(PRESETS)
@@ -355,6 +403,8 @@ def _stays_table(stays):
 def test_trace_matches_oracle_under_every_policy(city, data):
     policy = PRESETS[data.draw(st.sampled_from(POLICIES), label="policy")]
     stays = _string_city(city, data)
+    if stays and data.draw(st.booleans(), label="some stays twice"):
+        stays += data.draw(st.lists(st.sampled_from(stays), max_size=3), label="repeated")
     cases = data.draw(case_windows(city), label="cases")
     cases = {c: w for c, w in cases.items() if c in city.people}
     tiers = data.draw(st.integers(1, 3), label="tiers")

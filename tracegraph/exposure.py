@@ -119,9 +119,11 @@ def trace(
         ``"nhs-ios"``, ``"crowdnotifier"``, ``"nz"``) or a
         :class:`~tracegraph.MatchPolicy`. See :mod:`tracegraph.policy`.
     cumulative : bool, default False
-        Sum a person's overlaps with the tier's infectious people per UTC day (an
-        overlap counts on the day it starts) before applying ``min_overlap``: the
-        "15 minutes cumulative in 24 hours" definition. ``exposed_at`` is then the
+        Sum a person's time with the tier's infectious people per UTC day (an
+        overlap counts on the day it starts; the time with each infectious person is
+        counted once where their stay pairs overlap, e.g. a stay in the data twice,
+        and summed over them) before applying ``min_overlap``: the "15 minutes
+        cumulative in 24 hours" definition. ``exposed_at`` is then the
         earliest overlap start on a qualifying day. This lists the tier's stay pairs,
         so memory grows with them.
     unknown : {"raise", "keep", "drop"}, default "raise"
@@ -1362,7 +1364,7 @@ def _tier_pairs(
     if rules.cumulative and pairs:
         columns = (np.concatenate(c) for c in zip(*pairs, strict=True))
         source, target, venue, o_start, o_end = columns
-        keep = _cumulative_mask(target, o_start, o_end, rules.min_overlap)
+        keep = _cumulative_mask(source, target, o_start, o_end, rules.min_overlap)
         pairs = [(source[keep], target[keep], venue[keep], o_start[keep], o_end[keep])]
     return pairs
 
@@ -1371,22 +1373,58 @@ _DAY = 86_400
 
 
 def _cumulative_mask(
-    target: np.ndarray, o_start: np.ndarray, o_end: np.ndarray, min_overlap: int
+    source: np.ndarray,
+    target: np.ndarray,
+    o_start: np.ndarray,
+    o_end: np.ndarray,
+    min_overlap: int,
 ) -> np.ndarray:
-    """The pairs on (target, UTC day of overlap start) whose overlaps sum to >= min_overlap."""
+    """The pairs whose target's exposure on one UTC day sums to >= ``min_overlap``.
+
+    A target's exposure on a day is the time spent with each infectious person, summed
+    over them: each (source, target)'s overlaps merged where they overlap
+    (:func:`_pair_pieces`, so duplicated or overlapping stays do not count twice), each
+    merged piece on the UTC day it starts; a pair counts on its piece's day.
+    """
     if target.shape[0] == 0:
         return np.zeros(0, dtype=np.bool_)
-    day = o_start // _DAY
-    order = np.lexsort((day, target))
-    t, d = target[order], day[order]
+    piece, _, p_target, p_start, p_end = _pair_pieces(source, target, o_start, o_end)
+    day = p_start // _DAY
+    order = np.lexsort((day, p_target))
+    t, d = p_target[order], day[order]
     new_group = np.ones(t.shape[0], dtype=np.bool_)
     new_group[1:] = (t[1:] != t[:-1]) | (d[1:] != d[:-1])
     group = np.cumsum(new_group) - 1
     total = np.zeros(int(group[-1]) + 1, dtype=np.int64)
-    np.add.at(total, group, (o_end - o_start)[order])
-    keep = np.empty(t.shape[0], dtype=np.bool_)
-    keep[order] = total[group] >= min_overlap
+    np.add.at(total, group, (p_end - p_start)[order])
+    piece_ok = np.empty(t.shape[0], dtype=np.bool_)
+    piece_ok[order] = total[group] >= min_overlap
+    keep: np.ndarray = piece_ok[piece]
     return keep
+
+
+def _pair_pieces(
+    source: np.ndarray, target: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each (source, target)'s overlaps ``[start, end)`` merged where they overlap.
+
+    Two people cannot be together twice at once: overlaps of one pair of persons that
+    overlap each other come from duplicated or overlapping stays, and their union is
+    the time they spent together. Overlaps that only touch stay apart (a stay split at
+    midnight keeps its two days). Returns ``(piece of each overlap, source, target,
+    start, end of each piece)``; the pieces in (source, target, start) order.
+    """
+    n = source.shape[0]
+    key = source.astype(np.int64) << 32 | target.astype(np.int64)  # codes are < 2**31
+    order = np.lexsort((start, key))
+    group = np.empty(n, dtype=np.int64)
+    _kernels.merge_windows(key[order], start[order], end[order], False, group)
+    piece = np.empty(n, dtype=np.int64)
+    piece[order] = group
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else group
+    rows = order[first]  # each piece's first overlap: its source, target and start
+    p_end = np.maximum.reduceat(end[order], first) if n else end[:0]
+    return piece, source[rows], target[rows], start[rows], p_end
 
 
 def _candidates(
@@ -2244,10 +2282,12 @@ class Trace:
         pyarrow.Table
             One row per traced contact (tier >= 1), in the order of
             :attr:`contacts`: ``person``, ``tier``, ``exposed_at``; ``venue`` and
-            ``source`` of the first exposure; ``overlap_minutes`` (sum over their
-            stay pairs of each pair's overlap, rounded as the policy says: exposure
-            minutes, so 30 minutes with two infectious people count 60) and
-            ``longest_minutes`` (the longest single pair); ``risk`` (the policy's
+            ``source`` of the first exposure; ``overlap_minutes`` (the time spent
+            with each infectious person, summed over them, rounded as the policy
+            says: exposure minutes, so 30 minutes with two infectious people count
+            60; a pair of persons' overlaps are merged where they overlap, so a
+            duplicated stay does not count twice) and ``longest_minutes`` (the
+            longest time together in one go); ``risk`` (the policy's
             score on their worst UTC day: those exposure minutes, weighted by each
             infector's transmission-risk level under ``"cwa"``, overlaps split at
             00:00 UTC), ``risk_level`` (``"high"`` when

@@ -238,38 +238,43 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
     """See :meth:`tracegraph.Trace.risk`."""
     index = trace.index
     policy = trace.policy
+    from tracegraph.exposure import _pair_pieces
+
     pairs = _all_pairs(trace)
     contacts = trace.contacts
     n_persons = index.n_persons
 
-    seconds = pairs.end - pairs.start
+    # the time each target spent with each source: a pair of persons' overlaps merged
+    # where they overlap (duplicated or overlapping stays count once)
+    _, source, target, start, end = _pair_pieces(pairs.source, pairs.target, pairs.start, pairs.end)
+    seconds = end - start
     minutes = policy.minutes(seconds)
     total = np.zeros(n_persons, dtype=np.int64)
-    np.add.at(total, pairs.target, minutes)
+    np.add.at(total, target, minutes)
     longest = np.zeros(n_persons, dtype=np.int64)
-    np.maximum.at(longest, pairs.target, minutes)
+    np.maximum.at(longest, target, minutes)
 
     # split every overlap at 00:00 UTC; score each (target, day)
-    lo_day = pairs.start // _DAY
-    hi_day = np.where(seconds > 0, (pairs.end - 1) // _DAY, lo_day)
+    lo_day = start // _DAY
+    hi_day = np.where(seconds > 0, (end - 1) // _DAY, lo_day)
     n_pieces = (hi_day - lo_day + 1).astype(np.int64)
-    row = np.repeat(np.arange(pairs.start.shape[0]), n_pieces)
+    row = np.repeat(np.arange(start.shape[0]), n_pieces)
     day = lo_day[row] + (
         np.arange(row.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
     )
-    piece = np.minimum(pairs.end[row], (day + 1) * _DAY) - np.maximum(pairs.start[row], day * _DAY)
+    piece = np.minimum(end[row], (day + 1) * _DAY) - np.maximum(start[row], day * _DAY)
     # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
     # exactly the threshold is not 9.999999999999998 and "low"
     weight = np.full(row.shape[0], 10, dtype=np.int64)
     if policy.risk == "cwa" or levels is not None:  # levels are checked under every policy
-        level = _levels(index, levels, pairs.source[row], day)
+        level = _levels(index, levels, source[row], day)
         if policy.risk == "cwa":  # and weigh only under CWA's risk model
             weight = _CWA_TENTHS[level - 1]
     score = weight * policy.minutes(piece)
     worst = np.zeros(n_persons, dtype=np.int64)
     if row.shape[0]:
-        order = np.lexsort((day, pairs.target[row]))
-        t, d = pairs.target[row][order], day[order]
+        order = np.lexsort((day, target[row]))
+        t, d = target[row][order], day[order]
         new = np.r_[True, (t[1:] != t[:-1]) | (d[1:] != d[:-1])]
         group = np.cumsum(new) - 1
         per_day = np.zeros(int(group[-1]) + 1, dtype=np.int64)
