@@ -673,6 +673,24 @@ def test_not_a_scan_file_and_missing_file(tmp_path):
         read_scans(tmp_path / "empty")
 
 
+def test_a_folder_names_files_it_cannot_read_instead_of_skipping_them(tmp_path):
+    table = sample_scans()
+    days = tmp_path / "days"
+    (days / ".hidden").mkdir(parents=True)
+    pq.write_table(table.slice(0, 3), days / "day1.parquet")
+    pq.write_table(table.slice(3), days / "day2")  # no suffix: known by its first bytes
+    (days / "_SUCCESS").write_text("")  # markers and hidden files are skipped
+    (days / ".hidden" / "x.csv").write_text("a")
+    expected = canonical(read_scans(table, schema=RAW_SCHEMA, now=NOW))
+    assert canonical(read_scans(days, schema=RAW_SCHEMA, now=NOW)) == expected
+    (days / "day3.csv").write_text("person,venue,time\n")
+    (days / "notes").write_text("not data")
+    with pytest.raises(ScanFileError, match=r"found 2 other file\(s\): day3\.csv, notes;"):
+        read_scans(days, schema=RAW_SCHEMA, now=NOW)
+    with pytest.raises(ScanFileError, match=r"expected only stay files"):
+        tg.VenueIndex.from_stays(days)
+
+
 def test_progress_bar_is_optional(monkeypatch, capsys):
     pytest.importorskip("tqdm")
     scans = read_scans(sample_scans(), schema=RAW_SCHEMA, now=NOW, progress=True)

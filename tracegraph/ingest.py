@@ -772,8 +772,9 @@ def read_scans(
     source : path, table, reader, or list of these or of ``(item, ScanSchema)`` pairs
         Where the scans are: a Parquet file, an Arrow IPC file or stream, a
         directory (searched recursively for ``*.parquet``, ``*.pq``, ``*.arrow``,
-        ``*.feather``, ``*.ipc``, ``*.arrows``; hidden and ``_`` files skipped; e.g.
-        one file per day), an in-memory ``pyarrow.Table`` / pandas / polars frame,
+        ``*.feather``, ``*.ipc``, ``*.arrows``, or files without a suffix that are
+        Parquet or Arrow IPC by their first bytes; hidden and ``_`` files skipped, any
+        other file an error that names it; e.g. one file per day), an in-memory ``pyarrow.Table`` / pandas / polars frame,
         or a ``pyarrow.RecordBatchReader``. Several sources with different layouts
         are read into one stream by passing a list whose items are either plain
         sources (read with ``schema``) or ``(source, ScanSchema)`` pairs::
@@ -1083,19 +1084,33 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
     """The Parquet / Arrow IPC files below ``folder``, in name order.
 
     Files and folders whose names start with ``.`` or ``_`` (markers, temporary
-    files) are skipped. A folder without any is an error naming the suffixes looked for.
+    files) are skipped. Data files are named by their suffix, or, without one,
+    recognised by their first bytes. Any other file is an error that names it (no
+    file is left out without a word), and so is a folder without data files.
     """
-    found = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in _SCAN_SUFFIXES
-        and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
-    )
+    found: list[pathlib.Path] = []
+    other: list[pathlib.Path] = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or any(
+            part.startswith((".", "_")) for part in p.relative_to(folder).parts
+        ):
+            continue
+        if p.suffix.lower() in _SCAN_SUFFIXES or (not p.suffix and _file_kind(p) is not None):
+            found.append(p)
+        else:
+            other.append(p)
+    suffixes = ", ".join("*" + s for s in _SCAN_SUFFIXES)
+    if other:
+        names = ", ".join(str(p.relative_to(folder)) for p in other[:3])
+        more = f" and {len(other) - 3} more" if len(other) > 3 else ""
+        raise ScanFileError(
+            f"{folder}: expected only {what} files ({suffixes}) in this directory, found "
+            f"{len(other)} other file(s): {names}{more}; convert them to Parquet, move "
+            f"them out, or give their names a leading '_' to have them skipped"
+        )
     if not found:
         raise ScanFileError(
-            f"{folder}: no {what} files found in this directory; expected files named "
-            f"{', '.join('*' + s for s in _SCAN_SUFFIXES)}"
+            f"{folder}: no {what} files found in this directory; expected files named {suffixes}"
         )
     return found
 
@@ -1157,6 +1172,23 @@ def _source_tag(
     return schema.source.format_map(values)
 
 
+def _file_kind(path: pathlib.Path, head: bytes | None = None) -> str | None:
+    """``"parquet"``, ``"ipc_file"`` or ``"ipc_stream"`` by a file's first bytes; else None."""
+    if head is None:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(8)
+        except OSError:
+            return None
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:6] == b"ARROW1":
+        return "ipc_file"
+    if head[:4] == b"\xff\xff\xff\xff":
+        return "ipc_stream"
+    return None
+
+
 def _sniff(path: pathlib.Path) -> str:
     try:
         with open(path, "rb") as handle:
@@ -1165,12 +1197,9 @@ def _sniff(path: pathlib.Path) -> str:
         raise ScanFileError(f"{path}: no such scan file") from exc
     except OSError as exc:
         raise ScanFileError(f"{path}: cannot open scan file: {exc}") from exc
-    if head[:4] == b"PAR1":
-        return "parquet"
-    if head[:6] == b"ARROW1":
-        return "ipc_file"
-    if head[:4] == b"\xff\xff\xff\xff":
-        return "ipc_stream"
+    kind = _file_kind(path, head)
+    if kind is not None:
+        return kind
     raise ScanFileError(
         f"{path}: not a Parquet or Arrow IPC file (unrecognised first bytes; "
         f"{'empty file' if not head else 'maybe truncated or another format'})"
