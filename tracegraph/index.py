@@ -157,8 +157,9 @@ class VenueIndex:
             ``pyarrow.Table``, ``pandas.DataFrame`` or ``polars.DataFrame``; or a
             source read batch by batch: a Parquet or Arrow IPC file, a folder of them
             (read recursively, in name order; names starting with ``.`` or ``_``
-            skipped, any other file not Parquet or Arrow IPC an error), a list of those, a ``pyarrow.RecordBatchReader`` or a
-            ``pyarrow.dataset.Dataset``. Files must agree on the ids' type.
+            skipped, any other file not Parquet or Arrow IPC an error), a list of
+            those, a ``pyarrow.RecordBatchReader`` or a ``pyarrow.dataset.Dataset``.
+            Files must agree on the ids' type.
         tz : str, optional
             Zone in which to read *naive* timestamps (``"UTC"``,
             ``"Asia/Ho_Chi_Minh"``). Zone-aware timestamps need none; naive ones

@@ -774,10 +774,11 @@ def read_scans(
         directory (searched recursively for ``*.parquet``, ``*.pq``, ``*.arrow``,
         ``*.feather``, ``*.ipc``, ``*.arrows``, or files without a suffix that are
         Parquet or Arrow IPC by their first bytes; hidden and ``_`` files skipped, any
-        other file an error that names it; e.g. one file per day), an in-memory ``pyarrow.Table`` / pandas / polars frame,
-        or a ``pyarrow.RecordBatchReader``. Several sources with different layouts
-        are read into one stream by passing a list whose items are either plain
-        sources (read with ``schema``) or ``(source, ScanSchema)`` pairs::
+        other file an error that names it; e.g. one file per day), an in-memory
+        ``pyarrow.Table`` / pandas / polars frame, or a ``pyarrow.RecordBatchReader``.
+        Several sources with different layouts are read into one stream by passing a
+        list whose items are either plain sources (read with ``schema``) or
+        ``(source, ScanSchema)`` pairs::
 
             read_scans([("bluezone/", bluezone_schema), ("cccd.parquet", cccd_schema)])
 
