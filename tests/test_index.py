@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import numpy as np
 import pyarrow as pa
@@ -243,6 +244,14 @@ def test_stays_at_finds_long_and_short_stays_only_where_they_overlap():
     assert sorted(late["person"].to_pylist()) == [1, 3]
     assert index.stays_at(7, "1970-01-01T18:00:00Z", "1970-01-01T18:00:00Z").num_rows == 0
     assert index.stays_at(99, 0, 10**9).num_rows == 0
+    # naive times need their zone; the same instants read in it find the same stays
+    naive = (dt.datetime(1970, 1, 1, 17, 1), dt.datetime(1970, 1, 1, 17, 3))  # 10:01 UTC
+    with pytest.raises(tg.TimezoneError, match="`start`: expected a zone-aware time"):
+        index.stays_at(7, *naive)
+    hanoi = index.stays_at(7, *naive, tz="Asia/Bangkok")  # UTC+7 (Hanoi was +8 in 1970)
+    assert sorted(hanoi["person"].to_pylist()) == [1, 2]
+    with pytest.raises(tg.ArgumentError, match="`end`: expected a time at or after `start`"):
+        index.stays_at(7, end, start)
 
 
 def test_stays_of_lists_a_persons_stays_in_time_order():
@@ -486,3 +495,9 @@ def test_purge_equals_building_from_the_kept_stays():
     assert purged.venues.equals(built.venues)
     _same_traces(purged, built, kept["person"][:5].to_pylist())
     assert index.n_stays == stays.num_rows  # the original index is unchanged
+    # a naive cut-off needs its zone (read as UTC, it would delete 7 hours of Hanoi's data)
+    local = dt.datetime.fromtimestamp(cutoff, zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh"))
+    with pytest.raises(tg.TimezoneError, match="`before`: expected a zone-aware time"):
+        index.purge(before=local.replace(tzinfo=None))
+    again = index.purge(before=local.replace(tzinfo=None), tz="Asia/Ho_Chi_Minh")
+    assert again.n_stays == purged.n_stays

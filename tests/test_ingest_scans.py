@@ -1305,9 +1305,14 @@ def test_naive_now_and_not_before_are_read_in_tz():
         assert scans.table.num_rows == 1  # midnight in Hanoi: the scan is after it
     late = read_scans(raw, not_before="2021-09-01T04:00:00", errors="quarantine", **kw)
     assert late.rejected["reason"].to_pylist() == ["too_early"]
-    # without tz, naive bounds are UTC (and the naive scan needs a zone anyway)
+    # without tz, a naive bound is an error, as naive times are (its zone is not guessed)
     utc = pa.table({"person": ["ann"], "venue": ["cafe"], "time": ["2021-08-31T20:00:00Z"]})
-    assert read_scans(utc, not_before="2021-08-31T19:59:00", now="2022-01-01").table.num_rows == 1
+    for bound in ("not_before", "now"):
+        with pytest.raises(tg.TimezoneError, match=f"`{bound}`: expected a zone-aware time"):
+            read_scans(utc, **{bound: "2021-08-31T19:59:00"})
+    assert (
+        read_scans(utc, not_before="2021-08-31T19:59Z", now="2022-01-01T00:00Z").table.num_rows == 1
+    )
 
 
 @pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0]])

@@ -370,7 +370,8 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
     """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds.
 
     A naive one (no zone or offset) is a wall-clock time in ``tz`` (read as
-    :func:`local_to_utc` reads it), or UTC without ``tz``.
+    :func:`local_to_utc` reads it); without ``tz`` it is a :class:`TimezoneError`,
+    as naive timestamps are everywhere (guessing the zone would shift the time).
     """
     if tz is not None:
         check_zone(tz)
@@ -380,7 +381,7 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             wall = int(value.replace(tzinfo=dt.UTC).timestamp() // 1)
-            return wall if tz is None else int(local_to_utc(np.array([wall]), tz)[0])
+            return _naive_instant(wall, name, tz)
         return int(value.timestamp() // 1)
     if isinstance(value, str):
         text = value.strip()
@@ -393,8 +394,19 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
         return instant_seconds(parsed, name, tz)
     if isinstance(value, np.datetime64):  # (numpy's are naive)
         wall = int(value.astype("datetime64[s]").astype(np.int64))
-        return wall if tz is None else int(local_to_utc(np.array([wall]), tz)[0])
+        return _naive_instant(wall, name, tz)
     raise SchemaError(
         f"`{name}`: expected a datetime, numpy.datetime64, ISO-8601 str or int seconds, "
         f"got {type(value).__name__}"
     )
+
+
+def _naive_instant(wall: int, name: str, tz: str | None) -> int:
+    """A naive wall-clock time (as epoch seconds of the same UTC wall clock) read in ``tz``."""
+    if tz is None:
+        raise TimezoneError(
+            f"`{name}`: expected a zone-aware time, got a naive one; give it a zone "
+            f"(datetime(..., tzinfo=ZoneInfo('Asia/Ho_Chi_Minh')), '2021-09-06T08:00+07:00', "
+            f"'...Z') or pass tz='Asia/Ho_Chi_Minh' (the zone it was recorded in)"
+        )
+    return int(local_to_utc(np.array([wall]), tz)[0])

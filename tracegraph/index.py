@@ -582,7 +582,7 @@ class VenueIndex:
             pseudonymized=self.pseudonymized,
         )
 
-    def purge(self, *, before: Any) -> VenueIndex:
+    def purge(self, *, before: Any, tz: str | None = None) -> VenueIndex:
         """A new index without the stays that ended at or before ``before``.
 
         Health systems keep scans for 10-21 days; ``purge`` drops what is older.
@@ -592,7 +592,9 @@ class VenueIndex:
         Parameters
         ----------
         before : datetime, numpy.datetime64, ISO-8601 str or int epoch seconds
-            The retention cut-off; zone-less values are read as UTC.
+            The retention cut-off. A zone-less (naive) value needs ``tz``.
+        tz : str, optional
+            The zone to read a naive ``before`` in (``"Asia/Ho_Chi_Minh"``).
 
         Returns
         -------
@@ -606,7 +608,7 @@ class VenueIndex:
         >>> bool((kept.end_seconds() > 1630972800).all()), kept.n_stays < index.n_stays
         (True, True)
         """
-        cutoff = instant_seconds(before, "before")
+        cutoff = instant_seconds(before, "before", tz)
         keep = self.end_seconds() > cutoff
         person = self.person[keep]
         venue = self.venue_of()[keep]
@@ -954,15 +956,17 @@ class VenueIndex:
             rows = rows[np.lexsort((self.end[rows], self.start[rows]))]
         return self._stay_table(rows, with_person=False)
 
-    def stays_at(self, venue: Any, start: Any, end: Any) -> pa.Table:
+    def stays_at(self, venue: Any, start: Any, end: Any, *, tz: str | None = None) -> pa.Table:
         """The stays at ``venue`` that overlap [start, end) by more than zero.
 
         Parameters
         ----------
         venue : int or str
             A venue id.
-        start, end : datetime, numpy.datetime64 or ISO-8601 str
-            The query interval; zone-less values are read as UTC.
+        start, end : datetime, numpy.datetime64, ISO-8601 str or int epoch seconds
+            The query interval, ``end >= start``. Zone-less (naive) values need ``tz``.
+        tz : str, optional
+            The zone to read naive ``start`` / ``end`` in (``"Asia/Ho_Chi_Minh"``).
 
         Returns
         -------
@@ -978,8 +982,12 @@ class VenueIndex:
         >>> row["person"] in found["person"].to_pylist()
         True
         """
-        a = instant_seconds(start, "start")
-        b = instant_seconds(end, "end")
+        a = instant_seconds(start, "start", tz)
+        b = instant_seconds(end, "end", tz)
+        if b < a:
+            raise ArgumentError(
+                "`end`: expected a time at or after `start`, got one before it; swap them"
+            )
         code = int(self.venue_codes(ids_array([venue], self.venues.type, "`venue`"))[0])
         if code < 0 or b <= a:
             return self._stay_table(np.empty(0, dtype=np.int64), with_person=True)

@@ -822,7 +822,7 @@ def read_scans(
     not_before, now : datetime, ISO-8601 str, numpy.datetime64 or int seconds, optional
         Scans before ``not_before`` are rejected (``too_early``), scans after
         ``now`` (default: the current time) too (``future_time``). Naive values are
-        read in ``tz`` (UTC without it).
+        read in ``tz`` (a :class:`~tracegraph.errors.TimezoneError` without it).
     tz : str, optional
         Zone of naive times, for sources whose schema names none.
     progress : bool, optional
