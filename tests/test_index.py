@@ -191,7 +191,7 @@ def test_empty_table_builds_an_empty_index():
         (
             lambda t: t.set_column(2, "start", pa.array([0, None, 0, 7200], pa.int64()).cast(TS)),
             tg.SchemaError,
-            r"`start`: expected no nulls, found 1",
+            r"stays: column `start`: expected no nulls, found 1 \(first at row 1\); drop or",
         ),
         (
             lambda t: t.set_column(3, "end", pa.array(["a", "b", "c", "d"])),

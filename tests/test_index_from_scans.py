@@ -156,6 +156,7 @@ def test_many_ids_grow_the_hash_table():
     check_same(raw, schema=SCHEMA, now=NOW, batch_size=1000)
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 def test_empty_inputs_and_inputs_without_stays():
     empty = table([])
     index, report = check_same(empty, schema=SCHEMA, now=NOW)
@@ -267,6 +268,7 @@ OPTIONS = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None, max_examples=examples(1.0))
 @given(
     st.lists(ROW, max_size=40),

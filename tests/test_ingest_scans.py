@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sys
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -336,17 +337,49 @@ def test_aliases_map_every_identifier_to_one_person():
     ],
     ids=["int", "timestamp", "naive", "float", "text"],
 )
-def test_scan_times_outside_the_years_1_to_9999_are_bad_times(times):
+def test_scan_times_outside_the_years_1_to_9999_are_set_aside(times):
     # set aside under quarantine (they once passed, and failed the whole table later)
     raw = pa.table({"person": ["p1", "p2"], "venue": ["v1", "v1"], "time": times})
     kw = {"errors": "quarantine", "tz": "Europe/Berlin", "now": "2022-01-01T00:00:00Z"}
     scans = read_scans(raw, **kw)
-    assert scans.rejected["reason"].to_pylist() == ["bad_time"]
+    assert scans.rejected["reason"].to_pylist() == ["time_out_of_range"]
     assert scans.table["person"].to_pylist() == ["p2"]
     index, report = tg.VenueIndex.from_scans(raw, **kw)
     assert index.persons.to_pylist() == ["p2"]
     assert report.scans.rejected == 1
     assert repr(index)  # (an index holding such a time could not be shown)
+
+
+def test_epoch_milliseconds_read_as_seconds_say_so_and_a_read_rejecting_all_warns():
+    raw = pa.table({"person": [1, 2], "venue": [1, 1], "time": [1627779600000, 1627779700000]})
+    with pytest.raises(
+        ScanRowError, match=r"time_out_of_range.*ScanSchema\(\.\.\., time_unit='ms'\)"
+    ):
+        read_scans(raw)
+    with pytest.warns(tg.DataWarning, match=r"all 2 scans read were rejected \(2 time_out_of_r"):
+        scans = read_scans(raw, errors="quarantine")
+    assert scans.table.num_rows == 0 and scans.rejected.num_rows == 2
+    with pytest.warns(tg.DataWarning, match="nothing is left to trace") as caught:
+        index, report = tg.VenueIndex.from_scans(raw, errors="quarantine")
+    assert caught[0].filename == __file__  # pointed at the caller's line
+    assert index.n_stays == 0 and report.scans.rejected == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the right unit: no warning
+        in_ms = ScanSchema(person="person", venue="venue", time="time", time_unit="ms")
+        ok = read_scans(raw, schema=in_ms, now="2022-01-01T00:00Z")
+    assert ok.table.num_rows == 2
+
+
+def test_a_result_object_passed_for_its_table_is_named_with_the_fix():
+    raw = pa.table({"person": ["a"], "venue": ["v"], "time": pa.array([T0], UTC_S)})
+    scans = read_scans(raw, now=NOW)
+    result = tg.scans_to_stays(scans)
+    with pytest.raises(SchemaError, match=r"got StaysResult; pass its table of stays: result\.st"):
+        tg.VenueIndex.from_stays(result)
+    with pytest.raises(SchemaError, match=r"got Scans; turn the scans into stays first"):
+        tg.VenueIndex.from_stays(scans)
+    with pytest.raises(SchemaError, match=r"got StaysResult; these are stays already"):
+        tg.scans_to_stays(result)
 
 
 @pytest.mark.parametrize("offset", ["+99:99", "+07:75", "-24:00"])
@@ -436,6 +469,7 @@ def test_each_rejection_reason(reason):
     assert len(scans) == scans.report.accepted == 3
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 def test_wrong_column_type_rejects_the_rows():
     raw = pa.table({"person": [1.5, 2.5], "venue": ["v", "v"], "time": pa.array([T0, T0], UTC_S)})
     with pytest.raises(ScanRowError, match=r"row 0: rejected \(bad_type\)"):
@@ -445,6 +479,7 @@ def test_wrong_column_type_rejects_the_rows():
     assert scans.rejected["person"].to_pylist() == ["1.5", "2.5"]
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 def test_future_is_relative_to_now_by_default():
     soon = int(dt.datetime.now(dt.UTC).timestamp()) + 3600
     raw = pa.table({"person": ["a"], "venue": ["v"], "time": pa.array([soon], UTC_S)})
@@ -776,6 +811,7 @@ def raw_table(rows):
     )
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, st.integers(1, 7), st.integers(0, 40))
 def test_row_accounting_holds_for_any_split(rows, batch_size, cut):
@@ -795,6 +831,7 @@ def test_row_accounting_holds_for_any_split(rows, batch_size, cut):
     assert len(scans) == r.accepted and scans.rejected.num_rows == r.rejected
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, options, st.randoms(use_true_random=False), st.integers(1, 7))
 def test_stays_do_not_depend_on_row_order_or_batches(rows, opts, rnd, batch_size):
@@ -812,6 +849,7 @@ def test_stays_do_not_depend_on_row_order_or_batches(rows, opts, rnd, batch_size
     assert a.report == b.report
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, options)
 def test_stays_are_sane_and_match_the_rules(rows, opts):
@@ -1179,6 +1217,7 @@ def test_alias_chains_match_a_dict_walk(pairs, ids, as_text):
 # --------------------------------------------------------------------------- memory-saving pieces
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, options, st.integers(1, 5), st.integers(1, 5))
 def test_piecewise_work_gives_the_same_scans_and_stays(rows, opts, piece, pair_slice):
@@ -1296,6 +1335,7 @@ def test_a_venue_dwell_table_of_a_fraction_of_a_second_is_refused():
     assert plain(to_stays([("ann", "cafe", 0, "entry")], venue_dwell=table))[0][3] == 2
 
 
+@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 def test_naive_now_and_not_before_are_read_in_tz():
     # a scan at 03:00 Hanoi time on 1 September (20:00 UTC the day before)
     raw = pa.table({"person": ["ann"], "venue": ["cafe"], "time": ["2021-09-01T03:00:00"]})

@@ -58,6 +58,13 @@ def test_an_index_says_whether_its_ids_are_pseudonyms():
     assert tg.VenueIndex.from_stays(stays, pseudonymized=True).pseudonymized
     assert not tg.VenueIndex.from_stays(stays).pseudonymized
     assert "pseudonyms" in keyed._repr_html_()
+    # cases named by their raw ids: the error says the index holds pseudonyms
+    with pytest.raises(tg.PersonNotFound, match=r"holds pseudonyms: name the cases by tg\.pse"):
+        tg.trace(keyed, ["ann-phone"])
+    with pytest.raises(tg.PersonNotFound) as plain_error:
+        tg.trace(plain, ["nobody"])
+    assert "pseudonyms" not in str(plain_error.value)
+    assert tg.trace(keyed, tg.pseudonymize(["ann-phone"], KEY)).tier_counts() == {0: 1, 1: 1}
     with pytest.raises(tg.ArgumentError, match="expected True or False, got 'yes'"):
         tg.VenueIndex.from_stays(stays, pseudonymized="yes")
 

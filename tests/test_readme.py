@@ -61,6 +61,8 @@ def test_readme_python_examples_run(user_files: Path) -> None:
     # the quickstart's graph of its two cases' contacts; the last block's trace
     assert namespace["graph"].number_of_nodes() > 2
     assert isinstance(namespace["result"], tg.Trace)
+    explained = str(namespace["result"].explain(namespace["contact"]))
+    assert "was reached in 1 hop(s)" in explained  # a contact, not a case
     # scans -> stays -> index, saved, and the one-call path
     assert (user_files / "city.tgidx").is_dir()
     report = namespace["report"]

@@ -152,7 +152,9 @@ def _parse_duration_string(text: str, name: str) -> Fraction:
     return total
 
 
-def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) -> np.ndarray:
+def to_seconds(
+    column: pa.ChunkedArray | pa.Array, name: str, tz: str | None, what: str = ""
+) -> np.ndarray:
     """Convert a timestamp column to int64 seconds since the epoch, floored.
 
     Parameters
@@ -164,6 +166,8 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
         The column's name, for error messages.
     tz : str or None
         The zone to read naive timestamps in (``"UTC"``, ``"Asia/Ho_Chi_Minh"``).
+    what : str, optional
+        The table the column is of (``"stays"``), for error messages.
 
     Returns
     -------
@@ -171,10 +175,18 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
         ``int64`` seconds since 1970-01-01T00:00:00Z.
     """
     typ = column.type
-    require_timestamp(typ, f"column `{name}`")
+    label = f"{what}: column `{name}`" if what else f"column `{name}`"
+    require_timestamp(typ, label)
     if column.null_count:
-        raise SchemaError(f"column `{name}`: expected no nulls, found {column.null_count}")
-    column = in_zone(column, f"column `{name}`", tz)
+        null = column.is_null()
+        if isinstance(null, pa.ChunkedArray):
+            null = null.combine_chunks()
+        first = int(np.flatnonzero(null.to_numpy(zero_copy_only=False))[0])
+        raise SchemaError(
+            f"{label}: expected no nulls, found {column.null_count} (first at row {first}); "
+            f"drop or fill those rows first"
+        )
+    column = in_zone(column, label, tz)
     typ = column.type  # naive times come back in seconds
     raw = column.cast(pa.int64())
     if isinstance(raw, pa.ChunkedArray):
@@ -188,7 +200,7 @@ def to_seconds(column: pa.ChunkedArray | pa.Array, name: str, tz: str | None) ->
     if seconds.size and (seconds.min() < MIN_TIME or seconds.max() > MAX_TIME):
         bad = int(np.flatnonzero((seconds < MIN_TIME) | (seconds > MAX_TIME))[0])
         raise SchemaError(
-            f"column `{name}`: expected times between the years 1 and 9999, found one out of "
+            f"{label}: expected times between the years 1 and 9999, found one out of "
             f"range (first at row {bad})"
         )
     return seconds

@@ -12,6 +12,7 @@ __all__ = [
     "AliasError",
     "ArgumentError",
     "CorruptIndexError",
+    "DataWarning",
     "DurationError",
     "IndexExistsError",
     "IndexFormatError",
@@ -109,6 +110,14 @@ class ScanFileError(TracegraphError, OSError):
 
 class PolicyError(TracegraphError, ValueError):
     """A matching policy is unknown, or its fields or the arguments used with it conflict."""
+
+
+class DataWarning(UserWarning):
+    """Data was read without an error but looks wrong, e.g. every scan was rejected.
+
+    Filter it like any warning: ``warnings.simplefilter("error", tg.DataWarning)``
+    turns it into an error (in a pipeline that must not go on with empty data).
+    """
 
 
 class MissingDependency(TracegraphError, ImportError):

@@ -339,8 +339,8 @@ def present_at(
             )
     if tz is not None:
         check_zone(tz)
-    w0 = to_seconds(table.column("start"), "start", tz)
-    w1 = to_seconds(table.column("end"), "end", tz)
+    w0 = to_seconds(table.column("start"), "start", tz, "windows")
+    w1 = to_seconds(table.column("end"), "end", tz, "windows")
     bad = np.flatnonzero(ends_before_start(w0, w1, table.column("start"), table.column("end")))
     if bad.size:
         raise SchemaError(
@@ -1708,10 +1708,16 @@ def _resolve_cases(
         if unknown == "raise":
             position = int(np.flatnonzero(~found)[0])
             # ids are personal data: say where, never which
+            hint = (
+                "; this index holds pseudonyms: name the cases by tg.pseudonymize(ids, key), "
+                "with the key the scans were read with"
+                if index.pseudonymized
+                else ""
+            )
             raise PersonNotFound(
                 f"{n_missing} case id(s) not found in the index (first at position {position} "
-                f"of the cases); pass unknown='keep' to keep them as cases without stays, "
-                f"or unknown='drop' to leave them out"
+                f"of the cases){hint}; pass unknown='keep' to keep them as cases without "
+                f"stays, or unknown='drop' to leave them out"
             )
         if unknown == "keep":
             unknown_ids = pc.unique(ids.filter(pa.array(~found)))
@@ -1782,8 +1788,7 @@ def _window_bound(
     """Window bound in epoch seconds; nulls mean an open side (naive times read in ``tz``)."""
     if pa.types.is_null(column.type):  # e.g. pandas' [None]: the side is open for all
         return np.full(len(column), open_value, dtype=np.int64)
-    if not pa.types.is_timestamp(column.type):
-        raise SchemaError(f"cases: column `{name}`: expected a timestamp type, got {column.type}")
+    require_timestamp(column.type, f"cases: column `{name}`")  # (says how to convert)
     mask = column.is_null().to_numpy(zero_copy_only=False)
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))

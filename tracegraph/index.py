@@ -564,7 +564,7 @@ class VenueIndex:
             ):
                 raise SchemaError(
                     f"stays: column `{what}`: expected ids of type {old_ids.type} (as in the "
-                    f"index), got {new_ids.type}"
+                    f"index), got {new_ids.type}; cast the column to the index's type"
                 )
         persons, old_person, new_person = _merge_ids(self.persons, new.persons)
         venues, old_venue, new_venue = _merge_ids(self.venues, new.venues)
@@ -918,9 +918,14 @@ class VenueIndex:
             ids = ids.cast(ids.type.value_type)
         if ids.type != dictionary.type:
             if _id_family(ids.type) != _id_family(dictionary.type):
+                fix = (
+                    "give them as integers, e.g. [int(x) for x in ids]"
+                    if _id_family(dictionary.type) == "int"
+                    else "give them as text, e.g. [str(x) for x in ids]"
+                )
                 raise SchemaError(
                     f"expected {what} ids of type {dictionary.type} (as in the index), "
-                    f"got {ids.type}"
+                    f"got {ids.type}; {fix}"
                 )
             if _id_family(ids.type) == "int":
                 return _as_int(ids, np.uint64 if pa.types.is_uint64(dictionary.type) else np.int64)

@@ -15,6 +15,7 @@ import pathlib
 import string
 import time
 import urllib.parse
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -44,6 +45,7 @@ from tracegraph._time import (
 from tracegraph._typing import DurationLike, TableLike
 from tracegraph.errors import (
     AliasError,
+    DataWarning,
     DurationError,
     ScanFileError,
     ScanRowError,
@@ -131,8 +133,8 @@ def clean_stays(stays: TableLike, /, *, tz: str | None = None) -> Stays:
     require_columns(table, STAY_COLUMNS, "stays")
     person_col = check_id_column(table.column("person"), "person", "stays")
     venue_col = check_id_column(table.column("venue"), "venue", "stays")
-    start = to_seconds(table.column("start"), "start", tz)
-    end = to_seconds(table.column("end"), "end", tz)
+    start = to_seconds(table.column("start"), "start", tz, "stays")
+    end = to_seconds(table.column("end"), "end", tz, "stays")
     backwards = ends_before_start(start, end, table.column("start"), table.column("end"))
     bad = np.flatnonzero(backwards)
     if bad.size:
@@ -178,7 +180,19 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
     if module == "polars" and frame and hasattr(type(data), "to_arrow"):
         return data.to_arrow()
     hint = ""
-    if module == "polars" and hasattr(type(data), "collect"):
+    if isinstance(data, StaysResult):
+        hint = (
+            "; these are stays already: tg.VenueIndex.from_stays(result.stays)"
+            if what == "scans"
+            else "; pass its table of stays: result.stays"
+        )
+    elif isinstance(data, Scans):
+        hint = (
+            "; turn the scans into stays first: tg.scans_to_stays(scans).stays"
+            if what == "stays"
+            else "; pass its table: scans.table"
+        )
+    elif module == "polars" and hasattr(type(data), "collect"):
         hint = "; collect it first: frame.collect()"
     elif isinstance(data, pa.Array | pa.ChunkedArray) or (
         module in ("pandas", "polars") and not frame
@@ -444,6 +458,7 @@ REJECT_REASONS = (
     "bad_direction",
     "future_time",
     "too_early",
+    "time_out_of_range",
 )
 _REASON_TEXT = {
     "bad_type": "a column has a type that cannot hold ids or times",
@@ -455,6 +470,11 @@ _REASON_TEXT = {
     "bad_direction": "the direction is not one of the schema's direction values",
     "future_time": "the time is after `now`",
     "too_early": "the time is before `not_before`",
+    "time_out_of_range": (
+        "the time is outside the years 1 to 9999 (epoch numbers in milliseconds, "
+        "microseconds or nanoseconds read as seconds? give the schema their unit: "
+        "ScanSchema(..., time_unit='ms'))"
+    ),
 }
 _R = {name: np.int8(code) for code, name in enumerate(REJECT_REASONS)}
 _OK = np.int8(-1)
@@ -911,7 +931,7 @@ def read_scans(
         table = table.set_column(
             table.column_names.index("person"), "person", pseudonymize(table["person"], plan.key)
         )
-    rejected, report = _scan_report(plan, rejected_parts, counts_read, dup_per_file)
+    rejected, report = _scan_report(plan, rejected_parts, counts_read, dup_per_file, stacklevel=2)
     return Scans(table=table, rejected=rejected, report=report)
 
 
@@ -1010,8 +1030,14 @@ def _scan_report(
     rejected_parts: list[pa.Table],
     counts_read: list[tuple[int, int]],
     dup_per_file: np.ndarray,
+    *,
+    stacklevel: int,
 ) -> tuple[pa.Table, ScanReport]:
-    """The rejected rows (person ids pseudonymized with the plan's key) and the counts."""
+    """The rejected rows (person ids pseudonymized with the plan's key) and the counts.
+
+    Every row read rejected is a :class:`~tracegraph.errors.DataWarning`, issued
+    ``stacklevel`` frames above the caller (the user's call).
+    """
     if plan.key is not None:
         key = plan.key
         rejected_parts = [
@@ -1030,6 +1056,16 @@ def _scan_report(
         counts = pc.value_counts(rejected.column("reason").combine_chunks())
         by_reason = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
         by_reason = {r: by_reason[r] for r in REJECT_REASONS if r in by_reason}
+    n_read = sum(n for n, _ in counts_read)
+    if n_read and rejected.num_rows == n_read:
+        reasons = ", ".join(f"{n} {r}" for r, n in by_reason.items())
+        first = next(iter(by_reason))
+        warnings.warn(
+            f"all {n_read} scans read were rejected ({reasons}): nothing is left to trace; "
+            f"{first}: {_REASON_TEXT[first]}",
+            DataWarning,
+            stacklevel=stacklevel + 1,
+        )
     return rejected, ScanReport(tuple(reports), by_reason)
 
 
@@ -1336,7 +1372,7 @@ def _clean_batch(
         flag(np.ones(n, dtype=np.bool_), "bad_type")
     flag(person_null, "null_person")
     flag(venue_null, "null_venue")
-    for name in ("bad_type", "null_time", "bad_time", "naive_time"):
+    for name in ("bad_type", "null_time", "bad_time", "naive_time", "time_out_of_range"):
         flag(time_reason == _R[name], name)
     direction = np.zeros(n, dtype=np.int8)
     if schema.direction is not None and schema.direction in batch.schema.names:
@@ -1419,7 +1455,7 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
         reason[:] = _R["bad_type"]
         return np.zeros(n, dtype=np.int64), reason
     # times that no calendar of tracegraph's holds (before the year 1, after 9999)
-    reason[(reason == _OK) & _out_of_range(seconds)] = _R["bad_time"]
+    reason[(reason == _OK) & _out_of_range(seconds)] = _R["time_out_of_range"]
     reason[null] = _R["null_time"]
     return np.ascontiguousarray(seconds, dtype=np.int64), reason
 
@@ -2722,7 +2758,9 @@ def _compact_stays(
         zone=split_at_midnight,
     )
     del acc
-    rejected, scan_report = _scan_report(plan, rejected_parts, counts_read, dup_per_file)
+    rejected, scan_report = _scan_report(
+        plan, rejected_parts, counts_read, dup_per_file, stacklevel=3
+    )
     return stays, IngestReport(scans=scan_report, stays=stays_report, rejected=rejected)
 
 
