@@ -316,6 +316,16 @@ def test_compliance_command_reads_naive_csv_times_in_tz(tmp_path):
     assert [r["scans"] for r in day5] == [0, 1]
 
 
+def test_compliance_wants_the_zone_of_naive_times(tmp_path):
+    # naive CSV times are not read as UTC behind the user's back (as everywhere else)
+    (tmp_path / "registry.csv").write_text("venue,district,registered_at\n1,D1,2021-09-01\n")
+    (tmp_path / "scans.csv").write_text("venue,time\n1,2021-09-06 07:00:00\n")
+    done = run("compliance", "registry.csv", "scans.csv", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "expected zone-aware timestamps, got naive" in done.stderr
+    assert "--tz Asia/Ho_Chi_Minh" in done.stderr
+
+
 @pytest.mark.parametrize("text_side", ["registry", "scans"])
 def test_compliance_csv_venue_ids_are_typed_together(tmp_path, text_side):
     # the registry lists venue A7 besides 1 and 2; only 1 and 2 were scanned: read
@@ -332,7 +342,8 @@ def test_compliance_csv_venue_ids_are_typed_together(tmp_path, text_side):
         "venue,time\n" + "".join(f"{v},2021-09-06 07:00:00\n" for v in ids["scans"])
     )
     done = run("compliance", "registry.csv", "scans.csv", "--freq", "W", "--by", "district",
-               "--out", "out.parquet", "--json", cwd=tmp_path)  # fmt: skip
+               "--tz", "Asia/Ho_Chi_Minh", "--out", "out.parquet", "--json",
+               cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     accounts = json.loads(done.stdout)["scans"]
     unregistered = int(text_side == "scans")  # the scan of A7, which is not registered

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 import zoneinfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import tracegraph as tg
@@ -208,6 +210,22 @@ def test_empty_table_builds_an_empty_index():
 def test_bad_stays_raise_typed_errors(mutate, error, match):
     with pytest.raises(error, match=match):
         tg.VenueIndex.from_stays(mutate(stays_table(ROWS)))
+
+
+@pytest.mark.parametrize("source", ["table", "parquet"])
+def test_stays_that_all_last_zero_seconds_warn(tmp_path, source):
+    rows = [(1, 7, 3600, 3600), (2, 7, 3600, 3600)]  # check-in times in both columns
+    data: object = stays_table(rows)
+    if source == "parquet":
+        pq.write_table(stays_table(rows), tmp_path / "s.parquet")
+        data = tmp_path / "s.parquet"
+    with pytest.warns(tg.DataWarning, match="all 2 stays last zero seconds") as caught:
+        index = tg.VenueIndex.from_stays(data)
+    assert caught[0].filename == __file__
+    assert index.n_stays == 2 and tg.trace(index, [1]).tier_counts() == {0: 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one stay with some time: no warning
+        tg.VenueIndex.from_stays(stays_table([*rows, (3, 7, 0, 1)]))
 
 
 def test_schema_error_is_a_value_error():

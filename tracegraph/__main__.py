@@ -344,7 +344,7 @@ def _venue_ids_alike(*sides: tuple[pa.Table, bool]) -> tuple[pa.Table, ...]:
     return tuple(out)
 
 
-def _in_zone(table: pa.Table, names: tuple[str, ...], tz: str, what: str) -> pa.Table:
+def _in_zone(table: pa.Table, names: tuple[str, ...], tz: str | None, what: str) -> pa.Table:
     """``table`` with its naive timestamp columns ``names`` read as local times in ``tz``."""
     for name in names:
         if name in table.column_names:
@@ -655,7 +655,7 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
             (registry, _is_csv(args.registry)), (scans, _is_csv(args.source))
         )
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
-    report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz)
+    report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz or "UTC")
     with _writing(args.out):
         path = tg.write_table(report, args.out) if args.out else None
     last = report.filter(pc.equal(report["period"], pc.max(report["period"])))
@@ -912,8 +912,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--by", default="district,ward", help="area columns ('district,ward')")
     comp.add_argument(
         "--tz",
-        default="UTC",
-        help="zone of the periods' midnights, and of naive times in the files (UTC)",
+        default=None,
+        help="zone of the periods' midnights (default UTC), and of naive times in the files "
+        "(needed when they have any)",
     )
     _file_out_args(comp)
     comp.add_argument("--no-verify", action="store_true", help="skip the index checksum")

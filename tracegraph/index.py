@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import os
 import pathlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ from tracegraph._time import (
     seconds_to_timestamp,
 )
 from tracegraph._typing import DurationLike, MatchRule, TableLike
-from tracegraph.errors import ArgumentError, SchemaError
+from tracegraph.errors import ArgumentError, DataWarning, SchemaError
 from tracegraph.ingest import (
     _DEFAULT_BATCH,
     IngestReport,
@@ -247,6 +248,7 @@ class VenueIndex:
                 columns = [codes.person, codes.venue, codes.start, codes.end]
                 bounds = codes.bounds
                 del codes  # the columns' memory is freed as the build uses them up
+                _warn_if_instants(len(columns[0]), bounds)
                 index = cls._from_codes(
                     persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
                 )
@@ -259,8 +261,15 @@ class VenueIndex:
             bar.update()
             persons, venues = clean.persons, clean.venues
             columns = [clean.person, clean.venue, clean.start, clean.end]
+            bounds = None
+            if len(clean.start):  # (what the build finds first anyway)
+                longest = int(_kernels.max_duration(clean.start, clean.end))
+                bounds = int(clean.start.min()), int(clean.end.max()), longest
             del clean
-            return cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
+            _warn_if_instants(len(columns[0]), bounds)
+            return cls._from_codes(
+                persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
+            )
 
     @classmethod
     def from_scans(
@@ -1213,6 +1222,22 @@ MATCH_RULES: dict[str, int] = {
     "closed": _kernels.RULE_CLOSED,
     "arrival": _kernels.RULE_ARRIVAL,
 }
+
+
+def _warn_if_instants(n: int, bounds: tuple[int, int, int] | None) -> None:
+    """A :class:`~tracegraph.errors.DataWarning` when every one of ``n`` stays lasts 0 s.
+
+    Such stays overlap nothing (a stay is [start, end)): every trace would find only
+    its cases. It is what check-in times copied into both columns look like.
+    """
+    if n and bounds is not None and bounds[2] == 0:
+        warnings.warn(
+            f"all {n} stays last zero seconds (end == start): they overlap nothing, and "
+            f"every trace will find only its cases; were check-in times put in both "
+            f"columns? tg.scans_to_stays(scans, default_dwell='30min') makes stays of them",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _group_rows(
