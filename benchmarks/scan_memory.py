@@ -59,7 +59,10 @@ from typing import Any
 
 import numpy as np
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+#: The dataset's description, beside its day files: a leading '_' keeps readers of the
+#: folder from taking it for data (a folder's other files are an error).
+META = "_meta.json"
 ZONE = "Asia/Ho_Chi_Minh"
 FIRST_DAY = dt.date(2021, 9, 6)
 EXIT_SHARE = 0.30
@@ -103,7 +106,7 @@ def dataset(
     root = cache_dir() if root is None else root
     ids = "sparse" if sparse_ids else "dense"
     folder = root / f"scans-n{n_scans}-d{days}-seed{seed}-{ids}-v{GENERATOR_VERSION}"
-    if (folder / "meta.json").exists():
+    if (folder / META).exists():
         return folder
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{folder.name}.tmp-{os.getpid()}"
@@ -119,7 +122,7 @@ def dataset(
         "generate_s": round(time.perf_counter() - t0, 1),
         "bytes_on_disk": sum(p.stat().st_size for p in tmp.rglob("*.parquet")),
     }
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    (tmp / META).write_text(json.dumps(meta, indent=2))
     try:
         tmp.rename(folder)
     except OSError:  # another process won the race: keep theirs
@@ -282,7 +285,7 @@ def measure(folder: Path, path: str = "lean") -> dict[str, Any]:
     rss_import = _status("VmRSS")
     t_import = time.perf_counter() - t0
     load_before = os.getloadavg()
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = json.loads((folder / META).read_text())
     files = sorted(folder.rglob("*.parquet"))
     n_scans = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
     schema = tg.ScanSchema(person="person", venue="venue", time="time", direction="direction")

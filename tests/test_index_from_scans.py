@@ -268,7 +268,6 @@ OPTIONS = st.fixed_dictionaries(
 )
 
 
-@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None, max_examples=examples(1.0))
 @given(
     st.lists(ROW, max_size=40),

@@ -811,7 +811,6 @@ def raw_table(rows):
     )
 
 
-@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, st.integers(1, 7), st.integers(0, 40))
 def test_row_accounting_holds_for_any_split(rows, batch_size, cut):
@@ -831,7 +830,6 @@ def test_row_accounting_holds_for_any_split(rows, batch_size, cut):
     assert len(scans) == r.accepted and scans.rejected.num_rows == r.rejected
 
 
-@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, options, st.randoms(use_true_random=False), st.integers(1, 7))
 def test_stays_do_not_depend_on_row_order_or_batches(rows, opts, rnd, batch_size):
@@ -849,7 +847,6 @@ def test_stays_do_not_depend_on_row_order_or_batches(rows, opts, rnd, batch_size
     assert a.report == b.report
 
 
-@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, options)
 def test_stays_are_sane_and_match_the_rules(rows, opts):
@@ -1217,7 +1214,6 @@ def test_alias_chains_match_a_dict_walk(pairs, ids, as_text):
 # --------------------------------------------------------------------------- memory-saving pieces
 
 
-@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
 @settings(deadline=None)
 @given(scan_rows, options, st.integers(1, 5), st.integers(1, 5))
 def test_piecewise_work_gives_the_same_scans_and_stays(rows, opts, piece, pair_slice):
