@@ -219,9 +219,10 @@ def test_stays_that_all_last_zero_seconds_warn(tmp_path, source):
     if source == "parquet":
         pq.write_table(stays_table(rows), tmp_path / "s.parquet")
         data = tmp_path / "s.parquet"
-    with pytest.warns(tg.DataWarning, match="all 2 stays last zero seconds") as caught:
-        index = tg.VenueIndex.from_stays(data)
-    assert caught[0].filename == __file__
+    for pseudonymized in (False, True):
+        with pytest.warns(tg.DataWarning, match="all 2 stays last zero seconds") as caught:
+            index = tg.VenueIndex.from_stays(data, pseudonymized=pseudonymized)
+        assert caught[0].filename == __file__  # the caller's line
     assert index.n_stays == 2 and tg.trace(index, [1]).tier_counts() == {0: 1}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one stay with some time: no warning
@@ -266,6 +267,8 @@ def test_stays_at_finds_long_and_short_stays_only_where_they_overlap():
     naive = (dt.datetime(1970, 1, 1, 17, 1), dt.datetime(1970, 1, 1, 17, 3))  # 10:01 UTC
     with pytest.raises(tg.TimezoneError, match="`start`: expected a zone-aware time"):
         index.stays_at(7, *naive)
+    utc64 = np.datetime64("1970-01-01T10:01"), np.datetime64("1970-01-01T10:03")
+    assert sorted(index.stays_at(7, *utc64)["person"].to_pylist()) == [1, 2]  # numpy: UTC
     hanoi = index.stays_at(7, *naive, tz="Asia/Bangkok")  # UTC+7 (Hanoi was +8 in 1970)
     assert sorted(hanoi["person"].to_pylist()) == [1, 2]
     with pytest.raises(tg.ArgumentError, match="`end`: expected a time at or after `start`"):

@@ -713,14 +713,15 @@ def test_a_folder_names_files_it_cannot_read_instead_of_skipping_them(tmp_path):
     days = tmp_path / "days"
     (days / ".hidden").mkdir(parents=True)
     pq.write_table(table.slice(0, 3), days / "day1.parquet")
-    pq.write_table(table.slice(3), days / "day2")  # no suffix: known by its first bytes
+    pq.write_table(table.slice(3, 2), days / "day2")  # no suffix: known by its first bytes
+    pq.write_table(table.slice(5), days / "day3.snappy")  # another suffix: the same
     (days / "_SUCCESS").write_text("")  # markers and hidden files are skipped
     (days / ".hidden" / "x.csv").write_text("a")
     expected = canonical(read_scans(table, schema=RAW_SCHEMA, now=NOW))
     assert canonical(read_scans(days, schema=RAW_SCHEMA, now=NOW)) == expected
-    (days / "day3.csv").write_text("person,venue,time\n")
+    (days / "day4.csv").write_text("person,venue,time\n")
     (days / "notes").write_text("not data")
-    with pytest.raises(ScanFileError, match=r"found 2 other file\(s\): day3\.csv, notes;"):
+    with pytest.raises(ScanFileError, match=r"found 2 other file\(s\): day4\.csv, notes;"):
         read_scans(days, schema=RAW_SCHEMA, now=NOW)
     with pytest.raises(ScanFileError, match=r"expected only stay files"):
         tg.VenueIndex.from_stays(days)

@@ -352,6 +352,35 @@ def test_cumulative_counts_time_together_once_whatever_the_stays():
     )
 )
 def test_pair_pieces_are_the_union_of_each_pairs_overlaps(rows):
+    _check_pair_pieces(rows)
+
+
+@settings(max_examples=examples(0.3))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 400), st.integers(0, 30)),
+        min_size=40,
+        max_size=150,
+    ),
+    st.sampled_from([0, 30, 60, 200]),
+)
+def test_many_overlaps_of_one_pair_and_their_daily_totals(rows, min_overlap):
+    # groups of more than 32 overlaps take the sorting branches of the kernels; days
+    # are 100 s long here (the kernel is given them)
+    _check_pair_pieces(rows)
+    source = np.array([r[0] for r in rows], dtype=np.int32)
+    target = np.array([r[1] for r in rows], dtype=np.int32)
+    start = np.array([r[2] for r in rows], dtype=np.int64)
+    end = start + np.array([r[3] for r in rows], dtype=np.int64)
+    _, _, p_target, p_start, p_end = exposure._pair_pieces(source, target, start, end)
+    ok = np.empty(p_target.shape[0], dtype=np.bool_)
+    tg._kernels.day_totals_reach(p_target, p_start, p_end, p_start // 100, min_overlap, ok)
+    for k in range(p_target.shape[0]):
+        same = (p_target == p_target[k]) & (p_start // 100 == p_start[k] // 100)
+        assert ok[k] == (int((p_end - p_start)[same].sum()) >= min_overlap)
+
+
+def _check_pair_pieces(rows):
     source = np.array([r[0] for r in rows], dtype=np.int32)
     target = np.array([r[1] for r in rows], dtype=np.int32)
     start = np.array([r[2] for r in rows], dtype=np.int64)

@@ -1215,6 +1215,90 @@ def merge_windows(key, start, end, touching, out_group):  # type: ignore[no-unty
 
 
 @_jit
+def merge_pair_overlaps(key, start, end, order, piece, p_first, p_end):  # type: ignore[no-untyped-def]
+    """Each key's intervals merged where they overlap: their union, in pieces.
+
+    ``order`` lists the rows grouped by ``key`` (a stable order of the keys); each
+    group is put in start order here (in place: most groups are a row or two), then
+    a row joins the current piece when it starts before the piece's end so far
+    (intervals that only touch stay apart). ``piece[row]`` receives the row's piece,
+    ``p_first[k]`` piece ``k``'s first row (its start, and its key), ``p_end[k]`` its
+    end; pieces are numbered in (key, start) order. Returns the number of pieces.
+    """
+    n = order.shape[0]
+    n_pieces = 0
+    i = 0
+    while i < n:
+        k = key[order[i]]
+        j = i + 1
+        while j < n and key[order[j]] == k:
+            j += 1
+        if j - i > 32:  # a large group: a stable sort of its rows by start
+            rows = order[i:j].copy()
+            by_start = np.argsort(start[rows], kind="mergesort")
+            for t in range(j - i):
+                order[i + t] = rows[by_start[t]]
+        else:  # insertion sort (stable)
+            for a in range(i + 1, j):
+                r = order[a]
+                s = start[r]
+                b = a - 1
+                while b >= i and start[order[b]] > s:
+                    order[b + 1] = order[b]
+                    b -= 1
+                order[b + 1] = r
+        reach = end[order[i]]
+        for t in range(i, j):
+            r = order[t]
+            if t == i or start[r] >= reach:  # a new piece
+                p_first[n_pieces] = r
+                reach = end[r]
+                n_pieces += 1
+            elif end[r] > reach:
+                reach = end[r]
+            p_end[n_pieces - 1] = reach
+            piece[r] = n_pieces - 1
+        i = j
+    return n_pieces
+
+
+@_jit
+def day_totals_reach(owner, start, end, day, min_total, ok):  # type: ignore[no-untyped-def]
+    """Whether each interval's owner has ``>= min_total`` seconds on the interval's day.
+
+    Intervals are grouped by ``owner`` (consecutive rows); an interval counts on
+    ``day`` (its UTC day, given). ``ok[i]`` is set for every interval ``i``: the sum of
+    ``end - start`` over the intervals of its owner and day, compared.
+    """
+    n = owner.shape[0]
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and owner[j] == owner[i]:
+            j += 1
+        if j - i <= 32:  # few intervals (most owners): compare every pair
+            for a in range(i, j):
+                total = 0
+                for b in range(i, j):
+                    if day[b] == day[a]:
+                        total += end[b] - start[b]
+                ok[a] = total >= min_total
+        else:  # many: by day
+            rows = np.argsort(day[i:j], kind="mergesort") + i
+            a = 0
+            while a < j - i:
+                c = a
+                total = 0
+                while c < j - i and day[rows[c]] == day[rows[a]]:
+                    total += end[rows[c]] - start[rows[c]]
+                    c += 1
+                for t in range(a, c):
+                    ok[rows[t]] = total >= min_total
+                a = c
+        i = j
+
+
+@_jit
 def _push_piece(buf, n, a, b):  # type: ignore[no-untyped-def]
     """``buf[n] = (a, b)``, in a copy twice as large when full; returns the buffer."""
     if n == buf.shape[0]:

@@ -340,9 +340,11 @@ class _Times:
         s_col, e_col = batch.column("start"), batch.column("end")
         exact = s_col.type.unit == e_col.type.unit and None not in (s_col.type.tz, e_col.type.tz)
         if not exact and not s_col.type.unit == e_col.type.unit == "s":
-            sub_second = ends_before_start(
-                _seconds(raw_start, per), _seconds(raw_end, per), s_col, e_col
-            )
+            if per == 1:  # (naive, or mixed units: in seconds already)
+                sub_second = ends_before_start(raw_start, raw_end, s_col, e_col)
+            else:
+                s_sec, e_sec = _seconds(raw_start, per), _seconds(raw_end, per)
+                sub_second = ends_before_start(s_sec, e_sec, s_col, e_col)
             if sub_second.any():
                 bad = (
                     int(np.argmax(sub_second)) if bad < 0 else min(bad, int(np.argmax(sub_second)))

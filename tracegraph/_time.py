@@ -220,10 +220,12 @@ def ends_before_start(start_s: np.ndarray, end_s: np.ndarray, start: Any, end: A
     per_start, per_end = _per_second(start), _per_second(end)
     if per_start == per_end == 1:
         return backwards
-    frac_start = np.mod(_int64_values(start), per_start) if per_start > 1 else 0
-    frac_end = np.mod(_int64_values(end), per_end) if per_end > 1 else 0
-    # frac_end / per_end < frac_start / per_start, in integers (each factor < 10**9)
-    backwards |= (end_s == start_s) & (frac_end * per_start < frac_start * per_end)
+    same = np.flatnonzero(end_s == start_s)  # only these need the fractions
+    if same.size:
+        frac_start = np.mod(_int64_values(start, same), per_start) if per_start > 1 else 0
+        frac_end = np.mod(_int64_values(end, same), per_end) if per_end > 1 else 0
+        # frac_end / per_end < frac_start / per_start, in integers (each factor < 10**9)
+        backwards[same] = frac_end * per_start < frac_start * per_end
     return backwards
 
 
@@ -232,11 +234,12 @@ def _per_second(column: Any) -> int:
     return _UNIT_PER_S[column.type.unit] if pa.types.is_timestamp(column.type) else 1
 
 
-def _int64_values(column: Any) -> np.ndarray:
-    """A timestamp column's raw int64 values (in its unit; 0 for nulls) as one numpy array."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
-    values = column.view(pa.int64())
+def _int64_values(column: Any, rows: np.ndarray) -> np.ndarray:
+    """A timestamp column's raw int64 values (in its unit; 0 for nulls) at ``rows``."""
+    values = pc.take(column, pa.array(rows))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], column.type)
+    values = values.view(pa.int64())
     if values.null_count:
         values = values.fill_null(0)
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -381,9 +384,11 @@ def refuse_nat(value: Any, name: str) -> None:
 def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
     """One instant (datetime, numpy datetime64, ISO string, or int seconds) as epoch seconds.
 
-    A naive one (no zone or offset) is a wall-clock time in ``tz`` (read as
-    :func:`local_to_utc` reads it); without ``tz`` it is a :class:`TimezoneError`,
-    as naive timestamps are everywhere (guessing the zone would shift the time).
+    A naive datetime or ISO string (no zone or offset) is a wall-clock time in ``tz``
+    (read as :func:`local_to_utc` reads it); without ``tz`` it is a
+    :class:`TimezoneError`, as naive timestamps are everywhere (guessing the zone
+    would shift the time). A numpy datetime64 is UTC without ``tz`` (numpy's and
+    pandas' convention), else a wall-clock time in ``tz``.
     """
     if tz is not None:
         check_zone(tz)
@@ -404,9 +409,11 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
         except ValueError as exc:
             raise SchemaError(f"`{name}`: expected an ISO-8601 time, got {value!r}") from exc
         return instant_seconds(parsed, name, tz)
-    if isinstance(value, np.datetime64):  # (numpy's are naive)
+    if isinstance(value, np.datetime64):
+        # numpy's have no zone: UTC by numpy's and pandas' convention (what to_numpy()
+        # of a zone-aware column gives), or wall-clock times in tz when it is given
         wall = int(value.astype("datetime64[s]").astype(np.int64))
-        return _naive_instant(wall, name, tz)
+        return wall if tz is None else int(local_to_utc(np.array([wall]), tz)[0])
     raise SchemaError(
         f"`{name}`: expected a datetime, numpy.datetime64, ISO-8601 str or int seconds, "
         f"got {type(value).__name__}"

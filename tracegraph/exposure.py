@@ -1389,16 +1389,9 @@ def _cumulative_mask(
     if target.shape[0] == 0:
         return np.zeros(0, dtype=np.bool_)
     piece, _, p_target, p_start, p_end = _pair_pieces(source, target, o_start, o_end)
-    day = p_start // _DAY
-    order = np.lexsort((day, p_target))
-    t, d = p_target[order], day[order]
-    new_group = np.ones(t.shape[0], dtype=np.bool_)
-    new_group[1:] = (t[1:] != t[:-1]) | (d[1:] != d[:-1])
-    group = np.cumsum(new_group) - 1
-    total = np.zeros(int(group[-1]) + 1, dtype=np.int64)
-    np.add.at(total, group, (p_end - p_start)[order])
-    piece_ok = np.empty(t.shape[0], dtype=np.bool_)
-    piece_ok[order] = total[group] >= min_overlap
+    piece_ok = np.empty(p_target.shape[0], dtype=np.bool_)
+    # (the pieces come grouped by target)
+    _kernels.day_totals_reach(p_target, p_start, p_end, p_start // _DAY, min_overlap, piece_ok)
     keep: np.ndarray = piece_ok[piece]
     return keep
 
@@ -1412,19 +1405,22 @@ def _pair_pieces(
     overlap each other come from duplicated or overlapping stays, and their union is
     the time they spent together. Overlaps that only touch stay apart (a stay split at
     midnight keeps its two days). Returns ``(piece of each overlap, source, target,
-    start, end of each piece)``; the pieces in (source, target, start) order.
+    start, end of each piece)``, the pieces in (target, source, start) order. One
+    radix sort of the (target, source) keys, O(pairs).
     """
     n = source.shape[0]
-    key = source.astype(np.int64) << 32 | target.astype(np.int64)  # codes are < 2**31
-    order = np.lexsort((start, key))
-    group = np.empty(n, dtype=np.int64)
-    _kernels.merge_windows(key[order], start[order], end[order], False, group)
     piece = np.empty(n, dtype=np.int64)
-    piece[order] = group
-    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else group
-    rows = order[first]  # each piece's first overlap: its source, target and start
-    p_end = np.maximum.reduceat(end[order], first) if n else end[:0]
-    return piece, source[rows], target[rows], start[rows], p_end
+    if n == 0:
+        return piece, source[:0], target[:0], start[:0], end[:0]
+    width = np.int64(source.max()) + 1  # person codes: (target, source) fit in int64
+    key = target.astype(np.int64) * width + source
+    order = np.empty(n, dtype=np.int32)
+    _kernels.radix_order(key, 0, order, np.empty(n, dtype=np.int32))
+    first = np.empty(n, dtype=np.int64)
+    p_end = np.empty(n, dtype=end.dtype)
+    k = int(_kernels.merge_pair_overlaps(key, start, end, order, piece, first, p_end))
+    rows = first[:k]
+    return piece, source[rows], target[rows], start[rows], p_end[:k]
 
 
 def _candidates(
@@ -2292,7 +2288,9 @@ class Trace:
             says: exposure minutes, so 30 minutes with two infectious people count
             60; a pair of persons' overlaps are merged where they overlap, so a
             duplicated stay does not count twice) and ``longest_minutes`` (the
-            longest time together in one go); ``risk`` (the policy's
+            longest time together in one go, of one pair of stays or of overlapping
+            ones; stays that only touch, as a stay split at midnight, count apart);
+            ``risk`` (the policy's
             score on their worst UTC day: those exposure minutes, weighted by each
             infector's transmission-risk level under ``"cwa"``, overlaps split at
             00:00 UTC), ``risk_level`` (``"high"`` when

@@ -236,9 +236,26 @@ class VenueIndex:
             check_zone(tz)
         if not isinstance(pseudonymized, bool):
             raise ArgumentError(f"`pseudonymized`: expected True or False, got {pseudonymized!r}")
-        if pseudonymized:
-            index = cls.from_stays(stays, tz=tz, bucket_width=bucket_width, progress=progress)
-            return dataclasses.replace(index, pseudonymized=True)
+        index, instants = cls._build_from_stays(stays, tz=tz, width=width, progress=progress)
+        if instants:
+            warnings.warn(
+                f"all {index.n_stays} stays last zero seconds (end == start): under half-open "
+                f"rules (the default policy) they overlap nothing and every trace finds only "
+                f"its cases; were check-in times put in both columns? "
+                f"tg.scans_to_stays(scans, default_dwell='30min') makes stays of them",
+                DataWarning,
+                stacklevel=2,
+            )
+        return dataclasses.replace(index, pseudonymized=True) if pseudonymized else index
+
+    @classmethod
+    def _build_from_stays(
+        cls, stays: Any, *, tz: str | None, width: int, progress: bool | None
+    ) -> tuple[VenueIndex, bool]:
+        """:meth:`from_stays`'s build; and whether every stay lasts zero seconds.
+
+        (Known from the longest stay, which the build finds anyway: no pass of its own.)
+        """
         if _read_stays.is_source(stays):
             with progress_bar(progress, total=None, desc="reading stays", unit="row") as bar:
                 codes = _read_stays.read_stay_codes(stays, tz=tz, bar=bar)
@@ -248,13 +265,13 @@ class VenueIndex:
                 columns = [codes.person, codes.venue, codes.start, codes.end]
                 bounds = codes.bounds
                 del codes  # the columns' memory is freed as the build uses them up
-                _warn_if_instants(len(columns[0]), bounds)
+                instants = _all_instants(len(columns[0]), bounds)
                 index = cls._from_codes(
                     persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
                 )
             if index.n_stays:  # the times were given relative to `origin`
                 index = dataclasses.replace(index, origin=index.origin + origin)
-            return index
+            return index, instants
         with progress_bar(progress, total=4, desc="building index", unit="step") as bar:
             bar.describe("ids and times")
             clean = clean_stays(stays, tz=tz)
@@ -266,10 +283,11 @@ class VenueIndex:
                 longest = int(_kernels.max_duration(clean.start, clean.end))
                 bounds = int(clean.start.min()), int(clean.end.max()), longest
             del clean
-            _warn_if_instants(len(columns[0]), bounds)
-            return cls._from_codes(
+            instants = _all_instants(len(columns[0]), bounds)
+            index = cls._from_codes(
                 persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
             )
+            return index, instants
 
     @classmethod
     def from_scans(
@@ -1224,20 +1242,13 @@ MATCH_RULES: dict[str, int] = {
 }
 
 
-def _warn_if_instants(n: int, bounds: tuple[int, int, int] | None) -> None:
-    """A :class:`~tracegraph.errors.DataWarning` when every one of ``n`` stays lasts 0 s.
+def _all_instants(n: int, bounds: tuple[int, int, int] | None) -> bool:
+    """Whether every one of ``n`` stays lasts zero seconds (``bounds``' longest stay is 0).
 
-    Such stays overlap nothing (a stay is [start, end)): every trace would find only
-    its cases. It is what check-in times copied into both columns look like.
+    Such stays overlap nothing under half-open rules: every trace would find only its
+    cases. It is what check-in times copied into both columns look like.
     """
-    if n and bounds is not None and bounds[2] == 0:
-        warnings.warn(
-            f"all {n} stays last zero seconds (end == start): they overlap nothing, and "
-            f"every trace will find only its cases; were check-in times put in both "
-            f"columns? tg.scans_to_stays(scans, default_dwell='30min') makes stays of them",
-            DataWarning,
-            stacklevel=3,
-        )
+    return bool(n and bounds is not None and bounds[2] == 0)
 
 
 def _group_rows(

@@ -180,13 +180,13 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
     if module == "polars" and frame and hasattr(type(data), "to_arrow"):
         return data.to_arrow()
     hint = ""
-    if isinstance(data, StaysResult):
+    if isinstance(data, StaysResult) and what in ("stays", "scans"):
         hint = (
             "; these are stays already: tg.VenueIndex.from_stays(result.stays)"
             if what == "scans"
             else "; pass its table of stays: result.stays"
         )
-    elif isinstance(data, Scans):
+    elif isinstance(data, Scans) and what in ("stays", "scans"):
         hint = (
             "; turn the scans into stays first: tg.scans_to_stays(scans).stays"
             if what == "stays"
@@ -1121,8 +1121,8 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
     """The Parquet / Arrow IPC files below ``folder``, in name order.
 
     Files and folders whose names start with ``.`` or ``_`` (markers, temporary
-    files) are skipped. Data files are named by their suffix, or, without one,
-    recognised by their first bytes. Any other file is an error that names it (no
+    files) are skipped. Data files are named by their suffix, or else recognised by
+    their first bytes. Any other file is an error that names it (no
     file is left out without a word), and so is a folder without data files.
     """
     found: list[pathlib.Path] = []
@@ -1132,8 +1132,8 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
             part.startswith((".", "_")) for part in p.relative_to(folder).parts
         ):
             continue
-        if p.suffix.lower() in _SCAN_SUFFIXES or (not p.suffix and _file_kind(p) is not None):
-            found.append(p)
+        if p.suffix.lower() in _SCAN_SUFFIXES or _file_kind(p) is not None:
+            found.append(p)  # (by its name, or by its first bytes: part-0.snappy, ...)
         else:
             other.append(p)
     suffixes = ", ".join("*" + s for s in _SCAN_SUFFIXES)
