@@ -619,7 +619,8 @@ class VenueIndex:
         Parameters
         ----------
         before : datetime, numpy.datetime64, ISO-8601 str or int epoch seconds
-            The retention cut-off. A zone-less (naive) value needs ``tz``.
+            The retention cut-off. A naive datetime or string needs ``tz``; a numpy
+            datetime64 is UTC without it.
         tz : str, optional
             The zone to read a naive ``before`` in (``"Asia/Ho_Chi_Minh"``).
 
@@ -996,7 +997,8 @@ class VenueIndex:
         venue : int or str
             A venue id.
         start, end : datetime, numpy.datetime64, ISO-8601 str or int epoch seconds
-            The query interval, ``end >= start``. Zone-less (naive) values need ``tz``.
+            The query interval, ``end >= start``. Naive datetimes or strings need
+            ``tz``; numpy datetime64 values are UTC without it.
         tz : str, optional
             The zone to read naive ``start`` / ``end`` in (``"Asia/Ho_Chi_Minh"``).
 

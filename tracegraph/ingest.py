@@ -841,8 +841,9 @@ def read_scans(
         :attr:`Scans.rejected` with a ``reason`` (see :data:`REJECT_REASONS`).
     not_before, now : datetime, ISO-8601 str, numpy.datetime64 or int seconds, optional
         Scans before ``not_before`` are rejected (``too_early``), scans after
-        ``now`` (default: the current time) too (``future_time``). Naive values are
-        read in ``tz`` (a :class:`~tracegraph.errors.TimezoneError` without it).
+        ``now`` (default: the current time) too (``future_time``). Naive datetimes
+        and strings are read in ``tz`` (a :class:`~tracegraph.errors.TimezoneError`
+        without it); numpy datetime64 values are UTC without it.
     tz : str, optional
         Zone of naive times, for sources whose schema names none.
     progress : bool, optional
