@@ -33,13 +33,15 @@ three steps: how a window's stays become exposure intervals (closed intervals ke
 stays touching the window; the CWA rule rebuilds each interval on a 10-minute grid),
 when a contact's stay matches an interval (half-open, closed, arrival instant,
 shared hour bucket), and how venue ids compare (exactly or case-insensitively).
-``cumulative=True`` sums a target's time with each source per UTC day (of the
+``cumulative=True`` sums a target's time with each source per day of ``day_tz`` (of the
 overlap start; a pair's overlaps that overlap each other, from duplicated stays,
 count once) before ``min_overlap`` is applied.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections.abc import Hashable, Iterable, Mapping
 from fractions import Fraction
 from typing import Any
@@ -156,6 +158,7 @@ def trace_oracle(
     infectious_for: int | None = None,
     policy: Any = None,
     cumulative: bool = False,
+    day_tz: str = "UTC",
 ) -> tuple[dict[Hashable, tuple[int, int | None]], list[Edge]]:
     """Trace ``cases`` through ``stays`` by brute force.
 
@@ -226,7 +229,7 @@ def trace_oracle(
                     else:
                         pieces.append([a, b, [i]])
                 for a, b, edges_of_piece in pieces:
-                    key = (p, a // 86400)
+                    key = (p, local_day(a, day_tz))
                     total[key] = total.get(key, 0) + b - a
                     for i in edges_of_piece:
                         day_of[i] = key
@@ -242,6 +245,11 @@ def trace_oracle(
         frontier = list(exposed_at)
 
     return contacts, sort_edges(edges)
+
+
+def local_day(t: int, tz: str) -> dt.date:
+    """The calendar day of epoch second ``t`` on the clocks of zone ``tz``."""
+    return dt.datetime.fromtimestamp(t, zoneinfo.ZoneInfo(tz)).date()
 
 
 def present_at_oracle(

@@ -52,6 +52,23 @@ def test_generate_build_trace_end_to_end(workdir):
     assert pq.read_table(workdir / "result" / "edges.parquet").num_rows == expected.n_pairs
 
 
+def test_trace_cumulative_per_local_day(workdir):
+    stays = pq.read_table(workdir / "city" / "stays.parquet")
+    cases = stays["person"][:3].to_pylist()
+    args = [a for c in cases for a in ("--case", c)]
+    done = run("trace", "city.tgidx", *args, "--min-overlap", "15min", "--cumulative",
+               "--day-tz", "Asia/Ho_Chi_Minh", "--json", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = tg.trace(
+        tg.VenueIndex.from_stays(stays), cases, min_overlap="15min", cumulative=True,
+        day_tz="Asia/Ho_Chi_Minh",
+    )  # fmt: skip
+    summary = json.loads(done.stdout)
+    assert summary["persons_per_tier"] == {f"F{k}": v for k, v in expected.tier_counts().items()}
+    done = run("trace", "city.tgidx", *args, "--day-tz", "Asia/Ho_Chi_Minh", cwd=workdir)
+    assert done.returncode == 2 and "--day-tz: the days of --cumulative" in done.stderr
+
+
 def test_trace_writes_csv(workdir):
     stays = pq.read_table(workdir / "city" / "stays.parquet")
     done = run("trace", "city.tgidx", "--case", stays["person"][0].as_py(), "--out", "csv",

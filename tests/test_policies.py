@@ -322,6 +322,60 @@ def test_cumulative_sums_overlaps_per_utc_day():
     assert result.params["cumulative"] is True
 
 
+def test_cumulative_days_may_be_local_days():
+    # 06:30 and 07:30 in Hanoi: one local day, two UTC days (UTC's midnight is 07:00)
+    day = 86_400 * 18_876  # 2021-09-06 00:00 UTC
+    hanoi_0630 = day - 30 * M  # 23:30 UTC the day before
+    rows = [
+        ("case", "market", hanoi_0630, hanoi_0630 + 10 * M),
+        ("case", "office", day + 30 * M, day + 40 * M),
+        ("b", "market", hanoi_0630, hanoi_0630 + 10 * M),
+        ("b", "office", day + 30 * M, day + 40 * M),
+    ]
+    index = index_of(rows)
+    utc = tg.trace(index, ["case"], min_overlap="15min", cumulative=True)
+    assert utc.contacts["person"].to_pylist() == ["case"]
+    local = tg.trace(
+        index, ["case"], min_overlap="15min", cumulative=True, day_tz="Asia/Ho_Chi_Minh"
+    )
+    assert local.contacts["person"].to_pylist() == ["case", "b"]
+    assert local.params["day_tz"] == "Asia/Ho_Chi_Minh"
+    with pytest.raises(tg.ArgumentError, match="`day_tz`: the days of cumulative=True"):
+        tg.trace(index, ["case"], day_tz="Asia/Ho_Chi_Minh")
+    with pytest.raises(tg.TimezoneError, match="`day_tz`"):
+        tg.trace(index, ["case"], cumulative=True, day_tz="Asia/Hanoi_typo")
+
+
+@settings(max_examples=examples(0.3))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 2),  # person
+            st.sampled_from(["market", "market", "office"]),
+            st.integers(-8, 8).map(lambda k: k * GRID),  # within 40 min of midnight
+            st.integers(0, 6).map(lambda k: k * GRID),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from([600, 900]),
+)
+def test_cumulative_days_match_the_oracle_around_midnights(rows, min_overlap):
+    # short stays around 2021-09-05 17:00 UTC, midnight in Hanoi: under day_tz Hanoi
+    # a contact's minutes before and after it fall on two days (on one day in UTC,
+    # in Berlin or in St John's, whose midnights are hours away)
+    base = 1_630_861_200
+    case_stay = (0, "market", base - 3600, base + 3600)  # the case is there at midnight
+    stays = [case_stay] + [(p, v, base + a, base + a + d) for p, v, a, d in rows]
+    index = index_of(stays)
+    for day_tz in ("UTC", "Asia/Ho_Chi_Minh", "Europe/Berlin", "America/St_Johns"):
+        expected = trace_oracle(
+            stays, {0: None}, min_overlap=min_overlap, cumulative=True, day_tz=day_tz
+        )
+        got = tg.trace(index, [0], min_overlap=min_overlap, cumulative=True, day_tz=day_tz)
+        assert result_to_plain(got) == expected, day_tz
+
+
 def test_cumulative_counts_time_together_once_whatever_the_stays():
     # b was at the cafe for 10 minutes, but its stay is in the data twice, and c's two
     # stays overlap each other: neither spent 15 minutes with the case
@@ -444,6 +498,10 @@ def test_trace_matches_oracle_under_every_policy(city, data):
     )
     linger = 0 if policy.window == "cwa" else data.draw(st.sampled_from([0, GRID]), label="linger")
     cumulative = data.draw(st.booleans(), label="cumulative")
+    # days of another zone: Berlin's midnight falls within an hour of two of the
+    # strategies' epoch bases (22:13 UTC), Hanoi's far from it
+    zones = ["UTC", "Europe/Berlin", "Asia/Ho_Chi_Minh"]
+    day_tz = data.draw(st.sampled_from(zones), label="day_tz") if cumulative else "UTC"
     latency = data.draw(st.sampled_from([0, 60]), label="latency")
     expected = trace_oracle(
         stays,
@@ -454,6 +512,7 @@ def test_trace_matches_oracle_under_every_policy(city, data):
         latency=latency,
         policy=policy,
         cumulative=cumulative,
+        day_tz=day_tz,
     )
     index = tg.VenueIndex.from_stays(
         _stays_table(stays), bucket_width=data.draw(st.sampled_from(["7min", "1h"]))
@@ -476,6 +535,7 @@ def test_trace_matches_oracle_under_every_policy(city, data):
             latency=latency,
             policy=policy,
             cumulative=cumulative,
+            day_tz=day_tz,
         )
     assert result_to_plain(got) == expected
 

@@ -551,7 +551,7 @@ def _trace_cmd(args: argparse.Namespace) -> int:
     result = _traced(
         args, index, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
         latency=args.latency, infectious_for=args.infectious_for, policy=args.policy,
-        cumulative=args.cumulative,
+        cumulative=args.cumulative, day_tz=args.day_tz,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     files = {}
@@ -844,7 +844,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--infectious-for", default=None, help="infectious period (no end)")
     _unknown_arg(tr)
     _policy_arg(tr)
-    tr.add_argument("--cumulative", action="store_true", help="sum overlaps per UTC day")
+    tr.add_argument("--cumulative", action="store_true", help="sum overlaps per day (UTC)")
+    tr.add_argument(
+        "--day-tz", default="UTC", help="zone of --cumulative's days, e.g. Asia/Ho_Chi_Minh"
+    )
     tr.add_argument(
         "--out",
         default=None,
@@ -1056,7 +1059,8 @@ _OPTION_OF = {"pseudonym_key": "pseudonym_key_env"}
 #: Library parameters the CLI passes on as options of (almost) the same name.
 _PARAMETERS = (
     "people", "days", "seed", "ids", "tiers", "min_overlap", "linger", "latency",
-    "infectious_for", "unknown", "policy", "cumulative", "tz", "bucket_width", "default_dwell",
+    "infectious_for", "unknown", "policy", "cumulative", "day_tz", "tz", "bucket_width",
+    "default_dwell",
     "max_stay", "split_at_midnight", "overwrite", "freq", "by", "pseudonym_key",
 )  # fmt: skip
 

@@ -86,6 +86,7 @@ def trace(
     infectious_for: DurationLike | None = None,
     policy: str | MatchPolicy = "tracegraph",
     cumulative: bool = False,
+    day_tz: str = "UTC",
     unknown: UnknownCases = "raise",
     tz: str | None = None,
     progress: bool | None = None,
@@ -119,13 +120,18 @@ def trace(
         ``"nhs-ios"``, ``"crowdnotifier"``, ``"nz"``) or a
         :class:`~tracegraph.MatchPolicy`. See :mod:`tracegraph.policy`.
     cumulative : bool, default False
-        Sum a person's time with the tier's infectious people per UTC day (an
-        overlap counts on the day it starts; the time with each infectious person is
-        counted once where their stay pairs overlap, e.g. a stay in the data twice,
-        and summed over them) before applying ``min_overlap``: the "15 minutes
-        cumulative in 24 hours" definition. ``exposed_at`` is then the
+        Sum a person's time with the tier's infectious people per day (of
+        ``day_tz``; an overlap counts on the day it starts; the time with each
+        infectious person is counted once where their stay pairs overlap, e.g. a
+        stay in the data twice, and summed over them) before applying
+        ``min_overlap``: the "15 minutes cumulative in 24 hours" definition.
+        ``exposed_at`` is then the
         earliest overlap start on a qualifying day. This lists the tier's stay pairs,
         so memory grows with them.
+    day_tz : str, default "UTC"
+        The zone whose midnights separate the days of ``cumulative=True``
+        (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which UTC's split at 07:00). Only
+        with ``cumulative=True``.
     unknown : {"raise", "keep", "drop"}, default "raise"
         What to do with a case id that is not in the index: raise
         :class:`~tracegraph.errors.PersonNotFound`, keep it as a tier-0 case with no
@@ -208,6 +214,14 @@ def trace(
     _check_policy_args(match, min_overlap=overlap_s, linger=linger_s)
     if not isinstance(cumulative, bool):
         raise ArgumentError(f"`cumulative`: expected a bool, got {type(cumulative).__name__}")
+    if not isinstance(day_tz, str):
+        raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
+    check_zone(day_tz, "day_tz")
+    if day_tz != "UTC" and not cumulative:
+        raise ArgumentError(
+            f"`day_tz`: the days of cumulative=True; got day_tz={day_tz!r} without it "
+            f"(pass cumulative=True, or leave day_tz out)"
+        )
     if tz is not None:
         check_zone(tz)
     resolved = _resolve_cases(index, cases, unknown, tz)
@@ -221,6 +235,7 @@ def trace(
         infectious_for=period,
         policy=match,
         cumulative=cumulative,
+        day_tz=day_tz,
         progress=progress,
     )
 
@@ -577,6 +592,7 @@ class _Rules:
     direction: Direction
     policy: MatchPolicy = dataclasses.field(default_factory=lambda: resolve_policy("tracegraph"))
     cumulative: bool = False
+    day_tz: str = "UTC"  # the zone of cumulative's days
 
     @property
     def kernel_min_overlap(self) -> int:
@@ -673,6 +689,7 @@ def _trace_codes(
     direction: Direction = "auto",
     policy: MatchPolicy | None = None,
     cumulative: bool = False,
+    day_tz: str = "UTC",
     progress: bool | None = False,
     threads: int | None = None,
 ) -> Trace:
@@ -691,6 +708,7 @@ def _trace_codes(
         direction=direction,
         policy=policy or resolve_policy("tracegraph"),
         cumulative=cumulative,
+        day_tz=day_tz,
     )
     n_persons = index.n_persons
     pool = _state_pool(index)
@@ -766,6 +784,7 @@ def _trace_codes(
             "infectious_for": infectious_for,
             "policy": rules.policy.name,
             "cumulative": cumulative,
+            "day_tz": day_tz,
         },
         threads=threads,
     )
@@ -1364,7 +1383,7 @@ def _tier_pairs(
     if rules.cumulative and pairs:
         columns = (np.concatenate(c) for c in zip(*pairs, strict=True))
         source, target, venue, o_start, o_end = columns
-        keep = _cumulative_mask(source, target, o_start, o_end, rules.min_overlap)
+        keep = _cumulative_mask(source, target, o_start, o_end, rules.min_overlap, rules.day_tz)
         pairs = [(source[keep], target[keep], venue[keep], o_start[keep], o_end[keep])]
     return pairs
 
@@ -1378,22 +1397,35 @@ def _cumulative_mask(
     o_start: np.ndarray,
     o_end: np.ndarray,
     min_overlap: int,
+    day_tz: str = "UTC",
 ) -> np.ndarray:
-    """The pairs whose target's exposure on one UTC day sums to >= ``min_overlap``.
+    """The pairs whose target's exposure on one day sums to >= ``min_overlap``.
 
     A target's exposure on a day is the time spent with each infectious person, summed
     over them: each (source, target)'s overlaps merged where they overlap
     (:func:`_pair_pieces`, so duplicated or overlapping stays do not count twice), each
-    merged piece on the UTC day it starts; a pair counts on its piece's day.
+    merged piece on the day (of ``day_tz``) it starts; a pair counts on its piece's day.
     """
     if target.shape[0] == 0:
         return np.zeros(0, dtype=np.bool_)
     piece, _, p_target, p_start, p_end = _pair_pieces(source, target, o_start, o_end)
     piece_ok = np.empty(p_target.shape[0], dtype=np.bool_)
     # (the pieces come grouped by target)
-    _kernels.day_totals_reach(p_target, p_start, p_end, p_start // _DAY, min_overlap, piece_ok)
+    day = _local_days(p_start, day_tz)
+    _kernels.day_totals_reach(p_target, p_start, p_end, day, min_overlap, piece_ok)
     keep: np.ndarray = piece_ok[piece]
     return keep
+
+
+def _local_days(seconds: np.ndarray, tz: str) -> np.ndarray:
+    """The days (counted from 1970-01-01 in ``tz``) of epoch ``seconds``, as ``tz``'s clocks say."""
+    if tz == "UTC":
+        days: np.ndarray = seconds // _DAY
+        return days
+    local = pc.local_timestamp(pa.array(seconds, pa.timestamp("s", tz=tz)))
+    wall = np.asarray(local.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    days = wall // _DAY
+    return days
 
 
 def _pair_pieces(
@@ -2188,7 +2220,8 @@ class Trace:
             ]
             params.append(("policy", self.policy.describe()))
             if self.params.get("cumulative"):
-                params.append(("cumulative", "per UTC day"))
+                day_tz = self.params.get("day_tz", "UTC")
+                params.append(("cumulative", f"per day ({day_tz})"))
             counted = "counts" in self._pairs.__dict__  # never match again just for a repr
             pairs = [("stay pairs", f"{self.n_pairs:,}")] if counted else []
             summary = _html.definition_list(
