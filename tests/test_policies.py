@@ -376,6 +376,19 @@ def test_cumulative_days_match_the_oracle_around_midnights(rows, min_overlap):
         assert result_to_plain(got) == expected, day_tz
 
 
+def test_risk_rounds_the_time_with_each_person_once():
+    # bob visits ten times for 90 s while ann is there: 15 minutes with her, which the
+    # cumulative trace counts, and risk() says so (not ten times one minute)
+    visits = [("bob", "cafe", T10 + k * 10 * M, T10 + k * 10 * M + 90) for k in range(10)]
+    rows = [("ann", "cafe", T10, T10 + 2 * H), *visits]
+    result = tg.trace(index_of(rows), ["ann"], min_overlap="15min", cumulative=True)
+    assert result.contacts["person"].to_pylist() == ["ann", "bob"]
+    risk = result.risk().to_pydict()
+    assert risk["overlap_minutes"] == [15] and risk["longest_minutes"] == [1]
+    assert risk["risk"] == [15.0] and risk["risk_level"] == ["high"]
+    assert result.risk(levels={}).equals(result.risk())  # no levels given
+
+
 def test_cumulative_counts_time_together_once_whatever_the_stays():
     # b was at the cafe for 10 minutes, but its stay is in the data twice, and c's two
     # stays overlap each other: neither spent 15 minutes with the case

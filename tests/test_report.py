@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import pathlib
+from unittest import mock
 
 import networkx as nx
 import pyarrow as pa
@@ -291,6 +293,29 @@ def test_clusters_link_cases_directly_and_through_contacts():
     assert venues["e"] == []
     sizes = dict(zip(table["person"], table["cluster_size"], strict=True))
     assert sizes == {"a": 2, "b": 2, "c": 2, "d": 2, "e": 1}
+
+
+def test_write_table_writes_lists_as_json_in_csv_and_never_leaves_half_a_file(tmp_path):
+    rows = [("a", "cafe", 0, H), ("b", "cafe", 30 * M, H), ("b", "gym", 2 * H, 3 * H)]
+    clusters = tg.clusters(index_of(rows), ["a", "b"])
+    path = tmp_path / "clusters.csv"
+    path.write_text("an earlier file\n")
+    tg.write_table(clusters, path)
+    back = pacsv.read_csv(path).to_pydict()
+    assert back["venues"] == ['["cafe"]', '["cafe"]']
+    assert back["person"] == clusters["person"].to_pylist()
+    assert pq.read_table(tg.write_table(clusters, tmp_path / "c.parquet")).equals(clusters)
+    # a write that fails keeps the file that was there, and leaves no temporary file
+    path.write_text("an earlier file\n")
+
+    def fail_halfway(table, where):  # type: ignore[no-untyped-def]
+        pathlib.Path(where).write_text('"person"\n"a"\n')
+        raise OSError("disk full")
+
+    with mock.patch.object(pacsv, "write_csv", fail_halfway), pytest.raises(OSError):
+        tg.write_table(clusters, path)
+    assert path.read_text() == "an earlier file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet", "clusters.csv"]
 
 
 def test_clusters_keep_unknown_cases_alone():

@@ -543,6 +543,18 @@ def test_an_older_format_version_asks_for_a_rebuild(saved):
         open_index(saved)
 
 
+@pytest.mark.parametrize("version", [FORMAT_VERSION - 1, FORMAT_VERSION + 4])
+def test_a_damaged_format_version_is_corruption_not_another_version(saved, version):
+    # a byte flipped in the manifest's version, its checksum left as it was
+    path = saved / "manifest.json"
+    text = path.read_text()
+    flipped = text.replace(f'"format_version": {FORMAT_VERSION}', f'"format_version": {version}')
+    assert flipped != text
+    path.write_text(flipped)
+    with pytest.raises(CorruptIndexError, match=r"does not match its checksum.*format version"):
+        open_index(saved)
+
+
 def test_another_format_is_refused(saved):
     rewrite_manifest(saved, lambda m: m.update(format="something-else"))
     with pytest.raises(

@@ -606,6 +606,16 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
         raise CorruptIndexError(
             f"{where}: expected a positive integer `format_version`, got {version!r}"
         )
+    # (a byte flipped in `format_version` must not read as another version: where the
+    # manifest has a checksum, it decides first)
+    damaged = _MANIFEST_CRC in manifest and manifest[_MANIFEST_CRC] != _manifest_crc(manifest)
+    if damaged and version != FORMAT_VERSION:
+        raise CorruptIndexError(
+            f"{where}: the manifest does not match its checksum `{_MANIFEST_CRC}` (and says "
+            f"format version {version}, this tracegraph reads {FORMAT_VERSION}): it was "
+            f"changed or damaged after the index was saved; save the index again from its "
+            f"stays"
+        )
     if version < FORMAT_VERSION:
         raise IndexFormatError(
             f"{root}: index format version {version} (written by tracegraph "

@@ -2317,17 +2317,18 @@ class Trace:
             One row per traced contact (tier >= 1), in the order of
             :attr:`contacts`: ``person``, ``tier``, ``exposed_at``; ``venue`` and
             ``source`` of the first exposure; ``overlap_minutes`` (the time spent
-            with each infectious person, summed over them, rounded as the policy
-            says: exposure minutes, so 30 minutes with two infectious people count
-            60; a pair of persons' overlaps are merged where they overlap, so a
-            duplicated stay does not count twice) and ``longest_minutes`` (the
-            longest time together in one go, of one pair of stays or of overlapping
-            ones; stays that only touch, as a stay split at midnight, count apart);
-            ``risk`` (the policy's
-            score on their worst UTC day: those exposure minutes, weighted by each
-            infector's transmission-risk level under ``"cwa"``, overlaps split at
-            00:00 UTC), ``risk_level`` (``"high"`` when
-            ``risk >= policy.high_risk``, else ``"low"``); ``crowd`` (distinct people
+            with each infectious person, in seconds rounded once to minutes as the
+            policy says, summed over them: exposure minutes, so 30 minutes with two
+            infectious people count 60, and ten visits of 90 s count 15; a pair of
+            persons' overlaps are merged where they overlap, so a duplicated stay
+            does not count twice) and ``longest_minutes`` (the longest time together
+            in one go, of one pair of stays or of overlapping ones; stays that only
+            touch, as a stay split at midnight, count apart); ``risk`` (the policy's
+            score on their worst UTC day, overlaps split at 00:00 UTC: with each
+            infectious person, that day's seconds rounded once to minutes and, under
+            ``"cwa"``, weighted by their transmission-risk level, summed),
+            ``risk_level`` (``"high"`` when ``risk >= policy.high_risk``, else
+            ``"low"``); ``crowd`` (distinct people
             other than the infector present at the venue during the infector's
             exposure window there, the contact included).
 

@@ -17,6 +17,7 @@ same policy as the trace itself; ids are decoded only in the tables returned.
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -245,16 +246,21 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
     n_persons = index.n_persons
 
     # the time each target spent with each source: a pair of persons' overlaps merged
-    # where they overlap (duplicated or overlapping stays count once)
+    # where they overlap (duplicated or overlapping stays count once); the pieces come
+    # in (target, source, start) order
     _, source, target, start, end = _pair_pieces(pairs.source, pairs.target, pairs.start, pairs.end)
     seconds = end - start
-    minutes = policy.minutes(seconds)
+    # minutes with each source: their seconds summed, then rounded once (ten visits of
+    # 90 s are 15 minutes, not ten times one)
+    pair_first = _run_starts(target, source)
+    pair_minutes = policy.minutes(np.add.reduceat(seconds, pair_first)) if seconds.size else seconds
     total = np.zeros(n_persons, dtype=np.int64)
-    np.add.at(total, target, minutes)
+    np.add.at(total, target[pair_first], pair_minutes)
     longest = np.zeros(n_persons, dtype=np.int64)
-    np.maximum.at(longest, target, minutes)
+    np.maximum.at(longest, target, policy.minutes(seconds))
 
-    # split every overlap at 00:00 UTC; score each (target, day)
+    # split every overlap at 00:00 UTC; score each (target, day): per source, the day's
+    # seconds rounded once to minutes and weighted by the source's level that day
     lo_day = start // _DAY
     hi_day = np.where(seconds > 0, (end - 1) // _DAY, lo_day)
     n_pieces = (hi_day - lo_day + 1).astype(np.int64)
@@ -263,23 +269,23 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
         np.arange(row.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
     )
     piece = np.minimum(end[row], (day + 1) * _DAY) - np.maximum(start[row], day * _DAY)
-    # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
-    # exactly the threshold is not 9.999999999999998 and "low"
-    weight = np.full(row.shape[0], 10, dtype=np.int64)
-    if policy.risk == "cwa" or levels is not None:  # levels are checked under every policy
-        level = _levels(index, levels, source[row], day)
-        if policy.risk == "cwa":  # and weigh only under CWA's risk model
-            weight = _CWA_TENTHS[level - 1]
-    score = weight * policy.minutes(piece)
     worst = np.zeros(n_persons, dtype=np.int64)
     if row.shape[0]:
-        order = np.lexsort((day, target[row]))
-        t, d = target[row][order], day[order]
-        new = np.r_[True, (t[1:] != t[:-1]) | (d[1:] != d[:-1])]
-        group = np.cumsum(new) - 1
-        per_day = np.zeros(int(group[-1]) + 1, dtype=np.int64)
-        np.add.at(per_day, group, score[order])
-        np.maximum.at(worst, t[new], per_day)
+        order = np.lexsort((source[row], day, target[row]))
+        t, d, src = target[row][order], day[order], source[row][order]
+        by_source = _run_starts(t, d, src)  # (target, day, source) runs
+        day_seconds = np.add.reduceat(piece[order], by_source)
+        # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
+        # exactly the threshold is not 9.999999999999998 and "low"
+        weight = np.full(by_source.shape[0], 10, dtype=np.int64)
+        if policy.risk == "cwa" or levels is not None:  # levels are checked under every policy
+            level = _levels(index, levels, src[by_source], d[by_source])
+            if policy.risk == "cwa":  # and weigh only under CWA's risk model
+                weight = _CWA_TENTHS[level - 1]
+        score = weight * policy.minutes(day_seconds)
+        by_day = _run_starts(t[by_source], d[by_source])
+        per_day = np.add.reduceat(score, by_day)
+        np.maximum.at(worst, t[by_source][by_day], per_day)
 
     first = _first_exposures(pairs)
     crowd = np.zeros(n_persons, dtype=np.int64)
@@ -313,10 +319,21 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
     )
 
 
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """The first row of each run of equal ``keys`` (rows sorted by them), as int64 indices."""
+    n = keys[0].shape[0]
+    new = np.zeros(n, dtype=np.bool_)
+    if n:
+        new[0] = True
+    for key in keys:
+        new[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(new)
+
+
 def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Transmission-risk level (1..8) of each (source person code, UTC day)."""
     out = np.full(source.shape[0], _DEFAULT_LEVEL, dtype=np.int64)
-    if levels is None:
+    if levels is None or (isinstance(levels, dict) and not levels):  # {}: none given
         return out
     if isinstance(levels, dict):
         people = ids_array(list(levels), index.persons.type, "levels")
@@ -696,6 +713,8 @@ def write_table(
         A pyarrow, pandas or polars table (e.g. a locations-of-interest list).
     path : str or pathlib.Path
         Where to write; ``.csv`` or ``.parquet``/``.pq`` unless ``format`` is given.
+        A file already there is replaced only once the new one is whole. In CSV,
+        list columns (a cluster's venues) are written as JSON text: ``[3, 17]``.
     format : {"csv", "parquet"}, optional
         Overrides the suffix.
 
@@ -722,11 +741,35 @@ def write_table(
         )
     data = as_arrow_table(table, "table")
     if chosen == "csv":
-        import pyarrow.csv as pacsv
+        data = _nested_as_json(data)
+    # written beside the path, then moved onto it: a failed write leaves no half file
+    # and an earlier file at the path is kept until the new one is whole
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if chosen == "csv":
+            import pyarrow.csv as pacsv
 
-        pacsv.write_csv(data, path)
-    else:
-        import pyarrow.parquet as pq
+            pacsv.write_csv(data, tmp)
+        else:
+            import pyarrow.parquet as pq
 
-        pq.write_table(data, path)
+            pq.write_table(data, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _nested_as_json(table: pa.Table) -> pa.Table:
+    """``table`` with its list, struct and map columns as JSON text (CSV has no lists)."""
+    import json
+
+    for i, field in enumerate(table.schema):
+        typ = field.type
+        if pa.types.is_nested(typ):
+            values = table.column(i).to_pylist()
+            text = pa.array(
+                [None if v is None else json.dumps(v, default=str) for v in values], pa.string()
+            )
+            table = table.set_column(i, field.name, text)
+    return table
