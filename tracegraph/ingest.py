@@ -792,9 +792,9 @@ def read_scans(
     source : path, table, reader, or list of these or of ``(item, ScanSchema)`` pairs
         Where the scans are: a Parquet file, an Arrow IPC file or stream, a
         directory (searched recursively for ``*.parquet``, ``*.pq``, ``*.arrow``,
-        ``*.feather``, ``*.ipc``, ``*.arrows``, or files without a suffix that are
-        Parquet or Arrow IPC by their first bytes; hidden and ``_`` files skipped, any
-        other file an error that names it; e.g. one file per day), an in-memory
+        ``*.feather``, ``*.ipc``, ``*.arrows``, or other files that are Parquet or
+        Arrow IPC by their first bytes; hidden and ``_`` files skipped, any other
+        file an error that names it; e.g. one file per day), an in-memory
         ``pyarrow.Table`` / pandas / polars frame, or a ``pyarrow.RecordBatchReader``.
         Several sources with different layouts are read into one stream by passing a
         list whose items are either plain sources (read with ``schema``) or
@@ -1123,8 +1123,8 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
 
     Files and folders whose names start with ``.`` or ``_`` (markers, temporary
     files) are skipped. Data files are named by their suffix, or else recognised by
-    their first bytes. Any other file is an error that names it (no
-    file is left out without a word), and so is a folder without data files.
+    their first bytes. Any other file is an error that names it (no file is left
+    out without a word), and so is a folder without data files.
     """
     found: list[pathlib.Path] = []
     other: list[pathlib.Path] = []
