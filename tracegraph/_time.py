@@ -222,8 +222,9 @@ def ends_before_start(start_s: np.ndarray, end_s: np.ndarray, start: Any, end: A
         return backwards
     same = np.flatnonzero(end_s == start_s)  # only these need the fractions
     if same.size:
-        frac_start = np.mod(_int64_values(start, same), per_start) if per_start > 1 else 0
-        frac_end = np.mod(_int64_values(end, same), per_end) if per_end > 1 else 0
+        rows = pa.array(same)
+        frac_start = np.mod(int_values(pc.take(start, rows)), per_start) if per_start > 1 else 0
+        frac_end = np.mod(int_values(pc.take(end, rows)), per_end) if per_end > 1 else 0
         # frac_end / per_end < frac_start / per_start, in integers (each factor < 10**9)
         backwards[same] = frac_end * per_start < frac_start * per_end
     return backwards
@@ -234,15 +235,18 @@ def _per_second(column: Any) -> int:
     return _UNIT_PER_S[column.type.unit] if pa.types.is_timestamp(column.type) else 1
 
 
-def _int64_values(column: Any, rows: np.ndarray) -> np.ndarray:
-    """A timestamp column's raw int64 values (in its unit; 0 for nulls) at ``rows``."""
-    values = pc.take(column, pa.array(rows))
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], column.type)
-    values = values.view(pa.int64())
-    if values.null_count:
-        values = values.fill_null(0)
+def int_values(array: Any) -> np.ndarray:
+    """An integer or timestamp (chunked) array's values as int64 numpy (its unit; nulls 0)."""
+    values = pc.fill_null(array.cast(pa.int64()), 0)
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def utc_to_local(seconds: np.ndarray, tz: str) -> np.ndarray:
+    """Epoch ``seconds`` as zone ``tz``'s wall-clock times (as seconds of a UTC clock).
+
+    The inverse of :func:`local_to_utc`, away from its gaps and folds.
+    """
+    return int_values(pc.local_timestamp(pa.array(seconds, pa.timestamp("s", tz=tz))))
 
 
 def require_timestamp(typ: pa.DataType, label: str) -> None:

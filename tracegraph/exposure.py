@@ -44,6 +44,7 @@ from tracegraph._time import (
     require_timestamp,
     seconds_to_timestamp,
     to_seconds,
+    utc_to_local,
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
@@ -1419,12 +1420,7 @@ def _cumulative_mask(
 
 def _local_days(seconds: np.ndarray, tz: str) -> np.ndarray:
     """The days (counted from 1970-01-01 in ``tz``) of epoch ``seconds``, as ``tz``'s clocks say."""
-    if tz == "UTC":
-        days: np.ndarray = seconds // _DAY
-        return days
-    local = pc.local_timestamp(pa.array(seconds, pa.timestamp("s", tz=tz)))
-    wall = np.asarray(local.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-    days = wall // _DAY
+    days: np.ndarray = (seconds if tz == "UTC" else utc_to_local(seconds, tz)) // _DAY
     return days
 
 

@@ -39,8 +39,10 @@ from tracegraph._time import (
     duration_seconds,
     ends_before_start,
     instant_seconds,
+    int_values,
     local_to_utc,
     to_seconds,
+    utc_to_local,
 )
 from tracegraph._typing import DurationLike, TableLike
 from tracegraph.errors import (
@@ -1411,11 +1413,6 @@ def _null_mask(array: pa.Array) -> np.ndarray:
     return np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
-def _int_values(array: pa.Array) -> np.ndarray:
-    values = pc.fill_null(array.cast(pa.int64()), 0)
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Times as int64 UTC seconds (floored) and a per-row reason code (-1 = fine)."""
     n = len(column)
@@ -1432,13 +1429,13 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
                 reason[null] = _R["null_time"]
                 return seconds, reason
             # floored first: no overflow near the ends of a ns column; gaps as _time's
-            local = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
+            local = np.floor_divide(int_values(column), _UNIT_PER_S[typ.unit])
             far = _out_of_range(local)  # (no zone rules there: set aside below)
             seconds = np.where(far, local, local_to_utc(np.where(far, 0, local), tz))
         else:
-            seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[typ.unit])
+            seconds = np.floor_divide(int_values(column), _UNIT_PER_S[typ.unit])
     elif pa.types.is_integer(typ):
-        seconds = np.floor_divide(_int_values(column), _UNIT_PER_S[unit])
+        seconds = np.floor_divide(int_values(column), _UNIT_PER_S[unit])
     elif pa.types.is_floating(typ):
         raw = np.asarray(
             pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False),
@@ -1483,7 +1480,7 @@ def _parse_iso(text: pa.Array, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
     reason[~valid] = _R["bad_time"]
     zone = parts.field("zone")
     naive = pc.fill_null(pc.equal(zone, ""), False).to_numpy(zero_copy_only=False)
-    local_s = _int_values(local)
+    local_s = int_values(local)
     # offsets: "Z" → 0; "+07", "+0700", "+07:00" → sign * (hh * 3600 + mm * 60)
     digits = pc.replace_substring(pc.utf8_slice_codeunits(zone, 1), ":", "")
     hours = _digits(pc.utf8_slice_codeunits(digits, 0, 2))
@@ -2494,7 +2491,7 @@ def _scan_directions(table: pa.Table) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if pa.types.is_integer(column.type):
-        codes = _int_values(column)
+        codes = int_values(column)
         bad = np.flatnonzero((codes != 0) & (codes != 1))
         if bad.size:
             raise SchemaError(
@@ -2597,7 +2594,7 @@ def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
     if column.null_count:
         raise SchemaError("venue_dwell: column `default_dwell`: expected no nulls")
     if pa.types.is_duration(typ):
-        raw = _int_values(column.combine_chunks())
+        raw = int_values(column.combine_chunks())
         per_s = _UNIT_PER_S[typ.unit]
         if np.any(raw % per_s):  # as a mapping's durations are: whole seconds or an error
             raise DurationError(
@@ -2606,7 +2603,7 @@ def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
             )
         values = raw // per_s
     elif pa.types.is_integer(typ):
-        values = _int_values(column.combine_chunks())
+        values = int_values(column.combine_chunks())
     else:
         raise SchemaError(
             f"venue_dwell: column `default_dwell`: expected a duration or int seconds, got {typ}"
@@ -2629,8 +2626,7 @@ def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
         return np.full(seconds.shape[0], MAX_TIME, dtype=np.int64)
     last = seconds
     seconds = np.minimum(seconds, MAX_TIME - _DAY)  # (a day's room for the zone's rules)
-    local = pa.array(seconds, pa.timestamp("s", tz=zone))
-    wall = _int_values(pc.local_timestamp(local))
+    wall = utc_to_local(seconds, zone)
     day = (np.floor_divide(wall, _DAY) + 1) * _DAY  # the next day's 00:00, wall clock
     midnight = local_to_utc(day, zone)
     behind = np.flatnonzero(midnight <= seconds)  # (clocks went back over that midnight)
@@ -2639,7 +2635,7 @@ def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
             pa.array(day[behind], pa.timestamp("s")), timezone=zone, ambiguous="latest",
             nonexistent="latest",
         )  # fmt: skip
-        late = _int_values(again)
+        late = int_values(again)
         later = late > seconds[behind]
         midnight[behind[later]] = late[later]
         behind = behind[~later]
