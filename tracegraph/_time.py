@@ -30,6 +30,7 @@ FAR_FUTURE = 2**62
 MAX_DURATION = 1000 * 366 * 86_400
 MIN_TIME = -62_135_596_800  # 0001-01-01T00:00:00Z
 MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+_DAY = 86_400
 
 _UNITS = {
     "d": 86_400,
@@ -247,6 +248,45 @@ def utc_to_local(seconds: np.ndarray, tz: str) -> np.ndarray:
     The inverse of :func:`local_to_utc`, away from its gaps and folds.
     """
     return int_values(pc.local_timestamp(pa.array(seconds, pa.timestamp("s", tz=tz))))
+
+
+def local_days(seconds: np.ndarray, tz: str) -> np.ndarray:
+    """The days (counted from 1970-01-01 in ``tz``) of epoch ``seconds``, as ``tz``'s clocks say."""
+    days: np.ndarray = (seconds if tz == "UTC" else utc_to_local(seconds, tz)) // _DAY
+    return days
+
+
+def next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
+    """The first instant of the next local day after each time (far future without a zone).
+
+    That is the next local midnight, or, where clocks skip midnight (in zones that
+    change to summer time at 00:00), the instant they skip it at; where midnight
+    happens twice, the first. (Arrow's ``ceil_temporal`` raises on both.) Never after
+    the end of the year 9999, where tracegraph's calendar ends: a stay cut there ends
+    within it (its ``closed_by`` says midnight).
+    """
+    if zone is None:
+        return np.full(seconds.shape[0], MAX_TIME, dtype=np.int64)
+    last = seconds
+    seconds = np.minimum(seconds, MAX_TIME - _DAY)  # (a day's room for the zone's rules)
+    wall = utc_to_local(seconds, zone)
+    day = (np.floor_divide(wall, _DAY) + 1) * _DAY  # the next day's 00:00, wall clock
+    midnight = local_to_utc(day, zone)
+    behind = np.flatnonzero(midnight <= seconds)  # (clocks went back over that midnight)
+    if behind.size:  # a midnight that happens twice: the second, if the time is between
+        again = pc.assume_timezone(
+            pa.array(day[behind], pa.timestamp("s")), timezone=zone, ambiguous="latest",
+            nonexistent="latest",
+        )  # fmt: skip
+        late = int_values(again)
+        later = late > seconds[behind]
+        midnight[behind[later]] = late[later]
+        behind = behind[~later]
+    while behind.size:
+        day[behind] += _DAY
+        midnight[behind] = local_to_utc(day[behind], zone)
+        behind = behind[midnight[behind] <= seconds[behind]]
+    return np.where(midnight > last, np.minimum(midnight, MAX_TIME), MAX_TIME)
 
 
 def require_timestamp(typ: pa.DataType, label: str) -> None:

@@ -41,10 +41,10 @@ from tracegraph._time import (
     check_zone,
     duration_seconds,
     ends_before_start,
+    local_days,
     require_timestamp,
     seconds_to_timestamp,
     to_seconds,
-    utc_to_local,
 )
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
@@ -1389,7 +1389,6 @@ def _tier_pairs(
     return pairs
 
 
-_DAY = 86_400
 
 
 def _cumulative_mask(
@@ -1412,16 +1411,10 @@ def _cumulative_mask(
     piece, _, p_target, p_start, p_end = _pair_pieces(source, target, o_start, o_end)
     piece_ok = np.empty(p_target.shape[0], dtype=np.bool_)
     # (the pieces come grouped by target)
-    day = _local_days(p_start, day_tz)
+    day = local_days(p_start, day_tz)
     _kernels.day_totals_reach(p_target, p_start, p_end, day, min_overlap, piece_ok)
     keep: np.ndarray = piece_ok[piece]
     return keep
-
-
-def _local_days(seconds: np.ndarray, tz: str) -> np.ndarray:
-    """The days (counted from 1970-01-01 in ``tz``) of epoch ``seconds``, as ``tz``'s clocks say."""
-    days: np.ndarray = (seconds if tz == "UTC" else utc_to_local(seconds, tz)) // _DAY
-    return days
 
 
 def _pair_pieces(

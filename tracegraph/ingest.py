@@ -41,8 +41,8 @@ from tracegraph._time import (
     instant_seconds,
     int_values,
     local_to_utc,
+    next_midnight,
     to_seconds,
-    utc_to_local,
 )
 from tracegraph._typing import DurationLike, TableLike
 from tracegraph.errors import (
@@ -2308,7 +2308,7 @@ def scans_to_stays(
                 t[lo:hi],
                 d[lo:hi],
                 np.ascontiguousarray(dwell_of_venue[v[lo:hi]]),
-                _next_midnight(t[lo:hi], split_at_midnight),
+                next_midnight(t[lo:hi], split_at_midnight),
                 max_s,
                 out_scan[n_stays:],
                 out_end[n_stays:],
@@ -2613,39 +2613,6 @@ def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
-    """The first instant of the next local day after each time (far future without a zone).
-
-    That is the next local midnight, or, where clocks skip midnight (in zones that
-    change to summer time at 00:00), the instant they skip it at; where midnight
-    happens twice, the first. (Arrow's ``ceil_temporal`` raises on both.) Never after
-    the end of the year 9999, where tracegraph's calendar ends: a stay cut there ends
-    within it (its ``closed_by`` says midnight).
-    """
-    if zone is None:
-        return np.full(seconds.shape[0], MAX_TIME, dtype=np.int64)
-    last = seconds
-    seconds = np.minimum(seconds, MAX_TIME - _DAY)  # (a day's room for the zone's rules)
-    wall = utc_to_local(seconds, zone)
-    day = (np.floor_divide(wall, _DAY) + 1) * _DAY  # the next day's 00:00, wall clock
-    midnight = local_to_utc(day, zone)
-    behind = np.flatnonzero(midnight <= seconds)  # (clocks went back over that midnight)
-    if behind.size:  # a midnight that happens twice: the second, if the time is between
-        again = pc.assume_timezone(
-            pa.array(day[behind], pa.timestamp("s")), timezone=zone, ambiguous="latest",
-            nonexistent="latest",
-        )  # fmt: skip
-        late = int_values(again)
-        later = late > seconds[behind]
-        midnight[behind[later]] = late[later]
-        behind = behind[~later]
-    while behind.size:
-        day[behind] += _DAY
-        midnight[behind] = local_to_utc(day[behind], zone)
-        behind = behind[midnight[behind] <= seconds[behind]]
-    return np.where(midnight > last, np.minimum(midnight, MAX_TIME), MAX_TIME)
-
-
 # =========================================================================== scans → index
 #
 # The lean path: files → VenueIndex without a table in between. Per scan only 4-byte
@@ -2654,7 +2621,6 @@ def _next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
 # squeezed out in place, and stays are written over the scans they came from.
 
 _INT32_MIN = int(np.iinfo(np.int32).min)
-_DAY = 86_400
 _LEAN_SLICE = 1 << 18  # scans per slice of pairing: about 80 bytes of temporaries each
 
 
@@ -3299,7 +3265,7 @@ def _pair_and_merge(
                 t,
                 d,
                 np.ascontiguousarray(dwell_of_venue[v]),
-                _next_midnight(t, zone),
+                next_midnight(t, zone),
                 max_s,
                 entry,
                 s_end,
