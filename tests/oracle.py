@@ -213,7 +213,7 @@ def trace_oracle(
         if cumulative:
             # the time each target spent with each source: that pair's overlaps merged
             # where they overlap (duplicated stays count once; touching ones stay
-            # apart), each merged piece on the UTC day it starts; summed per (target, day)
+            # apart), each merged piece on the day (of day_tz) it starts; summed per (target, day)
             by_pair: dict[tuple[Hashable, Hashable], list[int]] = {}
             for i, e in enumerate(found):
                 by_pair.setdefault((e[0], e[1]), []).append(i)
@@ -298,3 +298,78 @@ def tiers_by_bfs(cases: Iterable[Hashable], edges: Iterable[Edge]) -> dict[Hasha
         for depth, layer in enumerate(nx.bfs_layers(graph, list(dict.fromkeys(cases))))
         for person in layer
     }
+
+
+def day_pieces(a: int, b: int, tz: str) -> list[tuple[dt.date, int]]:
+    """``[a, b)`` cut where the calendar day of zone ``tz`` changes: (day, seconds) pieces.
+
+    The cuts are found by bisection on whole seconds (the day of a time only grows
+    with it in the zones the tests use); an empty interval is one piece on its day.
+    """
+    pieces = []
+    while True:
+        day = local_day(a, tz)
+        if b <= a or local_day(b - 1, tz) == day:
+            pieces.append((day, b - a))
+            return pieces
+        lo, hi = a, b - 1  # local_day(lo) == day < local_day(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if local_day(mid, tz) == day else (lo, mid)
+        pieces.append((day, hi - a))
+        a = hi
+
+
+def risk_oracle(
+    edges: Iterable[Edge],
+    policy: Any,
+    *,
+    levels: Mapping[Hashable, int] | None = None,
+    day_tz: str = "UTC",
+) -> dict[Hashable, tuple[int, int, float]]:
+    """``target -> (overlap_minutes, longest_minutes, risk)`` of ``Trace.risk``, by hand.
+
+    With each source, a target's overlaps are merged where they overlap (touching
+    ones stay apart). ``overlap_minutes``: per source, the merged seconds summed and
+    rounded once, summed over sources; ``longest_minutes``: the longest merged piece,
+    rounded. ``risk``: per day of ``day_tz``, with each source, that day's seconds
+    rounded once, times the source's CWA weight under the ``"cwa"`` risk model (1.0
+    otherwise), summed; the worst day's.
+    """
+    from tracegraph.policy import CWA_WEIGHTS
+
+    def minutes(s: int) -> int:
+        if policy.rounding == "floor":
+            return s // 60
+        if policy.rounding == "ceil":
+            return -(-s // 60)
+        return (s + 30) // 60
+
+    by_pair: dict[tuple[Hashable, Hashable], list[tuple[int, int]]] = {}
+    for source, target, _, a, b, _ in edges:
+        by_pair.setdefault((target, source), []).append((a, b))
+    total: dict[Hashable, int] = {}
+    longest: dict[Hashable, int] = {}
+    score: dict[tuple[Hashable, dt.date], float] = {}
+    for (target, source), spans in by_pair.items():
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        total[target] = total.get(target, 0) + minutes(sum(b - a for a, b in merged))
+        longest[target] = max([longest.get(target, 0)] + [minutes(b - a) for a, b in merged])
+        per_day: dict[dt.date, int] = {}
+        for a, b in merged:
+            for day, seconds in day_pieces(a, b, day_tz):
+                per_day[day] = per_day.get(day, 0) + seconds
+        weight = 1.0
+        if policy.risk == "cwa":
+            weight = CWA_WEIGHTS[(levels or {}).get(source, 5) - 1]
+        for day, seconds in per_day.items():
+            score[target, day] = score.get((target, day), 0.0) + weight * minutes(seconds)
+    worst: dict[Hashable, float] = {}
+    for (target, _), value in score.items():
+        worst[target] = max(worst.get(target, 0.0), value)
+    return {t: (total[t], longest[t], worst[t]) for t in total}

@@ -65,8 +65,14 @@ def test_trace_cumulative_per_local_day(workdir):
     )  # fmt: skip
     summary = json.loads(done.stdout)
     assert summary["persons_per_tier"] == {f"F{k}": v for k, v in expected.tier_counts().items()}
-    done = run("trace", "city.tgidx", *args, "--day-tz", "Asia/Ho_Chi_Minh", cwd=workdir)
-    assert done.returncode == 2 and "--day-tz: the days of --cumulative" in done.stderr
+    # without --cumulative the zone's days are those of --risk's score
+    done = run("trace", "city.tgidx", *args, "--day-tz", "Asia/Ho_Chi_Minh", "--risk",
+               "--out", "hanoi", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    local = tg.trace(tg.VenueIndex.from_stays(stays), cases, day_tz="Asia/Ho_Chi_Minh").risk()
+    assert pq.read_table(workdir / "hanoi" / "risk.parquet").equals(local)
+    done = run("trace", "city.tgidx", *args, "--day-tz", "Asia/Hanoi", cwd=workdir)
+    assert done.returncode == 2 and "--day-tz: expected a valid IANA zone name" in done.stderr
 
 
 def test_trace_writes_csv(workdir):

@@ -8,6 +8,7 @@ every preset (and with ``cumulative=True``) against ``oracle.py``, exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import zoneinfo
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import cwa_window, present_at_oracle, trace_oracle
+from oracle import cwa_window, present_at_oracle, risk_oracle, trace_oracle
 from strategies import (
     GRID,
     case_windows,
@@ -340,10 +341,49 @@ def test_cumulative_days_may_be_local_days():
     )
     assert local.contacts["person"].to_pylist() == ["case", "b"]
     assert local.params["day_tz"] == "Asia/Ho_Chi_Minh"
-    with pytest.raises(tg.ArgumentError, match="`day_tz`: the days of cumulative=True"):
-        tg.trace(index, ["case"], day_tz="Asia/Ho_Chi_Minh")
     with pytest.raises(tg.TimezoneError, match="`day_tz`"):
         tg.trace(index, ["case"], cumulative=True, day_tz="Asia/Hanoi_typo")
+    with pytest.raises(tg.ArgumentError, match="`day_tz`: expected a zone name, got int"):
+        tg.trace(index, ["case"], day_tz=7)
+
+
+def test_risk_days_may_be_local_days():
+    # 10 minutes together at 06:30 and 10 at 07:30 in Hanoi: one local day with 20
+    # minutes, or two UTC days with 10 each (UTC's midnight is 07:00 in Hanoi)
+    day = 86_400 * 18_876  # 2021-09-06 00:00 UTC
+    hanoi_0630 = day - 30 * M
+    rows = [
+        ("case", "market", hanoi_0630, hanoi_0630 + 10 * M),
+        ("case", "office", day + 30 * M, day + 40 * M),
+        ("b", "market", hanoi_0630, hanoi_0630 + 10 * M),
+        ("b", "office", day + 30 * M, day + 40 * M),
+    ]
+    index = index_of(rows)
+    utc = tg.trace(index, ["case"])
+    local = tg.trace(index, ["case"], day_tz="Asia/Ho_Chi_Minh")  # no cumulative needed
+    assert local.contacts.equals(utc.contacts)  # the days change no match
+    assert local.params["day_tz"] == "Asia/Ho_Chi_Minh"
+    assert utc.risk()["risk"].to_pylist() == [10.0]
+    assert local.risk()["risk"].to_pylist() == [20.0]  # the trace's days by default
+    assert utc.risk(day_tz="Asia/Ho_Chi_Minh").equals(local.risk())
+    assert local.risk(day_tz="UTC").equals(utc.risk())
+    assert local.risk()["overlap_minutes"].to_pylist() == [20]  # whatever the days
+    # a level given for a Hanoi date applies to that local day
+    levels = pa.table(
+        {
+            "person": ["case"],
+            "day": pa.array([dt.date(2021, 9, 6)]),
+            "risk_level": pa.array([8], pa.int64()),
+        }
+    )
+    cwa = tg.trace(index, ["case"], policy="cwa", day_tz="Asia/Ho_Chi_Minh")
+    assert cwa.risk(levels=levels)["risk"].to_pylist() == [pytest.approx(20 * 1.6)]
+    # in UTC only the office's 10 minutes fall on 2021-09-06
+    assert cwa.risk(levels=levels, day_tz="UTC")["risk"].to_pylist() == [pytest.approx(16.0)]
+    with pytest.raises(tg.TimezoneError, match="`day_tz`"):
+        utc.risk(day_tz="Asia/Hanoi_typo")
+    with pytest.raises(tg.ArgumentError, match="`day_tz`: expected a zone name"):
+        utc.risk(day_tz=7)
 
 
 @settings(max_examples=examples(0.3))
@@ -551,6 +591,54 @@ def test_trace_matches_oracle_under_every_policy(city, data):
             day_tz=day_tz,
         )
     assert result_to_plain(got) == expected
+
+
+@settings(max_examples=examples(0.5))
+@given(city=cities(modes=("grid", "fine")), data=st.data())
+def test_risk_matches_the_oracle_in_any_zone(city, data):
+    # minutes, longest time together and the worst day's score of every contact, from
+    # the oracle's own pairs, with the days of a zone whose midnight the city is moved
+    # to straddle (its times are within ~4 h of its base)
+    policy = PRESETS[data.draw(st.sampled_from(POLICIES), label="policy")]
+    day_tz = data.draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Ho_Chi_Minh"]), label="tz")
+    cases = data.draw(case_windows(city), label="cases")
+    cases = {c: w for c, w in cases.items() if c in city.people}
+    zone = zoneinfo.ZoneInfo(day_tz)
+    day_after = dt.datetime.fromtimestamp(city.base, zone).date() + dt.timedelta(days=1)
+    midnight = int(dt.datetime.combine(day_after, dt.time(), zone).timestamp())
+    at = data.draw(st.integers(-2, 48).map(lambda k: k * GRID // 2), label="midnight at")
+    shift = midnight - city.base - at  # the zone's midnight `at` seconds after the base
+    city = dataclasses.replace(
+        city,
+        stays=[(p, v, s + shift, e + shift) for p, v, s, e in city.stays],
+        base=city.base + shift,
+    )
+    cases = {
+        c: None if w is None else tuple(None if t is None else t + shift for t in w)
+        for c, w in cases.items()
+    }
+    stays = _string_city(city, data)
+    if stays and data.draw(st.booleans(), label="some stays twice"):
+        stays += data.draw(st.lists(st.sampled_from(stays), max_size=3), label="repeated")
+    tiers = data.draw(st.integers(1, 2), label="tiers")
+    people = sorted(city.people)
+    levels = data.draw(
+        st.dictionaries(st.sampled_from(people), st.integers(1, 8), max_size=4)
+        if people
+        else st.just({}),
+        label="levels",
+    )
+    contacts, edges = trace_oracle(stays, cases, tiers=tiers, policy=policy)
+    expected = risk_oracle(edges, policy, levels=levels, day_tz=day_tz)
+    index = tg.VenueIndex.from_stays(_stays_table(stays))
+    got = tg.trace(index, cases_table(cases, city), tiers=tiers, policy=policy, day_tz=day_tz)
+    table = got.risk(levels=levels).to_pydict()
+    assert sorted(table["person"]) == sorted(p for p, (t, _) in contacts.items() if t > 0)
+    for i, person in enumerate(table["person"]):
+        minutes, longest, risk = expected[person]
+        assert (table["overlap_minutes"][i], table["longest_minutes"][i]) == (minutes, longest)
+        assert table["risk"][i] == pytest.approx(risk), (person, day_tz)
+        assert table["risk_level"][i] == ("high" if risk >= policy.high_risk - 1e-9 else "low")
 
 
 @settings(max_examples=examples(0.3))

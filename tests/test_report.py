@@ -192,8 +192,8 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
     )
     per_day = result.risk(levels=levels).to_pydict()
     assert per_day["risk"] == [pytest.approx(8 * 1.6)]
-    # days given as instants count by their UTC day, whatever their zone: 23:30 UTC
-    # of the first day is 06:30 of the second in Hanoi
+    # days given as instants count by their day in UTC (the trace's days), whatever
+    # their zone: 23:30 UTC of the first day is 06:30 of the second in Hanoi
     for zone in ("UTC", "Asia/Ho_Chi_Minh", "America/New_York"):
         instants = pa.array([DAY - 30 * M, DAY + 30 * M], pa.timestamp("s", tz="UTC"))
         zoned = levels.set_column(1, "day", instants.cast(pa.timestamp("s", tz=zone)))

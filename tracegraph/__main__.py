@@ -844,9 +844,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--infectious-for", default=None, help="infectious period (no end)")
     _unknown_arg(tr)
     _policy_arg(tr)
-    tr.add_argument("--cumulative", action="store_true", help="sum overlaps per day (UTC)")
+    tr.add_argument("--cumulative", action="store_true", help="sum overlaps per day (of --day-tz)")
     tr.add_argument(
-        "--day-tz", default="UTC", help="zone of --cumulative's days, e.g. Asia/Ho_Chi_Minh"
+        "--day-tz",
+        default="UTC",
+        help="zone whose midnights separate days (--cumulative, --risk), e.g. Asia/Ho_Chi_Minh",
     )
     tr.add_argument(
         "--out",

@@ -130,9 +130,9 @@ def trace(
         earliest overlap start on a qualifying day. This lists the tier's stay pairs,
         so memory grows with them.
     day_tz : str, default "UTC"
-        The zone whose midnights separate the days of ``cumulative=True``
-        (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which UTC's split at 07:00). Only
-        with ``cumulative=True``.
+        The zone whose midnights separate the days of ``cumulative=True`` and of
+        :meth:`Trace.risk`'s score (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which
+        UTC's split at 07:00).
     unknown : {"raise", "keep", "drop"}, default "raise"
         What to do with a case id that is not in the index: raise
         :class:`~tracegraph.errors.PersonNotFound`, keep it as a tier-0 case with no
@@ -218,11 +218,6 @@ def trace(
     if not isinstance(day_tz, str):
         raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
     check_zone(day_tz, "day_tz")
-    if day_tz != "UTC" and not cumulative:
-        raise ArgumentError(
-            f"`day_tz`: the days of cumulative=True; got day_tz={day_tz!r} without it "
-            f"(pass cumulative=True, or leave day_tz out)"
-        )
     if tz is not None:
         check_zone(tz)
     resolved = _resolve_cases(index, cases, unknown, tz)
@@ -1389,8 +1384,6 @@ def _tier_pairs(
     return pairs
 
 
-
-
 def _cumulative_mask(
     source: np.ndarray,
     target: np.ndarray,
@@ -2208,9 +2201,11 @@ class Trace:
                 if name in _DURATION_PARAMS
             ]
             params.append(("policy", self.policy.describe()))
+            day_tz = self.params.get("day_tz", "UTC")
             if self.params.get("cumulative"):
-                day_tz = self.params.get("day_tz", "UTC")
                 params.append(("cumulative", f"per day ({day_tz})"))
+            elif day_tz != "UTC":
+                params.append(("days", str(day_tz)))
             counted = "counts" in self._pairs.__dict__  # never match again just for a repr
             pairs = [("stay pairs", f"{self.n_pairs:,}")] if counted else []
             summary = _html.definition_list(
@@ -2288,7 +2283,7 @@ class Trace:
 
         return report.locations_of_interest(self, sources=sources)
 
-    def risk(self, *, levels: Any = None) -> pa.Table:
+    def risk(self, *, levels: Any = None, day_tz: str | None = None) -> pa.Table:
         """Each traced contact's exposure: minutes, risk score and level, and the crowd.
 
         Parameters
@@ -2296,9 +2291,13 @@ class Trace:
         levels : dict or table, optional
             Transmission-risk levels (1..8) of the infectious people, used by the
             ``"cwa"`` risk model: ``{person: level}``, or a table with ``person``,
-            ``risk_level`` and optionally ``day`` (a date, UTC: the level on that
-            day; or a zone-aware timestamp, whose UTC day counts). Unlisted people
-            have level 5 (weight 1.0).
+            ``risk_level`` and optionally ``day`` (a date: the level on that day of
+            ``day_tz``; or a zone-aware timestamp, whose day in ``day_tz`` counts).
+            Unlisted people have level 5 (weight 1.0).
+        day_tz : str, optional
+            The zone whose midnights separate the days of the ``risk`` score
+            (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which UTC's split at 07:00).
+            Default: the trace's ``day_tz`` (UTC unless :func:`trace` was given one).
 
         Returns
         -------
@@ -2313,9 +2312,9 @@ class Trace:
             does not count twice) and ``longest_minutes`` (the longest time together
             in one go, of one pair of stays or of overlapping ones; stays that only
             touch, as a stay split at midnight, count apart); ``risk`` (the policy's
-            score on their worst UTC day, overlaps split at 00:00 UTC: with each
-            infectious person, that day's seconds rounded once to minutes and, under
-            ``"cwa"``, weighted by their transmission-risk level, summed),
+            score on their worst day, overlaps split at the midnights of ``day_tz``:
+            with each infectious person, that day's seconds rounded once to minutes
+            and, under ``"cwa"``, weighted by their transmission-risk level, summed),
             ``risk_level`` (``"high"`` when ``risk >= policy.high_risk``, else
             ``"low"``); ``crowd`` (distinct people
             other than the infector present at the venue during the infector's
@@ -2331,7 +2330,7 @@ class Trace:
         """
         from tracegraph import report
 
-        return report.risk(self, levels=levels)
+        return report.risk(self, levels=levels, day_tz=day_tz)
 
     def explain(self, person: Any) -> Any:
         """The chain from a case to ``person``, hop by hop (first exposures).

@@ -28,7 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph import _html, _kernels
-from tracegraph._time import format_instant, seconds_to_timestamp
+from tracegraph._time import (
+    check_zone,
+    format_instant,
+    local_days,
+    next_midnight,
+    seconds_to_timestamp,
+)
 from tracegraph._typing import TableLike
 from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError
 from tracegraph.ingest import as_arrow_table, ids_array
@@ -235,11 +241,17 @@ def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "c
 # --------------------------------------------------------------------------- risk
 
 
-def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
+def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.Table:
     """See :meth:`tracegraph.Trace.risk`."""
     index = trace.index
     policy = trace.policy
     from tracegraph.exposure import _pair_pieces
+
+    if day_tz is None:  # the trace's days (UTC unless it was given a zone)
+        day_tz = str(trace.params.get("day_tz", "UTC"))
+    elif not isinstance(day_tz, str):
+        raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
+    check_zone(day_tz, "day_tz")
 
     pairs = _all_pairs(trace)
     contacts = trace.contacts
@@ -259,16 +271,10 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
     longest = np.zeros(n_persons, dtype=np.int64)
     np.maximum.at(longest, target, policy.minutes(seconds))
 
-    # split every overlap at 00:00 UTC; score each (target, day): per source, the day's
-    # seconds rounded once to minutes and weighted by the source's level that day
-    lo_day = start // _DAY
-    hi_day = np.where(seconds > 0, (end - 1) // _DAY, lo_day)
-    n_pieces = (hi_day - lo_day + 1).astype(np.int64)
-    row = np.repeat(np.arange(start.shape[0]), n_pieces)
-    day = lo_day[row] + (
-        np.arange(row.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
-    )
-    piece = np.minimum(end[row], (day + 1) * _DAY) - np.maximum(start[row], day * _DAY)
+    # split every overlap at the midnights of `day_tz`; score each (target, day): per
+    # source, the day's seconds rounded once to minutes and weighted by the source's
+    # level that day
+    row, day, piece = _day_pieces(start, end, day_tz)
     worst = np.zeros(n_persons, dtype=np.int64)
     if row.shape[0]:
         order = np.lexsort((source[row], day, target[row]))
@@ -279,7 +285,7 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
         # exactly the threshold is not 9.999999999999998 and "low"
         weight = np.full(by_source.shape[0], 10, dtype=np.int64)
         if policy.risk == "cwa" or levels is not None:  # levels are checked under every policy
-            level = _levels(index, levels, src[by_source], d[by_source])
+            level = _levels(index, levels, src[by_source], d[by_source], day_tz)
             if policy.risk == "cwa":  # and weigh only under CWA's risk model
                 weight = _CWA_TENTHS[level - 1]
         score = weight * policy.minutes(day_seconds)
@@ -319,6 +325,42 @@ def risk(trace: Trace, *, levels: Any = None) -> pa.Table:
     )
 
 
+def _day_pieces(
+    start: np.ndarray, end: np.ndarray, tz: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intervals ``[start, end)`` cut at the midnights of zone ``tz``.
+
+    Returns ``(row, day, seconds)`` of each piece: the interval it comes from, its
+    day (counted from 1970-01-01 in ``tz``) and its length. A zero-length interval
+    is one piece on its day; an interval ending at a midnight does not reach the
+    next day.
+    """
+    if tz == "UTC" or start.shape[0] == 0:  # midnights every 86,400 s: all at once
+        seconds = end - start
+        lo_day = start // _DAY
+        hi_day = np.where(seconds > 0, (end - 1) // _DAY, lo_day)
+        n_pieces = (hi_day - lo_day + 1).astype(np.int64)
+        row = np.repeat(np.arange(start.shape[0]), n_pieces)
+        day = lo_day[row] + (
+            np.arange(row.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
+        )
+        piece = np.minimum(end[row], (day + 1) * _DAY) - np.maximum(start[row], day * _DAY)
+        return row, day, piece
+    # elsewhere days are not all 24 h long: one round of cuts per day still spanned
+    rows, days, pieces = [], [], []
+    row = np.arange(start.shape[0])
+    at = start
+    while row.shape[0]:
+        midnight = next_midnight(at, tz)
+        stop = np.minimum(end[row], midnight)
+        rows.append(row)
+        days.append(local_days(at, tz))
+        pieces.append(stop - at)
+        more = end[row] > midnight
+        row, at = row[more], midnight[more]
+    return np.concatenate(rows), np.concatenate(days), np.concatenate(pieces)
+
+
 def _run_starts(*keys: np.ndarray) -> np.ndarray:
     """The first row of each run of equal ``keys`` (rows sorted by them), as int64 indices."""
     n = keys[0].shape[0]
@@ -330,8 +372,10 @@ def _run_starts(*keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(new)
 
 
-def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Transmission-risk level (1..8) of each (source person code, UTC day)."""
+def _levels(
+    index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray, day_tz: str
+) -> np.ndarray:
+    """Transmission-risk level (1..8) of each (source person code, day of ``day_tz``)."""
     out = np.full(source.shape[0], _DEFAULT_LEVEL, dtype=np.int64)
     if levels is None or (isinstance(levels, dict) and not levels):  # {}: none given
         return out
@@ -367,7 +411,7 @@ def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray)
         column = table["day"]
         if not (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
             raise SchemaError(
-                f"levels: column `day`: expected dates (the UTC day a level applies to), got "
+                f"levels: column `day`: expected dates (the day a level applies to), got "
                 f"{column.type}; e.g. pyarrow.array([datetime.date(2021, 9, 6)])"
             )
         if column.null_count:
@@ -376,8 +420,8 @@ def _levels(index: VenueIndex, levels: Any, source: np.ndarray, day: np.ndarray)
                 f"out the column for one level per person"
             )
         if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-            # the UTC day of the instant (a cast to date32 takes the zone's local day)
-            column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+            # the instant's day in `day_tz` (a cast to date32 takes the column zone's day)
+            column = column.cast(pa.timestamp(column.type.unit, tz=day_tz))
         days = column.cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
         _check_once(np.stack([code, days]), "person and day")
         given = {(int(c), int(d)): int(v) for c, d, v in zip(code, days, lv, strict=True) if c >= 0}
