@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -393,3 +394,28 @@ def test_real_check_ins_give_the_same_index(name):
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     index, report = check_same(path, schema=schema, now=now, default_dwell="1h", batch_size=10_000)
     assert index.n_stays == report.stays.stays > 0
+
+
+def test_stays_that_all_last_zero_seconds_warn_as_from_stays_does():
+    # entries without exits and default_dwell=0: every stay is an instant, which
+    # overlaps nothing; the lean path says so as the classic path does
+    scans = pa.table(
+        {
+            "uid": ["SECRET_ann", "SECRET_bob"],
+            "qr": ["cafe", "cafe"],
+            "ts": pa.array([T0, T0 + 100], pa.timestamp("s", tz="UTC")),
+            "io": ["in", "in"],
+        }
+    )
+    with pytest.warns(tg.DataWarning, match="all 2 stays last zero seconds") as caught:
+        index, _ = index_from_scans(scans, schema=SCHEMA, now=NOW, default_dwell=0)
+    assert caught[0].filename == __file__  # the caller's line
+    assert "default_dwell (0 here)" in str(caught[0].message)
+    assert "SECRET" not in str(caught[0].message)
+    with pytest.warns(tg.DataWarning, match="all 2 stays last zero seconds"):
+        stays = scans_to_stays(read_scans(scans, schema=SCHEMA, now=NOW), default_dwell=0)
+        classic = tg.VenueIndex.from_stays(stays.stays)
+    assert_same_index(index, classic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stays with some time: no warning
+        index_from_scans(scans, schema=SCHEMA, now=NOW, default_dwell="30min")

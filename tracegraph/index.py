@@ -238,13 +238,10 @@ class VenueIndex:
             raise ArgumentError(f"`pseudonymized`: expected True or False, got {pseudonymized!r}")
         index, instants = cls._build_from_stays(stays, tz=tz, width=width, progress=progress)
         if instants:
-            warnings.warn(
-                f"all {index.n_stays} stays last zero seconds (end == start): under half-open "
-                f"rules (the default policy) they overlap nothing and every trace finds only "
-                f"its cases; were check-in times put in both columns? "
-                f"tg.scans_to_stays(scans, default_dwell='30min') makes stays of them",
-                DataWarning,
-                stacklevel=2,
+            _warn_instants(
+                index.n_stays,
+                "were check-in times put in both columns? "
+                "tg.scans_to_stays(scans, default_dwell='30min') makes stays of them",
             )
         return dataclasses.replace(index, pseudonymized=True) if pseudonymized else index
 
@@ -427,7 +424,22 @@ class VenueIndex:
             persons, venues, origin = stays.persons, stays.venues, stays.origin
             columns = [stays.person, stays.venue, stays.start, stays.end]
             del stays
-            index = cls._from_codes(persons, venues, columns, width, consume=True, bar=bar)
+            bounds = None
+            if len(columns[0]):  # (what the build finds first anyway)
+                start, end = columns[2], columns[3]
+                longest = int(_kernels.max_duration(start, end))
+                bounds = int(start.min()), int(end.max()), longest
+                del start, end
+            instants = _all_instants(len(columns[0]), bounds)
+            index = cls._from_codes(
+                persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
+            )
+        if instants:
+            _warn_instants(
+                index.n_stays,
+                f"scans without an exit last default_dwell ({default_dwell!r} here): give "
+                f"the time a visit lasts, e.g. default_dwell='30min'",
+            )
         if index.n_stays:  # the stays' times were given relative to `origin`
             index = dataclasses.replace(index, origin=index.origin + origin)
         if pseudonym_key is not None:
@@ -1242,6 +1254,16 @@ MATCH_RULES: dict[str, int] = {
     "closed": _kernels.RULE_CLOSED,
     "arrival": _kernels.RULE_ARRIVAL,
 }
+
+
+def _warn_instants(n: int, hint: str) -> None:
+    """The :class:`DataWarning` for ``n`` stays all of zero seconds (``hint``: why, and the fix)."""
+    warnings.warn(
+        f"all {n} stays last zero seconds (end == start): under half-open rules (the "
+        f"default policy) they overlap nothing and every trace finds only its cases; {hint}",
+        DataWarning,
+        stacklevel=3,
+    )
 
 
 def _all_instants(n: int, bounds: tuple[int, int, int] | None) -> bool:
