@@ -334,8 +334,10 @@ def test_aliases_map_every_identifier_to_one_person():
         pa.array([-(10**13), T0], pa.timestamp("s")),  # naive: read in the zone
         pa.array([-1e17, float(T0)]),
         pa.array(["0000-06-01T00:00:00Z", "2021-08-01T00:00:00Z"]),
+        pa.array([2**64 - 1, T0], pa.uint64()),  # (no int64 holds it: once a raw error)
+        pa.array([2**63, T0], pa.uint64()),
     ],
-    ids=["int", "timestamp", "naive", "float", "text"],
+    ids=["int", "timestamp", "naive", "float", "text", "uint64 max", "uint64 2**63"],
 )
 def test_scan_times_outside_the_years_1_to_9999_are_set_aside(times):
     # set aside under quarantine (they once passed, and failed the whole table later)
@@ -348,6 +350,17 @@ def test_scan_times_outside_the_years_1_to_9999_are_set_aside(times):
     assert index.persons.to_pylist() == ["p2"]
     assert report.scans.rejected == 1
     assert repr(index)  # (an index holding such a time could not be shown)
+
+
+def test_uint64_nanoseconds_from_2_to_the_63_are_times_in_2262_and_later():
+    raw = pa.table(
+        {"person": [1, 2], "venue": [1, 1], "time": pa.array([2**63 + 5, T0 * 10**9], pa.uint64())}
+    )
+    schema = ScanSchema(person="person", venue="venue", time="time", time_unit="ns")
+    scans = read_scans(raw, schema=schema, now=2**40)
+    assert scans.table["time"].to_pylist()[0] == dt.datetime(2262, 4, 11, 23, 47, 16, tzinfo=dt.UTC)
+    index, report = tg.VenueIndex.from_scans(raw, schema=schema, now=2**40)
+    assert index.n_stays == 2 and report.scans.rejected == 0
 
 
 def test_epoch_milliseconds_read_as_seconds_say_so_and_a_read_rejecting_all_warns():

@@ -1434,6 +1434,10 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
             seconds = np.where(far, local, local_to_utc(np.where(far, 0, local), tz))
         else:
             seconds = np.floor_divide(int_values(column), _UNIT_PER_S[typ.unit])
+    elif pa.types.is_uint64(typ):  # (values from 2**63 have no int64: divided first)
+        raw = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.uint64)
+        # seconds beyond any calendar are set aside as out of range below
+        seconds = np.minimum(raw // np.uint64(_UNIT_PER_S[unit]), MAX_TIME + 1).astype(np.int64)
     elif pa.types.is_integer(typ):
         seconds = np.floor_divide(int_values(column), _UNIT_PER_S[unit])
     elif pa.types.is_floating(typ):
