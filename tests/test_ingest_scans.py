@@ -1293,6 +1293,21 @@ def test_venue_dwell_ids_of_another_type_are_a_typed_error():
     scans = read_scans(raw, now=NOW)
     with pytest.raises(SchemaError, match=r"venue_dwell: expected venue ids of the scans' type"):
         scans_to_stays(scans, venue_dwell={"cafe": "1h"})
+    # a mapping whose keys mix ids of two types (once a raw Arrow error quoting one)
+    for mixed in ({7: "10min", "SECRET_cafe": "5min"}, {"SECRET_cafe": "5min", 7: "10min"}):
+        for make in (
+            lambda mixed=mixed: scans_to_stays(scans, venue_dwell=mixed),
+            lambda mixed=mixed: tg.VenueIndex.from_scans(raw, now=NOW, venue_dwell=mixed),
+        ):
+            with pytest.raises(SchemaError, match="venue_dwell: expected ids of one type") as err:
+                make()
+            assert "SECRET" not in str(err.value)
+    # a table listing a venue twice: no silent choice of one of its dwells
+    twice = pa.table({"venue": [7, 8, 7], "default_dwell": [600, 300, 3600]})
+    with pytest.raises(SchemaError, match=r"expected one row per venue, found 1 row\(s\)"):
+        scans_to_stays(scans, venue_dwell=twice)
+    with pytest.raises(SchemaError, match="expected one row per venue"):
+        tg.VenueIndex.from_scans(raw, now=NOW, venue_dwell=twice)
 
 
 def test_uint64_scan_ids_beyond_int64_are_read_as_text_never_quoted_in_errors():

@@ -2180,7 +2180,8 @@ def scans_to_stays(
         How long an entry without its exit is assumed to last.
     venue_dwell : table or mapping, optional
         Per-venue default dwell: a table with columns ``venue`` and
-        ``default_dwell`` (a duration type or int seconds), or ``{venue: duration}``.
+        ``default_dwell`` (a duration type or int seconds; one row per venue), or
+        ``{venue: duration}``.
         Venues not listed use ``default_dwell``.
     max_stay : duration, default "12h"
         No stay is longer, even one closed by an exit scan.
@@ -2570,12 +2571,18 @@ def _dwell_by_venue(
                 [duration_seconds(venue_dwell[k], f"venue_dwell[{i}]") for i, k in enumerate(keys)],
                 dtype=np.int64,
             )
-            key_col = pa.chunked_array([pa.array(keys)])
+            key_col = pa.chunked_array([ids_array(keys, venues.type, "venue_dwell")])
         else:
             table = as_arrow_table(venue_dwell, "venue_dwell")
             require_columns(table, ("venue", "default_dwell"), "venue_dwell")
             key_col = check_id_column(table.column("venue"), "venue", "venue_dwell")
             values = _dwell_column(table.column("default_dwell"))
+            repeated = len(key_col) - pc.count_distinct(key_col).as_py()
+            if repeated:  # (which row should win?)
+                raise SchemaError(
+                    f"venue_dwell: column `venue`: expected one row per venue, found "
+                    f"{repeated} row(s) repeating a venue listed before; keep one dwell each"
+                )
         if len(venues) and len(key_col):
             if pa.types.is_string(venues.type) != pa.types.is_string(key_col.type):
                 try:
