@@ -394,6 +394,31 @@ def test_csv_ids_keep_leading_zeros(tmp_path):
     assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 1}
 
 
+def test_integer_case_ids_must_be_plain_decimals(tmp_path):
+    # an index of integer ids 1, 2, 12: "012", "+12", "1_2" or Arabic-Indic digits are
+    # not 12 (Python's int() reads them all as 12: they traced person 12)
+    (tmp_path / "stays.csv").write_text(
+        "person,venue,start,end\n"
+        "1,1,2021-09-06T10:00:00Z,2021-09-06T11:00:00Z\n"
+        "2,1,2021-09-06T10:30:00Z,2021-09-06T13:00:00Z\n"
+        "12,1,2021-09-06T10:30:00Z,2021-09-06T13:00:00Z\n"
+    )
+    done = run("build", "stays.csv", "--out", "i.tgidx", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = run("trace", "i.tgidx", "--case", "12", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 2}
+    for case in ("012", "+12", "1_2", "\u0661\u0662", " 12"):
+        done = run("trace", "i.tgidx", "--case", case, "--unknown", "keep", cwd=tmp_path)
+        assert done.returncode == 2, case
+        assert "expected integer ids written as plain decimals" in done.stderr
+        assert case.strip() not in done.stderr
+    # a cases file alike: "012" is not person 12 of an integer index
+    (tmp_path / "cases.csv").write_text("person\n012\n")
+    done = run("trace", "i.tgidx", "--cases-file", "cases.csv", cwd=tmp_path)
+    assert done.returncode == 2 and "expected integer ids" in done.stderr
+
+
 def _number_like_index(folder):
     """An index of string ids that look like numbers (phone numbers, venue 1)."""
     ts = pa.timestamp("s", tz="UTC")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -225,6 +226,9 @@ _EMPTY_TYPES = dict.fromkeys(
 ) | dict.fromkeys(("cases", "exposed"), pa.int64())
 #: An id written as a plain decimal integer: no sign but "-", no leading zero, fits int64.
 _PLAIN_INTEGER = r"^(0|-?[1-9][0-9]{0,17})$"
+#: An integer id as the index's ids are read: plain decimal digits, of any length (the
+#: id type decides what fits): "012", "+12", "1_2" or other digits are not such ids.
+_DECIMAL = r"^(0|-?[1-9][0-9]*)$"
 
 
 def _read_table(
@@ -308,7 +312,9 @@ def _text_ids(
             return column
         return column.cast(pa.int64())
     if pa.types.is_integer(typ):
-        try:
+        try:  # (a cast alone would read "012" or "+12" as 12)
+            if not pc.all(pc.match_substring_regex(column, _DECIMAL)).as_py():
+                raise pa.ArrowInvalid("not a plain decimal")
             return column.cast(typ)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise tg.SchemaError(
@@ -513,12 +519,14 @@ def _plain_cases(
     if not args.case:
         raise tg.SchemaError("expected cases: give --case ID (repeatable) or --cases-file FILE")
     if pa.types.is_integer(index.persons.type) and not as_text:
-        try:
-            return [int(c) for c in args.case]
-        except ValueError as exc:
+        # (int() alone would read "012", "+12", "1_2" or non-ASCII digits as 12)
+        if not all(re.fullmatch(_DECIMAL, c) for c in args.case):
             raise tg.SchemaError(
-                "--case: expected integer ids (the index holds integer person ids)"
-            ) from exc
+                "--case: expected integer ids written as plain decimals (the index holds "
+                "integer person ids), got one with a sign, a leading zero, a separator or "
+                "other characters"
+            )
+        return [int(c) for c in args.case]
     return list(args.case)
 
 
