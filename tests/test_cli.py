@@ -394,27 +394,29 @@ def test_csv_ids_keep_leading_zeros(tmp_path):
     assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 1}
 
 
-def test_integer_case_ids_must_be_plain_decimals(tmp_path):
-    # an index of integer ids 1, 2, 12: "012", "+12", "1_2" or Arabic-Indic digits are
-    # not 12 (Python's int() reads them all as 12: they traced person 12)
+def test_integer_case_ids_must_be_decimal_digits(tmp_path):
+    # an index of integer ids 1, 2, 12: "+12", "1_2", " 12", Arabic-Indic digits are
+    # not ids (Python's int() reads them all as 12: they traced person 12), and
+    # "0x12" is not 18 (as Arrow's cast reads it); "012" is 12, as in a cases file
     (tmp_path / "stays.csv").write_text(
         "person,venue,start,end\n"
         "1,1,2021-09-06T10:00:00Z,2021-09-06T11:00:00Z\n"
         "2,1,2021-09-06T10:30:00Z,2021-09-06T13:00:00Z\n"
         "12,1,2021-09-06T10:30:00Z,2021-09-06T13:00:00Z\n"
+        "18,1,2021-09-06T10:30:00Z,2021-09-06T13:00:00Z\n"
     )
     done = run("build", "stays.csv", "--out", "i.tgidx", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    done = run("trace", "i.tgidx", "--case", "12", "--json", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 2}
-    for case in ("012", "+12", "1_2", "\u0661\u0662", " 12"):
+    for case in ("12", "012"):
+        done = run("trace", "i.tgidx", "--case", case, "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 3}
+    for case in ("+12", "1_2", "\u0661\u0662", " 12", "0x12"):
         done = run("trace", "i.tgidx", "--case", case, "--unknown", "keep", cwd=tmp_path)
         assert done.returncode == 2, case
-        assert "expected integer ids written as plain decimals" in done.stderr
+        assert "expected integer ids written in decimal digits" in done.stderr
         assert case.strip() not in done.stderr
-    # a cases file alike: "012" is not person 12 of an integer index
-    (tmp_path / "cases.csv").write_text("person\n012\n")
+    (tmp_path / "cases.csv").write_text("person\n0x12\n")
     done = run("trace", "i.tgidx", "--cases-file", "cases.csv", cwd=tmp_path)
     assert done.returncode == 2 and "expected integer ids" in done.stderr
 

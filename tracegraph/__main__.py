@@ -226,9 +226,10 @@ _EMPTY_TYPES = dict.fromkeys(
 ) | dict.fromkeys(("cases", "exposed"), pa.int64())
 #: An id written as a plain decimal integer: no sign but "-", no leading zero, fits int64.
 _PLAIN_INTEGER = r"^(0|-?[1-9][0-9]{0,17})$"
-#: An integer id as the index's ids are read: plain decimal digits, of any length (the
-#: id type decides what fits): "012", "+12", "1_2" or other digits are not such ids.
-_DECIMAL = r"^(0|-?[1-9][0-9]*)$"
+#: An integer id as given for an index of integer ids: ASCII decimal digits (leading
+#: zeros ignored: a phone number kept as an integer lost its 0), the id type deciding
+#: what fits; "+12", "1_2", " 12", "0x10" or non-ASCII digits are not ids.
+_DECIMAL = r"^-?[0-9]+$"
 
 
 def _read_table(
@@ -312,7 +313,7 @@ def _text_ids(
             return column
         return column.cast(pa.int64())
     if pa.types.is_integer(typ):
-        try:  # (a cast alone would read "012" or "+12" as 12)
+        try:  # (a cast alone would read "0x10" as 16)
             if not pc.all(pc.match_substring_regex(column, _DECIMAL)).as_py():
                 raise pa.ArrowInvalid("not a plain decimal")
             return column.cast(typ)
@@ -519,12 +520,12 @@ def _plain_cases(
     if not args.case:
         raise tg.SchemaError("expected cases: give --case ID (repeatable) or --cases-file FILE")
     if pa.types.is_integer(index.persons.type) and not as_text:
-        # (int() alone would read "012", "+12", "1_2" or non-ASCII digits as 12)
+        # as a cases file's are read (int() would read "+12", "1_2" or non-ASCII digits)
         if not all(re.fullmatch(_DECIMAL, c) for c in args.case):
             raise tg.SchemaError(
-                "--case: expected integer ids written as plain decimals (the index holds "
-                "integer person ids), got one with a sign, a leading zero, a separator or "
-                "other characters"
+                "--case: expected integer ids written in decimal digits (the index holds "
+                "integer person ids), got one with a sign, a separator, a space or other "
+                "characters"
             )
         return [int(c) for c in args.case]
     return list(args.case)
