@@ -489,6 +489,32 @@ def test_append_a_day_equals_building_from_everything(ids):
     _same_traces(appended, built, stays["person"][:5].to_pylist())
 
 
+def test_append_takes_files_and_stays_after_a_purge_of_everything(tmp_path):
+    city = tg.synth.generate_city(300, days=2, seed=13)
+    stays = city.stays
+    half = stays.num_rows // 2
+    pq.write_table(stays.slice(half), tmp_path / "day2.parquet")
+    built = tg.VenueIndex.from_stays(stays)
+    first = tg.VenueIndex.from_stays(stays.slice(0, half))
+    for source in (tmp_path / "day2.parquet", str(tmp_path), [tmp_path / "day2.parquet"]):
+        appended = first.append(source)  # a file, a folder, a list: as from_stays takes
+        assert appended.persons.equals(built.persons)
+        _same_traces(appended, built, stays["person"][:5].to_pylist())
+    # an index purged of every stay takes new stays of another id width, or of text
+    # (once a raw ArrowTypeError: empty id arrays of another type)
+    empty = first.purge(before=int(built.end_seconds().max()) + 1)
+    assert empty.n_stays == 0
+    for cast in (pa.int32(), pa.string()):
+        new = stays.slice(half).set_column(0, "person", stays["person"].slice(half).cast(cast))
+        again = empty.append(new)
+        assert again.n_stays == stays.num_rows - half and again.persons.type == cast
+    int32 = stays.set_column(0, "person", stays["person"].cast(pa.int32()))
+    assert tg.VenueIndex.from_stays(int32).purge(before=2**40).append(stays).n_stays == len(stays)
+    assert first.append(stays.slice(0, 0)).n_stays == half  # nothing new
+    with pytest.raises(tg.TimezoneError):  # a typo is an error, as for from_stays
+        first.append(stays.slice(half), tz="Asia/Hanoi_typo")
+
+
 def test_append_refuses_ids_of_another_kind():
     index = tg.VenueIndex.from_stays(stays_table(ROWS))
     other = pa.table(

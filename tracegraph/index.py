@@ -561,8 +561,9 @@ class VenueIndex:
 
         Parameters
         ----------
-        stays : pyarrow.Table, pandas.DataFrame or polars.DataFrame
-            New stays, with the same columns and id types as for :meth:`from_stays`.
+        stays : table, path, or list of these
+            New stays, with the same columns and id types as for :meth:`from_stays`:
+            a table (pyarrow, pandas or polars) or Parquet/Arrow files, as there.
         tz : str, optional
             Zone of naive timestamps, as for :meth:`from_stays`.
 
@@ -581,7 +582,8 @@ class VenueIndex:
         Notes
         -----
         The index is rebuilt from its own arrays and the new stays: O(n log n) in
-        all the stays, no Python loop per stay, and nothing to re-read from files.
+        all the stays, no Python loop per stay, and nothing of the old stays to re-read
+        from files.
 
         Examples
         --------
@@ -591,7 +593,23 @@ class VenueIndex:
         >>> both.n_stays == days.num_rows, first.n_stays
         (True, 100)
         """
-        new = clean_stays(stays, tz=tz)
+        if tz is not None:  # checked even when every time has its zone, as from_stays does
+            check_zone(tz)
+        if _read_stays.is_source(stays):  # files: read and checked as from_stays does
+            built = VenueIndex.from_stays(stays, tz=tz, bucket_width=self.bucket_width)
+            new = _NewStays(
+                built.persons,
+                built.venues,
+                built.person,
+                built.venue_of(),
+                built.start_seconds(),
+                built.end_seconds(),
+            )
+        else:
+            clean = clean_stays(stays, tz=tz)
+            new = _NewStays(
+                clean.persons, clean.venues, clean.person, clean.venue, clean.start, clean.end
+            )
         for what, old_ids, new_ids in (
             ("person", self.persons, new.persons),
             ("venue", self.venues, new.venues),
@@ -1338,14 +1356,28 @@ def _as_int(ids: pa.Array, dtype: type[np.integer[Any]]) -> tuple[np.ndarray, np
     return values, absent
 
 
+@dataclasses.dataclass(frozen=True)
+class _NewStays:
+    """The stays :meth:`VenueIndex.append` adds: ids, codes and epoch seconds."""
+
+    persons: pa.Array
+    venues: pa.Array
+    person: np.ndarray
+    venue: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
 def _merge_ids(old: pa.Array, new: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """The sorted union of two id dictionaries, and each one's codes in it."""
-    if len(old) and old.type != new.type:
+    if not len(old) or not len(new):  # (an index purged of every stay, say)
+        old, new = (pa.array([], new.type), new) if not len(old) else (old, pa.array([], old.type))
+    elif old.type != new.type:
         # integers of different widths meet as int64 (uint64 when some are 2**63 or
         # more and none is negative); strings as the index's type
         common = _common_int_type(old, new) if pa.types.is_integer(old.type) else old.type
         old, new = old.cast(common), new.cast(common)
-    both = pa.chunked_array([old, new], type=old.type if len(old) else new.type)
+    both = pa.chunked_array([old, new], type=old.type)
     ids, codes = encode_ids(both)
     return ids, codes[: len(old)], codes[len(old) :]
 
