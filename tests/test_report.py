@@ -202,6 +202,12 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
         result.risk(levels={"case": 9})
     with pytest.raises(SchemaError, match="column `risk_level` not found"):
         result.risk(levels=pa.table({"person": ["case"]}))
+    # checked when nobody was reached too
+    for tiers in (0, 1):
+        with pytest.raises(SchemaError, match=r"expected integers 1\.\.8"):
+            tg.trace(index_of(rows[:1]), ["case"], tiers=tiers, policy="cwa").risk(
+                levels={"case": 9}
+            )
     # checked under every policy, though only CWA's risk model weighs them
     other = tg.trace(index_of(rows), ["case"], policy="nhs")
     assert other.risk(levels={"case": 8}).equals(other.risk())

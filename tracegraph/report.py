@@ -276,6 +276,8 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
     # level that day
     row, day, piece = _day_pieces(start, end, day_tz)
     worst = np.zeros(n_persons, dtype=np.int64)
+    if levels is not None and not row.shape[0]:  # checked without pairs all the same
+        _levels(index, levels, np.empty(0, np.int64), np.empty(0, np.int64), day_tz)
     if row.shape[0]:
         order = np.lexsort((source[row], day, target[row]))
         t, d, src = target[row][order], day[order], source[row][order]
