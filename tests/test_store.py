@@ -264,6 +264,12 @@ def test_an_existing_path_is_kept_unless_overwrite(index, other_index, saved):
         save_index(other_index, saved)
     assert isinstance(info.value, FileExistsError) and isinstance(info.value, TracegraphError)
     assert_same_index(index, open_index(saved))
+    for flag in ("no", 0, None):  # ("no" was true: it replaced the index)
+        with pytest.raises(tg.ArgumentError, match="`overwrite`: expected True or False"):
+            other_index.save(saved, overwrite=flag)
+        with pytest.raises(tg.ArgumentError, match="`verify`: expected True or False"):
+            tg.VenueIndex.open(saved, verify=flag)
+    assert_same_index(index, open_index(saved))
     save_index(other_index, saved, overwrite=True)
     assert_same_index(other_index, open_index(saved))
     assert leftovers(saved.parent) == []

@@ -197,6 +197,8 @@ def save_index(
         raise ArgumentError(
             f"`index`: expected a tracegraph.VenueIndex, got {type(index).__name__}"
         )
+    if not isinstance(overwrite, bool):  # ("no" would be true: and replace an index)
+        raise ArgumentError(f"`overwrite`: expected True or False, got {overwrite!r}")
     target = pathlib.Path(os.path.abspath(os.fspath(path)))
     dictionaries, arrays, counts = _index_parts(index)
     _check_arrays(arrays, counts, int(index.n_classes), what="index", error=IndexFormatError)
@@ -464,6 +466,8 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     >>> same
     True
     """
+    if not isinstance(verify, bool):
+        raise ArgumentError(f"`verify`: expected True or False, got {verify!r}")
     root = pathlib.Path(os.path.abspath(os.fspath(path)))
     # A save with overwrite=True replaces the directory by a rename: files opened one by
     # one while that happens could come from two indexes. The directory must be the
