@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -111,13 +112,22 @@ def test_pseudonymize_input_forms():
     one = tg.pseudonymize(["84912345678"], KEY)
     with pytest.raises(tg.SchemaError, match="a single str"):
         tg.pseudonymize("84912345678", KEY)  # not 11 one-digit ids
+    for single in (84912345678, np.int64(84912345678)):  # once a raw TypeError
+        with pytest.raises(tg.SchemaError, match=r"got a single .*; wrap it in a list") as err:
+            tg.pseudonymize(single, KEY)
+        assert "84912345678" not in str(err.value)
+    table = pa.table({"person": ["84912345678"]})
+    with pytest.raises(tg.SchemaError, match=r"got a table \(Table\); pass its id column"):
+        tg.pseudonymize(table, KEY)
+    assert tg.pseudonymize(table["person"], KEY).equals(one)
+    with pytest.raises(tg.SchemaError, match="expected a collection of person ids, got float"):
+        tg.pseudonymize(3.5, KEY)
     with pytest.raises(tg.SchemaError, match="mixed") as err:
         tg.pseudonymize([5, "+84987654321"], KEY)
     assert "84987654321" not in str(err.value)
     pd = pytest.importorskip("pandas")
     with pytest.raises(tg.SchemaError, match="nullable 'Int64'"):
         tg.pseudonymize(pd.Series([84912345678, None]), KEY)  # float64: 8.4912345678e+10
-    np = pytest.importorskip("numpy")
     assert tg.pseudonymize(np.array([84912345678], ">i8"), KEY).equals(one)  # big-endian
     nullable = tg.pseudonymize(pd.Series([84912345678, None], dtype="Int64"), KEY)
     assert nullable.to_pylist() == [one[0].as_py(), None]

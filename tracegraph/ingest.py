@@ -1578,10 +1578,11 @@ def pseudonymize(ids: Any, key: bytes | str) -> pa.Array:
     False
     """
     secret = _pseudonym_key(key)
-    if isinstance(ids, str | bytes):
+    if isinstance(ids, str | bytes | int | np.integer):
         raise SchemaError(
-            f"`ids`: expected a collection of person ids, got a single {type(ids).__name__} "
-            f"(it would be read character by character); wrap it in a list: [id]"
+            f"`ids`: expected a collection of person ids, got a single {type(ids).__name__}"
+            + (" (it would be read character by character)" if isinstance(ids, str | bytes) else "")
+            + "; wrap it in a list: [id]"
         )
     ids = _id_column_of(ids)
     if pa.types.is_dictionary(ids.type):
@@ -1618,12 +1619,25 @@ def _id_column_of(ids: Any) -> pa.Array:
     if isinstance(ids, pa.Array):
         return ids
     module = type(ids).__module__.split(".")[0]
+    if isinstance(ids, pa.Table | pa.RecordBatch) or type(ids).__name__ == "DataFrame":
+        raise SchemaError(
+            f"`ids`: expected one column of person ids, got a table "
+            f"({type(ids).__name__}); pass its id column, e.g. table['person']"
+        )
     try:
         if module == "polars":
             return _id_column_of(ids.to_arrow())
         if module == "pandas":
             return pa.array(ids, from_pandas=True)  # (None and NaN: null)
-        return numpy_ids(ids) if isinstance(ids, np.ndarray) else pa.array(list(ids))
+        if isinstance(ids, np.ndarray):
+            return numpy_ids(ids)
+        try:
+            values = list(ids)
+        except TypeError:
+            raise SchemaError(
+                f"`ids`: expected a collection of person ids, got {type(ids).__name__}"
+            ) from None
+        return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         raise SchemaError(  # (no Arrow message: it would quote an id)
             "`ids`: expected person ids of one type (all integers or all strings), got ids "
