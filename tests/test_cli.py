@@ -97,6 +97,9 @@ def test_trace_writes_csv(workdir):
         (("present", "city.tgidx", "--windows", "none.csv"), "no such file or folder"),
         (("compliance", "city/stays.parquet", "city.tgidx"), "column"),
         (("compliance", "city/registry.parquet", "city.tgidx", "--by", "street"), "street"),
+        # refused before tracing, not after it with advice for Python
+        (("loi", "city.tgidx", "--case", "x", "--out", "loi.txt"), "ending in .csv or .parquet"),
+        (("present", "city.tgidx", "--windows", "none.csv", "--out", "p"), ".csv or .parquet"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(workdir, args, message):

@@ -89,6 +89,9 @@ def test_locations_of_interest_export_to_csv_and_parquet(tmp_path):
     with pytest.raises(ValueError, match=r"expected a \.csv or \.parquet suffix"):
         tg.write_table(loi, tmp_path / "loi.txt")
     tg.write_table(loi, tmp_path / "loi.txt", format="csv")
+    for bad in ("json", "CSV"):  # the format named, not the path
+        with pytest.raises(tg.ArgumentError, match=r"`format`: expected 'csv' or 'parquet'"):
+            tg.write_table(loi, tmp_path / "loi.csv", format=bad)
 
 
 @settings(max_examples=examples(0.3))

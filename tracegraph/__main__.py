@@ -722,6 +722,11 @@ def _check_out(args: argparse.Namespace) -> None:
         raise tg.ArgumentError(f"--out {out}: expected a folder, found a file")
     if kind == "file" and path.is_dir():
         raise tg.ArgumentError(f"--out {out}: expected a file to write, found a folder")
+    if kind == "file" and path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise tg.ArgumentError(
+            f"--out {out}: expected a file name ending in .csv or .parquet (the format "
+            f"written), got {path.suffix or 'none'}"
+        )
     if kind == "file" and path.exists() and not args.overwrite:
         raise tg.ArgumentError(
             f"--out {out}: expected a new file, found one there already; pass --overwrite "

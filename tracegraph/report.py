@@ -748,6 +748,10 @@ def _sort_key(person: Any) -> tuple[int, Any]:
 # --------------------------------------------------------------------------- export
 
 
+#: The file formats :func:`write_table` chooses by a path's suffix (any case).
+_SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
 def write_table(
     table: TableLike, path: str | pathlib.Path, *, format: Literal["csv", "parquet"] | None = None
 ) -> pathlib.Path:
@@ -777,10 +781,10 @@ def write_table(
     '"venue"\n"cafe"\n'
     """
     path = pathlib.Path(path)
-    chosen = format or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(
-        path.suffix.lower()
-    )
-    if chosen not in ("csv", "parquet"):
+    if format is not None and format not in ("csv", "parquet"):
+        raise ArgumentError(f"`format`: expected 'csv' or 'parquet', got {format!r}")
+    chosen = format or _SUFFIX_FORMATS.get(path.suffix.lower())
+    if chosen is None:
         raise ArgumentError(
             f"`path`: expected a .csv or .parquet suffix (or format='csv'/'parquet'), "
             f"got {path.name!r}"
