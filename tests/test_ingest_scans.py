@@ -1419,3 +1419,67 @@ def test_an_entry_and_exit_in_one_second_at_one_venue_are_still_a_zero_length_st
         ("ann", "cafe", 0, 0, "exit"),
         ("ann", "shop", 0, 30 * MIN, "default_dwell"),
     ]
+
+
+def test_a_column_the_schema_reads_twice_is_a_schema_error(tmp_path):
+    # (was a raw KeyError from Arrow's select)
+    ts = pa.array([T0], pa.timestamp("s", tz="UTC"))
+    twice = pa.Table.from_arrays(
+        [pa.array(["ann"]), pa.array(["v"]), ts, ts], names=["person", "venue", "time", "time"]
+    )
+    pq.write_table(twice, tmp_path / "twice.parquet")
+    for source in (twice, tmp_path / "twice.parquet"):
+        with pytest.raises(SchemaError, match=r"column `time` appears 2 times"):
+            read_scans(source, now=NOW, errors="quarantine")
+        with pytest.raises(SchemaError, match=r"column `time` appears 2 times"):
+            tg.VenueIndex.from_scans(source, now=NOW)
+    # a column the schema does not read may be there twice
+    extra = twice.append_column("note", pa.array([1])).append_column("note", pa.array([2]))
+    extra = extra.select([0, 1, 2, 4, 5])
+    assert read_scans(extra, now=NOW).report.accepted == 1
+
+
+def test_a_pandas_column_the_schema_does_not_read_cannot_fail_the_frame():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {
+            "person": ["ann", "bob"],
+            "venue": ["v", "v"],
+            "time": pd.to_datetime([T0, T0 + 60], unit="s", utc=True),
+            "note": [1, "x"],  # objects of two types: no Arrow column
+        }
+    )
+    assert read_scans(frame, now=NOW).report.accepted == 2
+    index, report = tg.VenueIndex.from_scans(frame, now=NOW)
+    assert report.scans.accepted == 2 and index.n_persons == 2
+    with pytest.raises(SchemaError, match="column `person`"):  # one it reads still fails
+        read_scans(frame.assign(person=[1, "x"]), now=NOW)
+
+
+def test_a_direction_column_of_lists_is_no_direction():
+    # (cast failures read as nulls, i.e. entries: the exit below became an entry)
+    raw = pa.table(
+        {
+            "person": [1, 1],
+            "venue": [1, 1],
+            "time": [T0, T0 + 3600],
+            "io": pa.array([["in"], ["out"]]),
+        }
+    )
+    schema = ScanSchema(person="person", venue="venue", time="time", direction="io")
+    with pytest.warns(tg.DataWarning, match="all 2 scans read were rejected"):
+        scans = read_scans(raw, schema=schema, now=NOW, errors="quarantine")
+    assert scans.rejected["reason"].to_pylist() == ["bad_direction"] * 2
+    with pytest.warns(tg.DataWarning, match="all 2 scans read were rejected"):
+        _, report = tg.VenueIndex.from_scans(raw, schema=schema, now=NOW, errors="quarantine")
+    assert report.scans.rejected_by_reason == {"bad_direction": 2}
+    made = pa.table(
+        {
+            "person": [1],
+            "venue": [1],
+            "time": pa.array([T0], pa.timestamp("s", tz="UTC")),
+            "direction": pa.array([["exit"]]),
+        }
+    )
+    with pytest.raises(SchemaError, match="column `direction`: expected 'entry'/'exit' text"):
+        scans_to_stays(made)

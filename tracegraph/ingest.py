@@ -1115,7 +1115,8 @@ def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
     if isinstance(item, pa.RecordBatchReader):
         label = f"<reader {k}>"
         return [_Input(label, _source_tag(schema, "table", (), label), schema, "reader", item)]
-    table = as_arrow_table(item, "scans")
+    # (a pandas column the schema does not read cannot fail the table)
+    table = as_arrow_table(item, "scans", columns=tuple(schema.columns()))
     label = f"<table {k}>"
     return [_Input(label, _source_tag(schema, "table", (), label), schema, "table", table)]
 
@@ -1335,6 +1336,11 @@ def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
     if inp.schema is _DEFAULT_SCHEMA and "direction" not in available and "direction" not in keys:
         columns.remove("direction")
     for name in columns:
+        if available.count(name) > 1:  # (which one is meant?)
+            raise SchemaError(
+                f"{inp.label}: column `{name}` appears {available.count(name)} times; "
+                f"expected each column the schema reads once; drop or rename the copies"
+            )
         if name not in available and name not in keys:
             partition_note = f" or partition keys {keys}" if keys else ""
             raise SchemaError(
@@ -1513,7 +1519,9 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
     """Direction codes (0 entry, 1 exit; null → entry) and which values are unknown."""
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
-    text = _as_text(column)
+    text = _text_or_none(column)
+    if text is None:  # (lists, structs: no value is a direction)
+        return np.zeros(len(column), dtype=np.int8), ~_null_mask(column)
     keys = pa.array(list(mapping), pa.string())
     codes = np.array([0 if v == "entry" else 1 for v in mapping.values()], dtype=np.int8)
     normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
@@ -1526,6 +1534,13 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
 
 
 def _as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The values as text; all null for a type no text comes from (a list, say)."""
+    text = _text_or_none(column)
+    return pa.nulls(len(column), pa.string()) if text is None else text
+
+
+def _text_or_none(column: pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """The values as text, or ``None`` for a type no text comes from (a list, say)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
@@ -1533,7 +1548,7 @@ def _as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     try:
         return column.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(len(column), pa.string())
+        return None
 
 
 def pseudonymize(ids: Any, key: bytes | str) -> pa.Array:
@@ -2518,7 +2533,12 @@ def _scan_directions(table: pa.Table) -> np.ndarray:
                 f"{int(codes[bad[0]])} at row {int(bad[0])}"
             )
         return codes.astype(np.int8)
-    text = _as_text(column)
+    text = _text_or_none(column)
+    if text is None:
+        raise SchemaError(
+            f"scans: column `direction`: expected 'entry'/'exit' text or 0/1 integers, got "
+            f"{column.type}"
+        )
     normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
     where = pc.index_in(normal, value_set=pa.array(["entry", "exit"]))
     unknown = np.flatnonzero(pc.is_null(where).to_numpy(zero_copy_only=False) & ~_null_mask(text))
