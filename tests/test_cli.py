@@ -630,6 +630,16 @@ def test_demo_checks_every_option_before_its_first_step(tmp_path, option, messag
     assert done.stdout == "" and not (tmp_path / "d").exists()
 
 
+def test_cases_file_ids_of_another_kind_get_command_line_advice(workdir, tmp_path):
+    # the city's ids are text; a Parquet cases file of integers
+    pq.write_table(pa.table({"person": [17]}), tmp_path / "int_cases.parquet")
+    done = run("trace", "city.tgidx", "--cases-file", tmp_path / "int_cases.parquet",
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 2
+    assert "write them as text (in a Parquet file: a string column)" in done.stderr
+    assert "[str(x)" not in done.stderr
+
+
 def test_demo_of_a_city_without_stays_runs_to_its_end(tmp_path):
     # one person on one day goes nowhere: every step says so (step 6 once failed
     # with an error about an option the demo does not have)

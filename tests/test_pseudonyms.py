@@ -171,3 +171,9 @@ def test_cli_build_from_stays_with_a_key_keeps_no_real_id(tmp_path):
                     cwd=tmp_path, key=KEY)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert '"F1": 1' in done.stdout
+    # a wrong key finds nobody: the advice is the command line's, not Python's
+    done = _cli("trace", "city.tgidx", "--case", "0900000007", "--pseudonym-key-env", "TG_KEY",
+                cwd=tmp_path, key=KEY + "x")  # fmt: skip
+    assert done.returncode == 2
+    assert "--pseudonym-key-env naming the key the scans were read with" in done.stderr
+    assert "tg.pseudonymize" not in done.stderr and "0900000007" not in done.stderr

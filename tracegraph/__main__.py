@@ -1070,6 +1070,17 @@ _HINTS = (
     (r"pass start= and end=, or a longer freq", "pass a longer --freq, or fewer --by columns"),
     (r"; pass start= and end=, or fix those times", "; fix those times"),
     (r"`start`, `days`", "`days`"),  # (the synthetic city's start is not an option)
+    (r"give them as integers, e\.g\. \[int\(x\) for x in ids\]", "write them as integers"),
+    (
+        r"give them as text, e\.g\. \[str\(x\) for x in ids\]",
+        "write them as text (in a Parquet file: a string column)",
+    ),
+    (
+        r"name the cases by tg\.pseudonymize\(ids, key\), with the key the scans were read "
+        r"with",
+        "give the cases' real ids and --pseudonym-key-env naming the key the scans were read "
+        "with",
+    ),
 )
 
 #: Library parameters whose CLI option has another name.
