@@ -1483,3 +1483,21 @@ def test_a_direction_column_of_lists_is_no_direction():
     )
     with pytest.raises(SchemaError, match="column `direction`: expected 'entry'/'exit' text"):
         scans_to_stays(made)
+
+
+def test_float_person_ids_from_pandas_say_why_and_what_to_do():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {
+            "person": [84912345678, None],  # float64 in pandas: 8.4912345678e+10
+            "venue": ["v", "v"],
+            "time": pd.to_datetime([T0, T0 + 60], unit="s", utc=True),
+        }
+    )
+    for read in (read_scans, tg.VenueIndex.from_scans):
+        with pytest.raises(ScanRowError, match=r"column `person` is double, not integers") as err:
+            read(frame, now=NOW)
+        assert "nullable 'Int64' dtype" in str(err.value)
+        assert "84912345678" not in str(err.value)
+    fixed = read_scans(frame.astype({"person": "Int64"}), now=NOW, errors="quarantine")
+    assert fixed.report.accepted == 1 and fixed.report.rejected_by_reason == {"null_person": 1}

@@ -1078,8 +1078,7 @@ _HINTS = (
     (
         r"name the cases by tg\.pseudonymize\(ids, key\), with the key the scans were read "
         r"with",
-        "give the cases' real ids and --pseudonym-key-env naming the key the scans were read "
-        "with",
+        "give the cases' real ids and --pseudonym-key-env naming the key the scans were read with",
     ),
 )
 

@@ -1012,10 +1012,11 @@ def _read_inputs(
                 if bad.size:
                     if plan.errors == "raise":
                         reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
+                        which = _id_type_hint(batch, inp.schema) if reason == "bad_type" else ""
                         raise ScanRowError(
                             f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
-                            f"{_REASON_TEXT[reason]}; fix the row, or pass errors='quarantine' "
-                            f"to set such rows aside"
+                            f"{_REASON_TEXT[reason]}{which}; fix the row, or pass "
+                            f"errors='quarantine' to set such rows aside"
                         )
                     rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
                     n_rejected += int(bad.size)
@@ -1411,6 +1412,24 @@ def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
         empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True)
         return ids, empty.to_numpy(zero_copy_only=False)
     return None, np.zeros(len(column), dtype=np.bool_)
+
+
+def _id_type_hint(batch: pa.RecordBatch, schema: ScanSchema) -> str:
+    """The id column of a type no id comes from, for a ``bad_type`` error ("" if none)."""
+    for name in (schema.person, schema.venue):
+        typ = batch.schema.field(name).type
+        if pa.types.is_dictionary(typ):
+            typ = typ.value_type
+        if pa.types.is_integer(typ) or _is_text(typ):
+            continue
+        hint = (
+            "; integer ids with missing values become floats in pandas: use the nullable "
+            "'Int64' dtype, or strings"
+            if pa.types.is_floating(typ)
+            else ""
+        )
+        return f": column `{name}` is {typ}, not integers or text{hint}"
+    return ""
 
 
 def _null_mask(array: pa.Array) -> np.ndarray:
