@@ -33,6 +33,8 @@ def user_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     city.write_parquet(tmp_path / "city")
     (tmp_path / "stays").mkdir()
     pq.write_table(city.stays, tmp_path / "stays" / "part-0.parquet")
+    (tmp_path / "new_stays").mkdir()  # (a day's stays to append)
+    pq.write_table(city.stays.slice(0, 100), tmp_path / "new_stays" / "part-0.parquet")
     (tmp_path / "scans").mkdir()
     stays = city.stays
     scans = pa.table({"phone": stays["person"], "qr": stays["venue"], "ts": stays["start"]})
@@ -65,6 +67,9 @@ def test_readme_python_examples_run(user_files: Path) -> None:
     assert "was reached in 1 hop(s)" in explained  # a contact, not a case
     # scans -> stays -> index, saved, and the one-call path
     assert (user_files / "city.tgidx").is_dir()
+    # with the day appended (nothing is older than the purge's cut-off)
+    saved = tg.VenueIndex.open(user_files / "city.tgidx")
+    assert saved.n_stays == namespace["stays"].stays.num_rows + 100
     report = namespace["report"]
     n_scans = pq.read_metadata(user_files / "scans" / "day-0.parquet").num_rows
     assert report.scans.read == n_scans
