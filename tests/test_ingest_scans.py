@@ -1437,6 +1437,16 @@ def test_a_column_the_schema_reads_twice_is_a_schema_error(tmp_path):
     extra = twice.append_column("note", pa.array([1])).append_column("note", pa.array([2]))
     extra = extra.select([0, 1, 2, 4, 5])
     assert read_scans(extra, now=NOW).report.accepted == 1
+    # pandas alike (a raw KeyError before)
+    pd = pytest.importorskip("pandas")
+    frame = extra.to_pandas()
+    assert list(frame.columns) == ["person", "venue", "time", "note", "note"]
+    assert read_scans(frame, now=NOW).report.accepted == 1
+    assert tg.VenueIndex.from_scans(frame, now=NOW)[1].scans.accepted == 1
+    frame = pd.concat([frame, frame[["time"]]], axis=1)
+    for read in (read_scans, tg.VenueIndex.from_scans):
+        with pytest.raises(SchemaError, match=r"column `time` appears 2 times"):
+            read(frame, now=NOW)
 
 
 def test_a_pandas_column_the_schema_does_not_read_cannot_fail_the_frame():

@@ -213,6 +213,16 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
 
 def _from_pandas(frame: Any, what: str, columns: tuple[str, ...]) -> pa.Table:
     """A pandas DataFrame as Arrow; a column Arrow cannot convert is named, never quoted."""
+    names = [str(name) for name in frame.columns]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # (Arrow refuses such frames; which copy would be meant?)
+        read = [name for name in repeated if not columns or name in columns]
+        if read:
+            raise SchemaError(
+                f"{what}: column `{read[0]}` appears {names.count(read[0])} times; expected "
+                f"each column read once; drop or rename the copies"
+            )
+        frame = frame.loc[:, [name not in repeated for name in names]]  # (not read anyway)
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
