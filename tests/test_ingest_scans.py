@@ -1304,10 +1304,22 @@ def test_venue_dwell_ids_of_another_type_are_a_typed_error():
             assert "SECRET" not in str(err.value)
     # a table listing a venue twice: no silent choice of one of its dwells
     twice = pa.table({"venue": [7, 8, 7], "default_dwell": [600, 300, 3600]})
-    with pytest.raises(SchemaError, match=r"expected one row per venue, found 1 row\(s\)"):
+    with pytest.raises(SchemaError, match=r"expected one row per venue, found 1 repeating"):
         scans_to_stays(scans, venue_dwell=twice)
     with pytest.raises(SchemaError, match="expected one row per venue"):
         tg.VenueIndex.from_scans(raw, now=NOW, venue_dwell=twice)
+    # the same venue as text twice: "7" and "07" are venue 7 of the integer scans
+    for text in (
+        pa.table({"venue": ["7", "07"], "default_dwell": [3600, 7200]}),
+        {"7": "1h", "07": "2h"},
+    ):
+        with pytest.raises(SchemaError, match="expected one row per venue, found 1 repeating"):
+            scans_to_stays(scans, venue_dwell=text)
+    # and "0x7" is no venue id (Arrow's cast reads it as 7)
+    with pytest.raises(SchemaError, match="ids that do not convert"):
+        scans_to_stays(scans, venue_dwell={"0x7": "1h"})
+    stay = scans_to_stays(scans, venue_dwell={"7": "1h"}).stays
+    assert (stay["end"][0].as_py() - stay["start"][0].as_py()).total_seconds() == 3600
 
 
 def test_uint64_scan_ids_beyond_int64_are_read_as_text_never_quoted_in_errors():

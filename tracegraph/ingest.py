@@ -2640,22 +2640,32 @@ def _dwell_by_venue(
             require_columns(table, ("venue", "default_dwell"), "venue_dwell")
             key_col = check_id_column(table.column("venue"), "venue", "venue_dwell")
             values = _dwell_column(table.column("default_dwell"))
-            repeated = len(key_col) - pc.count_distinct(key_col).as_py()
-            if repeated:  # (which row should win?)
+        if (
+            len(venues)
+            and len(key_col)
+            and pa.types.is_string(venues.type) != pa.types.is_string(key_col.type)
+        ):
+            try:  # (text as integers: decimal digits only; Arrow reads "0x7" as 7)
+                if (
+                    _is_text(key_col.type)
+                    and not pc.all(pc.match_substring_regex(key_col, r"^-?[0-9]+$")).as_py()
+                ):
+                    raise pa.ArrowInvalid("not decimal digits")
+                key_col = key_col.cast(venues.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise SchemaError(
-                    f"venue_dwell: column `venue`: expected one row per venue, found "
-                    f"{repeated} row(s) repeating a venue listed before; keep one dwell each"
-                )
+                    f"venue_dwell: expected venue ids of the scans' type ({venues.type}), "
+                    f"got {key_col.type} ids that do not convert; give the venues as they "
+                    f"appear in the scans"
+                ) from None
+        # (counted as the scans' ids: "7" and "07" are one integer venue)
+        repeated = len(key_col) - pc.count_distinct(key_col).as_py()
+        if repeated:  # (which dwell should win?)
+            raise SchemaError(
+                f"venue_dwell: expected one row per venue, found {repeated} repeating a venue "
+                f"listed before (ids read as the scans' venue ids); keep one dwell each"
+            )
         if len(venues) and len(key_col):
-            if pa.types.is_string(venues.type) != pa.types.is_string(key_col.type):
-                try:
-                    key_col = key_col.cast(venues.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    raise SchemaError(
-                        f"venue_dwell: expected venue ids of the scans' type ({venues.type}), "
-                        f"got {key_col.type} ids that do not convert; give the venues as they "
-                        f"appear in the scans"
-                    ) from None
             where = pc.index_in(key_col, value_set=venues)
             found = pc.is_valid(where).to_numpy(zero_copy_only=False)
             codes = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), np.int64)
