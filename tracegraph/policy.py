@@ -16,7 +16,7 @@ tracegraph     half-open stays, overlap > 0 and >= ``min_overlap``, ``linger``
 cwa            Corona-Warn-App event check-in: the case's stay becomes a window
                on a 10-minute grid (:func:`cwa_windows`), half-open matching,
                minutes rounded half up, risk = transmission-risk weight x minutes
-               per UTC day, high from 10
+               per day (UTC's, or ``day_tz``'s), high from 10
 nhs            NHS COVID-19 (Android): half-open [from, to) on both sides,
                touching does not count, venue ids compared exactly
 nhs-ios        NHS COVID-19 (iOS): closed intervals, so touching endpoints and
@@ -106,9 +106,10 @@ class MatchPolicy:
         case folding, as Python's ``str.casefold``: "STRASSE" matches "straße").
     risk : {"minutes", "cwa"}, default "minutes"
         Risk score of a contact: ``"minutes"`` is their rounded overlap minutes with
-        the cases on their worst UTC day; ``"cwa"`` weights each overlap by the case's
-        transmission-risk level (:data:`CWA_WEIGHTS`) after splitting stays at
-        00:00 UTC.
+        the cases on their worst day (UTC's, or those of the trace's or
+        :meth:`~tracegraph.Trace.risk`'s ``day_tz``); ``"cwa"`` weights each overlap
+        by the case's transmission-risk level (:data:`CWA_WEIGHTS`) after splitting
+        stays at those days' midnights.
     high_risk : float, default 15
         A risk score at or above this is "high", below it "low".
     source : str
