@@ -1267,8 +1267,9 @@ def day_totals_reach(owner, start, end, day, min_total, ok):  # type: ignore[no-
     """Whether each interval's owner has ``>= min_total`` seconds on the interval's day.
 
     Intervals are grouped by ``owner`` (consecutive rows); an interval counts on
-    ``day`` (its day, given: of UTC or another zone). ``ok[i]`` is set for every interval ``i``: the sum of
-    ``end - start`` over the intervals of its owner and day, compared.
+    ``day`` (its day, given: of UTC or another zone). ``ok[i]`` is set for every
+    interval ``i``: the sum of ``end - start`` over the intervals of its owner and day,
+    compared.
     """
     n = owner.shape[0]
     i = 0
