@@ -511,6 +511,12 @@ def test_append_takes_files_and_stays_after_a_purge_of_everything(tmp_path):
     int32 = stays.set_column(0, "person", stays["person"].cast(pa.int32()))
     assert tg.VenueIndex.from_stays(int32).purge(before=2**40).append(stays).n_stays == len(stays)
     assert first.append(stays.slice(0, 0)).n_stays == half  # nothing new
+    # a file of instants among stays with time: the index's stays do not all last 0 s
+    instant = stays.slice(0, 1).set_column(3, "end", stays["start"].slice(0, 1))
+    pq.write_table(instant, tmp_path / "instant.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert first.append(tmp_path / "instant.parquet").n_stays == half + 1
     with pytest.raises(tg.TimezoneError):  # a typo is an error, as for from_stays
         first.append(stays.slice(half), tz="Asia/Hanoi_typo")
 

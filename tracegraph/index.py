@@ -596,7 +596,9 @@ class VenueIndex:
         if tz is not None:  # checked even when every time has its zone, as from_stays does
             check_zone(tz)
         if _read_stays.is_source(stays):  # files: read and checked as from_stays does
-            built = VenueIndex.from_stays(stays, tz=tz, bucket_width=self.bucket_width)
+            with warnings.catch_warnings():  # (stays of 0 s among others are no concern)
+                warnings.simplefilter("ignore", DataWarning)
+                built = VenueIndex.from_stays(stays, tz=tz, bucket_width=self.bucket_width)
             new = _NewStays(
                 built.persons,
                 built.venues,
