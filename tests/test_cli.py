@@ -414,7 +414,7 @@ def test_integer_case_ids_must_be_decimal_digits(tmp_path):
         done = run("trace", "i.tgidx", "--case", case, "--json", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 1, "F1": 3}
-    for case in ("+12", "1_2", "\u0661\u0662", " 12", "0x12"):
+    for case in ("+12", "1_2", "\u0661\u0662", " 12", "0x12", "1" * 5000):
         done = run("trace", "i.tgidx", "--case", case, "--unknown", "keep", cwd=tmp_path)
         assert done.returncode == 2, case
         assert "expected integer ids written in decimal digits" in done.stderr

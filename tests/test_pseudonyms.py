@@ -177,3 +177,7 @@ def test_cli_build_from_stays_with_a_key_keeps_no_real_id(tmp_path):
     assert done.returncode == 2
     assert "--pseudonym-key-env naming the key the scans were read with" in done.stderr
     assert "tg.pseudonymize" not in done.stderr and "0900000007" not in done.stderr
+    # no key at all: the advice, once
+    done = _cli("trace", "city.tgidx", "--case", "0900000007", cwd=tmp_path, key=KEY)
+    assert done.returncode == 2
+    assert done.stderr.count("--pseudonym-key-env") == 1, done.stderr

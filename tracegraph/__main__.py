@@ -481,8 +481,8 @@ def _traced(args: argparse.Namespace, index: tg.VenueIndex, **options: object) -
     try:
         return tg.trace(index, cases, unknown=args.unknown, tz=args.tz, **options)  # type: ignore[arg-type]
     except tg.PersonNotFound as exc:
-        if args.pseudonym_key_env or not pseudonyms:
-            raise
+        if args.pseudonym_key_env or not pseudonyms or index.pseudonymized:
+            raise  # (an index that records its pseudonyms: the library's advice says it)
         raise tg.PersonNotFound(
             f"{exc}; this index's person ids are pseudonyms (32 hex digits): if the cases "
             f"are real ids, pass --pseudonym-key-env with the key the index was built with"
@@ -523,12 +523,13 @@ def _plain_cases(
     if not args.case:
         raise tg.SchemaError("expected cases: give --case ID (repeatable) or --cases-file FILE")
     if pa.types.is_integer(index.persons.type) and not as_text:
-        # as a cases file's are read (int() would read "+12", "1_2" or non-ASCII digits)
-        if not all(re.fullmatch(_DECIMAL, c) for c in args.case):
+        # as a cases file's are read (int() would read "+12", "1_2" or non-ASCII digits;
+        # ids of more than 4300 digits it refuses, and no index holds them)
+        if not all(re.fullmatch(_DECIMAL, c) and len(c) <= 40 for c in args.case):
             raise tg.SchemaError(
                 "--case: expected integer ids written in decimal digits (the index holds "
-                "integer person ids), got one with a sign, a separator, a space or other "
-                "characters"
+                "integer person ids), got one with a sign, a separator, a space, other "
+                "characters or over 40 digits"
             )
         return [int(c) for c in args.case]
     return list(args.case)
