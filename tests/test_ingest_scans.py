@@ -1495,6 +1495,13 @@ def test_a_direction_column_of_lists_is_no_direction():
     with pytest.warns(tg.DataWarning, match="all 2 scans read were rejected"):
         _, report = tg.VenueIndex.from_scans(raw, schema=schema, now=NOW, errors="quarantine")
     assert report.scans.rejected_by_reason == {"bad_direction": 2}
+    # bytes: a row that is not UTF-8 is no direction, the others are read
+    raw = raw.set_column(3, "io", pa.array([b"in", b"\xffout"], pa.binary()))
+    scans = read_scans(raw, schema=schema, now=NOW, errors="quarantine")
+    assert scans.rejected["row"].to_pylist() == [1]
+    assert scans.rejected["reason"].to_pylist() == ["bad_direction"]
+    _, report = tg.VenueIndex.from_scans(raw, schema=schema, now=NOW, errors="quarantine")
+    assert report.scans.rejected_by_reason == {"bad_direction": 1}
     made = pa.table(
         {
             "person": [1],

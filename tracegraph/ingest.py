@@ -1549,6 +1549,15 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     text = _text_or_none(column)
+    undecodable = np.zeros(len(column), dtype=np.bool_)
+    if text is None and (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+        # bytes of which some are not UTF-8: those rows only are no direction
+        raw = column.to_pylist()
+        values = [None if v is None else _utf8_or_none(v) for v in raw]
+        undecodable = np.array(
+            [v is None and r is not None for v, r in zip(values, raw, strict=True)], np.bool_
+        )
+        text = pa.array(values, pa.string())
     if text is None:  # (lists, structs: no value is a direction)
         return np.zeros(len(column), dtype=np.int8), ~_null_mask(column)
     keys = pa.array(list(mapping), pa.string())
@@ -1558,8 +1567,15 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
     found = pc.is_valid(where).to_numpy(zero_copy_only=False)
     index = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
     direction = np.where(found, codes[index] if codes.size else 0, 0).astype(np.int8)
-    unknown = ~found & ~_null_mask(text)
+    unknown = (~found & ~_null_mask(text)) | undecodable
     return direction, unknown
+
+
+def _utf8_or_none(value: bytes) -> str | None:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
