@@ -422,6 +422,14 @@ def test_integer_case_ids_must_be_decimal_digits(tmp_path):
     (tmp_path / "cases.csv").write_text("person\n0x12\n")
     done = run("trace", "i.tgidx", "--cases-file", "cases.csv", cwd=tmp_path)
     assert done.returncode == 2 and "expected integer ids" in done.stderr
+    # an integer beyond the index's int64 ids is an id not in the index, as with --case
+    (tmp_path / "big.csv").write_text("person\n12\n9999999999999999999\n")
+    for how in (["--cases-file", "big.csv"], ["--case", "12", "--case", "9999999999999999999"]):
+        done = run("trace", "i.tgidx", *how, cwd=tmp_path)
+        assert done.returncode == 2 and "1 case id(s) not found" in done.stderr, how
+        done = run("trace", "i.tgidx", *how, "--unknown", "keep", "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["persons_per_tier"] == {"F0": 2, "F1": 3}
 
 
 def _number_like_index(folder):

@@ -319,7 +319,10 @@ def _text_ids(
         try:  # (a cast alone would read "0x10" as 16)
             if not pc.all(pc.match_substring_regex(column, _DECIMAL)).as_py():
                 raise pa.ArrowInvalid("not a plain decimal")
-            return column.cast(typ)
+            for wide in (typ, pa.int64(), pa.uint64()):  # ids beyond the index's type:
+                with contextlib.suppress(pa.ArrowInvalid):  # unknown, as --case's are
+                    return column.cast(wide)
+            raise pa.ArrowInvalid("beyond 64 bits")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise tg.SchemaError(
                 f"{path}: column `{name}`: expected integer ids (the index holds {typ} ids), "
