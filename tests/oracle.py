@@ -324,7 +324,7 @@ def risk_oracle(
     edges: Iterable[Edge],
     policy: Any,
     *,
-    levels: Mapping[Hashable, int] | None = None,
+    levels: Mapping[Any, int] | None = None,
     day_tz: str = "UTC",
 ) -> dict[Hashable, tuple[int, int, float]]:
     """``target -> (overlap_minutes, longest_minutes, risk)`` of ``Trace.risk``, by hand.
@@ -334,7 +334,8 @@ def risk_oracle(
     rounded once, summed over sources; ``longest_minutes``: the longest merged piece,
     rounded. ``risk``: per day of ``day_tz``, with each source, that day's seconds
     rounded once, times the source's CWA weight under the ``"cwa"`` risk model (1.0
-    otherwise), summed; the worst day's.
+    otherwise: ``levels[(source, day)]``, else ``levels[source]``, else 5), summed;
+    the worst day's.
     """
     from tracegraph.policy import CWA_WEIGHTS
 
@@ -364,10 +365,11 @@ def risk_oracle(
         for a, b in merged:
             for day, seconds in day_pieces(a, b, day_tz):
                 per_day[day] = per_day.get(day, 0) + seconds
-        weight = 1.0
-        if policy.risk == "cwa":
-            weight = CWA_WEIGHTS[(levels or {}).get(source, 5) - 1]
         for day, seconds in per_day.items():
+            weight = 1.0
+            if policy.risk == "cwa":
+                given = levels or {}
+                weight = CWA_WEIGHTS[given.get((source, day), given.get(source, 5)) - 1]
             score[target, day] = score.get((target, day), 0.0) + weight * minutes(seconds)
     worst: dict[Hashable, float] = {}
     for (target, _), value in score.items():

@@ -598,14 +598,18 @@ def test_trace_matches_oracle_under_every_policy(city, data):
 def test_risk_matches_the_oracle_in_any_zone(city, data):
     # minutes, longest time together and the worst day's score of every contact, from
     # the oracle's own pairs, with the days of a zone whose midnight the city is moved
-    # to straddle (its times are within ~4 h of its base)
-    policy = PRESETS[data.draw(st.sampled_from(POLICIES), label="policy")]
-    day_tz = data.draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Ho_Chi_Minh"]), label="tz")
+    # to straddle (its times are within ~4 h of its base): any midnight, or one that
+    # clocks skip or pass twice (Havana's spring and autumn changes at 00:00)
+    # (CWA's risk model, the one that weighs levels, half the time)
+    choices = POLICIES + ["cwa"] * len(POLICIES)
+    policy = PRESETS[data.draw(st.sampled_from(choices), label="policy")]
+    day_tz, day = data.draw(st.sampled_from(_RISK_DAYS), label="zone and day")
     cases = data.draw(case_windows(city), label="cases")
     cases = {c: w for c, w in cases.items() if c in city.people}
-    zone = zoneinfo.ZoneInfo(day_tz)
-    day_after = dt.datetime.fromtimestamp(city.base, zone).date() + dt.timedelta(days=1)
-    midnight = int(dt.datetime.combine(day_after, dt.time(), zone).timestamp())
+    if day is None:
+        day = dt.datetime.fromtimestamp(city.base, zoneinfo.ZoneInfo(day_tz)).date()
+        day += dt.timedelta(days=1)
+    midnight = _first_second_of(day, day_tz)
     at = data.draw(st.integers(-2, 48).map(lambda k: k * GRID // 2), label="midnight at")
     shift = midnight - city.base - at  # the zone's midnight `at` seconds after the base
     city = dataclasses.replace(
@@ -622,23 +626,54 @@ def test_risk_matches_the_oracle_in_any_zone(city, data):
         stays += data.draw(st.lists(st.sampled_from(stays), max_size=3), label="repeated")
     tiers = data.draw(st.integers(1, 2), label="tiers")
     people = sorted(city.people)
-    levels = data.draw(
-        st.dictionaries(st.sampled_from(people), st.integers(1, 8), max_size=4)
-        if people
-        else st.just({}),
-        label="levels",
-    )
+    # levels per person, or per person and day (of the zone: the day before, of, after)
+    by_day = data.draw(st.booleans(), label="levels by day")
+    keys: list[object] = list(people)
+    if by_day:  # every person on each of the days: levels that vary by day
+        keys = [(p, day + dt.timedelta(k)) for p in people for k in (-1, 0, 1)]
+    chosen = data.draw(st.lists(st.integers(1, 8), min_size=len(keys), max_size=len(keys)))
+    levels = dict(zip(keys, chosen, strict=True))
+    given_levels: object = levels
+    if by_day:
+        given_levels = pa.table(
+            {
+                "person": pa.array([k[0] for k in levels], pa.int64()),
+                "day": pa.array([k[1] for k in levels], pa.date32()),
+                "risk_level": pa.array(list(levels.values()), pa.int64()),
+            }
+        )
     contacts, edges = trace_oracle(stays, cases, tiers=tiers, policy=policy)
     expected = risk_oracle(edges, policy, levels=levels, day_tz=day_tz)
     index = tg.VenueIndex.from_stays(_stays_table(stays))
     got = tg.trace(index, cases_table(cases, city), tiers=tiers, policy=policy, day_tz=day_tz)
-    table = got.risk(levels=levels).to_pydict()
+    table = got.risk(levels=given_levels).to_pydict()
     assert sorted(table["person"]) == sorted(p for p, (t, _) in contacts.items() if t > 0)
     for i, person in enumerate(table["person"]):
         minutes, longest, risk = expected[person]
         assert (table["overlap_minutes"][i], table["longest_minutes"][i]) == (minutes, longest)
         assert table["risk"][i] == pytest.approx(risk), (person, day_tz)
         assert table["risk_level"][i] == ("high" if risk >= policy.high_risk - 1e-9 else "low")
+
+
+#: Zones for the risk test, with a day whose midnight to straddle (None: any).
+_RISK_DAYS = [
+    ("UTC", None),
+    ("Europe/Berlin", None),
+    ("Asia/Ho_Chi_Minh", None),
+    ("America/Havana", dt.date(2023, 3, 12)),  # clocks skip 00:00-01:00
+    ("America/Havana", dt.date(2023, 11, 5)),  # clocks pass 00:00-01:00 twice (at 01:00)
+]
+
+
+def _first_second_of(day: dt.date, tz: str) -> int:
+    """The first epoch second whose date on the clocks of ``tz`` is ``day``."""
+    zone = zoneinfo.ZoneInfo(tz)
+    lo = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()) - 86_400
+    hi = lo + 3 * 86_400
+    while hi - lo > 1:  # the date only grows with the time around these days
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if dt.datetime.fromtimestamp(mid, zone).date() >= day else (mid, hi)
+    return hi
 
 
 @settings(max_examples=examples(0.3))
