@@ -323,8 +323,9 @@ def test_cumulative_sums_overlaps_per_utc_day():
     assert result.params["cumulative"] is True
 
 
-def test_cumulative_days_may_be_local_days():
-    # 06:30 and 07:30 in Hanoi: one local day, two UTC days (UTC's midnight is 07:00)
+def _hanoi_morning() -> tg.VenueIndex:
+    """A case and b together 10 minutes at 06:30 and 10 at 07:30 in Hanoi on 2021-09-06:
+    one local day, two UTC days (UTC's midnight is 07:00 in Hanoi)."""
     day = 86_400 * 18_876  # 2021-09-06 00:00 UTC
     hanoi_0630 = day - 30 * M  # 23:30 UTC the day before
     rows = [
@@ -333,7 +334,11 @@ def test_cumulative_days_may_be_local_days():
         ("b", "market", hanoi_0630, hanoi_0630 + 10 * M),
         ("b", "office", day + 30 * M, day + 40 * M),
     ]
-    index = index_of(rows)
+    return index_of(rows)
+
+
+def test_cumulative_days_may_be_local_days():
+    index = _hanoi_morning()
     utc = tg.trace(index, ["case"], min_overlap="15min", cumulative=True)
     assert utc.contacts["person"].to_pylist() == ["case"]
     local = tg.trace(
@@ -348,17 +353,8 @@ def test_cumulative_days_may_be_local_days():
 
 
 def test_risk_days_may_be_local_days():
-    # 10 minutes together at 06:30 and 10 at 07:30 in Hanoi: one local day with 20
-    # minutes, or two UTC days with 10 each (UTC's midnight is 07:00 in Hanoi)
-    day = 86_400 * 18_876  # 2021-09-06 00:00 UTC
-    hanoi_0630 = day - 30 * M
-    rows = [
-        ("case", "market", hanoi_0630, hanoi_0630 + 10 * M),
-        ("case", "office", day + 30 * M, day + 40 * M),
-        ("b", "market", hanoi_0630, hanoi_0630 + 10 * M),
-        ("b", "office", day + 30 * M, day + 40 * M),
-    ]
-    index = index_of(rows)
+    # one local day with 20 minutes, or two UTC days with 10 each
+    index = _hanoi_morning()
     utc = tg.trace(index, ["case"])
     local = tg.trace(index, ["case"], day_tz="Asia/Ho_Chi_Minh")  # no cumulative needed
     assert local.contacts.equals(utc.contacts)  # the days change no match

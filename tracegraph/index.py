@@ -46,6 +46,7 @@ from tracegraph.ingest import (
     IngestReport,
     ScanErrors,
     ScanSchema,
+    Stays,
     _compact_stays,
     clean_stays,
     encode_ids,
@@ -599,7 +600,7 @@ class VenueIndex:
             with warnings.catch_warnings():  # (stays of 0 s among others are no concern)
                 warnings.simplefilter("ignore", DataWarning)
                 built = VenueIndex.from_stays(stays, tz=tz, bucket_width=self.bucket_width)
-            new = _NewStays(
+            new = Stays(
                 built.persons,
                 built.venues,
                 built.person,
@@ -608,10 +609,7 @@ class VenueIndex:
                 built.end_seconds(),
             )
         else:
-            clean = clean_stays(stays, tz=tz)
-            new = _NewStays(
-                clean.persons, clean.venues, clean.person, clean.venue, clean.start, clean.end
-            )
+            new = clean_stays(stays, tz=tz)
         for what, old_ids, new_ids in (
             ("person", self.persons, new.persons),
             ("venue", self.venues, new.venues),
@@ -1356,18 +1354,6 @@ def _as_int(ids: pa.Array, dtype: type[np.integer[Any]]) -> tuple[np.ndarray, np
         absent = raw > np.iinfo(np.int64).max if raw.dtype == np.uint64 else raw != raw
     values = np.where(absent, 0, raw).astype(dtype)
     return values, absent
-
-
-@dataclasses.dataclass(frozen=True)
-class _NewStays:
-    """The stays :meth:`VenueIndex.append` adds: ids, codes and epoch seconds."""
-
-    persons: pa.Array
-    venues: pa.Array
-    person: np.ndarray
-    venue: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
 
 
 def _merge_ids(old: pa.Array, new: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
