@@ -544,3 +544,20 @@ def test_module_imports_without_matplotlib() -> None:
         "assert not [m for m in sys.modules if m.startswith('matplotlib.')]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_timeline_of_ids_no_int64_holds() -> None:
+    # uint64 ids of 2**63 and more (hashes, say) trace and explain: they plot too
+    big = 2**63 + 5
+    stays = pa.table(
+        {
+            "person": pa.array([big, big + 1], pa.uint64()),
+            "venue": [10, 10],
+            "start": pa.array([0, 10]).cast(TS),
+            "end": pa.array([100, 200]).cast(TS),
+        }
+    )
+    result = tg.trace(tg.VenueIndex.from_stays(stays), [big])
+    ax = plot_timeline(result, big + 1)
+    assert len(ax.patches) >= 1  # the contact's stay
+    plt.close("all")

@@ -44,6 +44,13 @@ def test_cases_as_ids_or_as_table_with_open_windows_agree():
     assert by_ids.edges.equals(by_table.edges)
 
 
+def test_cases_as_a_mapping_are_refused_not_traced_over_all_time():
+    # a dict of windows was read as its keys: the windows silently ignored
+    index = index_of(ROWS)
+    with pytest.raises(tg.SchemaError, match="got a mapping; for infectious windows pass a table"):
+        tg.trace(index, {"ann": ("2021-01-01T00:00Z", "2021-01-02T00:00Z")})
+
+
 @pytest.mark.parametrize(
     "make",
     [

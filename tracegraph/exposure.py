@@ -23,7 +23,7 @@ import itertools
 import pathlib
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -1668,6 +1668,13 @@ def _resolve_cases(
         raise SchemaError(
             "`cases`: expected an iterable of person ids or a table, got a single "
             f"{type(cases).__name__}; wrap it in a list: [case_id]"
+        )
+    if isinstance(cases, Mapping):  # (its values, windows say, would be ignored)
+        raise SchemaError(
+            "`cases`: expected an iterable of person ids or a table, got a mapping; for "
+            "infectious windows pass a table with columns person, start, end, e.g. "
+            "pyarrow.table({'person': [...], 'start': [...], 'end': [...]}); for ids "
+            "alone, list(cases)"
         )
     if _is_table(cases):
         table = as_arrow_table(cases, "cases", ("person", "start", "end"))

@@ -26,7 +26,7 @@ from tracegraph._time import to_seconds
 from tracegraph._typing import TableLike
 from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError, TimezoneError
 from tracegraph.exposure import Trace
-from tracegraph.ingest import as_arrow_table, require_columns
+from tracegraph.ingest import as_arrow_table, ids_array, require_columns
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -248,9 +248,9 @@ def _find_person(trace: Trace, person: Any) -> tuple[pa.Scalar | None, int | Non
     The id is None for a case kept without stays, the tier None if not traced.
     """
     index = trace.index
-    try:
-        ids = pa.array([person])
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+    try:  # (uint64 ids of 2**63 or more: no int64 holds them)
+        ids = ids_array([person], index.persons.type, "`person`")
+    except SchemaError:
         raise PersonNotFound(
             f"`person`: expected a person id (int or str), got {type(person).__name__}"
         ) from None  # no Arrow message as cause: it would quote the value
