@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import pathlib
+import zoneinfo
 from unittest import mock
 
 import networkx as nx
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -559,3 +561,52 @@ def test_published_locations_find_every_contact_the_cases_exposed(policy):
     present = set(tg.present_at(index, loi, policy=policy)["person"].to_pylist())
     assert set(contacts.to_pylist()) <= present
     assert sum(loi["exposed"].to_pylist()) >= len(contacts)
+
+
+#: Zones and days around which to cut intervals at midnights: ordinary days, days
+#: whose midnight clocks skip (Havana, Santiago) or pass twice (Havana), 23- and 25-hour
+#: days (Berlin, Lord Howe's 30 minutes), and a calendar day a zone skipped (Apia).
+_MIDNIGHT_DAYS = [
+    ("Asia/Ho_Chi_Minh", dt.date(2021, 9, 6)),
+    ("Europe/Berlin", dt.date(2023, 3, 26)),
+    ("Europe/Berlin", dt.date(2023, 10, 29)),
+    ("America/Havana", dt.date(2023, 3, 12)),
+    ("America/Havana", dt.date(2023, 11, 5)),
+    ("America/Santiago", dt.date(2023, 9, 3)),
+    ("Australia/Lord_Howe", dt.date(2023, 4, 2)),
+    ("Pacific/Apia", dt.date(2011, 12, 29)),
+]
+
+
+@settings(max_examples=examples(0.5))
+@given(
+    where=st.sampled_from(_MIDNIGHT_DAYS),
+    spans=st.lists(
+        st.tuples(
+            st.one_of(st.integers(-2 * DAY, 2 * DAY), st.sampled_from([-DAY, 0, DAY, 2 * DAY])),
+            st.one_of(
+                st.sampled_from([0, 1, H, DAY, 2 * DAY]),
+                st.integers(0, 3 * DAY),
+                st.integers(0, 60 * DAY),
+            ),
+        ),
+        max_size=12,
+    ),
+)
+def test_intervals_are_cut_at_a_zones_midnights_as_its_clocks_say(where, spans):
+    from oracle import day_pieces
+
+    from tracegraph.report import _day_pieces
+
+    tz, day = where
+    zone = zoneinfo.ZoneInfo(tz)
+    base = int(dt.datetime.combine(day, dt.time(), zone).timestamp())
+    start = np.array([base + a for a, _ in spans], dtype=np.int64)
+    end = start + np.array([d for _, d in spans], dtype=np.int64)
+    row, days, seconds = _day_pieces(start, end, tz)
+    epoch = dt.date(1970, 1, 1)
+    for i, (a, b) in enumerate(zip(start.tolist(), end.tolist(), strict=True)):
+        mine = row == i
+        pieces = zip(days[mine].tolist(), seconds[mine].tolist(), strict=True)
+        got = [(epoch + dt.timedelta(d), s) for d, s in pieces]
+        assert got == day_pieces(a, b, tz), (tz, a, b)

@@ -32,6 +32,7 @@ from tracegraph._time import (
     check_zone,
     format_instant,
     local_days,
+    local_to_utc,
     next_midnight,
     seconds_to_timestamp,
 )
@@ -348,19 +349,27 @@ def _day_pieces(
         )
         piece = np.minimum(end[row], (day + 1) * _DAY) - np.maximum(start[row], day * _DAY)
         return row, day, piece
-    # elsewhere days are not all 24 h long: one round of cuts per day still spanned
-    rows, days, pieces = [], [], []
-    row = np.arange(start.shape[0])
-    at = start
-    while row.shape[0]:
-        midnight = next_midnight(at, tz)
-        stop = np.minimum(end[row], midnight)
-        rows.append(row)
-        days.append(local_days(at, tz))
-        pieces.append(stop - at)
-        more = end[row] > midnight
-        row, at = row[more], midnight[more]
-    return np.concatenate(rows), np.concatenate(days), np.concatenate(pieces)
+    # elsewhere days are not all 24 h long: every midnight inside an interval found at
+    # once, as the first instant after the noon before it (next_midnight knows the
+    # midnights clocks skip or pass twice), then each interval cut at its midnights
+    n = start.shape[0]
+    first = local_days(start, tz)
+    n_cuts = np.maximum(local_days(np.maximum(end - 1, start), tz) - first, 0)
+    owner = np.repeat(np.arange(n), n_cuts)
+    k = np.arange(owner.shape[0]) - np.repeat(np.cumsum(n_cuts) - n_cuts, n_cuts)
+    cut = next_midnight(local_to_utc((first[owner] + k) * _DAY + _DAY // 2, tz), tz)
+    inside = (cut > start[owner]) & (cut < end[owner])
+    row = np.concatenate([np.arange(n), owner[inside]])
+    at = np.concatenate([start, cut[inside]])
+    order = np.lexsort((at, row))
+    row, at = row[order], at[order]
+    new = np.ones(row.shape[0], dtype=np.bool_)  # (a midnight found twice counts once)
+    new[1:] = (row[1:] != row[:-1]) | (at[1:] != at[:-1])
+    row, at = row[new], at[new]
+    last = np.ones(row.shape[0], dtype=np.bool_)  # each interval's last piece
+    last[:-1] = row[1:] != row[:-1]
+    stop = np.where(last, end[row], np.roll(at, -1))
+    return row, local_days(at, tz), stop - at
 
 
 def _run_starts(*keys: np.ndarray) -> np.ndarray:
