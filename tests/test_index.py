@@ -263,6 +263,9 @@ def test_stays_at_finds_long_and_short_stays_only_where_they_overlap():
     assert sorted(late["person"].to_pylist()) == [1, 3]
     assert index.stays_at(7, "1970-01-01T18:00:00Z", "1970-01-01T18:00:00Z").num_rows == 0
     assert index.stays_at(99, 0, 10**9).num_rows == 0
+    # int seconds beyond any time (2**63: once a raw OverflowError) reach every stay
+    assert sorted(index.stays_at(7, -(2**70), 2**63)["person"].to_pylist()) == [1, 2, 3]
+    assert index.purge(before=2**64).n_stays == 0
     # naive times need their zone; the same instants read in it find the same stays
     naive = (dt.datetime(1970, 1, 1, 17, 1), dt.datetime(1970, 1, 1, 17, 3))  # 10:01 UTC
     with pytest.raises(tg.TimezoneError, match="`start`: expected a zone-aware time"):

@@ -30,6 +30,7 @@ FAR_FUTURE = 2**62
 MAX_DURATION = 1000 * 366 * 86_400
 MIN_TIME = -62_135_596_800  # 0001-01-01T00:00:00Z
 MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+_FAR_SECONDS = 2**62  # int seconds given as instants are clipped to +- this
 _DAY = 86_400
 
 _UNITS = {
@@ -438,7 +439,9 @@ def instant_seconds(value: Any, name: str, tz: str | None = None) -> int:
         check_zone(tz)
     refuse_nat(value, name)
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        return int(value)
+        # no time lies beyond the years 1 to 9999: seconds further out (2**63, say) are
+        # all alike, and held where int64 sums of them with durations cannot overflow
+        return max(-_FAR_SECONDS, min(int(value), _FAR_SECONDS))
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             wall = int(value.replace(tzinfo=dt.UTC).timestamp() // 1)
