@@ -564,6 +564,19 @@ def test_write_graph_needs_a_known_format(tmp_path):
     assert result.write_graph(tmp_path / "g.txt", format="gexf").exists()
 
 
+@pytest.mark.parametrize("suffix", [".graphml", ".gexf"])
+def test_write_graph_refuses_ids_xml_cannot_hold(tmp_path, suffix):
+    # a control character in an id: the file was written, and no reader could open it
+    for person, venue in (("SECRET\x01bob", "cafe"), ("bob", "caf\x1fe")):
+        rows = [("ann", venue, 0, H), (person, venue, 0, H)]
+        result = tg.trace(index_of(rows), ["ann"])
+        with pytest.raises(tg.SchemaError, match="XML, which cannot hold some of the ids") as err:
+            result.write_graph(tmp_path / f"g{suffix}")
+        assert "SECRET" not in str(err.value) and not (tmp_path / f"g{suffix}").exists()
+    fine = tg.trace(index_of([("ann", "café", 0, H), ("bob\t<&>", "café", 0, H)]), ["ann"])
+    assert fine.write_graph(tmp_path / f"g{suffix}").exists()
+
+
 def test_uint64_ids_beyond_int64_are_found_by_ids_of_other_integer_types():
     # an index of uint64 ids of 2**63 and more, asked with int64 ids (of persons it
     # has, and -1, which no uint64 id is), one id at a time, and extended by int64 ids

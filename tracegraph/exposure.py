@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import itertools
 import pathlib
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -2601,11 +2602,23 @@ class Trace:
                 venue=str(attrs["venue"]),
                 venues=";".join(str(x) for x in attrs["venues"]),
             )
+        texts = [n for n in plain.nodes if isinstance(n, str)]
+        texts += [a["venue"] for _, _, a in plain.edges(data=True)]
+        if any(_NOT_XML.search(text) for text in texts):  # (its readers refuse the file)
+            raise SchemaError(
+                f"`path`: {chosen} is XML, which cannot hold some of the ids (control "
+                f"characters); write the edges with tg.write_table(result.edges, ...) "
+                f"instead, or clean the ids before indexing"
+            )
         if chosen == "graphml":
             nx.write_graphml(plain, path)
         else:
             nx.write_gexf(plain, path)
         return path
+
+
+#: Characters XML 1.0 cannot hold (even escaped): most control characters, surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _plain_id(node: Any) -> str | int:
