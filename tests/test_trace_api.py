@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from strategies import index_of
+from strategies import index_of, stays_table
 
 import tracegraph as tg
 
@@ -166,6 +166,14 @@ def test_cases_from_pandas_frame():
         }
     )
     assert tg.trace(index, frame).tier_counts() == {0: 1, 1: 1}
+    # NaT windows (a naive type in pandas): open sides, with no zone to ask for
+    open_sides = frame.assign(start=pd.NaT, end=pd.NaT)
+    assert open_sides["start"].dt.tz is None
+    assert tg.trace(index, open_sides).contacts.equals(tg.trace(index, ["ann"]).contacts)
+    # a missing id in a nullable pandas column is named as such (not "mixed types")
+    ints = tg.VenueIndex.from_stays(stays_table([(1, 7, 0, H), (2, 7, 0, H)]))
+    with pytest.raises(tg.SchemaError, match="expected person ids, found None"):
+        tg.trace(ints, pd.Series([1, None], dtype="Int64"))
 
 
 def test_an_iterable_may_repeat_a_case_but_a_table_may_not():

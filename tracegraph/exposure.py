@@ -1711,9 +1711,12 @@ def _resolve_cases(
                     f"`cases`: expected an iterable of person ids or a table, got "
                     f"{type(cases).__name__}"
                 ) from exc
-            ids = ids_array(values, index.persons.type)
+            if any(v is None or type(v).__name__ in ("NAType", "NaTType") for v in values):
+                ids = pa.nulls(1)  # (pandas' missing values: refused as None is, below)
+            else:
+                ids = ids_array(values, index.persons.type)
         if ids.null_count:
-            raise SchemaError("`cases`: expected person ids, found None")
+            raise SchemaError("`cases`: expected person ids, found None (a missing value)")
         w0 = np.full(len(ids), FAR_PAST, dtype=np.int64)
         w1 = np.full(len(ids), FAR_FUTURE, dtype=np.int64)
     if pa.types.is_string_view(ids.type):
@@ -1807,6 +1810,8 @@ def _window_bound(
     if pa.types.is_null(column.type):  # e.g. pandas' [None]: the side is open for all
         return np.full(len(column), open_value, dtype=np.int64)
     require_timestamp(column.type, f"cases: column `{name}`")  # (says how to convert)
+    if column.null_count == len(column):  # (pandas' NaT: no time to read, naive or not)
+        return np.full(len(column), open_value, dtype=np.int64)
     mask = column.is_null().to_numpy(zero_copy_only=False)
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))
