@@ -561,3 +561,21 @@ def test_timeline_of_ids_no_int64_holds() -> None:
     ax = plot_timeline(result, big + 1)
     assert len(ax.patches) >= 1  # the contact's stay
     plt.close("all")
+
+
+def test_timeline_near_the_calendars_ends_in_any_zone() -> None:
+    # an exposure at 9999-12-31 22:59 UTC is in the year 10000 in Tokyo: the title
+    # says it in UTC (a raw OverflowError before)
+    last = 253_402_300_799
+    stays = pa.table(
+        {
+            "person": ["a", "b"],
+            "venue": ["v", "v"],
+            "start": pa.array([last - 7200, last - 3600]).cast(TS),
+            "end": pa.array([last, last]).cast(TS),
+        }
+    )
+    result = tg.trace(tg.VenueIndex.from_stays(stays), ["a"])
+    ax = plot_timeline(result, "b", tz="Asia/Tokyo")
+    assert "exposed at 9999-12-31 22:59 UTC" in ax.get_title()
+    plt.close("all")

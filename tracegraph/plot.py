@@ -307,7 +307,10 @@ def _timeline_title(tier: int | None, exposed_at: Any, zone: dt.tzinfo, *, n_sta
         return f"not traced · {stays}"
     if tier == 0:
         return f"F0 (case) · {stays}"
-    when = exposed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        when = exposed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    except OverflowError:  # (a zone's clocks past 9999-12-31 or before the year 1)
+        when = exposed_at.strftime("%Y-%m-%d %H:%M UTC")
     return f"F{tier} · exposed at {when} · {stays}"
 
 
