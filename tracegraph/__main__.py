@@ -484,10 +484,13 @@ def _traced(args: argparse.Namespace, index: tg.VenueIndex, **options: object) -
     try:
         return tg.trace(index, cases, unknown=args.unknown, tz=args.tz, **options)  # type: ignore[arg-type]
     except tg.PersonNotFound as exc:
-        if args.pseudonym_key_env or not pseudonyms or index.pseudonymized:
-            raise  # (an index that records its pseudonyms: the library's advice says it)
+        if args.pseudonym_key_env or not pseudonyms:
+            raise
+        from tracegraph.exposure import PSEUDONYM_HINT
+
+        message = str(exc).replace(PSEUDONYM_HINT, "")  # (said here the CLI's way, once)
         raise tg.PersonNotFound(
-            f"{exc}; this index's person ids are pseudonyms (32 hex digits): if the cases "
+            f"{message}; this index's person ids are pseudonyms (32 hex digits): if the cases "
             f"are real ids, pass --pseudonym-key-env with the key the index was built with"
         ) from None
 

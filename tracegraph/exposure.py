@@ -1662,6 +1662,13 @@ def _exposure_intervals(
 # --------------------------------------------------------------------------- cases
 
 
+#: What a case id not found in an index of pseudonyms may mean (the CLI says it its way).
+PSEUDONYM_HINT = (
+    "; this index holds pseudonyms: name the cases by tg.pseudonymize(ids, key), with the "
+    "key the scans were read with"
+)
+
+
 def _resolve_cases(
     index: VenueIndex, cases: Any, unknown: UnknownCases, tz: str | None = None
 ) -> _Cases:
@@ -1729,12 +1736,7 @@ def _resolve_cases(
         if unknown == "raise":
             position = int(np.flatnonzero(~found)[0])
             # ids are personal data: say where, never which
-            hint = (
-                "; this index holds pseudonyms: name the cases by tg.pseudonymize(ids, key), "
-                "with the key the scans were read with"
-                if index.pseudonymized
-                else ""
-            )
+            hint = PSEUDONYM_HINT if index.pseudonymized else ""
             raise PersonNotFound(
                 f"{n_missing} case id(s) not found in the index (first at position {position} "
                 f"of the cases){hint}; pass unknown='keep' to keep them as cases without "
