@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import tracegraph as tg
 from tracegraph._time import in_zone
 from tracegraph.compliance import scan_accounts
+from tracegraph.ingest import decimal_ids
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -316,13 +317,11 @@ def _text_ids(
             return column
         return column.cast(pa.int64())
     if pa.types.is_integer(typ):
-        try:  # (a cast alone would read "0x10" as 16)
-            if not pc.all(pc.match_substring_regex(column, _DECIMAL)).as_py():
-                raise pa.ArrowInvalid("not a plain decimal")
+        try:
             for wide in (typ, pa.int64(), pa.uint64()):  # ids beyond the index's type:
                 with contextlib.suppress(pa.ArrowInvalid):  # unknown, as --case's are
-                    return column.cast(wide)
-            raise pa.ArrowInvalid("beyond 64 bits")
+                    return decimal_ids(column, wide)
+            raise pa.ArrowInvalid("not decimal digits, or beyond 64 bits")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise tg.SchemaError(
                 f"{path}: column `{name}`: expected integer ids (the index holds {typ} ids), "

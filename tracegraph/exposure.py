@@ -50,7 +50,7 @@ from tracegraph._time import (
 from tracegraph._typing import DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex, _common_int_type
-from tracegraph.ingest import as_arrow_table, ids_array, numpy_ids
+from tracegraph.ingest import as_arrow_table, ids_array, is_table, numpy_ids
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
 
 if TYPE_CHECKING:
@@ -1684,7 +1684,7 @@ def _resolve_cases(
             "pyarrow.table({'person': [...], 'start': [...], 'end': [...]}); for ids "
             "alone, list(cases)"
         )
-    if _is_table(cases):
+    if is_table(cases):
         table = as_arrow_table(cases, "cases", ("person", "start", "end"))
         missing = [c for c in ("person", "start", "end") if c not in table.column_names]
         if missing:
@@ -1794,15 +1794,6 @@ def _check_count(n: Any, name: str) -> None:
     """A ``ValueError`` unless ``n`` is an int >= 0 (a negative slice would drop rows)."""
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
         raise ArgumentError(f"`{name}`: expected an int >= 0, got {n!r}")
-
-
-def _is_table(obj: Any) -> bool:
-    if isinstance(obj, pa.Table | pa.RecordBatch):
-        return True
-    module = type(obj).__module__.split(".")[0]
-    if module == "polars" and type(obj).__name__ == "LazyFrame":
-        return True  # (refused as a table later; its `columns` would warn that it resolves)
-    return module in {"pandas", "polars"} and hasattr(obj, "columns")
 
 
 def _window_bound(

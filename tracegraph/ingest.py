@@ -1672,6 +1672,16 @@ def numpy_ids(ids: np.ndarray) -> pa.Array:
     return pa.array(ids if ids.dtype.isnative else ids.astype(ids.dtype.newbyteorder("=")))
 
 
+def is_table(obj: Any) -> bool:
+    """Whether ``obj`` is a table (Arrow, pandas or polars), not a column of values."""
+    if isinstance(obj, pa.Table | pa.RecordBatch):
+        return True
+    module = type(obj).__module__.split(".")[0]
+    if module == "polars" and type(obj).__name__ == "LazyFrame":
+        return True  # (refused as a table later; its `columns` would warn that it resolves)
+    return module in {"pandas", "polars"} and hasattr(obj, "columns")
+
+
 def _id_column_of(ids: Any) -> pa.Array:
     """Ids given as an Arrow array, a pandas/polars Series, numpy or a Python iterable."""
     if isinstance(ids, pa.ChunkedArray):
@@ -1679,7 +1689,7 @@ def _id_column_of(ids: Any) -> pa.Array:
     if isinstance(ids, pa.Array):
         return ids
     module = type(ids).__module__.split(".")[0]
-    if isinstance(ids, pa.Table | pa.RecordBatch) or type(ids).__name__ == "DataFrame":
+    if is_table(ids):
         raise SchemaError(
             f"`ids`: expected one column of person ids, got a table "
             f"({type(ids).__name__}); pass its id column, e.g. table['person']"
@@ -2661,13 +2671,12 @@ def _dwell_by_venue(
             and len(key_col)
             and pa.types.is_string(venues.type) != pa.types.is_string(key_col.type)
         ):
-            try:  # (text as integers: decimal digits only; Arrow reads "0x7" as 7)
-                if (
-                    _is_text(key_col.type)
-                    and not pc.all(pc.match_substring_regex(key_col, r"^-?[0-9]+$")).as_py()
-                ):
-                    raise pa.ArrowInvalid("not decimal digits")
-                key_col = key_col.cast(venues.type)
+            try:
+                key_col = (
+                    decimal_ids(key_col, venues.type)
+                    if _is_text(key_col.type)
+                    else key_col.cast(venues.type)
+                )
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise SchemaError(
                     f"venue_dwell: expected venue ids of the scans' type ({venues.type}), "
@@ -2687,6 +2696,17 @@ def _dwell_by_venue(
             codes = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), np.int64)
             by_venue[codes[found]] = values[found]
     return by_venue
+
+
+def decimal_ids(text: Any, typ: pa.DataType) -> Any:
+    """Text ids as integer ids of ``typ``: ASCII decimal digits only (leading zeros ignored).
+
+    Arrow's cast alone also reads "0x10" as 16; anything but optional "-" and digits
+    raises ``pyarrow.ArrowInvalid``, as an id out of ``typ``'s range does.
+    """
+    if not pc.all(pc.match_substring_regex(text, r"^-?[0-9]+$")).as_py():
+        raise pa.ArrowInvalid("not decimal digits")
+    return text.cast(typ)
 
 
 def _dwell_column(column: pa.ChunkedArray) -> np.ndarray:
