@@ -276,10 +276,7 @@ class VenueIndex:
             bar.update()
             persons, venues = clean.persons, clean.venues
             columns = [clean.person, clean.venue, clean.start, clean.end]
-            bounds = None
-            if len(clean.start):  # (what the build finds first anyway)
-                longest = int(_kernels.max_duration(clean.start, clean.end))
-                bounds = int(clean.start.min()), int(clean.end.max()), longest
+            bounds = _bounds(clean.start, clean.end)  # (what the build finds first anyway)
             del clean
             instants = _all_instants(len(columns[0]), bounds)
             index = cls._from_codes(
@@ -425,12 +422,7 @@ class VenueIndex:
             persons, venues, origin = stays.persons, stays.venues, stays.origin
             columns = [stays.person, stays.venue, stays.start, stays.end]
             del stays
-            bounds = None
-            if len(columns[0]):  # (what the build finds first anyway)
-                start, end = columns[2], columns[3]
-                longest = int(_kernels.max_duration(start, end))
-                bounds = int(start.min()), int(end.max()), longest
-                del start, end
+            bounds = _bounds(columns[2], columns[3])  # (what the build finds first anyway)
             instants = _all_instants(len(columns[0]), bounds)
             index = cls._from_codes(
                 persons, venues, columns, width, consume=True, bounds=bounds, bar=bar
@@ -483,7 +475,7 @@ class VenueIndex:
         bar.describe("sort by venue, duration and time")
         # 1. times from an origin: int32 when they fit
         if n and bounds is None:
-            bounds = int(start.min()), int(end.max()), int(_kernels.max_duration(start, end))
+            bounds = _bounds(start, end)
         origin, last, longest = bounds if n and bounds is not None else (0, 0, 0)
         dtype = np.int32 if last - origin < 2**31 else np.int64
         # 2. (venue, duration class) groups by a counting sort, each then put in start
@@ -1272,6 +1264,13 @@ MATCH_RULES: dict[str, int] = {
     "closed": _kernels.RULE_CLOSED,
     "arrival": _kernels.RULE_ARRIVAL,
 }
+
+
+def _bounds(start: np.ndarray, end: np.ndarray) -> tuple[int, int, int] | None:
+    """The stays' earliest start, latest end and longest stay (``None`` without stays)."""
+    if not start.shape[0]:
+        return None
+    return int(start.min()), int(end.max()), int(_kernels.max_duration(start, end))
 
 
 def _warn_instants(n: int, hint: str) -> None:
