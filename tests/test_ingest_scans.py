@@ -383,6 +383,34 @@ def test_epoch_milliseconds_read_as_seconds_say_so_and_a_read_rejecting_all_warn
     assert ok.table.num_rows == 2
 
 
+def test_epoch_seconds_read_as_milliseconds_land_in_1970_and_say_so():
+    raw = pa.table({"person": [1, 2, 3], "venue": [1, 1, 1], "time": [T0, T0 + 60, None]})
+    in_ms = ScanSchema(person="person", venue="venue", time="time", time_unit="ms")
+    with pytest.warns(tg.DataWarning, match=r"all 2 accepted times fall in 1970") as caught:
+        scans = read_scans(raw, schema=in_ms, errors="quarantine", batch_size=1)
+    assert caught[0].filename == __file__
+    assert "column `time` is read as epoch numbers in milliseconds" in str(caught[0].message)
+    assert "pass ScanSchema(..., time_unit='s')" in str(caught[0].message)
+    assert scans.report.accepted == 2  # warned, not rejected: 1970 is a valid time
+    in_us = ScanSchema(person="person", venue="venue", time="time", time_unit="us")
+    with pytest.warns(tg.DataWarning, match=r"in microseconds \(time_unit='us'\)") as caught:
+        index, _ = tg.VenueIndex.from_scans(raw, schema=in_us, errors="quarantine")
+    assert caught[0].filename == __file__ and index.n_stays == 2
+    floats = pa.table(
+        {"person": [1], "venue": [1], "time": pa.array([T0 + 0.5]).dictionary_encode()}
+    )
+    with pytest.warns(tg.DataWarning, match="fall in 1970"):
+        read_scans(floats, schema=in_ms)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # one time after 1970 in the input, seconds, or timestamps: no warning
+        late = pa.table({"person": [1, 2], "venue": [1, 1], "time": [T0, T0 * 1000]})
+        assert read_scans(late, schema=in_ms, now=2**40).report.accepted == 2
+        assert read_scans(raw, errors="quarantine", now=NOW).report.accepted == 2
+        stamps = raw.set_column(2, "time", pa.array([5, 6, 7], pa.timestamp("ms", tz="UTC")))
+        assert read_scans(stamps, schema=in_ms, errors="quarantine").report.accepted == 3
+
+
 def test_a_result_object_passed_for_its_table_is_named_with_the_fix():
     raw = pa.table({"person": ["a"], "venue": ["v"], "time": pa.array([T0], UTC_S)})
     scans = read_scans(raw, now=NOW)

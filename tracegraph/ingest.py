@@ -544,7 +544,10 @@ class ScanSchema:
         ``"bluezone"``, ``"{app}/{day}"`` gives ``"bluezone/2021-09-01"`` (``{{`` and
         ``}}`` are literal braces). See :func:`read_scans`.
     time_unit : {"s", "ms", "us", "ns"}, default "s"
-        Unit of integer or float epoch times.
+        Unit of integer or float epoch times. Numbers too large for seconds are
+        rejected as ``time_out_of_range`` (with a hint to give their unit); numbers
+        read in ``"ms"``, ``"us"`` or ``"ns"`` whose accepted times all fall in 1970
+        (seconds read in a finer unit) get a :class:`~tracegraph.errors.DataWarning`.
     tz : str, optional
         Zone of naive timestamps or strings of this source (overrides ``read_scans(tz=)``).
 
@@ -938,7 +941,7 @@ def read_scans(
     )
     total = _total_rows(plan.inputs)
     acc = _Accumulator(total)
-    rejected_parts, counts_read = _read_inputs(plan, acc.add, total, progress)
+    rejected_parts, counts_read = _read_inputs(plan, acc.add, total, progress, stacklevel=2)
     table, dup_per_file = acc.finish(plan.inputs, plan.aliases)
     if plan.key is not None:
         table = table.set_column(
@@ -1001,12 +1004,16 @@ def _read_inputs(
     add: Callable[[_Cleaned, int], None],
     total: int | None,
     progress: bool | None,
+    *,
+    stacklevel: int,
 ) -> tuple[list[pa.Table], list[tuple[int, int]]]:
     """Read and check every batch of every input; ``add(cleaned, input)`` takes each.
 
     Returns the rejected rows (in parts) and ``(read, rejected)`` per input. With
     ``errors="raise"``, the first bad row raises :class:`ScanRowError`. ``total`` is
-    the number of rows expected (for the progress bar), if known.
+    the number of rows expected (for the progress bar), if known. An input whose
+    epoch numbers, read in a unit finer than seconds, all land in 1970 gets a
+    :class:`~tracegraph.errors.DataWarning` (``stacklevel`` frames above the caller).
     """
     bar = progress_bar(progress, total=total, desc="reading scans", unit="rows")
     rejected_parts: list[pa.Table] = []
@@ -1016,8 +1023,12 @@ def _read_inputs(
             n_read = 0
             n_rejected = 0
             zone = inp.schema.tz or plan.tz
+            latest: int | None = None  # of the accepted epoch numbers in ms, us or ns
             for batch in _input_batches(inp, plan.batch_size):
                 cleaned = _clean_batch(batch, inp.schema, zone, plan.now_s, plan.not_before_s)
+                if _subsecond_numbers(batch, inp.schema) and (cleaned.reason < 0).any():
+                    top = int(cleaned.seconds[cleaned.reason < 0].max())
+                    latest = top if latest is None else max(latest, top)
                 bad = np.flatnonzero(cleaned.reason >= 0)
                 if bad.size:
                     if plan.errors == "raise":
@@ -1034,9 +1045,39 @@ def _read_inputs(
                 n_read += batch.num_rows
                 bar.update(batch.num_rows)
             counts_read.append((n_read, n_rejected))
+            if latest is not None and latest < _YEAR_1971:
+                _warn_1970(inp, n_read - n_rejected, stacklevel + 1)
     finally:
         bar.close()
     return rejected_parts, counts_read
+
+
+#: 1971-01-01T00:00Z in epoch seconds: epoch numbers all before it are suspect.
+_YEAR_1971 = 365 * 86_400
+
+
+def _subsecond_numbers(batch: pa.RecordBatch, schema: ScanSchema) -> bool:
+    """Whether the batch's times are plain numbers read in ms, us or ns."""
+    typ = batch.schema.field(schema.time).type
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
+    return numeric and schema.time_unit != "s"
+
+
+def _warn_1970(inp: _Input, n: int, stacklevel: int) -> None:
+    """The :class:`DataWarning` for an input whose ``n`` accepted times all fall in 1970."""
+    unit = inp.schema.time_unit
+    warnings.warn(
+        f"{inp.label}: all {n} accepted times fall in 1970: column `{inp.schema.time}` is "
+        f"read as epoch numbers in {_UNIT_NAMES[unit]} (time_unit={unit!r}); if they count "
+        f"seconds, pass ScanSchema(..., time_unit='s')",
+        DataWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+_UNIT_NAMES = {"ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
 def _scan_report(
@@ -2830,7 +2871,7 @@ def _compact_stays(
     if total is not None and total >= _INT32_MAX:
         raise _too_many_scans(total)
     acc = _CodeAccumulator(total)
-    rejected_parts, counts_read = _read_inputs(plan, acc.add, total, progress)
+    rejected_parts, counts_read = _read_inputs(plan, acc.add, total, progress, stacklevel=3)
     stays, stays_report, dup_per_file = _stays_from_codes(
         acc,
         plan,
