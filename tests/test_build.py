@@ -325,18 +325,62 @@ def test_files_with_different_integer_widths_give_int64_ids(tmp_path):
     assert index.persons.to_pylist() == [1, 2**40]
 
 
-def test_uint64_ids_beyond_int64_are_refused_not_wrapped(tmp_path):
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [1, 2**63 + 5, 2**64 - 1, 2**63 - 1],  # both halves: hashed
+        [2**63 + k for k in (3, 0, 2, 1)],  # dense, all from 2**63: a direct table
+        [2**64 - 1, 0, 2**64 - 2, 1],  # dense as int64 codes (-1, 0, -2, 1)
+        [1, 2**62, 3, 2],
+    ],
+    ids=["both halves", "dense from 2**63", "dense around 2**64", "below 2**63"],
+)
+def test_uint64_ids_from_files_are_read_whole_as_from_a_table(tmp_path, ids):
+    # 64-bit hashes as ids: half of them are 2**63 or more (once refused from files)
+    table = stays_table([(k, 10 + k % 2, 600 * k, 600 * k + 3600) for k in range(4)])
+    table = table.set_column(0, "person", pa.array(ids, pa.uint64()))
+    pq.write_table(table.slice(0, 2), tmp_path / "a.parquet")
+    pq.write_table(table.slice(2), tmp_path / "b.parquet")
+    from_files = tg.VenueIndex.from_stays(tmp_path)
+    from_table = tg.VenueIndex.from_stays(table)
+    assert from_files.persons.type == pa.uint64() == from_table.persons.type
+    assert from_files.persons.to_pylist() == sorted(ids) == from_table.persons.to_pylist()
+    for k in ids:
+        assert from_files.stays_of(k).equals(from_table.stays_of(k))
+        assert from_files.stays_of(k).num_rows == 1
+    got = tg.trace(from_files, [ids[0]]).contacts
+    assert got.equals(tg.trace(from_table, [ids[0]]).contacts)
+    assert got["person"].to_pylist()[0] == ids[0]
+    grown = tg.VenueIndex.from_stays(tmp_path / "a.parquet").append(tmp_path / "b.parquet")
+    assert grown.persons.to_pylist() == sorted(ids)
+
+
+def test_uint64_ids_beyond_int64_meet_other_integer_files_as_append_meets_them(tmp_path):
+    # files of different integer types meet as uint64 when some ids are 2**63 or more,
+    # unless negative ids are beside them (int64 codes would conflate 2**64 - 1 and -1)
     table = stays_table([(1, 10, 0, 3600), (2, 10, 0, 3600)])
-    big = pa.array([1, 2**63 + 5], pa.uint64())
+    big = pa.array([1, 2**64 - 1], pa.uint64())
     pq.write_table(table.set_column(0, "person", big), tmp_path / "a.parquet")
-    with pytest.raises(tg.SchemaError, match=r"below 2\*\*63.*cast the ids to strings") as err:
-        tg.VenueIndex.from_stays(tmp_path / "a.parquet")
-    assert str(2**63 + 5) not in str(err.value)  # an id is personal data: never shown
+    other = stays_table([(7, 10, 0, 3600)])
+    pq.write_table(
+        other.set_column(0, "person", other["person"].cast(pa.int32())), tmp_path / "b.parquet"
+    )
+    index = tg.VenueIndex.from_stays(tmp_path)
+    assert index.persons.type == pa.uint64()
+    assert index.persons.to_pylist() == [1, 7, 2**64 - 1]
+    appended = tg.VenueIndex.from_stays(tmp_path / "a.parquet").append(tmp_path / "b.parquet")
+    assert appended.persons.equals(index.persons)
+    pq.write_table(stays_table([(-1, 10, 0, 3600)]), tmp_path / "b.parquet")
+    with pytest.raises(tg.SchemaError, match=r"uint64 ids of 2\*\*63 and more beside neg") as err:
+        tg.VenueIndex.from_stays(tmp_path)
+    assert str(2**64 - 1) not in str(err.value)  # an id is personal data: never shown
+    with pytest.raises(tg.SchemaError, match=r"uint64 ids of 2\*\*63 and more beside neg"):
+        tg.VenueIndex.from_stays(tmp_path / "a.parquet").append(tmp_path / "b.parquet")
     small = pa.array([1, 2**62], pa.uint64())
     pq.write_table(table.set_column(0, "person", small), tmp_path / "a.parquet")
-    index = tg.VenueIndex.from_stays(tmp_path / "a.parquet")
-    assert index.persons.type == pa.uint64()
-    assert index.persons.to_pylist() == [1, 2**62]
+    index = tg.VenueIndex.from_stays(tmp_path)  # below 2**63: the common type int64
+    assert index.persons.type == pa.int64()
+    assert index.persons.to_pylist() == [-1, 1, 2**62]
 
 
 def test_contacts_are_sorted_by_tier_time_and_code():

@@ -398,6 +398,9 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
     venue = _IdCodes(capacity)
     times = _Times(capacity)
     id_types: dict[str, list[pa.DataType]] = {}  # the ids' types seen, first first
+    # id columns with uint64 ids from 2**63 on, and with negative ids
+    beyond_int64: set[str] = set()
+    negative: set[str] = set()
     row0 = 0
 
     def batches() -> Iterator[tuple[_Part, pa.RecordBatch]]:
@@ -433,6 +436,10 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
                     )
                 if typ not in seen:
                     seen.append(typ)
+                if typ == pa.uint64() and (pc.max(column).as_py() or 0) > _INT64_MAX:
+                    beyond_int64.add(name)
+                elif pa.types.is_signed_integer(typ) and (pc.min(column).as_py() or 0) < 0:
+                    negative.add(name)
                 codes.append(column)
             times.append(batch, tz, row0)
             row0 += n
@@ -445,8 +452,17 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
             if pa.types.is_dictionary(typ):
                 typ = typ.value_type
             id_types[name] = [pa.string() if pa.types.is_string_view(typ) else typ]
-    persons = _sorted_ids(person, _id_type(id_types["person"]))
-    venues = _sorted_ids(venue, _id_type(id_types["venue"]))
+    types = {name: _id_type(seen) for name, seen in id_types.items()}
+    for name in sorted(beyond_int64):  # files of integer ids meet as index.append's do
+        if name in negative:  # (the int64 codes of 2**64 - 1 and of -1 are one)
+            raise SchemaError(  # (no id shown: personal data)
+                f"stays: column `{name}`: expected integer ids of one range, got uint64 ids "
+                f"of 2**63 and more beside negative ids, which no integer type holds both "
+                f"of; cast the ids to strings"
+            )
+        types[name] = pa.uint64()
+    persons = _sorted_ids(person, types["person"])
+    venues = _sorted_ids(venue, types["venue"])
     return _StayCodes(
         persons=persons[0],
         venues=venues[0],
@@ -480,11 +496,6 @@ def _id_column(column: pa.Array, name: str, part: _Part, row0: int) -> pa.Array:
         raise SchemaError(
             f"{part.label}: column `{name}`: expected no null ids, found one at row "
             f"{row0 + first}; drop or fill those rows first"
-        )
-    if column.type == pa.uint64() and len(column) and pc.max(column).as_py() > _INT64_MAX:
-        raise SchemaError(  # (the id itself is not shown: personal data)
-            f"{part.label}: column `{name}`: expected integer ids below 2**63, found "
-            f"one at or above it near row {row0}; cast the ids to strings"
         )
     return check_id_column(pa.chunked_array([column]), name, part.label, row0=row0).chunk(0)
 

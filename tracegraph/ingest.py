@@ -390,14 +390,30 @@ def _sorted_ids(codes: _IdCodes, typ: pa.DataType) -> tuple[pa.Array, np.ndarray
     dense = codes.sorted_dense()
     if dense is not None:  # integer ids in a direct table: already in order there
         codes.distinct()  # releases the tables
-        return pa.array(dense[0]).cast(typ), dense[1]
+        ids, rank = dense
+        negative = int(np.searchsorted(ids, 0))
+        if typ == pa.uint64() and negative:  # ids from 2**63 on come last as uint64
+            ids = np.roll(ids, -negative)
+            rank = (rank - negative) % ids.shape[0]
+        return _ints_as(pa.array(ids), typ), rank.astype(np.int32, copy=False)
     ids = codes.distinct()
     if ids.type != typ:
-        ids = ids.cast(typ)
+        ids = _ints_as(ids, typ)
     order = pc.array_sort_indices(ids).to_numpy()
     rank = np.empty(order.shape[0], dtype=np.int32)
     rank[order] = np.arange(order.shape[0], dtype=np.int32)
     return ids.take(pa.array(order)), rank
+
+
+def _ints_as(ids: pa.Array, typ: pa.DataType) -> pa.Array:
+    """``ids`` cast to ``typ``; int64 codes' ids to uint64 by their bits (ids from 2**63 on).
+
+    (:class:`_IdCodes` holds integer ids as int64: uint64 ids at or above 2**63 are
+    negative there, and come back whole this way.)
+    """
+    if typ == pa.uint64() and ids.type == pa.int64():
+        return pa.array(np.asarray(ids.to_numpy(zero_copy_only=False)).view(np.uint64))
+    return ids.cast(typ)
 
 
 def _renumbered(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
