@@ -713,6 +713,19 @@ def test_method_column_is_kept():
     schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io", method="app")
     scans = read_scans(table, schema=schema, now=NOW)
     assert scans.table["method"].to_pylist() == ["Bluezone"] * 3 + ["CCCD"] * 3
+    numbers = sample_scans().append_column("app", pa.array(range(6)))
+    assert read_scans(numbers, schema=schema, now=NOW).table["method"].to_pylist() == list("012345")
+
+
+def test_a_method_column_no_text_comes_from_is_a_schema_error_not_nulls():
+    lists = sample_scans().append_column("app", pa.array([["Bluezone"]] * 6))
+    schema = ScanSchema(person="uid", venue="qr", time="ts", direction="io", method="app")
+    with pytest.raises(SchemaError, match=r"<table 0>: column `app` \(the schema's met") as err:
+        read_scans(lists, schema=schema, now=NOW)
+    assert "expected text, got list<item: string>" in str(err.value)
+    assert "cast it to strings, or leave ScanSchema(method=) unset" in str(err.value)
+    with pytest.raises(SchemaError, match=r"column `app` \(the schema's method\)"):
+        tg.VenueIndex.from_scans(lists, schema=schema, now=NOW)
 
 
 def test_truncated_parquet_is_a_clear_error_naming_the_file(tmp_path):

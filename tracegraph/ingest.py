@@ -551,7 +551,8 @@ class ScanSchema:
         direction is an entry; any other value is rejected (``bad_direction``).
     method : str, optional
         Name of a column saying how the scan was made (app name, ``"CCCD"``), kept as
-        the ``method`` column.
+        the ``method`` column, as text (a column no text comes from, such as a list,
+        is a :class:`~tracegraph.errors.SchemaError`).
     source : str, optional
         Provenance tag written to the ``source`` column of every scan from this
         source. Default: the file or directory name (``"table"`` in memory). In a
@@ -1041,7 +1042,7 @@ def _read_inputs(
             zone = inp.schema.tz or plan.tz
             latest: int | None = None  # of the accepted epoch numbers in ms, us or ns
             for batch in _input_batches(inp, plan.batch_size):
-                cleaned = _clean_batch(batch, inp.schema, zone, plan.now_s, plan.not_before_s)
+                cleaned = _clean_batch(batch, inp, zone, plan.now_s, plan.not_before_s)
                 if _subsecond_numbers(batch, inp.schema) and (cleaned.reason < 0).any():
                     top = int(cleaned.seconds[cleaned.reason < 0].max())
                     latest = top if latest is None else max(latest, top)
@@ -1433,9 +1434,10 @@ class _Cleaned:
 
 
 def _clean_batch(
-    batch: pa.RecordBatch, schema: ScanSchema, tz: str | None, now_s: int, not_before_s: int
+    batch: pa.RecordBatch, inp: _Input, tz: str | None, now_s: int, not_before_s: int
 ) -> _Cleaned:
     """Check every row of a batch against the rules, vectorised; the first rule broken wins."""
+    schema = inp.schema
     n = batch.num_rows
     reason = np.full(n, _OK, dtype=np.int8)
 
@@ -1459,7 +1461,13 @@ def _clean_batch(
     flag(seconds < not_before_s, "too_early")
     method = None
     if schema.method is not None:
-        method = _as_text(batch.column(schema.method))
+        method = _text_or_none(batch.column(schema.method))
+        if method is None:  # (a schema's column, not a row: an error, not a rejection)
+            raise SchemaError(
+                f"{inp.label}: column `{schema.method}` (the schema's method): expected text, got "
+                f"{batch.schema.field(schema.method).type}, which no text comes from; cast "
+                f"it to strings, or leave ScanSchema(method=) unset"
+            )
     return _Cleaned(reason, person, venue, seconds, direction, method)
 
 
