@@ -35,7 +35,8 @@ when a contact's stay matches an interval (half-open, closed, arrival instant,
 shared hour bucket), and how venue ids compare (exactly or case-insensitively).
 ``cumulative=True`` sums a target's time with each source per day of ``day_tz`` (of the
 overlap start; a pair's overlaps that overlap each other, from duplicated stays,
-count once) before ``min_overlap`` is applied.
+count once), over the sources, before ``min_overlap`` is applied;
+``cumulative="per_source"`` does the same for each source apart.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def trace_oracle(
     latency: int = 0,
     infectious_for: int | None = None,
     policy: Any = None,
-    cumulative: bool = False,
+    cumulative: bool | str = False,
     day_tz: str = "UTC",
 ) -> tuple[dict[Hashable, tuple[int, int | None]], list[Edge]]:
     """Trace ``cases`` through ``stays`` by brute force.
@@ -213,13 +214,14 @@ def trace_oracle(
         if cumulative:
             # the time each target spent with each source: that pair's overlaps merged
             # where they overlap (duplicated stays count once; touching ones stay
-            # apart), each merged piece on the day (of day_tz) it starts; summed per (target, day)
+            # apart), each merged piece on the day (of day_tz) it starts; summed per
+            # (target, day), or per (target, source, day) with "per_source"
             by_pair: dict[tuple[Hashable, Hashable], list[int]] = {}
             for i, e in enumerate(found):
                 by_pair.setdefault((e[0], e[1]), []).append(i)
-            total: dict[tuple[Hashable, int], int] = {}
-            day_of: dict[int, tuple[Hashable, int]] = {}
-            for (_, p), members in by_pair.items():
+            total: dict[tuple[Hashable, ...], int] = {}
+            day_of: dict[int, tuple[Hashable, ...]] = {}
+            for (q, p), members in by_pair.items():
                 pieces: list[list[Any]] = []  # [start, end, edges]
                 for i in sorted(members, key=lambda i: found[i][3]):
                     a, b = found[i][3], found[i][4]
@@ -230,6 +232,8 @@ def trace_oracle(
                         pieces.append([a, b, [i]])
                 for a, b, edges_of_piece in pieces:
                     key = (p, local_day(a, day_tz))
+                    if cumulative == "per_source":
+                        key = (p, q, local_day(a, day_tz))
                     total[key] = total.get(key, 0) + b - a
                     for i in edges_of_piece:
                         day_of[i] = key

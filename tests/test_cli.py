@@ -65,6 +65,19 @@ def test_trace_cumulative_per_local_day(workdir):
     )  # fmt: skip
     summary = json.loads(done.stdout)
     assert summary["persons_per_tier"] == {f"F{k}": v for k, v in expected.tier_counts().items()}
+    done = run("trace", "city.tgidx", *args, "--min-overlap", "15min", "--cumulative",
+               "--per-source", "--edges", "--out", "apart", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    apart = tg.trace(
+        tg.VenueIndex.from_stays(stays), cases, min_overlap="15min", cumulative="per_source"
+    )
+    assert pq.read_table(workdir / "apart" / "contacts.parquet").equals(apart.contacts)
+    summed = tg.trace(tg.VenueIndex.from_stays(stays), cases, min_overlap="15min", cumulative=True)
+    assert not apart.contacts.equals(summed.contacts)  # (this city tells the rules apart)
+    assert pq.read_table(workdir / "apart" / "edges.parquet").equals(apart.edges)
+    done = run("trace", "city.tgidx", *args, "--per-source", cwd=workdir)
+    assert done.returncode == 2
+    assert "--per-source: only with --cumulative (ignored without it)" in done.stderr
     # without --cumulative the zone's days are those of --risk's score
     done = run("trace", "city.tgidx", *args, "--day-tz", "Asia/Ho_Chi_Minh", "--risk",
                "--out", "hanoi", cwd=workdir)  # fmt: skip

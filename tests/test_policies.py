@@ -323,6 +323,32 @@ def test_cumulative_sums_overlaps_per_utc_day():
     assert result.params["cumulative"] is True
 
 
+def test_cumulative_per_source_sums_the_time_with_each_infectious_person_apart():
+    # the CDC's close contact: 15 minutes in total with one infected person in a day.
+    # "crowd" spends 10 minutes with each of two cases: 20 minutes summed over them,
+    # 10 with each; "friend" spends 10 + 10 minutes with case a on one day
+    rows = [
+        ("a", "cafe", T10, T10 + 10 * M),
+        ("b", "cafe", T10 + 10 * M, T10 + 20 * M),
+        ("a", "bar", T11, T11 + 10 * M),
+        ("crowd", "cafe", T10, T10 + 20 * M),
+        ("friend", "cafe", T10, T10 + 10 * M),
+        ("friend", "bar", T11, T11 + 10 * M),
+    ]
+    index = index_of(rows)
+    summed = tg.trace(index, ["a", "b"], min_overlap="15min", cumulative=True)
+    assert summed.contacts["person"].to_pylist() == ["a", "b", "crowd", "friend"]
+    apart = tg.trace(index, ["a", "b"], min_overlap="15min", cumulative="per_source")
+    assert apart.contacts["person"].to_pylist() == ["a", "b", "friend"]
+    assert apart.contacts["exposed_at"][2].as_py().timestamp() == T10
+    assert set(apart.edges["source"].to_pylist()) == {"a"}
+    assert apart.params["cumulative"] == "per_source"
+    assert "per day and source (UTC)" in apart._repr_html_()
+    for bad in ("per-source", "yes", 1, None):
+        with pytest.raises(tg.ArgumentError, match=r"`cumulative`: expected False, True or 'per_s"):
+            tg.trace(index, ["a"], cumulative=bad)
+
+
 def _hanoi_morning() -> tg.VenueIndex:
     """A case and b together 10 minutes at 06:30 and 10 at 07:30 in Hanoi on 2021-09-06:
     one local day, two UTC days (UTC's midnight is 07:00 in Hanoi)."""
@@ -546,7 +572,7 @@ def test_trace_matches_oracle_under_every_policy(city, data):
         else data.draw(st.sampled_from([0, 0, 60, GRID]), label="min_overlap")
     )
     linger = 0 if policy.window == "cwa" else data.draw(st.sampled_from([0, GRID]), label="linger")
-    cumulative = data.draw(st.booleans(), label="cumulative")
+    cumulative = data.draw(st.sampled_from([False, True, "per_source"]), label="cumulative")
     # days of another zone: Berlin's midnight falls within an hour of two of the
     # strategies' epoch bases (22:13 UTC), Hanoi's far from it
     zones = ["UTC", "Europe/Berlin", "Asia/Ho_Chi_Minh"]
@@ -586,6 +612,37 @@ def test_trace_matches_oracle_under_every_policy(city, data):
             cumulative=cumulative,
             day_tz=day_tz,
         )
+    assert result_to_plain(got) == expected
+
+
+@st.composite
+def _crowds(draw):
+    """A venue or two where a few cases drop in briefly and others stay long: the
+    time with all cases often reaches ``min_overlap`` where the time with each does
+    not (the two cumulative rules part), on one day or across a midnight."""
+    n_cases = draw(st.integers(1, 4))
+    stays = []
+    for person in range(n_cases + draw(st.integers(1, 4))):
+        for _ in range(draw(st.integers(1, 3))):
+            brief = person < n_cases
+            start = draw(st.integers(-8, 8)) * 5 * M  # around the epoch's midnight
+            length = draw(st.integers(0, 3 if brief else 12)) * 5 * M
+            stays.append((person, draw(st.sampled_from(["v0", "v1"])), start, start + length))
+    return stays, {c: None for c in range(n_cases)}
+
+
+@settings(max_examples=examples(0.5))
+@given(crowd=_crowds(), data=st.data())
+def test_cumulative_rules_match_the_oracle_where_sums_over_sources_matter(crowd, data):
+    stays, cases = crowd
+    kwargs = {
+        "tiers": data.draw(st.integers(1, 2), label="tiers"),
+        "min_overlap": data.draw(st.sampled_from([10 * M, 15 * M, 25 * M]), label="min_over"),
+        "cumulative": data.draw(st.sampled_from([True, "per_source"]), label="cumulative"),
+        "day_tz": data.draw(st.sampled_from(["UTC", "Asia/Ho_Chi_Minh"]), label="day_tz"),
+    }
+    expected = trace_oracle(stays, cases, **kwargs)
+    got = tg.trace(tg.VenueIndex.from_stays(_stays_table(stays)), list(cases), **kwargs)
     assert result_to_plain(got) == expected
 
 

@@ -52,7 +52,7 @@ def test_traces_reusing_states_equal_traces_on_fresh_states(city, data):
             "tiers": data.draw(st.integers(0, 3), label="tiers"),
             "min_overlap": data.draw(st.sampled_from([0, 60, 900]), label="min_overlap"),
             "linger": data.draw(st.sampled_from([0, 300]), label="linger"),
-            "cumulative": data.draw(st.booleans(), label="cumulative"),
+            "cumulative": data.draw(st.sampled_from([False, True, "per_source"]), label="cumul"),
             "unknown": "keep",
         }
         if kwargs["cumulative"]:

@@ -569,7 +569,7 @@ def _trace_cmd(args: argparse.Namespace) -> int:
     result = _traced(
         args, index, tiers=args.tiers, min_overlap=args.min_overlap, linger=args.linger,
         latency=args.latency, infectious_for=args.infectious_for, policy=args.policy,
-        cumulative=args.cumulative, day_tz=args.day_tz,
+        cumulative="per_source" if args.per_source else args.cumulative, day_tz=args.day_tz,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     files = {}
@@ -869,6 +869,12 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_arg(tr)
     tr.add_argument("--cumulative", action="store_true", help="sum overlaps per day (of --day-tz)")
     tr.add_argument(
+        "--per-source",
+        action="store_true",
+        help="with --cumulative: sum the time with each infectious person apart (the CDC's "
+        "15 minutes with one infected person), not with all of them",
+    )
+    tr.add_argument(
         "--day-tz",
         default="UTC",
         help="zone whose midnights separate days (--cumulative, --risk), e.g. Asia/Ho_Chi_Minh",
@@ -978,6 +984,7 @@ def _cases_args(parser: argparse.ArgumentParser) -> None:
 #: Options that only mean something beside another: (command, needed, its dependents).
 _NEEDS = (
     ("trace", "out", ("edges", "risk", "loi", "format", "overwrite")),
+    ("trace", "cumulative", ("per_source",)),
     *((command, "out", ("overwrite",)) for command in ("loi", "present", "compliance")),
     ("build", "scans", ("quarantine", "default_dwell", "max_stay", "split_at_midnight")),
 )

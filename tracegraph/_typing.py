@@ -14,6 +14,8 @@ DurationLike: TypeAlias = "dt.timedelta | np.timedelta64 | str | int"
 
 #: What :func:`tracegraph.trace` does with a case id that is not in the index.
 UnknownCases: TypeAlias = Literal["raise", "keep", "drop"]
+#: ``trace(cumulative=)``: no sum, summed over the tier's sources, or per source.
+Cumulative: TypeAlias = bool | Literal["per_source"]
 
 #: How a stay matches a query interval (see :data:`tracegraph.index.MATCH_RULES`):
 #: ``"half-open"`` (overlap > 0), ``"closed"`` (the closed intervals share an instant),

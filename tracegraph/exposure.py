@@ -47,7 +47,7 @@ from tracegraph._time import (
     seconds_to_timestamp,
     to_seconds,
 )
-from tracegraph._typing import DurationLike, TableLike, UnknownCases
+from tracegraph._typing import Cumulative, DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex, _common_int_type
 from tracegraph.ingest import as_arrow_table, ids_array, is_table, numpy_ids
@@ -87,7 +87,7 @@ def trace(
     latency: DurationLike = 0,
     infectious_for: DurationLike | None = None,
     policy: str | MatchPolicy = "tracegraph",
-    cumulative: bool = False,
+    cumulative: Cumulative = False,
     day_tz: str = "UTC",
     unknown: UnknownCases = "raise",
     tz: str | None = None,
@@ -121,15 +121,19 @@ def trace(
         The matching rule: a preset name (``"tracegraph"``, ``"cwa"``, ``"nhs"``,
         ``"nhs-ios"``, ``"crowdnotifier"``, ``"nz"``) or a
         :class:`~tracegraph.MatchPolicy`. See :mod:`tracegraph.policy`.
-    cumulative : bool, default False
+    cumulative : bool or "per_source", default False
         Sum a person's time with the tier's infectious people per day (of
         ``day_tz``; an overlap counts on the day it starts; the time with each
         infectious person is counted once where their stay pairs overlap, e.g. a
         stay in the data twice, and summed over them) before applying
         ``min_overlap``: the "15 minutes cumulative in 24 hours" definition.
-        ``exposed_at`` is then the
-        earliest overlap start on a qualifying day. This lists the tier's stay pairs,
-        so memory grows with them.
+        ``"per_source"`` sums the time with each infectious person apart, per day,
+        and a person qualifies when the time with one of them reaches
+        ``min_overlap`` (the CDC's close contact: 15 minutes in total with one
+        infected person within 24 hours; ten people for 2 minutes each do not make
+        it). ``exposed_at`` is then the earliest overlap start on a qualifying day
+        (of a qualifying source). This lists the tier's stay pairs, so memory grows
+        with them.
     day_tz : str, default "UTC"
         The zone whose midnights separate the days of ``cumulative=True`` and of
         :meth:`Trace.risk`'s score (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which
@@ -214,8 +218,12 @@ def trace(
     period = None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
     match = resolve_policy(policy)
     _check_policy_args(match, min_overlap=overlap_s, linger=linger_s)
-    if not isinstance(cumulative, bool):
-        raise ArgumentError(f"`cumulative`: expected a bool, got {type(cumulative).__name__}")
+    if not (
+        isinstance(cumulative, bool) or (isinstance(cumulative, str) and cumulative == "per_source")
+    ):
+        raise ArgumentError(
+            f"`cumulative`: expected False, True or 'per_source', got {cumulative!r}"
+        )
     if not isinstance(day_tz, str):
         raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
     check_zone(day_tz, "day_tz")
@@ -588,7 +596,7 @@ class _Rules:
     linger: int
     direction: Direction
     policy: MatchPolicy = dataclasses.field(default_factory=lambda: resolve_policy("tracegraph"))
-    cumulative: bool = False
+    cumulative: Cumulative = False
     day_tz: str = "UTC"  # the zone of cumulative's days
 
     @property
@@ -685,7 +693,7 @@ def _trace_codes(
     infectious_for: int | None,
     direction: Direction = "auto",
     policy: MatchPolicy | None = None,
-    cumulative: bool = False,
+    cumulative: Cumulative = False,
     day_tz: str = "UTC",
     progress: bool | None = False,
     threads: int | None = None,
@@ -1380,7 +1388,15 @@ def _tier_pairs(
     if rules.cumulative and pairs:
         columns = (np.concatenate(c) for c in zip(*pairs, strict=True))
         source, target, venue, o_start, o_end = columns
-        keep = _cumulative_mask(source, target, o_start, o_end, rules.min_overlap, rules.day_tz)
+        keep = _cumulative_mask(
+            source,
+            target,
+            o_start,
+            o_end,
+            rules.min_overlap,
+            rules.day_tz,
+            per_source=rules.cumulative == "per_source",
+        )
         pairs = [(source[keep], target[keep], venue[keep], o_start[keep], o_end[keep])]
     return pairs
 
@@ -1392,21 +1408,27 @@ def _cumulative_mask(
     o_end: np.ndarray,
     min_overlap: int,
     day_tz: str = "UTC",
+    *,
+    per_source: bool = False,
 ) -> np.ndarray:
     """The pairs whose target's exposure on one day sums to >= ``min_overlap``.
 
     A target's exposure on a day is the time spent with each infectious person, summed
-    over them: each (source, target)'s overlaps merged where they overlap
-    (:func:`_pair_pieces`, so duplicated or overlapping stays do not count twice), each
-    merged piece on the day (of ``day_tz``) it starts; a pair counts on its piece's day.
+    over them (``per_source``: with each apart): each (source, target)'s overlaps
+    merged where they overlap (:func:`_pair_pieces`, so duplicated or overlapping stays
+    do not count twice), each merged piece on the day (of ``day_tz``) it starts; a
+    pair counts on its piece's day.
     """
     if target.shape[0] == 0:
         return np.zeros(0, dtype=np.bool_)
-    piece, _, p_target, p_start, p_end = _pair_pieces(source, target, o_start, o_end)
+    piece, p_source, p_target, p_start, p_end = _pair_pieces(source, target, o_start, o_end)
     piece_ok = np.empty(p_target.shape[0], dtype=np.bool_)
-    # (the pieces come grouped by target)
+    # (the pieces come grouped by target, and within a target by source)
+    owner = p_target
+    if per_source:
+        owner = p_target.astype(np.int64) * (np.int64(source.max()) + 1) + p_source
     day = local_days(p_start, day_tz)
-    _kernels.day_totals_reach(p_target, p_start, p_end, day, min_overlap, piece_ok)
+    _kernels.day_totals_reach(owner, p_start, p_end, day, min_overlap, piece_ok)
     keep: np.ndarray = piece_ok[piece]
     return keep
 
@@ -2208,7 +2230,9 @@ class Trace:
             ]
             params.append(("policy", self.policy.describe()))
             day_tz = self.params.get("day_tz", "UTC")
-            if self.params.get("cumulative"):
+            if self.params.get("cumulative") == "per_source":
+                params.append(("cumulative", f"per day and source ({day_tz})"))
+            elif self.params.get("cumulative"):
                 params.append(("cumulative", f"per day ({day_tz})"))
             elif day_tz != "UTC":
                 params.append(("days", str(day_tz)))
