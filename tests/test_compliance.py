@@ -153,6 +153,32 @@ def test_days_split_at_local_midnight() -> None:
     assert out["share"].to_pylist() == [0.0, 0.0, 0.5, 0.0, 0.0, 1.0]
 
 
+def test_a_day_the_zone_skipped_is_no_period() -> None:
+    # Samoa moved west of the date line: 29 December 2011 was followed by the 31st
+    apia = "Pacific/Apia"
+    registry = REGISTRY.set_column(
+        4,
+        "registered_at",
+        pc.assume_timezone(pa.array(["2011-12-01 09:00"] * 4).cast(pa.timestamp("s")), apia),
+    )
+    times = ["2011-12-29 12:00", "2011-12-31 12:00", "2012-01-01 01:00"]
+    scans = pa.table(
+        {
+            "venue": ["pho"] * 3,
+            "time": pc.assume_timezone(pa.array(times).cast(pa.timestamp("s")), apia),
+        }
+    )
+    out = compliance(registry, scans, freq="D", by=(), tz=apia, start="2011-12-28")
+    zone = zoneinfo.ZoneInfo(apia)
+    days = [p.astimezone(zone).date().isoformat() for p in out["period"].to_pylist()]
+    assert days == ["2011-12-28", "2011-12-29", "2011-12-31", "2012-01-01"]
+    assert out["period_end"].to_pylist()[:-1] == out["period"].to_pylist()[1:]
+    assert out["scans"].to_pylist() == [0, 1, 1, 1]
+    # (elapsed time: datetimes of one zone subtract as wall clocks)
+    seconds = pc.subtract(out["period_end"].cast(pa.int64()), out["period"].cast(pa.int64()))
+    assert seconds.to_pylist() == [DAY * 1_000_000] * 4
+
+
 def test_months() -> None:
     scans = scan_table([("pho", "2021-08-31 23:59:59"), ("pho", "2021-09-01 00:00:00")])
     out = compliance(REGISTRY, scans, freq="MS", by=(), tz=HCM)

@@ -940,4 +940,6 @@ def _period_bounds(first: int, last: int, freq: Freq, zone: zoneinfo.ZoneInfo, n
         raise SchemaError(
             f"compliance: expected times before the year 9999, got a period from {hi}"
         ) from None
-    return np.array([_midnight(day, zone) for day in days], dtype=np.int64)
+    # a calendar day a zone skipped whole (Apia's 30 December 2011) starts where the
+    # next one does: no period of zero length, no period shown twice
+    return np.unique(np.array([_midnight(day, zone) for day in days], dtype=np.int64))
