@@ -38,6 +38,7 @@ from tracegraph._time import (
     check_zone,
     duration_seconds,
     ends_before_start,
+    format_instant,
     instant_seconds,
     int_values,
     local_to_utc,
@@ -1063,7 +1064,7 @@ def _read_inputs(
                 bar.update(batch.num_rows)
             counts_read.append((n_read, n_rejected))
             if latest is not None and latest < _YEAR_1971:
-                _warn_1970(inp, n_read - n_rejected, stacklevel + 1)
+                _warn_1970(inp, latest, stacklevel + 1)
     finally:
         bar.close()
     return rejected_parts, counts_read
@@ -1082,13 +1083,14 @@ def _subsecond_numbers(batch: pa.RecordBatch, schema: ScanSchema) -> bool:
     return numeric and schema.time_unit != "s"
 
 
-def _warn_1970(inp: _Input, n: int, stacklevel: int) -> None:
-    """The :class:`DataWarning` for an input whose ``n`` accepted times all fall in 1970."""
+def _warn_1970(inp: _Input, latest: int, stacklevel: int) -> None:
+    """The :class:`DataWarning` for an input whose accepted times, to ``latest``, are in 1970."""
     unit = inp.schema.time_unit
+    last = format_instant(latest)
     warnings.warn(
-        f"{inp.label}: all {n} accepted times fall in 1970: column `{inp.schema.time}` is "
-        f"read as epoch numbers in {_UNIT_NAMES[unit]} (time_unit={unit!r}); if they count "
-        f"seconds, pass ScanSchema(..., time_unit='s')",
+        f"{inp.label}: every time accepted falls in 1970 (the latest: {last}): column "
+        f"`{inp.schema.time}` is read as epoch numbers in {_UNIT_NAMES[unit]} "
+        f"(time_unit={unit!r}); if they count seconds, pass ScanSchema(..., time_unit='s')",
         DataWarning,
         stacklevel=stacklevel + 1,
     )
