@@ -339,12 +339,20 @@ def test_uint64_ids_from_files_are_read_whole_as_from_a_table(tmp_path, ids):
     # 64-bit hashes as ids: half of them are 2**63 or more (once refused from files)
     table = stays_table([(k, 10 + k % 2, 600 * k, 600 * k + 3600) for k in range(4)])
     table = table.set_column(0, "person", pa.array(ids, pa.uint64()))
+    venues = [ids[k % 2] for k in range(4)]  # the venues' ids from the same range
+    table = table.set_column(1, "venue", pa.array(venues, pa.uint64()))
     pq.write_table(table.slice(0, 2), tmp_path / "a.parquet")
     pq.write_table(table.slice(2), tmp_path / "b.parquet")
     from_files = tg.VenueIndex.from_stays(tmp_path)
     from_table = tg.VenueIndex.from_stays(table)
     assert from_files.persons.type == pa.uint64() == from_table.persons.type
     assert from_files.persons.to_pylist() == sorted(ids) == from_table.persons.to_pylist()
+    assert from_files.venues.type == pa.uint64()
+    assert from_files.venues.to_pylist() == sorted(set(venues)) == from_table.venues.to_pylist()
+    for v in set(venues):
+        assert from_files.stays_at(v, 0, 10**6).equals(from_table.stays_at(v, 0, 10**6))
+    from_files = tg.VenueIndex.open(from_files.save(tmp_path / "saved.tgidx"))
+    assert from_files.persons.to_pylist() == sorted(ids)
     for k in ids:
         assert from_files.stays_of(k).equals(from_table.stays_of(k))
         assert from_files.stays_of(k).num_rows == 1

@@ -393,7 +393,9 @@ def test_epoch_seconds_read_as_milliseconds_land_in_1970_and_say_so():
         scans = read_scans(raw, schema=in_ms, errors="quarantine", batch_size=1)
     assert caught[0].filename == __file__
     assert "column `time` is read as epoch numbers in milliseconds" in str(caught[0].message)
-    assert "pass ScanSchema(..., time_unit='s')" in str(caught[0].message)
+    assert "give the schema their unit, e.g. ScanSchema(..., time_unit='s') for seconds" in str(
+        caught[0].message
+    )
     assert scans.report.accepted == 2  # warned, not rejected: 1970 is a valid time
     in_us = ScanSchema(person="person", venue="venue", time="time", time_unit="us")
     with pytest.warns(tg.DataWarning, match=r"in microseconds \(time_unit='us'\)") as caught:
@@ -718,6 +720,21 @@ def test_method_column_is_kept():
     assert scans.table["method"].to_pylist() == ["Bluezone"] * 3 + ["CCCD"] * 3
     numbers = sample_scans().append_column("app", pa.array(range(6)))
     assert read_scans(numbers, schema=schema, now=NOW).table["method"].to_pylist() == list("012345")
+
+
+def test_a_method_column_of_bytes_not_all_utf8_keeps_what_it_can_read():
+    raw = pa.table(
+        {
+            "person": [1, 2, 3],
+            "venue": [1, 1, 1],
+            "time": [T0, T0 + 60, T0 + 120],
+            "app": pa.array([b"Bluezone", b"\xffCCCD", None], pa.binary()).dictionary_encode(),
+        }
+    )
+    schema = ScanSchema(person="person", venue="venue", time="time", method="app")
+    scans = read_scans(raw, schema=schema, now=NOW)
+    assert scans.table["method"].to_pylist() == ["Bluezone", "\ufffdCCCD", None]
+    assert scans.report.accepted == 3
 
 
 def test_a_method_column_no_text_comes_from_is_a_schema_error_not_nulls():

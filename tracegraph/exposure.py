@@ -135,7 +135,7 @@ def trace(
         (of a qualifying source). This lists the tier's stay pairs, so memory grows
         with them.
     day_tz : str, default "UTC"
-        The zone whose midnights separate the days of ``cumulative=True`` and of
+        The zone whose midnights separate the days of ``cumulative`` and of
         :meth:`Trace.risk`'s score (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which
         UTC's split at 07:00).
     unknown : {"raise", "keep", "drop"}, default "raise"

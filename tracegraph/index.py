@@ -161,7 +161,9 @@ class VenueIndex:
             (read recursively, in name order; names starting with ``.`` or ``_``
             skipped, any other file not Parquet or Arrow IPC an error), a list of
             those, a ``pyarrow.RecordBatchReader`` or a ``pyarrow.dataset.Dataset``.
-            Files must agree on the ids' type.
+            Files must agree on the ids' kind: integers of different types meet as
+            ``int64`` (``uint64`` when some ids are 2**63 or more and none is
+            negative), text as ``string``; integers beside text are an error.
         tz : str, optional
             Zone in which to read *naive* timestamps (``"UTC"``,
             ``"Asia/Ho_Chi_Minh"``). Zone-aware timestamps need none; naive ones

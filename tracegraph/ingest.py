@@ -895,9 +895,9 @@ def read_scans(
     ScanRowError
         A bad row and ``errors="raise"``.
     SchemaError
-        A column named by a schema is missing; a partition key is also a column of
-        its file, or a ``source`` template names a key the file's folders lack; bad
-        options.
+        A column named by a schema is missing, or (``method``) of a type no text
+        comes from; a partition key is also a column of its file, or a ``source``
+        template names a key the file's folders lack; bad options.
     AliasError
         An alias maps to two persons, aliases form a cycle, or the alias table is
         malformed.
@@ -1090,7 +1090,8 @@ def _warn_1970(inp: _Input, latest: int, stacklevel: int) -> None:
     warnings.warn(
         f"{inp.label}: every time accepted falls in 1970 (the latest: {last}): column "
         f"`{inp.schema.time}` is read as epoch numbers in {_UNIT_NAMES[unit]} "
-        f"(time_unit={unit!r}); if they count seconds, pass ScanSchema(..., time_unit='s')",
+        f"(time_unit={unit!r}); give the schema their unit, e.g. ScanSchema(..., "
+        f"time_unit='s') for seconds",
         DataWarning,
         stacklevel=stacklevel + 1,
     )
@@ -1463,7 +1464,18 @@ def _clean_batch(
     flag(seconds < not_before_s, "too_early")
     method = None
     if schema.method is not None:
-        method = _text_or_none(batch.column(schema.method))
+        column = batch.column(schema.method)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        method = _text_or_none(column)
+        if method is None and (
+            pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)
+        ):
+            # bytes of which some are not UTF-8: read with U+FFFD for what does not decode
+            decoded = [
+                None if v is None else v.decode("utf-8", "replace") for v in column.to_pylist()
+            ]
+            method = pa.array(decoded, pa.string())
         if method is None:  # (a schema's column, not a row: an error, not a rejection)
             raise SchemaError(
                 f"{inp.label}: column `{schema.method}` (the schema's method): expected text, got "
