@@ -570,6 +570,18 @@ def test_write_graph_needs_a_known_format(tmp_path):
     with pytest.raises(ValueError, match=r"expected a \.graphml or \.gexf suffix"):
         result.write_graph(tmp_path / "g.txt")
     assert result.write_graph(tmp_path / "g.txt", format="gexf").exists()
+    # a bad format is named as the format, whatever the suffix; a path must be a path
+    with pytest.raises(tg.ArgumentError, match=r"^`format`: expected 'graphml' or 'gexf', got 'G"):
+        result.write_graph(tmp_path / "g.graphml", format="GraphML")
+    for bad in (123, None):
+        with pytest.raises(tg.ArgumentError, match=r"^`path`: expected a path \(str or os\.Pa"):
+            result.write_graph(bad)
+        with pytest.raises(tg.ArgumentError, match=r"^`path`: expected a path"):
+            tg.write_table(result.contacts, bad)
+        with pytest.raises(tg.ArgumentError, match=r"^`path`: expected a path"):
+            index_of([("ann", "cafe", 0, H)]).save(bad)
+        with pytest.raises(tg.ArgumentError, match=r"^`path`: expected a path"):
+            tg.VenueIndex.open(bad)
 
 
 @pytest.mark.parametrize("suffix", [".graphml", ".gexf"])
@@ -581,6 +593,11 @@ def test_write_graph_refuses_ids_xml_cannot_hold(tmp_path, suffix):
         with pytest.raises(tg.SchemaError, match="XML, which cannot hold some of the ids") as err:
             result.write_graph(tmp_path / f"g{suffix}")
         assert "SECRET" not in str(err.value) and not (tmp_path / f"g{suffix}").exists()
+    # (also a venue of the pair's other meetings: the edge's `venues`, not its first)
+    rows = [("ann", "cafe", 0, H), ("bob", "cafe", 0, H), ("ann", "y\x01", 2 * H, 3 * H)]
+    rows.append(("bob", "y\x01", 2 * H, 3 * H))
+    with pytest.raises(tg.SchemaError, match="XML, which cannot hold some of the ids"):
+        tg.trace(index_of(rows), ["ann"]).write_graph(tmp_path / f"g{suffix}")
     fine = tg.trace(index_of([("ann", "café", 0, H), ("bob\t<&>", "café", 0, H)]), ["ann"])
     assert fine.write_graph(tmp_path / f"g{suffix}").exists()
 

@@ -68,6 +68,7 @@ from tracegraph.errors import (
     TracegraphError,
 )
 from tracegraph.index import VenueIndex
+from tracegraph.ingest import as_path
 
 __all__ = [
     "FORMAT_NAME",
@@ -199,7 +200,7 @@ def save_index(
         )
     if not isinstance(overwrite, bool):  # ("no" would be true: and replace an index)
         raise ArgumentError(f"`overwrite`: expected True or False, got {overwrite!r}")
-    target = pathlib.Path(os.path.abspath(os.fspath(path)))
+    target = pathlib.Path(os.path.abspath(as_path(path)))
     dictionaries, arrays, counts = _index_parts(index)
     _check_arrays(arrays, counts, int(index.n_classes), what="index", error=IndexFormatError)
     if not target.parent.is_dir():
@@ -468,7 +469,7 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     """
     if not isinstance(verify, bool):
         raise ArgumentError(f"`verify`: expected True or False, got {verify!r}")
-    root = pathlib.Path(os.path.abspath(os.fspath(path)))
+    root = pathlib.Path(os.path.abspath(as_path(path)))
     # A save with overwrite=True replaces the directory by a rename: files opened one by
     # one while that happens could come from two indexes. The directory must be the
     # same one (device and inode) before the manifest is read and after every file is

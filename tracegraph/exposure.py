@@ -50,7 +50,7 @@ from tracegraph._time import (
 from tracegraph._typing import Cumulative, DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex, _common_int_type
-from tracegraph.ingest import as_arrow_table, ids_array, is_table, numpy_ids
+from tracegraph.ingest import as_arrow_table, as_path, ids_array, is_table, numpy_ids
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
 
 if TYPE_CHECKING:
@@ -2599,7 +2599,9 @@ class Trace:
         """
         import networkx as nx
 
-        path = pathlib.Path(path)
+        path = as_path(path)
+        if format is not None and format not in ("graphml", "gexf"):
+            raise ArgumentError(f"`format`: expected 'graphml' or 'gexf', got {format!r}")
         chosen = format or {".graphml": "graphml", ".gexf": "gexf"}.get(path.suffix.lower())
         if chosen not in ("graphml", "gexf"):
             raise ArgumentError(
@@ -2625,7 +2627,7 @@ class Trace:
                 venues=";".join(str(x) for x in attrs["venues"]),
             )
         texts = [n for n in plain.nodes if isinstance(n, str)]
-        texts += [a["venue"] for _, _, a in plain.edges(data=True)]
+        texts += [a["venues"] for _, _, a in plain.edges(data=True)]  # (every venue)
         if any(_NOT_XML.search(text) for text in texts):  # (its readers refuse the file)
             raise SchemaError(
                 f"`path`: {chosen} is XML, which cannot hold some of the ids (control "

@@ -48,6 +48,7 @@ from tracegraph._time import (
 from tracegraph._typing import DurationLike, TableLike
 from tracegraph.errors import (
     AliasError,
+    ArgumentError,
     DataWarning,
     DurationError,
     ScanFileError,
@@ -1749,6 +1750,15 @@ def pseudonymize(ids: Any, key: bytes | str) -> pa.Array:
 def numpy_ids(ids: np.ndarray) -> pa.Array:
     """A numpy array of ids as an Arrow array (Arrow takes numpy's native byte order only)."""
     return pa.array(ids if ids.dtype.isnative else ids.astype(ids.dtype.newbyteorder("=")))
+
+
+def as_path(value: Any, name: str = "path") -> pathlib.Path:
+    """A file or folder path argument, or an :class:`ArgumentError` naming ``name``."""
+    if isinstance(value, str | os.PathLike):
+        return pathlib.Path(value)
+    raise ArgumentError(
+        f"`{name}`: expected a path (str or os.PathLike), got {type(value).__name__}"
+    )
 
 
 def is_table(obj: Any) -> bool:

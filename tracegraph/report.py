@@ -38,7 +38,7 @@ from tracegraph._time import (
 )
 from tracegraph._typing import TableLike
 from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError
-from tracegraph.ingest import as_arrow_table, ids_array
+from tracegraph.ingest import as_arrow_table, as_path, ids_array
 from tracegraph.policy import CWA_WEIGHTS
 
 if TYPE_CHECKING:
@@ -789,7 +789,7 @@ def write_table(
     >>> tg.write_table(pa.table({"venue": ["cafe"]}), folder / "loi.csv").read_text()
     '"venue"\n"cafe"\n'
     """
-    path = pathlib.Path(path)
+    path = as_path(path)
     if format is not None and format not in ("csv", "parquet"):
         raise ArgumentError(f"`format`: expected 'csv' or 'parquet', got {format!r}")
     chosen = format or _SUFFIX_FORMATS.get(path.suffix.lower())
