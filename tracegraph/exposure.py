@@ -2174,18 +2174,13 @@ class Trace:
         ...     result.tier_counts().get(1, 0))
         True
         """
+        from tracegraph import report
+
         _check_count(n, "n")
         venue = self._pairs.code_first_venue
         venue = venue[(venue >= 0) & (self._pairs.code_tier > 0)]
         counts = np.bincount(venue, minlength=self.index.n_venues)
-        busiest = np.argsort(-counts, kind="stable")[:n]
-        busiest = busiest[counts[busiest] > 0]
-        return pa.table(
-            {
-                "venue": self.index.venues.take(pa.array(busiest)),
-                "exposed": pa.array(counts[busiest], type=pa.int64()),
-            }
-        )
+        return report.ranked_venues(self, counts, n, "exposed")
 
     def top_venues(self, n: int = 5) -> pa.Table:
         """The venues with the most qualifying stay pairs, busiest first.
@@ -2207,16 +2202,10 @@ class Trace:
         >>> tg.trace(index, [first]).top_venues(3).column_names
         ['venue', 'pairs']
         """
+        from tracegraph import report
+
         _check_count(n, "n")
-        counts = self._pairs.venue_counts()
-        busiest = np.argsort(-counts, kind="stable")[:n]
-        busiest = busiest[counts[busiest] > 0]
-        return pa.table(
-            {
-                "venue": self._pairs.venues.take(pa.array(busiest)),
-                "pairs": pa.array(counts[busiest], type=pa.int64()),
-            }
-        )
+        return report.ranked_venues(self, self._pairs.venue_counts(), n, "pairs")
 
     def _repr_html_(self) -> str:
         from tracegraph import _html

@@ -111,6 +111,37 @@ def _venue_keys(trace: Trace, venue: np.ndarray) -> np.ndarray:
     return venue.astype(np.int64)
 
 
+def _venue_groups(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """Each venue code's key as the policy matches venues, and each key's name.
+
+    Under casefold, ids differing in case are one venue, named by its first id in
+    code order; otherwise every code is its own key and name.
+    """
+    key_of = _venue_keys(trace, np.arange(trace.index.n_venues))
+    n = int(key_of.max(initial=-1)) + 1
+    name_of = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(name_of, key_of, np.arange(trace.index.n_venues))  # the first code of each key
+    return key_of, name_of
+
+
+def ranked_venues(trace: Trace, counts: np.ndarray, n: int, column: str) -> pa.Table:
+    """The ``n`` venues of the largest ``counts``, busiest first (ties in code order).
+
+    ``counts`` are per venue code, summed per venue as the policy matches venues (see
+    :func:`_venue_groups`). Columns ``venue`` and ``column``.
+    """
+    key_of, name_of = _venue_groups(trace)
+    summed = np.bincount(key_of, weights=counts, minlength=name_of.shape[0]).astype(np.int64)
+    order = np.lexsort((name_of, -summed))[:n]
+    order = order[summed[order] > 0]
+    return pa.table(
+        {
+            "venue": trace.index.venues.take(pa.array(name_of[order])),
+            column: pa.array(summed[order], type=pa.int64()),
+        }
+    )
+
+
 def _raw_windows(trace: Trace, tiers: tuple[_Tier, ...]) -> tuple[np.ndarray, ...]:
     from tracegraph.exposure import _policy_windows
 
@@ -599,10 +630,8 @@ def venues(trace: Trace) -> pa.Table:
     pairs = _all_pairs(trace)
     # one row per venue as the policy matches venues: under casefold, ids differing
     # in case are one venue (named by its first id in code order)
-    key_of = _venue_keys(trace, np.arange(index.n_venues))
-    n = int(key_of.max(initial=-1)) + 1
-    name_of = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(name_of, key_of, np.arange(index.n_venues))  # the first code of each key
+    key_of, name_of = _venue_groups(trace)
+    n = name_of.shape[0]
     venue_key = key_of[pairs.venue]
     exposed = _distinct_counts(venue_key, pairs.target, n)
     n_pairs = np.bincount(venue_key, minlength=n).astype(np.int64)
