@@ -377,7 +377,7 @@ def test_views_under_casefold_treat_venue_ids_differing_in_case_as_one_venue():
     assert result.top_venues(10).to_pydict() == {"venue": ["CAFE"], "pairs": [2]}
     exact = tg.trace(index_of(rows), ["ann"], policy=tg.MatchPolicy(venue_match="exact"))
     assert exact.top_venues(10).to_pydict() == {"venue": [], "pairs": []}
-    busy = rows + [("dan", "bar", 0, H), ("ann", "bar", 0, H), ("eve", "bar", 0, H)]
+    busy = [*rows, ("dan", "bar", 0, H), ("ann", "bar", 0, H), ("eve", "bar", 0, H)]
     ranked = tg.trace(index_of(busy), ["ann"], policy="nhs-ios").top_venues(2).to_pydict()
     # a tie: in the ids' order ("CAFE", its first id, before "bar")
     assert ranked == {"venue": ["CAFE", "bar"], "pairs": [2, 2]}

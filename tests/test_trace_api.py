@@ -677,3 +677,46 @@ print({{k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "{}"
+
+
+def test_tables_with_a_column_read_twice_are_schema_errors():
+    # Arrow tables may repeat a column name; which copy would be meant? (a raw KeyError
+    # before, where a pandas frame got this SchemaError); copies not read do no harm
+    index = index_of([("a", "x", 0, H), ("b", "x", H // 2, 2 * H)])
+
+    def twice(names, *columns):
+        return pa.Table.from_arrays(list(columns), names=names)
+
+    no_time = pa.nulls(1, TS)
+    cases = twice(
+        ["person", "person", "start", "end"], pa.array(["a"]), pa.array(["b"]), no_time, no_time
+    )
+    windows = twice(
+        ["venue", "venue", "start", "end"],
+        pa.array(["x"]),
+        pa.array(["y"]),
+        pa.array([0], TS),
+        pa.array([9], TS),
+    )
+    levels = twice(
+        ["person", "risk_level", "risk_level"], pa.array(["a"]), pa.array([3]), pa.array([4])
+    )
+    stays = stays_table([(1, 1, 0, H)])
+    stays = stays.append_column("venue", stays["venue"])
+    calls = {
+        "cases": lambda: tg.trace(index, cases),
+        "windows": lambda: tg.present_at(index, windows),
+        "levels": lambda: tg.trace(index, ["a"], policy="cwa").risk(levels=levels),
+        "stays": lambda: tg.VenueIndex.from_stays(stays),
+        "stays batch": lambda: tg.VenueIndex.from_stays(stays.to_batches()[0]),
+    }
+    for what, call in calls.items():
+        with pytest.raises(tg.SchemaError, match=rf"^{what.split()[0]}: column `\w+` appears 2 t"):
+            call()
+    # a repeated column that is not read is left alone
+    extra = (
+        cases.select([0, 2, 3])
+        .append_column("note", pa.array([1]))
+        .append_column("note", pa.array([2]))
+    )
+    assert tg.trace(index, extra).contacts.equals(tg.trace(index, ["a"]).contacts)

@@ -339,7 +339,7 @@ def present_at(
     match = resolve_policy(policy)
     overlap_s = duration_seconds(min_overlap, "min_overlap")
     _check_policy_args(match, min_overlap=overlap_s, linger=0)
-    table = as_arrow_table(windows, "windows")
+    table = as_arrow_table(windows, "windows", ("venue", "start", "end"))
     missing = [c for c in ("venue", "start", "end") if c not in table.column_names]
     if missing:
         raise SchemaError(

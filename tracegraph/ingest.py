@@ -173,16 +173,16 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
     pyarrow.Table
     """
     if isinstance(data, pa.Table):
-        return data
+        return _once_each(data, what, columns)
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        return _once_each(pa.Table.from_batches([data]), what, columns)
     module = type(data).__module__.split(".")[0]
     name = type(data).__name__
     frame = hasattr(type(data), "columns")  # a Series, an Array: one column
     if module == "pandas" and frame:
         return _from_pandas(data, what, columns)
     if module == "polars" and frame and hasattr(type(data), "to_arrow"):
-        return data.to_arrow()
+        return _once_each(data.to_arrow(), what, columns)
     hint = ""
     if isinstance(data, StaysResult) and what in ("stays", "scans"):
         hint = (
@@ -203,7 +203,7 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
     ):
         hint = "; pass a table of columns (a DataFrame), not one column"
     if not hint and hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
+        return _once_each(pa.table(data), what, columns)
     expected = "a pyarrow.Table, pandas.DataFrame or polars.DataFrame"
     if what in ("stays", "scans"):
         expected += (
@@ -213,18 +213,37 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
     raise SchemaError(f"{what}: expected {expected}, got {name}{hint}")
 
 
+def _repeated_columns(names: list[str], what: str, columns: tuple[str, ...]) -> list[str]:
+    """The names that appear more than once, when none of them is read.
+
+    A repeated column that is read (one of ``columns``; any, when empty) is a
+    :class:`SchemaError`: which copy would be meant?
+    """
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    read = [name for name in repeated if not columns or name in columns]
+    if read:
+        raise SchemaError(
+            f"{what}: column `{read[0]}` appears {names.count(read[0])} times; expected "
+            f"each column read once; drop or rename the copies"
+        )
+    return repeated
+
+
+def _once_each(table: pa.Table, what: str, columns: tuple[str, ...]) -> pa.Table:
+    """``table`` without the copies of repeated columns it is not read for (see above)."""
+    repeated = _repeated_columns(table.column_names, what, columns)
+    if not repeated:
+        return table
+    keep = [k for k, name in enumerate(table.column_names) if name not in repeated]
+    return table.select(keep)
+
+
 def _from_pandas(frame: Any, what: str, columns: tuple[str, ...]) -> pa.Table:
     """A pandas DataFrame as Arrow; a column Arrow cannot convert is named, never quoted."""
     names = [str(name) for name in frame.columns]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:  # (Arrow refuses such frames; which copy would be meant?)
-        read = [name for name in repeated if not columns or name in columns]
-        if read:
-            raise SchemaError(
-                f"{what}: column `{read[0]}` appears {names.count(read[0])} times; expected "
-                f"each column read once; drop or rename the copies"
-            )
-        frame = frame.loc[:, [name not in repeated for name in names]]  # (not read anyway)
+    repeated = _repeated_columns(names, what, columns)
+    if repeated:  # (Arrow refuses such frames: those not read are left out)
+        frame = frame.loc[:, [name not in repeated for name in names]]
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
@@ -2127,7 +2146,7 @@ def _read_aliases(aliases: TableLike) -> tuple[pa.Array, pa.Array]:
     Chains (``a → b``, ``b → c``) are followed to their end (``a → c``); ``a → a`` is
     the identity. Messages give row positions, never the ids (they are personal data).
     """
-    table = as_arrow_table(aliases, "aliases")
+    table = as_arrow_table(aliases, "aliases", ("alias", "person"))
     try:
         require_columns(table, ("alias", "person"), "aliases")
         alias = check_id_column(table.column("alias"), "alias", "aliases")
@@ -2433,7 +2452,10 @@ def scans_to_stays(
     dwell_s, max_s, within_s = _stay_options(
         default_dwell, max_stay, dedupe_within, split_at_midnight
     )
-    table = scans.table if isinstance(scans, Scans) else as_arrow_table(scans, "scans")
+    if isinstance(scans, Scans):
+        table = scans.table
+    else:  # (direction and source, when there, are read too)
+        table = as_arrow_table(scans, "scans", ("person", "venue", "time", "direction", "source"))
     require_columns(table, ("person", "venue", "time"), "scans")
     person_col = check_id_column(table.column("person"), "person", "scans")
     venue_col = check_id_column(table.column("venue"), "venue", "scans")
@@ -2751,7 +2773,7 @@ def _dwell_by_venue(
             )
             key_col = pa.chunked_array([ids_array(keys, venues.type, "venue_dwell")])
         else:
-            table = as_arrow_table(venue_dwell, "venue_dwell")
+            table = as_arrow_table(venue_dwell, "venue_dwell", ("venue", "default_dwell"))
             require_columns(table, ("venue", "default_dwell"), "venue_dwell")
             key_col = check_id_column(table.column("venue"), "venue", "venue_dwell")
             values = _dwell_column(table.column("default_dwell"))

@@ -827,7 +827,8 @@ def write_table(
             f"`path`: expected a .csv or .parquet suffix (or format='csv'/'parquet'), "
             f"got {path.name!r}"
         )
-    data = as_arrow_table(table, "table")
+    # (an Arrow table is written as it is: repeated column names too)
+    data = table if isinstance(table, pa.Table) else as_arrow_table(table, "table")
     if chosen == "csv":
         data = _nested_as_json(data)
     # written beside the path, then moved onto it: a failed write leaves no half file
