@@ -203,8 +203,9 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
         instants = pa.array([DAY - 30 * M, DAY + 30 * M], pa.timestamp("s", tz="UTC"))
         zoned = levels.set_column(1, "day", instants.cast(pa.timestamp("s", tz=zone)))
         assert result.risk(levels=zoned).to_pydict()["risk"] == [pytest.approx(8 * 1.6)], zone
-    with pytest.raises(SchemaError, match=r"expected integers 1\.\.8"):
-        result.risk(levels={"case": 9})
+    for level in (9, 2**70):  # (2**70 was a raw OverflowError)
+        with pytest.raises(SchemaError, match=r"expected integers 1\.\.8"):
+            result.risk(levels={"case": level})
     with pytest.raises(SchemaError, match="column `risk_level` not found"):
         result.risk(levels=pa.table({"person": ["case"]}))
     # checked when nobody was reached too

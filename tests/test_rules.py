@@ -662,6 +662,21 @@ def test_decimal_duration_strings_are_exact_seconds():
         duration_seconds("1.0001min", "linger")
 
 
+def test_numpy_timedelta64_durations_are_exact_and_of_a_fixed_unit():
+    from tracegraph._time import duration_seconds
+
+    assert duration_seconds(np.timedelta64(2, "W"), "linger") == 14 * 86_400
+    assert duration_seconds(np.timedelta64(3, "10s"), "linger") == 30
+    assert duration_seconds(np.timedelta64(10**12, "ns"), "linger") == 1000
+    with pytest.raises(tg.DurationError, match="whole seconds"):  # (a float made it 1e9)
+        duration_seconds(np.timedelta64(10**18 + 1, "ns"), "linger")
+    # years and months have no fixed length, a generic timedelta64 no unit (numpy's
+    # TypeError, or 5 read as seconds, before)
+    for value in (np.timedelta64(1, "Y"), np.timedelta64(1, "M"), np.timedelta64(5)):
+        with pytest.raises(tg.DurationError, match=r"^`linger`: expected a numpy.timedelta64 in a"):
+            duration_seconds(value, "linger")
+
+
 def test_any_timestamp_unit_and_zone_floored_to_seconds():
     """Times may be s/ms/us/ns in any zone; sub-second parts are floored away."""
     stays = stays_of(("ann", "cafe", "09:00", "10:00"), ("bob", "cafe", "09:59", "11:00"))

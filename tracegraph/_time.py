@@ -102,7 +102,14 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
     elif isinstance(value, np.timedelta64):
         if np.isnat(value):
             raise DurationError(f"`{name}`: expected a duration, got NaT")
-        seconds = value / np.timedelta64(1, "s")
+        unit, step = np.datetime_data(value.dtype)
+        if unit not in _TIMEDELTA_SECONDS:  # years, months: no fixed length; no unit
+            raise DurationError(
+                f"`{name}`: expected a numpy.timedelta64 in a unit of fixed length (weeks to "
+                f"attoseconds), got {value!r}; give it in days or seconds"
+            )
+        # exact (a float would round nanoseconds away)
+        seconds = Fraction(int(value.astype(np.int64)) * step) * _TIMEDELTA_SECONDS[unit]
     elif isinstance(value, int | np.integer):
         seconds = int(value)
     elif isinstance(value, str):
@@ -125,6 +132,20 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
             f"got {value!r}"
         )
     return int(seconds)
+
+
+#: Seconds per unit of a ``numpy.timedelta64`` (years and months have no fixed length).
+_TIMEDELTA_SECONDS = {
+    "W": Fraction(604_800),
+    "D": Fraction(86_400),
+    "h": Fraction(3_600),
+    "m": Fraction(60),
+    "s": Fraction(1),
+    **{
+        unit: Fraction(1, 10 ** (3 * k))
+        for k, unit in enumerate(("ms", "us", "ns", "ps", "fs", "as"), 1)
+    },
+}
 
 
 def _parse_duration_string(text: str, name: str) -> Fraction:

@@ -425,7 +425,7 @@ def _levels(
         people = ids_array(list(levels), index.persons.type, "levels")
         try:
             values = pa.array(list(levels.values()))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # (2**70, say)
             values = pa.array([None] * len(levels), pa.null())  # refused below
         levels = pa.table({"person": people, "risk_level": values})
     table = as_arrow_table(levels, "levels", ("person", "risk_level", "day"))
