@@ -420,6 +420,50 @@ def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
     assert len(expected) > 20
 
 
+def test_query_arguments_of_the_wrong_kind_are_argument_errors():
+    # (lists: AttributeError; 2-d arrays or a str min_overlap: a numba TypingError; floats
+    # and a negative min_overlap were taken, each new dtype compiling the kernel again)
+    index = tg.VenueIndex.from_stays(stays_table([(1, 7, 0, 3600), (2, 7, 1800, 5400)]))
+    one = np.array([0], np.int64)
+    free = np.zeros(index.n_persons, dtype=bool)
+    good = (np.array([0], np.int32), one, one + 3600, np.array([-1], np.int32))
+    bad_args = {
+        "venue": [[0], one, one + 10, good[3]],
+        "start": [good[0], np.array([0.0]), one + 10, good[3]],
+        "end": [good[0], one, (one + 10).reshape(1, 1), good[3]],
+        "on_behalf_of": [good[0], one, one + 10, np.array([-1.0])],
+    }
+    for name, args in bad_args.items():
+        with pytest.raises(tg.ArgumentError, match=rf"^`{name}`: expected an integer 1-d numpy"):
+            index.query(*args, min_overlap=0, excluded=free)
+    with pytest.raises(tg.ArgumentError, match=r"^`excluded`: expected a bool 1-d numpy array"):
+        index.query(*good, min_overlap=0, excluded=[False, False])
+    for overlap, message in (
+        ("15min", "an int of seconds"),
+        (-1, "seconds >= 0"),
+        (True, "an int"),
+    ):
+        with pytest.raises(tg.ArgumentError, match=rf"^`min_overlap`: expected {message}"):
+            index.query(*good, min_overlap=overlap, excluded=free)
+    earliest = np.full(index.n_persons, 2**62)
+    pairs = np.zeros(index.n_venues, dtype=np.int64)
+    with pytest.raises(tg.ArgumentError, match=r"^`earliest`: expected a numpy array of int64"):
+        index.earliest_overlaps(
+            *good, min_overlap=0, excluded=free, earliest=earliest.astype(float), venue_pairs=pairs
+        )
+    # integer codes and times of other widths are taken as the kernel's types
+    _, stay, _, _ = index.query(
+        *(a.astype(np.int64) for a in good), min_overlap=0, excluded=free
+    )
+    assert sorted(stay.tolist()) == [0, 1]
+    assert (
+        index.earliest_overlaps(
+            *good, min_overlap=np.int64(60), excluded=free, earliest=earliest, venue_pairs=pairs
+        )
+        == 2
+    )
+
+
 @pytest.mark.parametrize(
     "ids",
     [

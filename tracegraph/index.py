@@ -1126,13 +1126,37 @@ class VenueIndex:
 
     def _check_queries(
         self,
-        venue: np.ndarray,
-        start: np.ndarray,
-        end: np.ndarray,
-        on_behalf_of: np.ndarray,
-        excluded: np.ndarray,
-    ) -> None:
-        """Bounds and shapes, so that the kernel can never read out of bounds."""
+        venue: Any,
+        start: Any,
+        end: Any,
+        on_behalf_of: Any,
+        excluded: Any,
+        min_overlap: Any,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Types, bounds and shapes, so that the kernel can never read out of bounds.
+
+        Returns the arguments as the kernel takes them: int32 venue and person codes,
+        int64 times, a bool mask and an int (no copy when they are so already).
+        """
+        arrays = {"venue": venue, "start": start, "end": end, "on_behalf_of": on_behalf_of}
+        for name, value in [*arrays.items(), ("excluded", excluded)]:
+            kinds = "b" if name == "excluded" else "iu"
+            if not (
+                isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in kinds
+            ):
+                what = "a bool" if name == "excluded" else "an integer"
+                got = (
+                    f"a {value.ndim}-d array of {value.dtype}"
+                    if isinstance(value, np.ndarray)
+                    else type(value).__name__
+                )
+                raise ArgumentError(f"`{name}`: expected {what} 1-d numpy array, got {got}")
+        if isinstance(min_overlap, bool) or not isinstance(min_overlap, int | np.integer):
+            raise ArgumentError(
+                f"`min_overlap`: expected an int of seconds, got {type(min_overlap).__name__}"
+            )
+        if min_overlap < 0:
+            raise ArgumentError(f"`min_overlap`: expected seconds >= 0, got {min_overlap}")
         n = venue.shape[0]
         if not (start.shape == end.shape == on_behalf_of.shape == (n,)):
             raise ArgumentError("expected venue, start, end and on_behalf_of of one length")
@@ -1144,6 +1168,17 @@ class VenueIndex:
             raise ArgumentError(f"expected venue codes in [0, {self.n_venues}), got others")
         if n and (on_behalf_of.min() < -1 or on_behalf_of.max() >= self.n_persons):
             raise ArgumentError(f"expected person codes in [-1, {self.n_persons}), got others")
+        for name, times in (("start", start), ("end", end)):
+            if n and times.dtype == np.uint64 and times.max() > np.iinfo(np.int64).max:
+                raise ArgumentError(f"`{name}`: expected epoch seconds below 2**63, got more")
+        return (
+            venue.astype(np.int32, copy=False),
+            start.astype(np.int64, copy=False),
+            end.astype(np.int64, copy=False),
+            on_behalf_of.astype(np.int32, copy=False),
+            excluded,
+            int(min_overlap),
+        )
 
     def query_parts(
         self,
@@ -1172,7 +1207,9 @@ class VenueIndex:
         >>> sum(len(p[0]) for p in parts) >= 3
         True
         """
-        self._check_queries(venue, start, end, on_behalf_of, excluded)
+        venue, start, end, on_behalf_of, excluded, min_overlap = self._check_queries(
+            venue, start, end, on_behalf_of, excluded, min_overlap
+        )
         rule_code = _rule_code(rule)
         n_queries = int(venue.shape[0])
         capacity = max(4096, 8 * n_queries)
@@ -1235,10 +1272,22 @@ class VenueIndex:
         >>> int(earliest[index.person[0]]) == int(index.start_seconds(first)[0])
         True
         """
-        self._check_queries(venue, start, end, on_behalf_of, excluded)
+        venue, start, end, on_behalf_of, excluded, min_overlap = self._check_queries(
+            venue, start, end, on_behalf_of, excluded, min_overlap
+        )
         rule_code = _rule_code(rule)
         if first_venue is None:
             first_venue = np.zeros(self.n_persons, dtype=np.int32)
+        for name, out, dtype in (
+            ("earliest", earliest, np.int64),
+            ("first_venue", first_venue, np.int32),
+            ("venue_pairs", venue_pairs, np.int64),
+        ):  # (written in place: of the kernel's type, or the writes would go to a copy)
+            if not isinstance(out, np.ndarray) or out.dtype != dtype:
+                got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+                raise ArgumentError(
+                    f"`{name}`: expected a numpy array of {np.dtype(dtype)}, got {got}"
+                )
         if (
             earliest.shape != (self.n_persons,)
             or first_venue.shape != (self.n_persons,)
