@@ -452,9 +452,7 @@ def test_query_arguments_of_the_wrong_kind_are_argument_errors():
             *good, min_overlap=0, excluded=free, earliest=earliest.astype(float), venue_pairs=pairs
         )
     # integer codes and times of other widths are taken as the kernel's types
-    _, stay, _, _ = index.query(
-        *(a.astype(np.int64) for a in good), min_overlap=0, excluded=free
-    )
+    _, stay, _, _ = index.query(*(a.astype(np.int64) for a in good), min_overlap=0, excluded=free)
     assert sorted(stay.tolist()) == [0, 1]
     assert (
         index.earliest_overlaps(

@@ -66,3 +66,18 @@ def test_missing_tqdm_is_an_error_only_when_asked_for(city, monkeypatch, capsys)
 def test_set_progress_checks_its_argument():
     with pytest.raises(TypeError, match="expected True, False or None"):
         tg.set_progress("yes")
+
+
+def test_progress_arguments_are_checked_too(city, capsys):
+    # ("no" is truthy: it showed a bar; now every call says what it expected)
+    index = tg.VenueIndex.from_stays(city.stays)
+    calls = (
+        lambda p: tg.VenueIndex.from_stays(city.stays, progress=p),
+        lambda p: tg.trace(index, [first_person(city)], progress=p),
+        lambda p: tg.read_scans(city.stays.slice(0, 0), progress=p),
+    )
+    for call in calls:
+        for bad in ("no", 1):
+            with pytest.raises(tg.ArgumentError, match=r"^`progress`: expected True, False or No"):
+                call(bad)
+    assert capsys.readouterr().err == ""

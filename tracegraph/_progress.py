@@ -53,7 +53,9 @@ def _watched() -> bool:
 def _wanted(progress: bool | None) -> bool | None:
     """``True``/``False`` if asked for explicitly, ``None`` for auto."""
     if progress is not None:
-        return bool(progress)
+        if not isinstance(progress, bool):  # ("no" would be true: and show a bar)
+            raise ArgumentError(f"`progress`: expected True, False or None, got {progress!r}")
+        return progress
     return _setting["progress"]
 
 
