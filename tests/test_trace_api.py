@@ -108,6 +108,16 @@ def test_cases_in_big_endian_numpy_arrays_and_string_views():
         assert tg.trace(text, cases, unknown="keep").contacts.equals(want)
 
 
+def test_empty_case_ids_are_schema_errors_whatever_unknown_says():
+    # (unknown="keep" kept "" as a case without stays; no index holds an empty id)
+    text = index_of(ROWS)
+    table = pa.table({"person": ["ann", ""], "start": pa.nulls(2, TS), "end": pa.nulls(2, TS)})
+    for cases in (["ann", ""], np.array(["ann", ""]), table, table.to_pandas()):
+        for unknown in ("raise", "keep", "drop"):
+            with pytest.raises(tg.SchemaError, match=r"^cases: expected non-empty person ids, fo"):
+                tg.trace(text, cases, unknown=unknown)
+
+
 def test_kept_unknown_ids_beyond_the_index_integer_type():
     # ids kept with unknown="keep" share one column with the index's ids: int64, uint64
     # for ids of 2**63 and more, or a clear error (no id shown) when no type holds both

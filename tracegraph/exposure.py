@@ -1750,6 +1750,13 @@ def _resolve_cases(
         w1 = np.full(len(ids), FAR_FUTURE, dtype=np.int64)
     if pa.types.is_string_view(ids.type):
         ids = ids.cast(pa.string())  # (as the index reads such ids)
+    if _is_string(ids.type) and len(ids):
+        empty = np.flatnonzero(pc.equal(pc.binary_length(ids), 0).to_numpy(zero_copy_only=False))
+        if empty.size:  # (no index holds one: it would be kept as a case without stays)
+            raise SchemaError(
+                f"cases: expected non-empty person ids, found {empty.size} empty (first at "
+                f"position {int(empty[0])} of the cases); drop those rows"
+            )
     codes = index.person_codes(ids)
     found = codes >= 0
     unknown_ids = pa.array([], type=index.persons.type)
