@@ -893,7 +893,10 @@ def test_compliance_matches_oracle(case) -> None:
     # every scan read is accounted for: counted, or left out and why
     registered_at = {r["venue"]: r["registered_at"] for r in registry}
     periods = sorted({(row[0], row[1]) for row in expected})
-    want = dict.fromkeys(("unregistered_venue", "before_registration", "outside_periods"), 0)
+    want = dict.fromkeys(
+        ("unregistered_venue", "before_registration", "outside_periods", "rejected", "duplicates"),
+        0,
+    )
     for venue, t in scans:
         holding = [b for a, b in periods if a <= t < b]
         if venue not in registered_at:
@@ -1016,6 +1019,32 @@ def test_scan_accounts_of_a_table_without_them_is_a_schema_error():
     assert scan_accounts(report)["read"] == 2
     with pytest.raises(SchemaError, match=r"made by tracegraph\.compliance"):
         scan_accounts(report.replace_schema_metadata(None))
+
+
+def test_scans_read_by_read_scans_account_for_the_rows_it_set_aside():
+    # every row read_scans read is in the accounts: rejected and duplicate rows too
+    # (only the accepted rows were; the CLI then said "3 of 3 scans counted")
+    raw = pa.table(
+        {
+            "person": ["a", "b", None, "c", "c"],
+            "venue": ["pho", "pho", "pho", "cafe", "cafe"],
+            "time": ["2021-09-06T08:00:00+07:00"] * 3 + ["2021-09-06T09:00:00+07:00"] * 2,
+        }
+    )
+    scans = tg.read_scans(raw, errors="quarantine", now="2022-01-01T00:00Z")
+    assert (scans.report.read, scans.report.rejected, scans.report.duplicates) == (5, 1, 1)
+    accounts = scan_accounts(compliance(REGISTRY, scans, by=(), tz=HCM))
+    assert accounts == {
+        "read": 5,
+        "counted": 3,
+        "unregistered_venue": 0,
+        "before_registration": 0,
+        "outside_periods": 0,
+        "rejected": 1,
+        "duplicates": 1,
+    }
+    kept = scan_accounts(compliance(REGISTRY, scans.table, by=(), tz=HCM))
+    assert (kept["read"], kept["rejected"], kept["duplicates"]) == (3, 0, 0)
 
 
 def test_uint64_venue_ids_of_2_63_and_more():

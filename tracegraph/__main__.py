@@ -700,7 +700,10 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
         + (
             f" ({left_out:,} left out: {accounts['unregistered_venue']:,} at venues not in "
             f"the registry, {accounts['before_registration']:,} before their venue "
-            f"registered, {accounts['outside_periods']:,} outside the periods)"
+            f"registered, {accounts['outside_periods']:,} outside the periods"
+            + (f", {accounts['rejected']:,} rejected" if accounts["rejected"] else "")
+            + (f", {accounts['duplicates']:,} duplicates" if accounts["duplicates"] else "")
+            + ")"
             if left_out
             else ""
         )

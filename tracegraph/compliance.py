@@ -273,11 +273,13 @@ def compliance(
     n_early = int(keep.shape[0]) - int(np.count_nonzero(keep))
     period, venue = period[keep], venue[keep]
     accounts = {
-        "read": int(seen.time.shape[0]),
+        "read": int(seen.time.shape[0]) + seen.rejected + seen.duplicates,
         "counted": int(period.shape[0]),
         "unregistered_venue": int(seen.time.shape[0]) - int(np.count_nonzero(known)),
         "before_registration": n_early,
         "outside_periods": n_outside,
+        "rejected": seen.rejected,
+        "duplicates": seen.duplicates,
     }
     scan_counts = np.bincount(period * n_areas + area_of[venue], minlength=cells)
     pairs = _distinct(period * reg.size + venue, n_periods * reg.size)
@@ -313,11 +315,15 @@ SCANS_KEY = "tracegraph.scans"
 def scan_accounts(report: pa.Table) -> dict[str, int]:
     """What became of the scans a :func:`compliance` report read.
 
-    ``read == counted + unregistered_venue + before_registration + outside_periods``:
-    the scans counted in the report, and those left out because their venue is not
-    in the registry (:func:`inactive_venues` lists those venues), because the venue
-    registered only in a later period (a sign of a wrong registration date), or
-    because they fall outside the periods reported (``start``/``end``).
+    ``read == counted + unregistered_venue + before_registration + outside_periods
+    + rejected + duplicates``: the scans counted in the report, and those left out
+    because their venue is not in the registry (:func:`inactive_venues` lists those
+    venues), because the venue registered only in a later period (a sign of a wrong
+    registration date), because they fall outside the periods reported
+    (``start``/``end``), or, for a :class:`tracegraph.Scans`, because
+    :func:`tracegraph.read_scans` set them aside (``rejected`` with
+    ``errors="quarantine"``, and ``duplicates``; both 0 for tables and indexes). For
+    a :class:`tracegraph.VenueIndex`, ``read`` counts its stays (one scan each).
 
     Examples
     --------
@@ -326,7 +332,7 @@ def scan_accounts(report: pa.Table) -> dict[str, int]:
     >>> accounts = scan_accounts(report)
     >>> accounts["read"] == tiny_city.stays.num_rows == sum(
     ...     accounts[k] for k in ("counted", "unregistered_venue", "before_registration",
-    ...                           "outside_periods"))
+    ...                           "outside_periods", "rejected", "duplicates"))
     True
     """
     metadata = report.schema.metadata or {}
@@ -651,6 +657,9 @@ class _Seen:
     code: npt.NDArray[np.integer[Any]]  # int32 codes into ``ids``
     time: I64
     what: str
+    # rows read_scans set aside (rejected: with errors="quarantine"; duplicates)
+    rejected: int = 0
+    duplicates: int = 0
 
     def positions(self, reg: _Registry) -> tuple[I64, pa.Array]:
         """Each distinct scanned id's row in the registry (``-1`` where absent).
@@ -666,7 +675,9 @@ class _Seen:
 def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
     if isinstance(scans, VenueIndex):
         return _Seen(scans.venues, scans.venue_of(), scans.start_seconds(), "index")
-    if isinstance(scans, Scans):
+    set_aside = (0, 0)
+    if isinstance(scans, Scans):  # (accounted for: the rows read_scans set aside too)
+        set_aside = (scans.report.rejected, scans.report.duplicates)
         scans = scans.table
     table = as_arrow_table(scans, "scans", ("venue", "time", "start"))
     if "time" in table.column_names:
@@ -686,7 +697,7 @@ def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
     venues = check_id_column(table.column("venue"), "venue", "scans")
     time = _seconds(table.column(column), column, "scans")
     ids, code = encode_ids(venues)
-    return _Seen(ids, code, time, "scans")
+    return _Seen(ids, code, time, "scans", *set_aside)
 
 
 def _seconds(column: pa.ChunkedArray, name: str, what: str) -> I64:
