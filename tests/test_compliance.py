@@ -667,7 +667,13 @@ UTC_S = pa.timestamp("s", tz="UTC")
             r"`start`: expected a datetime, date, ISO-8601 str, numpy.datetime64 or int seconds, "
             r"got float",
         ),
-        (REGISTRY, [1, 2], {}, SchemaError, r"scans: expected a pyarrow.Table"),
+        (
+            REGISTRY,
+            [1, 2],
+            {},
+            SchemaError,
+            r"scans: expected a tracegraph.Scans, a tracegraph.VenueIndex, or a table of scans",
+        ),
     ],
 )
 def test_compliance_errors(registry, scans, kwargs, error, message) -> None:
@@ -1045,6 +1051,29 @@ def test_scans_read_by_read_scans_account_for_the_rows_it_set_aside():
     }
     kept = scan_accounts(compliance(REGISTRY, scans.table, by=(), tz=HCM))
     assert (kept["read"], kept["rejected"], kept["duplicates"]) == (3, 0, 0)
+
+
+def test_empty_pandas_scans_paths_and_repeated_columns():
+    pd = pytest.importorskip("pandas")
+    # a filter that matched nothing: object columns, which Arrow types as null
+    empty = pd.DataFrame(
+        {"venue": pd.Series([], dtype=object), "time": pd.Series([], dtype=object)}
+    )
+    out = compliance(REGISTRY, empty, by=(), tz=HCM, start="2021-09-06", end="2021-09-13")
+    assert rows_of(out, "registered", "active", "scans") == [(4, 0, 0)]
+    assert scan_accounts(out)["read"] == 0
+    assert len(inactive_venues(REGISTRY, empty, as_of="2021-09-13T00:00+07:00").inactive) == 4
+    # a path is not read here: the message says how to read it (it offered paths)
+    for path in ("scans.parquet", ["a.parquet", "b.parquet"]):
+        for call in (compliance, inactive_venues):
+            with pytest.raises(SchemaError, match=r"got a path; read the files first: tg\.read_s"):
+                call(REGISTRY, path)
+    # a registry column read twice (a raw KeyError before); one not read may be twice
+    twice = REGISTRY.append_column("district", REGISTRY["district"])
+    scans = scan_table([("pho", "2021-09-06 08:00")])
+    with pytest.raises(SchemaError, match=r"registry: column `district` appears 2 times"):
+        compliance(twice, scans, by=("district",), tz=HCM)
+    assert compliance(twice, scans, by=("ward",), tz=HCM, start="2021-09-06").num_rows == 3
 
 
 def test_uint64_venue_ids_of_2_63_and_more():

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import zoneinfo
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
@@ -672,14 +673,28 @@ class _Seen:
         return rows, ids
 
 
+#: What compliance and inactive_venues take as scans (their error when given other).
+_SCANS_EXPECTED = (
+    "a tracegraph.Scans, a tracegraph.VenueIndex, or a table of scans or stays (pyarrow."
+    "Table, pandas.DataFrame or polars.DataFrame)"
+)
+
+
 def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
     if isinstance(scans, VenueIndex):
         return _Seen(scans.venues, scans.venue_of(), scans.start_seconds(), "index")
+    if isinstance(scans, str | os.PathLike) or (
+        isinstance(scans, list) and all(isinstance(x, str | os.PathLike) for x in scans)
+    ):
+        raise SchemaError(
+            f"scans: expected {_SCANS_EXPECTED}, got a path; read the files first: "
+            f"tg.read_scans(path) for scan files, tg.VenueIndex.open(path) for a saved index"
+        )
     set_aside = (0, 0)
     if isinstance(scans, Scans):  # (accounted for: the rows read_scans set aside too)
         set_aside = (scans.report.rejected, scans.report.duplicates)
         scans = scans.table
-    table = as_arrow_table(scans, "scans", ("venue", "time", "start"))
+    table = as_arrow_table(scans, "scans", ("venue", "time", "start"), expected=_SCANS_EXPECTED)
     if "time" in table.column_names:
         column = "time"
     elif "start" in table.column_names:
@@ -693,6 +708,16 @@ def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
         raise SchemaError(
             f"scans: column `venue` not found; expected columns ['venue', {column!r}], "
             f"available: {table.column_names}"
+        )
+    if not table.num_rows:  # (an empty pandas frame's object columns: Arrow's null type)
+        table = table.select(["venue", column])
+        table = table.cast(
+            pa.schema(
+                [
+                    ("venue", _no_null(table["venue"].type, pa.string())),
+                    (column, _no_null(table[column].type, pa.timestamp("s", tz="UTC"))),
+                ]
+            )
         )
     venues = check_id_column(table.column("venue"), "venue", "scans")
     time = _seconds(table.column(column), column, "scans")
@@ -730,6 +755,8 @@ def _id_kind(typ: pa.DataType) -> str:
 def _comparable(scanned: pa.Array, registered: pa.Array, what: str) -> tuple[pa.Array, pa.Array]:
     """Both id arrays in one type (int64 or string), or a SchemaError saying how to fix it."""
     a, b = _id_kind(scanned.type), _id_kind(registered.type)
+    if not len(scanned):  # (no scans: of any kind)
+        return scanned.cast(registered.type), registered
     if a != b:
         raise SchemaError(
             f"venue ids: expected the same kind of ids in the registry and the {what}, got "
@@ -739,6 +766,11 @@ def _comparable(scanned: pa.Array, registered: pa.Array, what: str) -> tuple[pa.
         )
     common = _common_int_type(scanned, registered) if a == "integer" else pa.string()
     return scanned.cast(common), registered.cast(common)
+
+
+def _no_null(typ: pa.DataType, instead: pa.DataType) -> pa.DataType:
+    """``typ``, or ``instead`` for Arrow's null type (an empty column of no type)."""
+    return instead if pa.types.is_null(typ) else typ
 
 
 def _rank(ids: pa.Array) -> I64:

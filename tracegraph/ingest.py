@@ -154,7 +154,9 @@ def clean_stays(stays: TableLike, /, *, tz: str | None = None) -> Stays:
     return Stays(persons, venues, person, venue, start, end)
 
 
-def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) -> pa.Table:
+def as_arrow_table(
+    data: TableLike, what: str, columns: tuple[str, ...] = (), *, expected: str | None = None
+) -> pa.Table:
     """Return ``data`` as a ``pyarrow.Table`` (pandas, polars: no copies where possible).
 
     Parameters
@@ -167,6 +169,9 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
         The columns the caller reads, if known: a pandas column that Arrow cannot
         convert (objects of mixed types, say) is then left out when it is not one of
         them, instead of failing the whole table.
+    expected : str, optional
+        What the caller takes, for the error when ``data`` is no table (default: the
+        table types, and for stays and scans the sources ``from_stays`` reads).
 
     Returns
     -------
@@ -204,8 +209,9 @@ def as_arrow_table(data: TableLike, what: str, columns: tuple[str, ...] = ()) ->
         hint = "; pass a table of columns (a DataFrame), not one column"
     if not hint and hasattr(data, "__arrow_c_stream__"):
         return _once_each(pa.table(data), what, columns)
-    expected = "a pyarrow.Table, pandas.DataFrame or polars.DataFrame"
-    if what in ("stays", "scans"):
+    if expected is None:
+        expected = "a pyarrow.Table, pandas.DataFrame or polars.DataFrame"
+    if what in ("stays", "scans") and expected.endswith("polars.DataFrame"):
         expected += (
             ", or a path to a Parquet/Arrow file or folder, a pyarrow RecordBatchReader or "
             "dataset (or a list of these)"
