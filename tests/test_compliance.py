@@ -179,6 +179,22 @@ def test_a_day_the_zone_skipped_is_no_period() -> None:
     assert seconds.to_pylist() == [DAY * 1_000_000] * 4
 
 
+def test_a_day_that_began_at_a_jump_over_midnight_begins_at_the_jump() -> None:
+    # Toronto, 1919-03-30: clocks went from 23:30 to 00:30, so 31 March began at the
+    # jump (04:30Z); a scan at 00:40 on the clocks is on that day, not before it
+    toronto = "America/Toronto"
+    stamp = pa.timestamp("s", tz="UTC")
+    registry = pa.table(
+        {"venue": ["pho"], "registered_at": pa.array([at("1919-03-01 12:00")], stamp)}
+    )
+    scans = pa.table(
+        {"venue": ["pho"], "time": pa.array([-1601753400 + 10 * 60], stamp)}  # 04:40Z
+    )
+    out = compliance(registry, scans, freq="D", by=(), tz=toronto, start="1919-03-31")
+    assert scan_accounts(out)["counted"] == 1
+    assert out["period"][0].as_py().timestamp() == -1601753400
+
+
 def test_months() -> None:
     scans = scan_table([("pho", "2021-08-31 23:59:59"), ("pho", "2021-09-01 00:00:00")])
     out = compliance(REGISTRY, scans, freq="MS", by=(), tz=HCM)

@@ -165,6 +165,9 @@ def test_split_at_midnight_in_hanoi():
         # Samoa skipped 30 December 2011 whole: the next day starts at the jump
         ("Pacific/Apia", "2011-12-29T20:00:00-10:00", "2011-12-30T10:00:00+00:00"),
         ("Europe/Berlin", "2021-03-27T20:00:00+01:00", "2021-03-27T23:00:00+00:00"),
+        # Toronto, 1919-03-30: clocks jumped from 23:30 to 00:30; the day began at the
+        # jump (04:30Z), not at 00:00 of the old offset (05:00Z, 01:00 on the clocks)
+        ("America/Toronto", "1919-03-30T20:00:00-05:00", "1919-03-31T04:30:00+00:00"),
         # St John's, 2010-11-07: clocks went from 00:01 back to 23:01, so 00:00 came
         # twice; after the change (23:30 local) the day ends at the second midnight
         ("America/St_Johns", "2010-11-07T03:00:00+00:00", "2010-11-07T03:30:00+00:00"),
@@ -173,7 +176,7 @@ def test_split_at_midnight_in_hanoi():
 )
 def test_split_at_midnight_where_clocks_change_at_midnight(zone, entry, midnight):
     raw = pa.table({"person": ["ann"], "venue": ["cafe"], "time": [entry]})
-    kw = {"now": "2030-01-01T00:00:00Z", "not_before": "2000-01-01T00:00:00Z"}
+    kw = {"now": "2030-01-01T00:00:00Z", "not_before": "1900-01-01T00:00:00Z"}
     options = {"default_dwell": "8h", "split_at_midnight": zone}
     stays = tg.scans_to_stays(read_scans(raw, **kw), **options).stays
     assert [t.isoformat() for t in stays["end"].to_pylist()] == [midnight]

@@ -576,7 +576,8 @@ def test_published_locations_find_every_contact_the_cases_exposed(policy):
 
 #: Zones and days around which to cut intervals at midnights: ordinary days, days
 #: whose midnight clocks skip (Havana, Santiago) or pass twice (Havana), 23- and 25-hour
-#: days (Berlin, Lord Howe's 30 minutes), and a calendar day a zone skipped (Apia).
+#: days (Berlin, Lord Howe's 30 minutes), a calendar day a zone skipped (Apia), and a
+#: day that began at a jump over midnight from 23:30 to 00:30 (Toronto, 1919).
 _MIDNIGHT_DAYS = [
     ("Asia/Ho_Chi_Minh", dt.date(2021, 9, 6)),
     ("Europe/Berlin", dt.date(2023, 3, 26)),
@@ -586,6 +587,7 @@ _MIDNIGHT_DAYS = [
     ("America/Santiago", dt.date(2023, 9, 3)),
     ("Australia/Lord_Howe", dt.date(2023, 4, 2)),
     ("Pacific/Apia", dt.date(2011, 12, 29)),
+    ("America/Toronto", dt.date(1919, 3, 30)),
 ]
 
 

@@ -293,7 +293,7 @@ def next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
     seconds = np.minimum(seconds, MAX_TIME - _DAY)  # (a day's room for the zone's rules)
     wall = utc_to_local(seconds, zone)
     day = (np.floor_divide(wall, _DAY) + 1) * _DAY  # the next day's 00:00, wall clock
-    midnight = local_to_utc(day, zone)
+    midnight = day_starts(day, zone)
     behind = np.flatnonzero(midnight <= seconds)  # (clocks went back over that midnight)
     if behind.size:  # a midnight that happens twice: the second, if the time is between
         again = pc.assume_timezone(
@@ -306,9 +306,26 @@ def next_midnight(seconds: np.ndarray, zone: str | None) -> np.ndarray:
         behind = behind[~later]
     while behind.size:
         day[behind] += _DAY
-        midnight[behind] = local_to_utc(day[behind], zone)
+        midnight[behind] = day_starts(day[behind], zone)
         behind = behind[midnight[behind] <= seconds[behind]]
     return np.where(midnight > last, np.minimum(midnight, MAX_TIME), MAX_TIME)
+
+
+def day_starts(midnights: np.ndarray, zone: str) -> np.ndarray:
+    """The first instant of each day, given as its 00:00 on the wall clock (seconds).
+
+    Local midnight; where clocks pass it twice, the first time; where they skip it,
+    the instant they jump at, whether the jump starts at midnight (00:00 to 01:00,
+    Havana) or before it (23:30 to 00:30, Toronto in 1919: the day began at the
+    jump, not at the instant 00:00 of the old offset, which the clocks showed as
+    01:00).
+    """
+    wall = pa.array(midnights, pa.timestamp("s"))
+    early = pc.assume_timezone(wall, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+    late = pc.assume_timezone(wall, timezone=zone, ambiguous="earliest", nonexistent="latest")
+    first, after = int_values(early), int_values(late)
+    # in a gap `early` is the last second before the jump: the day begins one later
+    return np.where(first != after, first + 1, first)
 
 
 def require_timestamp(typ: pa.DataType, label: str) -> None:

@@ -49,6 +49,7 @@ from tracegraph._time import (
     MAX_TIME,
     MIN_TIME,
     check_zone,
+    day_starts,
     refuse_nat,
     seconds_to_timestamp,
     to_seconds,
@@ -958,8 +959,9 @@ def _period_of(seconds: int, freq: Freq, zone: zoneinfo.ZoneInfo) -> dt.date:
 
 
 def _midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> int:
-    """The first instant of ``day`` in ``zone`` (after the jump where midnight is skipped)."""
-    return int((dt.datetime.combine(day, dt.time(), tzinfo=zone) - _EPOCH) // _SECOND)
+    """The first instant of ``day`` in ``zone`` (see :func:`tracegraph._time.day_starts`)."""
+    wall = (day - _EPOCH.date()).days * 86_400
+    return int(day_starts(np.array([wall], dtype=np.int64), zone.key)[0])
 
 
 def _period_bounds(first: int, last: int, freq: Freq, zone: zoneinfo.ZoneInfo, n_areas: int) -> I64:
