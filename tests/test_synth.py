@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import tracegraph as tg
 import tracegraph.synth
 from tracegraph.errors import SchemaError, TracegraphError
 from tracegraph.synth import City, generate_city
@@ -367,6 +368,14 @@ def test_read_parquet_needs_the_registry(tmp_path) -> None:
         ({"ids": "uuid"}, "`ids`: expected 'int' or 'str', got 'uuid'"),
         ({"tz": "Mars/Olympus"}, "`tz`: expected a valid IANA zone name, got 'Mars/Olympus'"),
         ({"tz": "../etc"}, "`tz`: expected a valid IANA zone name, got '../etc'"),
+        # zones Python reads but Arrow (so the rest of tracegraph) does not
+        ({"tz": "right/UTC"}, "`tz`: expected a valid IANA zone name, got 'right/UTC'"),
+        ({"tz": "Factory"}, "`tz`: expected a valid IANA zone name, got 'Factory'"),
+        (
+            {"start": "0001-01-01"},
+            "`start`: expected a date from 0001-02-28 on (venues register up to 56 days "
+            "before it, within the calendar), got 0001-01-01",
+        ),
         ({"visits_per_day": -1.0}, "`visits_per_day`: expected a finite number >= 0, got -1.0"),
         (
             {"visits_per_day": float("nan")},
@@ -383,6 +392,23 @@ def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
         generate_city(people, **args)  # type: ignore[arg-type]
     assert str(info.value) == message
     assert isinstance(info.value, TracegraphError)
+
+
+def test_extreme_but_valid_arguments_make_a_usable_city() -> None:
+    # (1e20 visits a day was numpy's raw "lam value too large"; a day holds <= 10)
+    busy = generate_city(10, days=1, seed=1, visits_per_day=1e20)
+    assert busy.stays.num_rows > 0
+    early = generate_city(10, days=1, seed=1, start="0001-02-28")
+    assert tg.VenueIndex.from_stays(early.stays).n_stays == early.stays.num_rows
+    assert tg.compliance(early.registry, early.stays, by=(), tz=early.tz).num_rows > 0
+
+
+def test_text_venue_ids_have_one_width_for_the_city_and_the_registry() -> None:
+    # 99,000 venues and 1,980 registry-only ones: V000000 .. V100979, in id order
+    city = generate_city(20, venues=99_000, days=1, seed=1, ids="str")
+    ids = city.registry["venue"].to_pylist()
+    assert ids == sorted(ids) and ids[0] == "V000000" and ids[-1] == "V100979"
+    assert {len(v) for v in city.stays["venue"].to_pylist()} == {7}
 
 
 def test_people_return_to_favourite_venues():

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tracegraph._time import check_zone
 from tracegraph.errors import SchemaError, TimezoneError
 
 __all__ = ["City", "generate_city"]
@@ -531,7 +532,7 @@ def generate_city(
     chunks = _simulate(rng, p, v, days, start_date, zone, lam)
 
     if id_kind == "str":
-        person_ids, venue_ids = _ids("P", n, 6), _ids("V", m, 5)
+        person_ids, venue_ids = _ids("P", n, 6), _ids("V", m, _venue_width(m))
     else:
         person_ids = _int_array(np.arange(n, dtype=np.int64))
         venue_ids = _int_array(np.arange(m, dtype=np.int64))
@@ -598,7 +599,15 @@ def _check_args(
             ) from None
     else:
         raise SchemaError(f"`start`: expected a str or datetime.date, got {start!r}")
-    # the last simulated day, and the day after it (night shifts end then), in the calendar
+    # the registrations before the first day, the last simulated day, and the day after
+    # it (night shifts end then), in the calendar
+    if (start_date - dt.date.min).days <= _REGISTRATION_DAYS + 1:
+        first = dt.date.min + dt.timedelta(days=_REGISTRATION_DAYS + 2)
+        raise SchemaError(
+            f"`start`: expected a date from {first.isoformat()} on (venues register up to "
+            f"{_REGISTRATION_DAYS} days before it, within the calendar), got "
+            f"{start_date.isoformat()}"
+        )
     if (dt.date.max - start_date).days < int(days) + 1:  # type: ignore[call-overload]
         raise SchemaError(
             f"`start`, `days`: expected days that end before 9999-12-31, got {days!r} days "
@@ -606,6 +615,7 @@ def _check_args(
         )
     if not isinstance(tz, str):
         raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}")
+    check_zone(tz)  # (as every other function: not "right/UTC", "posixrules", "Factory")
     try:
         zone = zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
@@ -920,7 +930,7 @@ def _registry(
 ) -> pa.Table:
     """The QR registry: every venue, plus a few registry-only ones (see generate_city)."""
     m = len(v.kind)
-    extra = max(_MIN_EXTRA, round(_EXTRA_SHARE * m))
+    extra = _n_extra(m)
     first_midnight = _local_midnight(start, zone)
     second_midnight = _local_midnight(start + dt.timedelta(days=min(1, days - 1)), zone)
     end = _local_midnight(start + dt.timedelta(days=days), zone)
@@ -951,8 +961,7 @@ def _registry(
 
     ids = venue_table.column("venue").combine_chunks()
     if pa.types.is_string(ids.type):
-        width = max(5, len(str(m - 1)))
-        new_ids = _ids("V", extra, width, first=m)
+        new_ids = _ids("V", extra, _venue_width(m), first=m)
     else:
         new_ids = _int_array(np.arange(m, m + extra, dtype=np.int64))
     venue = pa.concat_arrays([ids, new_ids])
@@ -1036,7 +1045,8 @@ def _simulate(
         # Discretionary visits.
         weights = (_K_WEEKEND if weekday >= 5 else _K_WEEKDAY) * present
         if weights.sum() > 0 and lam > 0:
-            rate = np.where(works, max(lam - 1.0, 0.0), lam)
+            # (a rate beyond 10**6 gives the cap of visits as surely: numpy refuses ~10**19)
+            rate = np.minimum(np.where(works, max(lam - 1.0, 0.0), lam), 1e6)
             count = np.minimum(rng.poisson(rate), _MAX_VISITS)
         else:
             count = np.zeros(n, dtype=np.int64)
@@ -1201,6 +1211,16 @@ def _strings(values: Sequence[str]) -> pa.Array:
     return pa.Array.from_buffers(
         pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
     )
+
+
+def _n_extra(m: int) -> int:
+    """How many registry-only venues a city of ``m`` venues gets."""
+    return max(_MIN_EXTRA, round(_EXTRA_SHARE * m))
+
+
+def _venue_width(m: int) -> int:
+    """Digits of text venue ids: one width for the city's and the registry-only ones."""
+    return max(5, len(str(m + _n_extra(m) - 1)))
 
 
 def _ids(prefix: str, n: int, width: int, *, first: int = 0) -> pa.Array:
