@@ -150,6 +150,29 @@ def test_kept_unknown_ids_beyond_the_index_integer_type():
     assert str(big) not in str(err.value)
 
 
+def test_every_table_of_a_trace_gives_person_ids_one_type():
+    # a kept case id beyond the index's int32 ids widens the contacts' ids to int64:
+    # edges, risk, explain and clusters follow (their ids stayed int32: joins failed)
+    table = stays_table([(1, 7, 0, H), (2, 7, 0, H), (3, 8, H, 2 * H), (2, 8, H, 2 * H)])
+    table = table.set_column(0, "person", table["person"].cast(pa.int32()))
+    index = tg.VenueIndex.from_stays(table)
+    assert index.persons.type == pa.int32()
+    result = tg.trace(index, [1, 2**40], tiers=2, unknown="keep")
+    assert result.contacts["person"].type == pa.int64()
+    assert result.contacts["person"].to_pylist() == [1, 2**40, 2, 3]
+    assert result.edges.schema.field("source").type == pa.int64()
+    assert result.edges.schema.field("target").type == pa.int64()
+    risk = result.risk()
+    assert risk.schema.field("person").type == risk.schema.field("source").type == pa.int64()
+    explained = result.explain(3).table
+    assert explained.schema.field("source").type == pa.int64()
+    assert explained["target"].to_pylist() == [2, 3]
+    assert tg.clusters(index, [1, 2**40], unknown="keep").schema.field("person").type == pa.int64()
+    # (no kept id, or one that fits: the index's type throughout)
+    plain = tg.trace(index, [1, 99], tiers=2, unknown="keep")
+    assert plain.contacts["person"].type == plain.edges["source"].type == pa.int32()
+
+
 def test_case_window_limits_what_a_case_passes_on():
     index = index_of(ROWS)
     window = pa.table(

@@ -1866,6 +1866,14 @@ class _StayPairs:
     tiers: tuple[_Tier, ...]
     rules: _Rules
     threads: int | None = None  # threads for matching again (None: the default)
+    # the type of the trace's person ids, wider than the index's when cases kept with
+    # unknown="keep" need it (None: the index's)
+    person_type: pa.DataType | None = None
+
+    def person_ids(self, codes: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+        """The ids of person ``codes`` (null where ``mask``), in the trace's id type."""
+        ids = self.index.persons.take(pa.array(codes, mask=mask))
+        return ids if self.person_type is None else ids.cast(self.person_type)
 
     @functools.cached_property
     def code_first_venue(self) -> np.ndarray:
@@ -1976,10 +1984,15 @@ class _StayPairs:
             np.concatenate(column) if column else np.empty(0, dtype)
             for column, dtype in zip(columns, dtypes, strict=True)
         )
+        source_ids = _take_ids(self.persons, source, threads=self.threads)
+        target_ids = _take_ids(self.persons, target, threads=self.threads)
+        if self.person_type is not None:  # (the ids of the contacts' type)
+            source_ids = source_ids.cast(self.person_type)
+            target_ids = target_ids.cast(self.person_type)
         return pa.table(
             {
-                "source": _take_ids(self.persons, source, threads=self.threads),
-                "target": _take_ids(self.persons, target, threads=self.threads),
+                "source": source_ids,
+                "target": target_ids,
                 "venue": self.venues.take(pa.array(venue)),
                 "start": seconds_to_timestamp(start),
                 "end": seconds_to_timestamp(end),
@@ -2099,6 +2112,16 @@ class Trace:
         traced, t, when, ids = _contacts_order(
             codes, state.tier, state.earliest, span=span, ids=id_values, threads=threads
         )
+        # cases not in the index (unknown="keep") may not fit its integer type: then all
+        # ids of the trace are int64 (uint64 for ids of 2**63 and more; an error if
+        # negative ids are beside them)
+        common = index.persons.type
+        kept = cases.unknown_ids
+        if len(kept) and kept.type != common and pa.types.is_integer(common):
+            try:
+                kept.cast(common)  # (they fit: the index's type)
+            except (pa.ArrowInvalid, OverflowError):
+                common = _common_int_type(index.persons, kept)
         pairs = _StayPairs(
             index=index,
             codes=traced,
@@ -2110,6 +2133,7 @@ class Trace:
             tiers=tiers,
             rules=rules,
             threads=threads,
+            person_type=None if common == index.persons.type else common,
         )
         # sorted by tier: the cases come first (an int8 needle: no cast of ``t``)
         n_cases = int(np.searchsorted(t, np.int8(1)))
@@ -2118,13 +2142,7 @@ class Trace:
         else:
             person = pa.array(ids, type=index.persons.type)
         n_keep = len(cases.unknown_ids)
-        if n_keep:
-            # cases not in the index: after the other cases, in the order given; ids
-            # not in the index may not fit its integer type: then both become int64
-            # (uint64 for ids of 2**63 and more; an error if negative ids are beside them)
-            common = index.persons.type
-            if cases.unknown_ids.type != common and pa.types.is_integer(common):
-                common = _common_int_type(index.persons, cases.unknown_ids)
+        if n_keep:  # cases not in the index: after the other cases, in the order given
             if isinstance(person, pa.ChunkedArray):
                 person = person.combine_chunks()
             person = pa.concat_arrays(

@@ -346,7 +346,7 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
             "tier": traced["tier"],
             "exposed_at": traced["exposed_at"],
             "venue": index.venues.take(pa.array(first_venue[codes], mask=~has_venue)),
-            "source": index.persons.take(pa.array(first_source[codes], mask=~has_venue)),
+            "source": trace._pairs.person_ids(first_source[codes], mask=~has_venue),
             "overlap_minutes": pa.array(total[codes], pa.int64()),
             "longest_minutes": pa.array(longest[codes], pa.int64()),
             "risk": pa.array(worst[codes] / 10, pa.float64()),
@@ -584,8 +584,8 @@ def explain(trace: Trace, person: Any) -> Explanation:
     table = pa.table(
         {
             "hop": pa.array(np.arange(1, take.shape[0] + 1), pa.int64()),
-            "source": index.persons.take(pa.array(pairs.source[take])),
-            "target": index.persons.take(pa.array(pairs.target[take])),
+            "source": sp.person_ids(pairs.source[take]),
+            "target": sp.person_ids(pairs.target[take]),
             "venue": index.venues.take(pa.array(pairs.venue[take])),
             "start": seconds_to_timestamp(pairs.start[take]),
             "end": seconds_to_timestamp(pairs.end[take]),
