@@ -327,6 +327,9 @@ def scan_accounts(report: pa.Table) -> dict[str, int]:
     ``errors="quarantine"``, and ``duplicates``; both 0 for tables and indexes). For
     a :class:`tracegraph.VenueIndex`, ``read`` counts its stays (one scan each).
 
+    The accounts are those of the report as :func:`compliance` made it, for all its
+    areas and periods: a report filtered afterwards (one district, say) keeps them.
+
     Examples
     --------
     >>> from tracegraph.compliance import compliance, scan_accounts
