@@ -13,6 +13,8 @@ others a fraction of it. Set ``HYPOTHESIS_PROFILE=heavy`` for a long hunt.
 
 from __future__ import annotations
 
+import zoneinfo
+
 import networkx as nx
 import numpy as np
 import pyarrow as pa
@@ -124,20 +126,24 @@ def check_networkx(result, decode=None) -> None:
     arcs: dict = {}
     for source, target, venue, start, end, _tier in edges:
         arc = arcs.setdefault(
-            (source, target), {"start": start, "overlap_s": 0, "n_pairs": 0, "venues": set()}
+            (source, target),
+            {"start": start, "end": end, "overlap_s": 0, "n_pairs": 0, "venues": set()},
         )
         arc["start"] = min(arc["start"], start)
+        arc["end"] = max(arc["end"], end)
         arc["overlap_s"] += end - start
         arc["n_pairs"] += 1
         arc["venues"].add(venue)
     got = {}
     for u, v, attrs in graph.edges(data=True):
-        start = attrs["start"]
-        start = int(start.timestamp()) if hasattr(start, "timestamp") else start
+        start, end = attrs["start"], attrs["end"]
+        assert start.tzinfo == end.tzinfo == zoneinfo.ZoneInfo("UTC")  # (as to_pylist's)
+        start, end = int(start.timestamp()), int(end.timestamp())
         venues = [decode(x) for x in attrs["venues"]]
         assert len(venues) == len(set(venues)), f"repeated venues on arc {u}->{v}: {venues}"
         got[(decode(u), decode(v))] = {
             "start": start,
+            "end": end,
             "overlap_s": attrs["overlap_s"],
             "n_pairs": attrs["n_pairs"],
             "venues": set(venues),
