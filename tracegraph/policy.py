@@ -31,6 +31,29 @@ nz             NZ COVID Tracer: a stay counts as its arrival instant only, which
 
 Notes
 -----
+How far each preset follows its system (checked against the apps' public source):
+
+* ``cwa``: the windows (``TimeIntervalDeriver``) and the matching
+  (``CheckInWarningMatcher``: overlap > 0, the contact's whole stay) as the Android
+  app; the iOS app also drops overlaps under 30 s. The risk score is tracegraph's,
+  per contact and day: the app scores each check-in apart (each case overlap rounded
+  to minutes, weighted and summed per check-in and UTC day; a check-in at or above
+  the threshold is "increased risk"), so two check-ins of 6 minutes each are two low
+  risks there and one score of 12 here. The weights and the threshold are the app's
+  server configuration; those here are the values of its tests.
+* ``nhs``: as the Android app, except that the app's containment test also matches
+  a zero-length visit inside the window (it never records one itself); both apps
+  round check-ins down and check-outs up to quarter hours before matching: round
+  the stays so first to reproduce them (``nhs-ios``' closed intervals make touching
+  count).
+* ``crowdnotifier`` and ``nz``: as their SDK and app (``nz``: arrival strictly
+  inside, ``checkInItemMatch``). Some CrowdNotifier SDK versions also require the
+  visit to fall on the event's day.
+* The exposure window from a case's stay (plus ``linger``) is tracegraph's model for
+  every preset but ``cwa``: in the NHS, CrowdNotifier and NZ systems a health
+  authority sets the window; :func:`tracegraph.present_at` takes such windows as
+  they are.
+
 The CrowdNotifier bucket test is kept as a field (``bucket``) so the policy mirrors
 the system's two steps; with any intersection rule it never rejects a pair that
 intersects (a shared instant lies in a shared bucket), so the kernels test the
@@ -258,8 +281,8 @@ PRESETS: dict[str, MatchPolicy] = {
         rounding="half-up",
         risk="cwa",
         high_risk=10.0,
-        source="Corona-Warn-App event check-in (cwa-app-android, CheckInMatcher, "
-        "TraceTimeIntervalWarning derivation)",
+        source="Corona-Warn-App event check-in (cwa-app-android, CheckInWarningMatcher, "
+        "TimeIntervalDeriver); risk per contact and day, not per check-in (see Notes)",
     ),
     "nhs": MatchPolicy(
         name="nhs", source="NHS COVID-19 app, Android venue matching: [from, to) on both sides"
