@@ -160,6 +160,7 @@ def trace_oracle(
     policy: Any = None,
     cumulative: bool | str = False,
     day_tz: str = "UTC",
+    with_stays: bool = False,
 ) -> tuple[dict[Hashable, tuple[int, int | None]], list[Edge]]:
     """Trace ``cases`` through ``stays`` by brute force.
 
@@ -178,7 +179,8 @@ def trace_oracle(
     contacts
         ``person -> (tier, exposed_at)``, ``exposed_at`` None for tier 0.
     edges
-        Sorted list of ``(source, target, venue, start, end, tier)``.
+        Sorted list of ``(source, target, venue, start, end, tier)``; with
+        ``with_stays``, the target's stay (its position in ``stays``) seventh.
     """
     stays = [(p, v, int(s), int(e)) for p, v, s, e in stays]
     for p, v, s, e in stays:
@@ -205,12 +207,12 @@ def trace_oracle(
         ]
         found: list[Edge] = []
         for q, venue, xs, xe in sources:
-            for p, v, a, b in stays:
+            for i, (p, v, a, b) in enumerate(stays):
                 if not same_venue(policy, v, venue) or p == q or p in contacts:
                     continue  # other venue, oneself, or already in tiers 0..k
                 m = matches(policy, a, b, xs, xe, 0 if cumulative else min_overlap)
                 if m is not None:
-                    found.append((q, p, v, m[0], m[1], k + 1))
+                    found.append((q, p, v, m[0], m[1], k + 1, i))
         if cumulative:
             # the time each target spent with each source: that pair's overlaps merged
             # where they overlap (duplicated stays count once; touching ones stay
@@ -248,7 +250,7 @@ def trace_oracle(
             window[p] = (lo, None if infectious_for is None else lo + infectious_for)
         frontier = list(exposed_at)
 
-    return contacts, sort_edges(edges)
+    return contacts, sort_edges(edges if with_stays else [e[:6] for e in edges])
 
 
 def local_day(t: int, tz: str) -> dt.date:
@@ -279,8 +281,8 @@ def sort_edges(edges: Iterable[Edge]) -> list[Edge]:
 
     def key(edge: Edge):
         # ids compared by their printed form, so mixed id types never fail to compare
-        source, target, venue, start, end, tier = edge
-        return (tier, repr(source), repr(target), repr(venue), start, end)
+        source, target, venue, start, end, tier = edge[:6]
+        return (tier, repr(source), repr(target), repr(venue), start, end, *edge[6:])
 
     return sorted(edges, key=key)
 
@@ -337,9 +339,11 @@ def risk_oracle(
     ones stay apart). ``overlap_minutes``: per source, the merged seconds summed and
     rounded once, summed over sources; ``longest_minutes``: the longest merged piece,
     rounded. ``risk``: per day of ``day_tz``, with each source, that day's seconds
-    rounded once, times the source's CWA weight under the ``"cwa"`` risk model (1.0
-    otherwise: ``levels[(source, day)]``, else ``levels[source]``, else 5), summed;
-    the worst day's.
+    rounded once, summed; the worst day's. Under the ``"cwa"`` risk model (edges with
+    their target stays, ``trace_oracle(..., with_stays=True)``): per target stay and
+    day, each edge's seconds that day rounded on their own, times the source's CWA
+    weight (``levels[(source, day)]``, else ``levels[source]``, else 5), summed; the
+    worst stay's day.
     """
     from tracegraph.policy import CWA_WEIGHTS
 
@@ -350,13 +354,22 @@ def risk_oracle(
             return -(-s // 60)
         return (s + 30) // 60
 
+    edges = list(edges)
     by_pair: dict[tuple[Hashable, Hashable], list[tuple[int, int]]] = {}
-    for source, target, _, a, b, _ in edges:
+    for source, target, _, a, b, _ in (e[:6] for e in edges):
         by_pair.setdefault((target, source), []).append((a, b))
+    cwa_score: dict[tuple[Hashable, int, dt.date], float] = {}
+    if policy.risk == "cwa":  # per check-in (target stay) and day, each edge rounded
+        given = levels or {}
+        for source, target, _, a, b, _, stay in edges:
+            for day, seconds in day_pieces(a, b, day_tz):
+                weight = CWA_WEIGHTS[given.get((source, day), given.get(source, 5)) - 1]
+                key = (target, stay, day)
+                cwa_score[key] = cwa_score.get(key, 0.0) + weight * minutes(seconds)
     total: dict[Hashable, int] = {}
     longest: dict[Hashable, int] = {}
     score: dict[tuple[Hashable, dt.date], float] = {}
-    for (target, source), spans in by_pair.items():
+    for (target, _source), spans in by_pair.items():
         merged: list[list[int]] = []
         for a, b in sorted(spans):
             if merged and a < merged[-1][1]:
@@ -370,12 +383,9 @@ def risk_oracle(
             for day, seconds in day_pieces(a, b, day_tz):
                 per_day[day] = per_day.get(day, 0) + seconds
         for day, seconds in per_day.items():
-            weight = 1.0
-            if policy.risk == "cwa":
-                given = levels or {}
-                weight = CWA_WEIGHTS[given.get((source, day), given.get(source, 5)) - 1]
-            score[target, day] = score.get((target, day), 0.0) + weight * minutes(seconds)
+            score[target, day] = score.get((target, day), 0.0) + minutes(seconds)
     worst: dict[Hashable, float] = {}
-    for (target, _), value in score.items():
-        worst[target] = max(worst.get(target, 0.0), value)
+    scores: dict[Any, float] = dict(cwa_score if policy.risk == "cwa" else score)
+    for key, value in scores.items():
+        worst[key[0]] = max(worst.get(key[0], 0.0), value)
     return {t: (total[t], longest[t], worst[t]) for t in total}

@@ -398,10 +398,17 @@ def test_risk_days_may_be_local_days():
             "risk_level": pa.array([8], pa.int64()),
         }
     )
-    cwa = tg.trace(index, ["case"], policy="cwa", day_tz="Asia/Ho_Chi_Minh")
-    assert cwa.risk(levels=levels)["risk"].to_pylist() == [pytest.approx(20 * 1.6)]
-    # in UTC only the office's 10 minutes fall on 2021-09-06
-    assert cwa.risk(levels=levels, day_tz="UTC")["risk"].to_pylist() == [pytest.approx(16.0)]
+    # CWA scores each check-in: b's one stay at the office from 06:40 to 07:20 in
+    # Hanoi, inside the case's window there [06:00, 07:30) (a stay of an hour from
+    # 06:00): 40 minutes on one Hanoi day, or 20 on each of two UTC days
+    day = 86_400 * 18_876  # 2021-09-06 00:00 UTC, 07:00 in Hanoi
+    office = index_of(
+        [("case", "office", day - H, day), ("b", "office", day - 20 * M, day + 20 * M)]
+    )
+    cwa = tg.trace(office, ["case"], policy="cwa", day_tz="Asia/Ho_Chi_Minh")
+    assert cwa.risk(levels=levels)["risk"].to_pylist() == [pytest.approx(40 * 1.6)]
+    # in UTC the level of 2021-09-06 weighs its 20 minutes; the day before has level 5
+    assert cwa.risk(levels=levels, day_tz="UTC")["risk"].to_pylist() == [pytest.approx(32.0)]
     with pytest.raises(tg.TimezoneError, match="`day_tz`"):
         utc.risk(day_tz="Asia/Hanoi_typo")
     with pytest.raises(tg.ArgumentError, match="`day_tz`: expected a zone name"):
@@ -695,7 +702,7 @@ def test_risk_matches_the_oracle_in_any_zone(city, data):
                 "risk_level": pa.array(list(levels.values()), pa.int64()),
             }
         )
-    contacts, edges = trace_oracle(stays, cases, tiers=tiers, policy=policy)
+    contacts, edges = trace_oracle(stays, cases, tiers=tiers, policy=policy, with_stays=True)
     expected = risk_oracle(edges, policy, levels=levels, day_tz=day_tz)
     index = tg.VenueIndex.from_stays(_stays_table(stays))
     got = tg.trace(index, cases_table(cases, city), tiers=tiers, policy=policy, day_tz=day_tz)

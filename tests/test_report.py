@@ -449,15 +449,15 @@ def _stays(rows):
 
 
 def test_cwa_risk_of_exactly_the_threshold_is_high():
-    # 0.8 x 2 min + 1.4 x 6 min is exactly 10 (scored in whole tenths, not floats,
-    # where it came out 9.999999999999998 and "low")
+    # 0.8 x 2 min + 1.4 x 6 min on one check-in is exactly 10 (scored in whole tenths,
+    # not floats, where it came out 9.999999999999998 and "low"): x's stay at the bar
+    # from 11:28 to 12:06 meets case_a's window [10:00, 11:30) and case_b's [12:00, 13:30)
     h, m = 3600, 60
     stays = _stays(
         [
             ("case_a", "bar", 10 * h, 11 * h),
-            ("case_b", "cafe", 10 * h, 11 * h),
-            ("x", "bar", 10 * h + 5 * m, 10 * h + 7 * m),
-            ("x", "cafe", 10 * h + 20 * m, 10 * h + 26 * m),
+            ("case_b", "bar", 12 * h, 13 * h),
+            ("x", "bar", 11 * h + 28 * m, 12 * h + 6 * m),
         ]
     )
     result = tg.trace(tg.VenueIndex.from_stays(stays), ["case_a", "case_b"], policy="cwa")
@@ -466,6 +466,37 @@ def test_cwa_risk_of_exactly_the_threshold_is_high():
     got = result.risk(levels={"case_a": 4, "case_b": 7}).to_pydict()
     assert got["risk"] == [10.0]
     assert got["risk_level"] == ["high"]
+
+
+def test_cwa_risk_scores_each_check_in_apart_as_the_app_does():
+    # the app (PresenceTracingRiskCalculator) rounds each case overlap to minutes on
+    # its own and sums per check-in and day; a contact is at risk when one check-in is
+    h, m = 3600, 60
+    two_check_ins = _stays(
+        [
+            ("case", "cafe", 10 * h, 11 * h),  # window [10:00, 11:30)
+            ("c", "cafe", 10 * h, 10 * h + 6 * m),
+            ("c", "cafe", 10 * h + 30 * m, 10 * h + 36 * m),
+        ]
+    )
+    got = tg.trace(tg.VenueIndex.from_stays(two_check_ins), ["case"], policy="cwa").risk()
+    # 6 minutes on each of two check-ins: 6, low (summed per contact it was 12, high)
+    assert got.select(["overlap_minutes", "risk", "risk_level"]).to_pylist() == [
+        {"overlap_minutes": 12, "risk": 6.0, "risk_level": "low"}
+    ]
+    # one check-in against two windows of 4 min 40 s: 5 + 5 = 10, high (the overlaps
+    # rounded once together, 9 min 20 s, were 9, low)
+    one_check_in = _stays(
+        [
+            ("case", "cafe", 10 * h, 10 * h + 10 * m),  # window [10:00, 10:20)
+            ("case", "cafe", 11 * h, 11 * h + 10 * m),  # window [11:00, 11:20)
+            ("c", "cafe", 10 * h + 15 * m + 20, 11 * h + 4 * m + 40),
+        ]
+    )
+    got = tg.trace(tg.VenueIndex.from_stays(one_check_in), ["case"], policy="cwa").risk()
+    assert got.select(["overlap_minutes", "risk", "risk_level"]).to_pylist() == [
+        {"overlap_minutes": 9, "risk": 10.0, "risk_level": "high"}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -834,6 +834,8 @@ class _Probe:
     #: reverse only: the minimum overlap to match with when the target holds the
     #: intervals merged per venue (see :func:`_merged_by_venue`); None: the rule's own
     merged_min_overlap: int | None = None
+    #: reverse only: the index row of each probing stay
+    stay: np.ndarray | None = None
 
 
 def _probe(
@@ -872,7 +874,7 @@ def _probe(
     nobody = np.zeros(index.n_persons, dtype=np.bool_)
     return _Probe(
         intervals, c_venue, c_start, c_end, index.person[cand], nobody, reverse=True,
-        merged_min_overlap=m,
+        merged_min_overlap=m, stay=cand,
     )  # fmt: skip
 
 
@@ -1367,9 +1369,13 @@ def _lower(
 
 
 def _tier_pairs(
-    index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules
-) -> list[_Pairs]:
-    """Every qualifying stay pair of one tier, recomputed (for :attr:`Trace.edges`)."""
+    index: VenueIndex, tier: _Tier, excluded: np.ndarray, rules: _Rules, *, stays: bool = False
+) -> list[tuple[np.ndarray, ...]]:
+    """Every qualifying stay pair of one tier, recomputed (for :attr:`Trace.edges`).
+
+    Each part is ``(source, target, venue, overlap start, overlap end)``, and with
+    ``stays`` the target's stay (its index row) sixth.
+    """
     if excluded.all():
         return []  # nobody left to reach
     p = _probe(index, tier, excluded, rules)
@@ -1382,14 +1388,17 @@ def _tier_pairs(
         excluded=p.excluded,
         rule=rules.policy.rule,
     )
-    pairs: list[_Pairs] = []
+    pairs: list[tuple[np.ndarray, ...]] = []
     for query, row, o_start, o_end in parts:
         prober, found = p.person[query], p.target.person[row]
         source, target = (found, prober) if p.reverse else (prober, found)
-        pairs.append((source, target, p.target.venue_of(row), o_start, o_end))
+        pair: tuple[np.ndarray, ...] = (source, target, p.target.venue_of(row), o_start, o_end)
+        if stays:  # (reverse, the stays probe; forward, they are the index's rows)
+            pair += (row if p.stay is None else p.stay[query],)
+        pairs.append(pair)
     if rules.cumulative and pairs:
-        columns = (np.concatenate(c) for c in zip(*pairs, strict=True))
-        source, target, venue, o_start, o_end = columns
+        columns = [np.concatenate(c) for c in zip(*pairs, strict=True)]
+        source, target, _, o_start, o_end = columns[:5]
         keep = _cumulative_mask(
             source,
             target,
@@ -1399,7 +1408,7 @@ def _tier_pairs(
             rules.day_tz,
             per_source=rules.cumulative == "per_source",
         )
-        pairs = [(source[keep], target[keep], venue[keep], o_start[keep], o_end[keep])]
+        pairs = [tuple(column[keep] for column in columns)]
     return pairs
 
 
@@ -2359,8 +2368,10 @@ class Trace:
             in one go, of one pair of stays or of overlapping ones; stays that only
             touch, as a stay split at midnight, count apart); ``risk`` (the policy's
             score on their worst day, overlaps split at the midnights of ``day_tz``:
-            with each infectious person, that day's seconds rounded once to minutes
-            and, under ``"cwa"``, weighted by their transmission-risk level, summed),
+            with each infectious person, that day's seconds rounded once to minutes,
+            summed; under ``"cwa"``, as the Corona-Warn-App scores check-ins: per
+            stay of the contact and day, each overlap rounded on its own and
+            weighted by the infectious person's transmission-risk level, summed),
             ``risk_level`` (``"high"`` when ``risk >= policy.high_risk``, else
             ``"low"``); ``crowd`` (distinct people
             other than the infector present at the venue during the infector's

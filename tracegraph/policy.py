@@ -15,8 +15,8 @@ tracegraph     half-open stays, overlap > 0 and >= ``min_overlap``, ``linger``
                after the case left; minutes floored (the default)
 cwa            Corona-Warn-App event check-in: the case's stay becomes a window
                on a 10-minute grid (:func:`cwa_windows`), half-open matching,
-               minutes rounded half up, risk = transmission-risk weight x minutes
-               per day (UTC's, or ``day_tz``'s), high from 10
+               minutes rounded half up, risk = transmission-risk weight x minutes,
+               summed per check-in and day (UTC's, or ``day_tz``'s), high from 10
 nhs            NHS COVID-19 (Android): half-open [from, to) on both sides,
                touching does not count, venue ids compared exactly
 nhs-ios        NHS COVID-19 (iOS): closed intervals, so touching endpoints and
@@ -33,14 +33,13 @@ Notes
 -----
 How far each preset follows its system (checked against the apps' public source):
 
-* ``cwa``: the windows (``TimeIntervalDeriver``) and the matching
-  (``CheckInWarningMatcher``: overlap > 0, the contact's whole stay) as the Android
-  app; the iOS app also drops overlaps under 30 s. The risk score is tracegraph's,
-  per contact and day: the app scores each check-in apart (each case overlap rounded
-  to minutes, weighted and summed per check-in and UTC day; a check-in at or above
-  the threshold is "increased risk"), so two check-ins of 6 minutes each are two low
-  risks there and one score of 12 here. The weights and the threshold are the app's
-  server configuration; those here are the values of its tests.
+* ``cwa``: the windows (``TimeIntervalDeriver``), the matching
+  (``CheckInWarningMatcher``: overlap > 0, the contact's whole stay) and the risk
+  (``PresenceTracingRiskCalculator``: each case overlap rounded to minutes on its
+  own, weighted, summed per check-in and day; a contact is at risk when one of
+  their check-ins is) as the Android app; the iOS app also drops overlaps under
+  30 s. The weights and the threshold are the app's server configuration; those
+  here are the values of its tests.
 * ``nhs``: as the Android app, except that the app's containment test also matches
   a zero-length visit inside the window (it never records one itself); both apps
   round check-ins down and check-outs up to quarter hours before matching: round
@@ -130,9 +129,12 @@ class MatchPolicy:
     risk : {"minutes", "cwa"}, default "minutes"
         Risk score of a contact: ``"minutes"`` is their rounded overlap minutes with
         the cases on their worst day (UTC's, or those of the trace's or
-        :meth:`~tracegraph.Trace.risk`'s ``day_tz``); ``"cwa"`` weights each overlap
-        by the case's transmission-risk level (:data:`CWA_WEIGHTS`) after splitting
-        stays at those days' midnights.
+        :meth:`~tracegraph.Trace.risk`'s ``day_tz``); ``"cwa"`` scores each of the
+        contact's stays (check-ins) and days apart, as the Corona-Warn-App does: each
+        overlap with a case's window, split at those days' midnights, rounded to
+        minutes on its own and weighted by the case's transmission-risk level
+        (:data:`CWA_WEIGHTS`), summed; the contact's risk is their worst check-in's
+        day.
     high_risk : float, default 15
         A risk score at or above this is "high", below it "low".
     source : str
@@ -281,8 +283,8 @@ PRESETS: dict[str, MatchPolicy] = {
         rounding="half-up",
         risk="cwa",
         high_risk=10.0,
-        source="Corona-Warn-App event check-in (cwa-app-android, CheckInWarningMatcher, "
-        "TimeIntervalDeriver); risk per contact and day, not per check-in (see Notes)",
+        source="Corona-Warn-App event check-in (cwa-app-android: TimeIntervalDeriver, "
+        "CheckInWarningMatcher, PresenceTracingRiskCalculator)",
     ),
     "nhs": MatchPolicy(
         name="nhs", source="NHS COVID-19 app, Android venue matching: [from, to) on both sides"

@@ -66,25 +66,30 @@ class _Pairs:
     start: np.ndarray  # int64 overlap start
     end: np.ndarray
     tier: np.ndarray  # int8 tier of the target
+    stay: np.ndarray | None = None  # the target's stay (index row), when asked for
 
 
-def _all_pairs(trace: Trace, tiers: Iterable[int] | None = None) -> _Pairs:
+def _all_pairs(trace: Trace, tiers: Iterable[int] | None = None, *, stays: bool = False) -> _Pairs:
+    """The trace's pairs of ``tiers`` (all: None); ``stays``: with the targets' stays."""
     from tracegraph.exposure import _tier_pairs
 
     sp = trace._pairs
     wanted = None if tiers is None else set(tiers)
-    cols: list[list[np.ndarray]] = [[] for _ in range(6)]
+    cols: list[list[np.ndarray]] = [[] for _ in range(7)]
     for t in sp.tiers:
         if wanted is not None and t.number not in wanted:
             continue
         excluded = (sp.tier >= 0) & (sp.tier < t.number)
-        for part in _tier_pairs(sp.index, t, excluded, sp.rules):
-            for col, values in zip(cols, part, strict=False):
-                col.append(values)
+        for part in _tier_pairs(sp.index, t, excluded, sp.rules, stays=stays):
+            for k, values in enumerate(part[:5]):
+                cols[k].append(values)
             cols[5].append(np.full(part[0].shape[0], t.number, dtype=np.int8))
-    dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int8)
+            if stays:
+                cols[6].append(np.asarray(part[5], dtype=np.int64))
+    dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int8, np.int64)
     arrays = [np.concatenate(c) if c else np.empty(0, d) for c, d in zip(cols, dtypes, strict=True)]
-    return _Pairs(*arrays)
+    source, target, venue, start, end, tier, stay = arrays
+    return _Pairs(source, target, venue, start, end, tier, stay if stays else None)
 
 
 @dataclass(frozen=True)
@@ -285,7 +290,8 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
         raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
     check_zone(day_tz, "day_tz")
 
-    pairs = _all_pairs(trace)
+    cwa = policy.risk == "cwa"  # (scored per check-in: the targets' stays are needed)
+    pairs = _all_pairs(trace, stays=cwa)
     contacts = trace.contacts
     n_persons = index.n_persons
 
@@ -305,12 +311,14 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
 
     # split every overlap at the midnights of `day_tz`; score each (target, day): per
     # source, the day's seconds rounded once to minutes and weighted by the source's
-    # level that day
+    # level that day (CWA: each check-in and day apart, see _cwa_scores)
     row, day, piece = _day_pieces(start, end, day_tz)
     worst = np.zeros(n_persons, dtype=np.int64)
     if levels is not None and not row.shape[0]:  # checked without pairs all the same
         _levels(index, levels, np.empty(0, np.int64), np.empty(0, np.int64), day_tz)
-    if row.shape[0]:
+    if cwa:
+        _cwa_scores(trace, pairs, levels, day_tz, worst)
+    elif row.shape[0]:
         order = np.lexsort((source[row], day, target[row]))
         t, d, src = target[row][order], day[order], source[row][order]
         by_source = _run_starts(t, d, src)  # (target, day, source) runs
@@ -318,10 +326,8 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
         # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
         # exactly the threshold is not 9.999999999999998 and "low"
         weight = np.full(by_source.shape[0], 10, dtype=np.int64)
-        if policy.risk == "cwa" or levels is not None:  # levels are checked under every policy
-            level = _levels(index, levels, src[by_source], d[by_source], day_tz)
-            if policy.risk == "cwa":  # and weigh only under CWA's risk model
-                weight = _CWA_TENTHS[level - 1]
+        if levels is not None:  # levels are checked under every policy (weigh under CWA's)
+            _levels(index, levels, src[by_source], d[by_source], day_tz)
         score = weight * policy.minutes(day_seconds)
         by_day = _run_starts(t[by_source], d[by_source])
         per_day = np.add.reduceat(score, by_day)
@@ -401,6 +407,30 @@ def _day_pieces(
     last[:-1] = row[1:] != row[:-1]
     stop = np.where(last, end[row], np.roll(at, -1))
     return row, local_days(at, tz), stop - at
+
+
+def _cwa_scores(trace: Trace, pairs: _Pairs, levels: Any, day_tz: str, worst: np.ndarray) -> None:
+    """Corona-Warn-App's risk of each target, in whole tenths, into ``worst``.
+
+    As the app scores check-ins (``PresenceTracingRiskCalculator``): each check-in (a
+    target's stay) split at the midnights of ``day_tz``; each overlap of a case's
+    window with a piece rounded to minutes on its own and weighted by the case's
+    transmission-risk level that day; summed per check-in and day. A target's risk is
+    its worst check-in's day (the app's risk is increased when any check-in's is).
+    Overlaps are not merged: two windows of one case over one check-in count twice,
+    as two warnings do in the app.
+    """
+    assert pairs.stay is not None
+    row, day, piece = _day_pieces(pairs.start, pairs.end, day_tz)
+    if not row.shape[0]:
+        return
+    level = _levels(trace.index, levels, pairs.source[row], day, day_tz)
+    score = _CWA_TENTHS[level - 1] * trace.policy.minutes(piece)
+    stay = pairs.stay[row]
+    order = np.lexsort((day, stay))
+    runs = _run_starts(stay[order], day[order])  # (check-in, day) runs
+    per_check_in = np.add.reduceat(score[order], runs)
+    np.maximum.at(worst, pairs.target[row][order][runs], per_check_in)
 
 
 def _run_starts(*keys: np.ndarray) -> np.ndarray:
