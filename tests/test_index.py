@@ -451,6 +451,14 @@ def test_query_arguments_of_the_wrong_kind_are_argument_errors():
         index.earliest_overlaps(
             *good, min_overlap=0, excluded=free, earliest=earliest.astype(float), venue_pairs=pairs
         )
+    frozen = earliest.copy()
+    frozen.flags.writeable = False  # (numba's "Cannot modify readonly array" before)
+    with pytest.raises(tg.ArgumentError, match=r"^`earliest`: expected a writeable array"):
+        index.earliest_overlaps(
+            *good, min_overlap=0, excluded=free, earliest=frozen, venue_pairs=pairs
+        )
+    with pytest.raises(tg.ArgumentError, match=r"^`min_overlap`: expected seconds >= 0 \(and"):
+        index.query(*good, min_overlap=2**63, excluded=free)  # (an OverflowError before)
     # integer codes and times of other widths are taken as the kernel's types
     _, stay, _, _ = index.query(*(a.astype(np.int64) for a in good), min_overlap=0, excluded=free)
     assert sorted(stay.tolist()) == [0, 1]

@@ -81,3 +81,10 @@ def test_progress_arguments_are_checked_too(city, capsys):
             with pytest.raises(tg.ArgumentError, match=r"^`progress`: expected True, False or No"):
                 call(bad)
     assert capsys.readouterr().err == ""
+
+
+def test_numpy_bools_are_bools_to_progress(city, capsys):
+    import numpy as np
+
+    tg.VenueIndex.from_stays(city.stays, progress=np.False_)
+    assert capsys.readouterr().err == ""

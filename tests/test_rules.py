@@ -672,6 +672,13 @@ def test_numpy_timedelta64_durations_are_exact_and_of_a_fixed_unit():
         duration_seconds(np.timedelta64(10**18 + 1, "ns"), "linger")
     # years and months have no fixed length, a generic timedelta64 no unit (numpy's
     # TypeError, or 5 read as seconds, before)
+    # timedeltas exactly too (a float accepted 365,000 days and 1 us as whole seconds)
+    with pytest.raises(tg.DurationError, match="whole seconds"):
+        duration_seconds(dt.timedelta(days=365_000, microseconds=1), "linger")
+    pd = pytest.importorskip("pandas")
+    assert duration_seconds(pd.Timedelta("15min"), "linger") == 900
+    with pytest.raises(tg.DurationError, match="whole seconds"):  # (its nanoseconds count)
+        duration_seconds(pd.Timedelta("15min 1ns"), "linger")
     for value in (np.timedelta64(1, "Y"), np.timedelta64(1, "M"), np.timedelta64(5)):
         with pytest.raises(tg.DurationError, match=r"^`linger`: expected a numpy.timedelta64 in a"):
             duration_seconds(value, "linger")

@@ -112,7 +112,16 @@ def test_empty_case_ids_are_schema_errors_whatever_unknown_says():
     # (unknown="keep" kept "" as a case without stays; no index holds an empty id)
     text = index_of(ROWS)
     table = pa.table({"person": ["ann", ""], "start": pa.nulls(2, TS), "end": pa.nulls(2, TS)})
-    for cases in (["ann", ""], np.array(["ann", ""]), table, table.to_pandas()):
+    categorical = table.set_column(0, "person", table["person"].dictionary_encode())
+    for cases in (
+        ["ann", ""],
+        np.array(["ann", ""]),
+        table,
+        table.to_pandas(),
+        categorical,
+        categorical.to_pandas(),  # (a pandas categorical)
+        pa.array(["ann", ""]).dictionary_encode(),
+    ):
         for unknown in ("raise", "keep", "drop"):
             with pytest.raises(tg.SchemaError, match=r"^cases: expected non-empty person ids, fo"):
                 tg.trace(text, cases, unknown=unknown)

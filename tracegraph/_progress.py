@@ -15,6 +15,8 @@ import sys
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from tracegraph.errors import ArgumentError, MissingDependency
 
 __all__ = ["progress_bar", "set_progress"]
@@ -53,6 +55,8 @@ def _watched() -> bool:
 def _wanted(progress: bool | None) -> bool | None:
     """``True``/``False`` if asked for explicitly, ``None`` for auto."""
     if progress is not None:
+        if isinstance(progress, np.bool_):
+            progress = bool(progress)
         if not isinstance(progress, bool):  # ("no" would be true: and show a bar)
             raise ArgumentError(f"`progress`: expected True, False or None, got {progress!r}")
         return progress

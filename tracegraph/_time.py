@@ -97,8 +97,13 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
     seconds: float | int | Fraction
     if isinstance(value, bool):
         raise DurationError(f"`{name}`: expected a duration, got a bool ({value!r})")
-    if isinstance(value, dt.timedelta):
-        seconds = value / dt.timedelta(seconds=1)
+    if isinstance(value, dt.timedelta):  # (exact, no float: in microseconds, or
+        # pandas' nanoseconds)
+        nanoseconds = getattr(value, "value", None)  # (a pandas Timedelta's)
+        if type(value).__module__.startswith("pandas") and isinstance(nanoseconds, int):
+            seconds = Fraction(nanoseconds, 10**9)
+        else:
+            seconds = Fraction(value // dt.timedelta(microseconds=1), 10**6)
     elif isinstance(value, np.timedelta64):
         if np.isnat(value):
             raise DurationError(f"`{name}`: expected a duration, got NaT")
@@ -321,6 +326,11 @@ def day_starts(midnights: np.ndarray, zone: str) -> np.ndarray:
     01:00).
     """
     wall = pa.array(midnights, pa.timestamp("s"))
+    try:  # the common case: no midnight in a gap (one call)
+        exact = pc.assume_timezone(wall, timezone=zone, ambiguous="earliest", nonexistent="raise")
+        return np.array(int_values(exact))  # (a copy: callers write to it)
+    except pa.ArrowInvalid:
+        pass
     early = pc.assume_timezone(wall, timezone=zone, ambiguous="earliest", nonexistent="earliest")
     late = pc.assume_timezone(wall, timezone=zone, ambiguous="earliest", nonexistent="latest")
     first, after = int_values(early), int_values(late)

@@ -990,4 +990,5 @@ def _period_bounds(first: int, last: int, freq: Freq, zone: zoneinfo.ZoneInfo, n
         ) from None
     # a calendar day a zone skipped whole (Apia's 30 December 2011) starts where the
     # next one does: no period of zero length, no period shown twice
-    return np.unique(np.array([_midnight(day, zone) for day in days], dtype=np.int64))
+    walls = np.array([(day - _EPOCH.date()).days * 86_400 for day in days], dtype=np.int64)
+    return np.unique(day_starts(walls, zone.key))  # (all days in one call: fast)

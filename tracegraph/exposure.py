@@ -1759,6 +1759,8 @@ def _resolve_cases(
             raise SchemaError("`cases`: expected person ids, found None (a missing value)")
         w0 = np.full(len(ids), FAR_PAST, dtype=np.int64)
         w1 = np.full(len(ids), FAR_FUTURE, dtype=np.int64)
+    if pa.types.is_dictionary(ids.type):  # (a pandas categorical, say)
+        ids = ids.dictionary_decode()
     if pa.types.is_string_view(ids.type):
         ids = ids.cast(pa.string())  # (as the index reads such ids)
     if _is_string(ids.type) and len(ids):

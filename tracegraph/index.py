@@ -1155,8 +1155,10 @@ class VenueIndex:
             raise ArgumentError(
                 f"`min_overlap`: expected an int of seconds, got {type(min_overlap).__name__}"
             )
-        if min_overlap < 0:
-            raise ArgumentError(f"`min_overlap`: expected seconds >= 0, got {min_overlap}")
+        if not 0 <= min_overlap < 2**62:
+            raise ArgumentError(
+                f"`min_overlap`: expected seconds >= 0 (and below 2**62), got {min_overlap}"
+            )
         n = venue.shape[0]
         if not (start.shape == end.shape == on_behalf_of.shape == (n,)):
             raise ArgumentError("expected venue, start, end and on_behalf_of of one length")
@@ -1288,6 +1290,8 @@ class VenueIndex:
                 raise ArgumentError(
                     f"`{name}`: expected a numpy array of {np.dtype(dtype)}, got {got}"
                 )
+            if not out.flags.writeable:
+                raise ArgumentError(f"`{name}`: expected a writeable array (it is written to)")
         if (
             earliest.shape != (self.n_persons,)
             or first_venue.shape != (self.n_persons,)
