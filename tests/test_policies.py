@@ -654,6 +654,27 @@ def test_cumulative_rules_match_the_oracle_where_sums_over_sources_matter(crowd,
 
 
 @settings(max_examples=examples(0.5))
+@given(crowd=_crowds(), data=st.data())
+def test_cwa_risk_per_check_in_matches_the_oracle_either_way_round(crowd, data):
+    # long stays meeting several cases' windows: CWA sums per check-in, so the stays
+    # the pairs belong to must be right whichever side probes the other
+    stays, cases = crowd
+    policy = PRESETS["cwa"]
+    day_tz = data.draw(st.sampled_from(["UTC", "Asia/Ho_Chi_Minh"]), label="day_tz")
+    levels = {c: data.draw(st.integers(1, 8), label="level") for c in cases}
+    contacts, edges = trace_oracle(stays, cases, tiers=2, policy=policy, with_stays=True)
+    expected = risk_oracle(edges, policy, levels=levels, day_tz=day_tz)
+    index = tg.VenueIndex.from_stays(_stays_table(stays))
+    way = data.draw(st.sampled_from(["forward", "reverse"]), label="direction")
+    with mock.patch.object(exposure, "_reverse", lambda *_: way == "reverse"):
+        got = tg.trace(index, list(cases), tiers=2, policy=policy, day_tz=day_tz)
+        table = got.risk(levels=levels).to_pydict()
+    assert sorted(table["person"]) == sorted(p for p, (t, _) in contacts.items() if t > 0)
+    for person, risk in zip(table["person"], table["risk"], strict=True):
+        assert risk == pytest.approx(expected[person][2]), person
+
+
+@settings(max_examples=examples(0.5))
 @given(city=cities(modes=("grid", "fine")), data=st.data())
 def test_risk_matches_the_oracle_in_any_zone(city, data):
     # minutes, longest time together and the worst day's score of every contact, from
@@ -705,8 +726,18 @@ def test_risk_matches_the_oracle_in_any_zone(city, data):
     contacts, edges = trace_oracle(stays, cases, tiers=tiers, policy=policy, with_stays=True)
     expected = risk_oracle(edges, policy, levels=levels, day_tz=day_tz)
     index = tg.VenueIndex.from_stays(_stays_table(stays))
-    got = tg.trace(index, cases_table(cases, city), tiers=tiers, policy=policy, day_tz=day_tz)
-    table = got.risk(levels=given_levels).to_pydict()
+    # the pairs (and the stays CWA scores) found forward, or the other way round
+    way = data.draw(st.sampled_from(["auto", "forward", "reverse"]), label="direction")
+    real = exposure._reverse
+
+    def reverse(index, excluded, n, rules):
+        if way == "auto" or not rules.policy.symmetric or rules.policy.venue_match == "casefold":
+            return real(index, excluded, n, rules)
+        return way == "reverse"
+
+    with mock.patch.object(exposure, "_reverse", reverse):
+        got = tg.trace(index, cases_table(cases, city), tiers=tiers, policy=policy, day_tz=day_tz)
+        table = got.risk(levels=given_levels).to_pydict()
     assert sorted(table["person"]) == sorted(p for p, (t, _) in contacts.items() if t > 0)
     for i, person in enumerate(table["person"]):
         minutes, longest, risk = expected[person]
