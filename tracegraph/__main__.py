@@ -824,7 +824,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, default=7, help="days of stays (7)")
     gen.add_argument("--seed", type=int, default=0, help="random seed (0)")
     gen.add_argument("--ids", choices=["int", "str"], default="int", help="id type (int)")
-    gen.add_argument("--out", required=True, help="folder for stays/people/venues.parquet")
+    gen.add_argument(
+        "--out",
+        required=True,
+        help="folder for stays/people/venues/registry.parquet (files of those names there "
+        "are replaced)",
+    )
     gen.add_argument("--json", action="store_true", help="print a JSON summary")
     gen.set_defaults(subparser=gen, func=_generate)
 
@@ -841,7 +846,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--overwrite", action="store_true", help="replace an index saved there")
     build.add_argument("--tz", default=None, help="zone of naive timestamps, e.g. UTC")
     build.add_argument("--bucket-width", default="1h", help="time bucket width ('1h')")
-    build.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
+    build.add_argument(
+        "--scans",
+        action="store_true",
+        help="the source holds raw QR scans: columns person, venue, time (and optionally "
+        "direction: entry/exit, in/out)",
+    )
     build.add_argument(
         "--quarantine", action="store_true", help="set bad scan rows aside (with --scans)"
     )
@@ -944,7 +954,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("registry", help="venue registry (CSV/Parquet)")
     comp.add_argument("source", help="saved index, stays/scans table, or (--scans) scan files")
-    comp.add_argument("--scans", action="store_true", help="the source holds raw QR scans")
+    comp.add_argument(
+        "--scans",
+        action="store_true",
+        help="the source holds raw QR scans: columns person, venue, time (and optionally "
+        "direction)",
+    )
     comp.add_argument("--freq", choices=["D", "W", "MS"], default="W", help="period (W)")
     comp.add_argument("--by", default="district,ward", help="area columns ('district,ward')")
     comp.add_argument(
