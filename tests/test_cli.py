@@ -202,6 +202,21 @@ def test_file_outputs_are_not_replaced_without_overwrite(workdir, tmp_path):
         assert bare.returncode == 2 and "--overwrite: only with --out" in bare.stderr
 
 
+def test_generate_does_not_replace_a_folders_stays_without_overwrite(tmp_path):
+    # (a folder holding someone's real stays.parquet was overwritten silently)
+    (tmp_path / "city").mkdir()
+    (tmp_path / "city" / "stays.parquet").write_bytes(b"theirs")
+    small = ("generate", "--people", "50", "--days", "1", "--out")
+    assert run(*small, "fresh", cwd=tmp_path).returncode == 0  # (another folder: fine)
+    kept = run(*small, "city", cwd=tmp_path)
+    assert kept.returncode == 2
+    assert "found stays.parquet; pass --overwrite to replace them" in kept.stderr
+    assert (tmp_path / "city" / "stays.parquet").read_bytes() == b"theirs"
+    done = run(*small, "city", "--overwrite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "city" / "stays.parquet").num_rows > 0
+
+
 def test_compliance_command(workdir):
     done = run("compliance", "city/registry.parquet", "city.tgidx", "--freq", "D", "--by",
                "district", "--tz", "Asia/Ho_Chi_Minh", "--out", "comp.csv", "--json",

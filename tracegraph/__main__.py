@@ -178,6 +178,13 @@ def _print_busiest_venues(result: tg.Trace, venues: pa.Table, *, top: int) -> No
 
 
 def _generate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    found = [p.name for p in (out / f"{name}.parquet" for name in _CITY_FILES) if p.exists()]
+    if found and not args.overwrite:  # (a folder of real stays.parquet, say)
+        raise tg.ArgumentError(
+            f"--out {args.out}: expected a folder without a city's files, found "
+            f"{', '.join(found)}; pass --overwrite to replace them, or choose another folder"
+        )
     city = tg.synth.generate_city(args.people, days=args.days, seed=args.seed, ids=args.ids)
     with _writing(args.out):
         paths = city.write_parquet(Path(args.out))
@@ -194,6 +201,10 @@ def _generate(args: argparse.Namespace) -> int:
         f"at {summary['venues']:,} venues to {args.out}",
     )
     return 0
+
+
+#: The files `generate` writes (as tg.synth.City.write_parquet names them).
+_CITY_FILES = ("stays", "people", "venues", "registry")
 
 
 def _read_stays_table(source: Path) -> pa.Table:
@@ -824,11 +835,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, default=7, help="days of stays (7)")
     gen.add_argument("--seed", type=int, default=0, help="random seed (0)")
     gen.add_argument("--ids", choices=["int", "str"], default="int", help="id type (int)")
+    gen.add_argument("--out", required=True, help="folder for stays/people/venues/registry.parquet")
     gen.add_argument(
-        "--out",
-        required=True,
-        help="folder for stays/people/venues/registry.parquet (files of those names there "
-        "are replaced)",
+        "--overwrite", action="store_true", help="replace those files if the folder has them"
     )
     gen.add_argument("--json", action="store_true", help="print a JSON summary")
     gen.set_defaults(subparser=gen, func=_generate)
