@@ -2597,7 +2597,7 @@ class Trace:
                     "overlap_s": overlap_s,
                     "n_pairs": n_pairs,
                     "venue": venue,
-                    "venues": sorted(venues),
+                    "venues": venues if len(venues) < 2 else sorted(venues),
                 },
             )
             for u, v, (start, end, overlap_s, n_pairs, venue, venues) in zip(
