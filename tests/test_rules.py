@@ -677,8 +677,17 @@ def test_numpy_timedelta64_durations_are_exact_and_of_a_fixed_unit():
         duration_seconds(dt.timedelta(days=365_000, microseconds=1), "linger")
     pd = pytest.importorskip("pandas")
     assert duration_seconds(pd.Timedelta("15min"), "linger") == 900
-    with pytest.raises(tg.DurationError, match="whole seconds"):  # (its nanoseconds count)
+    with pytest.raises(tg.DurationError, match=r"whole seconds.*got Timedelta\("):  # (its ns)
         duration_seconds(pd.Timedelta("15min 1ns"), "linger")
+
+    class Span(pd.Timedelta):  # (a subclass of pandas' keeps its nanoseconds too)
+        pass
+
+    with pytest.raises(tg.DurationError, match="whole seconds"):
+        duration_seconds(Span("15min 1ns"), "linger")
+    # 300 years in seconds: more than int64 nanoseconds hold, less than the 1,000 allowed
+    years = pd.Timedelta(np.timedelta64(300 * 365, "D")).as_unit("s")
+    assert duration_seconds(years, "infectious_for") == 300 * 365 * 86_400
     for value in (np.timedelta64(1, "Y"), np.timedelta64(1, "M"), np.timedelta64(5)):
         with pytest.raises(tg.DurationError, match=r"^`linger`: expected a numpy.timedelta64 in a"):
             duration_seconds(value, "linger")

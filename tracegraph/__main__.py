@@ -203,8 +203,8 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The files `generate` writes (as tg.synth.City.write_parquet names them).
-_CITY_FILES = ("stays", "people", "venues", "registry")
+#: The files `generate` writes (tg.synth.City.write_parquet's).
+_CITY_FILES = tg.synth._PARTS
 
 
 def _read_stays_table(source: Path) -> pa.Table:

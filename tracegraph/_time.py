@@ -97,24 +97,21 @@ def duration_seconds(value: DurationLike | None, name: str, *, allow_none: bool 
     seconds: float | int | Fraction
     if isinstance(value, bool):
         raise DurationError(f"`{name}`: expected a duration, got a bool ({value!r})")
-    if isinstance(value, dt.timedelta):  # (exact, no float: in microseconds, or
-        # pandas' nanoseconds)
-        nanoseconds = getattr(value, "value", None)  # (a pandas Timedelta's)
-        if type(value).__module__.startswith("pandas") and isinstance(nanoseconds, int):
-            seconds = Fraction(nanoseconds, 10**9)
-        else:
-            seconds = Fraction(value // dt.timedelta(microseconds=1), 10**6)
-    elif isinstance(value, np.timedelta64):
-        if np.isnat(value):
+    # a pandas Timedelta counts in its own unit (to ns): as its numpy.timedelta64
+    exact: Any = getattr(value, "asm8", value) if isinstance(value, dt.timedelta) else value
+    if isinstance(exact, dt.timedelta):  # (exact, no float: in microseconds)
+        seconds = Fraction(exact // dt.timedelta(microseconds=1), 10**6)
+    elif isinstance(exact, np.timedelta64):
+        if np.isnat(exact):
             raise DurationError(f"`{name}`: expected a duration, got NaT")
-        unit, step = np.datetime_data(value.dtype)
+        unit, step = np.datetime_data(exact.dtype)
         if unit not in _TIMEDELTA_SECONDS:  # years, months: no fixed length; no unit
             raise DurationError(
                 f"`{name}`: expected a numpy.timedelta64 in a unit of fixed length (weeks to "
                 f"attoseconds), got {value!r}; give it in days or seconds"
             )
         # exact (a float would round nanoseconds away)
-        seconds = Fraction(int(value.astype(np.int64)) * step) * _TIMEDELTA_SECONDS[unit]
+        seconds = Fraction(int(exact.astype(np.int64)) * step) * _TIMEDELTA_SECONDS[unit]
     elif isinstance(value, int | np.integer):
         seconds = int(value)
     elif isinstance(value, str):
