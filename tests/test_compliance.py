@@ -195,6 +195,18 @@ def test_a_day_that_began_at_a_jump_over_midnight_begins_at_the_jump() -> None:
     assert out["period"][0].as_py().timestamp() == -1601753400
 
 
+def test_a_start_after_every_scan_reports_its_period_not_nothing() -> None:
+    # "this week so far" before anyone scanned this week: the registered venues, no
+    # activity (it was an empty table)
+    scans = scan_table([("pho", "2021-09-06 08:00")])
+    out = compliance(REGISTRY, scans, by=(), tz=HCM, start="2021-09-20")
+    assert local_days(out) == ["2021-09-20"]
+    assert rows_of(out, "registered", "active", "scans") == [(4, 0, 0)]
+    assert scan_accounts(out)["outside_periods"] == 1
+    empty = compliance(REGISTRY, scan_table([]), by=(), tz=HCM, start="2021-09-20")
+    assert rows_of(empty, "registered", "active") == [(4, 0)]
+
+
 def test_months() -> None:
     scans = scan_table([("pho", "2021-08-31 23:59:59"), ("pho", "2021-09-01 00:00:00")])
     out = compliance(REGISTRY, scans, freq="MS", by=(), tz=HCM)
@@ -785,6 +797,8 @@ def oracle(registry, scans, *, freq, by, tz, start=None, end=None):
     instants = [r["registered_at"] for r in registry] + [t for _, t in scans]
     lo = start if start is not None else min(instants, default=None)
     hi = end - 1 if end is not None else max(instants, default=None)
+    if end is None and start is not None and (hi is None or hi < start):
+        hi = start  # (a start after all the data: at least the period holding it)
     if lo is None or hi is None:
         return []
     # all periods around the data, then those from the one holding lo to the one holding hi

@@ -132,7 +132,8 @@ def compliance(
     start, end : datetime, date, str, numpy.datetime64 or int, optional
         Report the periods that overlap ``[start, end)``. Dates and naive times
         are local times in ``tz``; ints are seconds since the epoch. Default: from
-        the first to the last period holding a scan or a registration.
+        the first to the last period holding a scan or a registration (at least the
+        period holding ``start``, when it is after them all).
 
     Returns
     -------
@@ -242,6 +243,9 @@ def compliance(
         first_s = min(int(a.min()) for a in times)
     if end_s is None and times:
         end_s = max(int(a.max()) for a in times) + 1
+    if end_s is None or (end is None and first_s is not None and end_s <= first_s):
+        # a start after every scan ("this week so far"): the period holding it, not none
+        end_s = None if first_s is None else first_s + 1
     areas, area_of = _areas(reg.table, names)
     n_areas = areas.num_rows if names else 1
     if first_s is None or end_s is None:
