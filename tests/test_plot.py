@@ -579,3 +579,45 @@ def test_timeline_near_the_calendars_ends_in_any_zone() -> None:
     ax = plot_timeline(result, "b", tz="Asia/Tokyo")
     assert "exposed at 9999-12-31 22:59 UTC" in ax.get_title()
     plt.close("all")
+
+
+def test_arguments_of_the_wrong_kind_are_argument_errors(odd: tg.Trace) -> None:
+    # (a Figure or an array of axes for ax=: raw AttributeErrors deep in the drawing;
+    # metric=["share"]: an unhashable TypeError; labels="no": every id drawn)
+    fig, axs = plt.subplots(1, 2)
+    table = report(AREAS, COUNTS, 2)
+    for bad, hint in ((fig, "Figure"), (axs, r"ndarray; pass one of them, e\.g\. axs\[0\]")):
+        for call in (
+            lambda bad=bad: plot_timeline(odd, A, ax=bad),
+            lambda bad=bad: plot_tiers(odd, ax=bad),
+            lambda bad=bad: plot_compliance(table, ax=bad),
+        ):
+            with pytest.raises(
+                tg.ArgumentError, match=rf"^`ax`: expected a matplotlib Axes, got {hint}"
+            ):
+                call()
+    with pytest.raises(tg.ArgumentError, match="`metric`: expected one of"):
+        plot_compliance(table, metric=["share"])  # type: ignore[arg-type]
+    with pytest.raises(tg.ArgumentError, match=r"`labels`: expected True, False or None, got 'no'"):
+        plot_tiers(odd, labels="no")  # type: ignore[arg-type]
+
+
+def test_a_stay_to_a_placeholder_end_of_time_still_draws() -> None:
+    # a check-out never made, recorded as 9999-12-31: the axis' margin went past the
+    # year 9999 and the figure failed when drawn (a raw matplotlib ValueError)
+    end = 253_402_300_799  # 9999-12-31 23:59:59 UTC
+    start = -62_135_596_800  # 0001-01-01 00:00 UTC
+    for first, last in ((1_630_886_400, end), (start, 1_630_890_000)):
+        stays = pa.table(
+            {
+                "person": ["a", "b"],
+                "venue": ["v", "v"],
+                "start": pa.array([1_630_886_400, first]).cast(TS),
+                "end": pa.array([1_630_893_600, last]).cast(TS),
+            }
+        )
+        result = tg.trace(tg.VenueIndex.from_stays(stays), ["a"])
+        ax = plot_timeline(result, "b")
+        assert render(ax.figure).size
+        left, right = ax.get_xlim()
+        assert mdates.num2date(left).year >= 1 and mdates.num2date(right).year <= 9999

@@ -149,6 +149,10 @@ def test_save_returns_the_absolute_path_and_writes_the_documented_layout(saved, 
 def test_save_rejects_what_it_cannot_save(index, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"the directory .*nowhere does not exist"):
         save_index(index, tmp_path / "nowhere" / "x.tgidx")
+    (tmp_path / "a_file").write_text("")  # (it "did not exist" before: it is a file)
+    with pytest.raises(NotADirectoryError, match=r"a_file is a file, not a directory"):
+        save_index(index, tmp_path / "a_file" / "x.tgidx")
+    (tmp_path / "a_file").unlink()
     with pytest.raises(TypeError, match=r"expected a tracegraph\.VenueIndex"):
         save_index(object(), tmp_path / "x")  # type: ignore[arg-type]
     no_view = tg.VenueIndex._from_codes(

@@ -203,6 +203,10 @@ def save_index(
     target = pathlib.Path(os.path.abspath(as_path(path)))
     dictionaries, arrays, counts = _index_parts(index)
     _check_arrays(arrays, counts, int(index.n_classes), what="index", error=IndexFormatError)
+    if target.parent.exists() and not target.parent.is_dir():
+        raise NotADirectoryError(
+            f"cannot save an index to {target}: {target.parent} is a file, not a directory"
+        )
     if not target.parent.is_dir():
         raise FileNotFoundError(
             f"cannot save an index to {target}: the directory {target.parent} does not exist"

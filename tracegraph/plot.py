@@ -147,6 +147,7 @@ def plot_timeline(
     """
     plt = _pyplot()
     _check_trace(trace)
+    _check_axes(ax)
     zone = _zone(tz)
     key, tier, exposed_at = _find_person(trace, person)
     index = trace.index
@@ -227,6 +228,7 @@ def plot_timeline(
     ax.set_ylim(-0.6, max(len(venues), 1) - 0.4)
     ax.set_ylabel("venue")
     _time_axis(ax, zone, "time")
+    _within_calendar(ax)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(_timeline_title(tier, exposed_at, zone, n_stays=stays.num_rows))
     if venues:  # beside the rows, so that it hides no stay
@@ -394,6 +396,9 @@ def plot_tiers(
     from matplotlib.collections import LineCollection
 
     _check_trace(trace)
+    _check_axes(ax)
+    if labels is not None and not isinstance(labels, bool):  # ("no" would show every id)
+        raise ArgumentError(f"`labels`: expected True, False or None, got {labels!r}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int | np.integer):
         raise ArgumentError(f"`max_nodes`: expected an int, got {type(max_nodes).__name__}")
     if max_nodes < 0:
@@ -582,9 +587,10 @@ def plot_compliance(
     plt = _pyplot()
     from matplotlib.ticker import PercentFormatter
 
+    _check_axes(ax)
     table = as_arrow_table(report, "compliance report")
     areas = _check_report(table)
-    if metric not in _METRICS:
+    if not isinstance(metric, str) or metric not in _METRICS:
         raise ArgumentError(f"`metric`: expected one of {tuple(_METRICS)}, got {metric!r}")
     if isinstance(max_lines, bool) or not isinstance(max_lines, int | np.integer):
         raise ArgumentError(f"`max_lines`: expected an int, got {type(max_lines).__name__}")
@@ -742,6 +748,32 @@ def _pyplot() -> Any:
 def _note(ax: Axes, text: str) -> None:
     """A note in the middle of ``ax`` (for an empty plot)."""
     ax.text(0.5, 0.5, text, ha="center", va="center", color="#666666", transform=ax.transAxes)
+
+
+def _check_axes(ax: Any) -> None:
+    """An ``ax=`` argument: None or one matplotlib Axes (not a Figure, not an array)."""
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise ArgumentError(
+            f"`ax`: expected a matplotlib Axes, got {type(ax).__name__}"
+            + ("; pass one of them, e.g. axs[0]" if isinstance(ax, np.ndarray) else "")
+        )
+
+
+def _within_calendar(ax: Axes) -> None:
+    """The date axis' limits clamped to the years 1-9999 matplotlib can draw.
+
+    (A stay ending at a placeholder 9999-12-31, with the axis' margin, would put the
+    limit past the year 9999: the figure would fail when drawn.)
+    """
+    mdates = _dates()
+    first = mdates.date2num(dt.datetime(1, 1, 2, tzinfo=dt.UTC))
+    last = mdates.date2num(dt.datetime(9999, 12, 30, tzinfo=dt.UTC))
+    left, right = ax.get_xlim()
+    ax.set_xlim(max(left, first), min(right, last))
 
 
 def _check_trace(trace: Any) -> None:
