@@ -645,6 +645,8 @@ UTC_S = pa.timestamp("s", tz="UTC")
             r"`freq`: expected one of 'D' \(local days\), 'W' \(ISO weeks from Monday, local "
             r"time\), 'MS' \(calendar months from the 1st, local time\), got 'M'",
         ),
+        # (a list was an unhashable TypeError)
+        (REGISTRY, SCANS, {"freq": ["W"]}, SchemaError, r"`freq`: expected one of .*got \['W'\]"),
         (
             REGISTRY,
             SCANS,

@@ -363,6 +363,9 @@ def test_read_parquet_needs_the_registry(tmp_path) -> None:
         ({"people": -5}, "`people`: expected an integer >= 1, got -5"),
         ({"people": 2.5}, "`people`: expected an integer >= 1, got 2.5"),
         ({"people": True}, "`people`: expected an integer >= 1, got True"),
+        # (numpy's raw "repeats may not contain negative values" before)
+        ({"people": 2**70}, f"`people`: expected fewer than 2**31 people, got {2**70}"),
+        ({"venues": 2**40}, f"`venues`: expected fewer than 2**31 venues, got {2**40}"),
         ({"days": 0}, "`days`: expected an integer >= 1, got 0"),
         ({"venues": 0}, "`venues`: expected None or an integer >= 1, got 0"),
         ({"ids": "uuid"}, "`ids`: expected 'int' or 'str', got 'uuid'"),

@@ -826,7 +826,7 @@ def _areas(table: pa.Table, names: tuple[str, ...]) -> tuple[pa.Table, I64]:
 
 
 def _check_freq(freq: object) -> Freq:
-    if freq not in FREQS:
+    if not isinstance(freq, str) or freq not in FREQS:  # (a list would be unhashable)
         valid = ", ".join(f"{k!r} ({v})" for k, v in FREQS.items())
         raise SchemaError(f"`freq`: expected one of {valid}, got {freq!r}")
     return freq  # type: ignore[return-value]

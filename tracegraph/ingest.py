@@ -1024,8 +1024,12 @@ def _plan_read(
     """Check the options of :func:`read_scans` and find its inputs (nothing is read yet)."""
     if errors not in ("raise", "quarantine"):
         raise SchemaError(f"`errors`: expected 'raise' or 'quarantine', got {errors!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise SchemaError(f"`batch_size`: expected a positive int, got {batch_size!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 0 < batch_size < 2**31
+    ):
+        raise SchemaError(f"`batch_size`: expected a positive int below 2**31, got {batch_size!r}")
     default_schema = _DEFAULT_SCHEMA if schema is None else schema
     if not isinstance(default_schema, ScanSchema):
         raise SchemaError(f"`schema`: expected a ScanSchema, got {type(schema).__name__}")

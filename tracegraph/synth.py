@@ -52,6 +52,8 @@ Bool: TypeAlias = npt.NDArray[np.bool_]
 
 #: Key of the stays.parquet metadata that holds the city's start, days and time zone.
 _METADATA_KEY = "tracegraph.synth"
+_INT32_LIMIT = 2**31
+
 #: Rows per Parquet row group written by :meth:`City.write_parquet`.
 ROW_GROUP_SIZE = 1 << 21
 
@@ -578,12 +580,16 @@ def _check_args(
     if not _is_int(people) or int(people) < 1:  # type: ignore[call-overload]
         raise SchemaError(f"`people`: expected an integer >= 1, got {people!r}")
     n = int(people)  # type: ignore[call-overload]
+    if n >= _INT32_LIMIT:  # (codes are int32: numpy's raw errors beyond)
+        raise SchemaError(f"`people`: expected fewer than 2**31 people, got {n}")
     if venues is None:
         m = max(_MIN_VENUES, round(n / _PEOPLE_PER_VENUE))
     elif not _is_int(venues) or int(venues) < 1:  # type: ignore[call-overload]
         raise SchemaError(f"`venues`: expected None or an integer >= 1, got {venues!r}")
     else:
         m = int(venues)  # type: ignore[call-overload]
+        if m >= _INT32_LIMIT:
+            raise SchemaError(f"`venues`: expected fewer than 2**31 venues, got {m}")
     if not _is_int(days) or int(days) < 1:  # type: ignore[call-overload]
         raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}")
     if isinstance(start, dt.datetime):
