@@ -34,9 +34,7 @@ def set_progress(enabled: bool | None) -> None:
     >>> tg.set_progress(False)  # a batch job: never show bars
     >>> tg.set_progress(None)  # back to auto: only in a terminal or notebook
     """
-    if enabled is not None and not isinstance(enabled, bool):
-        raise ArgumentError(f"`enabled`: expected True, False or None, got {enabled!r}")
-    _setting["progress"] = enabled
+    _setting["progress"] = _bool_or_none(enabled, "enabled")
 
 
 def _in_notebook() -> bool:
@@ -55,12 +53,20 @@ def _watched() -> bool:
 def _wanted(progress: bool | None) -> bool | None:
     """``True``/``False`` if asked for explicitly, ``None`` for auto."""
     if progress is not None:
-        if isinstance(progress, np.bool_):
-            progress = bool(progress)
-        if not isinstance(progress, bool):  # ("no" would be true: and show a bar)
-            raise ArgumentError(f"`progress`: expected True, False or None, got {progress!r}")
-        return progress
+        return _bool_or_none(progress, "progress")
     return _setting["progress"]
+
+
+def _bool_or_none(value: object, name: str) -> bool | None:
+    """``value`` as a bool (numpy's too) or None; anything else is an ArgumentError.
+
+    ("no" would be true: and show a bar.)
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise ArgumentError(f"`{name}`: expected True, False or None, got {value!r}")
 
 
 class _Bar:
