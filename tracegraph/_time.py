@@ -335,6 +335,12 @@ def day_starts(midnights: np.ndarray, zone: str) -> np.ndarray:
     return np.where(first != after, first + 1, first)
 
 
+def day_start(day: dt.date, zone: str) -> int:
+    """The first instant of one calendar ``day`` in ``zone`` (see :func:`day_starts`)."""
+    wall = (day - dt.date(1970, 1, 1)).days * _DAY
+    return int(day_starts(np.array([wall], dtype=np.int64), zone)[0])
+
+
 def require_timestamp(typ: pa.DataType, label: str) -> None:
     """A :class:`SchemaError` unless ``typ`` is a timestamp (``label``: "column `start`")."""
     if not pa.types.is_timestamp(typ):

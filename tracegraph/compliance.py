@@ -49,6 +49,7 @@ from tracegraph._time import (
     MAX_TIME,
     MIN_TIME,
     check_zone,
+    day_start,
     day_starts,
     refuse_nat,
     seconds_to_timestamp,
@@ -967,8 +968,7 @@ def _period_of(seconds: int, freq: Freq, zone: zoneinfo.ZoneInfo) -> dt.date:
 
 def _midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> int:
     """The first instant of ``day`` in ``zone`` (see :func:`tracegraph._time.day_starts`)."""
-    wall = (day - _EPOCH.date()).days * 86_400
-    return int(day_starts(np.array([wall], dtype=np.int64), zone.key)[0])
+    return day_start(day, zone.key)
 
 
 def _period_bounds(first: int, last: int, freq: Freq, zone: zoneinfo.ZoneInfo, n_areas: int) -> I64:

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracegraph._time import check_zone, day_starts
+from tracegraph._time import check_zone, day_start
 from tracegraph.errors import SchemaError, TimezoneError
 
 __all__ = ["City", "generate_city"]
@@ -990,8 +990,7 @@ def _registry(
 
 def _local_midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> int:
     """The first instant of ``day`` in ``zone``, as the rest of tracegraph has it."""
-    wall = (day - dt.date(1970, 1, 1)).days * _DAY
-    return int(day_starts(np.array([wall], dtype=np.int64), zone.key)[0])
+    return day_start(day, zone.key)
 
 
 def _fit_shift(start: F64, length: F64, opens: I64, closes: I64) -> tuple[I64, I64]:
