@@ -429,6 +429,8 @@ def test_prefetch_is_a_hint_that_changes_nothing(index_dtype):
         assert re.search(r"^\s*prefetch(w|t0|t1|t2|nta)\s", asm, re.MULTILINE)
 
 
+# (random stays repeat some by chance: their DataWarning is not the point)
+@pytest.mark.filterwarnings("ignore:.*stays repeat another stay:tracegraph.DataWarning")
 def test_the_packed_kernel_prefetches_within_its_group_up_to_the_last_stay():
     # earliest_packed reads person[j + PREFETCH_AHEAD] (a real load, unlike the
     # prefetch) only inside the group [lo, hi): compiled with bounds checks (and not

@@ -313,6 +313,71 @@ def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untype
     return n_sorted
 
 
+#: :func:`count_repeats` compares runs of equal starts up to this long pair by pair
+_REPEAT_PAIRWISE = 64
+
+
+@_jit
+def _repeats_pairwise(end, person, a, b):  # type: ignore[no-untyped-def]
+    """Rows ``a+1..b-1`` that repeat an earlier row of ``a..b-1`` (same end and person)."""
+    repeats = 0
+    for k in range(a + 1, b):
+        for q in range(a, k):
+            if end[q] == end[k] and person[q] == person[k]:
+                repeats += 1
+                break
+    return repeats
+
+
+@_jit
+def count_repeats(start, end, person, offsets):  # type: ignore[no-untyped-def]
+    """Rows that repeat an earlier row of their group: same start, end and person.
+
+    Each group ``offsets[g]:offsets[g+1]`` is in start order (as
+    :func:`sort_groups_by_start` leaves it), so repeats sit in one run of equal
+    starts: runs of up to :data:`_REPEAT_PAIRWISE` rows are compared pair by pair,
+    longer ones as sorted packed (duration, person) keys (pair by pair when a stay
+    of the run lasts 2**32 s or more, too long to pack). A stay given twice (the same
+    day appended twice, say) counts once here.
+    """
+    repeats = 0
+    keys = np.empty(0, dtype=np.int64)
+    for g in range(offsets.shape[0] - 1):
+        hi = offsets[g + 1]
+        i = offsets[g] + 1
+        while i < hi:
+            if start[i] != start[i - 1]:  # (most rows: a run of one)
+                i += 1
+                continue
+            a = i - 1
+            b = i + 1
+            while b < hi and start[b] == start[a]:
+                b += 1
+            m = b - a
+            i = b + 1
+            if m <= _REPEAT_PAIRWISE:
+                repeats += _repeats_pairwise(end, person, a, b)
+                continue
+            longest = np.int64(0)
+            for k in range(a, b):
+                longest = max(longest, np.int64(end[k]) - np.int64(start[k]))
+            if longest >= 2**32:
+                repeats += _repeats_pairwise(end, person, a, b)
+                continue
+            if keys.shape[0] < m:
+                keys = np.empty(2 * m, dtype=np.int64)
+            run = keys[:m]
+            for k in range(m):
+                run[k] = ((np.int64(end[a + k]) - np.int64(start[a + k])) << 31) | np.int64(
+                    person[a + k]
+                )
+            run.sort()
+            for k in range(1, m):
+                if run[k] == run[k - 1]:
+                    repeats += 1
+    return repeats
+
+
 @_jit
 def max_duration(start, end):  # type: ignore[no-untyped-def]
     """The longest ``end - start`` (0 for no rows)."""

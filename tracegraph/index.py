@@ -40,7 +40,7 @@ from tracegraph._time import (
     seconds_to_timestamp,
 )
 from tracegraph._typing import DurationLike, MatchRule, TableLike
-from tracegraph.errors import ArgumentError, DataWarning, SchemaError
+from tracegraph.errors import ArgumentError, DataWarning, PersonNotFound, SchemaError
 from tracegraph.ingest import (
     _DEFAULT_BATCH,
     IngestReport,
@@ -202,6 +202,13 @@ class VenueIndex:
         DurationError
             If ``bucket_width`` is not a positive whole number of seconds.
 
+        Warns
+        -----
+        DataWarning
+            If every stay lasts zero seconds (check-in times in both columns?), or if
+            stays repeat others exactly (same person, venue, start and end): each copy
+            counts again in edges, pair counts, exposure hours and CWA risk scores.
+
         Notes
         -----
         Times are floored to whole seconds. Building is O(n) for stays that arrive
@@ -246,6 +253,7 @@ class VenueIndex:
                 "were check-in times put in both columns? "
                 "tg.scans_to_stays(scans, default_dwell='30min') makes stays of them",
             )
+        _warn_repeats(index, "")
         return dataclasses.replace(index, pseudonymized=True) if pseudonymized else index
 
     @classmethod
@@ -534,8 +542,8 @@ class VenueIndex:
         bar.update()
         bar.update()
         return cls(
-            persons=persons,
-            venues=venues,
+            persons=_narrow_text(persons),
+            venues=_narrow_text(venues),
             bucket_width=width,
             origin=origin,
             n_classes=n_classes,
@@ -573,6 +581,12 @@ class VenueIndex:
         SchemaError
             If the new stays are invalid, or their ids are of another kind (integer
             vs string) than this index's.
+
+        Warns
+        -----
+        DataWarning
+            If stays of the new index repeat others exactly (same person, venue, start
+            and end), as when the same day's stays are appended twice.
 
         Notes
         -----
@@ -619,7 +633,7 @@ class VenueIndex:
                 )
         persons, old_person, new_person = _merge_ids(self.persons, new.persons)
         venues, old_venue, new_venue = _merge_ids(self.venues, new.venues)
-        return VenueIndex._from_codes(
+        index = VenueIndex._from_codes(
             persons,
             venues,
             [
@@ -632,6 +646,8 @@ class VenueIndex:
             consume=True,
             pseudonymized=self.pseudonymized,
         )
+        _warn_repeats(index, " (were some stays appended twice?)")
+        return index
 
     def purge(self, *, before: Any, tz: str | None = None) -> VenueIndex:
         """A new index without the stays that ended at or before ``before``.
@@ -996,7 +1012,14 @@ class VenueIndex:
         Returns
         -------
         pyarrow.Table
-            Columns ``venue``, ``start``, ``end``; empty if the person is unknown.
+            Columns ``venue``, ``start``, ``end``.
+
+        Raises
+        ------
+        PersonNotFound
+            If no stay of the person is in the index (a mistyped id would otherwise
+            read as someone who went nowhere; :func:`tracegraph.trace` refuses unknown
+            cases alike).
 
         Examples
         --------
@@ -1007,10 +1030,16 @@ class VenueIndex:
         """
         code = int(self.person_codes(ids_array([person], self.persons.type, "`person`"))[0])
         if code < 0:
-            rows = np.empty(0, dtype=np.int64)
-        else:
-            rows = self.person_stays[self.person_offsets[code] : self.person_offsets[code + 1]]
-            rows = rows[np.lexsort((self.end[rows], self.start[rows]))]
+            from tracegraph.exposure import PSEUDONYM_HINT
+
+            # ids are personal data: the message never shows it
+            hint = PSEUDONYM_HINT if self.pseudonymized else ""
+            raise PersonNotFound(
+                f"stays_of: the person id is not in the index (no stay of theirs was "
+                f"indexed){hint}; check the id (ids of this index are {self.persons.type})"
+            )
+        rows = self.person_stays[self.person_offsets[code] : self.person_offsets[code + 1]]
+        rows = rows[np.lexsort((self.end[rows], self.start[rows]))]
         return self._stay_table(rows, with_person=False)
 
     def stays_at(self, venue: Any, start: Any, end: Any, *, tz: str | None = None) -> pa.Table:
@@ -1336,6 +1365,47 @@ def _warn_instants(n: int, hint: str) -> None:
         DataWarning,
         stacklevel=3,
     )
+
+
+def _narrow_text(ids: pa.Array) -> pa.Array:
+    """Text ids as ``string`` whatever they came as (pandas and polars give ``large_string``).
+
+    An index's outputs then have one id type for the same data from any library;
+    ``large_string`` stays only where the distinct ids hold 2 GiB of text or more.
+    """
+    typ = ids.type
+    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        size = pc.sum(pc.binary_length(ids)).as_py() or 0
+        if size < 2**31 - 1:
+            return ids.cast(pa.string())
+    return ids
+
+
+def _repeated_stays(index: VenueIndex) -> int:
+    """Stays of ``index`` that repeat another exactly (person, venue, start and end)."""
+    counts: list[int] = []
+
+    def count(lo: int, hi: int) -> None:
+        offsets = index.class_offsets[lo : hi + 1]
+        counts.append(int(_kernels.count_repeats(index.start, index.end, index.person, offsets)))
+
+    run_all([(count, run) for run in key_runs(index.class_offsets)])
+    return sum(counts)
+
+
+def _warn_repeats(index: VenueIndex, hint: str) -> None:
+    """A :class:`DataWarning` when stays of ``index`` repeat others (``hint``: the likely cause)."""
+    n = _repeated_stays(index)
+    if n:
+        warnings.warn(
+            f"{n} of {index.n_stays} stays repeat another stay exactly (same person, venue, "
+            f"start and end){hint}: each copy counts again wherever stays are counted or "
+            f"summed (a trace's edges and pair counts, venues' exposure hours, CWA risk "
+            f"scores, co-present pairs), though not in who is a contact; drop the repeats "
+            f"before building (pandas drop_duplicates(), polars unique())",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _all_instants(n: int, bounds: tuple[int, int, int] | None) -> bool:
