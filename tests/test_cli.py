@@ -360,7 +360,7 @@ def test_compliance_command_reads_naive_csv_times_in_tz(tmp_path):
     assert json.loads(done.stdout)["scans"]["counted"] == 2
     out = pq.read_table(tmp_path / "out.parquet")
     first = out.slice(0, 2).to_pylist()
-    assert first[0]["period"].isoformat() == "2021-09-01T00:00:00+07:00"
+    assert first[0]["period"].isoformat() == "2021-09-05T00:00:00+07:00"  # the first scan's
     assert [(r["district"], r["ward"]) for r in first] == [
         ("Ba Dinh", "Kim Ma"),
         ("Hoan Kiem", None),
@@ -804,6 +804,15 @@ def test_options_are_never_abbreviated_and_have_help(workdir):
     done = run("trace", "city.tgidx", "--cases", "17", cwd=workdir)  # not --cases-file 17
     assert done.returncode == 2
     assert "unrecognized arguments: --cases 17" in done.stderr
+
+
+def test_a_misspelt_option_gets_the_commands_usage_and_the_nearest_option(workdir):
+    done = run("trace", "city.tgidx", "--case", "17", "--tier", "2", cwd=workdir)
+    assert done.returncode == 2
+    assert "usage: tracegraph trace" in done.stderr  # the command's, not the top level's
+    assert "error: unrecognized arguments: --tier 2 (did you mean --tiers?)" in done.stderr
+    done = run("trace", "city.tgidx", "--case", "17", "--foo", cwd=workdir)
+    assert done.stderr.rstrip().endswith("error: unrecognized arguments: --foo")  # none near
     help_text = " ".join(run("trace", "--help", cwd=workdir).stdout.split())
     for words in ("case ids not in the index", "format of the files", "locations_of_interest"):
         assert words in help_text

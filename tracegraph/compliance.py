@@ -133,8 +133,11 @@ def compliance(
     start, end : datetime, date, str, numpy.datetime64 or int, optional
         Report the periods that overlap ``[start, end)``. Dates and naive times
         are local times in ``tz``; ints are seconds since the epoch. Default: from
-        the first to the last period holding a scan or a registration (at least the
-        period holding ``start``, when it is after them all).
+        the first to the last period holding a scan (the scans' coverage: outside
+        it, no scan says nothing about compliance; a registry older than the scans
+        kept would otherwise show weeks of 0 %), or, without scans, holding a
+        registration (at least the period holding ``start``, when it is after them
+        all).
 
     Returns
     -------
@@ -234,12 +237,13 @@ def compliance(
     seen = _read_scans(scans)
     position, _ = seen.positions(reg)
 
-    # The periods: from start (or the first scan or registration) to end (or the last).
+    # The periods: from start (or the first scan) to end (or the last); without
+    # scans, the registrations'.
     first_s = None if start is None else _instant(start, "start", zone)
     end_s = None if end is None else _instant(end, "end", zone)
     if first_s is not None and end_s is not None and end_s <= first_s:
         raise SchemaError(f"`end`: expected a time after `start`, got start={start!r}, end={end!r}")
-    times = [a for a in (seen.time, reg.registered_at) if a.size]
+    times = [a for a in (seen.time if seen.time.size else reg.registered_at,) if a.size]
     if first_s is None and times:
         first_s = min(int(a.min()) for a in times)
     if end_s is None and times:
