@@ -26,7 +26,7 @@ from oracle import exposure_intervals, trace_oracle
 from strategies import case_windows, cases_table, cities, examples, index_of, stays_table
 
 import tracegraph as tg
-from tracegraph.errors import PersonNotFound, SchemaError
+from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError
 
 UTC = pa.timestamp("s", tz="UTC")
 H = 3600
@@ -214,12 +214,13 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
             tg.trace(index_of(rows[:1]), ["case"], tiers=tiers, policy="cwa").risk(
                 levels={"case": 9}
             )
-    # checked under every policy, though only CWA's risk model weighs them
+    # only CWA's risk model weighs them: under another policy they are refused (a
+    # silent no-op would let a user believe them weighed); none given ({}) is fine
     other = tg.trace(index_of(rows), ["case"], policy="nhs")
-    assert other.risk(levels={"case": 8}).equals(other.risk())
-    for bad in ({"case": 9}, [1, 2]):
-        with pytest.raises(SchemaError, match="levels"):
-            other.risk(levels=bad)
+    for some in ({"case": 8}, {"case": 9}, [1, 2], levels):
+        with pytest.raises(ArgumentError, match=r"levels.*only under the 'cwa' risk model.*'nhs'"):
+            other.risk(levels=some)
+    assert other.risk(levels={}).equals(other.risk())
 
 
 def test_cwa_half_minute_rounding_in_risk():

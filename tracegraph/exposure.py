@@ -2346,8 +2346,9 @@ class Trace:
         Parameters
         ----------
         levels : dict or table, optional
-            Transmission-risk levels (1..8) of the infectious people, used by the
-            ``"cwa"`` risk model: ``{person: level}``, or a table with ``person``,
+            Transmission-risk levels (1..8) of the infectious people, weighed by the
+            ``"cwa"`` risk model (under any other, an :class:`ArgumentError`):
+            ``{person: level}``, or a table with ``person``,
             ``risk_level`` and optionally ``day`` (a date: the level on that day of
             ``day_tz``; or a zone-aware timestamp, whose day in ``day_tz`` counts).
             Unlisted people have level 5 (weight 1.0).

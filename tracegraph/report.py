@@ -291,6 +291,13 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
     check_zone(day_tz, "day_tz")
 
     cwa = policy.risk == "cwa"  # (scored per check-in: the targets' stays are needed)
+    if not cwa and levels is not None and not (isinstance(levels, dict) and not levels):
+        raise ArgumentError(
+            f"`levels`: transmission-risk levels weigh risk only under the 'cwa' risk "
+            f"model, and this trace's policy {policy.name!r} scores minutes; trace with "
+            f"policy='cwa' (or a MatchPolicy with risk='cwa') to weigh them, or leave "
+            f"levels out"
+        )
     pairs = _all_pairs(trace, stays=cwa)
     contacts = trace.contacts
     n_persons = index.n_persons
@@ -326,8 +333,6 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
         # scores in whole tenths (the CWA weights are tenths): exact sums, so a score of
         # exactly the threshold is not 9.999999999999998 and "low"
         weight = np.full(by_source.shape[0], 10, dtype=np.int64)
-        if levels is not None:  # levels are checked under every policy (weigh under CWA's)
-            _levels(index, levels, src[by_source], d[by_source], day_tz)
         score = weight * policy.minutes(day_seconds)
         by_day = _run_starts(t[by_source], d[by_source])
         per_day = np.add.reduceat(score, by_day)
@@ -721,8 +726,15 @@ def clusters(index: VenueIndex, cases: Iterable[Any] | TableLike, /, **options: 
     ...     "end": pa.array([3600, 1200, 3600, 1200, 60], ts),
     ... })
     >>> index = tg.VenueIndex.from_stays(stays)
-    >>> tg.clusters(index, ["ann", "cat", "dan", "eve"]).to_pydict()["cluster"]
-    [0, 0, 1, 2]
+    >>> table = tg.clusters(index, ["ann", "cat", "dan", "eve"])
+    >>> for row in table.select(["person", "cluster", "venues"]).to_pylist():
+    ...     print(row)
+    {'person': 'cat', 'cluster': 0, 'venues': ['gym']}
+    {'person': 'dan', 'cluster': 0, 'venues': ['gym']}
+    {'person': 'ann', 'cluster': 1, 'venues': ['cafe']}
+    {'person': 'eve', 'cluster': 2, 'venues': []}
+
+    cat and dan were at the gym together; ann exposed bob at the cafe; eve met nobody.
     """
     from tracegraph.exposure import _tier_pairs, trace
 
