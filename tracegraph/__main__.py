@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import re
 import sys
 import time
@@ -1179,10 +1180,26 @@ def _as_options(message: str, args: argparse.Namespace) -> str:
     return message
 
 
+def _unrecognized(subparser: argparse.ArgumentParser, extra: list[str]) -> str:
+    """The message for arguments argparse did not know, with the nearest option named."""
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    options = [o for action in subparser._actions for o in action.option_strings]
+    for word in extra:
+        if word.startswith("-"):
+            near = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.75)
+            if near:
+                return f"{message} (did you mean {near[0]}?)"
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # unknown options are reported by the command's parser (its usage line, not the
+    # top-level one), with the nearest option it has
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        args.subparser.error(_unrecognized(args.subparser, extra))
     problem = _usage_problem(args)
     if problem:
         args.subparser.error(problem)  # usage and exit code 2, as argparse's own errors
