@@ -1073,6 +1073,7 @@ def _read_inputs(
             zone = inp.schema.tz or plan.tz
             latest: int | None = None  # of the accepted epoch numbers in ms, us or ns
             for batch in _input_batches(inp, plan.batch_size):
+                batch = _without_views(batch)
                 cleaned = _clean_batch(batch, inp, zone, plan.now_s, plan.not_before_s)
                 if _subsecond_numbers(batch, inp.schema) and (cleaned.reason < 0).any():
                     top = int(cleaned.seconds[cleaned.reason < 0].max())
@@ -1454,6 +1455,37 @@ def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
 
 
 # --------------------------------------------------------------------------- one batch
+
+
+def _without_views(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with its ``string_view`` and ``binary_view`` columns as ``string`` / ``binary``.
+
+    Dictionaries of views get plain dictionaries (their indices kept). Arrow has no
+    ``take`` for views, which decoding a dictionary and setting rows aside use, and
+    polars writes them (``write_ipc``: text as ``string_view``, categoricals as
+    dictionaries of it). Other columns are kept as they are.
+    """
+    for k, field in enumerate(batch.schema):
+        column = batch.column(k)
+        typ = field.type
+        if pa.types.is_dictionary(typ) and _is_view(typ.value_type):
+            plain = _plain_type(typ.value_type)
+            column = pa.DictionaryArray.from_arrays(column.indices, column.dictionary.cast(plain))
+        elif _is_view(typ):
+            column = column.cast(_plain_type(typ))
+        else:
+            continue
+        batch = batch.set_column(k, field.name, column)
+    return batch
+
+
+def _is_view(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string_view(typ) or pa.types.is_binary_view(typ))
+
+
+def _plain_type(typ: pa.DataType) -> pa.DataType:
+    """``string`` for ``string_view``, ``binary`` for ``binary_view``."""
+    return pa.string() if pa.types.is_string_view(typ) else pa.binary()
 
 
 @dataclass
