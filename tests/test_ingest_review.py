@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.ipc
+import pyarrow.parquet as pq
 import pytest
 
 import tracegraph as tg
@@ -81,3 +82,77 @@ def test_the_reviewers_polars_file_is_read(tmp_path):
     assert scans.rejected["reason"].to_pylist() == ["null_person"]
     _, report = tg.VenueIndex.from_scans(path, errors="quarantine", now=NOW)
     assert report.scans.rejected == 1
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def scan_file(path, person):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"person": [person], "venue": ["v"], "time": [ISO]}), path)
+
+
+def stay_file(path, person):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ts = pa.timestamp("s", tz="UTC")
+    table = pa.table(
+        {
+            "person": [person],
+            "venue": ["v"],
+            "start": pa.array([T0], ts),
+            "end": pa.array([T0 + 600], ts),
+        }
+    )
+    pq.write_table(table, path)
+
+
+def test_links_to_folders_are_followed_and_each_folder_is_read_once(tmp_path):
+    # rglob did not follow linked folders: their rows were left out without a word
+    scans = tmp_path / "scans"
+    scan_file(scans / "day=1" / "a.parquet", "ann")
+    scan_file(tmp_path / "elsewhere" / "b.parquet", "bob")
+    (scans / "day=2").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (scans / "loop").symlink_to(scans, target_is_directory=True)  # (a folder above: a loop)
+    (scans / "same").symlink_to(scans / "day=1", target_is_directory=True)  # (read already)
+    (scans / "day=3").mkdir()
+    (scans / "day=3" / "b.parquet").symlink_to(tmp_path / "elsewhere" / "b.parquet")
+    schema = ScanSchema(person="person", venue="venue", time="time", source="{day}")
+    got = read_scans(scans, schema=schema, now=NOW)
+    assert got.table["person"].to_pylist() == ["ann", "bob"]
+    assert got.table["source"].to_pylist() == ["1", "2"]  # (the first path in name order)
+    assert got.report.read == 2
+    index, _ = tg.VenueIndex.from_scans(scans, now=NOW)
+    assert index.persons.to_pylist() == ["ann", "bob"]
+
+
+def test_from_stays_follows_linked_folders(tmp_path):
+    stays = tmp_path / "stays"
+    stay_file(stays / "a.parquet", "ann")
+    stay_file(tmp_path / "elsewhere" / "b.parquet", "bob")
+    (stays / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (stays / "loop").symlink_to(stays, target_is_directory=True)
+    assert tg.VenueIndex.from_stays(stays).persons.to_pylist() == ["ann", "bob"]
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["missing target", "loop of links"])
+def test_a_link_that_leads_nowhere_is_an_error_that_names_it(tmp_path, loop):
+    scans = tmp_path / "scans"
+    scan_file(scans / "a.parquet", "ann")
+    if loop:
+        (scans / "gone").symlink_to(scans / "gone2")
+        (scans / "gone2").symlink_to(scans / "gone")
+    else:
+        (scans / "gone").symlink_to(tmp_path / "unmounted" / "day=2")
+    with pytest.raises(tg.ScanFileError, match=r"1 that lead nowhere|2 that lead nowhere") as err:
+        read_scans(scans, now=NOW)
+    assert "gone -> " in str(err.value) and "leading '_'" in str(err.value)
+    with pytest.raises(tg.ScanFileError, match="lead nowhere"):
+        tg.VenueIndex.from_scans(scans, now=NOW)
+    stay_file(tmp_path / "stays" / "a.parquet", "ann")
+    (tmp_path / "stays" / "gone").symlink_to(tmp_path / "nothing.parquet")
+    with pytest.raises(tg.ScanFileError, match=r"stays: expected links .* lead to stay files"):
+        tg.VenueIndex.from_stays(tmp_path / "stays")
+    (scans / "gone").rename(scans / "_gone")  # skipped as any '_' name is
+    if loop:
+        (scans / "gone2").unlink()
+    assert read_scans(scans, now=NOW).report.read == 1

@@ -12,6 +12,7 @@ import hmac
 import itertools
 import os
 import pathlib
+import stat
 import string
 import time
 import urllib.parse
@@ -853,7 +854,8 @@ def read_scans(
         directory (searched recursively for ``*.parquet``, ``*.pq``, ``*.arrow``,
         ``*.feather``, ``*.ipc``, ``*.arrows``, or other files that are Parquet or
         Arrow IPC by their first bytes; hidden and ``_`` files skipped, any other
-        file an error that names it; e.g. one file per day), an in-memory
+        file, and any link that leads nowhere, an error that names it; linked folders
+        followed, each folder read once; e.g. one file per day), an in-memory
         ``pyarrow.Table`` / pandas / polars frame, or a ``pyarrow.RecordBatchReader``.
         Several sources with different layouts are read into one stream by passing a
         list whose items are either plain sources (read with ``schema``) or
@@ -1230,20 +1232,61 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
     Files and folders whose names start with ``.`` or ``_`` (markers, temporary
     files) are skipped. Data files are named by their suffix, or else recognised by
     their first bytes. Any other file is an error that names it (no file is left
-    out without a word), and so is a folder without data files.
+    out without a word), and so is a link that leads nowhere and a folder without
+    data files.
+
+    Links to folders are followed, wherever they lead. A folder or file reached
+    twice through links is read once, at its first path in name order: a link to a
+    folder above it (a loop) or to one listed already adds nothing.
     """
     found: list[pathlib.Path] = []
     other: list[pathlib.Path] = []
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or any(
-            part.startswith((".", "_")) for part in p.relative_to(folder).parts
-        ):
-            continue
-        if p.suffix.lower() in _SCAN_SUFFIXES or _file_kind(p) is not None:
-            found.append(p)  # (by its name, or by its first bytes: part-0.snappy, ...)
-        else:
-            other.append(p)
+    broken: list[pathlib.Path] = []
+    seen: set[str] = set()  # the real path of every folder and file listed
+
+    def walk(directory: pathlib.Path, real: str) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as exc:
+            raise ScanFileError(f"{directory}: cannot list this folder: {exc.strerror}") from exc
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
+                continue
+            path = pathlib.Path(entry.path)
+            try:
+                info = path.stat()  # (of what a link leads to)
+            except OSError as exc:
+                if path.is_symlink():
+                    broken.append(path)
+                    continue
+                raise ScanFileError(f"{path}: cannot read this file: {exc.strerror}") from exc
+            # (a plain entry's real path is its folder's; a link's is where it leads)
+            where = os.path.realpath(path) if entry.is_symlink() else os.path.join(real, entry.name)
+            if where in seen:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                seen.add(where)
+                walk(path, where)
+            elif stat.S_ISREG(info.st_mode):
+                seen.add(where)
+                if path.suffix.lower() in _SCAN_SUFFIXES or _file_kind(path) is not None:
+                    found.append(path)  # (by its name, or by its first bytes: part-0.snappy)
+                else:
+                    other.append(path)
+
+    root = os.path.realpath(folder)
+    seen.add(root)
+    walk(folder, root)
     suffixes = ", ".join("*" + s for s in _SCAN_SUFFIXES)
+    if broken:
+        names = ", ".join(f"{p.relative_to(folder)} -> {os.readlink(p)}" for p in broken[:3])
+        more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
+        raise ScanFileError(
+            f"{folder}: expected links in this directory to lead to {what} files or folders, "
+            f"found {len(broken)} that lead nowhere (the target is missing, or links form a "
+            f"loop): {names}{more}; fix or remove them, or give their names a leading '_' to "
+            f"have them skipped"
+        )
     if other:
         names = ", ".join(str(p.relative_to(folder)) for p in other[:3])
         more = f" and {len(other) - 3} more" if len(other) > 3 else ""
