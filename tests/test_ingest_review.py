@@ -156,3 +156,28 @@ def test_a_link_that_leads_nowhere_is_an_error_that_names_it(tmp_path, loop):
     if loop:
         (scans / "gone2").unlink()
     assert read_scans(scans, now=NOW).report.read == 1
+
+
+# --------------------------------------------------------------------------- ScanSchema
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"source": 123}, r"`source`: expected a tag \(str\), e\.g\. 'bluezone' .* got int"),
+        ({"source": b"app"}, r"`source`: expected a tag \(str\).* got bytes"),
+        (
+            {"direction": "d", "directions": ["in"]},
+            r"`directions`: expected a mapping of raw values to 'entry' or 'exit', e\.g\. "
+            r"\{'in': 'entry', 'out': 'exit'\}, got list",
+        ),
+        ({"direction": "d", "directions": "in"}, r"`directions`: expected a mapping.* got str"),
+        ({"directions": "in"}, r"`directions`: expected a mapping.* got str"),
+        ({"direction": 5}, r"`direction`: expected a column name \(str\) or None, got int"),
+        ({"method": ["app"]}, r"`method`: expected a column name \(str\) or None, got list"),
+    ],
+)
+def test_scan_schema_options_of_the_wrong_type_are_schema_errors(options, message):
+    # source=123 was a plain TypeError, directions=["in"] an AttributeError
+    with pytest.raises(tg.SchemaError, match=rf"^ScanSchema: {message}"):
+        ScanSchema(person="p", venue="v", time="t", **options)

@@ -621,11 +621,23 @@ class ScanSchema:
                     f"ScanSchema: `{name}`: expected a column name (str), "
                     f"got {type(getattr(self, name)).__name__}"
                 )
+        for name in ("direction", "method"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise SchemaError(
+                    f"ScanSchema: `{name}`: expected a column name (str) or None, "
+                    f"got {type(getattr(self, name)).__name__}"
+                )
         if self.time_unit not in _TIME_UNITS:
             raise SchemaError(
                 f"ScanSchema: `time_unit`: expected one of {_TIME_UNITS}, got {self.time_unit!r}"
             )
         if self.directions is not None:
+            if not isinstance(self.directions, Mapping):
+                raise SchemaError(
+                    f"ScanSchema: `directions`: expected a mapping of raw values to 'entry' or "
+                    f"'exit', e.g. {{'in': 'entry', 'out': 'exit'}}, got "
+                    f"{type(self.directions).__name__}"
+                )
             if self.direction is None:
                 raise SchemaError(
                     "ScanSchema: `directions` given without a `direction` column; "
@@ -637,6 +649,11 @@ class ScanSchema:
                     f"ScanSchema: `directions`: expected values 'entry' or 'exit', got {wrong[0]!r}"
                 )
         if self.source is not None:
+            if not isinstance(self.source, str):
+                raise SchemaError(
+                    f"ScanSchema: `source`: expected a tag (str), e.g. 'bluezone' or '{{app}}' "
+                    f"for a partition key, got {type(self.source).__name__}"
+                )
             _template_keys(self.source)
 
     def columns(self) -> list[str]:
