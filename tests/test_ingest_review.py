@@ -181,3 +181,45 @@ def test_scan_schema_options_of_the_wrong_type_are_schema_errors(options, messag
     # source=123 was a plain TypeError, directions=["in"] an AttributeError
     with pytest.raises(tg.SchemaError, match=rf"^ScanSchema: {message}"):
         ScanSchema(person="p", venue="v", time="t", **options)
+
+
+# --------------------------------------------------------------------------- what is taken
+
+
+def test_read_scans_names_what_it_reads_and_how_to_read_a_dataset(tmp_path):
+    # it said it expected "... a pyarrow RecordBatchReader or dataset", then refused one
+    pads = pytest.importorskip("pyarrow.dataset")
+    scan_file(tmp_path / "x.parquet", "ann")
+    dataset = pads.dataset(tmp_path / "x.parquet")
+    with pytest.raises(tg.SchemaError, match=r"got a pyarrow dataset; pass the path") as err:
+        read_scans(dataset, now=NOW)
+    assert "dataset.scanner().to_reader()" in str(err.value)
+    assert "or dataset" not in str(err.value)
+    assert read_scans(dataset.scanner().to_reader(), now=NOW).report.accepted == 1
+    with pytest.raises(tg.SchemaError, match="got a pyarrow dataset"):
+        tg.VenueIndex.from_scans(dataset, now=NOW)
+    with pytest.raises(tg.SchemaError) as err:
+        read_scans(3.5)
+    assert str(err.value) == (
+        "scans: expected a path to a Parquet or Arrow IPC file or folder, a pyarrow.Table, "
+        "pandas.DataFrame or polars.DataFrame, or a pyarrow.RecordBatchReader (or a list of "
+        "these, or of (source, ScanSchema) pairs), got float"
+    )
+
+
+def test_scans_to_stays_names_what_it_takes_and_says_to_read_a_path_first(tmp_path):
+    # it said it expected "a path to a Parquet/Arrow file" and refused a path
+    scan_file(tmp_path / "x.parquet", "ann")
+    for path in (str(tmp_path / "x.parquet"), tmp_path / "x.parquet"):
+        with pytest.raises(tg.SchemaError) as err:
+            tg.scans_to_stays(path)
+        assert str(err.value) == (
+            "scans: expected a tracegraph.Scans, or a table of scans (pyarrow.Table, "
+            "pandas.DataFrame or polars.DataFrame), got a path; read the files first: "
+            "tg.scans_to_stays(tg.read_scans(path)), or tg.VenueIndex.from_scans(path) for "
+            "an index"
+        )
+    with pytest.raises(tg.SchemaError, match=r"polars\.DataFrame\), got list$"):
+        tg.scans_to_stays([1, 2])
+    scans = read_scans(tmp_path / "x.parquet", now=NOW)
+    assert tg.scans_to_stays(scans).stays.num_rows == 1

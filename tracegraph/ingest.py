@@ -14,6 +14,7 @@ import os
 import pathlib
 import stat
 import string
+import sys
 import time
 import urllib.parse
 import warnings
@@ -172,7 +173,7 @@ def as_arrow_table(
         them, instead of failing the whole table.
     expected : str, optional
         What the caller takes, for the error when ``data`` is no table (default: the
-        table types, and for stays and scans the sources ``from_stays`` reads).
+        table types, and for stays the sources ``from_stays`` reads as well).
 
     Returns
     -------
@@ -212,7 +213,7 @@ def as_arrow_table(
         return _once_each(pa.table(data), what, columns)
     if expected is None:
         expected = "a pyarrow.Table, pandas.DataFrame or polars.DataFrame"
-    if what in ("stays", "scans") and expected.endswith("polars.DataFrame"):
+    if what == "stays" and expected.endswith("polars.DataFrame"):
         expected += (
             ", or a path to a Parquet/Arrow file or folder, a pyarrow RecordBatchReader or "
             "dataset (or a list of these)"
@@ -1237,10 +1238,36 @@ def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
     if isinstance(item, pa.RecordBatchReader):
         label = f"<reader {k}>"
         return [_Input(label, _source_tag(schema, "table", (), label), schema, "reader", item)]
+    if is_dataset(item):
+        raise SchemaError(
+            f"scans: expected {_READ_SCANS_EXPECTED}, got a pyarrow dataset; pass the path of "
+            f"its files or folder (each file is then read with its own types), or a reader: "
+            f"dataset.scanner().to_reader()"
+        )
     # (a pandas column the schema does not read cannot fail the table)
-    table = as_arrow_table(item, "scans", columns=tuple(schema.columns()))
+    table = as_arrow_table(
+        item, "scans", columns=tuple(schema.columns()), expected=_READ_SCANS_EXPECTED
+    )
     label = f"<table {k}>"
     return [_Input(label, _source_tag(schema, "table", (), label), schema, "table", table)]
+
+
+#: What :func:`read_scans` reads, for the error when it gets something else.
+_READ_SCANS_EXPECTED = (
+    "a path to a Parquet or Arrow IPC file or folder, a pyarrow.Table, pandas.DataFrame "
+    "or polars.DataFrame, or a pyarrow.RecordBatchReader (or a list of these, or of "
+    "(source, ScanSchema) pairs)"
+)
+
+
+def is_dataset(obj: Any) -> bool:
+    """Whether ``obj`` is a ``pyarrow.dataset.Dataset``, without importing that module.
+
+    (``pyarrow.dataset`` imports pandas, ~0.3 s of a cold start; whoever holds a
+    dataset has imported it already.)
+    """
+    pads = sys.modules.get("pyarrow.dataset")
+    return pads is not None and isinstance(obj, pads.Dataset)
 
 
 def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
@@ -2452,6 +2479,12 @@ class StaysResult:
         return pl.from_arrow(self.stays)
 
 
+#: What :func:`scans_to_stays` takes, for the error when it gets something else.
+_TO_STAYS_EXPECTED = (
+    "a tracegraph.Scans, or a table of scans (pyarrow.Table, pandas.DataFrame or polars.DataFrame)"
+)
+
+
 def scans_to_stays(
     scans: Scans | TableLike,
     /,
@@ -2556,8 +2589,15 @@ def scans_to_stays(
     )
     if isinstance(scans, Scans):
         table = scans.table
+    elif isinstance(scans, str | os.PathLike):
+        raise SchemaError(
+            f"scans: expected {_TO_STAYS_EXPECTED}, got a path; read the files first: "
+            f"tg.scans_to_stays(tg.read_scans(path)), or tg.VenueIndex.from_scans(path) for "
+            f"an index"
+        )
     else:  # (direction and source, when there, are read too)
-        table = as_arrow_table(scans, "scans", ("person", "venue", "time", "direction", "source"))
+        columns = ("person", "venue", "time", "direction", "source")
+        table = as_arrow_table(scans, "scans", columns, expected=_TO_STAYS_EXPECTED)
     require_columns(table, ("person", "venue", "time"), "scans")
     person_col = check_id_column(table.column("person"), "person", "scans")
     venue_col = check_id_column(table.column("venue"), "venue", "scans")
