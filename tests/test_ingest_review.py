@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import tracegraph as tg
-from tracegraph.ingest import ScanSchema, read_scans
+from tracegraph.ingest import REJECT_REASONS, ScanSchema, read_scans
 
 T0 = 1_627_779_600  # 2021-08-01 01:00Z = 08:00 in Hanoi
 NOW = T0 + 30 * 24 * 3600  # a fixed "now" so the tests never depend on the clock
@@ -223,3 +223,56 @@ def test_scans_to_stays_names_what_it_takes_and_says_to_read_a_path_first(tmp_pa
         tg.scans_to_stays([1, 2])
     scans = read_scans(tmp_path / "x.parquet", now=NOW)
     assert tg.scans_to_stays(scans).stays.num_rows == 1
+
+
+# --------------------------------------------------------------------------- column types
+
+
+def scans_with(**columns):
+    base = {"person": ["a", "b"], "venue": ["v", "v"], "time": [ISO, ISO]}
+    base.update(columns)
+    return pa.table({name: base[name] for name in ("person", "venue", "time")})
+
+
+@pytest.mark.parametrize(
+    ("time", "found"),
+    [
+        (pa.array([True, False]), r": expected timestamps, epoch numbers .* got bool; cast"),
+        (pa.array([0, 1], pa.date32()), r": .*, got date32\[day\]; .*a date is no instant"),
+        (pa.array([b"x", b"y"]), r": .*, got binary; cast the column"),
+        (pa.nulls(2), r" holds no times: its type is null"),
+        (pa.array([0, 1], pa.date32()).dictionary_encode(), r": .*, got date32\[day\]"),
+    ],
+    ids=["bool", "date32", "binary", "null", "dictionary of dates"],
+)
+def test_a_time_column_of_a_type_that_holds_no_times_is_a_schema_error(time, found):
+    # each row was set aside as "bad_type ... fix the row": a column's problem, not a row's
+    raw = scans_with(time=time)
+    match = rf"^<table 0>: column `time` \(the schema's time\){found}"
+    for errors in ("raise", "quarantine"):
+        with pytest.raises(tg.SchemaError, match=match) as err:
+            read_scans(raw, errors=errors, now=NOW)
+        assert not isinstance(err.value, tg.ScanRowError)
+        with pytest.raises(tg.SchemaError, match=match):
+            tg.VenueIndex.from_scans(raw, errors=errors, now=NOW)
+
+
+def test_an_all_none_pandas_column_holds_no_ids_or_times():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"person": ["a", "b"], "venue": ["v", "v"], "time": [None, None]})
+    with pytest.raises(tg.SchemaError, match=r"column `time` .* holds no times.* of None"):
+        read_scans(frame, errors="quarantine", now=NOW)
+    frame = pd.DataFrame({"person": [None, None], "venue": ["v", "v"], "time": [ISO, ISO]})
+    with pytest.raises(
+        tg.SchemaError,
+        match=r"column `person` \(the schema's person\) holds no ids: its type is null.*expected "
+        r"integer or text ids; fill them in, or map the schema's person to another column",
+    ):
+        read_scans(frame, errors="quarantine", now=NOW)
+    raw = scans_with(venue=pa.array([[1], [2]]))
+    with pytest.raises(tg.SchemaError, match=r"`venue`.* got list<item: int64>; cast the column"):
+        tg.VenueIndex.from_scans(raw, errors="quarantine", now=NOW)
+
+
+def test_bad_type_is_no_longer_a_reason_for_a_row():
+    assert "bad_type" not in REJECT_REASONS

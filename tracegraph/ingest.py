@@ -506,7 +506,6 @@ def _offsets(values: np.ndarray, lo: int) -> np.ndarray:
 
 #: Why a scan row was rejected, in the order the rules are checked (a row gets the first).
 REJECT_REASONS = (
-    "bad_type",
     "null_person",
     "null_venue",
     "null_time",
@@ -518,7 +517,6 @@ REJECT_REASONS = (
     "time_out_of_range",
 )
 _REASON_TEXT = {
-    "bad_type": "a column has a type that cannot hold ids or times",
     "null_person": "the person id is null or empty",
     "null_venue": "the venue id is null or empty",
     "null_time": "the time is null",
@@ -941,9 +939,12 @@ def read_scans(
     ScanRowError
         A bad row and ``errors="raise"``.
     SchemaError
-        A column named by a schema is missing, or (``method``) of a type no text
-        comes from; a partition key is also a column of its file, or a ``source``
-        template names a key the file's folders lack; bad options.
+        A column named by a schema is missing; an id or time column is of a type that
+        holds no ids or times (``bool``, ``date32``, ``null``: a pandas column of
+        ``None``), or ``method`` of a type no text comes from (with either value of
+        ``errors``: a column's problem, not a row's); a partition key is also a column
+        of its file, or a ``source`` template names a key the file's folders lack;
+        bad options.
     AliasError
         An alias maps to two persons, aliases form a cycle, or the alias table is
         malformed.
@@ -1102,10 +1103,9 @@ def _read_inputs(
                 if bad.size:
                     if plan.errors == "raise":
                         reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
-                        which = _id_type_hint(batch, inp.schema) if reason == "bad_type" else ""
                         raise ScanRowError(
                             f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
-                            f"{_REASON_TEXT[reason]}{which}; fix the row, or pass "
+                            f"{_REASON_TEXT[reason]}; fix the row, or pass "
                             f"errors='quarantine' to set such rows aside"
                         )
                     rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
@@ -1578,8 +1578,8 @@ def _plain_type(typ: pa.DataType) -> pa.DataType:
 @dataclass
 class _Cleaned:
     reason: np.ndarray  # int8 per row, -1 = accepted
-    person: pa.Array | None
-    venue: pa.Array | None
+    person: pa.Array
+    venue: pa.Array
     seconds: np.ndarray
     direction: np.ndarray  # int8, 0 entry, 1 exit
     method: pa.Array | None
@@ -1588,8 +1588,12 @@ class _Cleaned:
 def _clean_batch(
     batch: pa.RecordBatch, inp: _Input, tz: str | None, now_s: int, not_before_s: int
 ) -> _Cleaned:
-    """Check every row of a batch against the rules, vectorised; the first rule broken wins."""
+    """Check every row of a batch against the rules, vectorised; the first rule broken wins.
+
+    Its columns' types are checked first (:func:`_check_column_types`).
+    """
     schema = inp.schema
+    _check_column_types(batch, inp)
     n = batch.num_rows
     reason = np.full(n, _OK, dtype=np.int8)
 
@@ -1599,11 +1603,9 @@ def _clean_batch(
     person, person_null = _ids(batch.column(schema.person))
     venue, venue_null = _ids(batch.column(schema.venue))
     seconds, time_reason = _times(batch.column(schema.time), schema.time_unit, tz)
-    if person is None or venue is None:
-        flag(np.ones(n, dtype=np.bool_), "bad_type")
     flag(person_null, "null_person")
     flag(venue_null, "null_venue")
-    for name in ("bad_type", "null_time", "bad_time", "naive_time", "time_out_of_range"):
+    for name in ("null_time", "bad_time", "naive_time", "time_out_of_range"):
         flag(time_reason == _R[name], name)
     direction = np.zeros(n, dtype=np.int8)
     if schema.direction is not None and schema.direction in batch.schema.names:
@@ -1634,8 +1636,8 @@ def _clean_batch(
     return _Cleaned(reason, person, venue, seconds, direction, method)
 
 
-def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
-    """Ids as int64 or string, and which are null or empty (``None``: unusable type)."""
+def _ids(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Ids (integers or text, as checked) as int64 or string, and which are null or empty."""
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     typ = column.type
@@ -1645,29 +1647,70 @@ def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
     if pa.types.is_integer(typ):
         ids = column.cast(pa.int64())
         return ids, _null_mask(ids)
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        ids = column.cast(pa.string())
-        empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True)
-        return ids, empty.to_numpy(zero_copy_only=False)
-    return None, np.zeros(len(column), dtype=np.bool_)
+    ids = column.cast(pa.string())
+    empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True)
+    return ids, empty.to_numpy(zero_copy_only=False)
 
 
-def _id_type_hint(batch: pa.RecordBatch, schema: ScanSchema) -> str:
-    """The id column of a type no id comes from, for a ``bad_type`` error ("" if none)."""
-    for name in (schema.person, schema.venue):
+def _check_column_types(batch: pa.RecordBatch, inp: _Input) -> None:
+    """A :class:`SchemaError` naming an id or time column of a type that holds none.
+
+    A column problem, not a row's: no row of such a column could be read, so none
+    is set aside one by one (as a missing column, this stops the read).
+    """
+    schema = inp.schema
+    for role, name in (("person", schema.person), ("venue", schema.venue)):
         typ = batch.schema.field(name).type
         if pa.types.is_dictionary(typ):
             typ = typ.value_type
         if pa.types.is_integer(typ) or _is_text(typ):
             continue
+        if pa.types.is_null(typ):
+            raise SchemaError(
+                f"{inp.label}: column `{name}` (the schema's {role}) holds no ids: its type is "
+                f"null (every value is null, as in a pandas column of None); expected integer "
+                f"or text ids; fill them in, or map the schema's {role} to another column"
+            )
         hint = (
             "; integer ids with missing values become floats in pandas: use the nullable "
             "'Int64' dtype, or strings"
             if pa.types.is_floating(typ)
-            else ""
+            else "; cast the column to integers or strings"
         )
-        return f": column `{name}` is {typ}, not integers or text{hint}"
-    return ""
+        raise SchemaError(
+            f"{inp.label}: column `{name}` (the schema's {role}): expected integer or text "
+            f"ids, got {typ}{hint}"
+        )
+    typ = batch.schema.field(schema.time).type
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    if (
+        pa.types.is_timestamp(typ)
+        or pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or _is_text(typ)
+    ):
+        return
+    expected = (
+        "expected timestamps, epoch numbers (integers or floats, in the schema's time_unit) "
+        "or ISO-8601 text"
+    )
+    if pa.types.is_null(typ):
+        raise SchemaError(
+            f"{inp.label}: column `{schema.time}` (the schema's time) holds no times: its type "
+            f"is null (every value is null, as in a pandas column of None); {expected}; fill "
+            f"them in, or map the schema's time to another column"
+        )
+    hint = (
+        " (a date is no instant: cast dates to timestamps, and pass tz=, if their midnight "
+        "is meant)"
+        if pa.types.is_date(typ)
+        else ""
+    )
+    raise SchemaError(
+        f"{inp.label}: column `{schema.time}` (the schema's time): {expected}, got {typ}; cast "
+        f"the column to one of these{hint}"
+    )
 
 
 def _null_mask(array: pa.Array) -> np.ndarray:
@@ -1713,12 +1756,9 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
             good = np.isfinite(scaled) & (np.abs(scaled) < 2.0**62)
         reason[~good] = _R["bad_time"]
         seconds = np.where(good, scaled, 0.0).astype(np.int64)
-    elif pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+    else:  # (text, as checked)
         seconds, text_reason = _parse_iso(column.cast(pa.string()), tz)
         reason[:] = text_reason
-    else:
-        reason[:] = _R["bad_type"]
-        return np.zeros(n, dtype=np.int64), reason
     # times that no calendar of tracegraph's holds (before the year 1, after 9999)
     reason[(reason == _OK) & _out_of_range(seconds)] = _R["time_out_of_range"]
     reason[null] = _R["null_time"]
@@ -2178,7 +2218,7 @@ def _accepted_rows(cleaned: _Cleaned) -> _Accepted | None:
     """The rows of a checked batch that were accepted; ``None`` if there are none."""
     ok = cleaned.reason < 0
     n_ok = int(ok.sum())
-    if n_ok == 0 or cleaned.person is None or cleaned.venue is None:
+    if n_ok == 0:
         return None
     if n_ok == ok.shape[0]:  # the usual case: no copies
         return _Accepted(
