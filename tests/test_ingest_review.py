@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import tracegraph as tg
-from tracegraph.ingest import REJECT_REASONS, ScanSchema, read_scans
+from tracegraph.ingest import _REASON_TEXT, REJECT_REASONS, ScanSchema, read_scans
 
 T0 = 1_627_779_600  # 2021-08-01 01:00Z = 08:00 in Hanoi
 NOW = T0 + 30 * 24 * 3600  # a fixed "now" so the tests never depend on the clock
@@ -276,3 +276,29 @@ def test_an_all_none_pandas_column_holds_no_ids_or_times():
 
 def test_bad_type_is_no_longer_a_reason_for_a_row():
     assert "bad_type" not in REJECT_REASONS
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "ns"])
+def test_naive_timestamps_without_a_zone_are_a_timezone_error(unit):
+    # every row was set aside as naive_time, one by one, while the README promises a
+    # TimezoneError, as from_stays and trace raise for naive timestamp columns
+    stamps = pa.array([T0, T0 + 60], pa.timestamp("s")).cast(pa.timestamp(unit))
+    raw = scans_with(time=stamps)
+    match = (
+        rf"^<table 0>: column `time` \(the schema's time\): expected zone-aware timestamps, got "
+        rf"naive timestamp\[{unit}\], of no known zone; name the zone they were recorded in, "
+        rf"e\.g\. 'Asia/Ho_Chi_Minh' or 'UTC' \(pass tz= or ScanSchema\(tz=\)\)$"
+    )
+    for errors in ("raise", "quarantine"):
+        with pytest.raises(tg.TimezoneError, match=match):
+            read_scans(raw, errors=errors, now=NOW)
+        with pytest.raises(tg.TimezoneError, match=match):
+            tg.VenueIndex.from_scans(raw, errors=errors, now=NOW)
+    hanoi = ScanSchema(person="person", venue="venue", time="time", tz="Asia/Ho_Chi_Minh")
+    assert read_scans(raw, schema=hanoi, now=NOW).report.accepted == 2
+    assert read_scans(raw, tz="UTC", now=NOW).report.accepted == 2
+    # naive text stays a row's problem: it may be mixed with text that has its offset
+    mixed = scans_with(time=[ISO, "2021-08-01T08:00"])
+    scans = read_scans(mixed, errors="quarantine", now=NOW)
+    assert scans.rejected["reason"].to_pylist() == ["naive_time"]
+    assert "text without a UTC offset" in _REASON_TEXT["naive_time"]

@@ -56,6 +56,7 @@ from tracegraph.errors import (
     ScanFileError,
     ScanRowError,
     SchemaError,
+    TimezoneError,
 )
 
 __all__ = [
@@ -521,7 +522,9 @@ _REASON_TEXT = {
     "null_venue": "the venue id is null or empty",
     "null_time": "the time is null",
     "bad_time": "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a number)",
-    "naive_time": "the time has no time zone and none was given (pass tz= or ScanSchema(tz=))",
+    "naive_time": (
+        "the time is text without a UTC offset and no zone was given (pass tz= or ScanSchema(tz=))"
+    ),
     "bad_direction": "the direction is not one of the schema's direction values",
     "future_time": "the time is after `now`",
     "too_early": "the time is before `not_before`",
@@ -951,7 +954,8 @@ def read_scans(
     ScanFileError
         A file is missing, truncated, corrupt, or not Parquet / Arrow IPC.
     TimezoneError
-        A ``tz`` is not a valid zone name.
+        A ``tz`` is not a valid zone name, or a time column holds naive timestamps
+        (an Arrow timestamp type without a zone) and no ``tz`` names their zone.
 
     See Also
     --------
@@ -1593,7 +1597,7 @@ def _clean_batch(
     Its columns' types are checked first (:func:`_check_column_types`).
     """
     schema = inp.schema
-    _check_column_types(batch, inp)
+    _check_column_types(batch, inp, tz)
     n = batch.num_rows
     reason = np.full(n, _OK, dtype=np.int8)
 
@@ -1652,11 +1656,14 @@ def _ids(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return ids, empty.to_numpy(zero_copy_only=False)
 
 
-def _check_column_types(batch: pa.RecordBatch, inp: _Input) -> None:
+def _check_column_types(batch: pa.RecordBatch, inp: _Input, tz: str | None) -> None:
     """A :class:`SchemaError` naming an id or time column of a type that holds none.
 
-    A column problem, not a row's: no row of such a column could be read, so none
-    is set aside one by one (as a missing column, this stops the read).
+    And a :class:`TimezoneError` for a time column of naive timestamps without a
+    zone ``tz`` to read them in. Column problems, not a row's: no row of such a
+    column could be read, so none is set aside one by one (as a missing column,
+    these stop the read). (Naive ISO text is checked row by row: it may be mixed with
+    text that has its offset.)
     """
     schema = inp.schema
     for role, name in (("person", schema.person), ("venue", schema.venue)):
@@ -1684,6 +1691,12 @@ def _check_column_types(batch: pa.RecordBatch, inp: _Input) -> None:
     typ = batch.schema.field(schema.time).type
     if pa.types.is_dictionary(typ):
         typ = typ.value_type
+    if pa.types.is_timestamp(typ) and typ.tz is None and tz is None:
+        raise TimezoneError(
+            f"{inp.label}: column `{schema.time}` (the schema's time): expected zone-aware "
+            f"timestamps, got naive {typ}, of no known zone; name the zone they were recorded "
+            f"in, e.g. 'Asia/Ho_Chi_Minh' or 'UTC' (pass tz= or ScanSchema(tz=))"
+        )
     if (
         pa.types.is_timestamp(typ)
         or pa.types.is_integer(typ)
@@ -1728,12 +1741,7 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
     typ = column.type
     null = _null_mask(column)
     if pa.types.is_timestamp(typ):
-        if typ.tz is None:
-            if tz is None:
-                reason[:] = _R["naive_time"]
-                seconds = np.zeros(n, dtype=np.int64)
-                reason[null] = _R["null_time"]
-                return seconds, reason
+        if typ.tz is None and tz is not None:  # (and none without tz: checked)
             # floored first: no overflow near the ends of a ns column; gaps as _time's
             local = np.floor_divide(int_values(column), _UNIT_PER_S[typ.unit])
             far = _out_of_range(local)  # (no zone rules there: set aside below)
