@@ -8,6 +8,8 @@ order of the reject reasons, and ``not_before`` after ``now``.
 
 from __future__ import annotations
 
+import warnings
+
 import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
@@ -302,3 +304,83 @@ def test_naive_timestamps_without_a_zone_are_a_timezone_error(unit):
     scans = read_scans(mixed, errors="quarantine", now=NOW)
     assert scans.rejected["reason"].to_pylist() == ["naive_time"]
     assert "text without a UTC offset" in _REASON_TEXT["naive_time"]
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def reasons_of(raw, **kw):
+    """The reasons of the rows of ``raw`` (columns p, v, t, d) set aside, in row order."""
+    schema = ScanSchema(person="p", venue="v", time="t", direction="d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tg.DataWarning)  # (reads that reject every row)
+        scans = read_scans(raw, schema=schema, errors="quarantine", now=NOW, **kw)
+    return scans.rejected["reason"].to_pylist()
+
+
+def test_reject_reasons_are_listed_in_the_order_they_are_checked():
+    # a row gets the first reason of REJECT_REASONS it has; time_out_of_range was
+    # listed last while it is found with the other time rules
+    assert REJECT_REASONS == (
+        "null_person",
+        "null_venue",
+        "null_time",
+        "bad_time",
+        "naive_time",
+        "time_out_of_range",
+        "bad_direction",
+        "future_time",
+        "too_early",
+    )
+    # each row breaks two rules, the ones listed next to each other
+    rows = [
+        (None, "", ISO, "in"),  # null_person, null_venue
+        ("a", "", None, "in"),  # null_venue, null_time
+        ("a", "v", "2021-02-30T08:00", "in"),  # bad_time (before naive_time)
+        ("a", "v", "0000-06-01T00:00", "in"),  # naive_time, time_out_of_range
+        ("a", "v", "0000-06-01T00:00Z", "sideways"),  # time_out_of_range, bad_direction
+        ("a", "v", "2031-08-01T08:00Z", "sideways"),  # bad_direction, future_time
+        ("a", "v", "2019-08-01T08:00Z", "in"),  # too_early
+        ("a", "v", ISO, "in"),  # fine
+    ]
+    raw = pa.table({k: [r[j] for r in rows] for j, k in enumerate("pvtd")})
+    assert reasons_of(raw, not_before="2020-01-01T00:00Z") == [
+        "null_person",
+        "null_venue",
+        "bad_time",
+        "naive_time",
+        "time_out_of_range",
+        "bad_direction",
+        "too_early",
+    ]
+    # the reviewer's row, and the report's reasons in the listed order
+    raw = pa.table({"p": ["a", "b"], "v": ["v", "v"], "t": [10**13, 10], "d": ["sideways", "x"]})
+    assert reasons_of(raw) == ["time_out_of_range", "bad_direction"]
+    raw = pa.table(
+        {"p": ["a", "b", "c"], "v": ["v"] * 3, "t": [10, 10**13, T0], "d": ["x", None, None]}
+    )
+    schema = ScanSchema(person="p", venue="v", time="t", direction="d")
+    report = read_scans(raw, schema=schema, errors="quarantine", now=NOW).report
+    assert list(report.rejected_by_reason) == ["time_out_of_range", "bad_direction"]
+
+
+@pytest.mark.parametrize("unit", ["s", "ns"])
+def test_float_times_too_large_are_out_of_range_as_integers_are(unit):
+    # ±1e19 or more were bad_time, while ScanSchema says numbers too large are
+    # time_out_of_range (with the hint to give their unit)
+    times = [1e19, -1e19, 1e300, -1e300, 1e13 * 10**9, float("nan"), float("inf"), T0 * 1e9]
+    if unit == "s":
+        times[-1] = float(T0)
+    raw = pa.table(
+        {"p": ["a"] * len(times), "v": ["v"] * len(times), "t": times, "d": ["in"] * len(times)}
+    )
+    schema = ScanSchema(person="p", venue="v", time="t", time_unit=unit)
+    scans = read_scans(raw, schema=schema, errors="quarantine", now="9999-01-01T00:00Z")
+    far = "time_out_of_range"
+    expected = [far, far, far, far, far, "bad_time", "bad_time"]
+    if unit == "ns":  # (1e19 ns is in 2286, -1e19 ns in 1653: times like any other)
+        expected = [far, far, far, "bad_time", "bad_time"]
+    assert scans.rejected["reason"].to_pylist() == expected
+    assert scans.report.accepted == len(times) - len(expected)
+    integers = pa.table({"p": ["a"], "v": ["v"], "t": [10**13], "d": ["in"]})
+    assert reasons_of(integers) == [far]

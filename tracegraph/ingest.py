@@ -512,27 +512,29 @@ REJECT_REASONS = (
     "null_time",
     "bad_time",
     "naive_time",
+    "time_out_of_range",
     "bad_direction",
     "future_time",
     "too_early",
-    "time_out_of_range",
 )
 _REASON_TEXT = {
     "null_person": "the person id is null or empty",
     "null_venue": "the venue id is null or empty",
     "null_time": "the time is null",
-    "bad_time": "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a number)",
+    "bad_time": (
+        "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a finite number)"
+    ),
     "naive_time": (
         "the time is text without a UTC offset and no zone was given (pass tz= or ScanSchema(tz=))"
     ),
-    "bad_direction": "the direction is not one of the schema's direction values",
-    "future_time": "the time is after `now`",
-    "too_early": "the time is before `not_before`",
     "time_out_of_range": (
         "the time is outside the years 1 to 9999 (epoch numbers in milliseconds, "
         "microseconds or nanoseconds read as seconds? give the schema their unit: "
         "ScanSchema(..., time_unit='ms'))"
     ),
+    "bad_direction": "the direction is not one of the schema's direction values",
+    "future_time": "the time is after `now`",
+    "too_early": "the time is before `not_before`",
 }
 _R = {name: np.int8(code) for code, name in enumerate(REJECT_REASONS)}
 _OK = np.int8(-1)
@@ -1761,9 +1763,11 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
         )
         with np.errstate(invalid="ignore", over="ignore"):
             scaled = np.floor(raw / _UNIT_PER_S[unit])
-            good = np.isfinite(scaled) & (np.abs(scaled) < 2.0**62)
-        reason[~good] = _R["bad_time"]
-        seconds = np.where(good, scaled, 0.0).astype(np.int64)
+        finite = np.isfinite(scaled)
+        reason[~finite] = _R["bad_time"]  # (NaN, infinities: no number of seconds)
+        # numbers too large for int64 are clipped: out of range below, as such ints are
+        finite_s = np.where(finite, scaled, 0.0)
+        seconds = np.clip(finite_s, MIN_TIME - 1, MAX_TIME + 1).astype(np.int64)
     else:  # (text, as checked)
         seconds, text_reason = _parse_iso(column.cast(pa.string()), tz)
         reason[:] = text_reason
