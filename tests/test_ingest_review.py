@@ -384,3 +384,26 @@ def test_float_times_too_large_are_out_of_range_as_integers_are(unit):
     assert scans.report.accepted == len(times) - len(expected)
     integers = pa.table({"p": ["a"], "v": ["v"], "t": [10**13], "d": ["in"]})
     assert reasons_of(integers) == [far]
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_not_before_later_than_now_is_an_argument_error():
+    # it was accepted, and every row then rejected with only an "all rejected" warning
+    raw = scans_with()
+    kw = {"not_before": "2022-01-01T00:00Z", "now": "2021-01-01T00:00:30Z"}
+    match = (
+        r"^`not_before` \(2022-01-01 00:00Z\) is later than `now` \(2021-01-01 00:00:30Z\): no "
+        r"scan could be accepted; expected not_before <= now; pass an earlier not_before, or a "
+        r"later now$"
+    )
+    for errors in ("raise", "quarantine"):
+        with pytest.raises(tg.ArgumentError, match=match):
+            read_scans(raw, errors=errors, **kw)
+        with pytest.raises(tg.ArgumentError, match=match):
+            tg.VenueIndex.from_scans(raw, errors=errors, **kw)
+    with pytest.raises(tg.ArgumentError, match=r"later than `now` \(the current time, 2"):
+        read_scans(raw, not_before="9000-01-01T00:00Z")
+    # one instant for both: scans of that second only
+    assert read_scans(raw, not_before=ISO, now=ISO).report.accepted == 2

@@ -923,9 +923,11 @@ def read_scans(
         :attr:`Scans.rejected` with a ``reason`` (see :data:`REJECT_REASONS`).
     not_before, now : datetime, ISO-8601 str, numpy.datetime64 or int seconds, optional
         Scans before ``not_before`` are rejected (``too_early``), scans after
-        ``now`` (default: the current time) too (``future_time``). Naive datetimes
-        and strings are read in ``tz`` (a :class:`~tracegraph.errors.TimezoneError`
-        without it); numpy datetime64 values are UTC without it.
+        ``now`` (default: the current time) too (``future_time``); a ``not_before``
+        later than ``now`` is an :class:`~tracegraph.errors.ArgumentError`. Naive
+        datetimes and strings are read in ``tz`` (a
+        :class:`~tracegraph.errors.TimezoneError` without it); numpy datetime64
+        values are UTC without it.
     tz : str, optional
         Zone of naive times, for sources whose schema names none.
     progress : bool, optional
@@ -953,6 +955,8 @@ def read_scans(
     AliasError
         An alias maps to two persons, aliases form a cycle, or the alias table is
         malformed.
+    ArgumentError
+        ``not_before`` is later than ``now``.
     ScanFileError
         A file is missing, truncated, corrupt, or not Parquet / Arrow IPC.
     TimezoneError
@@ -1064,6 +1068,13 @@ def _plan_read(
         check_zone(tz, "tz")
     now_s = int(time.time()) if now is None else instant_seconds(now, "now", tz)
     not_before_s = FAR_PAST if not_before is None else instant_seconds(not_before, "not_before", tz)
+    if not_before_s > now_s:
+        now_text = "the current time, " if now is None else ""
+        raise ArgumentError(
+            f"`not_before` ({format_instant(not_before_s)}) is later than `now` ({now_text}"
+            f"{format_instant(now_s)}): no scan could be accepted; expected not_before <= "
+            f"now; pass an earlier not_before, or a later now"
+        )
     inputs = _expand_sources(source, default_schema)
     for inp in inputs:
         zone = inp.schema.tz or tz
