@@ -407,3 +407,33 @@ def test_not_before_later_than_now_is_an_argument_error():
         read_scans(raw, not_before="9000-01-01T00:00Z")
     # one instant for both: scans of that second only
     assert read_scans(raw, not_before=ISO, now=ISO).report.accepted == 2
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@pytest.mark.parametrize("name", ["stays.csv", "STAYS.CSV", "stays.csv.gz", "stays.tsv"])
+def test_a_csv_file_gets_how_to_read_it(tmp_path, name):
+    # "not a Parquet or Arrow IPC file" and nothing more
+    path = tmp_path / name
+    path.write_text("person,venue,start,end\n")
+    table = "pyarrow.csv.read_csv(path)"
+    if name.endswith(".tsv"):
+        table = (
+            "pyarrow.csv.read_csv(path, parse_options=pyarrow.csv.ParseOptions(delimiter='\\t'))"
+        )
+    kind = "TSV" if name.endswith(".tsv") else "CSV"
+    hint = f"; a {kind} file by its name: read it with {table} (or pandas) and pass the table"
+    cli = f", or build the index on the command line: tracegraph build {path} --out FOLDER"
+    with pytest.raises(tg.ScanFileError) as err:
+        tg.VenueIndex.from_stays(path)
+    assert str(err.value).startswith(f"{path}: not a Parquet or Arrow IPC file")
+    assert str(err.value).endswith(hint + (cli if name.lower().endswith(".csv") else ""))
+    for read in (read_scans, tg.VenueIndex.from_scans):  # (the command line reads no CSV scans)
+        with pytest.raises(tg.ScanFileError) as err:
+            read(path)
+        assert str(err.value).endswith(hint)
+    other = tmp_path / "stays.txt"
+    other.write_text("person,venue,start,end\n")
+    with pytest.raises(tg.ScanFileError, match=r"another format\)$"):
+        tg.VenueIndex.from_stays(other)

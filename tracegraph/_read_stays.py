@@ -93,9 +93,9 @@ def _parts(source: Any) -> list[_Part]:
         if not path.exists():
             raise ScanFileError(f"{path}: no such file or folder")
         if path.is_dir():
-            parts.extend(_Part(str(p), _sniff(p), p) for p in data_files(path, "stay"))
+            parts.extend(_Part(str(p), _sniff(p, "stay"), p) for p in data_files(path, "stay"))
         else:
-            parts.append(_Part(str(path), _sniff(path), path))
+            parts.append(_Part(str(path), _sniff(path, "stay"), path))
     return parts
 
 

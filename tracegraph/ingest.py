@@ -1437,21 +1437,43 @@ def _file_kind(path: pathlib.Path, head: bytes | None = None) -> str | None:
     return None
 
 
-def _sniff(path: pathlib.Path) -> str:
+def _sniff(path: pathlib.Path, what: str = "scan") -> str:
+    """The kind of a file of ``what`` (``"scan"``, ``"stay"``) by its first bytes.
+
+    A :class:`ScanFileError` for a missing file and one that is neither Parquet nor
+    Arrow IPC (a file named as CSV gets how to read it).
+    """
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
     except FileNotFoundError as exc:
-        raise ScanFileError(f"{path}: no such scan file") from exc
+        raise ScanFileError(f"{path}: no such {what} file") from exc
     except OSError as exc:
-        raise ScanFileError(f"{path}: cannot open scan file: {exc}") from exc
+        raise ScanFileError(f"{path}: cannot open {what} file: {exc}") from exc
     kind = _file_kind(path, head)
     if kind is not None:
         return kind
     raise ScanFileError(
         f"{path}: not a Parquet or Arrow IPC file (unrecognised first bytes; "
         f"{'empty file' if not head else 'maybe truncated or another format'})"
+        f"{_csv_hint(path, what)}"
     )
+
+
+def _csv_hint(path: pathlib.Path, what: str) -> str:
+    """How to read a file named as CSV or TSV (``""`` for other names)."""
+    name = path.name.lower()
+    if name.endswith((".tsv", ".tsv.gz")):
+        kind = "TSV"
+        how = "pyarrow.csv.read_csv(path, parse_options=pyarrow.csv.ParseOptions(delimiter='\\t'))"
+    elif name.endswith((".csv", ".csv.gz")):
+        kind, how = "CSV", "pyarrow.csv.read_csv(path)"
+    else:
+        return ""
+    hint = f"; a {kind} file by its name: read it with {how} (or pandas) and pass the table"
+    if what == "stay" and name.endswith(".csv"):  # (the command line reads these)
+        hint += f", or build the index on the command line: tracegraph build {path} --out FOLDER"
+    return hint
 
 
 def _total_rows(inputs: list[_Input]) -> int | None:
