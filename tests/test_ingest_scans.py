@@ -518,14 +518,16 @@ def test_each_rejection_reason(reason):
     assert len(scans) == scans.report.accepted == 3
 
 
-@pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
-def test_wrong_column_type_rejects_the_rows():
+def test_an_id_column_of_the_wrong_type_is_a_schema_error():
+    # a column problem, named with its type (each of its rows was once set aside)
     raw = pa.table({"person": [1.5, 2.5], "venue": ["v", "v"], "time": pa.array([T0, T0], UTC_S)})
-    with pytest.raises(ScanRowError, match=r"row 0: rejected \(bad_type\)"):
-        read_scans(raw, now=NOW)
-    scans = read_scans(raw, errors="quarantine", now=NOW)
-    assert scans.rejected["reason"].to_pylist() == ["bad_type", "bad_type"]
-    assert scans.rejected["person"].to_pylist() == ["1.5", "2.5"]
+    for errors in ("raise", "quarantine"):
+        with pytest.raises(
+            SchemaError,
+            match=r"^<table 0>: column `person` \(the schema's person\): expected integer or "
+            r"text ids, got double; integer ids with missing values become floats in pandas",
+        ):
+            read_scans(raw, errors=errors, now=NOW)
 
 
 @pytest.mark.filterwarnings("ignore::tracegraph.DataWarning")  # reads that reject all rows
@@ -1027,7 +1029,7 @@ def test_reject_reasons_are_documented():
         "bad_direction",
         "future_time",
         "too_early",
-        "bad_type",
+        "time_out_of_range",
     }
 
 
@@ -1589,8 +1591,12 @@ def test_float_person_ids_from_pandas_say_why_and_what_to_do():
         }
     )
     for read in (read_scans, tg.VenueIndex.from_scans):
-        with pytest.raises(ScanRowError, match=r"column `person` is double, not integers") as err:
-            read(frame, now=NOW)
+        with pytest.raises(
+            SchemaError,
+            match=r"column `person` \(the schema's person\): expected integer or text "
+            r"ids, got double",
+        ) as err:
+            read(frame, now=NOW, errors="quarantine")
         assert "nullable 'Int64' dtype" in str(err.value)
         assert "84912345678" not in str(err.value)
     fixed = read_scans(frame.astype({"person": "Int64"}), now=NOW, errors="quarantine")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import pathlib
 import queue
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from tracegraph.ingest import (
     _StayCodes,
     check_id_column,
     data_files,
+    is_dataset,
 )
 
 __all__ = ["is_source", "read_stay_codes"]
@@ -66,19 +66,9 @@ _AHEAD = 2
 
 def is_source(obj: Any) -> bool:
     """Whether ``obj`` is read batch by batch (a path, a list of them, a reader, a dataset)."""
-    if isinstance(obj, str | os.PathLike | pa.RecordBatchReader) or _is_dataset(obj):
+    if isinstance(obj, str | os.PathLike | pa.RecordBatchReader) or is_dataset(obj):
         return True
     return isinstance(obj, list) and all(isinstance(x, str | os.PathLike) for x in obj)
-
-
-def _is_dataset(obj: Any) -> bool:
-    """Whether ``obj`` is a ``pyarrow.dataset.Dataset``, without importing that module.
-
-    (``pyarrow.dataset`` imports pandas, ~0.3 s of a cold start; whoever holds a
-    dataset has imported it already.)
-    """
-    pads = sys.modules.get("pyarrow.dataset")
-    return pads is not None and isinstance(obj, pads.Dataset)
 
 
 @dataclass(frozen=True)
@@ -103,9 +93,9 @@ def _parts(source: Any) -> list[_Part]:
         if not path.exists():
             raise ScanFileError(f"{path}: no such file or folder")
         if path.is_dir():
-            parts.extend(_Part(str(p), _sniff(p), p) for p in data_files(path, "stay"))
+            parts.extend(_Part(str(p), _sniff(p, "stay"), p) for p in data_files(path, "stay"))
         else:
-            parts.append(_Part(str(path), _sniff(path), path))
+            parts.append(_Part(str(path), _sniff(path, "stay"), path))
     return parts
 
 

@@ -12,7 +12,9 @@ import hmac
 import itertools
 import os
 import pathlib
+import stat
 import string
+import sys
 import time
 import urllib.parse
 import warnings
@@ -54,6 +56,7 @@ from tracegraph.errors import (
     ScanFileError,
     ScanRowError,
     SchemaError,
+    TimezoneError,
 )
 
 __all__ = [
@@ -171,7 +174,7 @@ def as_arrow_table(
         them, instead of failing the whole table.
     expected : str, optional
         What the caller takes, for the error when ``data`` is no table (default: the
-        table types, and for stays and scans the sources ``from_stays`` reads).
+        table types, and for stays the sources ``from_stays`` reads as well).
 
     Returns
     -------
@@ -211,7 +214,7 @@ def as_arrow_table(
         return _once_each(pa.table(data), what, columns)
     if expected is None:
         expected = "a pyarrow.Table, pandas.DataFrame or polars.DataFrame"
-    if what in ("stays", "scans") and expected.endswith("polars.DataFrame"):
+    if what == "stays" and expected.endswith("polars.DataFrame"):
         expected += (
             ", or a path to a Parquet/Arrow file or folder, a pyarrow RecordBatchReader or "
             "dataset (or a list of these)"
@@ -504,32 +507,34 @@ def _offsets(values: np.ndarray, lo: int) -> np.ndarray:
 
 #: Why a scan row was rejected, in the order the rules are checked (a row gets the first).
 REJECT_REASONS = (
-    "bad_type",
     "null_person",
     "null_venue",
     "null_time",
     "bad_time",
     "naive_time",
+    "time_out_of_range",
     "bad_direction",
     "future_time",
     "too_early",
-    "time_out_of_range",
 )
 _REASON_TEXT = {
-    "bad_type": "a column has a type that cannot hold ids or times",
     "null_person": "the person id is null or empty",
     "null_venue": "the venue id is null or empty",
     "null_time": "the time is null",
-    "bad_time": "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a number)",
-    "naive_time": "the time has no time zone and none was given (pass tz= or ScanSchema(tz=))",
-    "bad_direction": "the direction is not one of the schema's direction values",
-    "future_time": "the time is after `now`",
-    "too_early": "the time is before `not_before`",
+    "bad_time": (
+        "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a finite number)"
+    ),
+    "naive_time": (
+        "the time is text without a UTC offset and no zone was given (pass tz= or ScanSchema(tz=))"
+    ),
     "time_out_of_range": (
         "the time is outside the years 1 to 9999 (epoch numbers in milliseconds, "
         "microseconds or nanoseconds read as seconds? give the schema their unit: "
         "ScanSchema(..., time_unit='ms'))"
     ),
+    "bad_direction": "the direction is not one of the schema's direction values",
+    "future_time": "the time is after `now`",
+    "too_early": "the time is before `not_before`",
 }
 _R = {name: np.int8(code) for code, name in enumerate(REJECT_REASONS)}
 _OK = np.int8(-1)
@@ -620,11 +625,23 @@ class ScanSchema:
                     f"ScanSchema: `{name}`: expected a column name (str), "
                     f"got {type(getattr(self, name)).__name__}"
                 )
+        for name in ("direction", "method"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise SchemaError(
+                    f"ScanSchema: `{name}`: expected a column name (str) or None, "
+                    f"got {type(getattr(self, name)).__name__}"
+                )
         if self.time_unit not in _TIME_UNITS:
             raise SchemaError(
                 f"ScanSchema: `time_unit`: expected one of {_TIME_UNITS}, got {self.time_unit!r}"
             )
         if self.directions is not None:
+            if not isinstance(self.directions, Mapping):
+                raise SchemaError(
+                    f"ScanSchema: `directions`: expected a mapping of raw values to 'entry' or "
+                    f"'exit', e.g. {{'in': 'entry', 'out': 'exit'}}, got "
+                    f"{type(self.directions).__name__}"
+                )
             if self.direction is None:
                 raise SchemaError(
                     "ScanSchema: `directions` given without a `direction` column; "
@@ -636,6 +653,11 @@ class ScanSchema:
                     f"ScanSchema: `directions`: expected values 'entry' or 'exit', got {wrong[0]!r}"
                 )
         if self.source is not None:
+            if not isinstance(self.source, str):
+                raise SchemaError(
+                    f"ScanSchema: `source`: expected a tag (str), e.g. 'bluezone' or '{{app}}' "
+                    f"for a partition key, got {type(self.source).__name__}"
+                )
             _template_keys(self.source)
 
     def columns(self) -> list[str]:
@@ -853,7 +875,8 @@ def read_scans(
         directory (searched recursively for ``*.parquet``, ``*.pq``, ``*.arrow``,
         ``*.feather``, ``*.ipc``, ``*.arrows``, or other files that are Parquet or
         Arrow IPC by their first bytes; hidden and ``_`` files skipped, any other
-        file an error that names it; e.g. one file per day), an in-memory
+        file, and any link that leads nowhere, an error that names it; linked folders
+        followed, each folder read once; e.g. one file per day), an in-memory
         ``pyarrow.Table`` / pandas / polars frame, or a ``pyarrow.RecordBatchReader``.
         Several sources with different layouts are read into one stream by passing a
         list whose items are either plain sources (read with ``schema``) or
@@ -900,9 +923,11 @@ def read_scans(
         :attr:`Scans.rejected` with a ``reason`` (see :data:`REJECT_REASONS`).
     not_before, now : datetime, ISO-8601 str, numpy.datetime64 or int seconds, optional
         Scans before ``not_before`` are rejected (``too_early``), scans after
-        ``now`` (default: the current time) too (``future_time``). Naive datetimes
-        and strings are read in ``tz`` (a :class:`~tracegraph.errors.TimezoneError`
-        without it); numpy datetime64 values are UTC without it.
+        ``now`` (default: the current time) too (``future_time``); a ``not_before``
+        later than ``now`` is an :class:`~tracegraph.errors.ArgumentError`. Naive
+        datetimes and strings are read in ``tz`` (a
+        :class:`~tracegraph.errors.TimezoneError` without it); numpy datetime64
+        values are UTC without it.
     tz : str, optional
         Zone of naive times, for sources whose schema names none.
     progress : bool, optional
@@ -921,16 +946,22 @@ def read_scans(
     ScanRowError
         A bad row and ``errors="raise"``.
     SchemaError
-        A column named by a schema is missing, or (``method``) of a type no text
-        comes from; a partition key is also a column of its file, or a ``source``
-        template names a key the file's folders lack; bad options.
+        A column named by a schema is missing; an id or time column is of a type that
+        holds no ids or times (``bool``, ``date32``, ``null``: a pandas column of
+        ``None``), or ``method`` of a type no text comes from (with either value of
+        ``errors``: a column's problem, not a row's); a partition key is also a column
+        of its file, or a ``source`` template names a key the file's folders lack;
+        bad options.
     AliasError
         An alias maps to two persons, aliases form a cycle, or the alias table is
         malformed.
+    ArgumentError
+        ``not_before`` is later than ``now``.
     ScanFileError
         A file is missing, truncated, corrupt, or not Parquet / Arrow IPC.
     TimezoneError
-        A ``tz`` is not a valid zone name.
+        A ``tz`` is not a valid zone name, or a time column holds naive timestamps
+        (an Arrow timestamp type without a zone) and no ``tz`` names their zone.
 
     See Also
     --------
@@ -1037,6 +1068,13 @@ def _plan_read(
         check_zone(tz, "tz")
     now_s = int(time.time()) if now is None else instant_seconds(now, "now", tz)
     not_before_s = FAR_PAST if not_before is None else instant_seconds(not_before, "not_before", tz)
+    if not_before_s > now_s:
+        now_text = "the current time, " if now is None else ""
+        raise ArgumentError(
+            f"`not_before` ({format_instant(not_before_s)}) is later than `now` ({now_text}"
+            f"{format_instant(now_s)}): no scan could be accepted; expected not_before <= "
+            f"now; pass an earlier not_before, or a later now"
+        )
     inputs = _expand_sources(source, default_schema)
     for inp in inputs:
         zone = inp.schema.tz or tz
@@ -1073,6 +1111,7 @@ def _read_inputs(
             zone = inp.schema.tz or plan.tz
             latest: int | None = None  # of the accepted epoch numbers in ms, us or ns
             for batch in _input_batches(inp, plan.batch_size):
+                batch = _without_views(batch)
                 cleaned = _clean_batch(batch, inp, zone, plan.now_s, plan.not_before_s)
                 if _subsecond_numbers(batch, inp.schema) and (cleaned.reason < 0).any():
                     top = int(cleaned.seconds[cleaned.reason < 0].max())
@@ -1081,10 +1120,9 @@ def _read_inputs(
                 if bad.size:
                     if plan.errors == "raise":
                         reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
-                        which = _id_type_hint(batch, inp.schema) if reason == "bad_type" else ""
                         raise ScanRowError(
                             f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
-                            f"{_REASON_TEXT[reason]}{which}; fix the row, or pass "
+                            f"{_REASON_TEXT[reason]}; fix the row, or pass "
                             f"errors='quarantine' to set such rows aside"
                         )
                     rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
@@ -1217,10 +1255,36 @@ def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
     if isinstance(item, pa.RecordBatchReader):
         label = f"<reader {k}>"
         return [_Input(label, _source_tag(schema, "table", (), label), schema, "reader", item)]
+    if is_dataset(item):
+        raise SchemaError(
+            f"scans: expected {_READ_SCANS_EXPECTED}, got a pyarrow dataset; pass the path of "
+            f"its files or folder (each file is then read with its own types), or a reader: "
+            f"dataset.scanner().to_reader()"
+        )
     # (a pandas column the schema does not read cannot fail the table)
-    table = as_arrow_table(item, "scans", columns=tuple(schema.columns()))
+    table = as_arrow_table(
+        item, "scans", columns=tuple(schema.columns()), expected=_READ_SCANS_EXPECTED
+    )
     label = f"<table {k}>"
     return [_Input(label, _source_tag(schema, "table", (), label), schema, "table", table)]
+
+
+#: What :func:`read_scans` reads, for the error when it gets something else.
+_READ_SCANS_EXPECTED = (
+    "a path to a Parquet or Arrow IPC file or folder, a pyarrow.Table, pandas.DataFrame "
+    "or polars.DataFrame, or a pyarrow.RecordBatchReader (or a list of these, or of "
+    "(source, ScanSchema) pairs)"
+)
+
+
+def is_dataset(obj: Any) -> bool:
+    """Whether ``obj`` is a ``pyarrow.dataset.Dataset``, without importing that module.
+
+    (``pyarrow.dataset`` imports pandas, ~0.3 s of a cold start; whoever holds a
+    dataset has imported it already.)
+    """
+    pads = sys.modules.get("pyarrow.dataset")
+    return pads is not None and isinstance(obj, pads.Dataset)
 
 
 def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
@@ -1229,20 +1293,61 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
     Files and folders whose names start with ``.`` or ``_`` (markers, temporary
     files) are skipped. Data files are named by their suffix, or else recognised by
     their first bytes. Any other file is an error that names it (no file is left
-    out without a word), and so is a folder without data files.
+    out without a word), and so is a link that leads nowhere and a folder without
+    data files.
+
+    Links to folders are followed, wherever they lead. A folder or file reached
+    twice through links is read once, at its first path in name order: a link to a
+    folder above it (a loop) or to one listed already adds nothing.
     """
     found: list[pathlib.Path] = []
     other: list[pathlib.Path] = []
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or any(
-            part.startswith((".", "_")) for part in p.relative_to(folder).parts
-        ):
-            continue
-        if p.suffix.lower() in _SCAN_SUFFIXES or _file_kind(p) is not None:
-            found.append(p)  # (by its name, or by its first bytes: part-0.snappy, ...)
-        else:
-            other.append(p)
+    broken: list[pathlib.Path] = []
+    seen: set[str] = set()  # the real path of every folder and file listed
+
+    def walk(directory: pathlib.Path, real: str) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as exc:
+            raise ScanFileError(f"{directory}: cannot list this folder: {exc.strerror}") from exc
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
+                continue
+            path = pathlib.Path(entry.path)
+            try:
+                info = path.stat()  # (of what a link leads to)
+            except OSError as exc:
+                if path.is_symlink():
+                    broken.append(path)
+                    continue
+                raise ScanFileError(f"{path}: cannot read this file: {exc.strerror}") from exc
+            # (a plain entry's real path is its folder's; a link's is where it leads)
+            where = os.path.realpath(path) if entry.is_symlink() else os.path.join(real, entry.name)
+            if where in seen:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                seen.add(where)
+                walk(path, where)
+            elif stat.S_ISREG(info.st_mode):
+                seen.add(where)
+                if path.suffix.lower() in _SCAN_SUFFIXES or _file_kind(path) is not None:
+                    found.append(path)  # (by its name, or by its first bytes: part-0.snappy)
+                else:
+                    other.append(path)
+
+    root = os.path.realpath(folder)
+    seen.add(root)
+    walk(folder, root)
     suffixes = ", ".join("*" + s for s in _SCAN_SUFFIXES)
+    if broken:
+        names = ", ".join(f"{p.relative_to(folder)} -> {os.readlink(p)}" for p in broken[:3])
+        more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
+        raise ScanFileError(
+            f"{folder}: expected links in this directory to lead to {what} files or folders, "
+            f"found {len(broken)} that lead nowhere (the target is missing, or links form a "
+            f"loop): {names}{more}; fix or remove them, or give their names a leading '_' to "
+            f"have them skipped"
+        )
     if other:
         names = ", ".join(str(p.relative_to(folder)) for p in other[:3])
         more = f" and {len(other) - 3} more" if len(other) > 3 else ""
@@ -1332,21 +1437,43 @@ def _file_kind(path: pathlib.Path, head: bytes | None = None) -> str | None:
     return None
 
 
-def _sniff(path: pathlib.Path) -> str:
+def _sniff(path: pathlib.Path, what: str = "scan") -> str:
+    """The kind of a file of ``what`` (``"scan"``, ``"stay"``) by its first bytes.
+
+    A :class:`ScanFileError` for a missing file and one that is neither Parquet nor
+    Arrow IPC (a file named as CSV gets how to read it).
+    """
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
     except FileNotFoundError as exc:
-        raise ScanFileError(f"{path}: no such scan file") from exc
+        raise ScanFileError(f"{path}: no such {what} file") from exc
     except OSError as exc:
-        raise ScanFileError(f"{path}: cannot open scan file: {exc}") from exc
+        raise ScanFileError(f"{path}: cannot open {what} file: {exc}") from exc
     kind = _file_kind(path, head)
     if kind is not None:
         return kind
     raise ScanFileError(
         f"{path}: not a Parquet or Arrow IPC file (unrecognised first bytes; "
         f"{'empty file' if not head else 'maybe truncated or another format'})"
+        f"{_csv_hint(path, what)}"
     )
+
+
+def _csv_hint(path: pathlib.Path, what: str) -> str:
+    """How to read a file named as CSV or TSV (``""`` for other names)."""
+    name = path.name.lower()
+    if name.endswith((".tsv", ".tsv.gz")):
+        kind = "TSV"
+        how = "pyarrow.csv.read_csv(path, parse_options=pyarrow.csv.ParseOptions(delimiter='\\t'))"
+    elif name.endswith((".csv", ".csv.gz")):
+        kind, how = "CSV", "pyarrow.csv.read_csv(path)"
+    else:
+        return ""
+    hint = f"; a {kind} file by its name: read it with {how} (or pandas) and pass the table"
+    if what == "stay" and name.endswith(".csv"):  # (the command line reads these)
+        hint += f", or build the index on the command line: tracegraph build {path} --out FOLDER"
+    return hint
 
 
 def _total_rows(inputs: list[_Input]) -> int | None:
@@ -1456,11 +1583,42 @@ def _require_scan_columns(available: list[str], inp: _Input) -> list[str]:
 # --------------------------------------------------------------------------- one batch
 
 
+def _without_views(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with its ``string_view`` and ``binary_view`` columns as ``string`` / ``binary``.
+
+    Dictionaries of views get plain dictionaries (their indices kept). Arrow has no
+    ``take`` for views, which decoding a dictionary and setting rows aside use, and
+    polars writes them (``write_ipc``: text as ``string_view``, categoricals as
+    dictionaries of it). Other columns are kept as they are.
+    """
+    for k, field in enumerate(batch.schema):
+        column = batch.column(k)
+        typ = field.type
+        if pa.types.is_dictionary(typ) and _is_view(typ.value_type):
+            plain = _plain_type(typ.value_type)
+            column = pa.DictionaryArray.from_arrays(column.indices, column.dictionary.cast(plain))
+        elif _is_view(typ):
+            column = column.cast(_plain_type(typ))
+        else:
+            continue
+        batch = batch.set_column(k, field.name, column)
+    return batch
+
+
+def _is_view(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string_view(typ) or pa.types.is_binary_view(typ))
+
+
+def _plain_type(typ: pa.DataType) -> pa.DataType:
+    """``string`` for ``string_view``, ``binary`` for ``binary_view``."""
+    return pa.string() if pa.types.is_string_view(typ) else pa.binary()
+
+
 @dataclass
 class _Cleaned:
     reason: np.ndarray  # int8 per row, -1 = accepted
-    person: pa.Array | None
-    venue: pa.Array | None
+    person: pa.Array
+    venue: pa.Array
     seconds: np.ndarray
     direction: np.ndarray  # int8, 0 entry, 1 exit
     method: pa.Array | None
@@ -1469,8 +1627,12 @@ class _Cleaned:
 def _clean_batch(
     batch: pa.RecordBatch, inp: _Input, tz: str | None, now_s: int, not_before_s: int
 ) -> _Cleaned:
-    """Check every row of a batch against the rules, vectorised; the first rule broken wins."""
+    """Check every row of a batch against the rules, vectorised; the first rule broken wins.
+
+    Its columns' types are checked first (:func:`_check_column_types`).
+    """
     schema = inp.schema
+    _check_column_types(batch, inp, tz)
     n = batch.num_rows
     reason = np.full(n, _OK, dtype=np.int8)
 
@@ -1480,11 +1642,9 @@ def _clean_batch(
     person, person_null = _ids(batch.column(schema.person))
     venue, venue_null = _ids(batch.column(schema.venue))
     seconds, time_reason = _times(batch.column(schema.time), schema.time_unit, tz)
-    if person is None or venue is None:
-        flag(np.ones(n, dtype=np.bool_), "bad_type")
     flag(person_null, "null_person")
     flag(venue_null, "null_venue")
-    for name in ("bad_type", "null_time", "bad_time", "naive_time", "time_out_of_range"):
+    for name in ("null_time", "bad_time", "naive_time", "time_out_of_range"):
         flag(time_reason == _R[name], name)
     direction = np.zeros(n, dtype=np.int8)
     if schema.direction is not None and schema.direction in batch.schema.names:
@@ -1515,8 +1675,8 @@ def _clean_batch(
     return _Cleaned(reason, person, venue, seconds, direction, method)
 
 
-def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
-    """Ids as int64 or string, and which are null or empty (``None``: unusable type)."""
+def _ids(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Ids (integers or text, as checked) as int64 or string, and which are null or empty."""
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     typ = column.type
@@ -1526,29 +1686,79 @@ def _ids(column: pa.Array) -> tuple[pa.Array | None, np.ndarray]:
     if pa.types.is_integer(typ):
         ids = column.cast(pa.int64())
         return ids, _null_mask(ids)
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        ids = column.cast(pa.string())
-        empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True)
-        return ids, empty.to_numpy(zero_copy_only=False)
-    return None, np.zeros(len(column), dtype=np.bool_)
+    ids = column.cast(pa.string())
+    empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True)
+    return ids, empty.to_numpy(zero_copy_only=False)
 
 
-def _id_type_hint(batch: pa.RecordBatch, schema: ScanSchema) -> str:
-    """The id column of a type no id comes from, for a ``bad_type`` error ("" if none)."""
-    for name in (schema.person, schema.venue):
+def _check_column_types(batch: pa.RecordBatch, inp: _Input, tz: str | None) -> None:
+    """A :class:`SchemaError` naming an id or time column of a type that holds none.
+
+    And a :class:`TimezoneError` for a time column of naive timestamps without a
+    zone ``tz`` to read them in. Column problems, not a row's: no row of such a
+    column could be read, so none is set aside one by one (as a missing column,
+    these stop the read). (Naive ISO text is checked row by row: it may be mixed with
+    text that has its offset.)
+    """
+    schema = inp.schema
+    for role, name in (("person", schema.person), ("venue", schema.venue)):
         typ = batch.schema.field(name).type
         if pa.types.is_dictionary(typ):
             typ = typ.value_type
         if pa.types.is_integer(typ) or _is_text(typ):
             continue
+        if pa.types.is_null(typ):
+            raise SchemaError(
+                f"{inp.label}: column `{name}` (the schema's {role}) holds no ids: its type is "
+                f"null (every value is null, as in a pandas column of None); expected integer "
+                f"or text ids; fill them in, or map the schema's {role} to another column"
+            )
         hint = (
             "; integer ids with missing values become floats in pandas: use the nullable "
             "'Int64' dtype, or strings"
             if pa.types.is_floating(typ)
-            else ""
+            else "; cast the column to integers or strings"
         )
-        return f": column `{name}` is {typ}, not integers or text{hint}"
-    return ""
+        raise SchemaError(
+            f"{inp.label}: column `{name}` (the schema's {role}): expected integer or text "
+            f"ids, got {typ}{hint}"
+        )
+    typ = batch.schema.field(schema.time).type
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    if pa.types.is_timestamp(typ) and typ.tz is None and tz is None:
+        raise TimezoneError(
+            f"{inp.label}: column `{schema.time}` (the schema's time): expected zone-aware "
+            f"timestamps, got naive {typ}, of no known zone; name the zone they were recorded "
+            f"in, e.g. 'Asia/Ho_Chi_Minh' or 'UTC' (pass tz= or ScanSchema(tz=))"
+        )
+    if (
+        pa.types.is_timestamp(typ)
+        or pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or _is_text(typ)
+    ):
+        return
+    expected = (
+        "expected timestamps, epoch numbers (integers or floats, in the schema's time_unit) "
+        "or ISO-8601 text"
+    )
+    if pa.types.is_null(typ):
+        raise SchemaError(
+            f"{inp.label}: column `{schema.time}` (the schema's time) holds no times: its type "
+            f"is null (every value is null, as in a pandas column of None); {expected}; fill "
+            f"them in, or map the schema's time to another column"
+        )
+    hint = (
+        " (a date is no instant: cast dates to timestamps, and pass tz=, if their midnight "
+        "is meant)"
+        if pa.types.is_date(typ)
+        else ""
+    )
+    raise SchemaError(
+        f"{inp.label}: column `{schema.time}` (the schema's time): {expected}, got {typ}; cast "
+        f"the column to one of these{hint}"
+    )
 
 
 def _null_mask(array: pa.Array) -> np.ndarray:
@@ -1566,12 +1776,7 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
     typ = column.type
     null = _null_mask(column)
     if pa.types.is_timestamp(typ):
-        if typ.tz is None:
-            if tz is None:
-                reason[:] = _R["naive_time"]
-                seconds = np.zeros(n, dtype=np.int64)
-                reason[null] = _R["null_time"]
-                return seconds, reason
+        if typ.tz is None and tz is not None:  # (and none without tz: checked)
             # floored first: no overflow near the ends of a ns column; gaps as _time's
             local = np.floor_divide(int_values(column), _UNIT_PER_S[typ.unit])
             far = _out_of_range(local)  # (no zone rules there: set aside below)
@@ -1591,15 +1796,14 @@ def _times(column: pa.Array, unit: str, tz: str | None) -> tuple[np.ndarray, np.
         )
         with np.errstate(invalid="ignore", over="ignore"):
             scaled = np.floor(raw / _UNIT_PER_S[unit])
-            good = np.isfinite(scaled) & (np.abs(scaled) < 2.0**62)
-        reason[~good] = _R["bad_time"]
-        seconds = np.where(good, scaled, 0.0).astype(np.int64)
-    elif pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        finite = np.isfinite(scaled)
+        reason[~finite] = _R["bad_time"]  # (NaN, infinities: no number of seconds)
+        # numbers too large for int64 are clipped: out of range below, as such ints are
+        finite_s = np.where(finite, scaled, 0.0)
+        seconds = np.clip(finite_s, MIN_TIME - 1, MAX_TIME + 1).astype(np.int64)
+    else:  # (text, as checked)
         seconds, text_reason = _parse_iso(column.cast(pa.string()), tz)
         reason[:] = text_reason
-    else:
-        reason[:] = _R["bad_type"]
-        return np.zeros(n, dtype=np.int64), reason
     # times that no calendar of tracegraph's holds (before the year 1, after 9999)
     reason[(reason == _OK) & _out_of_range(seconds)] = _R["time_out_of_range"]
     reason[null] = _R["null_time"]
@@ -2059,7 +2263,7 @@ def _accepted_rows(cleaned: _Cleaned) -> _Accepted | None:
     """The rows of a checked batch that were accepted; ``None`` if there are none."""
     ok = cleaned.reason < 0
     n_ok = int(ok.sum())
-    if n_ok == 0 or cleaned.person is None or cleaned.venue is None:
+    if n_ok == 0:
         return None
     if n_ok == ok.shape[0]:  # the usual case: no copies
         return _Accepted(
@@ -2360,6 +2564,12 @@ class StaysResult:
         return pl.from_arrow(self.stays)
 
 
+#: What :func:`scans_to_stays` takes, for the error when it gets something else.
+_TO_STAYS_EXPECTED = (
+    "a tracegraph.Scans, or a table of scans (pyarrow.Table, pandas.DataFrame or polars.DataFrame)"
+)
+
+
 def scans_to_stays(
     scans: Scans | TableLike,
     /,
@@ -2464,8 +2674,15 @@ def scans_to_stays(
     )
     if isinstance(scans, Scans):
         table = scans.table
+    elif isinstance(scans, str | os.PathLike):
+        raise SchemaError(
+            f"scans: expected {_TO_STAYS_EXPECTED}, got a path; read the files first: "
+            f"tg.scans_to_stays(tg.read_scans(path)), or tg.VenueIndex.from_scans(path) for "
+            f"an index"
+        )
     else:  # (direction and source, when there, are read too)
-        table = as_arrow_table(scans, "scans", ("person", "venue", "time", "direction", "source"))
+        columns = ("person", "venue", "time", "direction", "source")
+        table = as_arrow_table(scans, "scans", columns, expected=_TO_STAYS_EXPECTED)
     require_columns(table, ("person", "venue", "time"), "scans")
     person_col = check_id_column(table.column("person"), "person", "scans")
     venue_col = check_id_column(table.column("venue"), "venue", "scans")
