@@ -806,6 +806,14 @@ def test_options_are_never_abbreviated_and_have_help(workdir):
     assert "unrecognized arguments: --cases 17" in done.stderr
 
 
+def test_scans_in_a_csv_file_get_the_command_lines_advice(tmp_path):
+    (tmp_path / "scans.csv").write_text("person,venue,time\n1,2,2021-09-01T00:00:00Z\n")
+    done = run("build", "--scans", "scans.csv", "--out", "x.tgidx", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "convert this file to Parquet first" in done.stderr
+    assert "pyarrow.csv" not in done.stderr  # (the library's advice, for Python)
+
+
 def test_a_misspelt_option_gets_the_commands_usage_and_the_nearest_option(workdir):
     done = run("trace", "city.tgidx", "--case", "17", "--tier", "2", cwd=workdir)
     assert done.returncode == 2

@@ -1108,6 +1108,12 @@ _HINTS = (
         "put e.g. the output of python -c 'import secrets; print(secrets.token_hex(32))' in "
         "the variable",
     ),
+    (
+        r"; a (CSV|TSV) file by its name: read it with .* and pass the table(, or build .*)?$",
+        "; the command line reads CSV only from files named *.csv of stays (tracegraph "
+        "build stays.csv) or of a registry and scans (tracegraph compliance): convert this "
+        "file to Parquet first",
+    ),
     (r"pass start= and end=, or a longer freq", "pass a longer --freq, or fewer --by columns"),
     (r"; pass start= and end=, or fix those times", "; fix those times"),
     (r"`start`, `days`", "`days`"),  # (the synthetic city's start is not an option)

@@ -348,7 +348,10 @@ class VenueIndex:
         ScanRowError
             A bad row and ``errors="raise"``.
         SchemaError
-            A column named by a schema is missing, bad options, or 2**31 scans or more.
+            A column named by a schema is missing or of a type that holds no ids or
+            times, bad options, or 2**31 scans or more.
+        ArgumentError
+            ``not_before`` is later than ``now``.
         AliasError
             A malformed alias table, an alias mapped to two persons, or a cycle.
         ScanFileError
@@ -356,7 +359,8 @@ class VenueIndex:
         DurationError
             A duration that is negative or not whole seconds; ``max_stay`` of zero.
         TimezoneError
-            ``tz`` or ``split_at_midnight`` is not a zone name.
+            ``tz`` or ``split_at_midnight`` is not a zone name, or a time column holds
+            naive timestamps and no ``tz`` is given.
 
         See Also
         --------
