@@ -703,14 +703,14 @@ def test_encode_bytes_looks_up_without_inserting_then_encodes_the_rows_not_found
     offsets = np.frombuffer(offsets, np.int32, count=len(ids) + 1)
     data = np.frombuffer(data, np.uint8)
     got = np.full(6, 99, np.int32)
-    missing, _, _ = _kernels.encode_bytes(
+    missing, _ = _kernels.encode_bytes(
         offsets, data, table.slots, table.records, table.used, table.n, got, _kernels.LOOKUP_ONLY
     )
     assert missing == 3
     assert got.tolist() == [1, -1, -1, 2, -1, 0]
     np.testing.assert_array_equal(table.slots, slots)  # the table only read
     np.testing.assert_array_equal(table.records[:used], records)
-    n, used_after, _ = _kernels.encode_bytes(
+    n, used_after = _kernels.encode_bytes(
         offsets, data, table.slots, table.records, table.used, table.n, got,
         _kernels.ENCODE_MISSING,
     )  # fmt: skip

@@ -18,8 +18,8 @@ JIT policy (the reasons, written down once):
   body, so the compiler removes the branches the constants decide. The body stays
   callable on its own, and a test compares the two.
 * One compiler intrinsic, :func:`_prefetch` (LLVM's ``llvm.prefetch``): a hint that
-  starts loading a cache line a few iterations before a kernel updates it at random
-  (a no-op as plain Python). It changes no result; it hides memory latency where a
+  starts loading a cache line a few iterations before a kernel reads or updates it at
+  random (a no-op as plain Python). It changes no result; it hides memory latency where a
   kernel is bound by it.
 * No ``parallel=True``: numba's threading layers differ in whether they may be entered
   from several threads at once, and ``trace`` must be callable from many threads.
@@ -68,37 +68,61 @@ def _prefetch(array: np.ndarray, index: int) -> None:
     """
 
 
-@intrinsic
-def _prefetch_intrinsic(typingctx, array, index):  # type: ignore[no-untyped-def]
-    """The compiled :func:`_prefetch`."""
-    if not isinstance(array, types.Array) or array.ndim != 1:
-        return None
-    if not isinstance(index, types.Integer):
-        return None
-    sig = types.void(array, types.intp)  # the index as numba indexes: intp
+def _prefetch_read(array: np.ndarray, index: int) -> None:
+    """As :func:`_prefetch`, for a line that will only be read.
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        # the element's address as ``array[index]`` finds it (strides too), unchecked
-        item = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])  # type: ignore[no-untyped-call]
-        i8p = ir.IntType(8).as_pointer()
-        address = builder.bitcast(item, i8p)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        name = "llvm.prefetch.p0i8"
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)  # type: ignore[no-untyped-call]
-        # rw = 1 (for a write), locality = 3 (keep in every cache level), 1 = data
-        builder.call(fn, [address, i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
+    (A line asked for to be written is taken from the other cores' caches; threads
+    that read one shared table, as lookups do, should not take it from each other.)
+    """
 
-    return sig, codegen
+
+def _prefetch_intrinsic_for(rw: int):  # type: ignore[no-untyped-def]
+    """The compiled prefetch: ``rw`` 1 for a write, 0 for a read."""
+
+    @intrinsic
+    def prefetch(typingctx, array, index):  # type: ignore[no-untyped-def]
+        if not isinstance(array, types.Array) or array.ndim != 1:
+            return None
+        if not isinstance(index, types.Integer):
+            return None
+        sig = types.void(array, types.intp)  # the index as numba indexes: intp
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            # the element's address as ``array[index]`` finds it (strides too), unchecked
+            item = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])  # type: ignore[no-untyped-call]
+            i8p = ir.IntType(8).as_pointer()
+            address = builder.bitcast(item, i8p)
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            name = "llvm.prefetch.p0i8"
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)  # type: ignore[no-untyped-call]
+            # rw, locality = 3 (keep in every cache level), 1 = data
+            builder.call(fn, [address, i32(rw), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return prefetch
+
+
+_prefetch_intrinsic = _prefetch_intrinsic_for(1)
+_prefetch_read_intrinsic = _prefetch_intrinsic_for(0)
 
 
 @overload(_prefetch, jit_options={"nogil": True})
 def _prefetch_compiled(array, index):  # type: ignore[no-untyped-def]
     def impl(array, index):  # type: ignore[no-untyped-def]
         _prefetch_intrinsic(array, index)  # type: ignore[call-arg]
+
+    return impl
+
+
+@overload(_prefetch_read, jit_options={"nogil": True})
+def _prefetch_read_compiled(array, index):  # type: ignore[no-untyped-def]
+    def impl(array, index):  # type: ignore[no-untyped-def]
+        _prefetch_read_intrinsic(array, index)  # type: ignore[call-arg]
 
     return impl
 
@@ -1899,15 +1923,16 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out, mode):  #
     in the slot and reads a record only when they are equal. A string not seen before
     gets the next code and a new record; the caller gives ``records`` room for 8 more
     bytes per row plus all of this batch's bytes. ``out`` receives every string's
-    code, in first-seen order. Returns ``(codes, bytes used, checksum)``; the checksum
-    only keeps the early reads below from being optimised away.
+    code, in first-seen order. Returns ``(codes, bytes used)``.
 
     A lookup costs a random read of a slot and one of a record (tens of millions of
     rows against millions of distinct ids: most of them miss every cache). Rows are
-    taken in groups of :data:`_ENCODE_GROUP`: all of a group's strings are hashed and
-    their slots read, then the records those slots point to, each read independent of
-    the others so that the misses overlap, and only then is each row looked up (now
-    from cache) in order, which inserts what is new. No Python object per string.
+    taken in groups of :data:`_ENCODE_GROUP`: all of a group's strings are hashed
+    first, then their slots are asked for (:func:`_prefetch_read`, in a loop of nothing
+    else, so that all the misses overlap: interleaved with the hashing, only two or
+    three were in flight at once, and M's text ids took twice as long), then the
+    records those slots point to, and only then is each row looked up (now from
+    cache) in order, which inserts what is new. No Python object per string.
 
     ``mode`` splits the work for threads: :data:`ENCODE_ALL` (0) as above;
     :data:`LOOKUP_ONLY` (1) only reads the table (threads may look up slices of the
@@ -1921,22 +1946,23 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out, mode):  #
     used = np.int64(used)
     n_rows = offsets.shape[0] - 1
     hashes = np.empty(_ENCODE_GROUP, dtype=np.int64)
-    checksum = np.int64(0)
     missing = 0
     for g0 in range(0, n_rows, _ENCODE_GROUP):
         g1 = min(g0 + _ENCODE_GROUP, n_rows)
         for i in range(g0, g1):
             if mode == ENCODE_MISSING and out[i] >= 0:
                 continue
-            h = _hash_bytes(data, offsets[i], offsets[i + 1])
-            hashes[i - g0] = h
-            checksum ^= slots[h & mask]
+            hashes[i - g0] = _hash_bytes(data, offsets[i], offsets[i + 1])
+        for i in range(g0, g1):
+            if mode == ENCODE_MISSING and out[i] >= 0:
+                continue
+            _prefetch_read(slots, hashes[i - g0] & mask)
         for i in range(g0, g1):
             if mode == ENCODE_MISSING and out[i] >= 0:
                 continue
             slot = slots[hashes[i - g0] & mask]
             if slot >= 0:
-                checksum ^= np.int64(records[slot & _SLOT_OFFSET_MASK])
+                _prefetch_read(records, slot & _SLOT_OFFSET_MASK)
         for i in range(g0, g1):
             if mode == ENCODE_MISSING and out[i] >= 0:
                 continue
@@ -1974,8 +2000,8 @@ def encode_bytes(offsets, data, slots, records, used, n_distinct, out, mode):  #
                 j = (j + 1) & mask
             out[i] = c
     if mode == LOOKUP_ONLY:
-        return missing, used, checksum
-    return n, used, checksum
+        return missing, used
+    return n, used
 
 
 @_jit

@@ -112,6 +112,9 @@ def trace(
         How many tiers to trace beyond the cases (1 → F1, 2 → F1 and F2, …).
     min_overlap : duration, default 0
         Minimum overlap for a pair of stays to qualify (it must also be > 0).
+        Durations here and below are a string with units (``"15min"``, ``"1h30min"``,
+        ``"2d"``), a ``datetime.timedelta`` or ``numpy.timedelta64``, or an int of
+        *seconds*: ``min_overlap=15`` is 15 seconds, not minutes.
     linger : duration, default 0
         How long a venue stays infectious after an infectious person leaves.
     latency : duration, default 0

@@ -3281,7 +3281,7 @@ class _TextTable:
         self._reserve(n_rows, int(offsets[-1] - offsets[0]))
 
         def run(mode: int, a: int, b: int) -> int:
-            found, used, _ = _kernels.encode_bytes(
+            found, used = _kernels.encode_bytes(
                 offsets[a : b + 1], data, self.slots, self.records, self.used, self.n,
                 out[a:b], mode,
             )  # fmt: skip
