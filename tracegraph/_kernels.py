@@ -114,7 +114,7 @@ _prefetch_read_intrinsic = _prefetch_intrinsic_for(0)
 @overload(_prefetch, jit_options={"nogil": True})
 def _prefetch_compiled(array, index):  # type: ignore[no-untyped-def]
     def impl(array, index):  # type: ignore[no-untyped-def]
-        _prefetch_intrinsic(array, index)  # type: ignore[call-arg]
+        _prefetch_intrinsic(array, index)
 
     return impl
 
@@ -122,7 +122,7 @@ def _prefetch_compiled(array, index):  # type: ignore[no-untyped-def]
 @overload(_prefetch_read, jit_options={"nogil": True})
 def _prefetch_read_compiled(array, index):  # type: ignore[no-untyped-def]
     def impl(array, index):  # type: ignore[no-untyped-def]
-        _prefetch_read_intrinsic(array, index)  # type: ignore[call-arg]
+        _prefetch_read_intrinsic(array, index)
 
     return impl
 
