@@ -691,6 +691,52 @@ def test_encode_int64_looks_up_without_inserting_then_encodes_the_rows_not_found
     assert distinct[:4].tolist() == [7, -3, 2**62, 5]
 
 
+@settings(max_examples=examples(1.0, 100), deadline=None)
+@given(
+    st.lists(st.integers(-3, 40) | st.integers(-(2**63), 2**63 - 1), max_size=90),
+    st.lists(st.integers(-3, 40) | st.integers(-(2**63), 2**63 - 1), max_size=90),
+)
+def test_hash_encoders_in_every_mode_give_first_seen_codes(first, then):
+    # batches of more rows than a group (16) against a table small enough to collide:
+    # encoding `first`, then looking `then` up and encoding the rows not found, gives
+    # the codes of a dict filled in row order, in both kernels
+    every = first + then
+    want = {v: c for c, v in enumerate(dict.fromkeys(every))}
+    a, b = np.array(first, dtype=np.int64), np.array(then, dtype=np.int64)
+    slots = np.full(512, -1, np.int32)  # (at most 180 ids: under half full, as callers keep it)
+    distinct = np.empty(len(every), np.int64)
+    out_a, out_b = np.empty(len(a), np.int32), np.full(len(b), 99, np.int32)
+    n = _kernels.encode_int64(a, slots, distinct, 0, out_a, _kernels.ENCODE_ALL)
+    missing = _kernels.encode_int64(b, slots, distinct, n, out_b, _kernels.LOOKUP_ONLY)
+    assert missing == sum(v not in set(first) for v in then)
+    n = _kernels.encode_int64(b, slots, distinct, n, out_b, _kernels.ENCODE_MISSING)
+    assert [*out_a.tolist(), *out_b.tolist()] == [want[v] for v in every]
+    assert distinct[:n].tolist() == list(want)
+    # the same as text, through the text table's kernel
+    table = _IdCodes(0).text
+    text_a, text_b = pa.array([str(v) for v in first]), pa.array([str(v) for v in then])
+    out_a, out_b = np.empty(len(a), np.int32), np.full(len(b), 99, np.int32)
+    table.encode(text_a, out_a)
+    assert out_a.tolist() == [want[v] for v in first]
+    if not then:
+        return
+    table._reserve(len(text_b), sum(len(str(v)) for v in then))
+    _, offsets, data = text_b.buffers()
+    offsets = np.frombuffer(offsets, np.int32, count=len(text_b) + 1)
+    data = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+    missing, _ = _kernels.encode_bytes(
+        offsets, data, table.slots, table.records, table.used, table.n, out_b,
+        _kernels.LOOKUP_ONLY,
+    )  # fmt: skip
+    assert missing == sum(v not in set(first) for v in then)
+    n, _ = _kernels.encode_bytes(
+        offsets, data, table.slots, table.records, table.used, table.n, out_b,
+        _kernels.ENCODE_MISSING,
+    )  # fmt: skip
+    assert [*out_a.tolist(), *out_b.tolist()] == [want[v] for v in every]
+    assert n == len(want)
+
+
 def test_encode_bytes_looks_up_without_inserting_then_encodes_the_rows_not_found():
     table = _IdCodes(0).text
     first = pa.array(["a", "bb", "a", "ccc"])

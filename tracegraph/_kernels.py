@@ -1830,6 +1830,10 @@ LOOKUP_ONLY = 1
 ENCODE_MISSING = 2
 
 
+#: rows hashed, and their slots and records fetched, together (encode_int64, encode_bytes)
+_ENCODE_GROUP = 16
+
+
 @_jit
 def encode_int64(values, slots, distinct, n_distinct, out, mode):  # type: ignore[no-untyped-def]
     """Dictionary-encode int64 ``values`` through an open-addressing hash table.
@@ -1843,30 +1847,50 @@ def encode_int64(values, slots, distinct, n_distinct, out, mode):  # type: ignor
     spread evenly); collisions probe linearly. ``mode`` as for :func:`encode_bytes`
     (:data:`LOOKUP_ONLY`: ``out`` -1 for values not in the table, nothing inserted,
     returns how many; :data:`ENCODE_MISSING`: only rows whose ``out`` is negative).
+
+    As in :func:`encode_bytes`, rows go in groups of :data:`_ENCODE_GROUP`: their
+    slots are asked for, then the distinct values those slots point to, and only then
+    is each row looked up (and inserted) in order: the misses of a group overlap.
     """
     mask = slots.shape[0] - 1
     n = n_distinct
     missing = 0
-    for i in range(values.shape[0]):
-        if mode == ENCODE_MISSING and out[i] >= 0:
-            continue
-        x = np.int64(values[i])
-        j = _mix32((x & _LOW32) ^ _mix32((x >> 32) & _LOW32)) & mask
-        while True:
-            c = slots[j]
-            if c < 0:
-                if mode == LOOKUP_ONLY:
-                    missing += 1
+    n_rows = values.shape[0]
+    places = np.empty(_ENCODE_GROUP, dtype=np.int64)
+    for g0 in range(0, n_rows, _ENCODE_GROUP):
+        g1 = min(g0 + _ENCODE_GROUP, n_rows)
+        for i in range(g0, g1):
+            x = np.int64(values[i])
+            j = _mix32((x & _LOW32) ^ _mix32((x >> 32) & _LOW32)) & mask
+            places[i - g0] = j
+            if mode != ENCODE_MISSING or out[i] < 0:
+                _prefetch_read(slots, j)
+        for i in range(g0, g1):
+            if mode == ENCODE_MISSING and out[i] >= 0:
+                continue
+            c = slots[places[i - g0]]
+            if c >= 0:
+                _prefetch_read(distinct, c)
+        for i in range(g0, g1):
+            if mode == ENCODE_MISSING and out[i] >= 0:
+                continue
+            x = np.int64(values[i])
+            j = places[i - g0]
+            while True:
+                c = slots[j]
+                if c < 0:
+                    if mode == LOOKUP_ONLY:
+                        missing += 1
+                        break
+                    c = n
+                    slots[j] = n
+                    distinct[n] = x
+                    n += 1
                     break
-                c = n
-                slots[j] = n
-                distinct[n] = x
-                n += 1
-                break
-            if distinct[c] == x:
-                break
-            j = (j + 1) & mask
-        out[i] = c
+                if distinct[c] == x:
+                    break
+                j = (j + 1) & mask
+            out[i] = c
     return missing if mode == LOOKUP_ONLY else n
 
 
@@ -1889,8 +1913,6 @@ def _hash_bytes(data, lo, hi):  # type: ignore[no-untyped-def]
 SLOT_TAG_SHIFT = 40
 _SLOT_OFFSET_MASK = (1 << 40) - 1
 _SLOT_TAG_MASK = (1 << 23) - 1  # 23 bits of tag: slots stay >= 0
-#: rows hashed, and their slots and records fetched, together (see encode_bytes)
-_ENCODE_GROUP = 16
 
 
 @_jit
