@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import networkx as nx
@@ -195,6 +196,44 @@ def test_case_window_limits_what_a_case_passes_on():
     edges = result.edges.to_pydict()
     # the first cafe meeting (hours 1-2) is outside the window
     assert [e.hour for e in edges["start"]] == [5, 8]
+
+
+def windows(rows):
+    return pa.table(
+        {
+            "person": [r[0] for r in rows],
+            "start": pa.array([r[1] for r in rows], TS),
+            "end": pa.array([r[2] for r in rows], TS),
+        }
+    )
+
+
+def test_windows_that_hold_no_stay_of_any_case_warn():
+    # a year off (or a zone off, or data that does not reach back): only the cases
+    index = index_of(ROWS)
+    year = 365 * 24 * H
+    with pytest.warns(tg.DataWarning, match=r"none of the 2 cases has a stay inside its") as w:
+        result = tg.trace(index, windows([("ann", year, year + 12 * H), ("bob", None, -H)]))
+    assert w[0].filename == __file__
+    assert "windows run from the beginning to 1971-01-01 12:00Z" in str(w[0].message)
+    assert "ann" not in str(w[0].message) and "bob" not in str(w[0].message)
+    assert result.tier_counts() == {0: 2}
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("ann", 4 * H, 12 * H)],  # holds stays
+        [("ann", 20 * H, 30 * H), ("cat", 9 * H, 10 * H)],  # one of the cases' does
+        [("ann", 2 * H, 5 * H)],  # touches a stay at each end (closed rules match those)
+        [("ann", None, None)],  # open: the case's whole record
+    ],
+)
+def test_windows_that_hold_a_stay_do_not_warn(rows):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tg.trace(index_of(ROWS), windows(rows))
+        tg.trace(index_of(ROWS), ["ann", "zed"], unknown="keep")  # ids: no windows
 
 
 def test_cases_from_pandas_frame():

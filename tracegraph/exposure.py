@@ -24,6 +24,7 @@ import itertools
 import pathlib
 import re
 import threading
+import warnings
 import weakref
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
@@ -44,13 +45,14 @@ from tracegraph._time import (
     check_zone,
     duration_seconds,
     ends_before_start,
+    format_instant,
     local_days,
     require_timestamp,
     seconds_to_timestamp,
     to_seconds,
 )
 from tracegraph._typing import Cumulative, DurationLike, TableLike, UnknownCases
-from tracegraph.errors import ArgumentError, PersonNotFound, PolicyError, SchemaError
+from tracegraph.errors import ArgumentError, DataWarning, PersonNotFound, PolicyError, SchemaError
 from tracegraph.index import VenueIndex, _common_int_type
 from tracegraph.ingest import as_arrow_table, as_path, ids_array, is_table, numpy_ids
 from tracegraph.policy import MatchPolicy, cwa_windows, resolve_policy
@@ -235,6 +237,7 @@ def trace(
     if tz is not None:
         check_zone(tz)
     resolved = _resolve_cases(index, cases, unknown, tz)
+    _warn_windows_miss(index, resolved)
     return _trace_codes(
         index,
         resolved,
@@ -247,6 +250,40 @@ def trace(
         cumulative=cumulative,
         day_tz=day_tz,
         progress=progress,
+    )
+
+
+def _warn_windows_miss(index: VenueIndex, cases: _Cases) -> None:
+    """A :class:`DataWarning` when cases were given windows and none holds a stay of its case.
+
+    The trace then finds nobody but the cases: most likely windows in the wrong year
+    or zone, or data that does not reach back to them. (Touching counts as holding,
+    so no policy's rule makes this warn about a trace that could reach someone.)
+    """
+    w0, w1 = cases.window_start, cases.window_end
+    if not cases.codes.size or not ((w0 > FAR_PAST) | (w1 < FAR_FUTURE)).any():
+        return
+    first = index.person_offsets[cases.codes]
+    sizes = index.person_offsets[cases.codes + 1] - first
+    if not sizes.sum():
+        return  # (no case has a stay at all: nothing a window could hold)
+    case = np.repeat(np.arange(cases.codes.size), sizes)
+    # each case's rows of the per-person view, all cases at once
+    place = np.repeat(first - np.cumsum(sizes) + sizes, sizes) + np.arange(case.size)
+    rows = index.person_stays[place]
+    start = index.start[rows].astype(np.int64) + index.origin
+    end = index.end[rows].astype(np.int64) + index.origin
+    if ((start <= w1[case]) & (end >= w0[case])).any():
+        return
+    since = "the beginning" if (w0 <= FAR_PAST).any() else format_instant(int(w0.min()))
+    until = "the end" if (w1 >= FAR_FUTURE).any() else format_instant(int(w1.max()))
+    warnings.warn(
+        f"none of the {cases.codes.size} cases has a stay inside its infectious window "
+        f"(the windows run from {since} to {until}; the cases' stays from "
+        f"{format_instant(int(start.min()))} to {format_instant(int(end.max()))}): the "
+        f"trace finds only the cases; check the windows' dates and zone",
+        DataWarning,
+        stacklevel=3,
     )
 
 
