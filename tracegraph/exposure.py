@@ -178,6 +178,13 @@ def trace(
         conflicts with another argument (``min_overlap`` under ``"nz"``, whose stays
         are instants; ``linger`` under ``"cwa"``, which sets its own window end).
 
+    Warns
+    -----
+    DataWarning
+        If the cases were given windows and none of them holds (or touches) a stay
+        of its case: the trace then finds only the cases (windows a year or a zone
+        off, or data that does not reach back to them).
+
     See Also
     --------
     VenueIndex.from_stays : build the index.
