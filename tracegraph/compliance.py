@@ -215,14 +215,13 @@ def compliance(
     >>> for row in weekly.to_pylist():
     ...     print(row["period"].date(), row["district"], row["registered"], row["active"],
     ...           row["share"], row["scans"])
-    2021-08-30 Ba Dinh 2 0 0.0 0
-    2021-08-30 Hoan Kiem 0 0 None 0
     2021-09-06 Ba Dinh 2 1 0.5 1
     2021-09-06 Hoan Kiem 1 0 0.0 0
     2021-09-13 Ba Dinh 2 1 0.5 1
     2021-09-13 Hoan Kiem 1 1 1.0 1
 
-    The ``market`` is not in the registry: its scan is left out. A generated city, day
+    The weeks are those of the scans (the registrations of the week before add no
+    row). The ``market`` is not in the registry: its scan is left out. A generated city, day
     by day (two venues registered on the second day, the registry-only ones):
 
     >>> daily = compliance(tiny_city.registry, tiny_city.stays, freq="D", by=(),
