@@ -801,9 +801,16 @@ def test_out_is_checked_and_named(workdir, tmp_path):
 
 
 def test_options_are_never_abbreviated_and_have_help(workdir):
-    done = run("trace", "city.tgidx", "--cases", "17", cwd=workdir)  # not --cases-file 17
+    done = run("trace", "city.tgidx", "--cases", "P000017", cwd=workdir)  # not --cases-file
     assert done.returncode == 2
-    assert "unrecognized arguments: --cases 17" in done.stderr
+    # the option is named, its value (a case id, personal data) is not
+    assert "unrecognized arguments: --cases and 1 value (did you mean --case?)" in done.stderr
+    assert "P000017" not in done.stderr
+    help_text = " ".join(run("trace", "--help", cwd=workdir).stdout.split())
+    for words in ("case ids not in the index", "format of the files", "locations_of_interest"):
+        assert words in help_text
+    help_text = " ".join(run("build", "--help", cwd=workdir).stdout.split())
+    assert "Arrow IPC or CSV file, or a folder" in help_text
 
 
 def test_scans_in_a_csv_file_get_the_command_lines_advice(tmp_path):
@@ -818,14 +825,15 @@ def test_a_misspelt_option_gets_the_commands_usage_and_the_nearest_option(workdi
     done = run("trace", "city.tgidx", "--case", "17", "--tier", "2", cwd=workdir)
     assert done.returncode == 2
     assert "usage: tracegraph trace" in done.stderr  # the command's, not the top level's
-    assert "error: unrecognized arguments: --tier 2 (did you mean --tiers?)" in done.stderr
+    assert "error: unrecognized arguments: --tier and 1 value (did you mean --tiers?)" in (
+        done.stderr
+    )
+    done = run("trace", "city.tgidx", "--case", "17", "--foo", "--min-overlp=5", cwd=workdir)
+    assert done.stderr.rstrip().endswith(
+        "error: unrecognized arguments: --foo --min-overlp (did you mean --min-overlap?)"
+    )
     done = run("trace", "city.tgidx", "--case", "17", "--foo", cwd=workdir)
     assert done.stderr.rstrip().endswith("error: unrecognized arguments: --foo")  # none near
-    help_text = " ".join(run("trace", "--help", cwd=workdir).stdout.split())
-    for words in ("case ids not in the index", "format of the files", "locations_of_interest"):
-        assert words in help_text
-    help_text = " ".join(run("build", "--help", cwd=workdir).stdout.split())
-    assert "Arrow IPC or CSV file, or a folder" in help_text
 
 
 @pytest.mark.parametrize(

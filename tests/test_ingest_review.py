@@ -115,6 +115,10 @@ def test_links_to_folders_are_followed_and_each_folder_is_read_once(tmp_path):
     scan_file(tmp_path / "elsewhere" / "b.parquet", "bob")
     (scans / "day=2").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     (scans / "loop").symlink_to(scans, target_is_directory=True)  # (a folder above: a loop)
+    # a link to the folder holding `scans`: a loop too, whose other files (another
+    # month's scans here) must not be read
+    scan_file(tmp_path / "october" / "c.parquet", "cat")
+    (scans / "up").symlink_to(tmp_path, target_is_directory=True)
     (scans / "same").symlink_to(scans / "day=1", target_is_directory=True)  # (read already)
     (scans / "day=3").mkdir()
     (scans / "day=3" / "b.parquet").symlink_to(tmp_path / "elsewhere" / "b.parquet")

@@ -221,6 +221,7 @@ def test_cwa_risk_splits_at_utc_midnight_and_weights_by_level():
         with pytest.raises(ArgumentError, match=r"levels.*only under the 'cwa' risk model.*'nhs'"):
             other.risk(levels=some)
     assert other.risk(levels={}).equals(other.risk())
+    assert other.risk(levels=levels.slice(0, 0)).equals(other.risk())  # an empty table too
 
 
 def test_cwa_half_minute_rounding_in_risk():

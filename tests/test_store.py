@@ -109,6 +109,27 @@ def test_round_trip_without_verify_and_with_other_bucket_width(city, tmp_path):
     assert tg.trace(opened, cases, tiers=3).edges.equals(tg.trace(index, cases, tiers=3).edges)
 
 
+def test_an_index_saved_with_large_string_ids_opens_with_string_ids(tmp_path):
+    # (indexes saved before text ids were kept as string may hold large_string ones)
+    stays = pa.table(
+        {
+            "person": ["ann", "bob"],
+            "venue": ["cafe", "cafe"],
+            "start": pa.array([0, 600], pa.timestamp("s", tz="UTC")),
+            "end": pa.array([3600, 4200], pa.timestamp("s", tz="UTC")),
+        }
+    )
+    index = tg.VenueIndex.from_stays(stays)
+    wide = dataclasses.replace(
+        index,
+        persons=index.persons.cast(pa.large_string()),
+        venues=index.venues.cast(pa.large_string()),
+    )
+    opened = tg.VenueIndex.open(wide.save(tmp_path / "old.tgidx"))
+    assert (opened.persons.type, opened.venues.type) == (pa.string(), pa.string())
+    assert tg.trace(opened, ["ann"]).contacts.equals(tg.trace(index, ["ann"]).contacts)
+
+
 def test_empty_index_round_trips(tmp_path):
     ts = pa.timestamp("s", tz="UTC")
     empty = pa.table(

@@ -1187,14 +1187,22 @@ def _as_options(message: str, args: argparse.Namespace) -> str:
 
 
 def _unrecognized(subparser: argparse.ArgumentParser, extra: list[str]) -> str:
-    """The message for arguments argparse did not know, with the nearest option named."""
-    message = f"unrecognized arguments: {' '.join(extra)}"
+    """The message for arguments argparse did not know, with the nearest option named.
+
+    Only the options are quoted, not the values after them (a case id, say: messages
+    never show person ids).
+    """
+    flags = [word.split("=", 1)[0] for word in extra if word.startswith("-")]
+    values = len(extra) - len(flags)
+    shown = " ".join(flags)
+    if values:
+        shown += f"{' and ' if flags else ''}{values} value{'s' if values > 1 else ''}"
+    message = f"unrecognized arguments: {shown}"
     options = [o for action in subparser._actions for o in action.option_strings]
-    for word in extra:
-        if word.startswith("-"):
-            near = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.75)
-            if near:
-                return f"{message} (did you mean {near[0]}?)"
+    for flag in flags:
+        near = difflib.get_close_matches(flag, options, n=1, cutoff=0.75)
+        if near:
+            return f"{message} (did you mean {near[0]}?)"
     return message
 
 

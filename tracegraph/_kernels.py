@@ -360,8 +360,9 @@ def count_repeats(start, end, person, offsets):  # type: ignore[no-untyped-def]
     Each group ``offsets[g]:offsets[g+1]`` is in start order (as
     :func:`sort_groups_by_start` leaves it), so repeats sit in one run of equal
     starts: runs of up to :data:`_REPEAT_PAIRWISE` rows are compared pair by pair,
-    longer ones as sorted packed (duration, person) keys (pair by pair when a stay
-    of the run lasts 2**32 s or more, too long to pack). A stay given twice (the same
+    longer ones sorted, as packed (end - the run's earliest end, person) keys when
+    the ends span less than 2**32 s, else by person and then end (an open-ended stay
+    given a far end, say): O(m log m) for a run of m. A stay given twice (the same
     day appended twice, say) counts once here.
     """
     repeats = 0
@@ -382,23 +383,35 @@ def count_repeats(start, end, person, offsets):  # type: ignore[no-untyped-def]
             if m <= _REPEAT_PAIRWISE:
                 repeats += _repeats_pairwise(end, person, a, b)
                 continue
-            longest = np.int64(0)
+            low = np.int64(end[a])
+            high = low
             for k in range(a, b):
-                longest = max(longest, np.int64(end[k]) - np.int64(start[k]))
-            if longest >= 2**32:
-                repeats += _repeats_pairwise(end, person, a, b)
+                low = min(low, np.int64(end[k]))
+                high = max(high, np.int64(end[k]))
+            if high - low >= 2**32:
+                repeats += _repeats_sorted(end[a:b], person[a:b])
                 continue
             if keys.shape[0] < m:
                 keys = np.empty(2 * m, dtype=np.int64)
             run = keys[:m]
             for k in range(m):
-                run[k] = ((np.int64(end[a + k]) - np.int64(start[a + k])) << 31) | np.int64(
-                    person[a + k]
-                )
+                run[k] = ((np.int64(end[a + k]) - low) << 31) | np.int64(person[a + k])
             run.sort()
             for k in range(1, m):
                 if run[k] == run[k - 1]:
                     repeats += 1
+    return repeats
+
+
+@_jit
+def _repeats_sorted(end, person):  # type: ignore[no-untyped-def]
+    """Rows repeating an earlier (end, person): sorted by person, then (stably) by end."""
+    order = np.argsort(person, kind="mergesort")
+    order = order[np.argsort(end[order], kind="mergesort")]
+    repeats = 0
+    for k in range(1, order.shape[0]):
+        if end[order[k]] == end[order[k - 1]] and person[order[k]] == person[order[k - 1]]:
+            repeats += 1
     return repeats
 
 

@@ -67,7 +67,7 @@ from tracegraph.errors import (
     IndexNotFound,
     TracegraphError,
 )
-from tracegraph.index import VenueIndex
+from tracegraph.index import VenueIndex, _narrow_text
 from tracegraph.ingest import as_path
 
 __all__ = [
@@ -560,8 +560,9 @@ def _open_once(root: pathlib.Path, *, verify: bool) -> VenueIndex:
         arrays[name] = _as_numpy(column, dtype)
     _check_arrays(arrays, counts, manifest["n_classes"], what=str(root), error=CorruptIndexError)
     return VenueIndex(
-        persons=dictionaries["persons"],
-        venues=dictionaries["venues"],
+        # (an index saved before text ids were kept as string may hold large_string)
+        persons=_narrow_text(dictionaries["persons"]),
+        venues=_narrow_text(dictionaries["venues"]),
         bucket_width=manifest["bucket_width"],
         origin=manifest["origin"],
         n_classes=manifest["n_classes"],

@@ -207,7 +207,8 @@ class VenueIndex:
         DataWarning
             If every stay lasts zero seconds (check-in times in both columns?), or if
             stays repeat others exactly (same person, venue, start and end): each copy
-            counts again in edges, pair counts, exposure hours and CWA risk scores.
+            counts again in edges, pair counts, exposure hours and (a case's stay)
+            CWA risk scores.
 
         Notes
         -----
@@ -650,7 +651,9 @@ class VenueIndex:
             consume=True,
             pseudonymized=self.pseudonymized,
         )
-        _warn_repeats(index, " (were some stays appended twice?)")
+        # (repeats already in this index were warned about when it was built: only the
+        # new stays' are, or a daily append would repeat the warning every day)
+        _warn_repeats(index, " (were some stays appended twice?)", before=self)
         return index
 
     def purge(self, *, before: Any, tz: str | None = None) -> VenueIndex:
@@ -1397,16 +1400,21 @@ def _repeated_stays(index: VenueIndex) -> int:
     return sum(counts)
 
 
-def _warn_repeats(index: VenueIndex, hint: str) -> None:
-    """A :class:`DataWarning` when stays of ``index`` repeat others (``hint``: the likely cause)."""
-    n = _repeated_stays(index)
-    if n:
+def _warn_repeats(index: VenueIndex, hint: str, *, before: VenueIndex | None = None) -> None:
+    """A :class:`DataWarning` when stays of ``index`` repeat others (``hint``: the likely cause).
+
+    ``before``: the index ``index`` was appended to; only repeats beyond its own count.
+    """
+    n = _repeated_stays(index) - (_repeated_stays(before) if before is not None else 0)
+    if n > 0:
+        what = "appended stays" if before is not None else "stays"
+        total = index.n_stays - before.n_stays if before is not None else index.n_stays
         warnings.warn(
-            f"{n} of {index.n_stays} stays repeat another stay exactly (same person, venue, "
+            f"{n} of {total} {what} repeat another stay exactly (same person, venue, "
             f"start and end){hint}: each copy counts again wherever stays are counted or "
-            f"summed (a trace's edges and pair counts, venues' exposure hours, CWA risk "
-            f"scores, co-present pairs), though not in who is a contact; drop the repeats "
-            f"before building (pandas drop_duplicates(), polars unique())",
+            f"summed (a trace's edges and pair counts, venues' exposure hours and co-present "
+            f"pairs, and the CWA risk of a case's stay), though not in who is a contact; "
+            f"drop the repeats before building (pandas drop_duplicates(), polars unique())",
             DataWarning,
             stacklevel=3,
         )

@@ -1298,7 +1298,8 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
 
     Links to folders are followed, wherever they lead. A folder or file reached
     twice through links is read once, at its first path in name order: a link to a
-    folder above it (a loop) or to one listed already adds nothing.
+    folder above it (a loop, also one above ``folder``, whose other contents are not
+    read) or to one listed already adds nothing.
     """
     found: list[pathlib.Path] = []
     other: list[pathlib.Path] = []
@@ -1325,6 +1326,8 @@ def data_files(folder: pathlib.Path, what: str) -> list[pathlib.Path]:
             where = os.path.realpath(path) if entry.is_symlink() else os.path.join(real, entry.name)
             if where in seen:
                 continue
+            if stat.S_ISDIR(info.st_mode) and root.startswith(where.rstrip(os.sep) + os.sep):
+                continue  # a folder holding the root: a loop (its other contents not ours)
             if stat.S_ISDIR(info.st_mode):
                 seen.add(where)
                 walk(path, where)

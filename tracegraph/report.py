@@ -291,7 +291,8 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
     check_zone(day_tz, "day_tz")
 
     cwa = policy.risk == "cwa"  # (scored per check-in: the targets' stays are needed)
-    if not cwa and levels is not None and not (isinstance(levels, dict) and not levels):
+    empty = isinstance(levels, dict | pa.Table) and not len(levels)  # (none given, as None)
+    if not cwa and levels is not None and not empty:
         raise ArgumentError(
             f"`levels`: transmission-risk levels weigh risk only under the 'cwa' risk "
             f"model, and this trace's policy {policy.name!r} scores minutes; trace with "
