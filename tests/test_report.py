@@ -61,6 +61,24 @@ def test_locations_of_interest_merge_overlapping_windows_per_venue():
     assert loi["exposed"] == [2, 0]  # cat and dan at the cafe; nobody at the gym
 
 
+def test_locations_of_interest_in_a_zone_are_the_same_instants_in_local_time():
+    result = tg.trace(index_of(LOI_ROWS), ["ann", "bob"])
+    utc = result.locations_of_interest()
+    local = result.locations_of_interest(tz="Asia/Ho_Chi_Minh")
+    assert local.schema.field("start").type == pa.timestamp("us", tz="Asia/Ho_Chi_Minh")
+    assert local["start"].cast(pa.int64()).equals(utc["start"].cast(pa.int64()))
+    assert local["end"].cast(pa.int64()).equals(utc["end"].cast(pa.int64()))
+    assert local.drop_columns(["start", "end"]).equals(utc.drop_columns(["start", "end"]))
+    # local wall-clock times (in 1970 Saigon kept UTC+8)
+    zone = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    assert local["start"].to_pylist() == [t.astimezone(zone) for t in utc["start"].to_pylist()]
+    assert local["start"][0].as_py().hour == 8
+    with pytest.raises(tg.TimezoneError):
+        result.locations_of_interest(tz="Asia/Hanoi_City")
+    with pytest.raises(ArgumentError, match="`tz`: expected a zone name, got int"):
+        result.locations_of_interest(tz=7)
+
+
 def test_locations_of_interest_under_closed_policy_merge_touching_and_count_them():
     rows = [*LOI_ROWS, ("ann", "gym", 6 * H, 7 * H)]  # touches ann's first gym window
     loi = tg.trace(index_of(rows), ["ann"], policy="nhs-ios").locations_of_interest().to_pydict()

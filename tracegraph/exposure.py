@@ -2347,7 +2347,9 @@ class Trace:
 
     # ------------------------------------------------------------------ reports
 
-    def locations_of_interest(self, *, sources: Literal["cases", "all"] = "cases") -> pa.Table:
+    def locations_of_interest(
+        self, *, sources: Literal["cases", "all"] = "cases", tz: str | None = None
+    ) -> pa.Table:
         """The exposure windows to publish: per venue, merged where they overlap.
 
         Parameters
@@ -2355,6 +2357,9 @@ class Trace:
         sources : {"cases", "all"}, default "cases"
             Whose exposure windows: the cases' (what a health department publishes),
             or those of every tier that was traced onwards.
+        tz : str, optional
+            Show ``start`` and ``end`` in this zone (``"Asia/Ho_Chi_Minh"``: the local
+            times a list for the public gives); the same instants. Default: UTC.
 
         Returns
         -------
@@ -2372,8 +2377,10 @@ class Trace:
         Raises
         ------
         ArgumentError
-            If ``sources`` is another value, or the trace has ``tiers=0`` (the cases'
-            windows are matched in tier 1).
+            If ``sources`` is another value, ``tz`` no zone name, or the trace has
+            ``tiers=0`` (the cases' windows are matched in tier 1).
+        TimezoneError
+            If ``tz`` is not an IANA zone.
 
         Examples
         --------
@@ -2382,10 +2389,14 @@ class Trace:
         >>> loi = tg.trace(index, [first]).locations_of_interest()
         >>> loi.column_names
         ['venue', 'start', 'end', 'cases', 'exposed']
+        >>> local = tg.trace(index, [first]).locations_of_interest(tz="Asia/Ho_Chi_Minh")
+        >>> str(local.schema.field("start").type), local["start"].equals(loi["start"].cast(
+        ...     local.schema.field("start").type))
+        ('timestamp[us, tz=Asia/Ho_Chi_Minh]', True)
         """
         from tracegraph import report
 
-        return report.locations_of_interest(self, sources=sources)
+        return report.locations_of_interest(self, sources=sources, tz=tz)
 
     def risk(self, *, levels: Any = None, day_tz: str | None = None) -> pa.Table:
         """Each traced contact's exposure: minutes, risk score and level, and the crowd.

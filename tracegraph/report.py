@@ -249,10 +249,16 @@ def _require_tier_one(trace: Trace, what: str) -> None:
         )
 
 
-def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "cases") -> pa.Table:
+def locations_of_interest(
+    trace: Trace, *, sources: Literal["cases", "all"] = "cases", tz: str | None = None
+) -> pa.Table:
     """See :meth:`tracegraph.Trace.locations_of_interest`."""
     if sources not in ("cases", "all"):
         raise ArgumentError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
+    if tz is not None:
+        if not isinstance(tz, str):
+            raise ArgumentError(f"`tz`: expected a zone name, got {type(tz).__name__}")
+        check_zone(tz, "tz")
     _require_tier_one(trace, "locations_of_interest")
     sp = trace._pairs
     tiers = sp.tiers[:1] if sources == "cases" else sp.tiers
@@ -267,12 +273,17 @@ def locations_of_interest(trace: Trace, *, sources: Literal["cases", "all"] = "c
     return pa.table(
         {
             "venue": index.venues.take(pa.array(windows.venue[order])),
-            "start": seconds_to_timestamp(windows.start[order]),
-            "end": seconds_to_timestamp(windows.end[order]),
+            "start": _in_zone(seconds_to_timestamp(windows.start[order]), tz),
+            "end": _in_zone(seconds_to_timestamp(windows.end[order]), tz),
             "cases": pa.array(windows.owners[order], pa.int64()),
             "exposed": pa.array(exposed[order], pa.int64()),
         }
     )
+
+
+def _in_zone(times: pa.Array, tz: str | None) -> pa.Array:
+    """UTC timestamps shown in ``tz`` (the same instants; None: left in UTC)."""
+    return times if tz is None else times.cast(pa.timestamp(times.type.unit, tz=tz))
 
 
 # --------------------------------------------------------------------------- risk
