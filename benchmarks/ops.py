@@ -135,6 +135,7 @@ OPS: dict[str, Callable[[Data], Any]] = {
     "scans_to_stays": lambda d: tg.scans_to_stays(d.scans),
     "from_scans": lambda d: tg.VenueIndex.from_scans(d.scans),
     "open_and_trace": lambda d: tg.trace(tg.VenueIndex.open(d.saved), d.cases, tiers=2).contacts,
+    "repeated_stays": lambda d: tg.index._repeated_stays(d.index),
 }
 
 #: What each operation is there for: the kernels it calls (as of writing).
@@ -167,6 +168,7 @@ KERNELS = {
     "from_scans": "encode_int64, counting_sort_into, sort_groups_by_time, drop_repeated_scans, "
     "radix_order (the lean scans -> index path)",
     "open_and_trace": "every trace kernel on read-only (memory-mapped) arrays",
+    "repeated_stays": "count_repeats (a build's count of stays given twice, alone)",
 }
 
 
