@@ -48,7 +48,7 @@ def test_readme_has_the_examples_this_test_runs() -> None:
     assert len(blocks) == 3
     assert 'tg.VenueIndex.from_stays("stays/")' in blocks[0]
     assert 'tg.read_scans("scans/"' in blocks[1]
-    assert "locations_of_interest()" in blocks[2]
+    assert "locations_of_interest(" in blocks[2]
 
 
 def test_readme_python_examples_run(user_files: Path) -> None:
