@@ -92,7 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     _print_policies(index, cases)
     print()
-    _print_loi(result, top=args.top)
+    _print_loi(result, top=args.top, tz=args.tz)
     print()
     _print_compliance(city, index, tz=args.tz)
     return 0
@@ -108,15 +108,18 @@ def _print_policies(index: tg.VenueIndex, cases: pa.Table) -> None:
         print(f"     {name:<14} {f1:>8,}  {rule}")
 
 
-def _print_loi(result: tg.Trace, *, top: int) -> None:
-    """The locations of interest a health department would publish."""
-    loi = result.locations_of_interest()
-    print(f"5. locations of interest to publish: {loi.num_rows:,} windows (most exposed first)")
+def _print_loi(result: tg.Trace, *, top: int, tz: str) -> None:
+    """The locations of interest a health department would publish, in local time."""
+    loi = result.locations_of_interest(tz=tz)
+    print(
+        f"5. locations of interest to publish: {loi.num_rows:,} windows (most exposed first; "
+        f"{tz} time)"
+    )
     if loi.num_rows == 0:
         return
     ranked = loi.sort_by([("exposed", "descending"), ("start", "ascending")]).slice(0, top)
     rows = ranked.to_pydict()
-    print(f"     {'venue':<10} {'from (UTC)':<17} {'to (UTC)':<17} {'cases':>5} {'exposed':>8}")
+    print(f"     {'venue':<10} {'from':<17} {'to':<17} {'cases':>5} {'exposed':>8}")
     for i in range(ranked.num_rows):
         print(
             f"     {rows['venue'][i]!s:<10} {rows['start'][i]:%Y-%m-%d %H:%M}  "
@@ -825,7 +828,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_integer(0), default=2021, help="random seed (2021)")
     demo.add_argument("--out", default="demo_city", help="folder for the city's Parquet files")
     demo.add_argument(
-        "--tz", type=_zone, default="Asia/Ho_Chi_Minh", help="zone of the compliance weeks"
+        "--tz",
+        type=_zone,
+        default="Asia/Ho_Chi_Minh",
+        help="zone of the locations of interest and the compliance weeks",
     )
     demo.set_defaults(subparser=demo, func=_demo)
 
