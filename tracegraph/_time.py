@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph._typing import DurationLike
-from tracegraph.errors import DurationError, SchemaError, TimezoneError
+from tracegraph.errors import ArgumentError, DurationError, SchemaError, TimezoneError
 
 __all__ = ["FAR_FUTURE", "FAR_PAST", "duration_seconds", "seconds_to_timestamp", "to_seconds"]
 
@@ -381,6 +381,13 @@ def in_zone(column: Any, label: str, tz: str | None) -> Any:
         mask = np.asarray(null.to_numpy(zero_copy_only=False), dtype=np.bool_)
     utc = local_to_utc(local, tz)
     return pa.array(utc, type=pa.timestamp("s", tz="UTC"), mask=mask)
+
+
+def check_zone_name(tz: Any, name: str) -> None:
+    """An :class:`ArgumentError` unless ``tz`` is a str, then :func:`check_zone`."""
+    if not isinstance(tz, str):
+        raise ArgumentError(f"`{name}`: expected a zone name, got {type(tz).__name__}")
+    check_zone(tz, name)
 
 
 def check_zone(tz: str, name: str = "tz") -> None:

@@ -242,11 +242,11 @@ def compliance(
     end_s = None if end is None else _instant(end, "end", zone)
     if first_s is not None and end_s is not None and end_s <= first_s:
         raise SchemaError(f"`end`: expected a time after `start`, got start={start!r}, end={end!r}")
-    times = [a for a in (seen.time if seen.time.size else reg.registered_at,) if a.size]
-    if first_s is None and times:
-        first_s = min(int(a.min()) for a in times)
-    if end_s is None and times:
-        end_s = max(int(a.max()) for a in times) + 1
+    times = seen.time if seen.time.size else reg.registered_at
+    if first_s is None and times.size:
+        first_s = int(times.min())
+    if end_s is None and times.size:
+        end_s = int(times.max()) + 1
     if end_s is None or (end is None and first_s is not None and end_s <= first_s):
         # a start after every scan ("this week so far"): the period holding it, not none
         end_s = None if first_s is None else first_s + 1

@@ -43,6 +43,7 @@ from tracegraph._time import (
     FAR_FUTURE,
     FAR_PAST,
     check_zone,
+    check_zone_name,
     duration_seconds,
     ends_before_start,
     format_instant,
@@ -238,9 +239,7 @@ def trace(
         raise ArgumentError(
             f"`cumulative`: expected False, True or 'per_source', got {cumulative!r}"
         )
-    if not isinstance(day_tz, str):
-        raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
-    check_zone(day_tz, "day_tz")
+    check_zone_name(day_tz, "day_tz")
     if tz is not None:
         check_zone(tz)
     resolved = _resolve_cases(index, cases, unknown, tz)

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from tracegraph import _html, _kernels
 from tracegraph._time import (
-    check_zone,
+    check_zone_name,
     format_instant,
     local_days,
     local_to_utc,
@@ -256,9 +256,7 @@ def locations_of_interest(
     if sources not in ("cases", "all"):
         raise ArgumentError(f"`sources`: expected 'cases' or 'all', got {sources!r}")
     if tz is not None:
-        if not isinstance(tz, str):
-            raise ArgumentError(f"`tz`: expected a zone name, got {type(tz).__name__}")
-        check_zone(tz, "tz")
+        check_zone_name(tz, "tz")
     _require_tier_one(trace, "locations_of_interest")
     sp = trace._pairs
     tiers = sp.tiers[:1] if sources == "cases" else sp.tiers
@@ -297,9 +295,7 @@ def risk(trace: Trace, *, levels: Any = None, day_tz: str | None = None) -> pa.T
 
     if day_tz is None:  # the trace's days (UTC unless it was given a zone)
         day_tz = str(trace.params.get("day_tz", "UTC"))
-    elif not isinstance(day_tz, str):
-        raise ArgumentError(f"`day_tz`: expected a zone name, got {type(day_tz).__name__}")
-    check_zone(day_tz, "day_tz")
+    check_zone_name(day_tz, "day_tz")
 
     cwa = policy.risk == "cwa"  # (scored per check-in: the targets' stays are needed)
     empty = isinstance(levels, dict | pa.Table) and not len(levels)  # (none given, as None)
