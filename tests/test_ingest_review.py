@@ -441,3 +441,53 @@ def test_a_csv_file_gets_how_to_read_it(tmp_path, name):
     other.write_text("person,venue,start,end\n")
     with pytest.raises(tg.ScanFileError, match=r"another format\)$"):
         tg.VenueIndex.from_stays(other)
+
+
+# --------------------------------------------------------------------------- directions
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pa.array([["in"], ["out"]], pa.list_(pa.string())),
+        pa.array([{"d": "in"}, {"d": "out"}]),
+    ],
+    ids=["list", "struct"],
+)
+@pytest.mark.parametrize("errors", ["raise", "quarantine"])
+def test_a_direction_column_no_text_comes_from_is_a_schema_error_not_rejected_rows(raw, errors):
+    # every row was rejected one by one as bad_direction (quarantine) or the first row
+    # stopped the read as a ScanRowError (raise): a column's problem, told as such
+    table = pa.table({"p": ["ann", "bob"], "v": ["cafe", "cafe"], "t": [ISO, ISO], "d": raw})
+    schema = ScanSchema(person="p", venue="v", time="t", direction="d")
+    with pytest.raises(
+        tg.SchemaError,
+        match=r"^<table 0>: column `d` \(the schema's direction\): expected text or integers, "
+        r"got (list|struct)<.*>, which no direction comes from; cast it to strings",
+    ):
+        read_scans(table, schema=schema, now=NOW, errors=errors)
+
+
+def test_directions_whose_raw_values_collide_once_lower_cased_are_refused():
+    # {"in": "entry", "IN": "exit"} kept the last: every "in" read as an exit
+    with pytest.raises(
+        tg.SchemaError,
+        match=r"^ScanSchema: `directions`: expected raw values that differ once trimmed and "
+        r"lower-cased .* got 'in' → 'entry' and ' IN' → 'exit'; keep one of them",
+    ):
+        ScanSchema(
+            person="p",
+            venue="v",
+            time="t",
+            direction="d",
+            directions={"in": "entry", " IN": "exit"},
+        )
+    # the same meaning twice is no conflict
+    schema = ScanSchema(
+        person="p",
+        venue="v",
+        time="t",
+        direction="d",
+        directions={"in": "entry", "IN": "entry", "out": "exit"},
+    )
+    assert schema.direction_map() == {"in": "entry", "out": "exit"}

@@ -1546,7 +1546,8 @@ def test_a_pandas_column_the_schema_does_not_read_cannot_fail_the_frame():
 
 
 def test_a_direction_column_of_lists_is_no_direction():
-    # (cast failures read as nulls, i.e. entries: the exit below became an entry)
+    # (cast failures read as nulls, i.e. entries: the exit below became an entry; then
+    # every row was rejected one by one; now the column is refused, see test_ingest_review)
     raw = pa.table(
         {
             "person": [1, 1],
@@ -1556,12 +1557,10 @@ def test_a_direction_column_of_lists_is_no_direction():
         }
     )
     schema = ScanSchema(person="person", venue="venue", time="time", direction="io")
-    with pytest.warns(tg.DataWarning, match="all 2 scans read were rejected"):
-        scans = read_scans(raw, schema=schema, now=NOW, errors="quarantine")
-    assert scans.rejected["reason"].to_pylist() == ["bad_direction"] * 2
-    with pytest.warns(tg.DataWarning, match="all 2 scans read were rejected"):
-        _, report = tg.VenueIndex.from_scans(raw, schema=schema, now=NOW, errors="quarantine")
-    assert report.scans.rejected_by_reason == {"bad_direction": 2}
+    with pytest.raises(tg.SchemaError, match=r"column `io` \(the schema's direction\)"):
+        read_scans(raw, schema=schema, now=NOW, errors="quarantine")
+    with pytest.raises(tg.SchemaError, match=r"column `io` \(the schema's direction\)"):
+        tg.VenueIndex.from_scans(raw, schema=schema, now=NOW, errors="quarantine")
     # bytes: a row that is not UTF-8 is no direction, the others are read
     raw = raw.set_column(3, "io", pa.array([b"in", b"\xffout"], pa.binary()))
     scans = read_scans(raw, schema=schema, now=NOW, errors="quarantine")

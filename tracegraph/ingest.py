@@ -652,6 +652,17 @@ class ScanSchema:
                 raise SchemaError(
                     f"ScanSchema: `directions`: expected values 'entry' or 'exit', got {wrong[0]!r}"
                 )
+            seen: dict[str, tuple[object, str]] = {}
+            for key, value in self.directions.items():
+                normal = str(key).strip().lower()
+                if normal in seen and seen[normal][1] != value:
+                    raise SchemaError(
+                        f"ScanSchema: `directions`: expected raw values that differ once "
+                        f"trimmed and lower-cased (they are matched so), got "
+                        f"{seen[normal][0]!r} → {seen[normal][1]!r} and {key!r} → {value!r}; "
+                        f"keep one of them"
+                    )
+                seen[normal] = (key, value)
         if self.source is not None:
             if not isinstance(self.source, str):
                 raise SchemaError(
@@ -948,10 +959,11 @@ def read_scans(
     SchemaError
         A column named by a schema is missing; an id or time column is of a type that
         holds no ids or times (``bool``, ``date32``, ``null``: a pandas column of
-        ``None``), or ``method`` of a type no text comes from (with either value of
-        ``errors``: a column's problem, not a row's); a partition key is also a column
-        of its file, or a ``source`` template names a key the file's folders lack;
-        bad options.
+        ``None``), or ``direction`` or ``method`` of a type no text comes from, such as
+        a list (with either value of ``errors``: a column's problem, not a row's); a
+        partition key is also a column of its file, or a ``source`` template names a
+        key the file's folders lack; bad options (among them ``directions`` whose raw
+        values collide once trimmed and lower-cased).
     AliasError
         An alias maps to two persons, aliases form a cycle, or the alias table is
         malformed.
@@ -1651,7 +1663,16 @@ def _clean_batch(
         flag(time_reason == _R[name], name)
     direction = np.zeros(n, dtype=np.int8)
     if schema.direction is not None and schema.direction in batch.schema.names:
-        direction, unknown = _directions(batch.column(schema.direction), schema.direction_map())
+        column = batch.column(schema.direction)
+        read = _directions(column, schema.direction_map())
+        if read is None:  # (a schema's column, not a row: an error, not a rejection)
+            raise SchemaError(
+                f"{inp.label}: column `{schema.direction}` (the schema's direction): expected "
+                f"text or integers, got {batch.schema.field(schema.direction).type}, which no "
+                f"direction comes from; cast it to strings, or leave ScanSchema(direction=) "
+                f"unset (every scan an entry)"
+            )
+        direction, unknown = read
         flag(unknown, "bad_direction")
     flag(seconds > now_s, "future_time")
     flag(seconds < not_before_s, "too_early")
@@ -1860,8 +1881,11 @@ def _digits(text: pa.Array) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """Direction codes (0 entry, 1 exit; null → entry) and which values are unknown."""
+def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Direction codes (0 entry, 1 exit; null → entry) and which values are unknown.
+
+    ``None`` for a column of a type no text comes from (a list, a struct).
+    """
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     text = _text_or_none(column)
@@ -1875,7 +1899,7 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
         )
         text = pa.array(values, pa.string())
     if text is None:  # (lists, structs: no value is a direction)
-        return np.zeros(len(column), dtype=np.int8), ~_null_mask(column)
+        return None
     keys = pa.array(list(mapping), pa.string())
     codes = np.array([0 if v == "entry" else 1 for v in mapping.values()], dtype=np.int8)
     normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
