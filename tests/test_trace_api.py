@@ -647,6 +647,22 @@ def test_write_graph_round_trips_nodes_edges_and_attributes(tmp_path, suffix):
     assert edge["start"] == "1970-01-01T03:00:00+00:00"
 
 
+@pytest.mark.parametrize("suffix", [".graphml", ".gexf"])
+def test_write_graph_keeps_integer_venue_ids_integers(tmp_path, suffix):
+    # the edge's venue was written as text ("7") while integer person ids stayed integers
+    rows = [(1, 7, 0, H), (2, 7, 1800, 2 * H), (2, 9, 3 * H, 4 * H), (3, 9, 3 * H, 5 * H)]
+    result = tg.trace(index_of(rows), [1], tiers=2)
+    path = result.write_graph(tmp_path / f"contacts{suffix}")
+    graph = (
+        nx.read_graphml(path, node_type=int)
+        if suffix == ".graphml"
+        else nx.read_gexf(path, node_type=int)
+    )
+    assert sorted(graph.edges) == [(1, 2), (2, 3)]
+    assert graph.edges[2, 3]["venue"] == 9 and graph.edges[1, 2]["venue"] == 7
+    assert graph.edges[2, 3]["venues"] == "9"
+
+
 def test_write_graph_needs_a_known_format(tmp_path):
     result = tg.trace(index_of([("ann", "cafe", 0, H)]), ["ann"])
     with pytest.raises(ValueError, match=r"expected a \.graphml or \.gexf suffix"):

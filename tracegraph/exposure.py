@@ -2671,7 +2671,7 @@ class Trace:
 
         The graph of :meth:`to_networkx`, with attributes those formats can hold:
         times as ISO-8601 UTC strings (``exposed_at`` is ``""`` for the cases), the
-        venue list joined with ``";"``.
+        venue list joined with ``";"``; integer person and venue ids stay integers.
 
         Parameters
         ----------
@@ -2722,7 +2722,7 @@ class Trace:
                 end=_iso(attrs["end"]),
                 overlap_s=int(attrs["overlap_s"]),
                 n_pairs=int(attrs["n_pairs"]),
-                venue=str(attrs["venue"]),
+                venue=_plain_id(attrs["venue"]),
                 venues=";".join(str(x) for x in attrs["venues"]),
             )
         texts = [n for n in plain.nodes if isinstance(n, str)]
