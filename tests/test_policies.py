@@ -227,6 +227,21 @@ def test_cwa_trace_drops_short_case_stays_and_sets_its_own_end():
         tg.trace(index_of(rows), ["case"], policy="cwa", linger="5min")
 
 
+def test_cwa_with_a_30_second_minimum_is_the_ios_app_filter():
+    # cwa-app-ios TraceWarningMatcher keeps a check-in when round(overlap / 60) > 0
+    # (Swift rounds half away from zero): 30 s of overlap with the window count, 29 s
+    # do not; the Android app keeps any overlap > 0. The 12-minute case stay at 10:24
+    # gives the window 10:30-10:50.
+    rows = [
+        ("case", "cafe", T10 + 24 * M, T10 + 36 * M),
+        ("s29", "cafe", T10 + 50 * M - 29, T11),
+        ("s30", "cafe", T10 + 50 * M - 30, T11),
+        ("s1", "cafe", T10 + 50 * M - 1, T11),
+    ]
+    assert f1(rows, "case", "cwa") == ["s1", "s29", "s30"]
+    assert f1(rows, "case", "cwa", min_overlap="30s") == ["s30"]
+
+
 def test_minutes_rounding_at_the_half_minute():
     seconds = np.array([0, 29, 30, 59, 60, 89, 90, 91])
     assert PRESETS["cwa"].minutes(seconds).tolist() == [0, 0, 1, 1, 1, 1, 2, 2]

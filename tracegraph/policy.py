@@ -37,8 +37,10 @@ How far each preset follows its system (checked against the apps' public source)
   (``CheckInWarningMatcher``: overlap > 0, the contact's whole stay) and the risk
   (``PresenceTracingRiskCalculator``: each case overlap rounded to minutes on its
   own, weighted, summed per check-in and day; a contact is at risk when one of
-  their check-ins is) as the Android app; the iOS app also drops overlaps under
-  30 s. The weights and the threshold are the app's server configuration; those
+  their check-ins is) as the Android app. The iOS app also drops overlaps under
+  30 s (``TraceWarningMatcher``: a check-in matches when its overlap with the
+  window, rounded to minutes, is > 0): ``trace(..., policy="cwa",
+  min_overlap="30s")`` reproduces it. The weights and the threshold are the app's server configuration; those
   here are the values of its tests.
 * ``nhs``: as the Android app, except that the app's containment test also matches
   a zero-length visit inside the window (it never records one itself); both apps
