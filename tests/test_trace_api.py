@@ -778,6 +778,41 @@ print({{k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 
     assert done.stdout.strip() == "{}"
 
 
+def test_warmup_leaves_nothing_to_compile_for_a_service_on_a_saved_index(tmp_path):
+    # a service opens a saved index (read-only arrays) and, after warmup(), traces deep
+    # tiers (late tiers are matched the other way round), publishes locations of
+    # interest, looks them up under a case-insensitive policy, counts co-presence,
+    # traces per source and clusters: warmup promises every kernel, so none compiles
+    city = tg.synth.generate_city(3_000, days=2, ids="str", seed=1)
+    tg.VenueIndex.from_stays(city.stays).save(tmp_path / "city.tgidx")
+    code = f"""
+import pyarrow as pa, tracegraph as tg
+from numba.core.dispatcher import Dispatcher
+from tracegraph import _kernels as K
+def signatures():
+    return {{n: len(o.signatures) for n, o in vars(K).items() if isinstance(o, Dispatcher)}}
+tg.warmup()
+opened = tg.VenueIndex.open({str(tmp_path / "city.tgidx")!r})
+built = tg.VenueIndex.from_stays(tg.synth.generate_city(3_000, days=2, seed=1).stays)
+before = signatures()
+for index in (opened, built):
+    cases = index.persons.take(pa.array([0, 7, 11])).to_pylist()
+    deep = tg.trace(index, cases, tiers=4, min_overlap="15min")
+    deep.edges, deep.n_pairs
+    loi = tg.trace(index, cases).locations_of_interest()
+    tg.present_at(index, loi, policy="nhs-ios")
+    tg.trace(index, cases, policy="nhs-ios", tiers=2).edges
+    tg.copresent_pairs(index, min_overlap="15min")
+    tg.trace(index, cases, tiers=2, cumulative="per_source", min_overlap="15min").edges
+    tg.clusters(index, cases, tiers=2)
+after = signatures()
+print({{k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}})
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "{}"
+
+
 def test_tables_with_a_column_read_twice_are_schema_errors():
     # Arrow tables may repeat a column name; which copy would be meant? (a raw KeyError
     # before, where a pandas frame got this SchemaError); copies not read do no harm

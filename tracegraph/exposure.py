@@ -516,7 +516,12 @@ def warmup() -> None:
     """Compile (or load from the on-disk cache) every kernel, on a tiny city.
 
     Services call this once at start so that the first real query is fast;
-    notebooks need not bother, since the first call compiles what it uses.
+    notebooks need not bother, since the first call compiles what it uses. Besides
+    building and tracing (by ids and with windows, on an index as built and as opened
+    from disk), it runs what a service asks next: deep tiers (matched the other way
+    round), :meth:`Trace.edges`, :meth:`Trace.locations_of_interest`,
+    :func:`present_at` under every kind of policy, :func:`copresent_pairs`,
+    cumulative traces and :func:`tracegraph.clusters`.
 
     Examples
     --------
@@ -532,6 +537,9 @@ def warmup() -> None:
         }
     )
     index = VenueIndex.from_stays(stays)
+    # a table of several chunks (Parquet's row groups): its times are copied into
+    # writable arrays, which numba compiles apart from a table's read-only ones
+    VenueIndex.from_stays(pa.concat_tables([stays.slice(0, 2), stays.slice(2)]))
     trace(index, [0], tiers=2)
     # cases with windows (their times come as Arrow's read-only arrays)
     trace(index, stays.select(["person", "start", "end"]).slice(0, 1), tiers=2)
@@ -568,15 +576,49 @@ def warmup() -> None:
         trace(index, [0], tiers=1, policy=name)
     trace(index, [0], tiers=1, min_overlap=5, cumulative=True)
     # an index opened from disk holds read-only arrays: numba compiles those apart
+    frozen = _read_only_index(index)
+    trace(frozen, [0], tiers=2)
+    for each in (index, frozen):
+        _warm_large_tiers(each)
+    for each in (index, frozen, many, _read_only_index(many)):
+        _warm_queries(each)
+
+
+def _read_only_index(index: VenueIndex) -> VenueIndex:
+    """``index`` with read-only arrays, as :meth:`VenueIndex.open` gives them."""
     arrays: dict[str, Any] = {
         f.name: _read_only(getattr(index, f.name))
         for f in dataclasses.fields(index)
         if isinstance(getattr(index, f.name), np.ndarray)
     }
-    frozen = dataclasses.replace(index, **arrays)
-    trace(frozen, [0], tiers=2)
-    for each in (index, frozen):
-        _warm_large_tiers(each)
+    return dataclasses.replace(index, **arrays)
+
+
+def _warm_queries(index: VenueIndex) -> None:
+    """Call what a service asks of an index besides a first trace (see :func:`warmup`).
+
+    Late tiers of a real trace are matched the other way round (few people left), which
+    a tiny city's traces never need: the reverse direction is asked for here. On an
+    index of one stay per person, a case's intervals come from the per-person view.
+    """
+    from tracegraph import report
+
+    first, second = index.persons.slice(0, 2).to_pylist()
+    cases = _resolve_cases(index, [first], "raise")
+    for direction in ("forward", "reverse"):
+        traced = _trace_codes(
+            index, cases, tiers=2, min_overlap=0, linger=0, latency=0, infectious_for=None,
+            direction=direction,
+        )  # fmt: skip
+        _ = traced.edges, traced.n_pairs
+    loi = trace(index, [first]).locations_of_interest()
+    for name in ("tracegraph", "nhs-ios", "nz"):
+        present_at(index, loi, policy=name)
+    _ = trace(index, [first], tiers=2, policy="nhs-ios").edges
+    for cumulative in (True, "per_source"):
+        _ = trace(index, [first], tiers=2, min_overlap=5, cumulative=cumulative).edges
+    copresent_pairs(index, min_overlap=5)
+    report.clusters(index, [first, second], tiers=2)
 
 
 def _warm_large_tiers(index: VenueIndex) -> None:
