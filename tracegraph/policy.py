@@ -40,8 +40,8 @@ How far each preset follows its system (checked against the apps' public source)
   their check-ins is) as the Android app. The iOS app also drops overlaps under
   30 s (``TraceWarningMatcher``: a check-in matches when its overlap with the
   window, rounded to minutes, is > 0): ``trace(..., policy="cwa",
-  min_overlap="30s")`` reproduces it. The weights and the threshold are the app's server configuration; those
-  here are the values of its tests.
+  min_overlap="30s")`` reproduces it. The weights and the threshold are the app's
+  server configuration; those here are the values of its tests.
 * ``nhs``: as the Android app, except that the app's containment test also matches
   a zero-length visit inside the window (it never records one itself); both apps
   round check-ins down and check-outs up to quarter hours before matching: round
