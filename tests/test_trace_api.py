@@ -311,6 +311,23 @@ def test_case_table_errors():
         tg.trace(index, naive)
 
 
+def test_errors_in_the_times_of_a_cases_table_name_the_cases():
+    # as present_at's name its windows ("windows: column `start`: ..."): a service
+    # passing stays, cases and windows is told which table holds the bad column
+    index = index_of(ROWS)
+    some_null = pa.array([None, 0], pa.timestamp("s"))  # (nulls: open sides, then read)
+    for start, error in (
+        (pa.array([0], pa.timestamp("s")), tg.TimezoneError),  # naive, no tz=
+        (pa.array([-(2**62)], TS), tg.SchemaError),  # before the year 1
+    ):
+        cases = pa.table({"person": ["ann"], "start": start, "end": pa.nulls(1, TS)})
+        with pytest.raises(error, match=r"^cases: column `start`: expected"):
+            tg.trace(index, cases)
+    cases = pa.table({"person": ["ann", "bob"], "start": some_null, "end": pa.nulls(2, TS)})
+    with pytest.raises(tg.TimezoneError, match=r"^cases: column `start`: expected zone-aware"):
+        tg.trace(index, cases)
+
+
 def test_single_string_case_is_rejected_with_a_hint():
     index = index_of(ROWS)
     with pytest.raises(tg.SchemaError, match=r"wrap it in a list: \[case_id\]") as info:

@@ -1938,9 +1938,9 @@ def _window_bound(
     mask = column.is_null().to_numpy(zero_copy_only=False)
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))
-        values = to_seconds(filled, name, tz)
+        values = to_seconds(filled, name, tz, "cases")
         return np.where(mask, open_value, values)
-    return to_seconds(column, name, tz)
+    return to_seconds(column, name, tz, "cases")
 
 
 # --------------------------------------------------------------------------- result
