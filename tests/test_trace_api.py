@@ -440,6 +440,19 @@ def test_trace_is_frozen_and_has_a_short_repr():
         result.contacts = None  # type: ignore[misc]
 
 
+def test_changing_the_params_a_trace_gives_changes_nothing_of_the_trace():
+    # the dict was the trace's own: a service adding its own keys or editing one to
+    # log them changed what locations_of_interest (tiers) and risk (day_tz) read
+    result = tg.trace(index_of(ROWS), ["ann"], tiers=2)
+    loi = result.locations_of_interest()
+    params = result.params
+    params.update(tiers=0, day_tz="Asia/Ho_Chi_Minh", request="r-17")
+    assert result.params["tiers"] == 2 and result.params["day_tz"] == "UTC"
+    assert "request" not in result.params
+    assert result.locations_of_interest().equals(loi)
+    assert result.params is not result.params  # (each a copy, as a value's view is)
+
+
 def test_trace_from_many_threads_matches_serial():
     rng = np.random.default_rng(5)
     n = 20_000

@@ -2119,7 +2119,8 @@ class Trace:
         ``start``. Built on first access: tracing itself keeps the pairs as compact
         integer arrays, so asking only for ``contacts`` costs no table of pairs.
     params : dict
-        The parameters of the trace, durations in seconds.
+        The parameters of the trace, durations in seconds (a new dict on each
+        access: changing it changes nothing of the trace).
 
     Examples
     --------
@@ -2133,8 +2134,21 @@ class Trace:
     """
 
     contacts: pa.Table
-    params: dict[str, Any]
+    _params: dict[str, Any]
     _pairs: _StayPairs
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters of the trace, durations in seconds (a copy: the trace keeps its own).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], min_overlap="15min")
+        >>> result.params["min_overlap"], result.params["policy"]
+        (900, 'tracegraph')
+        """
+        return dict(self._params)
 
     @functools.cached_property
     def edges(self) -> pa.Table:
@@ -2264,7 +2278,7 @@ class Trace:
                 "exposed_at": _timestamps_after_nulls(when, n_cases),
             }
         )
-        return cls(contacts=contacts, params=params, _pairs=pairs)
+        return cls(contacts=contacts, _params=params, _pairs=pairs)
 
     # ------------------------------------------------------------------ views
 
@@ -2340,21 +2354,21 @@ class Trace:
         try:
             params = [
                 (name, "none" if value is None else format_duration(value))
-                for name, value in self.params.items()
+                for name, value in self._params.items()
                 if name in _DURATION_PARAMS
             ]
             params.append(("policy", self.policy.describe()))
-            day_tz = self.params.get("day_tz", "UTC")
-            if self.params.get("cumulative") == "per_source":
+            day_tz = self._params.get("day_tz", "UTC")
+            if self._params.get("cumulative") == "per_source":
                 params.append(("cumulative", f"per day and source ({day_tz})"))
-            elif self.params.get("cumulative"):
+            elif self._params.get("cumulative"):
                 params.append(("cumulative", f"per day ({day_tz})"))
             elif day_tz != "UTC":
                 params.append(("days", str(day_tz)))
             counted = "counts" in self._pairs.__dict__  # never match again just for a repr
             pairs = [("stay pairs", f"{self.n_pairs:,}")] if counted else []
             summary = _html.definition_list(
-                f"Trace to tier {self.params.get('tiers')}",
+                f"Trace to tier {self._params.get('tiers')}",
                 [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()] + pairs + params,
             )
             # first venues of large tiers are found by matching again: not for a repr
