@@ -178,6 +178,12 @@ def trace(
         If ``policy`` is an unknown name (the message lists the valid ones), or
         conflicts with another argument (``min_overlap`` under ``"nz"``, whose stays
         are instants; ``linger`` under ``"cwa"``, which sets its own window end).
+    TimezoneError
+        If the cases table's times are naive and ``tz`` is not given, or ``tz`` or
+        ``day_tz`` is not an IANA zone.
+    ArgumentError
+        If ``index`` is no :class:`VenueIndex`, or ``tiers``, ``unknown``,
+        ``cumulative`` or ``progress`` is of the wrong type or value.
 
     Warns
     -----
@@ -356,6 +362,13 @@ def present_at(
         before it starts.
     PolicyError
         If ``policy`` is unknown or ``min_overlap`` is set under an arrival policy.
+    TimezoneError
+        If the window times are naive and ``tz`` is not given (a subclass of
+        :class:`SchemaError`), or ``tz`` is not an IANA zone.
+    DurationError
+        If ``min_overlap`` is negative, not whole seconds or cannot be parsed.
+    ArgumentError
+        If ``index`` is no :class:`VenueIndex`.
 
     See Also
     --------
