@@ -311,6 +311,23 @@ def test_case_table_errors():
         tg.trace(index, naive)
 
 
+def test_errors_in_the_times_of_a_cases_table_name_the_cases():
+    # as present_at's name its windows ("windows: column `start`: ..."): a service
+    # passing stays, cases and windows is told which table holds the bad column
+    index = index_of(ROWS)
+    some_null = pa.array([None, 0], pa.timestamp("s"))  # (nulls: open sides, then read)
+    for start, error in (
+        (pa.array([0], pa.timestamp("s")), tg.TimezoneError),  # naive, no tz=
+        (pa.array([-(2**62)], TS), tg.SchemaError),  # before the year 1
+    ):
+        cases = pa.table({"person": ["ann"], "start": start, "end": pa.nulls(1, TS)})
+        with pytest.raises(error, match=r"^cases: column `start`: expected"):
+            tg.trace(index, cases)
+    cases = pa.table({"person": ["ann", "bob"], "start": some_null, "end": pa.nulls(2, TS)})
+    with pytest.raises(tg.TimezoneError, match=r"^cases: column `start`: expected zone-aware"):
+        tg.trace(index, cases)
+
+
 def test_single_string_case_is_rejected_with_a_hint():
     index = index_of(ROWS)
     with pytest.raises(tg.SchemaError, match=r"wrap it in a list: \[case_id\]") as info:
@@ -421,6 +438,19 @@ def test_trace_is_frozen_and_has_a_short_repr():
     assert result.n_pairs == 4  # counted on demand
     with pytest.raises(AttributeError):
         result.contacts = None  # type: ignore[misc]
+
+
+def test_changing_the_params_a_trace_gives_changes_nothing_of_the_trace():
+    # the dict was the trace's own: a service adding its own keys or editing one to
+    # log them changed what locations_of_interest (tiers) and risk (day_tz) read
+    result = tg.trace(index_of(ROWS), ["ann"], tiers=2)
+    loi = result.locations_of_interest()
+    params = result.params
+    params.update(tiers=0, day_tz="Asia/Ho_Chi_Minh", request="r-17")
+    assert result.params["tiers"] == 2 and result.params["day_tz"] == "UTC"
+    assert "request" not in result.params
+    assert result.locations_of_interest().equals(loi)
+    assert result.params is not result.params  # (each a copy, as a value's view is)
 
 
 def test_trace_from_many_threads_matches_serial():
@@ -774,6 +804,41 @@ after = signatures()
 print({{k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}})
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "{}"
+
+
+def test_warmup_leaves_nothing_to_compile_for_a_service_on_a_saved_index(tmp_path):
+    # a service opens a saved index (read-only arrays) and, after warmup(), traces deep
+    # tiers (late tiers are matched the other way round), publishes locations of
+    # interest, looks them up under a case-insensitive policy, counts co-presence,
+    # traces per source and clusters: warmup promises every kernel, so none compiles
+    city = tg.synth.generate_city(3_000, days=2, ids="str", seed=1)
+    tg.VenueIndex.from_stays(city.stays).save(tmp_path / "city.tgidx")
+    code = f"""
+import pyarrow as pa, tracegraph as tg
+from numba.core.dispatcher import Dispatcher
+from tracegraph import _kernels as K
+def signatures():
+    return {{n: len(o.signatures) for n, o in vars(K).items() if isinstance(o, Dispatcher)}}
+tg.warmup()
+opened = tg.VenueIndex.open({str(tmp_path / "city.tgidx")!r})
+built = tg.VenueIndex.from_stays(tg.synth.generate_city(3_000, days=2, seed=1).stays)
+before = signatures()
+for index in (opened, built):
+    cases = index.persons.take(pa.array([0, 7, 11])).to_pylist()
+    deep = tg.trace(index, cases, tiers=4, min_overlap="15min")
+    deep.edges, deep.n_pairs
+    loi = tg.trace(index, cases).locations_of_interest()
+    tg.present_at(index, loi, policy="nhs-ios")
+    tg.trace(index, cases, policy="nhs-ios", tiers=2).edges
+    tg.copresent_pairs(index, min_overlap="15min")
+    tg.trace(index, cases, tiers=2, cumulative="per_source", min_overlap="15min").edges
+    tg.clusters(index, cases, tiers=2)
+after = signatures()
+print({{k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}})
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "{}"
 

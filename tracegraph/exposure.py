@@ -178,6 +178,12 @@ def trace(
         If ``policy`` is an unknown name (the message lists the valid ones), or
         conflicts with another argument (``min_overlap`` under ``"nz"``, whose stays
         are instants; ``linger`` under ``"cwa"``, which sets its own window end).
+    TimezoneError
+        If the cases table's times are naive and ``tz`` is not given, or ``tz`` or
+        ``day_tz`` is not an IANA zone.
+    ArgumentError
+        If ``index`` is no :class:`VenueIndex`, or ``tiers``, ``unknown``,
+        ``cumulative`` or ``progress`` is of the wrong type or value.
 
     Warns
     -----
@@ -356,6 +362,13 @@ def present_at(
         before it starts.
     PolicyError
         If ``policy`` is unknown or ``min_overlap`` is set under an arrival policy.
+    TimezoneError
+        If the window times are naive and ``tz`` is not given (a subclass of
+        :class:`SchemaError`), or ``tz`` is not an IANA zone.
+    DurationError
+        If ``min_overlap`` is negative, not whole seconds or cannot be parsed.
+    ArgumentError
+        If ``index`` is no :class:`VenueIndex`.
 
     See Also
     --------
@@ -516,7 +529,12 @@ def warmup() -> None:
     """Compile (or load from the on-disk cache) every kernel, on a tiny city.
 
     Services call this once at start so that the first real query is fast;
-    notebooks need not bother, since the first call compiles what it uses.
+    notebooks need not bother, since the first call compiles what it uses. Besides
+    building and tracing (by ids and with windows, on an index as built and as opened
+    from disk), it runs what a service asks next: deep tiers (matched the other way
+    round), :meth:`Trace.edges`, :meth:`Trace.locations_of_interest`,
+    :func:`present_at` under every kind of policy, :func:`copresent_pairs`,
+    cumulative traces and :func:`tracegraph.clusters`.
 
     Examples
     --------
@@ -532,6 +550,9 @@ def warmup() -> None:
         }
     )
     index = VenueIndex.from_stays(stays)
+    # a table of several chunks (Parquet's row groups): its times are copied into
+    # writable arrays, which numba compiles apart from a table's read-only ones
+    VenueIndex.from_stays(pa.concat_tables([stays.slice(0, 2), stays.slice(2)]))
     trace(index, [0], tiers=2)
     # cases with windows (their times come as Arrow's read-only arrays)
     trace(index, stays.select(["person", "start", "end"]).slice(0, 1), tiers=2)
@@ -568,15 +589,49 @@ def warmup() -> None:
         trace(index, [0], tiers=1, policy=name)
     trace(index, [0], tiers=1, min_overlap=5, cumulative=True)
     # an index opened from disk holds read-only arrays: numba compiles those apart
+    frozen = _read_only_index(index)
+    trace(frozen, [0], tiers=2)
+    for each in (index, frozen):
+        _warm_large_tiers(each)
+    for each in (index, frozen, many, _read_only_index(many)):
+        _warm_queries(each)
+
+
+def _read_only_index(index: VenueIndex) -> VenueIndex:
+    """``index`` with read-only arrays, as :meth:`VenueIndex.open` gives them."""
     arrays: dict[str, Any] = {
         f.name: _read_only(getattr(index, f.name))
         for f in dataclasses.fields(index)
         if isinstance(getattr(index, f.name), np.ndarray)
     }
-    frozen = dataclasses.replace(index, **arrays)
-    trace(frozen, [0], tiers=2)
-    for each in (index, frozen):
-        _warm_large_tiers(each)
+    return dataclasses.replace(index, **arrays)
+
+
+def _warm_queries(index: VenueIndex) -> None:
+    """Call what a service asks of an index besides a first trace (see :func:`warmup`).
+
+    Late tiers of a real trace are matched the other way round (few people left), which
+    a tiny city's traces never need: the reverse direction is asked for here. On an
+    index of one stay per person, a case's intervals come from the per-person view.
+    """
+    from tracegraph import report
+
+    first, second = index.persons.slice(0, 2).to_pylist()
+    cases = _resolve_cases(index, [first], "raise")
+    for direction in ("forward", "reverse"):
+        traced = _trace_codes(
+            index, cases, tiers=2, min_overlap=0, linger=0, latency=0, infectious_for=None,
+            direction=direction,
+        )  # fmt: skip
+        _ = traced.edges, traced.n_pairs
+    loi = trace(index, [first]).locations_of_interest()
+    for name in ("tracegraph", "nhs-ios", "nz"):
+        present_at(index, loi, policy=name)
+    _ = trace(index, [first], tiers=2, policy="nhs-ios").edges
+    for cumulative in (True, "per_source"):
+        _ = trace(index, [first], tiers=2, min_overlap=5, cumulative=cumulative).edges
+    copresent_pairs(index, min_overlap=5)
+    report.clusters(index, [first, second], tiers=2)
 
 
 def _warm_large_tiers(index: VenueIndex) -> None:
@@ -1896,9 +1951,9 @@ def _window_bound(
     mask = column.is_null().to_numpy(zero_copy_only=False)
     if mask.any():
         filled = pc.fill_null(column, pa.scalar(0, type=column.type))
-        values = to_seconds(filled, name, tz)
+        values = to_seconds(filled, name, tz, "cases")
         return np.where(mask, open_value, values)
-    return to_seconds(column, name, tz)
+    return to_seconds(column, name, tz, "cases")
 
 
 # --------------------------------------------------------------------------- result
@@ -2077,7 +2132,8 @@ class Trace:
         ``start``. Built on first access: tracing itself keeps the pairs as compact
         integer arrays, so asking only for ``contacts`` costs no table of pairs.
     params : dict
-        The parameters of the trace, durations in seconds.
+        The parameters of the trace, durations in seconds (a new dict on each
+        access: changing it changes nothing of the trace).
 
     Examples
     --------
@@ -2091,8 +2147,21 @@ class Trace:
     """
 
     contacts: pa.Table
-    params: dict[str, Any]
+    _params: dict[str, Any]
     _pairs: _StayPairs
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters of the trace, durations in seconds (a copy: the trace keeps its own).
+
+        Examples
+        --------
+        >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
+        >>> result = tg.trace(index, [tiny_city.stays["person"][0].as_py()], min_overlap="15min")
+        >>> result.params["min_overlap"], result.params["policy"]
+        (900, 'tracegraph')
+        """
+        return dict(self._params)
 
     @functools.cached_property
     def edges(self) -> pa.Table:
@@ -2222,7 +2291,7 @@ class Trace:
                 "exposed_at": _timestamps_after_nulls(when, n_cases),
             }
         )
-        return cls(contacts=contacts, params=params, _pairs=pairs)
+        return cls(contacts=contacts, _params=params, _pairs=pairs)
 
     # ------------------------------------------------------------------ views
 
@@ -2298,21 +2367,21 @@ class Trace:
         try:
             params = [
                 (name, "none" if value is None else format_duration(value))
-                for name, value in self.params.items()
+                for name, value in self._params.items()
                 if name in _DURATION_PARAMS
             ]
             params.append(("policy", self.policy.describe()))
-            day_tz = self.params.get("day_tz", "UTC")
-            if self.params.get("cumulative") == "per_source":
+            day_tz = self._params.get("day_tz", "UTC")
+            if self._params.get("cumulative") == "per_source":
                 params.append(("cumulative", f"per day and source ({day_tz})"))
-            elif self.params.get("cumulative"):
+            elif self._params.get("cumulative"):
                 params.append(("cumulative", f"per day ({day_tz})"))
             elif day_tz != "UTC":
                 params.append(("days", str(day_tz)))
             counted = "counts" in self._pairs.__dict__  # never match again just for a repr
             pairs = [("stay pairs", f"{self.n_pairs:,}")] if counted else []
             summary = _html.definition_list(
-                f"Trace to tier {self.params.get('tiers')}",
+                f"Trace to tier {self._params.get('tiers')}",
                 [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()] + pairs + params,
             )
             # first venues of large tiers are found by matching again: not for a repr
