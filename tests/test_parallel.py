@@ -504,3 +504,24 @@ def test_intervals_merged_per_venue_in_row_order_are_their_union(seed, m, cut):
     k = _kernels.merge_venue_blocks(venue, s, e, stay, index.start, index.origin, m)
     got = list(zip(venue[:k].tolist(), s[:k].tolist(), (e[:k] - m).tolist(), strict=True))
     assert got == [(int(v), int(a), int(b)) for v, a, b in want]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5", "two"])
+def test_a_thread_count_in_the_environment_that_is_no_positive_number_is_an_error(
+    value, monkeypatch
+):
+    # "abc" and "1.5" were ignored (every core), "0" and "-1" clamped to one thread
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", value)
+    with pytest.raises(
+        tg.ArgumentError,
+        match=rf"^environment variable TRACEGRAPH_NUM_THREADS: expected a positive whole number "
+        rf"of threads, got '{value}'; unset it",
+    ):
+        _parallel.threads()
+
+
+def test_a_thread_count_in_the_environment_may_have_blanks(monkeypatch):
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", " 3 ")
+    assert _parallel.threads() == 3
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "")
+    assert _parallel.threads() >= 1

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tracegraph import _kernels, _memory
+from tracegraph.errors import ArgumentError
 
 __all__ = [
     "PARALLEL_MIN_ROWS",
@@ -39,13 +40,28 @@ PARALLEL_MIN_ROWS = 1 << 20
 
 
 def threads() -> int:
-    """Threads for large work: ``TRACEGRAPH_NUM_THREADS``, else the cores this process may use."""
-    value = os.environ.get("TRACEGRAPH_NUM_THREADS", "").strip()
+    """Threads for large work: ``TRACEGRAPH_NUM_THREADS``, else the cores this process may use.
+
+    Raises
+    ------
+    ArgumentError
+        ``TRACEGRAPH_NUM_THREADS`` is set to something other than a positive whole
+        number (it was ignored, or clamped to 1, without a word).
+    """
+    raw = os.environ.get("TRACEGRAPH_NUM_THREADS", "")
+    value = raw.strip()
     if value:
         try:
-            return max(1, int(value))
+            n = int(value)
         except ValueError:
-            pass
+            n = 0
+        if n < 1:
+            raise ArgumentError(
+                f"environment variable TRACEGRAPH_NUM_THREADS: expected a positive whole "
+                f"number of threads, got {raw!r}; unset it to use every core this process "
+                f"may use"
+            )
+        return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
