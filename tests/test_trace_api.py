@@ -884,3 +884,15 @@ def test_tables_with_a_column_read_twice_are_schema_errors():
         .append_column("note", pa.array([2]))
     )
     assert tg.trace(index, extra).contacts.equals(tg.trace(index, ["a"]).contacts)
+
+
+def test_cumulative_takes_numpy_bools_as_by_venue_does():
+    # cumulative=np.True_ (a flag read from an array of settings) was an ArgumentError
+    city = tg.synth.generate_city(200, days=2, seed=4)
+    index = tg.VenueIndex.from_stays(city.stays)
+    cases = index.persons.to_pylist()[:3]
+    for flag in (np.True_, np.False_):
+        result = tg.trace(index, cases, tiers=2, min_overlap="10min", cumulative=flag)
+        expected = tg.trace(index, cases, tiers=2, min_overlap="10min", cumulative=bool(flag))
+        assert result.contacts.equals(expected.contacts)
+        assert result.params["cumulative"] is bool(flag)

@@ -239,6 +239,8 @@ def trace(
     period = None if infectious_for is None else duration_seconds(infectious_for, "infectious_for")
     match = resolve_policy(policy)
     _check_policy_args(match, min_overlap=overlap_s, linger=linger_s)
+    if isinstance(cumulative, np.bool_):  # (as by_venue= and progress= take them)
+        cumulative = bool(cumulative)
     if not (
         isinstance(cumulative, bool) or (isinstance(cumulative, str) and cumulative == "per_source")
     ):
