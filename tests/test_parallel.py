@@ -525,3 +525,38 @@ def test_a_thread_count_in_the_environment_may_have_blanks(monkeypatch):
     assert _parallel.threads() == 3
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "")
     assert _parallel.threads() >= 1
+
+
+def test_trace_threads_gives_the_same_answer_and_one_keeps_the_work_on_the_caller(monkeypatch):
+    # trace(threads=) for a service: the same contacts and edges whatever the number;
+    # threads=1 never hands work to the pool (whatever TRACEGRAPH_NUM_THREADS says)
+    city = tg.synth.generate_city(400, days=3, seed=8)
+    index = tg.VenueIndex.from_stays(city.stays)
+    cases = index.persons.to_pylist()[:5]
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "2")
+    with (
+        mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1),
+        mock.patch.object(exposure, "_PARALLEL_MIN_QUERIES", 1),
+    ):
+        two = tg.trace(index, cases, tiers=3, threads=2)
+        two_edges = two.edges
+        with mock.patch.object(exposure, "workers", side_effect=AssertionError("pool used")):
+            one = tg.trace(index, cases, tiers=3, threads=1)
+            one_edges = one.edges
+        with (
+            mock.patch.object(exposure, "workers", side_effect=AssertionError("pool used")),
+            pytest.raises(AssertionError, match="pool used"),
+        ):
+            tg.trace(index, cases, tiers=3)  # (the environment's 2: the pool is used)
+    assert one.contacts.num_rows > 100
+    assert one.contacts.equals(two.contacts)
+    assert one_edges.equals(two_edges)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_trace_threads_must_be_a_positive_int(bad):
+    index = tg.VenueIndex.from_stays(tg.synth.generate_city(50, days=1, seed=2).stays)
+    with pytest.raises(
+        tg.ArgumentError, match=r"^`threads`: expected a positive int or None .* got "
+    ):
+        tg.trace(index, index.persons.to_pylist()[:1], threads=bad)

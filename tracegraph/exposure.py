@@ -97,6 +97,7 @@ def trace(
     unknown: UnknownCases = "raise",
     tz: str | None = None,
     progress: bool | None = None,
+    threads: int | None = None,
 ) -> Trace:
     """Trace the contacts of ``cases`` through ``index``, tier by tier.
 
@@ -156,6 +157,13 @@ def trace(
     progress : bool, optional
         Show a progress bar, one step per tier (``None``: the global setting, see
         :func:`tracegraph.set_progress`).
+    threads : int, optional
+        Threads for this trace's large steps (matching a large tier, ordering many
+        contacts) and for what the result computes later (``edges``). Default: the
+        environment variable ``TRACEGRAPH_NUM_THREADS``, else the cores this process
+        may use; ``1`` does all the work on the calling thread (a service answering
+        requests on several threads of its own, say). The answer is the same for any
+        number.
 
     Durations are ``datetime.timedelta``, ``numpy.timedelta64``, strings such as
     ``"15min"``, ``"2h"`` or ``"1h30min"``, or int seconds.
@@ -183,7 +191,7 @@ def trace(
         ``day_tz`` is not an IANA zone.
     ArgumentError
         If ``index`` is no :class:`VenueIndex`, or ``tiers``, ``unknown``,
-        ``cumulative`` or ``progress`` is of the wrong type or value.
+        ``cumulative``, ``progress`` or ``threads`` is of the wrong type or value.
 
     Warns
     -----
@@ -250,6 +258,14 @@ def trace(
     check_zone_name(day_tz, "day_tz")
     if tz is not None:
         check_zone(tz)
+    if threads is not None and (
+        isinstance(threads, bool | np.bool_)
+        or not isinstance(threads, int | np.integer)
+        or threads < 1
+    ):
+        raise ArgumentError(
+            f"`threads`: expected a positive int or None (the default number), got {threads!r}"
+        )
     resolved = _resolve_cases(index, cases, unknown, tz)
     _warn_windows_miss(index, resolved)
     return _trace_codes(
@@ -264,6 +280,7 @@ def trace(
         cumulative=cumulative,
         day_tz=day_tz,
         progress=progress,
+        threads=None if threads is None else int(threads),
     )
 
 
