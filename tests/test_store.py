@@ -144,6 +144,37 @@ def test_empty_index_round_trips(tmp_path):
     assert_same_index(index, open_index(save_index(index, tmp_path / "empty.tgidx")))
 
 
+def non_utf8_dir(parent):
+    """A directory whose name is not UTF-8 (Latin-1 ``café``, as a Windows zip unpacks on
+    Linux); Python spells it with a surrogate escape. Skipped where the file system refuses."""
+    path = parent / os.fsdecode(b"caf\xe9")
+    try:
+        path.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["Hà Nội.tgidx", "city.tgidx"])
+def test_paths_of_any_name_and_kind_round_trip(index, tmp_path, monkeypatch, name):
+    # str, pathlib, relative, non-ASCII, and a folder whose name is not UTF-8 (pyarrow
+    # was given the path as str, which it encodes as UTF-8: a UnicodeEncodeError)
+    folder = non_utf8_dir(tmp_path)
+    for path in (folder / name, str(folder / "as str"), tmp_path / name):
+        saved = save_index(index, path)
+        assert saved == (tmp_path / path).absolute() and saved.is_dir()
+        assert_same_index(index, open_index(path))
+        assert_same_index(index, tg.VenueIndex.open(saved, verify=False))
+        save_index(index, path, overwrite=True)
+        assert_same_index(index, open_index(saved))
+    monkeypatch.chdir(folder)
+    assert save_index(index, "relative") == folder / "relative"
+    assert_same_index(index, open_index("relative"))
+    moved = tmp_path / "moved.tgidx"
+    os.rename(folder / name, moved)  # a saved folder moved elsewhere opens the same
+    assert_same_index(index, open_index(moved))
+
+
 def test_save_returns_the_absolute_path_and_writes_the_documented_layout(saved, index):
     assert saved.is_absolute() and saved.name == "city.tgidx"
     assert sorted(p.name for p in saved.iterdir()) == sorted([*FILES, "manifest.json"])

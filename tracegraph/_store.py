@@ -376,13 +376,23 @@ def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool)
 def _write_column(file: pathlib.Path, name: str, column: pa.Array) -> None:
     """Write ``column`` as the one column ``name`` of one uncompressed Arrow IPC file."""
     batch = pa.record_batch([column], names=[name])
-    with pa.OSFile(str(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+    with pa.OSFile(_os_path(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
         writer.write_batch(batch)
     fd = os.open(file, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _os_path(path: pathlib.Path) -> bytes:
+    """``path`` as the bytes the OS knows it by, for pyarrow.
+
+    pyarrow encodes a str path as UTF-8, which fails on a name that is not UTF-8 (a
+    Latin-1 ``café`` from a Windows zip, which Python holds with surrogate escapes);
+    bytes it passes to the OS as they are.
+    """
+    return os.fsencode(path)
 
 
 def _fsync_dir(path: pathlib.Path) -> None:
@@ -743,7 +753,7 @@ def _map_files(files: dict[str, pathlib.Path], root: pathlib.Path) -> dict[str, 
     buffers = {}
     for name, file in files.items():
         try:
-            with pa.memory_map(str(file), "r") as source:
+            with pa.memory_map(_os_path(file), "r") as source:
                 buffers[name] = source.read_buffer()
         except (pa.ArrowException, OSError) as exc:
             raise CorruptIndexError(f"{root}: cannot map file {name} ({exc})") from None
