@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import os
 import re
@@ -531,6 +532,27 @@ def test_a_save_racing_another_replace_is_a_typed_error(saved, index, monkeypatc
     with pytest.raises(tg.IndexExistsError, match="another save at the same time"):
         save_index(index, saved, overwrite=True)
     assert not [p for p in saved.parent.iterdir() if p.name.startswith(f".{saved.name}.")]
+
+
+def test_an_index_that_cannot_be_moved_aside_is_kept_and_nothing_is_left(
+    saved, index, other_index, monkeypatch
+):
+    # replacing takes a rename of the old index, which the system may refuse (a mount
+    # point, such as a container's volume: EBUSY); the save fails, the index stays, and
+    # no empty .NAME.old-XXXXXXXX is left (the hint of a later IndexNotFound names one)
+    rename = os.rename
+
+    def busy(src, dst):
+        if os.fspath(src) == os.fspath(saved):
+            raise OSError(errno.EBUSY, "Device or resource busy", os.fspath(src))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", busy)
+    with pytest.raises(OSError, match=r"cannot move .*city\.tgidx aside to replace it .*busy"):
+        save_index(other_index, saved, overwrite=True)
+    monkeypatch.undo()
+    assert_same_index(index, open_index(saved))
+    assert leftovers(saved.parent) == []
 
 
 def test_an_empty_file_that_the_manifest_agrees_with_is_caught(saved):

@@ -155,7 +155,8 @@ def save_index(
     IndexFormatError
         If ``index`` is not saveable: inconsistent arrays, or no per-person view.
     OSError
-        If the file system refuses (no parent directory, no permission, disk full).
+        If the file system refuses (no parent directory, no permission, disk full, an
+        index to replace that cannot be moved aside, such as a mount point).
 
     See Also
     --------
@@ -361,6 +362,14 @@ def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool)
             f"{target} was being replaced by another save at the same time; this index was "
             f"not saved (the other save's index is there or about to be)"
         ) from None
+    except OSError as exc:  # EBUSY for a mount point, EACCES, ...: nothing was moved
+        old.rmdir()
+        raise OSError(
+            exc.errno,
+            f"cannot move {target} aside to replace it ({exc.strerror}): the index there "
+            f"is kept as it was; if it is a mount point (a container's volume, say), save "
+            f"to a folder inside it instead",
+        ) from exc
     try:
         os.rename(tmp, target)
     except BaseException:
