@@ -51,6 +51,7 @@ import os
 import pathlib
 import secrets
 import shutil
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeGuard
@@ -172,9 +173,10 @@ def save_index(
     on any Python exception).
     Replacing an index takes two renames: the old index to ``.NAME.old-XXXXXXXX``,
     then the new one into place, then the old one is deleted. Between the two
-    renames, which are microseconds apart, ``path`` does not exist: a reader
-    opening it then gets :class:`IndexNotFound`, and after a crash right there the
-    previous index is intact in ``.NAME.old-XXXXXXXX``. A reader whose
+    renames, microseconds apart (milliseconds if the saver is descheduled), ``path``
+    does not exist: :func:`open_index` then waits for the new index (up to 2 s), and
+    after a crash right there the previous index is intact in
+    ``.NAME.old-XXXXXXXX``. A reader whose
     :func:`open_index` was under way when the index was replaced starts again on the
     new one (it checks that the directory is the same before and after), so it never
     mixes files of the two. An index opened earlier stays readable after it is
@@ -450,7 +452,8 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     Raises
     ------
     IndexNotFound
-        If ``path`` is not a directory or holds no ``manifest.json``.
+        If ``path`` is not a directory or holds no ``manifest.json`` (where a save
+        replacing the index has moved it aside, after waiting up to 2 s for the new one).
     IndexFormatError
         If the manifest names another format, or a format version newer than this
         tracegraph reads (upgrade tracegraph to open it).
@@ -496,17 +499,26 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     # A save with overwrite=True replaces the directory by a rename: files opened one by
     # one while that happens could come from two indexes. The directory must be the
     # same one (device and inode) before the manifest is read and after every file is
-    # mapped; if it was replaced meanwhile, open the new one from the start.
-    for _ in range(_OPEN_ATTEMPTS):
+    # mapped; if it was replaced meanwhile, open the new one from the start. Between
+    # the save's two renames there is no directory, only the old one moved aside:
+    # wait for the new one (a saver descheduled under load leaves it missing for ms).
+    attempts, waited = 0, 0.0
+    while attempts < _OPEN_ATTEMPTS:
         before = _identity(root)
         try:
             index = _open_once(root, verify=verify)
         except (CorruptIndexError, IndexNotFound):
-            if _identity(root) == before:
-                raise  # the same directory throughout: the error is its own
-            continue
+            if _identity(root) != before:
+                attempts += 1
+                continue
+            if before is None and waited < _REPLACE_WAIT and _moved_aside(root):
+                time.sleep(_REPLACE_POLL)
+                waited += _REPLACE_POLL
+                continue
+            raise  # the same directory throughout: the error is its own
         if _identity(root) == before:
             return index
+        attempts += 1
     raise CorruptIndexError(
         f"{root}: the index was replaced {_OPEN_ATTEMPTS} times while it was being opened "
         f"(saves with overwrite=True in progress?); open it again when they are done"
@@ -515,6 +527,17 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
 
 #: How many times open_index starts again when the index is replaced while it opens.
 _OPEN_ATTEMPTS = 5
+#: How long (seconds) open_index waits for an index moved aside by a save replacing it
+#: (``.NAME.old-XXXXXXXX`` and no ``NAME``) to be followed by the new one, polling
+#: every _REPLACE_POLL s. Only a save killed between its renames leaves that state for
+#: longer; opening then fails after this wait, naming the moved index.
+_REPLACE_WAIT = 2.0
+_REPLACE_POLL = 0.005
+
+
+def _moved_aside(root: pathlib.Path) -> list[pathlib.Path]:
+    """The ``.NAME.old-XXXXXXXX`` directories a save replacing ``root`` moves it to."""
+    return sorted(root.parent.glob(f".{glob.escape(root.name)}.old-*"))
 
 
 def _identity(root: pathlib.Path) -> tuple[int, int] | None:
@@ -594,7 +617,7 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     """The manifest of the index at ``root``, with every field checked for type."""
     if not root.is_dir():
         what = "is not a directory" if root.exists() else "does not exist"
-        left = sorted(root.parent.glob(f".{glob.escape(root.name)}.old-*"))
+        left = _moved_aside(root)
         hint = (
             f"; {left[0]} holds the index a save with overwrite=True was replacing when it "
             f"stopped (unless that save is still under way): rename it to {root.name} to "
