@@ -340,7 +340,10 @@ def test_overwrite_never_replaces_what_is_not_an_index(other_index, tmp_path):
     (folder / "cat.jpg").write_bytes(b"meow")
     file = tmp_path / "notes.txt"
     file.write_text("keep me")
-    for path in (folder, file):
+    nested = tmp_path / "nested"
+    nested.mkdir()
+    (nested / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)  # (RecursionError)
+    for path in (folder, file, nested):
         with pytest.raises(
             IndexExistsError, match=r"is not a tracegraph index \(.*\); refusing to replace it"
         ):
@@ -351,7 +354,9 @@ def test_overwrite_never_replaces_what_is_not_an_index(other_index, tmp_path):
     link.symlink_to(save_index(other_index, tmp_path / "real.tgidx"))
     with pytest.raises(IndexExistsError, match="is a symbolic link"):
         save_index(other_index, link, overwrite=True)
-    assert sorted(leftovers(tmp_path, "")) == ["link.tgidx", "notes.txt", "photos", "real.tgidx"]
+    assert sorted(leftovers(tmp_path, "")) == [
+        "link.tgidx", "nested", "notes.txt", "photos", "real.tgidx"
+    ]  # fmt: skip
 
 
 def test_an_open_index_survives_being_replaced_by_itself(city, saved):
@@ -696,6 +701,7 @@ def test_another_format_is_refused(saved):
         (b"\x00\x9f garbage \xff", "manifest.json is not valid JSON"),
         (b'{"format": "tracegraph-ind', "manifest.json is not valid JSON"),
         (b"[1, 2]", "expected a JSON object, got list"),
+        (b"[" * 100_000 + b"]" * 100_000, "manifest.json is not valid JSON"),  # RecursionError
         (b'{"format": "tracegraph-index", "format_version": "1"}', "positive integer `format_v"),
     ],
 )

@@ -316,7 +316,7 @@ def _looks_like_index(path: pathlib.Path) -> bool:
         return False
     try:
         manifest = json.loads((path / _MANIFEST).read_bytes()[:_MAX_MANIFEST_BYTES])
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # (RecursionError: "[[[[...")
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
 
@@ -643,7 +643,7 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError, "[[[["
         raise CorruptIndexError(f"{root}: {_MANIFEST} is not valid JSON ({exc})") from None
     where = f"{root}: {_MANIFEST}"
     if not isinstance(manifest, dict):
