@@ -220,6 +220,38 @@ def test_save_rejects_what_it_cannot_save(index, tmp_path):
     assert leftovers(tmp_path, "") == []
 
 
+def test_a_folder_that_cannot_be_written_names_the_index_not_the_temporary_folder(
+    index, tmp_path, monkeypatch
+):
+    # the save's first write is a hidden folder beside the target: its refusal (a
+    # read-only file system, no permission, a name at the length limit) must speak of
+    # the path the user gave, not of .NAME.tmp-XXXXXXXX
+    longest = "x" * (os.pathconf(tmp_path, "PC_NAME_MAX") - len(".tgidx"))
+    with pytest.raises(
+        OSError, match=r"cannot save an index to .*\.tgidx: cannot create .*choose a shorter name"
+    ) as info:
+        save_index(index, tmp_path / f"{longest}.tgidx")
+    assert info.value.errno == errno.ENAMETOOLONG
+    assert not re.search(r"\.tmp-[0-9a-f]{8}", str(info.value))
+    mkdir = os.mkdir
+
+    def read_only(path, *args, **kwargs):
+        if ".tmp-" in os.fspath(path):
+            raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
+        mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(
+        OSError,
+        match=r"cannot save an index to .*city\.tgidx: cannot create a folder in .*"
+        r"\(Read-only file system\); save to a folder you can write to",
+    ) as info:
+        save_index(index, tmp_path / "city.tgidx")
+    assert info.value.errno == errno.EROFS
+    assert not re.search(r"\.tmp-[0-9a-f]{8}", str(info.value))
+    assert leftovers(tmp_path, "") == []
+
+
 def test_the_format_holds_every_field_of_the_index():
     # A field added to VenueIndex must get a place in the format (and this list), and
     # a change to the arrays or their meaning needs a new FORMAT_VERSION, so that an

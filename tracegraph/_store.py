@@ -45,6 +45,7 @@ complete. See :func:`save_index` for what replacing an index does.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -216,7 +217,21 @@ def save_index(
         )
     replaced = _check_target(target, overwrite=overwrite)
 
-    tmp = _new_hidden_dir(target, "tmp")
+    try:
+        tmp = _new_hidden_dir(target, "tmp")
+    except OSError as exc:  # (its message would name the hidden folder, not the index)
+        extra = len(_hidden_name(target, "tmp")) - len(target.name)
+        fix = (
+            f"choose a shorter name (saving first writes a hidden folder beside it, named "
+            f".NAME.tmp-XXXXXXXX: {extra} characters longer)"
+            if exc.errno == errno.ENAMETOOLONG
+            else "save to a folder you can write to"
+        )
+        raise OSError(
+            exc.errno,
+            f"cannot save an index to {target}: cannot create a folder in {target.parent} "
+            f"({exc.strerror}); {fix}",
+        ) from exc
     try:
         columns: dict[str, pa.Array] = dict(dictionaries)
         columns.update((name, pa.array(values)) for name, values in arrays.items())
@@ -328,12 +343,17 @@ def _new_hidden_dir(target: pathlib.Path, kind: str) -> pathlib.Path:
     directory (0o777 less the umask), which the saved index keeps.
     """
     while True:
-        path = target.parent / f".{target.name}.{kind}-{secrets.token_hex(4)}"
+        path = target.parent / _hidden_name(target, kind)
         try:
             path.mkdir()
         except FileExistsError:
             continue
         return path
+
+
+def _hidden_name(target: pathlib.Path, kind: str) -> str:
+    """A new random name ``.NAME.KIND-XXXXXXXX`` for a hidden folder beside ``target``."""
+    return f".{target.name}.{kind}-{secrets.token_hex(4)}"
 
 
 def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool) -> None:
