@@ -759,6 +759,17 @@ def test_no_index_there(tmp_path, saved):
     (tmp_path / "file").write_text("x")
     with pytest.raises(IndexNotFound, match="is not a directory"):
         open_index(tmp_path / "file")
+    # what a notebook user passes by mistake: a stays file or folder, or a file of the index
+    stays = tmp_path / "stays"
+    stays.mkdir()
+    (stays / "day1.parquet").write_bytes(b"PAR1")
+    from_stays = r"expected a folder written by VenueIndex\.save; .*VenueIndex\.from_stays"
+    with pytest.raises(IndexNotFound, match=rf"is not a directory: {from_stays}"):
+        open_index(stays / "day1.parquet")
+    with pytest.raises(IndexNotFound, match=rf"has no manifest\.json \(.*\): {from_stays}"):
+        open_index(stays)
+    with pytest.raises(IndexNotFound, match=r"is not a directory: the index is the folder .*"):
+        open_index(saved / "manifest.json")
     (saved / "manifest.json").unlink()
     with pytest.raises(IndexNotFound, match=r"has no manifest\.json"):
         open_index(saved)

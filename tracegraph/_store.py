@@ -633,18 +633,28 @@ def _open_once(root: pathlib.Path, *, verify: bool) -> VenueIndex:
     )
 
 
+#: What open_index wants, for a user who gave it something else (stays, most likely).
+_EXPECTED = (
+    "expected a folder written by VenueIndex.save; to index stays files or a folder of "
+    "them, use VenueIndex.from_stays"
+)
+
+
 def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     """The manifest of the index at ``root``, with every field checked for type."""
     if not root.is_dir():
         what = "is not a directory" if root.exists() else "does not exist"
         left = _moved_aside(root)
-        hint = (
-            f"; {left[0]} holds the index a save with overwrite=True was replacing when it "
-            f"stopped (unless that save is still under way): rename it to {root.name} to "
-            f"use it"
-            if left and not root.exists()
-            else ""
-        )
+        if left and not root.exists():
+            hint = (
+                f"; {left[0]} holds the index a save with overwrite=True was replacing when "
+                f"it stopped (unless that save is still under way): rename it to {root.name} "
+                f"to use it"
+            )
+        elif root.exists() and _looks_like_index(root.parent):
+            hint = f": the index is the folder {root.parent}; open that"
+        else:
+            hint = f": {_EXPECTED}" if root.exists() else ""
         raise IndexNotFound(f"no tracegraph index at {root}: the path {what}{hint}")
     try:
         with open(root / _MANIFEST, "rb") as f:
@@ -652,7 +662,7 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise IndexNotFound(
             f"no tracegraph index at {root}: the directory has no {_MANIFEST} (not an index, "
-            f"or the temporary directory of an interrupted save)"
+            f"or the temporary directory of an interrupted save): {_EXPECTED}"
         ) from None
     except OSError as exc:
         raise CorruptIndexError(f"{root}: cannot read {_MANIFEST}: {exc}") from exc
