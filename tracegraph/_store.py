@@ -45,12 +45,14 @@ complete. See :func:`save_index` for what replacing an index does.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
 import pathlib
 import secrets
 import shutil
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeGuard
@@ -155,7 +157,8 @@ def save_index(
     IndexFormatError
         If ``index`` is not saveable: inconsistent arrays, or no per-person view.
     OSError
-        If the file system refuses (no parent directory, no permission, disk full).
+        If the file system refuses (no parent directory, no permission, disk full, an
+        index to replace that cannot be moved aside, such as a mount point).
 
     See Also
     --------
@@ -171,9 +174,10 @@ def save_index(
     on any Python exception).
     Replacing an index takes two renames: the old index to ``.NAME.old-XXXXXXXX``,
     then the new one into place, then the old one is deleted. Between the two
-    renames, which are microseconds apart, ``path`` does not exist: a reader
-    opening it then gets :class:`IndexNotFound`, and after a crash right there the
-    previous index is intact in ``.NAME.old-XXXXXXXX``. A reader whose
+    renames, microseconds apart (milliseconds if the saver is descheduled), ``path``
+    does not exist: :func:`open_index` then waits for the new index (up to 2 s), and
+    after a crash right there the previous index is intact in
+    ``.NAME.old-XXXXXXXX``. A reader whose
     :func:`open_index` was under way when the index was replaced starts again on the
     new one (it checks that the directory is the same before and after), so it never
     mixes files of the two. An index opened earlier stays readable after it is
@@ -213,7 +217,21 @@ def save_index(
         )
     replaced = _check_target(target, overwrite=overwrite)
 
-    tmp = _new_hidden_dir(target, "tmp")
+    try:
+        tmp = _new_hidden_dir(target, "tmp")
+    except OSError as exc:  # (its message would name the hidden folder, not the index)
+        extra = len(_hidden_name(target, "tmp")) - len(target.name)
+        fix = (
+            f"choose a shorter name (saving first writes a hidden folder beside it, named "
+            f".NAME.tmp-XXXXXXXX: {extra} characters longer)"
+            if exc.errno == errno.ENAMETOOLONG
+            else "save to a folder you can write to"
+        )
+        raise OSError(
+            exc.errno,
+            f"cannot save an index to {target}: cannot create a folder in {target.parent} "
+            f"({exc.strerror}); {fix}",
+        ) from exc
     try:
         columns: dict[str, pa.Array] = dict(dictionaries)
         columns.update((name, pa.array(values)) for name, values in arrays.items())
@@ -313,7 +331,7 @@ def _looks_like_index(path: pathlib.Path) -> bool:
         return False
     try:
         manifest = json.loads((path / _MANIFEST).read_bytes()[:_MAX_MANIFEST_BYTES])
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # (RecursionError: "[[[[...")
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
 
@@ -325,12 +343,17 @@ def _new_hidden_dir(target: pathlib.Path, kind: str) -> pathlib.Path:
     directory (0o777 less the umask), which the saved index keeps.
     """
     while True:
-        path = target.parent / f".{target.name}.{kind}-{secrets.token_hex(4)}"
+        path = target.parent / _hidden_name(target, kind)
         try:
             path.mkdir()
         except FileExistsError:
             continue
         return path
+
+
+def _hidden_name(target: pathlib.Path, kind: str) -> str:
+    """A new random name ``.NAME.KIND-XXXXXXXX`` for a hidden folder beside ``target``."""
+    return f".{target.name}.{kind}-{secrets.token_hex(4)}"
 
 
 def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool) -> None:
@@ -361,6 +384,14 @@ def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool)
             f"{target} was being replaced by another save at the same time; this index was "
             f"not saved (the other save's index is there or about to be)"
         ) from None
+    except OSError as exc:  # EBUSY for a mount point, EACCES, ...: nothing was moved
+        old.rmdir()
+        raise OSError(
+            exc.errno,
+            f"cannot move {target} aside to replace it ({exc.strerror}): the index there "
+            f"is kept as it was; if it is a mount point (a container's volume, say), save "
+            f"to a folder inside it instead",
+        ) from exc
     try:
         os.rename(tmp, target)
     except BaseException:
@@ -376,13 +407,23 @@ def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, *, replaced: bool)
 def _write_column(file: pathlib.Path, name: str, column: pa.Array) -> None:
     """Write ``column`` as the one column ``name`` of one uncompressed Arrow IPC file."""
     batch = pa.record_batch([column], names=[name])
-    with pa.OSFile(str(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+    with pa.OSFile(_os_path(file), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
         writer.write_batch(batch)
     fd = os.open(file, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _os_path(path: pathlib.Path) -> bytes:
+    """``path`` as the bytes the OS knows it by, for pyarrow.
+
+    pyarrow encodes a str path as UTF-8, which fails on a name that is not UTF-8 (a
+    Latin-1 ``café`` from a Windows zip, which Python holds with surrogate escapes);
+    bytes it passes to the OS as they are.
+    """
+    return os.fsencode(path)
 
 
 def _fsync_dir(path: pathlib.Path) -> None:
@@ -431,7 +472,8 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     Raises
     ------
     IndexNotFound
-        If ``path`` is not a directory or holds no ``manifest.json``.
+        If ``path`` is not a directory or holds no ``manifest.json`` (where a save
+        replacing the index has moved it aside, after waiting up to 2 s for the new one).
     IndexFormatError
         If the manifest names another format, or a format version newer than this
         tracegraph reads (upgrade tracegraph to open it).
@@ -477,17 +519,26 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
     # A save with overwrite=True replaces the directory by a rename: files opened one by
     # one while that happens could come from two indexes. The directory must be the
     # same one (device and inode) before the manifest is read and after every file is
-    # mapped; if it was replaced meanwhile, open the new one from the start.
-    for _ in range(_OPEN_ATTEMPTS):
+    # mapped; if it was replaced meanwhile, open the new one from the start. Between
+    # the save's two renames there is no directory, only the old one moved aside:
+    # wait for the new one (a saver descheduled under load leaves it missing for ms).
+    attempts, waited = 0, 0.0
+    while attempts < _OPEN_ATTEMPTS:
         before = _identity(root)
         try:
             index = _open_once(root, verify=verify)
         except (CorruptIndexError, IndexNotFound):
-            if _identity(root) == before:
-                raise  # the same directory throughout: the error is its own
-            continue
+            if _identity(root) != before:
+                attempts += 1
+                continue
+            if before is None and waited < _REPLACE_WAIT and _moved_aside(root):
+                time.sleep(_REPLACE_POLL)
+                waited += _REPLACE_POLL
+                continue
+            raise  # the same directory throughout: the error is its own
         if _identity(root) == before:
             return index
+        attempts += 1
     raise CorruptIndexError(
         f"{root}: the index was replaced {_OPEN_ATTEMPTS} times while it was being opened "
         f"(saves with overwrite=True in progress?); open it again when they are done"
@@ -496,6 +547,17 @@ def open_index(path: str | os.PathLike[str], *, verify: bool = True) -> VenueInd
 
 #: How many times open_index starts again when the index is replaced while it opens.
 _OPEN_ATTEMPTS = 5
+#: How long (seconds) open_index waits for an index moved aside by a save replacing it
+#: (``.NAME.old-XXXXXXXX`` and no ``NAME``) to be followed by the new one, polling
+#: every _REPLACE_POLL s. Only a save killed between its renames leaves that state for
+#: longer; opening then fails after this wait, naming the moved index.
+_REPLACE_WAIT = 2.0
+_REPLACE_POLL = 0.005
+
+
+def _moved_aside(root: pathlib.Path) -> list[pathlib.Path]:
+    """The ``.NAME.old-XXXXXXXX`` directories a save replacing ``root`` moves it to."""
+    return sorted(root.parent.glob(f".{glob.escape(root.name)}.old-*"))
 
 
 def _identity(root: pathlib.Path) -> tuple[int, int] | None:
@@ -571,18 +633,28 @@ def _open_once(root: pathlib.Path, *, verify: bool) -> VenueIndex:
     )
 
 
+#: What open_index wants, for a user who gave it something else (stays, most likely).
+_EXPECTED = (
+    "expected a folder written by VenueIndex.save; to index stays files or a folder of "
+    "them, use VenueIndex.from_stays"
+)
+
+
 def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     """The manifest of the index at ``root``, with every field checked for type."""
     if not root.is_dir():
         what = "is not a directory" if root.exists() else "does not exist"
-        left = sorted(root.parent.glob(f".{glob.escape(root.name)}.old-*"))
-        hint = (
-            f"; {left[0]} holds the index a save with overwrite=True was replacing when it "
-            f"stopped (unless that save is still under way): rename it to {root.name} to "
-            f"use it"
-            if left and not root.exists()
-            else ""
-        )
+        left = _moved_aside(root)
+        if left and not root.exists():
+            hint = (
+                f"; {left[0]} holds the index a save with overwrite=True was replacing when "
+                f"it stopped (unless that save is still under way): rename it to {root.name} "
+                f"to use it"
+            )
+        elif root.exists() and _looks_like_index(root.parent):
+            hint = f": the index is the folder {root.parent}; open that"
+        else:
+            hint = f": {_EXPECTED}" if root.exists() else ""
         raise IndexNotFound(f"no tracegraph index at {root}: the path {what}{hint}")
     try:
         with open(root / _MANIFEST, "rb") as f:
@@ -590,7 +662,7 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise IndexNotFound(
             f"no tracegraph index at {root}: the directory has no {_MANIFEST} (not an index, "
-            f"or the temporary directory of an interrupted save)"
+            f"or the temporary directory of an interrupted save): {_EXPECTED}"
         ) from None
     except OSError as exc:
         raise CorruptIndexError(f"{root}: cannot read {_MANIFEST}: {exc}") from exc
@@ -601,7 +673,7 @@ def _read_manifest(root: pathlib.Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError, "[[[["
         raise CorruptIndexError(f"{root}: {_MANIFEST} is not valid JSON ({exc})") from None
     where = f"{root}: {_MANIFEST}"
     if not isinstance(manifest, dict):
@@ -743,7 +815,7 @@ def _map_files(files: dict[str, pathlib.Path], root: pathlib.Path) -> dict[str, 
     buffers = {}
     for name, file in files.items():
         try:
-            with pa.memory_map(str(file), "r") as source:
+            with pa.memory_map(_os_path(file), "r") as source:
                 buffers[name] = source.read_buffer()
         except (pa.ArrowException, OSError) as exc:
             raise CorruptIndexError(f"{root}: cannot map file {name} ({exc})") from None
