@@ -729,6 +729,11 @@ class VenueIndex:
         ------
         IndexExistsError
             If ``path`` exists and ``overwrite`` is off, or it is not an index.
+        IndexFormatError
+            If the index is not saveable (inconsistent arrays, no per-person view).
+        OSError
+            If the file system refuses (no parent directory, no permission, disk full,
+            an index to replace that cannot be moved aside, such as a mount point).
 
         Notes
         -----
@@ -736,7 +741,12 @@ class VenueIndex:
         file per array plus ``manifest.json`` with sizes and CRC-32 checksums; no
         pickle, nothing executable. Files are written into a hidden temporary
         directory beside ``path``, flushed to disk, and renamed into place, so a crash
-        never leaves a half-written index at ``path``.
+        never leaves a half-written index at ``path``. To update an index that
+        processes have open, save over it (``overwrite=True``: they keep reading the
+        one they opened); never copy files over an opened index in place (``cp``,
+        ``rsync --inplace``): its memory-mapped pages would change under them, and
+        a file cut shorter crashes them (``SIGBUS``). See
+        :func:`tracegraph._store.save_index` for how a replace is done.
 
         Examples
         --------
