@@ -267,7 +267,7 @@ def test_stays_that_all_last_zero_seconds_warn(tmp_path, source):
         with pytest.warns(tg.DataWarning, match="all 2 stays last zero seconds") as caught:
             index = tg.VenueIndex.from_stays(data, pseudonymized=pseudonymized)
         assert caught[0].filename == __file__  # the caller's line
-    assert index.n_stays == 2 and tg.trace(index, [1]).tier_counts() == {0: 1}
+    assert index.n_stays == 2 and tg.trace(index, [1]).tier_counts() == {0: 1, 1: 0}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one stay with some time: no warning
         tg.VenueIndex.from_stays(stays_table([*rows, (3, 7, 0, 1)]))

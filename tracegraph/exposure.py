@@ -2421,16 +2421,22 @@ class Trace:
     def tier_counts(self) -> dict[int, int]:
         """Number of persons per tier, ``{0: n_cases, 1: n_f1, ...}``.
 
+        Every tier up to the one traced to (``trace``'s ``tiers``) is a key, with 0
+        where nobody was reached: ``counts[1] == 0`` says no contact was found.
+
         Examples
         --------
         >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
         >>> first = tiny_city.stays["person"][0].as_py()
         >>> tg.trace(index, [first]).tier_counts()[0]
         1
+        >>> tg.trace(index, [first], tiers=0).tier_counts()
+        {0: 1}
         """
         tiers = self.contacts.column("tier").to_numpy()
-        values, counts = np.unique(tiers, return_counts=True)
-        return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+        top = max(int(self._params.get("tiers", 0)), int(tiers.max()) if tiers.size else 0)
+        counts = np.bincount(tiers.astype(np.int64), minlength=top + 1)
+        return {k: int(c) for k, c in enumerate(counts)}
 
     # ------------------------------------------------------------------ reports
 
