@@ -443,6 +443,20 @@ def test_inactive_lists_never_scanned_first_and_keeps_registry_columns() -> None
     assert result.to_polars()["venue"].to_list() == ["bank", "shop", "pho"]
 
 
+def test_inactive_html_shows_registry_columns_python_cannot_hold() -> None:
+    # a registry column of placeholder ends (9999-12-31 23:59:59Z) in Hanoi time is in
+    # the year 10000 there: no Python datetime holds it, and the notebook showed
+    # "<tracegraph.compliance.InactiveVenues object at 0x...>" instead of the venues
+    forever = pa.array([253_402_300_799] * 4, pa.timestamp("s", tz=HCM))
+    registry = REGISTRY.append_column("valid_until", forever)
+    scans = scan_table([("pho", "2021-09-14 08:00")])
+    result = inactive_venues(registry, scans, as_of=dt.datetime(2021, 9, 15, tzinfo=ZONE))
+    html = result._repr_html_()
+    assert "object at 0x" not in html
+    assert "bank" in html and "10000-01-01 06:59:59" in html
+    assert "<b>Inactive venues</b>" in html
+
+
 def test_venue_registered_after_as_of_is_not_listed() -> None:
     registry = registry_table(
         [
