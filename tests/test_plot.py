@@ -578,6 +578,19 @@ def test_timeline_near_the_calendars_ends_in_any_zone() -> None:
     result = tg.trace(tg.VenueIndex.from_stays(stays), ["a"])
     ax = plot_timeline(result, "b", tz="Asia/Tokyo")
     assert "exposed at 9999-12-31 22:59 UTC" in ax.get_title()
+    # and the figure draws: the axis' left limit, past the last date the zone can
+    # show, failed in matplotlib's tick locator (a raw OverflowError when displayed)
+    first = -62_135_596_800  # 0001-01-01 00:00 UTC: the year 0 west of UTC
+    early = stays.set_column(2, "start", pa.array([first, first + 600]).cast(TS))
+    early = early.set_column(3, "end", pa.array([first + 7200, first + 3600]).cast(TS))
+    for traced in (result, tg.trace(tg.VenueIndex.from_stays(early), ["a"])):
+        for zone in ("Asia/Tokyo", "Pacific/Kiritimati", "UTC", "Etc/GMT+12"):
+            for person in ("a", "b"):
+                ax = plot_timeline(traced, person, tz=zone)
+                assert render(ax.figure).size
+                left, right = ax.get_xlim()
+                assert left < right
+                plt.close(ax.figure)
     plt.close("all")
 
 

@@ -767,13 +767,17 @@ def _within_calendar(ax: Axes) -> None:
     """The date axis' limits clamped to the years 1-9999 matplotlib can draw.
 
     (A stay ending at a placeholder 9999-12-31, with the axis' margin, would put the
-    limit past the year 9999: the figure would fail when drawn.)
+    limit past the year 9999: the figure would fail when drawn.) Both limits are kept
+    a day inside the calendar, so that they are dates in every zone too (9999-12-31
+    22:00Z is in the year 10000 in Tokyo), and in order.
     """
     mdates = _dates()
     first = mdates.date2num(dt.datetime(1, 1, 2, tzinfo=dt.UTC))
     last = mdates.date2num(dt.datetime(9999, 12, 30, tzinfo=dt.UTC))
     left, right = ax.get_xlim()
-    ax.set_xlim(max(left, first), min(right, last))
+    left = min(max(left, first), last - 1)
+    right = max(min(right, last), left + 1)
+    ax.set_xlim(left, right)
 
 
 def _check_trace(trace: Any) -> None:
