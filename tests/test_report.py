@@ -350,6 +350,22 @@ def test_write_table_writes_lists_as_json_in_csv_and_never_leaves_half_a_file(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet", "clusters.csv"]
 
 
+def test_write_table_to_a_missing_folder_or_onto_a_folder_names_the_path(tmp_path):
+    # (pyarrow's errors named the temporary file beside the path: ".loi.csv.tmp-1234")
+    table = pa.table({"venue": ["cafe"]})
+    missing = tmp_path / "out" / "loi.csv"
+    with pytest.raises(FileNotFoundError, match="expected an existing folder") as info:
+        tg.write_table(table, missing)
+    assert str(tmp_path / "out") in str(info.value) and ".tmp-" not in str(info.value)
+    folder = tmp_path / "loi.csv"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="expected a file, got a folder") as info:
+        tg.write_table(table, folder)
+    assert ".tmp-" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loi.csv"]  # nothing left
+    assert list(folder.iterdir()) == []
+
+
 def test_clusters_keep_unknown_cases_alone():
     table = tg.clusters(index_of(LOI_ROWS), ["ann", "ghost"], unknown="keep").to_pydict()
     assert sorted(table["person"]) == ["ann", "ghost"]
