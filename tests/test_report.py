@@ -284,6 +284,18 @@ def test_explain_walks_first_exposures_back_to_a_case():
     assert "<pre>" in explanation._repr_html_()
 
 
+def test_explanation_html_never_raises():
+    # a notebook repr must not fail (the Trace's and InactiveVenues' fall back to text)
+    rows = [("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]
+    explanation = tg.trace(index_of(rows), ["ann"]).explain("bob")
+    with mock.patch("tracegraph._html.arrow_table", side_effect=RuntimeError("boom")):
+        page = explanation._repr_html_()
+    assert page == "<pre>bob (F1) was reached in 1 hop(s):\n" + (
+        "  1. ann (F0) -&gt; bob (F1) at cafe, 1970-01-01 00:30Z to 1970-01-01 01:00Z "
+        "(30 min)</pre>"
+    )
+
+
 def test_venues_rank_superspreading_sites():
     rows = [
         ("case", "hall", 0, H),

@@ -596,7 +596,11 @@ class Explanation:
         return self.text
 
     def _repr_html_(self) -> str:
-        return f"<pre>{_html.escape(self.text)}</pre>{_html.arrow_table(self.table)}"
+        text = f"<pre>{_html.escape(self.text)}</pre>"
+        try:
+            return text + _html.arrow_table(self.table)
+        except Exception:  # a repr must never raise: the chain in words is enough
+            return text
 
 
 def explain(trace: Trace, person: Any) -> Explanation:
