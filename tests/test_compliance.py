@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -455,6 +456,17 @@ def test_inactive_html_shows_registry_columns_python_cannot_hold() -> None:
     assert "object at 0x" not in html
     assert "bank" in html and "10000-01-01 06:59:59" in html
     assert "<b>Inactive venues</b>" in html
+
+
+def test_inactive_html_says_its_window_and_falls_back_to_the_summary(monkeypatch) -> None:
+    scans = scan_table([("pho", "2021-09-14 08:00")])
+    result = inactive_venues(REGISTRY, scans, days=1)
+    assert "1 day<" in result._repr_html_() and "1 days" not in result._repr_html_()
+    assert "7 days<" in inactive_venues(REGISTRY, scans)._repr_html_()
+    # when a table cannot be shown: the one-line summary, not "object at 0x..."
+    monkeypatch.setattr(tg._html, "arrow_table", mock.Mock(side_effect=RuntimeError))
+    page = result._repr_html_()
+    assert page == f"<pre>{result!r}</pre>"
 
 
 def test_venue_registered_after_as_of_is_not_listed() -> None:

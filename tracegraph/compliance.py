@@ -436,7 +436,7 @@ class InactiveVenues:
                 "Inactive venues",
                 [
                     ("as of", self.as_of.isoformat()),
-                    ("window", f"{self.days} days"),
+                    ("window", f"{self.days} day{'s' if self.days != 1 else ''}"),
                     ("registered", f"{self.n_registered:,}"),
                     ("inactive", f"{self.inactive.num_rows:,}"),
                     ("unregistered ids", f"{self.unregistered.num_rows:,}"),
@@ -445,8 +445,8 @@ class InactiveVenues:
             inactive = _html.arrow_table(self.inactive, caption="inactive")
             missing = _html.arrow_table(self.unregistered, caption="not in the registry")
             return f"<div>{summary}{inactive}{missing}</div>"
-        except Exception:  # a repr must never raise
-            return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
+        except Exception:  # a repr must never raise: the one-line summary instead
+            return f"<pre>{_html.escape(repr(self))}</pre>"
 
     def to_arrow(self) -> pa.Table:
         """The inactive venues (the ``inactive`` table).
