@@ -422,6 +422,29 @@ def test_compliance_wards_of_one_name_in_two_districts_are_two_lines() -> None:
     assert ax.get_legend().get_title().get_text() == "district / ward"
 
 
+def test_compliance_of_many_periods_still_shows_a_lone_value() -> None:
+    # beyond 30 periods lines have no markers; a value between two gaps (scans per
+    # venue in the one week a ward had scans) then drew nothing at all
+    n = 40
+    active = [0] * n
+    active[20] = 4  # a lone week of scans
+    active[30] = active[31] = 2  # two weeks: a segment
+    table = report({"district": ["D1"]}, [(10, 0, 0)], n_periods=n)
+    table = table.set_column(4, "active", pa.array(active, pa.int64()))
+    table = table.set_column(6, "scans", pa.array([8 * a for a in active], pa.int64()))
+    ax = plot_compliance(table, metric="scans_per_venue")
+    (line,) = ax.get_lines()
+    y = np.asarray(line.get_ydata(), float)
+    assert np.flatnonzero(np.isfinite(y)).tolist() == [20, 30, 31]
+    marked = np.zeros(n, dtype=bool)
+    every = line.get_markevery()
+    if line.get_marker() not in ("None", "", None, " "):
+        marked[every if every is not None else slice(None)] = True
+    assert marked.tolist() == [k == 20 for k in range(n)]  # only the lone value
+    assert render(ax.figure).size
+    plt.close(ax.figure)
+
+
 def test_compliance_city_wide_without_area_columns() -> None:
     table = report({}, [(10, 5, 50)], n_periods=4)
     ax = plot_compliance(table, metric="scans_per_venue")

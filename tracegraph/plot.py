@@ -557,9 +557,10 @@ def plot_compliance(
     -----
     Counts are summed per period and line, then ``share = active / registered`` and
     ``scans_per_venue = scans / active`` are recomputed from the sums (empty where
-    the divisor is 0, which breaks the line): a mean of ratios would weigh a ward of
-    3 venues like one of 300. A missing area name is drawn as "(missing)". Times are
-    shown in the zone of the ``period`` column.
+    the divisor is 0, which breaks the line; a value alone between two breaks is
+    drawn as a dot): a mean of ratios would weigh a ward of 3 venues like one of
+    300. A missing area name is drawn as "(missing)". Times are shown in the zone of
+    the ``period`` column.
 
     Examples
     --------
@@ -625,9 +626,15 @@ def plot_compliance(
     zone = _column_zone(period_type.tz)
     unit = period_type.unit
     x = _datenums_from(periods.astype(f"datetime64[{unit}]"))
-    marker = "o" if len(periods) <= 30 else None
     for j, name in enumerate(names):
-        ax.plot(x, values[:, j], marker=marker, markersize=3, label=_plain(name))
+        ax.plot(
+            x,
+            values[:, j],
+            marker="o",
+            markevery=_marked(values[:, j], every=len(periods) <= 30),
+            markersize=3,
+            label=_plain(name),
+        )
     _time_axis(ax, zone, "period start")
     ax.set_ylabel(_METRICS[metric])
     if metric == "share":
@@ -719,6 +726,19 @@ def _lines(table: pa.Table, by: list[str], max_lines: int) -> tuple[np.ndarray, 
     if len(kept) < len(order):
         lines.append(f"other ({len(order) - len(kept)} areas)")
     return line_of_group[group], lines
+
+
+def _marked(y: np.ndarray, *, every: bool) -> list[bool]:
+    """Which points of a line get a marker: all (``every``), else the lone ones.
+
+    A lone value (no value on either side: a gap before and after) draws no line
+    segment; without a marker it would not be seen at all.
+    """
+    shown = np.isfinite(y)
+    if not every:
+        shown &= ~np.r_[False, shown[:-1]] & ~np.r_[shown[1:], False]
+    marked: list[bool] = shown.tolist()
+    return marked
 
 
 def _metric_values(metric: str, sums: dict[str, np.ndarray]) -> np.ndarray:
