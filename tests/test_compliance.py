@@ -1059,6 +1059,32 @@ def test_pandas_columns_compliance_does_not_read_may_hold_anything():
     assert isinstance(pd.DataFrame, type)
 
 
+def test_registration_dates_are_told_to_become_local_midnights() -> None:
+    # a registry of dates (no time): the hint was a cast to UTC timestamps, which puts
+    # a registration made on a Monday in Sao Paulo on the Sunday before (21:00 local)
+    registry = REGISTRY.set_column(
+        4, "registered_at", pa.array([dt.date(2021, 9, 6)] * 4, pa.date32())
+    )
+    with pytest.raises(SchemaError, match="expected zone-aware timestamps, got date32") as info:
+        compliance(registry, SCANS, tz="America/Sao_Paulo")
+    message = str(info.value)
+    assert "local midnight" in message and "assume_timezone" in message
+    assert "tz='UTC'" not in message
+    # the hint, followed: registered on Monday 6 September in Sao Paulo, that week
+    column = pc.assume_timezone(
+        registry["registered_at"].cast(pa.timestamp("s")), "America/Sao_Paulo"
+    )
+    weekly = compliance(
+        registry.set_column(4, "registered_at", column),
+        SCANS,
+        by=(),
+        tz="America/Sao_Paulo",
+        start="2021-08-30",
+        end="2021-09-13",
+    )
+    assert weekly["registered"].to_pylist() == [0, 4]
+
+
 def test_a_zone_python_knows_but_arrow_does_not_is_a_timezone_error():
     registry, scans = _small()
     try:

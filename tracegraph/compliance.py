@@ -740,6 +740,12 @@ def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
 def _seconds(column: pa.ChunkedArray, name: str, what: str) -> I64:
     """A zone-aware timestamp column as epoch seconds, with messages naming the table."""
     typ = column.type
+    if pa.types.is_date(typ):  # (a cast to UTC timestamps would move days west of UTC)
+        raise SchemaError(
+            f"{what}: column `{name}`: expected zone-aware timestamps, got {typ}; make "
+            f"each date its local midnight, e.g. pyarrow.compute.assume_timezone("
+            f"column.cast(pyarrow.timestamp('s')), 'Asia/Ho_Chi_Minh')"
+        )
     if not pa.types.is_timestamp(typ):
         raise SchemaError(
             f"{what}: column `{name}`: expected zone-aware timestamps, got {typ}; convert "
