@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -441,6 +442,31 @@ def test_inactive_lists_never_scanned_first_and_keeps_registry_columns() -> None
     assert result.to_pandas()["venue"].tolist() == ["bank", "shop", "pho"]
     pytest.importorskip("polars")
     assert result.to_polars()["venue"].to_list() == ["bank", "shop", "pho"]
+
+
+def test_inactive_html_shows_registry_columns_python_cannot_hold() -> None:
+    # a registry column of placeholder ends (9999-12-31 23:59:59Z) in Hanoi time is in
+    # the year 10000 there: no Python datetime holds it, and the notebook showed
+    # "<tracegraph.compliance.InactiveVenues object at 0x...>" instead of the venues
+    forever = pa.array([253_402_300_799] * 4, pa.timestamp("s", tz=HCM))
+    registry = REGISTRY.append_column("valid_until", forever)
+    scans = scan_table([("pho", "2021-09-14 08:00")])
+    result = inactive_venues(registry, scans, as_of=dt.datetime(2021, 9, 15, tzinfo=ZONE))
+    html = result._repr_html_()
+    assert "object at 0x" not in html
+    assert "bank" in html and "10000-01-01 06:59:59" in html
+    assert "<b>Inactive venues</b>" in html
+
+
+def test_inactive_html_says_its_window_and_falls_back_to_the_summary(monkeypatch) -> None:
+    scans = scan_table([("pho", "2021-09-14 08:00")])
+    result = inactive_venues(REGISTRY, scans, days=1)
+    assert "1 day<" in result._repr_html_() and "1 days" not in result._repr_html_()
+    assert "7 days<" in inactive_venues(REGISTRY, scans)._repr_html_()
+    # when a table cannot be shown: the one-line summary, not "object at 0x..."
+    monkeypatch.setattr(tg._html, "arrow_table", mock.Mock(side_effect=RuntimeError))
+    page = result._repr_html_()
+    assert page == f"<pre>{result!r}</pre>"
 
 
 def test_venue_registered_after_as_of_is_not_listed() -> None:
@@ -1031,6 +1057,32 @@ def test_pandas_columns_compliance_does_not_read_may_hold_anything():
     with pytest.raises(SchemaError, match="owner_phone"):
         inactive_venues(reg, seen)
     assert isinstance(pd.DataFrame, type)
+
+
+def test_registration_dates_are_told_to_become_local_midnights() -> None:
+    # a registry of dates (no time): the hint was a cast to UTC timestamps, which puts
+    # a registration made on a Monday in Sao Paulo on the Sunday before (21:00 local)
+    registry = REGISTRY.set_column(
+        4, "registered_at", pa.array([dt.date(2021, 9, 6)] * 4, pa.date32())
+    )
+    with pytest.raises(SchemaError, match="expected zone-aware timestamps, got date32") as info:
+        compliance(registry, SCANS, tz="America/Sao_Paulo")
+    message = str(info.value)
+    assert "local midnight" in message and "assume_timezone" in message
+    assert "tz='UTC'" not in message
+    # the hint, followed: registered on Monday 6 September in Sao Paulo, that week
+    column = pc.assume_timezone(
+        registry["registered_at"].cast(pa.timestamp("s")), "America/Sao_Paulo"
+    )
+    weekly = compliance(
+        registry.set_column(4, "registered_at", column),
+        SCANS,
+        by=(),
+        tz="America/Sao_Paulo",
+        start="2021-08-30",
+        end="2021-09-13",
+    )
+    assert weekly["registered"].to_pylist() == [0, 4]
 
 
 def test_a_zone_python_knows_but_arrow_does_not_is_a_timezone_error():

@@ -422,6 +422,29 @@ def test_compliance_wards_of_one_name_in_two_districts_are_two_lines() -> None:
     assert ax.get_legend().get_title().get_text() == "district / ward"
 
 
+def test_compliance_of_many_periods_still_shows_a_lone_value() -> None:
+    # beyond 30 periods lines have no markers; a value between two gaps (scans per
+    # venue in the one week a ward had scans) then drew nothing at all
+    n = 40
+    active = [0] * n
+    active[20] = 4  # a lone week of scans
+    active[30] = active[31] = 2  # two weeks: a segment
+    table = report({"district": ["D1"]}, [(10, 0, 0)], n_periods=n)
+    table = table.set_column(4, "active", pa.array(active, pa.int64()))
+    table = table.set_column(6, "scans", pa.array([8 * a for a in active], pa.int64()))
+    ax = plot_compliance(table, metric="scans_per_venue")
+    (line,) = ax.get_lines()
+    y = np.asarray(line.get_ydata(), float)
+    assert np.flatnonzero(np.isfinite(y)).tolist() == [20, 30, 31]
+    marked = np.zeros(n, dtype=bool)
+    every = line.get_markevery()
+    if line.get_marker() not in ("None", "", None, " "):
+        marked[every if every is not None else slice(None)] = True
+    assert marked.tolist() == [k == 20 for k in range(n)]  # only the lone value
+    assert render(ax.figure).size
+    plt.close(ax.figure)
+
+
 def test_compliance_city_wide_without_area_columns() -> None:
     table = report({}, [(10, 5, 50)], n_periods=4)
     ax = plot_compliance(table, metric="scans_per_venue")
@@ -578,6 +601,19 @@ def test_timeline_near_the_calendars_ends_in_any_zone() -> None:
     result = tg.trace(tg.VenueIndex.from_stays(stays), ["a"])
     ax = plot_timeline(result, "b", tz="Asia/Tokyo")
     assert "exposed at 9999-12-31 22:59 UTC" in ax.get_title()
+    # and the figure draws: the axis' left limit, past the last date the zone can
+    # show, failed in matplotlib's tick locator (a raw OverflowError when displayed)
+    first = -62_135_596_800  # 0001-01-01 00:00 UTC: the year 0 west of UTC
+    early = stays.set_column(2, "start", pa.array([first, first + 600]).cast(TS))
+    early = early.set_column(3, "end", pa.array([first + 7200, first + 3600]).cast(TS))
+    for traced in (result, tg.trace(tg.VenueIndex.from_stays(early), ["a"])):
+        for zone in ("Asia/Tokyo", "Pacific/Kiritimati", "UTC", "Etc/GMT+12"):
+            for person in ("a", "b"):
+                ax = plot_timeline(traced, person, tz=zone)
+                assert render(ax.figure).size
+                left, right = ax.get_xlim()
+                assert left < right
+                plt.close(ax.figure)
     plt.close("all")
 
 

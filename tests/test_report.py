@@ -284,6 +284,18 @@ def test_explain_walks_first_exposures_back_to_a_case():
     assert "<pre>" in explanation._repr_html_()
 
 
+def test_explanation_html_never_raises():
+    # a notebook repr must not fail (the Trace's and InactiveVenues' fall back to text)
+    rows = [("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]
+    explanation = tg.trace(index_of(rows), ["ann"]).explain("bob")
+    with mock.patch("tracegraph._html.arrow_table", side_effect=RuntimeError("boom")):
+        page = explanation._repr_html_()
+    assert page == "<pre>bob (F1) was reached in 1 hop(s):\n" + (
+        "  1. ann (F0) -&gt; bob (F1) at cafe, 1970-01-01 00:30Z to 1970-01-01 01:00Z "
+        "(30 min)</pre>"
+    )
+
+
 def test_venues_rank_superspreading_sites():
     rows = [
         ("case", "hall", 0, H),
@@ -348,6 +360,22 @@ def test_write_table_writes_lists_as_json_in_csv_and_never_leaves_half_a_file(tm
         tg.write_table(clusters, path)
     assert path.read_text() == "an earlier file\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet", "clusters.csv"]
+
+
+def test_write_table_to_a_missing_folder_or_onto_a_folder_names_the_path(tmp_path):
+    # (pyarrow's errors named the temporary file beside the path: ".loi.csv.tmp-1234")
+    table = pa.table({"venue": ["cafe"]})
+    missing = tmp_path / "out" / "loi.csv"
+    with pytest.raises(FileNotFoundError, match="expected an existing folder") as info:
+        tg.write_table(table, missing)
+    assert str(tmp_path / "out") in str(info.value) and ".tmp-" not in str(info.value)
+    folder = tmp_path / "loi.csv"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="expected a file, got a folder") as info:
+        tg.write_table(table, folder)
+    assert ".tmp-" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loi.csv"]  # nothing left
+    assert list(folder.iterdir()) == []
 
 
 def test_clusters_keep_unknown_cases_alone():

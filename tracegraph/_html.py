@@ -48,12 +48,37 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str 
 
 
 def arrow_table(data: pa.Table, *, caption: str = "") -> str:
-    """The first :data:`MAX_ROWS` rows of an Arrow table, with a row count note."""
-    shown = data.slice(0, MAX_ROWS).to_pylist()
-    rows = [[row[name] for name in data.column_names] for row in shown]
-    more = data.num_rows - len(shown)
+    """The first :data:`MAX_ROWS` rows of an Arrow table, with a row count note.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> late = pa.array([253_402_300_799], pa.timestamp("s", tz="Asia/Tokyo"))
+    >>> "10000-01-01 08:59:59" in arrow_table(pa.table({"until": late}))
+    True
+    """
+    shown = data.slice(0, MAX_ROWS)
+    columns = [_values(column) for column in shown.columns]
+    rows = [[values[i] for values in columns] for i in range(shown.num_rows)]
+    more = data.num_rows - shown.num_rows
     note = f"<div style='color:#666'>… {more:,} more rows</div>" if more > 0 else ""
     return table(data.column_names, rows, caption=caption) + note
+
+
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects, or as Arrow's text where Python has none.
+
+    (A time in the year 10000, such as 9999-12-31 23:59:59Z shown in a zone east of
+    UTC, has no Python datetime: the whole repr would otherwise fail.)
+    """
+    try:
+        values: list[Any] = column.to_pylist()
+    except Exception:  # (OverflowError, ValueError, ...: a repr must never fail)
+        try:
+            values = column.cast(pa.string()).to_pylist()
+        except Exception:
+            values = ["?"] * len(column)
+    return values
 
 
 def definition_list(title: str, items: Sequence[tuple[str, Any]]) -> str:

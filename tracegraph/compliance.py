@@ -436,7 +436,7 @@ class InactiveVenues:
                 "Inactive venues",
                 [
                     ("as of", self.as_of.isoformat()),
-                    ("window", f"{self.days} days"),
+                    ("window", f"{self.days} day{'s' if self.days != 1 else ''}"),
                     ("registered", f"{self.n_registered:,}"),
                     ("inactive", f"{self.inactive.num_rows:,}"),
                     ("unregistered ids", f"{self.unregistered.num_rows:,}"),
@@ -445,8 +445,8 @@ class InactiveVenues:
             inactive = _html.arrow_table(self.inactive, caption="inactive")
             missing = _html.arrow_table(self.unregistered, caption="not in the registry")
             return f"<div>{summary}{inactive}{missing}</div>"
-        except Exception:  # a repr must never raise
-            return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
+        except Exception:  # a repr must never raise: the one-line summary instead
+            return f"<pre>{_html.escape(repr(self))}</pre>"
 
     def to_arrow(self) -> pa.Table:
         """The inactive venues (the ``inactive`` table).
@@ -740,6 +740,12 @@ def _read_scans(scans: Scans | VenueIndex | TableLike) -> _Seen:
 def _seconds(column: pa.ChunkedArray, name: str, what: str) -> I64:
     """A zone-aware timestamp column as epoch seconds, with messages naming the table."""
     typ = column.type
+    if pa.types.is_date(typ):  # (a cast to UTC timestamps would move days west of UTC)
+        raise SchemaError(
+            f"{what}: column `{name}`: expected zone-aware timestamps, got {typ}; make "
+            f"each date its local midnight, e.g. pyarrow.compute.assume_timezone("
+            f"column.cast(pyarrow.timestamp('s')), 'Asia/Ho_Chi_Minh')"
+        )
     if not pa.types.is_timestamp(typ):
         raise SchemaError(
             f"{what}: column `{name}`: expected zone-aware timestamps, got {typ}; convert "

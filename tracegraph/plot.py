@@ -557,9 +557,10 @@ def plot_compliance(
     -----
     Counts are summed per period and line, then ``share = active / registered`` and
     ``scans_per_venue = scans / active`` are recomputed from the sums (empty where
-    the divisor is 0, which breaks the line): a mean of ratios would weigh a ward of
-    3 venues like one of 300. A missing area name is drawn as "(missing)". Times are
-    shown in the zone of the ``period`` column.
+    the divisor is 0, which breaks the line; a value alone between two breaks is
+    drawn as a dot): a mean of ratios would weigh a ward of 3 venues like one of
+    300. A missing area name is drawn as "(missing)". Times are shown in the zone of
+    the ``period`` column.
 
     Examples
     --------
@@ -625,9 +626,15 @@ def plot_compliance(
     zone = _column_zone(period_type.tz)
     unit = period_type.unit
     x = _datenums_from(periods.astype(f"datetime64[{unit}]"))
-    marker = "o" if len(periods) <= 30 else None
     for j, name in enumerate(names):
-        ax.plot(x, values[:, j], marker=marker, markersize=3, label=_plain(name))
+        ax.plot(
+            x,
+            values[:, j],
+            marker="o",
+            markevery=_marked(values[:, j], every=len(periods) <= 30),
+            markersize=3,
+            label=_plain(name),
+        )
     _time_axis(ax, zone, "period start")
     ax.set_ylabel(_METRICS[metric])
     if metric == "share":
@@ -721,6 +728,19 @@ def _lines(table: pa.Table, by: list[str], max_lines: int) -> tuple[np.ndarray, 
     return line_of_group[group], lines
 
 
+def _marked(y: np.ndarray, *, every: bool) -> list[bool]:
+    """Which points of a line get a marker: all (``every``), else the lone ones.
+
+    A lone value (no value on either side: a gap before and after) draws no line
+    segment; without a marker it would not be seen at all.
+    """
+    shown = np.isfinite(y)
+    if not every:
+        shown &= ~np.r_[False, shown[:-1]] & ~np.r_[shown[1:], False]
+    marked: list[bool] = shown.tolist()
+    return marked
+
+
 def _metric_values(metric: str, sums: dict[str, np.ndarray]) -> np.ndarray:
     if metric in _COUNTS:
         return sums[metric].astype(np.float64)
@@ -767,13 +787,17 @@ def _within_calendar(ax: Axes) -> None:
     """The date axis' limits clamped to the years 1-9999 matplotlib can draw.
 
     (A stay ending at a placeholder 9999-12-31, with the axis' margin, would put the
-    limit past the year 9999: the figure would fail when drawn.)
+    limit past the year 9999: the figure would fail when drawn.) Both limits are kept
+    a day inside the calendar, so that they are dates in every zone too (9999-12-31
+    22:00Z is in the year 10000 in Tokyo), and in order.
     """
     mdates = _dates()
     first = mdates.date2num(dt.datetime(1, 1, 2, tzinfo=dt.UTC))
     last = mdates.date2num(dt.datetime(9999, 12, 30, tzinfo=dt.UTC))
     left, right = ax.get_xlim()
-    ax.set_xlim(max(left, first), min(right, last))
+    left = min(max(left, first), last - 1)
+    right = max(min(right, last), left + 1)
+    ax.set_xlim(left, right)
 
 
 def _check_trace(trace: Any) -> None:

@@ -596,7 +596,11 @@ class Explanation:
         return self.text
 
     def _repr_html_(self) -> str:
-        return f"<pre>{_html.escape(self.text)}</pre>{_html.arrow_table(self.table)}"
+        text = f"<pre>{_html.escape(self.text)}</pre>"
+        try:
+            return text + _html.arrow_table(self.table)
+        except Exception:  # a repr must never raise: the chain in words is enough
+            return text
 
 
 def explain(trace: Trace, person: Any) -> Explanation:
@@ -861,6 +865,15 @@ def write_table(
     pathlib.Path
         The path written.
 
+    Raises
+    ------
+    ArgumentError
+        If ``format`` is another value, or the suffix names no format.
+    FileNotFoundError
+        If the folder to write in does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+
     Examples
     --------
     >>> import pyarrow as pa, tempfile, pathlib
@@ -876,6 +889,17 @@ def write_table(
         raise ArgumentError(
             f"`path`: expected a .csv or .parquet suffix (or format='csv'/'parquet'), "
             f"got {path.name!r}"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"`path`: expected a file, got a folder {str(path)!r}; name a file in it, "
+            f"e.g. {str(path / f'table.{chosen}')!r}"
+        )
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"`path`: expected an existing folder to write in, found no folder "
+            f"{str(folder)!r}; create it first: pathlib.Path({str(folder)!r}).mkdir(parents=True)"
         )
     # (an Arrow table is written as it is: repeated column names too)
     data = table if isinstance(table, pa.Table) else as_arrow_table(table, "table")
