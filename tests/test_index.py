@@ -413,6 +413,22 @@ def test_repr_and_sizes():
     assert "1970-01-01 00:00Z..1970-01-01 02:30Z" in page
 
 
+def test_html_repr_that_fails_shows_the_one_line_repr(monkeypatch):
+    # the fallback was "<tracegraph.index.VenueIndex object at 0x...>"; so was Trace's
+    from tracegraph import _html
+
+    index = tg.VenueIndex.from_stays(stays_table(ROWS))
+    result = tg.trace(index, [index.persons[0].as_py()])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no HTML today")
+
+    monkeypatch.setattr(_html, "definition_list", broken)
+    assert index._repr_html_() == f"<pre>{_html.escape(repr(index))}</pre>"
+    assert result._repr_html_() == f"<pre>{_html.escape(repr(result))}</pre>"
+    assert "object at 0x" not in index._repr_html_() + result._repr_html_()
+
+
 @pytest.mark.parametrize("capacity", [1, 2, 3, 7])
 def test_query_kernel_resumes_where_its_buffers_filled_up(capacity):
     """Small buffers: the kernel stops between queries and the caller resumes there."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["MAX_ROWS", "arrow_table", "definition_list", "escape", "table"]
+__all__ = ["MAX_ROWS", "arrow_table", "definition_list", "escape", "fallback", "table"]
 
 escape = html.escape
 
@@ -88,3 +88,16 @@ def definition_list(title: str, items: Sequence[tuple[str, Any]]) -> str:
         for k, v in items
     )
     return f"<div><b>{_text(title)}</b><table style='{_STYLE}'>{lines}</table></div>"
+
+
+def fallback(obj: Any) -> str:
+    """What a ``_repr_html_`` that failed shows instead: the object's ``repr`` in ``<pre>``.
+
+    (``object.__repr__``, "... object at 0x...", only if the ``repr`` fails too.)
+    """
+    try:
+        text = repr(obj)
+    except Exception:
+        text = object.__repr__(obj)
+    return f"<pre>{escape(text)}</pre>"
+

@@ -446,7 +446,7 @@ class InactiveVenues:
             missing = _html.arrow_table(self.unregistered, caption="not in the registry")
             return f"<div>{summary}{inactive}{missing}</div>"
         except Exception:  # a repr must never raise: the one-line summary instead
-            return f"<pre>{_html.escape(repr(self))}</pre>"
+            return _html.fallback(self)
 
     def to_arrow(self) -> pa.Table:
         """The inactive venues (the ``inactive`` table).

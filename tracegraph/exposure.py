@@ -2315,7 +2315,7 @@ class Trace:
     # ------------------------------------------------------------------ views
 
     def __repr__(self) -> str:
-        counts = self.tier_counts()
+        counts = self.tier_counts() if self.contacts.num_rows else {}
         tiers = ", ".join(f"F{k}={n}" for k, n in counts.items()) or "no cases"
         return f"Trace({self.contacts.num_rows} persons: {tiers}; policy {self.policy.name})"
 
@@ -2415,8 +2415,8 @@ class Trace:
             )
             contacts = _html.arrow_table(self.contacts, caption="contacts")
             return f"<div>{summary}{venues}{contacts}</div>"
-        except Exception:  # a repr must never raise
-            return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
+        except Exception:  # a repr must never raise: the one-line summary instead
+            return _html.fallback(self)
 
     def tier_counts(self) -> dict[int, int]:
         """Number of persons per tier, ``{0: n_cases, 1: n_f1, ...}``.

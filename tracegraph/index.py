@@ -928,8 +928,8 @@ class VenueIndex:
                     ),
                 ],
             )
-        except Exception:  # a repr must never raise
-            return f"<pre>{_html.escape(object.__repr__(self))}</pre>"
+        except Exception:  # a repr must never raise: the one-line summary instead
+            return _html.fallback(self)
 
     # ------------------------------------------------------------------ lookups
 
