@@ -2557,6 +2557,8 @@ class Trace:
         ------
         PersonNotFound
             If the person is neither a case nor traced.
+        SchemaError
+            If the id is of another type than the index's ids (``"2"`` for ``2``).
 
         Examples
         --------
