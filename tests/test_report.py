@@ -284,6 +284,28 @@ def test_explain_walks_first_exposures_back_to_a_case():
     assert "<pre>" in explanation._repr_html_()
 
 
+def test_explain_in_a_zone_shows_local_times_of_the_same_instants():
+    # explain printed UTC only (a tracer in Hanoi reads local times); 2021-09-06 01:00Z
+    t0 = 1_630_890_000
+    rows = [("ann", "cafe", t0, t0 + H), ("bob", "cafe", t0 + 30 * M, t0 + 2 * H + 5)]
+    result = tg.trace(index_of(rows), ["ann"])
+    utc, local = result.explain("bob"), result.explain("bob", tz="Asia/Ho_Chi_Minh")
+    assert str(local) == (
+        "bob (F1) was reached in 1 hop(s):\n  1. ann (F0) -> bob (F1) at cafe, "
+        "2021-09-06 08:30+07:00 to 2021-09-06 09:00+07:00 (30 min)"
+    )
+    assert "2021-09-06 01:30Z to 2021-09-06 02:00Z" in str(utc)
+    assert local.table["start"].type == pa.timestamp("us", tz="Asia/Ho_Chi_Minh")
+    assert local.table["start"].equals(utc.table["start"].cast(local.table["start"].type))
+    assert local.table.drop_columns(["start", "end"]).equals(
+        utc.table.drop_columns(["start", "end"])
+    )
+    with pytest.raises(tg.TimezoneError, match=r"`tz`: expected a valid IANA zone name"):
+        result.explain("bob", tz="Hanoi")
+    with pytest.raises(tg.ArgumentError, match=r"`tz`: expected a zone name, got int"):
+        result.explain("bob", tz=7)
+
+
 def test_explanation_html_never_raises():
     # a notebook repr must not fail (the Trace's and InactiveVenues' fall back to text)
     rows = [("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from fractions import Fraction
 from typing import Any
 
@@ -460,16 +461,33 @@ def format_bytes(n: int) -> str:
     return f"{size:.1f} GB"  # pragma: no cover
 
 
-def format_instant(seconds: int) -> str:
-    """Epoch seconds as a short ISO-8601 UTC string, to the minute when exact.
+def format_instant(seconds: int, tz: str | None = None) -> str:
+    """Epoch seconds as a short ISO-8601 string, to the minute when exact.
+
+    In UTC (``Z``), or as the wall clock of zone ``tz`` with its offset (an instant
+    whose local date is outside years 1-9999 stays in UTC).
 
     Examples
     --------
     >>> format_instant(0), format_instant(61)
     ('1970-01-01 00:00Z', '1970-01-01 00:01:01Z')
+    >>> format_instant(1_630_886_400, "Asia/Ho_Chi_Minh")
+    '2021-09-06 07:00+07:00'
     """
     when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
-    return when.strftime("%Y-%m-%d %H:%M" if seconds % 60 == 0 else "%Y-%m-%d %H:%M:%S") + "Z"
+    shape = "%Y-%m-%d %H:%M" if seconds % 60 == 0 else "%Y-%m-%d %H:%M:%S"
+    if tz is not None:
+        try:
+            local = when.astimezone(zoneinfo.ZoneInfo(tz))
+        except (OverflowError, ValueError):
+            pass
+        else:
+            total = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+            hours, rest = divmod(abs(total), 3600)
+            minutes, secs = divmod(rest, 60)
+            offset = f"{'-' if total < 0 else '+'}{hours:02d}:{minutes:02d}"
+            return local.strftime(shape) + offset + (f":{secs:02d}" if secs else "")
+    return when.strftime(shape) + "Z"
 
 
 def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:

@@ -2543,8 +2543,16 @@ class Trace:
 
         return report.risk(self, levels=levels, day_tz=day_tz)
 
-    def explain(self, person: Any) -> Any:
+    def explain(self, person: Any, *, tz: str | None = None) -> Any:
         """The chain from a case to ``person``, hop by hop (first exposures).
+
+        Parameters
+        ----------
+        person : id
+            A case or a traced contact.
+        tz : str, optional
+            Show times in this zone (``"Asia/Ho_Chi_Minh"``: a tracer's local
+            times), in the table and the text; the same instants. Default: UTC.
 
         Returns
         -------
@@ -2559,6 +2567,10 @@ class Trace:
             If the person is neither a case nor traced.
         SchemaError
             If the id is of another type than the index's ids (``"2"`` for ``2``).
+        ArgumentError
+            If ``tz`` is no zone name.
+        TimezoneError
+            If ``tz`` is not an IANA zone.
 
         Examples
         --------
@@ -2574,10 +2586,14 @@ class Trace:
         cat (F2) was reached in 2 hop(s):
           1. ann (F0) -> bob (F1) at cafe, 1970-01-01 00:30Z to 1970-01-01 01:00Z (30 min)
           2. bob (F1) -> cat (F2) at gym, 1970-01-01 02:30Z to 1970-01-01 03:00Z (30 min)
+        >>> result = tg.trace(tg.VenueIndex.from_stays(stays), ["ann"])
+        >>> print(result.explain("bob", tz="Asia/Tokyo"))
+        bob (F1) was reached in 1 hop(s):
+          1. ann (F0) -> bob (F1) at cafe, 1970-01-01 09:30+09:00 to 1970-01-01 10:00+09:00 (30 min)
         """
         from tracegraph import report
 
-        return report.explain(self, person)
+        return report.explain(self, person, tz=tz)
 
     def venues(self) -> pa.Table:
         """Venues ranked by people exposed there (superspreading sites).

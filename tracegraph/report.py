@@ -603,8 +603,10 @@ class Explanation:
             return text
 
 
-def explain(trace: Trace, person: Any) -> Explanation:
+def explain(trace: Trace, person: Any, *, tz: str | None = None) -> Explanation:
     """See :meth:`tracegraph.Trace.explain`."""
+    if tz is not None:
+        check_zone_name(tz, "tz")
     index = trace.index
     sp = trace._pairs
     code = int(index.person_codes(ids_array([person], index.persons.type, "`person`"))[0])
@@ -634,8 +636,8 @@ def explain(trace: Trace, person: Any) -> Explanation:
             "source": sp.person_ids(pairs.source[take]),
             "target": sp.person_ids(pairs.target[take]),
             "venue": index.venues.take(pa.array(pairs.venue[take])),
-            "start": seconds_to_timestamp(pairs.start[take]),
-            "end": seconds_to_timestamp(pairs.end[take]),
+            "start": _in_zone(seconds_to_timestamp(pairs.start[take]), tz),
+            "end": _in_zone(seconds_to_timestamp(pairs.end[take]), tz),
             "overlap_minutes": pa.array(trace.policy.minutes(seconds), pa.int64()),
             "tier": pa.array(pairs.tier[take], pa.int8()),
         }
@@ -650,8 +652,8 @@ def explain(trace: Trace, person: Any) -> Explanation:
     for i, r in enumerate(rows):
         lines.append(
             f"  {i + 1}. {d['source'][i]} (F{int(d['tier'][i]) - 1}) -> {d['target'][i]} "
-            f"(F{d['tier'][i]}) at {d['venue'][i]}, {format_instant(int(pairs.start[r]))} to "
-            f"{format_instant(int(pairs.end[r]))} ({d['overlap_minutes'][i]} min)"
+            f"(F{d['tier'][i]}) at {d['venue'][i]}, {format_instant(int(pairs.start[r]), tz)} "
+            f"to {format_instant(int(pairs.end[r]), tz)} ({d['overlap_minutes'][i]} min)"
         )
     return Explanation(table, "\n".join(lines))
 
