@@ -337,8 +337,14 @@ def test_single_string_case_is_rejected_with_a_hint():
 
 def test_case_ids_of_the_wrong_type():
     index = index_of(ROWS)
-    with pytest.raises(tg.SchemaError, match="expected person ids of type string"):
+    with pytest.raises(tg.SchemaError, match=r"^cases: expected person ids of type string"):
         tg.trace(index, [1, 2])
+    # (which argument: the cases, or the one person asked about)
+    result = tg.trace(index, ["ann"])
+    with pytest.raises(tg.SchemaError, match=r"^`person`: expected person ids of type string"):
+        result.explain(1)
+    with pytest.raises(tg.SchemaError, match=r"^`person`: expected person ids of type string"):
+        index.stays_of(1)
 
 
 def test_unknown_cases_raise_keep_or_drop_and_never_show_the_id():

@@ -1890,7 +1890,10 @@ def _resolve_cases(
                 f"cases: expected non-empty person ids, found {empty.size} empty (first at "
                 f"position {int(empty[0])} of the cases); drop those rows"
             )
-    codes = index.person_codes(ids)
+    try:
+        codes = index.person_codes(ids)
+    except SchemaError as exc:  # (ids of another kind than the index's: say whose)
+        raise SchemaError(f"cases: {exc}") from None
     found = codes >= 0
     unknown_ids = pa.array([], type=index.persons.type)
     if not found.all():

@@ -1045,7 +1045,10 @@ class VenueIndex:
         >>> index.stays_of(first).num_rows >= 1
         True
         """
-        code = int(self.person_codes(ids_array([person], self.persons.type, "`person`"))[0])
+        try:
+            code = int(self.person_codes(ids_array([person], self.persons.type, "`person`"))[0])
+        except SchemaError as exc:
+            raise SchemaError(f"`person`: {exc}") from None
         if code < 0:
             from tracegraph.exposure import PSEUDONYM_HINT
 
