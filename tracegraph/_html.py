@@ -100,4 +100,3 @@ def fallback(obj: Any) -> str:
     except Exception:
         text = object.__repr__(obj)
     return f"<pre>{escape(text)}</pre>"
-
