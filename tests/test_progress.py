@@ -88,3 +88,21 @@ def test_numpy_bools_are_bools_to_progress(city, capsys):
 
     tg.VenueIndex.from_stays(city.stays, progress=np.False_)
     assert capsys.readouterr().err == ""
+
+
+def test_a_bad_progress_is_refused_before_the_cases_are_read(city):
+    # the cases were resolved first: a DataWarning about their windows came before the
+    # ArgumentError, and the trace state taken from the index's pool was dropped
+    import warnings
+
+    import pyarrow as pa
+
+    index = tg.VenueIndex.from_stays(city.stays)
+    year_2000 = pa.array([946_684_800], pa.timestamp("s", tz="UTC"))
+    cases = pa.table({"person": [first_person(city)], "start": year_2000, "end": year_2000})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (a DataWarning would fail the call first)
+        with pytest.raises(tg.ArgumentError, match=r"^`progress`: expected True, False or No"):
+            tg.trace(index, cases, progress="no")
+    with pytest.warns(tg.DataWarning, match="none of the 1 cases has a stay inside"):
+        tg.trace(index, cases, progress=False)

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from tracegraph import _kernels, _memory
 from tracegraph._deps import require
 from tracegraph._parallel import radix_sort, resolve_threads, workers
-from tracegraph._progress import progress_bar
+from tracegraph._progress import _bool_or_none, progress_bar
 from tracegraph._time import (
     FAR_FUTURE,
     FAR_PAST,
@@ -258,6 +258,7 @@ def trace(
     check_zone_name(day_tz, "day_tz")
     if tz is not None:
         check_zone(tz)
+    progress = _bool_or_none(progress, "progress")  # (before a warning about the cases)
     if threads is not None and (
         isinstance(threads, bool | np.bool_)
         or not isinstance(threads, int | np.integer)
