@@ -236,6 +236,31 @@ def test_timeline_on_a_city_matches_each_persons_stays_and_edges(city_trace: tg.
         plt.close(ax.figure)
 
 
+def test_timeline_of_a_person_of_many_venues_stays_drawable() -> None:
+    # 0.45 in per venue without a cap: 1,600 venues made a figure 721 in tall (72,100
+    # px at 100 dpi, more than a PNG holds) with 1,600 overlapping names
+    n = 1_600
+    stays = pa.table(
+        {
+            "person": ["ann"] * n + ["bob"],
+            "venue": [f"v{k}" for k in range(n)] + ["v0"],
+            "start": pa.array([k * 3600 for k in range(n)] + [0], TS),
+            "end": pa.array([k * 3600 + 1800 for k in range(n)] + [1800], TS),
+        }
+    )
+    ax = plot_timeline(tg.trace(tg.VenueIndex.from_stays(stays), ["ann"]), "ann")
+    width, height = ax.figure.get_size_inches()
+    assert height <= 1.6 + 0.45 * tgplot._MAX_TALL_ROWS
+    assert len(patches(ax, tgplot.GID_STAY)) == n  # every stay still drawn, thinner
+    assert (
+        list(ax.get_yticks()) == [] and ax.get_ylabel() == "1,600 venues, in order of first visit"
+    )
+    render(ax.figure, dpi=20)
+    # a few venues keep their names
+    small = plot_timeline(tg.trace(tg.VenueIndex.from_stays(stays.slice(n - 3)), ["ann"]), "ann")
+    assert [t.get_text() for t in small.get_yticklabels()] == ["v1597", "v1598", "v1599"]
+
+
 def test_timeline_draws_into_a_given_axes(odd: tg.Trace) -> None:
     fig, (_, right) = plt.subplots(1, 2)
     assert plot_timeline(odd, B, ax=right) is right

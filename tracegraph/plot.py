@@ -50,6 +50,11 @@ _REPORT_COLUMNS = ("period", "period_end", *_COUNTS, "share", "scans_per_venue")
 _MAX_LABELLED = 40
 #: Incoming overlaps are annotated with their source up to this many.
 _MAX_ANNOTATED = 8
+#: A timeline grows 0.45 in per venue up to this many venues, then its rows get thinner
+#: (a person of 1,600 venues made a figure 721 in tall, more pixels than a PNG holds).
+_MAX_TALL_ROWS = 40
+#: Timelines of more venues than this leave the venues unnamed (names would overlap).
+_MAX_LABELLED_ROWS = 80
 #: Longest id shown in full; longer ones are cut with an ellipsis.
 _MAX_TEXT = 32
 
@@ -174,7 +179,8 @@ def plot_timeline(
     row_of = {v: len(venues) - 1 - i for i, v in enumerate(venues)}
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 1.6 + 0.45 * max(len(venues), 2)), layout="constrained")
+        rows_shown = min(max(len(venues), 2), _MAX_TALL_ROWS)  # more: thinner rows
+        _, ax = plt.subplots(figsize=(9, 1.6 + 0.45 * rows_shown), layout="constrained")
     assert ax is not None  # for mypy: set above when it was None
 
     def spans(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,10 +229,14 @@ def plot_timeline(
     if not venues:
         _note(ax, "no stays in the index")
 
-    labels = [_plain(label_of[v]) for v in row_of]
-    ax.set_yticks(list(row_of.values()), labels=labels, fontsize="small")
+    if len(venues) <= _MAX_LABELLED_ROWS:
+        labels = [_plain(label_of[v]) for v in row_of]
+        ax.set_yticks(list(row_of.values()), labels=labels, fontsize="small")
+        ax.set_ylabel("venue")
+    else:  # (names a row could not hold: the rows are counted instead)
+        ax.set_yticks([])
+        ax.set_ylabel(f"{len(venues):,} venues, in order of first visit")
     ax.set_ylim(-0.6, max(len(venues), 1) - 0.4)
-    ax.set_ylabel("venue")
     _time_axis(ax, zone, "time")
     _within_calendar(ax)
     ax.grid(axis="x", alpha=0.3)
