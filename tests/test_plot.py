@@ -249,7 +249,7 @@ def test_timeline_of_a_person_of_many_venues_stays_drawable() -> None:
         }
     )
     ax = plot_timeline(tg.trace(tg.VenueIndex.from_stays(stays), ["ann"]), "ann")
-    width, height = ax.figure.get_size_inches()
+    _width, height = ax.figure.get_size_inches()
     assert height <= 1.6 + 0.45 * tgplot._MAX_TALL_ROWS
     assert len(patches(ax, tgplot.GID_STAY)) == n  # every stay still drawn, thinner
     assert (
