@@ -2464,7 +2464,8 @@ class Trace:
             ``venue``, ``start``, ``end`` (the windows under the trace's policy,
             merged per venue when they overlap; closed-interval policies also merge
             touching windows), ``cases`` (distinct people whose windows were
-            merged), ``exposed`` (distinct people the trace found in the window).
+            merged: the cases, or with ``sources="all"`` the infectious people of
+            every tier), ``exposed`` (distinct people the trace found in the window).
             Sorted by start. Export with :func:`tracegraph.write_table`. Given back to
             :func:`tracegraph.present_at` with the same policy (and ``min_overlap``,
             unless the trace was ``cumulative``: its contacts may have reached the
