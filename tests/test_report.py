@@ -306,6 +306,30 @@ def test_explain_in_a_zone_shows_local_times_of_the_same_instants():
         result.explain("bob", tz=7)
 
 
+def test_explain_a_cumulative_trace_says_why_a_hop_may_be_short():
+    # bob met ann 5 + 10 minutes: 15 in the day, a 5-minute first hop under a 15min
+    # minimum, which the text did not explain
+    rows = [
+        ("ann", "cafe", 0, 10 * M),
+        ("bob", "cafe", 5 * M, 10 * M),
+        ("ann", "gym", 20 * M, 30 * M),
+        ("bob", "gym", 20 * M, 30 * M),
+    ]
+    index = index_of(rows)
+    text = str(tg.trace(index, ["ann"], min_overlap="15min", cumulative=True).explain("bob"))
+    assert text.endswith(
+        "(5 min)\n  (cumulative: the 15min minimum is for a day's total time with them all, "
+        "so a hop may be shorter)"
+    )
+    text = str(
+        tg.trace(index, ["ann"], min_overlap="15min", cumulative="per_source").explain("bob")
+    )
+    assert text.endswith("with one infectious person, so a hop may be shorter)")
+    # no note without a minimum, or without cumulative
+    assert "cumulative" not in str(tg.trace(index, ["ann"], cumulative=True).explain("bob"))
+    assert "cumulative" not in str(tg.trace(index, ["ann"], min_overlap="5min").explain("bob"))
+
+
 def test_explanation_html_never_raises():
     # a notebook repr must not fail (the Trace's and InactiveVenues' fall back to text)
     rows = [("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]

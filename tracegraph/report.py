@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from tracegraph import _html, _kernels
 from tracegraph._time import (
     check_zone_name,
+    format_duration,
     format_instant,
     local_days,
     local_to_utc,
@@ -657,6 +658,13 @@ def explain(trace: Trace, person: Any, *, tz: str | None = None) -> Explanation:
             f"  {i + 1}. {d['source'][i]} (F{int(d['tier'][i]) - 1}) -> {d['target'][i]} "
             f"(F{d['tier'][i]}) at {d['venue'][i]}, {format_instant(int(pairs.start[r]), tz)} "
             f"to {format_instant(int(pairs.end[r]), tz)} ({d['overlap_minutes'][i]} min)"
+        )
+    params = trace.params
+    if params.get("cumulative") and params.get("min_overlap"):
+        whom = "one infectious person" if params["cumulative"] == "per_source" else "them all"
+        lines.append(
+            f"  (cumulative: the {format_duration(int(params['min_overlap']))} minimum is "
+            f"for a day's total time with {whom}, so a hop may be shorter)"
         )
     return Explanation(table, "\n".join(lines))
 
