@@ -705,6 +705,15 @@ UTC_S = pa.timestamp("s", tz="UTC")
             SchemaError,
             r"`end`: expected a time after `start`",
         ),
+        (  # only end=, before the first scan: the table was empty or one period,
+            # depending on the week it fell in
+            REGISTRY,
+            SCANS,
+            {"end": "2021-09-01"},
+            SchemaError,
+            r"`end`: expected a time after the first scan \(where the periods start without "
+            r"start=\), got end='2021-09-01'; pass start= too",
+        ),
         (
             REGISTRY,
             SCANS,
@@ -945,6 +954,13 @@ def id_type(registry, scans):
 def test_compliance_matches_oracle(case) -> None:
     registry, scans, kwargs = case
     reg, sc = to_tables(registry, scans, id_type(registry, scans))
+    instants = [t for _, t in scans] or [r["registered_at"] for r in registry]
+    end = kwargs["end"]
+    if kwargs["start"] is None and end is not None and instants and end <= min(instants):
+        # no period between the first datum and end
+        with pytest.raises(SchemaError, match=r"^`end`: expected a time after the first"):
+            compliance(reg, sc, **kwargs)
+        return
     out = compliance(reg, sc, **kwargs)
     got = []
     for row in out.to_pylist():

@@ -245,6 +245,12 @@ def compliance(
     times = seen.time if seen.time.size else reg.registered_at
     if first_s is None and times.size:
         first_s = int(times.min())
+        if end_s is not None and end_s <= first_s:  # (an empty or a one-period table)
+            what = "scan" if seen.time.size else "registration"
+            raise SchemaError(
+                f"`end`: expected a time after the first {what} (where the periods start "
+                f"without start=), got end={end!r}; pass start= too, or a later end"
+            )
     if end_s is None and times.size:
         end_s = int(times.max()) + 1
     if end_s is None or (end is None and first_s is not None and end_s <= first_s):
