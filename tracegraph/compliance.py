@@ -168,8 +168,8 @@ def compliance(
         If a column is missing or has the wrong type, a venue id or time is null, a
         registry venue id is repeated, the registry's and the scans' venue ids are
         of different kinds, ``by`` names an unknown or clashing column, ``freq`` is
-        not one of :data:`FREQS`, ``end`` is not after ``start``, or the table
-        would be huge.
+        not one of :data:`FREQS`, ``end`` is not after ``start`` (or, without
+        ``start``, after the first scan), or the table would be huge.
     TimezoneError
         If ``tz`` is not an IANA zone, or ``registered_at`` or the scans' times are
         naive timestamps.
