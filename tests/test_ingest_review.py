@@ -491,3 +491,26 @@ def test_directions_whose_raw_values_collide_once_lower_cased_are_refused():
         directions={"in": "entry", "IN": "entry", "out": "exit"},
     )
     assert schema.direction_map() == {"in": "entry", "out": "exit"}
+
+
+# --------------------------------------------------------------------------- home folder
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatch):
+    # "~/stays.parquet" was looked for in a folder named "~" under the working folder
+    # (pandas and polars read it as the home folder)
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    stay_file(home / "stays.parquet", "ann")
+    scan_file(home / "scans" / "day1.parquet", "bob")
+    index = tg.VenueIndex.from_stays("~/stays.parquet")
+    assert index.persons.to_pylist() == ["ann"]
+    assert tg.VenueIndex.from_stays(["~/stays.parquet"]).n_stays == 1
+    assert read_scans("~/scans", now=NOW).table["person"].to_pylist() == ["bob"]
+    assert index.save("~/city.tgidx") == home / "city.tgidx"
+    assert tg.VenueIndex.open("~/city.tgidx").n_stays == 1
+    result = tg.trace(index, ["ann"])
+    assert tg.write_table(result.contacts, "~/contacts.csv") == home / "contacts.csv"
+    assert result.write_graph("~/contacts.graphml") == home / "contacts.graphml"
+    assert not (tmp_path / "~").exists()

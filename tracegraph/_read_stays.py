@@ -17,7 +17,6 @@ order).
 from __future__ import annotations
 
 import os
-import pathlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -51,6 +50,7 @@ from tracegraph.ingest import (
     _sniff,
     _sorted_ids,
     _StayCodes,
+    as_path,
     check_id_column,
     data_files,
     is_dataset,
@@ -89,7 +89,7 @@ def _parts(source: Any) -> list[_Part]:
         raise ScanFileError("stays: expected at least one file or folder, got []")
     parts: list[_Part] = []
     for item in source if isinstance(source, list) else [source]:
-        path = pathlib.Path(item)
+        path = as_path(item)
         if not path.exists():
             raise ScanFileError(f"{path}: no such file or folder")
         if path.is_dir():

@@ -1252,7 +1252,7 @@ def _expand_sources(source: Any, schema: ScanSchema) -> list[_Input]:
 
 def _expand_one(item: Any, schema: ScanSchema, k: int) -> list[_Input]:
     if isinstance(item, str | os.PathLike):
-        path = pathlib.Path(item)
+        path = as_path(item)
         default_tag = path.name.split(".")[0] or str(path)
         if path.is_dir():
             found = data_files(path, "scan")
@@ -2013,9 +2013,12 @@ def numpy_ids(ids: np.ndarray) -> pa.Array:
 
 
 def as_path(value: Any, name: str = "path") -> pathlib.Path:
-    """A file or folder path argument, or an :class:`ArgumentError` naming ``name``."""
+    """A file or folder path argument, or an :class:`ArgumentError` naming ``name``.
+
+    A leading ``~`` is the user's home folder, as pandas and polars read it.
+    """
     if isinstance(value, str | os.PathLike):
-        return pathlib.Path(value)
+        return pathlib.Path(value).expanduser()
     raise ArgumentError(
         f"`{name}`: expected a path (str or os.PathLike), got {type(value).__name__}"
     )
