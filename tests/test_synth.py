@@ -528,3 +528,25 @@ def test_read_parquet_errors_are_schema_errors(tmp_path) -> None:
     )
     with pytest.raises(SchemaError, match="holding start, days and tz"):
         City.read_parquet(folder)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # (an array of one "str" passed `in ("int", "str")` and gave integer ids)
+        ({"ids": np.array(["str"])}, r"`ids`: expected 'int' or 'str', got array\(\['str'\]"),
+        # (numpy's "truth value of an array ... is ambiguous")
+        ({"ids": np.array(["int", "str"])}, r"`ids`: expected 'int' or 'str', got array"),
+        # (Python's "int too large to convert to float", as 10**400 visits below)
+        ({"visits_per_day": -(10**400)}, r"`visits_per_day`: expected a finite number >= 0"),
+    ],
+)
+def test_arguments_that_slipped_through(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        generate_city(10, days=1, **kwargs)  # type: ignore[arg-type]
+
+
+def test_visits_per_day_beyond_floats_is_a_full_day() -> None:
+    # (Python's "int too large to convert to float" before; 1e20 was already a full day)
+    huge = generate_city(10, days=1, seed=1, visits_per_day=10**400)
+    assert huge.stays.equals(generate_city(10, days=1, seed=1, visits_per_day=1e300).stays)

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 import zoneinfo
 from collections.abc import Sequence
 from typing import Literal, TypeAlias
@@ -626,18 +627,22 @@ def _check_args(
         zone = zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}") from None
-    if (
-        not isinstance(visits_per_day, int | float | np.integer | np.floating)
-        or isinstance(visits_per_day, bool)
-        or not math.isfinite(float(visits_per_day))
-        or float(visits_per_day) < 0
+    lam = math.nan
+    if isinstance(visits_per_day, int | float | np.integer | np.floating) and not isinstance(
+        visits_per_day, bool
     ):
+        try:
+            lam = float(visits_per_day)
+        except OverflowError:  # an int beyond floats: as many visits as a day holds
+            lam = -sys.float_info.max if visits_per_day < 0 else sys.float_info.max
+    if not math.isfinite(lam) or lam < 0:
         raise SchemaError(
             f"`visits_per_day`: expected a finite number >= 0, got {visits_per_day!r}"
         )
-    if ids not in ("int", "str"):
+    # (a str first: `in` compares an array element-wise, and an array of one "str" passed)
+    if not isinstance(ids, str) or ids not in ("int", "str"):
         raise SchemaError(f"`ids`: expected 'int' or 'str', got {ids!r}")
-    return n, m, int(days), start_date, zone, float(visits_per_day), str(ids)  # type: ignore[call-overload]
+    return n, m, int(days), start_date, zone, lam, str(ids)  # type: ignore[call-overload]
 
 
 # --- geography, venues, people ---------------------------------------------------------
