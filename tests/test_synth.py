@@ -550,3 +550,33 @@ def test_visits_per_day_beyond_floats_is_a_full_day() -> None:
     # (Python's "int too large to convert to float" before; 1e20 was already a full day)
     huge = generate_city(10, days=1, seed=1, visits_per_day=10**400)
     assert huge.stays.equals(generate_city(10, days=1, seed=1, visits_per_day=1e300).stays)
+
+
+# --- what the docstring says, measured ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "low", "high"),
+    [(0, 0.5, 0.75), (0.5, 0.7, 0.95), (6, 4.8, 5.5), (10, 6.5, 7.5), (1e6, 7.0, 8.0)],
+)
+def test_stays_per_person_day_outside_one_to_five(rate: float, low: float, high: float) -> None:
+    # (the docstring said only "mean number of stays per person and day": work days keep
+    # small rates above it, and a day holds no more than about 8 stays on average)
+    city = generate_city(2_000, days=7, visits_per_day=rate, seed=4)
+    assert low < city.stays.num_rows / (2_000 * 7) < high
+
+
+def test_top_venues_share_of_stays() -> None:
+    # (the docstring said 13-21 % for every city; it grows with the city)
+    city = generate_city(20_000, days=7, seed=2)
+    counts = np.bincount(columns(city)["venue"], minlength=city.venues.num_rows)
+    top = np.sort(counts)[::-1][: city.venues.num_rows // 100]
+    assert 0.12 < top.sum() / counts.sum() < 0.19
+
+
+def test_stays_start_before_23_and_end_by_16_30_the_next_day(city: City) -> None:
+    c = columns(city)
+    seconds = (c["start"] + HCM) % 86_400
+    assert seconds.max() < 23 * 3600
+    day_of_start = (c["start"] + HCM) // 86_400 * 86_400 - HCM
+    assert (c["end"] - day_of_start).max() <= (24 + 16.5) * 3600

@@ -402,11 +402,16 @@ def generate_city(
         IANA time zone of the city; local times are converted to UTC.
     visits_per_day : float
         Mean number of stays per person and day, at least 0. A work or school day
-        counts as one of them; at ``0`` people only go to work or school.
+        counts as one of them; at ``0`` people only go to work or school. The mean
+        is met from about 1 to 5 (about 6 % below it, see *Visits*). Below 1, work
+        and school days keep it above (about 0.6 stays a day at ``0``, 0.8 at
+        ``0.5``); beyond 5 the day fills up (about 5.1 at ``6``, 7 at ``10``, and
+        under 8 for any larger value).
     ids : {"int", "str"}
         ``"int"``: ``int64`` ids, people ``0..people-1`` and venues ``0..venues-1``
         (fast, for big cities). ``"str"``: readable ids such as ``"P000123"`` and
-        ``"V00042"`` (for demos).
+        ``"V00042"`` (for demos). Either way the ids are made up (sequence
+        numbers), never phone numbers or other ids of real people or places.
     seed : int or None
         Seed of ``numpy.random.default_rng``; a given seed gives bit-for-bit the same
         city (with the same numpy version, platform and CPU instruction set: numpy's
@@ -445,7 +450,9 @@ def generate_city(
     markets, shops and restaurants have a very wide spread). It is the chance of a
     venue being chosen among venues of its kind, as a workplace or for a visit, so
     visits are heavy-tailed: big markets, malls, hospitals and factories see a large
-    share of all check-ins (the top 1 % of venues hold 13-21 % of the stays).
+    share of all check-ins. The top 1 % of venues hold about 15 % of the stays in
+    a city of 20,000 people, and more in bigger cities (about 20 % at 100,000 people,
+    22-25 % from 200,000 to 1,000,000), as the biggest venues draw from more people.
 
     **People.** 62 % work, 20 % go to school, 18 % stay at home. A workplace (of any
     kind, mostly offices and factories) or school is drawn once by popularity, in
@@ -481,9 +488,11 @@ def generate_city(
     **Times.** Whole seconds, laid out as seconds after the local midnight of the
     day (computed with :mod:`zoneinfo`), stored in UTC. Every stay starts on one of
     the simulated local days (before 23:00); night shifts of the last day end the
-    next morning (by 11:00), after the simulated days. On a daylight-saving
-    transition day, local times after the transition are off by the size of the
-    jump (there is none in ``Asia/Ho_Chi_Minh``), and a skipped date gets no stays.
+    next morning, after the simulated days (almost all by 11:00, a handful in a big
+    city up to about 11:30; none after 16:30, as shifts start by 22:30 and last at
+    most 18 h). On a daylight-saving transition day, local times after the
+    transition are off by the size of the jump (there is none in
+    ``Asia/Ho_Chi_Minh``), and a skipped date gets no stays.
     Whatever the zone, stays stay sorted and a person's stays never overlap.
 
     **Registry.** The QR registry (``City.registry``), as the districts' accounts kept
