@@ -580,3 +580,14 @@ def test_stays_start_before_23_and_end_by_16_30_the_next_day(city: City) -> None
     assert seconds.max() < 23 * 3600
     day_of_start = (c["start"] + HCM) // 86_400 * 86_400 - HCM
     assert (c["end"] - day_of_start).max() <= (24 + 16.5) * 3600
+
+
+@pytest.mark.parametrize("directory", [None, 3, b"city", ["city"]])
+def test_parquet_folder_must_be_a_path(directory: object) -> None:
+    # (pathlib's TypeError before; the rest of tracegraph says this as an ArgumentError)
+    city = generate_city(10, days=1)
+    message = r"`directory`: expected a path \(str or os\.PathLike\), got "
+    with pytest.raises(tg.ArgumentError, match=message + type(directory).__name__):
+        city.write_parquet(directory)  # type: ignore[arg-type]
+    with pytest.raises(tg.ArgumentError, match=message + type(directory).__name__):
+        City.read_parquet(directory)  # type: ignore[arg-type]

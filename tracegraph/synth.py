@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracegraph._time import check_zone, day_start
-from tracegraph.errors import SchemaError, TimezoneError
+from tracegraph.errors import ArgumentError, SchemaError, TimezoneError
 
 __all__ = ["City", "generate_city"]
 
@@ -271,6 +271,15 @@ class City:
             ``{"stays": .../stays.parquet, "people": .../people.parquet,
             "venues": .../venues.parquet, "registry": .../registry.parquet}``.
 
+        Raises
+        ------
+        ArgumentError
+            If ``directory`` is not a str or path-like.
+        OSError
+            If the folder cannot be created or written (a file of that name, no
+            permission, a full disk). The files are written one after the other, so
+            a failure can leave a folder holding files of two cities.
+
         Notes
         -----
         Parquet has no unit of seconds: ``start``, ``end`` and ``registered_at`` are
@@ -291,7 +300,7 @@ class City:
         >>> again.stays.equals(city.stays), again.registry.equals(city.registry)
         (True, True)
         """
-        folder = pathlib.Path(directory)
+        folder = _folder(directory)
         folder.mkdir(parents=True, exist_ok=True)
         about = {"start": self.start.isoformat(), "days": self.days, "tz": self.tz}
         stays = self.stays.replace_schema_metadata({_METADATA_KEY: json.dumps(about)})
@@ -324,12 +333,14 @@ class City:
 
         Raises
         ------
+        ArgumentError
+            If ``directory`` is not a str or path-like.
         SchemaError
-            If ``stays.parquet`` was not written by :meth:`write_parquet`, or
-            ``registry.parquet`` is missing (a city written before cities had a
-            registry: generate and write it again).
+            If a file is missing or not readable Parquet, ``stays.parquet`` was not
+            written by :meth:`write_parquet`, or ``registry.parquet`` is missing (a
+            city written before cities had a registry: generate and write it again).
         """
-        folder = pathlib.Path(directory)
+        folder = _folder(directory)
         if not (folder / "registry.parquet").exists() and (folder / "stays.parquet").exists():
             raise SchemaError(
                 f"{folder}: expected registry.parquet next to stays.parquet, got none (the "
@@ -430,7 +441,7 @@ def generate_city(
     Raises
     ------
     SchemaError
-        If an argument is out of range (a ``ValueError``).
+        If an argument is of the wrong type or out of range (a ``ValueError``).
     TimezoneError
         If ``tz`` is not a known IANA zone (a ``ValueError``).
 
@@ -659,6 +670,15 @@ def _check_args(
 
 #: The files of a city written by :meth:`City.write_parquet`.
 _PARTS = ("stays", "people", "venues", "registry")
+
+
+def _folder(directory: object) -> pathlib.Path:
+    """The ``directory`` argument of :class:`City`'s methods, or an :class:`ArgumentError`."""
+    if isinstance(directory, str | os.PathLike):
+        return pathlib.Path(directory)
+    raise ArgumentError(  # (as tracegraph.ingest.as_path says it)
+        f"`directory`: expected a path (str or os.PathLike), got {type(directory).__name__}"
+    )
 
 
 def _read_part(folder: pathlib.Path, name: str) -> pa.Table:
