@@ -591,3 +591,17 @@ def test_parquet_folder_must_be_a_path(directory: object) -> None:
         city.write_parquet(directory)  # type: ignore[arg-type]
     with pytest.raises(tg.ArgumentError, match=message + type(directory).__name__):
         City.read_parquet(directory)  # type: ignore[arg-type]
+
+
+def test_numpy_integers_and_a_datetimes_own_date_are_taken_as_documented() -> None:
+    plain = generate_city(300, venues=20, days=2, seed=6, start="2021-09-08")
+    numpy = generate_city(
+        np.int32(300),
+        venues=np.uint64(20),
+        days=np.int16(2),
+        seed=np.int64(6),
+        start=dt.datetime(2021, 9, 8, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    )  # type: ignore[arg-type]
+    assert numpy.stays.equals(plain.stays) and numpy.registry.equals(plain.registry)
+    assert (numpy.days, numpy.start) == (2, dt.date(2021, 9, 8))
+    assert type(numpy.days) is int

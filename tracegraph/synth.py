@@ -402,13 +402,15 @@ def generate_city(
     Parameters
     ----------
     people : int
-        Number of inhabitants, at least 1.
+        Number of inhabitants, at least 1 and below 2**31 (Python or numpy integer).
     venues : int, optional
-        Number of QR-coded venues, at least 1. Default: one per 30 people, at least 12.
+        Number of QR-coded venues, at least 1 and below 2**31. Default: one per 30
+        people, at least 12.
     days : int
-        Number of simulated days, at least 1.
+        Number of simulated days, at least 1, ending before 9999-12-31.
     start : str or datetime.date
-        The first local day, ``"YYYY-MM-DD"`` or a date. The default is a Monday.
+        The first local day, ``"YYYY-MM-DD"`` or a date. The default is a Monday. Of a
+        ``datetime``, only its own date counts (its time and zone are ignored).
     tz : str
         IANA time zone of the city; local times are converted to UTC.
     visits_per_day : float
@@ -424,10 +426,12 @@ def generate_city(
         ``"V00042"`` (for demos). Either way the ids are made up (sequence
         numbers), never phone numbers or other ids of real people or places.
     seed : int or None
-        Seed of ``numpy.random.default_rng``; a given seed gives bit-for-bit the same
-        city (with the same numpy version, platform and CPU instruction set: numpy's
-        vectorised ``exp`` may differ in the last bit between CPUs with and without
-        AVX2, which can change a venue's popularity slightly).
+        Seed of ``numpy.random.default_rng``, an integer >= 0 (``None``: fresh entropy,
+        a different city on every call, and no way to make it again); a given seed
+        gives bit-for-bit the same city (with the same numpy version, platform and
+        CPU instruction set: numpy's vectorised ``exp`` may differ in the last bit
+        between CPUs with and without AVX2, which can change a venue's popularity
+        slightly).
 
     Returns
     -------
