@@ -605,3 +605,23 @@ def test_numpy_integers_and_a_datetimes_own_date_are_taken_as_documented() -> No
     assert numpy.stays.equals(plain.stays) and numpy.registry.equals(plain.registry)
     assert (numpy.days, numpy.start) == (2, dt.date(2021, 9, 8))
     assert type(numpy.days) is int
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"people": 1e5}, "`people`: expected an integer >= 1, got 100000.0 (write 100_000)"),
+        (
+            {"venues": np.float64(300)},
+            "`venues`: expected None or an integer >= 1, got np.float64(300.0) (write 300)",
+        ),
+        ({"days": 7.0}, "`days`: expected an integer >= 1, got 7.0 (write 7)"),
+    ],
+)
+def test_whole_floats_get_a_hint(kwargs: dict[str, object], message: str) -> None:
+    # (1e5 people is a natural thing to type in a notebook)
+    args = {"people": 10, "days": 1} | kwargs
+    people = args.pop("people")
+    with pytest.raises(SchemaError) as info:
+        generate_city(people, **args)  # type: ignore[arg-type]
+    assert str(info.value) == message

@@ -593,6 +593,13 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _hint(value: object) -> str:
+    """How to write a whole float (``1e5``, ``7.0``) as the integer it means, or ``""``."""
+    if isinstance(value, float | np.floating) and 1 <= value < 2**63 and float(value).is_integer():
+        return f" (write {int(value):_})"
+    return ""
+
+
 def _check_args(
     people: object,
     venues: object,
@@ -603,20 +610,22 @@ def _check_args(
     ids: object,
 ) -> tuple[int, int, int, dt.date, zoneinfo.ZoneInfo, float, str]:
     if not _is_int(people) or int(people) < 1:  # type: ignore[call-overload]
-        raise SchemaError(f"`people`: expected an integer >= 1, got {people!r}")
+        raise SchemaError(f"`people`: expected an integer >= 1, got {people!r}{_hint(people)}")
     n = int(people)  # type: ignore[call-overload]
     if n >= _INT32_LIMIT:  # (codes are int32: numpy's raw errors beyond)
         raise SchemaError(f"`people`: expected fewer than 2**31 people, got {n}")
     if venues is None:
         m = max(_MIN_VENUES, round(n / _PEOPLE_PER_VENUE))
     elif not _is_int(venues) or int(venues) < 1:  # type: ignore[call-overload]
-        raise SchemaError(f"`venues`: expected None or an integer >= 1, got {venues!r}")
+        raise SchemaError(
+            f"`venues`: expected None or an integer >= 1, got {venues!r}{_hint(venues)}"
+        )
     else:
         m = int(venues)  # type: ignore[call-overload]
         if m >= _INT32_LIMIT:
             raise SchemaError(f"`venues`: expected fewer than 2**31 venues, got {m}")
     if not _is_int(days) or int(days) < 1:  # type: ignore[call-overload]
-        raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}")
+        raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}{_hint(days)}")
     if isinstance(start, dt.datetime):
         start_date = start.date()
     elif isinstance(start, dt.date):
