@@ -528,3 +528,100 @@ def test_read_parquet_errors_are_schema_errors(tmp_path) -> None:
     )
     with pytest.raises(SchemaError, match="holding start, days and tz"):
         City.read_parquet(folder)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # (an array of one "str" passed `in ("int", "str")` and gave integer ids)
+        ({"ids": np.array(["str"])}, r"`ids`: expected 'int' or 'str', got array\(\['str'\]"),
+        # (numpy's "truth value of an array ... is ambiguous")
+        ({"ids": np.array(["int", "str"])}, r"`ids`: expected 'int' or 'str', got array"),
+        # (Python's "int too large to convert to float", as 10**400 visits below)
+        ({"visits_per_day": -(10**400)}, r"`visits_per_day`: expected a finite number >= 0"),
+    ],
+)
+def test_arguments_that_slipped_through(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        generate_city(10, days=1, **kwargs)  # type: ignore[arg-type]
+
+
+def test_visits_per_day_beyond_floats_is_a_full_day() -> None:
+    # (Python's "int too large to convert to float" before; 1e20 was already a full day)
+    huge = generate_city(10, days=1, seed=1, visits_per_day=10**400)
+    assert huge.stays.equals(generate_city(10, days=1, seed=1, visits_per_day=1e300).stays)
+
+
+# --- what the docstring says, measured ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "low", "high"),
+    [(0, 0.5, 0.75), (0.5, 0.7, 0.95), (6, 4.8, 5.5), (10, 6.5, 7.5), (1e6, 7.0, 8.0)],
+)
+def test_stays_per_person_day_outside_one_to_five(rate: float, low: float, high: float) -> None:
+    # (the docstring said only "mean number of stays per person and day": work days keep
+    # small rates above it, and a day holds no more than about 8 stays on average)
+    city = generate_city(2_000, days=7, visits_per_day=rate, seed=4)
+    assert low < city.stays.num_rows / (2_000 * 7) < high
+
+
+def test_top_venues_share_of_stays() -> None:
+    # (the docstring said 13-21 % for every city; it grows with the city)
+    city = generate_city(20_000, days=7, seed=2)
+    counts = np.bincount(columns(city)["venue"], minlength=city.venues.num_rows)
+    top = np.sort(counts)[::-1][: city.venues.num_rows // 100]
+    assert 0.12 < top.sum() / counts.sum() < 0.19
+
+
+def test_stays_start_before_23_and_end_by_16_30_the_next_day(city: City) -> None:
+    c = columns(city)
+    seconds = (c["start"] + HCM) % 86_400
+    assert seconds.max() < 23 * 3600
+    day_of_start = (c["start"] + HCM) // 86_400 * 86_400 - HCM
+    assert (c["end"] - day_of_start).max() <= (24 + 16.5) * 3600
+
+
+@pytest.mark.parametrize("directory", [None, 3, b"city", ["city"]])
+def test_parquet_folder_must_be_a_path(directory: object) -> None:
+    # (pathlib's TypeError before; the rest of tracegraph says this as an ArgumentError)
+    city = generate_city(10, days=1)
+    message = r"`directory`: expected a path \(str or os\.PathLike\), got "
+    with pytest.raises(tg.ArgumentError, match=message + type(directory).__name__):
+        city.write_parquet(directory)  # type: ignore[arg-type]
+    with pytest.raises(tg.ArgumentError, match=message + type(directory).__name__):
+        City.read_parquet(directory)  # type: ignore[arg-type]
+
+
+def test_numpy_integers_and_a_datetimes_own_date_are_taken_as_documented() -> None:
+    plain = generate_city(300, venues=20, days=2, seed=6, start="2021-09-08")
+    numpy = generate_city(
+        np.int32(300),
+        venues=np.uint64(20),
+        days=np.int16(2),
+        seed=np.int64(6),
+        start=dt.datetime(2021, 9, 8, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    )  # type: ignore[arg-type]
+    assert numpy.stays.equals(plain.stays) and numpy.registry.equals(plain.registry)
+    assert (numpy.days, numpy.start) == (2, dt.date(2021, 9, 8))
+    assert type(numpy.days) is int
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"people": 1e5}, "`people`: expected an integer >= 1, got 100000.0 (write 100_000)"),
+        (
+            {"venues": np.float64(300)},
+            "`venues`: expected None or an integer >= 1, got np.float64(300.0) (write 300)",
+        ),
+        ({"days": 7.0}, "`days`: expected an integer >= 1, got 7.0 (write 7)"),
+    ],
+)
+def test_whole_floats_get_a_hint(kwargs: dict[str, object], message: str) -> None:
+    # (1e5 people is a natural thing to type in a notebook)
+    args = {"people": 10, "days": 1} | kwargs
+    people = args.pop("people")
+    with pytest.raises(SchemaError) as info:
+        generate_city(people, **args)  # type: ignore[arg-type]
+    assert str(info.value) == message

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 import zoneinfo
 from collections.abc import Sequence
 from typing import Literal, TypeAlias
@@ -42,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracegraph._time import check_zone, day_start
-from tracegraph.errors import SchemaError, TimezoneError
+from tracegraph.errors import ArgumentError, SchemaError, TimezoneError
 
 __all__ = ["City", "generate_city"]
 
@@ -270,6 +271,15 @@ class City:
             ``{"stays": .../stays.parquet, "people": .../people.parquet,
             "venues": .../venues.parquet, "registry": .../registry.parquet}``.
 
+        Raises
+        ------
+        ArgumentError
+            If ``directory`` is not a str or path-like.
+        OSError
+            If the folder cannot be created or written (a file of that name, no
+            permission, a full disk). The files are written one after the other, so
+            a failure can leave a folder holding files of two cities.
+
         Notes
         -----
         Parquet has no unit of seconds: ``start``, ``end`` and ``registered_at`` are
@@ -290,7 +300,7 @@ class City:
         >>> again.stays.equals(city.stays), again.registry.equals(city.registry)
         (True, True)
         """
-        folder = pathlib.Path(directory)
+        folder = _folder(directory)
         folder.mkdir(parents=True, exist_ok=True)
         about = {"start": self.start.isoformat(), "days": self.days, "tz": self.tz}
         stays = self.stays.replace_schema_metadata({_METADATA_KEY: json.dumps(about)})
@@ -323,12 +333,14 @@ class City:
 
         Raises
         ------
+        ArgumentError
+            If ``directory`` is not a str or path-like.
         SchemaError
-            If ``stays.parquet`` was not written by :meth:`write_parquet`, or
-            ``registry.parquet`` is missing (a city written before cities had a
-            registry: generate and write it again).
+            If a file is missing or not readable Parquet, ``stays.parquet`` was not
+            written by :meth:`write_parquet`, or ``registry.parquet`` is missing (a
+            city written before cities had a registry: generate and write it again).
         """
-        folder = pathlib.Path(directory)
+        folder = _folder(directory)
         if not (folder / "registry.parquet").exists() and (folder / "stays.parquet").exists():
             raise SchemaError(
                 f"{folder}: expected registry.parquet next to stays.parquet, got none (the "
@@ -390,27 +402,36 @@ def generate_city(
     Parameters
     ----------
     people : int
-        Number of inhabitants, at least 1.
+        Number of inhabitants, at least 1 and below 2**31 (Python or numpy integer).
     venues : int, optional
-        Number of QR-coded venues, at least 1. Default: one per 30 people, at least 12.
+        Number of QR-coded venues, at least 1 and below 2**31. Default: one per 30
+        people, at least 12.
     days : int
-        Number of simulated days, at least 1.
+        Number of simulated days, at least 1, ending before 9999-12-31.
     start : str or datetime.date
-        The first local day, ``"YYYY-MM-DD"`` or a date. The default is a Monday.
+        The first local day, ``"YYYY-MM-DD"`` or a date. The default is a Monday. Of a
+        ``datetime``, only its own date counts (its time and zone are ignored).
     tz : str
         IANA time zone of the city; local times are converted to UTC.
     visits_per_day : float
         Mean number of stays per person and day, at least 0. A work or school day
-        counts as one of them; at ``0`` people only go to work or school.
+        counts as one of them; at ``0`` people only go to work or school. The mean
+        is met from about 1 to 5 (about 6 % below it, see *Visits*). Below 1, work
+        and school days keep it above (about 0.6 stays a day at ``0``, 0.8 at
+        ``0.5``); beyond 5 the day fills up (about 5.1 at ``6``, 7 at ``10``, and
+        under 8 for any larger value).
     ids : {"int", "str"}
         ``"int"``: ``int64`` ids, people ``0..people-1`` and venues ``0..venues-1``
         (fast, for big cities). ``"str"``: readable ids such as ``"P000123"`` and
-        ``"V00042"`` (for demos).
+        ``"V00042"`` (for demos). Either way the ids are made up (sequence
+        numbers), never phone numbers or other ids of real people or places.
     seed : int or None
-        Seed of ``numpy.random.default_rng``; a given seed gives bit-for-bit the same
-        city (with the same numpy version, platform and CPU instruction set: numpy's
-        vectorised ``exp`` may differ in the last bit between CPUs with and without
-        AVX2, which can change a venue's popularity slightly).
+        Seed of ``numpy.random.default_rng``, an integer >= 0 (``None``: fresh entropy,
+        a different city on every call, and no way to make it again); a given seed
+        gives bit-for-bit the same city (with the same numpy version, platform and
+        CPU instruction set: numpy's vectorised ``exp`` may differ in the last bit
+        between CPUs with and without AVX2, which can change a venue's popularity
+        slightly).
 
     Returns
     -------
@@ -424,7 +445,7 @@ def generate_city(
     Raises
     ------
     SchemaError
-        If an argument is out of range (a ``ValueError``).
+        If an argument is of the wrong type or out of range (a ``ValueError``).
     TimezoneError
         If ``tz`` is not a known IANA zone (a ``ValueError``).
 
@@ -444,7 +465,9 @@ def generate_city(
     markets, shops and restaurants have a very wide spread). It is the chance of a
     venue being chosen among venues of its kind, as a workplace or for a visit, so
     visits are heavy-tailed: big markets, malls, hospitals and factories see a large
-    share of all check-ins (the top 1 % of venues hold 13-21 % of the stays).
+    share of all check-ins. The top 1 % of venues hold about 15 % of the stays in
+    a city of 20,000 people, and more in bigger cities (about 20 % at 100,000 people,
+    22-25 % from 200,000 to 1,000,000), as the biggest venues draw from more people.
 
     **People.** 62 % work, 20 % go to school, 18 % stay at home. A workplace (of any
     kind, mostly offices and factories) or school is drawn once by popularity, in
@@ -480,9 +503,11 @@ def generate_city(
     **Times.** Whole seconds, laid out as seconds after the local midnight of the
     day (computed with :mod:`zoneinfo`), stored in UTC. Every stay starts on one of
     the simulated local days (before 23:00); night shifts of the last day end the
-    next morning (by 11:00), after the simulated days. On a daylight-saving
-    transition day, local times after the transition are off by the size of the
-    jump (there is none in ``Asia/Ho_Chi_Minh``), and a skipped date gets no stays.
+    next morning, after the simulated days (almost all by 11:00, a handful in a big
+    city up to about 11:30; none after 16:30, as shifts start by 22:30 and last at
+    most 18 h). On a daylight-saving transition day, local times after the
+    transition are off by the size of the jump (there is none in
+    ``Asia/Ho_Chi_Minh``), and a skipped date gets no stays.
     Whatever the zone, stays stay sorted and a person's stays never overlap.
 
     **Registry.** The QR registry (``City.registry``), as the districts' accounts kept
@@ -568,6 +593,13 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _hint(value: object) -> str:
+    """How to write a whole float (``1e5``, ``7.0``) as the integer it means, or ``""``."""
+    if isinstance(value, float | np.floating) and 1 <= value < 2**63 and float(value).is_integer():
+        return f" (write {int(value):_})"
+    return ""
+
+
 def _check_args(
     people: object,
     venues: object,
@@ -578,20 +610,22 @@ def _check_args(
     ids: object,
 ) -> tuple[int, int, int, dt.date, zoneinfo.ZoneInfo, float, str]:
     if not _is_int(people) or int(people) < 1:  # type: ignore[call-overload]
-        raise SchemaError(f"`people`: expected an integer >= 1, got {people!r}")
+        raise SchemaError(f"`people`: expected an integer >= 1, got {people!r}{_hint(people)}")
     n = int(people)  # type: ignore[call-overload]
     if n >= _INT32_LIMIT:  # (codes are int32: numpy's raw errors beyond)
         raise SchemaError(f"`people`: expected fewer than 2**31 people, got {n}")
     if venues is None:
         m = max(_MIN_VENUES, round(n / _PEOPLE_PER_VENUE))
     elif not _is_int(venues) or int(venues) < 1:  # type: ignore[call-overload]
-        raise SchemaError(f"`venues`: expected None or an integer >= 1, got {venues!r}")
+        raise SchemaError(
+            f"`venues`: expected None or an integer >= 1, got {venues!r}{_hint(venues)}"
+        )
     else:
         m = int(venues)  # type: ignore[call-overload]
         if m >= _INT32_LIMIT:
             raise SchemaError(f"`venues`: expected fewer than 2**31 venues, got {m}")
     if not _is_int(days) or int(days) < 1:  # type: ignore[call-overload]
-        raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}")
+        raise SchemaError(f"`days`: expected an integer >= 1, got {days!r}{_hint(days)}")
     if isinstance(start, dt.datetime):
         start_date = start.date()
     elif isinstance(start, dt.date):
@@ -626,18 +660,22 @@ def _check_args(
         zone = zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}") from None
-    if (
-        not isinstance(visits_per_day, int | float | np.integer | np.floating)
-        or isinstance(visits_per_day, bool)
-        or not math.isfinite(float(visits_per_day))
-        or float(visits_per_day) < 0
+    lam = math.nan
+    if isinstance(visits_per_day, int | float | np.integer | np.floating) and not isinstance(
+        visits_per_day, bool
     ):
+        try:
+            lam = float(visits_per_day)
+        except OverflowError:  # an int beyond floats: as many visits as a day holds
+            lam = -sys.float_info.max if visits_per_day < 0 else sys.float_info.max
+    if not math.isfinite(lam) or lam < 0:
         raise SchemaError(
             f"`visits_per_day`: expected a finite number >= 0, got {visits_per_day!r}"
         )
-    if ids not in ("int", "str"):
+    # (a str first: `in` compares an array element-wise, and an array of one "str" passed)
+    if not isinstance(ids, str) or ids not in ("int", "str"):
         raise SchemaError(f"`ids`: expected 'int' or 'str', got {ids!r}")
-    return n, m, int(days), start_date, zone, float(visits_per_day), str(ids)  # type: ignore[call-overload]
+    return n, m, int(days), start_date, zone, lam, str(ids)  # type: ignore[call-overload]
 
 
 # --- geography, venues, people ---------------------------------------------------------
@@ -645,6 +683,15 @@ def _check_args(
 
 #: The files of a city written by :meth:`City.write_parquet`.
 _PARTS = ("stays", "people", "venues", "registry")
+
+
+def _folder(directory: object) -> pathlib.Path:
+    """The ``directory`` argument of :class:`City`'s methods, or an :class:`ArgumentError`."""
+    if isinstance(directory, str | os.PathLike):
+        return pathlib.Path(directory)
+    raise ArgumentError(  # (as tracegraph.ingest.as_path says it)
+        f"`directory`: expected a path (str or os.PathLike), got {type(directory).__name__}"
+    )
 
 
 def _read_part(folder: pathlib.Path, name: str) -> pa.Table:
