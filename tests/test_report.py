@@ -330,6 +330,22 @@ def test_explain_a_cumulative_trace_says_why_a_hop_may_be_short():
     assert "cumulative" not in str(tg.trace(index, ["ann"], min_overlap="5min").explain("bob"))
 
 
+@pytest.mark.parametrize(
+    ("zone", "meant"),
+    [("Asia/Hanoi", "Asia/Ho_Chi_Minh"), ("utc", "UTC"), ("asia/ho_chi_minh", "Asia/Ho_Chi_Minh")],
+)
+def test_a_zone_name_close_to_a_real_one_gets_a_suggestion(zone, meant):
+    # "Asia/Hanoi" is no IANA zone (Vietnam's is Asia/Ho_Chi_Minh): the error said only that
+    result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 0, H)]), ["ann"])
+    message = rf"^`tz`: expected a valid IANA zone name, got '{zone}'; did you mean '{meant}'\?$"
+    with pytest.raises(tg.TimezoneError, match=message):
+        result.explain("bob", tz=zone)
+    with pytest.raises(tg.TimezoneError, match=r"did you mean"):
+        tg.trace(result.index, ["ann"], day_tz=zone)
+    with pytest.raises(tg.TimezoneError, match=r"got 'Mars/Base'$"):  # (no guess)
+        result.explain("bob", tz="Mars/Base")
+
+
 def test_explanation_html_never_raises():
     # a notebook repr must not fail (the Trace's and InactiveVenues' fall back to text)
     rows = [("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]

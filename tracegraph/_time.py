@@ -396,7 +396,30 @@ def check_zone(tz: str, name: str = "tz") -> None:
     try:
         pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone=tz)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
-        raise TimezoneError(f"`{name}`: expected a valid IANA zone name, got {tz!r}") from exc
+        hint = _zone_hint(tz)
+        raise TimezoneError(
+            f"`{name}`: expected a valid IANA zone name, got {tz!r}"
+            + (f"; did you mean {hint!r}?" if hint else "")
+        ) from exc
+
+
+#: Zone names people write that the IANA database does not have.
+_ZONE_ALIASES = {"asia/hanoi": "Asia/Ho_Chi_Minh", "asia/hcmc": "Asia/Ho_Chi_Minh"}
+
+
+def _zone_hint(tz: Any) -> str | None:
+    """The zone ``tz`` most likely meant: the same name in other case, or a known alias."""
+    if not isinstance(tz, str):
+        return None
+    key = tz.strip().lower()
+    if key in _ZONE_ALIASES:
+        return _ZONE_ALIASES[key]
+    try:
+        names = zoneinfo.available_timezones() | {"UTC"}
+    except Exception:  # (no zone database to look in)
+        return None
+    same = sorted(n for n in names if n.lower() == key)
+    return same[0] if same else None
 
 
 def local_to_utc(local: np.ndarray, tz: str) -> np.ndarray:
