@@ -346,6 +346,20 @@ def test_a_zone_name_close_to_a_real_one_gets_a_suggestion(zone, meant):
         result.explain("bob", tz="Mars/Base")
 
 
+def test_a_zoneinfo_given_for_a_zone_name_is_told_to_pass_its_name():
+    import zoneinfo
+
+    result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 0, H)]), ["ann"])
+    zone = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    message = r"^`tz`: expected a zone name, got ZoneInfo; pass its name, 'Asia/Ho_Chi_Minh'$"
+    with pytest.raises(tg.ArgumentError, match=message):
+        result.explain("bob", tz=zone)
+    with pytest.raises(tg.ArgumentError, match=message):
+        result.locations_of_interest(tz=zone)
+    with pytest.raises(tg.ArgumentError, match=r"^`day_tz`: expected a zone name, got ZoneInfo; "):
+        tg.trace(result.index, ["ann"], day_tz=zone)
+
+
 def test_explanation_html_never_raises():
     # a notebook repr must not fail (the Trace's and InactiveVenues' fall back to text)
     rows = [("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]

@@ -387,7 +387,9 @@ def in_zone(column: Any, label: str, tz: str | None) -> Any:
 def check_zone_name(tz: Any, name: str) -> None:
     """An :class:`ArgumentError` unless ``tz`` is a str, then :func:`check_zone`."""
     if not isinstance(tz, str):
-        raise ArgumentError(f"`{name}`: expected a zone name, got {type(tz).__name__}")
+        key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
+        hint = f"; pass its name, {key!r}" if isinstance(key, str) else ""
+        raise ArgumentError(f"`{name}`: expected a zone name, got {type(tz).__name__}{hint}")
     check_zone(tz, name)
 
 
