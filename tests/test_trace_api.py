@@ -337,7 +337,7 @@ def test_single_string_case_is_rejected_with_a_hint():
 
 def test_case_ids_of_the_wrong_type():
     index = index_of(ROWS)
-    with pytest.raises(tg.SchemaError, match=r"^cases: expected person ids of type string"):
+    with pytest.raises(tg.SchemaError, match=r"^`cases`: expected person ids of type string"):
         tg.trace(index, [1, 2])
     # (which argument: the cases, or the one person asked about)
     result = tg.trace(index, ["ann"])
@@ -345,6 +345,19 @@ def test_case_ids_of_the_wrong_type():
         result.explain(1)
     with pytest.raises(tg.SchemaError, match=r"^`person`: expected person ids of type string"):
         index.stays_of(1)
+    # the argument named once (ids_array names it too for ids of no one type)
+    for call in (lambda: result.explain(2**70), lambda: index.stays_of(2**70)):
+        with pytest.raises(tg.SchemaError, match=r"^`person`: expected ids of one type") as info:
+            call()
+        assert str(info.value).count("`person`") == 1
+    # venue ids likewise: an index's stays at a venue, and published windows
+    with pytest.raises(tg.SchemaError, match=r"^`venue`: expected venue ids of type string"):
+        index.stays_at(5, 0, H)
+    windows = pa.table({"venue": [5], "start": pa.array([0], TS), "end": pa.array([H], TS)})
+    with pytest.raises(
+        tg.SchemaError, match=r"^windows: column `venue`: expected venue ids of type string"
+    ):
+        tg.present_at(index, windows)
 
 
 def test_unknown_cases_raise_keep_or_drop_and_never_show_the_id():

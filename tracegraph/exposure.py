@@ -1745,7 +1745,7 @@ def _venue_matches(
         values = np.asarray(g.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
         codes, source = _expand_groups(groups, values)
         return codes, found[source]
-    codes = index.venue_codes(ids)
+    codes = index.venue_codes(ids, name="windows: column `venue`")
     found = np.flatnonzero(codes >= 0)
     return codes[found], found
 
@@ -1891,10 +1891,7 @@ def _resolve_cases(
                 f"cases: expected non-empty person ids, found {empty.size} empty (first at "
                 f"position {int(empty[0])} of the cases); drop those rows"
             )
-    try:
-        codes = index.person_codes(ids)
-    except SchemaError as exc:  # (ids of another kind than the index's: say whose)
-        raise SchemaError(f"cases: {exc}") from None
+    codes = index.person_codes(ids, name="`cases`")
     found = codes >= 0
     unknown_ids = pa.array([], type=index.persons.type)
     if not found.all():

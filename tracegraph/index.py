@@ -933,10 +933,12 @@ class VenueIndex:
 
     # ------------------------------------------------------------------ lookups
 
-    def person_codes(self, ids: pa.Array) -> np.ndarray:
+    def person_codes(self, ids: pa.Array, *, name: str | None = None) -> np.ndarray:
         """Codes of person ``ids`` (``-1`` where an id is not in the index).
 
-        Codes are positions in :attr:`persons` (the sorted distinct ids).
+        Codes are positions in :attr:`persons` (the sorted distinct ids). ``name``:
+        the argument the ids came in, which a :class:`SchemaError` about their type
+        names (```cases```, say).
 
         Examples
         --------
@@ -946,11 +948,13 @@ class VenueIndex:
         >>> index.person_codes(pa.array([first, -5])).tolist()
         [0, -1]
         """
-        values, absent = self._codes(ids, self.persons, "person")
+        values, absent = self._codes(ids, self.persons, "person", name)
         return _lookup(self._sorted_ids(self.persons, values), values, absent)
 
-    def venue_codes(self, ids: pa.Array) -> np.ndarray:
+    def venue_codes(self, ids: pa.Array, *, name: str | None = None) -> np.ndarray:
         """Codes of venue ``ids`` (``-1`` where an id is not in the index).
+
+        ``name``: the argument the ids came in, as :meth:`person_codes` takes it.
 
         Examples
         --------
@@ -959,7 +963,7 @@ class VenueIndex:
         >>> index.venue_codes(pa.array([index.venues[1].as_py()])).tolist()
         [1]
         """
-        values, absent = self._codes(ids, self.venues, "venue")
+        values, absent = self._codes(ids, self.venues, "venue", name)
         return _lookup(self._sorted_ids(self.venues, values), values, absent)
 
     def _sorted_ids(self, dictionary: pa.Array, ids: np.ndarray) -> np.ndarray:
@@ -989,7 +993,7 @@ class VenueIndex:
 
     @staticmethod
     def _codes(
-        ids: pa.Array | pa.ChunkedArray, dictionary: pa.Array, what: str
+        ids: pa.Array | pa.ChunkedArray, dictionary: pa.Array, what: str, name: str | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``ids`` checked and cast to the dictionary's type, as numpy values.
 
@@ -1009,7 +1013,8 @@ class VenueIndex:
                     else "give them as text, e.g. [str(x) for x in ids]"
                 )
                 raise SchemaError(
-                    f"expected {what} ids of type {dictionary.type} (as in the index), "
+                    ("" if name is None else f"{name}: ")
+                    + f"expected {what} ids of type {dictionary.type} (as in the index), "
                     f"got {ids.type}; {fix}"
                 )
             if _id_family(ids.type) == "int":
@@ -1045,10 +1050,8 @@ class VenueIndex:
         >>> index.stays_of(first).num_rows >= 1
         True
         """
-        try:
-            code = int(self.person_codes(ids_array([person], self.persons.type, "`person`"))[0])
-        except SchemaError as exc:
-            raise SchemaError(f"`person`: {exc}") from None
+        ids = ids_array([person], self.persons.type, "`person`")
+        code = int(self.person_codes(ids, name="`person`")[0])
         if code < 0:
             from tracegraph.exposure import PSEUDONYM_HINT
 
@@ -1095,7 +1098,8 @@ class VenueIndex:
             raise ArgumentError(
                 "`end`: expected a time at or after `start`, got one before it; swap them"
             )
-        code = int(self.venue_codes(ids_array([venue], self.venues.type, "`venue`"))[0])
+        ids = ids_array([venue], self.venues.type, "`venue`")
+        code = int(self.venue_codes(ids, name="`venue`")[0])
         if code < 0 or b <= a:
             return self._stay_table(np.empty(0, dtype=np.int64), with_person=True)
         _, stays, _, _ = self.query(

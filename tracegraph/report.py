@@ -610,10 +610,8 @@ def explain(trace: Trace, person: Any, *, tz: str | None = None) -> Explanation:
         check_zone_name(tz, "tz")
     index = trace.index
     sp = trace._pairs
-    try:
-        code = int(index.person_codes(ids_array([person], index.persons.type, "`person`"))[0])
-    except SchemaError as exc:
-        raise SchemaError(f"`person`: {exc}") from None
+    ids = ids_array([person], index.persons.type, "`person`")
+    code = int(index.person_codes(ids, name="`person`")[0])
     kept = code < 0 and _is_kept_case(trace, person)  # unknown="keep": a case with no stays
     if not kept and (code < 0 or sp.tier[code] < 0):
         raise PersonNotFound(
