@@ -334,6 +334,23 @@ def test_explain_a_cumulative_trace_says_why_a_hop_may_be_short():
     ("zone", "meant"),
     [("Asia/Hanoi", "Asia/Ho_Chi_Minh"), ("utc", "UTC"), ("asia/ho_chi_minh", "Asia/Ho_Chi_Minh")],
 )
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("+07:00", "1970-01-01 07:30+07:00"),  # fixed offsets, as Arrow takes them
+        ("+0700", "1970-01-01 07:30+07:00"),
+        ("Africa/Monrovia", "1969-12-31 23:45:30-00:44:30"),  # an offset with seconds
+    ],
+)
+def test_explain_in_zones_of_every_kind_arrow_takes(zone, start):
+    # "+07:00" passed the zone check (Arrow's) and crashed in zoneinfo's lookup
+    # (ZoneInfoNotFoundError); Monrovia's 23:45:30 was printed 23:45 (seconds of UTC)
+    result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 30 * M, 2 * H)]), ["ann"])
+    explanation = result.explain("bob", tz=zone)
+    assert f"at cafe, {start} to " in str(explanation)
+    assert explanation.table["start"].type == pa.timestamp("us", tz=zone)
+
+
 def test_a_zone_name_close_to_a_real_one_gets_a_suggestion(zone, meant):
     # "Asia/Hanoi" is no IANA zone (Vietnam's is Asia/Ho_Chi_Minh): the error said only that
     result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 0, H)]), ["ann"])

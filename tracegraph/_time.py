@@ -498,21 +498,37 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
     ('1970-01-01 00:00Z', '1970-01-01 00:01:01Z')
     >>> format_instant(1_630_886_400, "Asia/Ho_Chi_Minh")
     '2021-09-06 07:00+07:00'
+    >>> format_instant(0, "Africa/Monrovia"), format_instant(0, "-05:30")
+    ('1969-12-31 23:15:30-00:44:30', '1969-12-31 18:30-05:30')
     """
     when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
-    shape = "%Y-%m-%d %H:%M" if seconds % 60 == 0 else "%Y-%m-%d %H:%M:%S"
     if tz is not None:
         try:
-            local = when.astimezone(zoneinfo.ZoneInfo(tz))
-        except (OverflowError, ValueError):
+            local = when.astimezone(_tzinfo(tz))
+        except (OverflowError, ValueError, KeyError):  # (KeyError: a zone zoneinfo lacks)
             pass
         else:
             total = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
             hours, rest = divmod(abs(total), 3600)
             minutes, secs = divmod(rest, 60)
             offset = f"{'-' if total < 0 else '+'}{hours:02d}:{minutes:02d}"
+            shape = "%Y-%m-%d %H:%M" if local.second == 0 else "%Y-%m-%d %H:%M:%S"
             return local.strftime(shape) + offset + (f":{secs:02d}" if secs else "")
+    shape = "%Y-%m-%d %H:%M" if seconds % 60 == 0 else "%Y-%m-%d %H:%M:%S"
     return when.strftime(shape) + "Z"
+
+
+_FIXED_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+
+def _tzinfo(tz: str) -> dt.tzinfo:
+    """The zone ``tz`` as Arrow reads it: an IANA name, or a fixed offset ``"+07:00"``."""
+    fixed = _FIXED_OFFSET.match(tz)
+    if fixed:
+        sign = -1 if fixed.group(1) == "-" else 1
+        offset = dt.timedelta(hours=int(fixed.group(2)), minutes=int(fixed.group(3)))
+        return dt.timezone(sign * offset)
+    return zoneinfo.ZoneInfo(tz)
 
 
 def seconds_to_timestamp(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
