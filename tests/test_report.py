@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import pathlib
+import re
 import zoneinfo
 from unittest import mock
 
@@ -334,7 +335,6 @@ def test_explain_a_cumulative_trace_says_why_a_hop_may_be_short():
     ("zone", "start"),
     [
         ("+07:00", "1970-01-01 07:30+07:00"),  # fixed offsets, as Arrow takes them
-        ("+0700", "1970-01-01 07:30+07:00"),
         ("Africa/Monrovia", "1969-12-31 23:45:30-00:44:30"),  # an offset with seconds
     ],
 )
@@ -349,12 +349,20 @@ def test_explain_in_zones_of_every_kind_arrow_takes(zone, start):
 
 @pytest.mark.parametrize(
     ("zone", "meant"),
-    [("Asia/Hanoi", "Asia/Ho_Chi_Minh"), ("utc", "UTC"), ("asia/ho_chi_minh", "Asia/Ho_Chi_Minh")],
+    [
+        ("Asia/Hanoi", "Asia/Ho_Chi_Minh"),
+        ("utc", "UTC"),
+        ("asia/ho_chi_minh", "Asia/Ho_Chi_Minh"),
+        ("+0700", "+07:00"),  # (Arrow's compute takes it, its conversion to Python not)
+    ],
 )
 def test_a_zone_name_close_to_a_real_one_gets_a_suggestion(zone, meant):
     # "Asia/Hanoi" is no IANA zone (Vietnam's is Asia/Ho_Chi_Minh): the error said only that
     result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 0, H)]), ["ann"])
-    message = rf"^`tz`: expected a valid IANA zone name, got '{zone}'; did you mean '{meant}'\?$"
+    message = (
+        rf"^`tz`: expected a valid IANA zone name, got '{re.escape(zone)}'; "
+        rf"did you mean '{re.escape(meant)}'\?$"
+    )
     with pytest.raises(tg.TimezoneError, match=message):
         result.explain("bob", tz=zone)
     with pytest.raises(tg.TimezoneError, match=r"did you mean"):

@@ -397,6 +397,9 @@ def check_zone(tz: str, name: str = "tz") -> None:
     """A :class:`TimezoneError` unless ``tz`` is a zone Arrow knows (``name``: the argument)."""
     try:
         pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone=tz)
+        # (and times in it become Python datetimes: Arrow's compute takes "+0700",
+        # its conversion to Python only "+07:00")
+        pa.scalar(0, pa.timestamp("s", tz=tz)).as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
         hint = _zone_hint(tz)
         raise TimezoneError(
@@ -416,6 +419,9 @@ def _zone_hint(tz: Any) -> str | None:
     key = tz.strip().lower()
     if key in _ZONE_ALIASES:
         return _ZONE_ALIASES[key]
+    fixed = re.fullmatch(r"([+-]\d{2})(\d{2})", key)
+    if fixed:  # "+0700": "+07:00"
+        return f"{fixed.group(1)}:{fixed.group(2)}"
     try:
         names = zoneinfo.available_timezones() | {"UTC"}
     except Exception:  # (no zone database to look in)
@@ -518,7 +524,7 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
     return when.strftime(shape) + "Z"
 
 
-_FIXED_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+_FIXED_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
 
 def _tzinfo(tz: str) -> dt.tzinfo:
