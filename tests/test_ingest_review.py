@@ -513,4 +513,14 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatc
     result = tg.trace(index, ["ann"])
     assert tg.write_table(result.contacts, "~/contacts.csv") == home / "contacts.csv"
     assert result.write_graph("~/contacts.graphml") == home / "contacts.graphml"
+    city = tg.synth.generate_city(20, days=1, seed=1)
+    city.write_parquet("~/city")
+    assert (home / "city" / "stays.parquet").is_file()
+    assert tg.synth.City.read_parquet("~/city").stays.equals(city.stays)
     assert not (tmp_path / "~").exists()
+    # a file name starting with ~ (no user of that name) is that file, as pandas reads it
+    # (pathlib's expanduser raised "Could not determine home directory")
+    stay_file(tmp_path / "~backup.parquet", "cy")
+    assert tg.VenueIndex.from_stays("~backup.parquet").persons.to_pylist() == ["cy"]
+    tg.write_table(result.contacts, "~out.csv")
+    assert (tmp_path / "~out.csv").is_file()

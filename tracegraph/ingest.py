@@ -2015,10 +2015,11 @@ def numpy_ids(ids: np.ndarray) -> pa.Array:
 def as_path(value: Any, name: str = "path") -> pathlib.Path:
     """A file or folder path argument, or an :class:`ArgumentError` naming ``name``.
 
-    A leading ``~`` is the user's home folder, as pandas and polars read it.
+    A leading ``~`` is the user's home folder, as pandas and polars read it (a name
+    such as ``~backup.parquet``, of no user, is left as it is, as they leave it).
     """
     if isinstance(value, str | os.PathLike):
-        return pathlib.Path(value).expanduser()
+        return pathlib.Path(os.path.expanduser(value))
     raise ArgumentError(
         f"`{name}`: expected a path (str or os.PathLike), got {type(value).__name__}"
     )

@@ -687,8 +687,8 @@ _PARTS = ("stays", "people", "venues", "registry")
 
 def _folder(directory: object) -> pathlib.Path:
     """The ``directory`` argument of :class:`City`'s methods, or an :class:`ArgumentError`."""
-    if isinstance(directory, str | os.PathLike):
-        return pathlib.Path(directory)
+    if isinstance(directory, str | os.PathLike):  # (~: the home folder, as as_path reads it)
+        return pathlib.Path(os.path.expanduser(directory))
     raise ArgumentError(  # (as tracegraph.ingest.as_path says it)
         f"`directory`: expected a path (str or os.PathLike), got {type(directory).__name__}"
     )
