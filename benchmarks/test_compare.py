@@ -99,7 +99,8 @@ def test_chained_sql_and_polars_equal_tracegraph(
     ids = stays["person"].combine_chunks().unique()[:3]
     result = tg.trace(index, ids.to_pylist(), tiers=3, min_overlap=m, linger=linger)
     expected = result.contacts.filter(pa.compute.greater(result.contacts["tier"], 0))
-    assert set(result.tier_counts()) >= {1, 2}
+    counts = result.tier_counts()
+    assert counts[1] > 0 and counts[2] > 0
     cases = pa.table({"person": ids})
     con = _con(stays, cases)
     for tiers in (1, 3):

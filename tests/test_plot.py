@@ -293,6 +293,10 @@ def test_tiers_layers_nodes_edges_and_labels(odd: tg.Trace) -> None:
     assert len(segments) == graph.number_of_edges() == 3
     assert all(seg[1][0] - seg[0][0] == 1 for seg in segments)
     assert [t.get_text().split()[0] for t in ax.get_xticklabels()] == ["F0", "F1", "F2"]
+    # traced to tier 20: one more column, F3 (nobody), not 18 (the graph squeezed left)
+    deep = tg.trace(odd.index, [A], tiers=20)
+    ticks = [t.get_text().split()[0] for t in plot_tiers(deep).get_xticklabels()]
+    assert ticks == ["F0", "F1", "F2", "F3"]
 
 
 def test_tiers_layer_positions_on_a_city(city_trace: tg.Trace) -> None:

@@ -457,6 +457,12 @@ def test_trace_is_frozen_and_has_a_short_repr():
     assert result.n_pairs == 4  # counted on demand
     with pytest.raises(AttributeError):
         result.contacts = None  # type: ignore[misc]
+    # tier_counts has every tier asked for; the repr stops at the first tier nobody
+    # reached (tiers=127 listed F3=0 ... F127=0)
+    deep = tg.trace(index_of(ROWS), ["ann"], tiers=127)
+    assert deep.tier_counts() == {0: 1, 1: 1, 2: 1, **dict.fromkeys(range(3, 128), 0)}
+    assert repr(deep) == "Trace(3 persons: F0=1, F1=1, F2=1, F3=0; policy tracegraph)"
+    assert "F4" not in deep._repr_html_() and "F3" in deep._repr_html_()
 
 
 def test_changing_the_params_a_trace_gives_changes_nothing_of_the_trace():

@@ -83,7 +83,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print()
     print("   people per tier")
-    for tier, count in result.tier_counts().items():
+    for tier, count in result._shown_tier_counts().items():
         label = "F0 (cases)" if tier == 0 else f"F{tier}"
         print(f"     {label:<10} {count:>8,}")
     print(f"   qualifying stay pairs: {result.n_pairs:,}")

@@ -2316,7 +2316,7 @@ class Trace:
     # ------------------------------------------------------------------ views
 
     def __repr__(self) -> str:
-        counts = self.tier_counts() if self.contacts.num_rows else {}
+        counts = self._shown_tier_counts() if self.contacts.num_rows else {}
         tiers = ", ".join(f"F{k}={n}" for k, n in counts.items()) or "no cases"
         return f"Trace({self.contacts.num_rows} persons: {tiers}; policy {self.policy.name})"
 
@@ -2402,7 +2402,9 @@ class Trace:
             pairs = [("stay pairs", f"{self.n_pairs:,}")] if counted else []
             summary = _html.definition_list(
                 f"Trace to tier {self._params.get('tiers')}",
-                [(f"F{k}", f"{v:,}") for k, v in self.tier_counts().items()] + pairs + params,
+                [(f"F{k}", f"{v:,}") for k, v in self._shown_tier_counts().items()]
+                + pairs
+                + params,
             )
             # first venues of large tiers are found by matching again: not for a repr
             known = not self._pairs.unrecorded or "code_first_venue" in self._pairs.__dict__
@@ -2438,6 +2440,18 @@ class Trace:
         top = max(int(self._params.get("tiers", 0)), int(tiers.max()) if tiers.size else 0)
         counts = np.bincount(tiers.astype(np.int64), minlength=top + 1)
         return {k: int(c) for k, c in enumerate(counts)}
+
+    def _shown_tier_counts(self) -> dict[int, int]:
+        """:meth:`tier_counts` up to the first tier nobody reached (the later ones are 0 too).
+
+        What reprs, plots and the command line show: ``tiers=127`` lists no 125 zeros.
+        """
+        shown: dict[int, int] = {}
+        for tier, count in self.tier_counts().items():
+            shown[tier] = count
+            if count == 0 and tier > 0:
+                break
+        return shown
 
     # ------------------------------------------------------------------ reports
 

@@ -440,7 +440,7 @@ def plot_tiers(
     if labels:
         for node, xi, yi in zip(nodes, x, y, strict=True):
             ax.text(xi + 0.04, yi, _plain(node), fontsize="x-small", va="center", gid=GID_LABEL)
-    counts = trace.tier_counts()
+    counts = trace._shown_tier_counts()
     n_tiers = max(counts) + 1 if counts else 1
     ax.set_xticks(range(n_tiers), labels=[f"F{k}\n({counts.get(k, 0):,})" for k in range(n_tiers)])
     ax.set_xlim(-0.5, n_tiers - 0.5 + (0.4 if labels else 0.0))
@@ -487,7 +487,7 @@ def _tier_summary(trace: Trace, ax: Axes, max_nodes: int) -> None:
     """Persons per tier and the busiest venues, in two insets of ``ax``."""
     ax.set_axis_off()
     ax.set_title(f"{trace.contacts.num_rows:,} persons (more than max_nodes={max_nodes}): summary")
-    counts = trace.tier_counts()
+    counts = trace._shown_tier_counts()
     left = ax.inset_axes((0.0, 0.08, 0.38, 0.84))
     tiers = sorted(counts)
     bars = left.bar(
