@@ -520,6 +520,24 @@ def test_a_thread_count_in_the_environment_that_is_no_positive_number_is_an_erro
         _parallel.threads()
 
 
+def test_a_bad_thread_count_in_the_environment_stops_a_trace_before_any_work(monkeypatch):
+    # it was raised when the trace handed its state back, after the whole trace (and
+    # after a DataWarning about the cases); with threads= the environment is not read
+    import warnings
+
+    city = tg.synth.generate_city(50, days=1, seed=2)
+    index = tg.VenueIndex.from_stays(city.stays)
+    year_2000 = pa.array([946_684_800], pa.timestamp("s", tz="UTC"))
+    cases = pa.table({"person": index.persons[:1], "start": year_2000, "end": year_2000})
+    monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", "abc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(tg.ArgumentError, match="TRACEGRAPH_NUM_THREADS"):
+            tg.trace(index, cases)
+    with pytest.warns(tg.DataWarning, match="none of the 1 cases"):
+        tg.trace(index, cases, threads=1)
+
+
 def test_a_thread_count_in_the_environment_may_have_blanks(monkeypatch):
     monkeypatch.setenv("TRACEGRAPH_NUM_THREADS", " 3 ")
     assert _parallel.threads() == 3
@@ -548,9 +566,33 @@ def test_trace_threads_gives_the_same_answer_and_one_keeps_the_work_on_the_calle
             pytest.raises(AssertionError, match="pool used"),
         ):
             tg.trace(index, cases, tiers=3)  # (the environment's 2: the pool is used)
+    # every tier matched the other way round, whose index of intervals is built with
+    # the helpers of _parallel (which read the environment's number before)
+    no_pool = AssertionError("pool used")
+    with (
+        mock.patch.object(exposure, "_PARALLEL_MIN_CONTACTS", 1),
+        mock.patch.object(exposure, "_PARALLEL_MIN_QUERIES", 1),
+        mock.patch.object(_parallel, "PARALLEL_MIN_ROWS", 1),
+        mock.patch.object(exposure, "_reverse", return_value=True),
+    ):
+        reverse_two = tg.trace(index, cases, tiers=3, threads=2)
+        with (
+            mock.patch.object(exposure, "workers", side_effect=no_pool),
+            mock.patch.object(_parallel, "workers", side_effect=no_pool),
+        ):
+            reverse_one = tg.trace(index, cases, tiers=3, threads=1)
+            reverse_one_edges = reverse_one.edges
+        with (
+            mock.patch.object(_parallel, "workers", side_effect=no_pool),
+            pytest.raises(AssertionError, match="pool used"),
+        ):
+            tg.trace(index, cases, tiers=3)
     assert one.contacts.num_rows > 100
     assert one.contacts.equals(two.contacts)
     assert one_edges.equals(two_edges)
+    assert reverse_one.contacts.equals(two.contacts)
+    assert reverse_two.contacts.equals(two.contacts)
+    assert reverse_one_edges.equals(two_edges)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])

@@ -26,6 +26,7 @@ __all__ = [
     "count_rows",
     "group_by_key",
     "key_runs",
+    "limit_threads",
     "radix_sort",
     "resolve_threads",
     "run_all",
@@ -39,8 +40,33 @@ __all__ = [
 PARALLEL_MIN_ROWS = 1 << 20
 
 
+#: A number of threads set for the calling thread's work (:func:`limit_threads`).
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def limit_threads(n_threads: int | None) -> Iterator[None]:
+    """Within the block, :func:`threads` is ``n_threads`` on the calling thread.
+
+    For ``trace(..., threads=)``: every helper here that asks :func:`threads` (the
+    build of a tier's temporary index, say) then uses the trace's number. ``None``
+    changes nothing. Other threads are not affected.
+    """
+    if n_threads is None:
+        yield
+        return
+    saved = getattr(_LOCAL, "n_threads", None)
+    _LOCAL.n_threads = max(1, n_threads)
+    try:
+        yield
+    finally:
+        _LOCAL.n_threads = saved
+
+
 def threads() -> int:
     """Threads for large work: ``TRACEGRAPH_NUM_THREADS``, else the cores this process may use.
+
+    Inside :func:`limit_threads` on this thread, its number instead.
 
     Raises
     ------
@@ -48,6 +74,9 @@ def threads() -> int:
         ``TRACEGRAPH_NUM_THREADS`` is set to something other than a positive whole
         number (it was ignored, or clamped to 1, without a word).
     """
+    chosen = getattr(_LOCAL, "n_threads", None)
+    if chosen is not None:
+        return int(chosen)
     raw = os.environ.get("TRACEGRAPH_NUM_THREADS", "")
     value = raw.strip()
     if value:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from tracegraph import _kernels, _memory
 from tracegraph._deps import require
-from tracegraph._parallel import radix_sort, resolve_threads, workers
+from tracegraph._parallel import limit_threads, radix_sort, resolve_threads, workers
 from tracegraph._progress import _bool_or_none, progress_bar
 from tracegraph._time import (
     FAR_FUTURE,
@@ -191,7 +191,9 @@ def trace(
         ``day_tz`` is not an IANA zone.
     ArgumentError
         If ``index`` is no :class:`VenueIndex`, or ``tiers``, ``unknown``,
-        ``cumulative``, ``progress`` or ``threads`` is of the wrong type or value.
+        ``cumulative``, ``progress`` or ``threads`` is of the wrong type or value, or
+        (without ``threads``) the environment variable ``TRACEGRAPH_NUM_THREADS`` is
+        no positive whole number.
 
     Warns
     -----
@@ -267,6 +269,7 @@ def trace(
         raise ArgumentError(
             f"`threads`: expected a positive int or None (the default number), got {threads!r}"
         )
+    resolve_threads(threads)  # (TRACEGRAPH_NUM_THREADS checked before any work)
     resolved = _resolve_cases(index, cases, unknown, tz)
     _warn_windows_miss(index, resolved)
     return _trace_codes(
@@ -721,6 +724,7 @@ class _Rules:
     policy: MatchPolicy = dataclasses.field(default_factory=lambda: resolve_policy("tracegraph"))
     cumulative: Cumulative = False
     day_tz: str = "UTC"  # the zone of cumulative's days
+    threads: int | None = None  # trace(threads=): for every step, also when matching again
 
     @property
     def kernel_min_overlap(self) -> int:
@@ -837,6 +841,7 @@ def _trace_codes(
         policy=policy or resolve_policy("tracegraph"),
         cumulative=cumulative,
         day_tz=day_tz,
+        threads=threads,
     )
     n_persons = index.n_persons
     pool = _state_pool(index)
@@ -988,9 +993,11 @@ def _probe(
             # pieces stand for no one person; a tier-k person is never a candidate,
             # so never the one a candidate's stay is matched on behalf of
             src_person = np.full(x_venue.shape[0], src_person[0], dtype=np.int32)
-    intervals, cand, c_venue, c_start, c_end = _candidates(
-        index, excluded, src_person, x_venue, x_start, x_end, closed=rules.policy.rule == "closed"
-    )
+    with limit_threads(rules.threads):  # (its index of intervals is built on threads)
+        intervals, cand, c_venue, c_start, c_end = _candidates(
+            index, excluded, src_person, x_venue, x_start, x_end,
+            closed=rules.policy.rule == "closed",
+        )  # fmt: skip
     # the interval side holds only tier-k persons: nobody there is to be skipped
     nobody = np.zeros(index.n_persons, dtype=np.bool_)
     return _Probe(
