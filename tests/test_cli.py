@@ -862,3 +862,24 @@ def test_messages_name_options_without_rewriting_types_or_paths(argv, message, e
     from tracegraph.__main__ import _as_options, build_parser
 
     assert _as_options(message, build_parser().parse_args(argv)) == expected
+
+
+def test_a_tilde_in_a_path_argument_is_the_home_folder(tmp_path, monkeypatch, capsys):
+    # `--out=~/city` reaches Python with its ~ (no shell expands it there): the command's
+    # checks looked in ./~/city while the library wrote in the home folder, so a second
+    # `generate` replaced the first city's files without --overwrite
+    from tracegraph.__main__ import main
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "--people", "50", "--days", "1", "--out=~/city"]) == 0
+    assert (home / "city" / "stays.parquet").is_file()
+    first = (home / "city" / "stays.parquet").read_bytes()
+    assert main(["generate", "--people", "60", "--days", "1", "--seed", "3", "--out=~/city"]) == 2
+    assert "expected a folder without a city's files" in capsys.readouterr().err
+    assert (home / "city" / "stays.parquet").read_bytes() == first
+    assert main(["build", "~/city/stays.parquet", "--out=~/city.tgidx"]) == 0
+    assert (home / "city.tgidx" / "manifest.json").is_file()
+    assert not (tmp_path / "~").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import os
 import re
 import sys
 import time
@@ -1212,6 +1213,24 @@ def _unrecognized(subparser: argparse.ArgumentParser, extra: list[str]) -> str:
     return message
 
 
+#: The arguments that name files or folders.
+_PATH_ARGUMENTS = ("out", "source", "index", "registry", "windows", "cases_file")
+
+
+def _expand_home(args: argparse.Namespace) -> None:
+    """A leading ``~`` of a path argument is the home folder, as the library reads it.
+
+    (A shell leaves it in ``--out=~/x`` or in quotes: the command's checks would look
+    in a folder named ``~`` while the library writes in the home folder.)
+    """
+    for name in _PATH_ARGUMENTS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            setattr(args, name, os.path.expanduser(value))
+        elif isinstance(value, list):
+            setattr(args, name, [os.path.expanduser(v) if isinstance(v, str) else v for v in value])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -1220,6 +1239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:
         args.subparser.error(_unrecognized(args.subparser, extra))
+    _expand_home(args)
     problem = _usage_problem(args)
     if problem:
         args.subparser.error(problem)  # usage and exit code 2, as argparse's own errors
