@@ -347,6 +347,16 @@ def test_explain_in_zones_of_every_kind_arrow_takes(zone, start):
     assert explanation.table["start"].type == pa.timestamp("us", tz=zone)
 
 
+def test_explain_in_a_zone_at_the_calendars_end_falls_back_to_utc_in_words():
+    # a stay on 9999-12-31 20:00Z shown at +07:00 is in the year 10000: the text's
+    # conversion of the whole table to Python raised OverflowError
+    last = 253_402_300_799  # 9999-12-31 23:59:59Z
+    rows = [("ann", "cafe", last - 4 * H, last), ("bob", "cafe", last - 3 * H, last)]
+    result = tg.trace(index_of(rows), ["ann"])
+    text = str(result.explain("bob", tz="+07:00"))
+    assert "9999-12-31 20:59:59Z to 9999-12-31 23:59:59Z" in text
+
+
 @pytest.mark.parametrize(
     ("zone", "meant"),
     [
@@ -367,8 +377,9 @@ def test_a_zone_name_close_to_a_real_one_gets_a_suggestion(zone, meant):
         result.explain("bob", tz=zone)
     with pytest.raises(tg.TimezoneError, match=r"did you mean"):
         tg.trace(result.index, ["ann"], day_tz=zone)
-    with pytest.raises(tg.TimezoneError, match=r"got 'Mars/Base'$"):  # (no guess)
-        result.explain("bob", tz="Mars/Base")
+    for nowhere in ("Mars/Base", "+2500", "+0760"):  # (no guess; no guess that is no zone)
+        with pytest.raises(tg.TimezoneError, match=rf"got '{re.escape(nowhere)}'$"):
+            result.explain("bob", tz=nowhere)
 
 
 def test_a_zoneinfo_given_for_a_zone_name_is_told_to_pass_its_name():
@@ -661,6 +672,12 @@ def test_cwa_risk_scores_each_check_in_apart_as_the_app_does():
             "`day`: expected no nulls",
         ),
         (pa.table({"person": ["SECRET_ann"] * 2, "risk_level": [8, 1]}), "one row per person,"),
+        # (ids of another type than the index's: which argument's, said once)
+        (
+            pa.table({"person": [5], "risk_level": [8]}),
+            r"^levels: column `person`: expected person ids of type string",
+        ),
+        ({5: 3}, r"^levels: column `person`: expected person ids of type string"),
         (
             pa.table(
                 {

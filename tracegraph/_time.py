@@ -419,9 +419,14 @@ def _zone_hint(tz: Any) -> str | None:
     key = tz.strip().lower()
     if key in _ZONE_ALIASES:
         return _ZONE_ALIASES[key]
-    fixed = re.fullmatch(r"([+-]\d{2})(\d{2})", key)
-    if fixed:  # "+0700": "+07:00"
-        return f"{fixed.group(1)}:{fixed.group(2)}"
+    fixed = re.fullmatch(r"([+-][0-9]{2})([0-9]{2})", key)
+    if fixed:  # "+0700": "+07:00", if that is a zone
+        candidate = f"{fixed.group(1)}:{fixed.group(2)}"
+        try:
+            check_zone(candidate)
+        except TimezoneError:
+            return None
+        return candidate
     try:
         names = zoneinfo.available_timezones() | {"UTC"}
     except Exception:  # (no zone database to look in)
@@ -500,8 +505,8 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
 
     Examples
     --------
-    >>> format_instant(0), format_instant(61)
-    ('1970-01-01 00:00Z', '1970-01-01 00:01:01Z')
+    >>> format_instant(0), format_instant(61), format_instant(-62_135_596_800)
+    ('1970-01-01 00:00Z', '1970-01-01 00:01:01Z', '0001-01-01 00:00Z')
     >>> format_instant(1_630_886_400, "Asia/Ho_Chi_Minh")
     '2021-09-06 07:00+07:00'
     >>> format_instant(0, "Africa/Monrovia"), format_instant(0, "-05:30")
@@ -518,10 +523,14 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
             hours, rest = divmod(abs(total), 3600)
             minutes, secs = divmod(rest, 60)
             offset = f"{'-' if total < 0 else '+'}{hours:02d}:{minutes:02d}"
-            shape = "%Y-%m-%d %H:%M" if local.second == 0 else "%Y-%m-%d %H:%M:%S"
-            return local.strftime(shape) + offset + (f":{secs:02d}" if secs else "")
-    shape = "%Y-%m-%d %H:%M" if seconds % 60 == 0 else "%Y-%m-%d %H:%M:%S"
-    return when.strftime(shape) + "Z"
+            return _wall(local) + offset + (f":{secs:02d}" if secs else "")
+    return _wall(when) + "Z"
+
+
+def _wall(when: dt.datetime) -> str:
+    """``YYYY-MM-DD HH:MM[:SS]`` (years below 1000 padded, which ``%Y`` is not everywhere)."""
+    shape = "-%m-%d %H:%M" if when.second == 0 else "-%m-%d %H:%M:%S"
+    return f"{when.year:04d}" + when.strftime(shape)
 
 
 _FIXED_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")

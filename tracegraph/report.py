@@ -492,7 +492,8 @@ def _levels(
             f"levels: column `risk_level`: expected integers 1..8, found values from "
             f"{int(lv.min())} to {int(lv.max())}"
         )
-    code = index.person_codes(table["person"].combine_chunks()).astype(np.int64)
+    person = table["person"].combine_chunks()
+    code = index.person_codes(person, name="levels: column `person`").astype(np.int64)
     if "day" in table.column_names:
         column = table["day"]
         if not (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
@@ -650,7 +651,9 @@ def explain(trace: Trace, person: Any, *, tz: str | None = None) -> Explanation:
     if tier == 0:
         return Explanation(table, f"{name} is a case (F0).")
     lines = [f"{name} (F{tier}) was reached in {len(rows)} hop(s):"]
-    d = table.to_pydict()
+    # (the text's columns only: times at the calendar's ends shown in a zone are no
+    # Python datetimes; format_instant says them in UTC then)
+    d = table.select(["source", "target", "venue", "overlap_minutes", "tier"]).to_pydict()
     for i, r in enumerate(rows):
         lines.append(
             f"  {i + 1}. {d['source'][i]} (F{int(d['tier'][i]) - 1}) -> {d['target'][i]} "
