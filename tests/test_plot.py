@@ -220,6 +220,14 @@ def test_timeline_unknown_person_raises_without_the_id(odd: tg.Trace, person: An
     assert plt.get_fignums() == []  # nothing opened before failing
 
 
+def test_timeline_of_an_id_no_integer_type_holds_says_so(odd: tg.Trace) -> None:
+    # it said "expected a person id (int or str), got int", of an int
+    with pytest.raises(tg.PersonNotFound) as info:
+        plot_timeline(odd, 2**70)
+    assert "no one integer type holds" in str(info.value)
+    assert "got int" not in str(info.value) and str(2**70) not in str(info.value)
+
+
 def test_timeline_on_a_city_matches_each_persons_stays_and_edges(city_trace: tg.Trace) -> None:
     contacts = city_trace.contacts.to_pydict()
     tiers = contacts["tier"]

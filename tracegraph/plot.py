@@ -262,10 +262,8 @@ def _find_person(trace: Trace, person: Any) -> tuple[pa.Scalar | None, int | Non
     index = trace.index
     try:  # (uint64 ids of 2**63 or more: no int64 holds them)
         ids = ids_array([person], index.persons.type, "`person`")
-    except SchemaError:
-        raise PersonNotFound(
-            f"`person`: expected a person id (int or str), got {type(person).__name__}"
-        ) from None  # no Arrow message as cause: it would quote the value
+    except SchemaError as exc:  # (its message says what is wrong, never the id)
+        raise PersonNotFound(str(exc)) from None  # no Arrow cause: it would quote the value
     try:
         code = int(index.person_codes(ids)[0])
     except SchemaError as exc:  # e.g. a str id for an index of int ids (no id in message)
