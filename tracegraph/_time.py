@@ -413,26 +413,32 @@ _ZONE_ALIASES = {"asia/hanoi": "Asia/Ho_Chi_Minh", "asia/hcmc": "Asia/Ho_Chi_Min
 
 
 def _zone_hint(tz: Any) -> str | None:
-    """The zone ``tz`` most likely meant: the same name in other case, or a known alias."""
+    """The zone ``tz`` most likely meant, if that is another name and a zone this reads.
+
+    The same name in other case, ``"+07:00"`` for ``"+0700"``, or a known alias.
+    """
     if not isinstance(tz, str):
         return None
     key = tz.strip().lower()
-    if key in _ZONE_ALIASES:
-        return _ZONE_ALIASES[key]
     fixed = re.fullmatch(r"([+-][0-9]{2})([0-9]{2})", key)
-    if fixed:  # "+0700": "+07:00", if that is a zone
+    if key in _ZONE_ALIASES:
+        candidate: str | None = _ZONE_ALIASES[key]
+    elif fixed:
         candidate = f"{fixed.group(1)}:{fixed.group(2)}"
+    else:
         try:
-            check_zone(candidate)
-        except TimezoneError:
+            names = zoneinfo.available_timezones() | {"UTC"}
+        except Exception:  # (no zone database to look in)
             return None
-        return candidate
-    try:
-        names = zoneinfo.available_timezones() | {"UTC"}
-    except Exception:  # (no zone database to look in)
+        same = sorted(n for n in names if n.lower() == key and n != tz)
+        candidate = same[0] if same else None
+    if candidate is None or candidate == tz:
         return None
-    same = sorted(n for n in names if n.lower() == key)
-    return same[0] if same else None
+    try:
+        check_zone(candidate)  # ("Factory" is in Python's list, not Arrow's)
+    except TimezoneError:
+        return None
+    return candidate
 
 
 def local_to_utc(local: np.ndarray, tz: str) -> np.ndarray:
