@@ -171,6 +171,9 @@ def test_timeline_in_a_zone(odd: tg.Trace) -> None:
 
     ax = plot_timeline(odd, B, tz=dt.timezone(dt.timedelta(hours=-3)))
     assert "1969-12-31 21:30" in ax.get_title()
+    # a fixed offset as text, as trace, explain and read_scans take it (it was refused)
+    ax = plot_timeline(odd, B, tz="-03:00")
+    assert "1969-12-31 21:30" in ax.get_title()
     with pytest.raises(tg.TimezoneError, match="IANA zone"):
         plot_timeline(odd, B, tz="Mars/Olympus")
 

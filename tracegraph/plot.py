@@ -14,6 +14,7 @@ person a timeline is about.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -831,6 +832,8 @@ def _zone(tz: str | dt.tzinfo | None) -> dt.tzinfo:
             return zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             pass
+        if re.fullmatch(r"[+-][0-9]{2}:[0-9]{2}", tz):  # a fixed offset, as trace takes it
+            return _column_zone(tz)
     raise TimezoneError(f"`tz`: expected a valid IANA zone name or a tzinfo, got {tz!r}")
 
 
