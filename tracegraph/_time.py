@@ -521,7 +521,7 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
     when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
     if tz is not None:
         try:
-            local = when.astimezone(_tzinfo(tz))
+            local = when.astimezone(zone_info(tz))
         except (OverflowError, ValueError, KeyError):  # (KeyError: a zone zoneinfo lacks)
             pass
         else:
@@ -542,8 +542,12 @@ def _wall(when: dt.datetime) -> str:
 _FIXED_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
 
-def _tzinfo(tz: str) -> dt.tzinfo:
-    """The zone ``tz`` as Arrow reads it: an IANA name, or a fixed offset ``"+07:00"``."""
+def zone_info(tz: str) -> dt.tzinfo:
+    """The zone ``tz`` as Arrow reads it: an IANA name, or a fixed offset ``"+07:00"``.
+
+    Raises ``zoneinfo.ZoneInfoNotFoundError`` (a ``KeyError``), ``ValueError`` or
+    ``OSError`` for a name that is neither.
+    """
     fixed = _FIXED_OFFSET.match(tz)
     if fixed:
         sign = -1 if fixed.group(1) == "-" else 1

@@ -14,7 +14,6 @@ person a timeline is about.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracegraph._deps import require
-from tracegraph._time import to_seconds
+from tracegraph._time import to_seconds, zone_info
 from tracegraph._typing import TableLike
 from tracegraph.errors import ArgumentError, PersonNotFound, SchemaError, TimezoneError
 from tracegraph.exposure import Trace
@@ -828,12 +827,10 @@ def _zone(tz: str | dt.tzinfo | None) -> dt.tzinfo:
     if isinstance(tz, dt.tzinfo):
         return tz
     if isinstance(tz, str):
-        try:
-            return zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        try:  # (an IANA name, or a fixed offset as trace takes it)
+            return zone_info(tz)
+        except (KeyError, ValueError, OSError):
             pass
-        if re.fullmatch(r"[+-][0-9]{2}:[0-9]{2}", tz):  # a fixed offset, as trace takes it
-            return _column_zone(tz)
     raise TimezoneError(f"`tz`: expected a valid IANA zone name or a tzinfo, got {tz!r}")
 
 
