@@ -35,9 +35,9 @@ def repeats_oracle(rows) -> int:
 def stays_with_repeats(draw):
     """Stays on few venues and starts, so that runs of equal starts are long, some repeated.
 
-    Durations are of a few sizes, from zero to years (a run of equal starts whose
-    ends span 2**32 s or more is sorted by person and end, not as packed keys); runs
-    longer than 64 rows (up to 150) are counted by sorting.
+    Durations are of a few sizes, from zero to years (ends 2**32 s or more apart differ
+    in their high halves only, which the hash mixes in); runs of up to 8 rows are
+    compared pair by pair, longer ones (up to 150) go through the kernel's hash table.
     """
     n_people = draw(st.integers(1, 40))
     starts = draw(st.lists(st.integers(0, 5 * HOUR), min_size=1, max_size=3))
@@ -63,7 +63,7 @@ def test_repeated_stays_are_counted_exactly(rows):
 @given(st.data())
 def test_the_repeats_kernel_on_extreme_codes_and_durations(data):
     # one group, one start (int64 times): a single run of equal starts, longer than 64
-    # rows: sorted as packed keys, or by person and end when the ends span 2**32 s
+    # rows, through the hash table: ends that differ only above 32 bits, the largest codes
     some = st.lists(st.sampled_from([0, 5, 2**32 - 1, 2**32, 2**33, 2**40]), min_size=1)
     durations = data.draw(some.map(sorted))
     row = st.tuples(st.sampled_from([0, 2**30, 2**31 - 1]), st.sampled_from(durations))
@@ -77,13 +77,33 @@ def test_the_repeats_kernel_on_extreme_codes_and_durations(data):
     assert got == repeats_oracle(every)
 
 
-def test_a_long_run_of_equal_starts_is_counted_by_sorting():
-    # 100 people arrive at once, five of them twice: one run of 105 rows (> 64)
+def test_a_long_run_of_equal_starts_is_counted_through_the_hash_table():
+    # 100 people arrive at once, five of them twice: one run of 105 rows (> 8)
     rows = [(p, 1, HOUR, HOUR + 60 * (p % 3)) for p in range(100)]
     rows += rows[:5]
     with pytest.warns(tg.DataWarning, match="5 of 105 stays repeat another"):
         index = index_of(rows)
     assert index_module._repeated_stays(index) == 5
+
+
+@pytest.mark.parametrize("people", [8, 9, 1 << 11, (1 << 11) + 1, 5000])
+def test_runs_at_each_of_the_kernels_limits(people):
+    # a stadium's gates open: everyone at one second, some twice; runs of 8 rows
+    # (pair by pair), 9 (the shared table), 2,048 (the table's last size) and beyond
+    # (a table of the run's own), with every person's copy far from the original
+    assert _kernels._REPEAT_PAIRWISE == 8 and _kernels._REPEAT_TABLE == 1 << 12
+    rng = np.random.default_rng(people)
+    firsts = [(p, 1, HOUR, HOUR + 60 * int(rng.integers(0, 4))) for p in range(people)]
+    copies = [firsts[int(k)] for k in rng.integers(0, people, size=people // 3)]
+    every = firsts + copies
+    order = rng.permutation(len(every))
+    start = np.full(len(every), HOUR, dtype=np.int64)
+    end = np.array([every[k][3] for k in order], dtype=np.int64)
+    person = np.array([every[k][0] for k in order], dtype=np.int32)
+    for n in (people, len(every)):  # the first n rows: one run of n equal starts
+        offsets = np.array([0, n], dtype=np.int64)
+        got = _kernels.count_repeats(start[:n], end[:n], person[:n], offsets)
+        assert got == repeats_oracle([every[k] for k in order[:n]])
 
 
 @pytest.mark.parametrize("source", ["table", "parquet"])

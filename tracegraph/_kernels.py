@@ -337,20 +337,52 @@ def sort_groups_by_start(start, end, person, offsets):  # type: ignore[no-untype
     return n_sorted
 
 
-#: :func:`count_repeats` compares runs of equal starts up to this long pair by pair
-_REPEAT_PAIRWISE = 64
+#: :func:`count_repeats` compares runs of equal starts up to this long pair by pair;
+#: longer runs go through a hash table of (end, person)
+_REPEAT_PAIRWISE = 8
+
+#: Slots of the hash table :func:`count_repeats` allocates once per call (runs of up
+#: to half as many rows use it; longer ones, rare, allocate their own)
+_REPEAT_TABLE = 1 << 12
 
 
 @_jit
-def _repeats_pairwise(end, person, a, b):  # type: ignore[no-untyped-def]
-    """Rows ``a+1..b-1`` that repeat an earlier row of ``a..b-1`` (same end and person)."""
+def _repeats_hashed(end, person, a, b, table):  # type: ignore[no-untyped-def]
+    """Rows ``a+1..b-1`` that repeat an earlier row of ``a..b-1`` (same end and person).
+
+    An open-addressing table of row numbers with linear probing, in the first
+    ``size`` slots of ``table`` (overwritten), ``size`` the smallest power of two
+    ``>= max(16, 2 * (b - a))``, slots by :func:`_mix32` of the end and person: O(b - a)
+    expected for any values.
+    """
+    m = b - a
+    size = 16
+    while size < 2 * m:
+        size *= 2
+    mask = size - 1
+    for s in range(size):
+        table[s] = -1
     repeats = 0
-    for k in range(a + 1, b):
-        for q in range(a, k):
-            if end[q] == end[k] and person[q] == person[k]:
+    for k in range(a, b):
+        x = np.int64(end[k])
+        h = _mix32(((x >> 32) & _LOW32) ^ (np.int64(person[k]) & _LOW32))
+        s = _mix32((x & _LOW32) ^ h) & mask
+        while True:
+            r = table[s]
+            if r < 0:
+                table[s] = k
+                break
+            if end[r] == end[k] and person[r] == person[k]:
                 repeats += 1
                 break
+            s = (s + 1) & mask
     return repeats
+
+
+@_jit
+def _repeats_long(end, person, a, b):  # type: ignore[no-untyped-def]
+    """:func:`_repeats_hashed` for a run too long for the shared table: its own table."""
+    return _repeats_hashed(end, person, a, b, np.empty(4 * (b - a) + 16, dtype=np.int64))
 
 
 @_jit
@@ -360,13 +392,14 @@ def count_repeats(start, end, person, offsets):  # type: ignore[no-untyped-def]
     Each group ``offsets[g]:offsets[g+1]`` is in start order (as
     :func:`sort_groups_by_start` leaves it), so repeats sit in one run of equal
     starts: runs of up to :data:`_REPEAT_PAIRWISE` rows are compared pair by pair,
-    longer ones sorted, as packed (end - the run's earliest end, person) keys when
-    the ends span less than 2**32 s, else by person and then end (an open-ended stay
-    given a far end, say): O(m log m) for a run of m. A stay given twice (the same
-    day appended twice, say) counts once here.
+    longer ones through a hash table of their (end, person) (O(m) expected for a run
+    of m rows, whatever the values). A stay given twice (the same day appended twice,
+    say) counts once here.
     """
     repeats = 0
-    keys = np.empty(0, dtype=np.int64)
+    # allocated once, never reassigned: a reassigned array in this loop costs numba
+    # reference counting on every row (0.26 s against 0.09 s for M's 39.6M rows)
+    table = np.empty(_REPEAT_TABLE, dtype=np.int64)
     for g in range(offsets.shape[0] - 1):
         hi = offsets[g + 1]
         i = offsets[g] + 1
@@ -378,40 +411,18 @@ def count_repeats(start, end, person, offsets):  # type: ignore[no-untyped-def]
             b = i + 1
             while b < hi and start[b] == start[a]:
                 b += 1
-            m = b - a
             i = b + 1
+            m = b - a
             if m <= _REPEAT_PAIRWISE:
-                repeats += _repeats_pairwise(end, person, a, b)
-                continue
-            low = np.int64(end[a])
-            high = low
-            for k in range(a, b):
-                low = min(low, np.int64(end[k]))
-                high = max(high, np.int64(end[k]))
-            if high - low >= 2**32:
-                repeats += _repeats_sorted(end[a:b], person[a:b])
-                continue
-            if keys.shape[0] < m:
-                keys = np.empty(2 * m, dtype=np.int64)
-            run = keys[:m]
-            for k in range(m):
-                run[k] = ((np.int64(end[a + k]) - low) << 31) | np.int64(person[a + k])
-            run.sort()
-            for k in range(1, m):
-                if run[k] == run[k - 1]:
-                    repeats += 1
-    return repeats
-
-
-@_jit
-def _repeats_sorted(end, person):  # type: ignore[no-untyped-def]
-    """Rows repeating an earlier (end, person): sorted by person, then (stably) by end."""
-    order = np.argsort(person, kind="mergesort")
-    order = order[np.argsort(end[order], kind="mergesort")]
-    repeats = 0
-    for k in range(1, order.shape[0]):
-        if end[order[k]] == end[order[k - 1]] and person[order[k]] == person[order[k - 1]]:
-            repeats += 1
+                for k in range(a + 1, b):
+                    for q in range(a, k):
+                        if end[q] == end[k] and person[q] == person[k]:
+                            repeats += 1
+                            break
+            elif 2 * m <= _REPEAT_TABLE:
+                repeats += _repeats_hashed(end, person, a, b, table)
+            else:
+                repeats += _repeats_long(end, person, a, b)
     return repeats
 
 
