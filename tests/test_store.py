@@ -844,7 +844,9 @@ KILL_AT = {
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
-def test_a_save_killed_midway_leaves_the_previous_index_or_none(other_index, third_index, tmp_path):
+def test_a_save_killed_midway_leaves_the_previous_index_or_none(
+    other_index, third_index, tmp_path, monkeypatch
+):
     # one process per step, run side by side (each starts Python and imports tracegraph)
     source = save_index(third_index, tmp_path / "source.tgidx")
     runs = {}
@@ -891,6 +893,46 @@ def test_a_save_killed_midway_leaves_the_previous_index_or_none(other_index, thi
             elif step == "between data files":
                 with pytest.raises(IndexNotFound, match="interrupted save"):
                     open_index(leftover)
+
+    # the next save to each path removes the killed save's temporary folder (its lock
+    # ended with its process) and keeps .old- (the previous index, for the user)
+    monkeypatch.setattr(_store, "_ABANDONED_AFTER_S", 0.0)
+    for step, (saved, _) in runs.items():
+        before = leftovers(saved.parent)
+        save_index(other_index, saved, overwrite=saved.exists())
+        assert leftovers(saved.parent) == [n for n in before if ".old-" in n], step
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: nothing is removed there")
+def test_a_save_removes_only_the_folders_of_killed_saves_to_its_path(index, tmp_path):
+    target = tmp_path / "city.tgidx"
+    names = {
+        ".city.tgidx.tmp-0123abcd": "removed",  # a killed save's: old, unlocked
+        ".city.tgidx.tmp-89abcdef": "locked",  # a save under way holds its lock
+        ".city.tgidx.tmp-fedcba98": "young",  # just created: maybe not locked yet
+        ".city.tgidx.tmp-notmine1": "kept",  # not a name a save gives
+        ".city.tgidx.old-0123abcd": "kept",  # the previous index of a save killed later
+        ".other.tgidx.tmp-0123abcd": "kept",  # another index's
+    }
+    an_hour_ago = time.time() - 3600
+    for name, kind in names.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "start.arrow").write_bytes(b"partial")
+        if kind != "young":
+            os.utime(tmp_path / name, (an_hour_ago, an_hour_ago))
+    (tmp_path / ".city.tgidx.tmp-0badcafe").write_bytes(b"a file, not a save's folder")
+    os.utime(tmp_path / ".city.tgidx.tmp-0badcafe", (an_hour_ago, an_hour_ago))
+    lock = _store._lock(tmp_path / ".city.tgidx.tmp-89abcdef")
+    try:
+        save_index(index, target)
+        left = sorted(p.name for p in tmp_path.iterdir())
+        expected = [n for n, kind in names.items() if kind != "removed"]
+        assert left == sorted([*expected, ".city.tgidx.tmp-0badcafe", "city.tgidx"])
+    finally:
+        os.close(lock)
+    save_index(index, target, overwrite=True)  # unlocked now
+    assert not (tmp_path / ".city.tgidx.tmp-89abcdef").exists()
+    assert (tmp_path / ".city.tgidx.tmp-fedcba98").exists()  # (a minute has not passed)
 
 
 def test_messages_point_to_what_to_do(saved, tmp_path, monkeypatch):

@@ -50,8 +50,10 @@ import glob
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
+import stat
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -171,7 +173,8 @@ def save_index(
     checksummed, ``manifest.json`` is written last, and the directory is renamed
     to ``path``. A crash or a kill at any point leaves ``path`` as it was (but see
     below for replacing); only the temporary directory may remain (it is removed
-    on any Python exception).
+    on any Python exception, and a killed save's by the next save to ``path``, once
+    it is a minute old: a save under way holds a lock on its own).
     Replacing an index takes two renames: the old index to ``.NAME.old-XXXXXXXX``,
     then the new one into place, then the old one is deleted. Between the two
     renames, microseconds apart (milliseconds if the saver is descheduled), ``path``
@@ -216,6 +219,7 @@ def save_index(
             f"cannot save an index to {target}: the directory {target.parent} does not exist"
         )
     replaced = _check_target(target, overwrite=overwrite)
+    _remove_abandoned(target)
 
     try:
         tmp = _new_hidden_dir(target, "tmp")
@@ -232,7 +236,9 @@ def save_index(
             f"cannot save an index to {target}: cannot create a folder in {target.parent} "
             f"({exc.strerror}); {fix}",
         ) from exc
+    lock = None
     try:
+        lock = _lock(tmp)  # (held to the end: the folder is no abandoned one to remove)
         columns: dict[str, pa.Array] = dict(dictionaries)
         columns.update((name, pa.array(values)) for name, values in arrays.items())
         files = {}
@@ -269,7 +275,72 @@ def save_index(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
     return target
+
+
+#: A hidden ``.NAME.tmp-XXXXXXXX`` folder at least this old (seconds since it last
+#: changed) that no save holds locked was left by a killed save: the next save to NAME
+#: removes it. (The age covers the moment between a save creating its folder and
+#: locking it.)
+_ABANDONED_AFTER_S = 60.0
+
+
+def _lock(path: pathlib.Path) -> int | None:
+    """An exclusive lock on the directory ``path``, held until the returned descriptor is closed.
+
+    ``None`` where the system has no ``flock`` (Windows). Raises :class:`BlockingIOError`
+    if another open descriptor (a save under way, in this process or another) holds it;
+    the lock ends with the process that holds it, however it ends.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows)
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_abandoned(target: pathlib.Path) -> list[pathlib.Path]:
+    """Remove the temporary folders of saves to ``target`` that were killed; returns them.
+
+    Only folders named as a save names them (``.NAME.tmp-`` and 8 hex digits), not
+    symbolic links, unchanged for :data:`_ABANDONED_AFTER_S` and locked by no one: a
+    save under way holds its folder's lock (:func:`_lock`), and a killed one's lock
+    ended with it. Best effort: a folder that cannot be examined or removed is left.
+    """
+    removed: list[pathlib.Path] = []
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.tmp-[0-9a-f]{{8}}")
+    try:
+        candidates = sorted(target.parent.glob(f".{glob.escape(target.name)}.tmp-*"))
+    except OSError:
+        return removed
+    for path in candidates:
+        if not pattern.fullmatch(path.name):
+            continue
+        try:
+            info = path.lstat()
+            if not stat.S_ISDIR(info.st_mode) or time.time() - info.st_mtime < _ABANDONED_AFTER_S:
+                continue
+            fd = _lock(path)
+        except OSError:  # held by a save under way (BlockingIOError), gone, unreadable
+            continue
+        if fd is None:  # no locks here: nothing can be known to be abandoned
+            return removed
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
+        if not os.path.lexists(path):
+            removed.append(path)
+    return removed
 
 
 def _index_parts(

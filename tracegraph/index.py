@@ -741,7 +741,8 @@ class VenueIndex:
         file per array plus ``manifest.json`` with sizes and CRC-32 checksums; no
         pickle, nothing executable. Files are written into a hidden temporary
         directory beside ``path``, flushed to disk, and renamed into place, so a crash
-        never leaves a half-written index at ``path``. To update an index that
+        never leaves a half-written index at ``path`` (a killed save's hidden
+        directory is removed by the next save to ``path``). To update an index that
         processes have open, save over it (``overwrite=True``: they keep reading the
         one they opened); never copy files over an opened index in place (``cp``,
         ``rsync --inplace``): its memory-mapped pages would change under them, and
