@@ -1,6 +1,7 @@
 """The scan-ingest path's answers to a second review: each test is one finding.
 
-Instants beyond the calendar in the ``not_before``-after-``now`` error.
+Instants beyond the calendar in the ``not_before``-after-``now`` error; ScanSchema's zone
+checked when the schema is made.
 """
 
 from __future__ import annotations
@@ -37,3 +38,26 @@ def test_not_before_after_now_beyond_the_calendar_is_an_argument_error(kw, said)
     for read in (read_scans, tg.VenueIndex.from_scans):
         with pytest.raises(tg.ArgumentError, match=said):
             read(scans_with(), **kw)
+
+
+# --------------------------------------------------------------------------- ScanSchema
+
+
+@pytest.mark.parametrize(
+    ("tz", "error", "said"),
+    [
+        ("Asia/Hanoi", tg.TimezoneError, r"got 'Asia/Hanoi'; did you mean 'Asia/Ho_Chi_Minh'\?$"),
+        ("", tg.TimezoneError, r"expected a valid IANA zone name, got ''$"),
+        (
+            7,
+            tg.SchemaError,
+            r"expected a zone name \(str\), e\.g\. 'Asia/Ho_Chi_Minh', or None, got int$",
+        ),
+    ],
+)
+def test_scan_schema_checks_its_zone_when_made(tz, error, said):
+    # a bad zone was only found at the read, named as read_scans' own `tz`; and "" was
+    # no zone at all: naive times were set aside as naive_time, or read in read_scans' tz
+    with pytest.raises(error, match=r"^ScanSchema: `tz`: (.*)" + said):
+        tg.ScanSchema(person="p", venue="v", time="t", tz=tz)
+    assert tg.ScanSchema(person="p", venue="v", time="t", tz="+07:00").tz == "+07:00"

@@ -670,6 +670,16 @@ class ScanSchema:
                     f"for a partition key, got {type(self.source).__name__}"
                 )
             _template_keys(self.source)
+        if self.tz is not None:  # (checked here, not at the read: "" read as no zone at all)
+            if not isinstance(self.tz, str):
+                raise SchemaError(
+                    f"ScanSchema: `tz`: expected a zone name (str), e.g. 'Asia/Ho_Chi_Minh', "
+                    f"or None, got {type(self.tz).__name__}"
+                )
+            try:
+                check_zone(self.tz, "tz")
+            except TimezoneError as exc:
+                raise TimezoneError(f"ScanSchema: {exc}") from None
 
     def columns(self) -> list[str]:
         """The columns this schema reads, in order (person, venue, time, direction, method).
