@@ -1,7 +1,7 @@
 """The scan-ingest path's answers to a second review: each test is one finding.
 
 Instants beyond the calendar in the ``not_before``-after-``now`` error; ScanSchema's zone
-checked when the schema is made.
+checked when the schema is made; what a bad direction should have been.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pyarrow as pa
 import pytest
 
 import tracegraph as tg
-from tracegraph.ingest import read_scans
+from tracegraph.ingest import ScanSchema, read_scans
 
 ISO = "2021-08-01T08:00:00Z"
+NOW = 1_630_000_000  # (2021-08-26: a fixed "now", so the tests never depend on the clock)
 
 
 def scans_with():
@@ -61,3 +62,29 @@ def test_scan_schema_checks_its_zone_when_made(tz, error, said):
     with pytest.raises(error, match=r"^ScanSchema: `tz`: (.*)" + said):
         tg.ScanSchema(person="p", venue="v", time="t", tz=tz)
     assert tg.ScanSchema(person="p", venue="v", time="t", tz="+07:00").tz == "+07:00"
+
+
+# --------------------------------------------------------------------------- directions
+
+
+def test_a_bad_direction_says_which_values_the_schema_takes_and_how_to_map_others():
+    # it said only "not one of the schema's direction values": which, and how to add one?
+    raw = scans_with().append_column("io", pa.array(["Vào", "Ra"]))
+    schema = ScanSchema(person="person", venue="venue", time="time", direction="io")
+    said = (
+        r"^<table 0>: row 0: rejected \(bad_direction\): the direction is not one of the "
+        r"schema's direction values: expected one of 'entry', 'exit', 'in', 'out', 'i', 'o', "
+        r"'enter' \(trimmed, in any case; null is an entry\); map other values with "
+        r"ScanSchema\(directions=\{\.\.\.\}\); fix the row, or pass errors='quarantine' to set "
+        r"such rows aside$"
+    )
+    for read in (read_scans, tg.VenueIndex.from_scans):
+        with pytest.raises(tg.ScanRowError, match=said):
+            read(raw, schema=schema, now=NOW)
+    own = ScanSchema(
+        person="person", venue="venue", time="time", direction="io", directions={"in": "entry"}
+    )
+    with pytest.raises(tg.ScanRowError, match=r"expected one of 'in' \(trimmed"):
+        read_scans(raw, schema=own, now=NOW)
+    with pytest.warns(tg.DataWarning, match=r"values \(map other values with ScanSchema\(dir"):
+        read_scans(raw, schema=schema, now=NOW, errors="quarantine")

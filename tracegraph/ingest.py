@@ -532,7 +532,10 @@ _REASON_TEXT = {
         "microseconds or nanoseconds read as seconds? give the schema their unit: "
         "ScanSchema(..., time_unit='ms'))"
     ),
-    "bad_direction": "the direction is not one of the schema's direction values",
+    "bad_direction": (
+        "the direction is not one of the schema's direction values (map other values with "
+        "ScanSchema(directions={...}))"
+    ),
     "future_time": "the time is after `now`",
     "too_early": "the time is before `not_before`",
 }
@@ -1157,7 +1160,7 @@ def _read_inputs(
                         reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
                         raise ScanRowError(
                             f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
-                            f"{_REASON_TEXT[reason]}; fix the row, or pass "
+                            f"{_reason_text(reason, inp.schema)}; fix the row, or pass "
                             f"errors='quarantine' to set such rows aside"
                         )
                     rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
@@ -1171,6 +1174,22 @@ def _read_inputs(
     finally:
         bar.close()
     return rejected_parts, counts_read
+
+
+def _reason_text(reason: str, schema: ScanSchema) -> str:
+    """What a row rejected for ``reason`` broke, for a :class:`ScanRowError`.
+
+    A bad direction gets the values its schema takes (the schema's, not the row's: a
+    column mapped by mistake could hold person ids).
+    """
+    if reason != "bad_direction":
+        return _REASON_TEXT[reason]
+    values = ", ".join(repr(value) for value in schema.direction_map()) or "none"
+    return (
+        f"the direction is not one of the schema's direction values: expected one of "
+        f"{values} (trimmed, in any case; null is an entry); map other values with "
+        f"ScanSchema(directions={{...}})"
+    )
 
 
 #: 1971-01-01T00:00Z in epoch seconds: epoch numbers all before it are suspect.
