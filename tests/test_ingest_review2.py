@@ -1,7 +1,8 @@
 """The scan-ingest path's answers to a second review: each test is one finding.
 
 Instants beyond the calendar in the ``not_before``-after-``now`` error; ScanSchema's zone
-checked when the schema is made; what a bad direction should have been.
+checked when the schema is made; what a bad direction should have been (read_scans), and
+integer directions of any type (scans_to_stays).
 """
 
 from __future__ import annotations
@@ -88,3 +89,25 @@ def test_a_bad_direction_says_which_values_the_schema_takes_and_how_to_map_other
         read_scans(raw, schema=own, now=NOW)
     with pytest.warns(tg.DataWarning, match=r"values \(map other values with ScanSchema\(dir"):
         read_scans(raw, schema=schema, now=NOW, errors="quarantine")
+
+
+@pytest.mark.parametrize(
+    ("values", "typ", "found"),
+    [([0, 2**63], pa.uint64(), 2**63), ([1, None, -1], pa.int8(), -1), ([0, 7], pa.uint8(), 7)],
+)
+def test_integer_directions_of_any_type_other_than_0_or_1_are_named(values, typ, found):
+    # a uint64 value of 2**63 or more was a raw ArrowInvalid (it was cast to int64 first)
+    scans = pa.table(
+        {
+            "person": ["ann"] * len(values),
+            "venue": ["cafe"] * len(values),
+            "time": pa.array(range(len(values)), pa.timestamp("s", tz="UTC")),
+            "direction": pa.array(values, typ),
+        }
+    )
+    said = rf"^scans: column `direction`: expected 0 \(entry\) or 1 \(exit\), found {found} at row"
+    with pytest.raises(tg.SchemaError, match=said):
+        tg.scans_to_stays(scans)
+    ok = [0, None, 1][: len(values)]  # (null: an entry)
+    fine = scans.set_column(3, "direction", pa.array(ok, typ))
+    assert tg.scans_to_stays(fine).report.exits == ok.count(1)

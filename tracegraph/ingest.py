@@ -2991,14 +2991,16 @@ def _scan_directions(table: pa.Table) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if pa.types.is_integer(column.type):
-        codes = int_values(column)
-        bad = np.flatnonzero((codes != 0) & (codes != 1))
+        # (compared as they are: uint64 values from 2**63 have no int64)
+        codes = pc.fill_null(column, 0)
+        other = pc.invert(pc.is_in(codes, value_set=pa.array([0, 1], column.type)))
+        bad = np.flatnonzero(other.to_numpy(zero_copy_only=False))
         if bad.size:
             raise SchemaError(
                 f"scans: column `direction`: expected 0 (entry) or 1 (exit), found "
-                f"{int(codes[bad[0]])} at row {int(bad[0])}"
+                f"{codes[int(bad[0])].as_py()} at row {int(bad[0])}"
             )
-        return codes.astype(np.int8)
+        return int_values(codes).astype(np.int8)
     text = _text_or_none(column)
     if text is None:
         raise SchemaError(
