@@ -2,7 +2,7 @@
 
 Instants beyond the calendar in the ``not_before``-after-``now`` error; ScanSchema's zone
 checked when the schema is made; what a bad direction should have been (read_scans), and
-integer directions of any type (scans_to_stays).
+integer directions of any type (scans_to_stays); epoch numbers held as text.
 """
 
 from __future__ import annotations
@@ -111,3 +111,17 @@ def test_integer_directions_of_any_type_other_than_0_or_1_are_named(values, typ,
     ok = [0, None, 1][: len(values)]  # (null: an entry)
     fine = scans.set_column(3, "direction", pa.array(ok, typ))
     assert tg.scans_to_stays(fine).report.exits == ok.count(1)
+
+
+# --------------------------------------------------------------------------- times
+
+
+def test_epoch_numbers_held_as_text_are_told_to_be_cast():
+    # bad_time said "expected ... a finite number" of a time that reads as one
+    raw = scans_with().set_column(2, "time", pa.array(["1627779600", "1627779660"]))
+    said = r"expected an ISO-8601 string, a timestamp or a finite number; epoch numbers held "
+    with pytest.raises(tg.ScanRowError, match=r"row 0: rejected \(bad_time\): .*" + said):
+        read_scans(raw, now=NOW)
+    with pytest.warns(tg.DataWarning, match=r"as text are none of these: cast the column to int"):
+        read_scans(raw, now=NOW, errors="quarantine")
+    assert len(read_scans(raw.set_column(2, "time", raw["time"].cast(pa.int64())), now=NOW)) == 2

@@ -522,7 +522,8 @@ _REASON_TEXT = {
     "null_venue": "the venue id is null or empty",
     "null_time": "the time is null",
     "bad_time": (
-        "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a finite number)"
+        "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a finite "
+        "number; epoch numbers held as text are none of these: cast the column to integers)"
     ),
     "naive_time": (
         "the time is text without a UTC offset and no zone was given (pass tz= or ScanSchema(tz=))"
