@@ -16,6 +16,7 @@ import stat
 import string
 import sys
 import time
+import unicodedata
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -583,7 +584,8 @@ class ScanSchema:
         Name of the entry/exit column. Without it every scan is an entry.
     directions : mapping, optional
         Raw direction value → ``"entry"`` or ``"exit"``, matched case-insensitively
-        after trimming blanks. Default: ``entry/exit``, ``in/out``, ``I/O``. A null
+        after trimming blanks, accents composed (Unicode NFC: ``"Vào"`` written with a
+        combining grave accent is ``"Vào"``). Default: ``entry/exit``, ``in/out``, ``I/O``. A null
         direction is an entry; any other value is rejected (``bad_direction``).
     method : str, optional
         Name of a column saying how the scan was made (app name, ``"CCCD"``), kept as
@@ -658,7 +660,7 @@ class ScanSchema:
                 )
             seen: dict[str, tuple[object, str]] = {}
             for key, value in self.directions.items():
-                normal = str(key).strip().lower()
+                normal = _direction_key(key)
                 if normal in seen and seen[normal][1] != value:
                     raise SchemaError(
                         f"ScanSchema: `directions`: expected raw values that differ once "
@@ -708,7 +710,7 @@ class ScanSchema:
         -------
         dict
             The schema's ``directions``, or the default ones, keyed by trimmed,
-            lower-cased value.
+            lower-cased value with its accents composed (NFC).
 
         Examples
         --------
@@ -718,7 +720,12 @@ class ScanSchema:
         {'vao': 'entry', 'ra': 'exit'}
         """
         raw = _DEFAULT_DIRECTIONS if self.directions is None else self.directions
-        return {str(k).strip().lower(): v for k, v in raw.items()}
+        return {_direction_key(k): v for k, v in raw.items()}
+
+
+def _direction_key(value: object) -> str:
+    """A raw direction value as it is matched: trimmed, lower-cased, accents composed (NFC)."""
+    return unicodedata.normalize("NFC", str(value).strip().lower())
 
 
 #: Used when ``read_scans`` gets no schema; its ``direction`` column is optional.
@@ -1946,6 +1953,8 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
     keys = pa.array(list(mapping), pa.string())
     codes = np.array([0 if v == "entry" else 1 for v in mapping.values()], dtype=np.int8)
     normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    if not pc.all(pc.string_is_ascii(normal)).as_py():  # (as _direction_key reads the schema's)
+        normal = pc.utf8_normalize(normal, form="NFC")
     where = pc.index_in(normal, value_set=keys)
     found = pc.is_valid(where).to_numpy(zero_copy_only=False)
     index = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
