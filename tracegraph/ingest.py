@@ -16,6 +16,7 @@ import stat
 import string
 import sys
 import time
+import unicodedata
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -522,7 +523,8 @@ _REASON_TEXT = {
     "null_venue": "the venue id is null or empty",
     "null_time": "the time is null",
     "bad_time": (
-        "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a finite number)"
+        "the time cannot be parsed (expected an ISO-8601 string, a timestamp or a finite "
+        "number; epoch numbers held as text are none of these: cast the column to integers)"
     ),
     "naive_time": (
         "the time is text without a UTC offset and no zone was given (pass tz= or ScanSchema(tz=))"
@@ -532,7 +534,10 @@ _REASON_TEXT = {
         "microseconds or nanoseconds read as seconds? give the schema their unit: "
         "ScanSchema(..., time_unit='ms'))"
     ),
-    "bad_direction": "the direction is not one of the schema's direction values",
+    "bad_direction": (
+        "the direction is not one of the schema's direction values (map other values with "
+        "ScanSchema(directions={...}))"
+    ),
     "future_time": "the time is after `now`",
     "too_early": "the time is before `not_before`",
 }
@@ -579,7 +584,8 @@ class ScanSchema:
         Name of the entry/exit column. Without it every scan is an entry.
     directions : mapping, optional
         Raw direction value → ``"entry"`` or ``"exit"``, matched case-insensitively
-        after trimming blanks. Default: ``entry/exit``, ``in/out``, ``I/O``. A null
+        after trimming blanks, accents composed (Unicode NFC: ``"Vào"`` written with a
+        combining grave accent is ``"Vào"``). Default: ``entry/exit``, ``in/out``, ``I/O``. A null
         direction is an entry; any other value is rejected (``bad_direction``).
     method : str, optional
         Name of a column saying how the scan was made (app name, ``"CCCD"``), kept as
@@ -654,7 +660,7 @@ class ScanSchema:
                 )
             seen: dict[str, tuple[object, str]] = {}
             for key, value in self.directions.items():
-                normal = str(key).strip().lower()
+                normal = _direction_key(key)
                 if normal in seen and seen[normal][1] != value:
                     raise SchemaError(
                         f"ScanSchema: `directions`: expected raw values that differ once "
@@ -670,6 +676,16 @@ class ScanSchema:
                     f"for a partition key, got {type(self.source).__name__}"
                 )
             _template_keys(self.source)
+        if self.tz is not None:  # (checked here, not at the read: "" read as no zone at all)
+            if not isinstance(self.tz, str):
+                raise SchemaError(
+                    f"ScanSchema: `tz`: expected a zone name (str), e.g. 'Asia/Ho_Chi_Minh', "
+                    f"or None, got {type(self.tz).__name__}"
+                )
+            try:
+                check_zone(self.tz, "tz")
+            except TimezoneError as exc:
+                raise TimezoneError(f"ScanSchema: {exc}") from None
 
     def columns(self) -> list[str]:
         """The columns this schema reads, in order (person, venue, time, direction, method).
@@ -694,7 +710,7 @@ class ScanSchema:
         -------
         dict
             The schema's ``directions``, or the default ones, keyed by trimmed,
-            lower-cased value.
+            lower-cased value with its accents composed (NFC).
 
         Examples
         --------
@@ -704,7 +720,12 @@ class ScanSchema:
         {'vao': 'entry', 'ra': 'exit'}
         """
         raw = _DEFAULT_DIRECTIONS if self.directions is None else self.directions
-        return {str(k).strip().lower(): v for k, v in raw.items()}
+        return {_direction_key(k): v for k, v in raw.items()}
+
+
+def _direction_key(value: object) -> str:
+    """A raw direction value as it is matched: trimmed, lower-cased, accents composed (NFC)."""
+    return unicodedata.normalize("NFC", str(value).strip().lower())
 
 
 #: Used when ``read_scans`` gets no schema; its ``direction`` column is optional.
@@ -1083,8 +1104,8 @@ def _plan_read(
     if not_before_s > now_s:
         now_text = "the current time, " if now is None else ""
         raise ArgumentError(
-            f"`not_before` ({format_instant(not_before_s)}) is later than `now` ({now_text}"
-            f"{format_instant(now_s)}): no scan could be accepted; expected not_before <= "
+            f"`not_before` ({_instant_text(not_before_s)}) is later than `now` ({now_text}"
+            f"{_instant_text(now_s)}): no scan could be accepted; expected not_before <= "
             f"now; pass an earlier not_before, or a later now"
         )
     inputs = _expand_sources(source, default_schema)
@@ -1095,6 +1116,19 @@ def _plan_read(
     alias_map = None if aliases is None else _read_aliases(aliases)
     key = None if pseudonym_key is None else _pseudonym_key(pseudonym_key)
     return _ReadPlan(inputs, alias_map, errors, tz, now_s, not_before_s, batch_size, key)
+
+
+def _instant_text(seconds: int) -> str:
+    """An instant for a message: :func:`format_instant`, or which end of the calendar it is past.
+
+    (Int seconds given as ``now`` or ``not_before`` may lie beyond the years 1 to 9999,
+    which no datetime holds.)
+    """
+    if seconds > MAX_TIME:
+        return "a time after the year 9999"
+    if seconds < MIN_TIME:
+        return "a time before the year 1"
+    return format_instant(seconds)
 
 
 def _read_inputs(
@@ -1134,7 +1168,7 @@ def _read_inputs(
                         reason = REJECT_REASONS[int(cleaned.reason[bad[0]])]
                         raise ScanRowError(
                             f"{inp.label}: row {n_read + int(bad[0])}: rejected ({reason}): "
-                            f"{_REASON_TEXT[reason]}; fix the row, or pass "
+                            f"{_reason_text(reason, inp.schema)}; fix the row, or pass "
                             f"errors='quarantine' to set such rows aside"
                         )
                     rejected_parts.append(_rejected_rows(batch, inp, cleaned.reason, bad, n_read))
@@ -1148,6 +1182,22 @@ def _read_inputs(
     finally:
         bar.close()
     return rejected_parts, counts_read
+
+
+def _reason_text(reason: str, schema: ScanSchema) -> str:
+    """What a row rejected for ``reason`` broke, for a :class:`ScanRowError`.
+
+    A bad direction gets the values its schema takes (the schema's, not the row's: a
+    column mapped by mistake could hold person ids).
+    """
+    if reason != "bad_direction":
+        return _REASON_TEXT[reason]
+    values = ", ".join(repr(value) for value in schema.direction_map()) or "none"
+    return (
+        f"the direction is not one of the schema's direction values: expected one of "
+        f"{values} (trimmed, in any case; null is an entry); map other values with "
+        f"ScanSchema(directions={{...}})"
+    )
 
 
 #: 1971-01-01T00:00Z in epoch seconds: epoch numbers all before it are suspect.
@@ -1903,6 +1953,8 @@ def _directions(column: pa.Array, mapping: dict[str, str]) -> tuple[np.ndarray, 
     keys = pa.array(list(mapping), pa.string())
     codes = np.array([0 if v == "entry" else 1 for v in mapping.values()], dtype=np.int8)
     normal = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    if not pc.all(pc.string_is_ascii(normal)).as_py():  # (as _direction_key reads the schema's)
+        normal = pc.utf8_normalize(normal, form="NFC")
     where = pc.index_in(normal, value_set=keys)
     found = pc.is_valid(where).to_numpy(zero_copy_only=False)
     index = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -2949,14 +3001,16 @@ def _scan_directions(table: pa.Table) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if pa.types.is_integer(column.type):
-        codes = int_values(column)
-        bad = np.flatnonzero((codes != 0) & (codes != 1))
+        # (compared as they are: uint64 values from 2**63 have no int64)
+        codes = pc.fill_null(column, 0)
+        other = pc.invert(pc.is_in(codes, value_set=pa.array([0, 1], column.type)))
+        bad = np.flatnonzero(other.to_numpy(zero_copy_only=False))
         if bad.size:
             raise SchemaError(
                 f"scans: column `direction`: expected 0 (entry) or 1 (exit), found "
-                f"{int(codes[bad[0]])} at row {int(bad[0])}"
+                f"{codes[int(bad[0])].as_py()} at row {int(bad[0])}"
             )
-        return codes.astype(np.int8)
+        return int_values(codes).astype(np.int8)
     text = _text_or_none(column)
     if text is None:
         raise SchemaError(
