@@ -754,6 +754,24 @@ def test_a_method_column_no_text_comes_from_is_a_schema_error_not_nulls():
         tg.VenueIndex.from_scans(lists, schema=schema, now=NOW)
 
 
+def test_a_source_column_no_text_comes_from_is_a_schema_error_not_empty_tags():
+    scans = read_scans(
+        sample_scans(),
+        schema=ScanSchema(person="uid", venue="qr", time="ts", direction="io"),
+        now=NOW,
+    )
+    lists = scans.table.drop_columns(["source"]).append_column(
+        "source", pa.array([["bluezone"]] * scans.table.num_rows)
+    )
+    with pytest.raises(SchemaError, match=r"^scans: column `source`: expected text .* got list<"):
+        tg.scans_to_stays(lists)
+    structs = lists.drop_columns(["source"]).append_column(
+        "source", pa.array([{"app": "vneid"}] * scans.table.num_rows)
+    )
+    with pytest.raises(SchemaError, match=r"cast it to strings, or drop the column"):
+        tg.scans_to_stays(structs)
+
+
 def test_truncated_parquet_is_a_clear_error_naming_the_file(tmp_path):
     path = tmp_path / "day-3.parquet"
     pq.write_table(sample_scans(), path)

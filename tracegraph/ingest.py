@@ -2940,7 +2940,13 @@ def _source_codes(table: pa.Table) -> tuple[pa.Array, np.ndarray]:
     column = table.column("source")
     typ = column.type
     if not (pa.types.is_dictionary(typ) and _is_text(typ.value_type)):
-        text = pc.fill_null(_as_text(column), "")
+        text = _text_or_none(column)
+        if text is None:  # (every row's tag would be "", as if none were given)
+            raise SchemaError(
+                f"scans: column `source`: expected text (each scan's provenance tag, "
+                f"e.g. the app), got {typ}; cast it to strings, or drop the column"
+            )
+        text = pc.fill_null(text, "")
         sources, codes = encode_ids(pa.chunked_array([text]))
         return sources, codes.astype(_index_dtype(len(sources)))
     chunks = [chunk for chunk in column.chunks if len(chunk)]
