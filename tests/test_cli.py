@@ -715,6 +715,15 @@ def test_demo_of_a_city_without_stays_runs_to_its_end(tmp_path):
     assert "6. QR compliance: no scans in this city" in done.stdout
 
 
+def test_demo_with_a_fixed_offset_runs_to_its_end(tmp_path):
+    # --tz +07:00 passed the option's check and the locations of interest, then step 6
+    # (compliance, which read only IANA names) failed after five steps of output
+    done = run("demo", "--people", "300", "--days", "2", "--tz", "+07:00", "--out", "d",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6. QR compliance, week of 2021-09-06 (+07:00)" in done.stdout
+
+
 def test_out_of_memory_is_one_line(tmp_path):
     import resource
 
