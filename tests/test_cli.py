@@ -380,6 +380,36 @@ def test_compliance_wants_the_zone_of_naive_times(tmp_path):
     assert "--tz Asia/Ho_Chi_Minh" in done.stderr
 
 
+def test_compliance_reads_raw_scans_from_a_csv_file(tmp_path):
+    # --scans with a CSV file: its advice said compliance reads CSV scans, then refused
+    # the file (read_scans takes no CSV path); now read as the table it is, strictly
+    (tmp_path / "registry.csv").write_text(
+        "venue,district,registered_at\nA7,D1,2021-09-01 09:00:00\n1,D1,2021-09-01 09:00:00\n"
+    )
+    (tmp_path / "scans.csv").write_text(
+        "person,venue,time\n"
+        "0912345678,1,2021-09-06 07:00:00\n"
+        "0912345678,1,2021-09-06 07:00:00\n"  # an exact duplicate: merged, and accounted
+        "0987654321,A7,2021-09-12 23:30:00\n"
+    )
+    done = run("compliance", "registry.csv", "scans.csv", "--scans", "--tz", "+07:00",
+               "--by", "district", "--out", "out.parquet", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    accounts = json.loads(done.stdout)["scans"]
+    assert (accounts["read"], accounts["counted"], accounts["duplicates"]) == (3, 2, 1)
+    out = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [(r["period"].isoformat(), r["active"]) for r in out] == [
+        ("2021-09-06T00:00:00+07:00", 2)
+    ]
+    # a bad row is named by the file and row, never by its person id
+    (tmp_path / "bad.csv").write_text("person,venue,time\n0912345678,1,2021-09-06 07:00\n,1,x\n")
+    done = run("compliance", "registry.csv", "bad.csv", "--scans", "--tz", "+07:00",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert "error: bad.csv: row 1: rejected" in done.stderr
+    assert "<table" not in done.stderr and "0912345678" not in done.stderr
+
+
 @pytest.mark.parametrize("text_side", ["registry", "scans"])
 def test_compliance_csv_venue_ids_are_typed_together(tmp_path, text_side):
     # the registry lists venue A7 besides 1 and 2; only 1 and 2 were scanned: read
@@ -683,6 +713,15 @@ def test_demo_of_a_city_without_stays_runs_to_its_end(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "0 stays" in done.stdout
     assert "6. QR compliance: no scans in this city" in done.stdout
+
+
+def test_demo_with_a_fixed_offset_runs_to_its_end(tmp_path):
+    # --tz +07:00 passed the option's check and the locations of interest, then step 6
+    # (compliance, which read only IANA names) failed after five steps of output
+    done = run("demo", "--people", "300", "--days", "2", "--tz", "+07:00", "--out", "d",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6. QR compliance, week of 2021-09-06 (+07:00)" in done.stdout
 
 
 def test_out_of_memory_is_one_line(tmp_path):

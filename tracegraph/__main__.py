@@ -676,8 +676,10 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     if (source / "manifest.json").exists():
         index = tg.VenueIndex.open(source, verify=not args.no_verify)
         scans, venue = index, index.venues.type
-    elif args.scans:
+    elif args.scans and not _is_csv(args.source):
         scans = tg.read_scans(source, tz=args.tz)
+    elif args.scans:  # (read_scans takes no CSV path: the file's table, read below)
+        scans = _read_table(args.source, "source", ids={"person": pa.string()})
     else:
         scans = _in_zone(
             _read_table(args.source, "source", folder=True), ("time", "start"), args.tz, "scans"
@@ -688,6 +690,11 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
         registry, scans = _venue_ids_alike(
             (registry, _is_csv(args.registry)), (scans, _is_csv(args.source))
         )
+    if args.scans and isinstance(scans, pa.Table):
+        try:
+            scans = tg.read_scans(scans, tz=args.tz)
+        except tg.TracegraphError as exc:  # (named by the file, not as "<table 0>")
+            raise type(exc)(str(exc).replace("<table 0>", args.source)) from None
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz or "UTC")
     with _writing(args.out):

@@ -34,7 +34,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import zoneinfo
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -54,6 +53,7 @@ from tracegraph._time import (
     refuse_nat,
     seconds_to_timestamp,
     to_seconds,
+    zone_info,
 )
 from tracegraph._typing import I64, TableLike
 from tracegraph.errors import SchemaError, TimezoneError
@@ -129,7 +129,8 @@ def compliance(
         as strings (a null is an area of its own, sorted last). ``()`` gives one row
         per period for the whole registry.
     tz : str
-        IANA zone of the periods (``"Asia/Ho_Chi_Minh"`` for Hanoi).
+        Zone of the periods: an IANA name (``"Asia/Ho_Chi_Minh"`` for Hanoi) or a
+        fixed offset (``"+07:00"``), as :func:`tracegraph.trace` takes it.
     start, end : datetime, date, str, numpy.datetime64 or int, optional
         Report the periods that overlap ``[start, end)``. Dates and naive times
         are local times in ``tz``; ints are seconds since the epoch. Default: from
@@ -171,8 +172,9 @@ def compliance(
         not one of :data:`FREQS`, ``end`` is not after ``start`` (or, without
         ``start``, after the first scan), or the table would be huge.
     TimezoneError
-        If ``tz`` is not an IANA zone, or ``registered_at`` or the scans' times are
-        naive timestamps.
+        If ``tz`` is neither an IANA zone nor a fixed offset such as ``"+07:00"`` (a
+        misspelt name is told the one likely meant), or ``registered_at`` or the
+        scans' times are naive timestamps.
 
     See Also
     --------
@@ -262,7 +264,7 @@ def compliance(
         bounds = np.zeros(1, dtype=np.int64)
     else:
         try:
-            bounds = _period_bounds(first_s, end_s - 1, freq, zone, n_areas)
+            bounds = _period_bounds(first_s, end_s - 1, freq, tz, n_areas)
         except OverflowError:  # a local date before the year 1 or after 9999
             raise SchemaError(
                 f"compliance: expected times whose local dates in {tz} lie in the years "
@@ -871,22 +873,30 @@ def _check_by(by: object) -> tuple[str, ...]:
     return names
 
 
-def _zone(tz: object) -> zoneinfo.ZoneInfo:
+def _zone(tz: object) -> dt.tzinfo:
+    """``tz`` as a tzinfo: an IANA name or a fixed offset ``"+07:00"``, as ``trace`` takes it.
+
+    A name Arrow does not know is a :class:`TimezoneError` with the name likely meant
+    (:func:`tracegraph._time.check_zone`): the periods are timestamps in that zone.
+    """
     if not isinstance(tz, str):
+        key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
+        hint = f"; pass its name, {key!r}" if isinstance(key, str) else ""
         raise TimezoneError(
-            f"`tz`: expected an IANA zone name such as 'Asia/Ho_Chi_Minh', got {tz!r}"
+            f"`tz`: expected a zone name such as 'Asia/Ho_Chi_Minh' or a fixed offset such "
+            f"as '+07:00', got {type(tz).__name__}{hint}"
         )
+    check_zone(tz)
     try:
-        zone = zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        return zone_info(tz)
+    except (KeyError, ValueError, OSError):  # (a zone Arrow knows and Python does not)
         raise TimezoneError(
-            f"`tz`: expected an IANA zone name such as 'Asia/Ho_Chi_Minh', got {tz!r}"
+            f"`tz`: expected a zone name Python's zoneinfo also knows, got {tz!r}; pass "
+            f"another name of that zone, or install the tzdata package"
         ) from None
-    check_zone(tz)  # also one Arrow knows: the periods are timestamps in it
-    return zone
 
 
-def _instant(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
+def _instant(value: Any, name: str, zone: dt.tzinfo | None) -> int:
     """An instant as epoch seconds (floored); dates and naive times are local in ``zone``.
 
     Without a ``zone``, naive datetimes are refused, but a numpy.datetime64 (which has
@@ -903,7 +913,7 @@ def _instant(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
     return seconds
 
 
-def _instant_unchecked(value: Any, name: str, zone: zoneinfo.ZoneInfo | None) -> int:
+def _instant_unchecked(value: Any, name: str, zone: dt.tzinfo | None) -> int:
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, np.datetime64) and zone is None:
@@ -963,33 +973,28 @@ def _count(first: dt.date, last: dt.date, freq: Freq) -> int:
     return (last - first).days // (7 if freq == "W" else 1) + 1
 
 
-def _local_date(seconds: int, zone: zoneinfo.ZoneInfo) -> dt.date:
+def _local_date(seconds: int, zone: dt.tzinfo) -> dt.date:
     return (_EPOCH + dt.timedelta(seconds=seconds)).astimezone(zone).date()
 
 
-def _period_of(seconds: int, freq: Freq, zone: zoneinfo.ZoneInfo) -> dt.date:
+def _period_of(seconds: int, freq: Freq, tz: str) -> dt.date:
     """The first local day of the period holding an instant.
 
     The period of the instant's local date, unless clocks went back across midnight
     (an instant then shows the previous date after the next day's first midnight).
     """
-    day = _floor(_local_date(seconds, zone), freq)
+    day = _floor(_local_date(seconds, zone_info(tz)), freq)
     try:
         after = _next(day, freq)
-        return after if _midnight(after, zone) <= seconds else day
+        return after if day_start(after, tz) <= seconds else day
     except OverflowError:  # the last period of year 9999: no next one
         return day
 
 
-def _midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> int:
-    """The first instant of ``day`` in ``zone`` (see :func:`tracegraph._time.day_starts`)."""
-    return day_start(day, zone.key)
-
-
-def _period_bounds(first: int, last: int, freq: Freq, zone: zoneinfo.ZoneInfo, n_areas: int) -> I64:
-    """Starts of the periods holding ``first`` .. ``last``, then the last one's end."""
-    lo = _period_of(first, freq, zone)
-    hi = _period_of(last, freq, zone)
+def _period_bounds(first: int, last: int, freq: Freq, tz: str, n_areas: int) -> I64:
+    """Starts of the periods holding ``first`` .. ``last`` (in ``tz``), then the last one's end."""
+    lo = _period_of(first, freq, tz)
+    hi = _period_of(last, freq, tz)
     if hi < lo:
         return np.zeros(1, dtype=np.int64)
     n = _count(lo, hi, freq)
@@ -1010,4 +1015,4 @@ def _period_bounds(first: int, last: int, freq: Freq, zone: zoneinfo.ZoneInfo, n
     # a calendar day a zone skipped whole (Apia's 30 December 2011) starts where the
     # next one does: no period of zero length, no period shown twice
     walls = np.array([(day - _EPOCH.date()).days * 86_400 for day in days], dtype=np.int64)
-    return np.unique(day_starts(walls, zone.key))  # (all days in one call: fast)
+    return np.unique(day_starts(walls, tz))  # (all days in one call: fast)
