@@ -18,6 +18,7 @@ import pytest
 from oracle import cwa_window
 
 import tracegraph as tg
+from tracegraph.errors import SchemaError
 from tracegraph.policy import PRESETS
 
 UTC = pa.timestamp("s", tz="UTC")
@@ -262,3 +263,37 @@ def test_reports_of_a_two_tier_trace_match_brute_force_under_every_policy(name, 
             if p != source and _key(policy, v) == key and _matches(policy, a, b, *held[0])
         }
         assert crowd == len(present), person
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _cwa_trace():
+    stays = pa.table(
+        {
+            "person": ["ann", "bob"],
+            "venue": ["cafe", "cafe"],
+            "start": pa.array([0, 1800], UTC),
+            "end": pa.array([H, 2 * H], UTC),
+        }
+    )
+    return tg.trace(tg.VenueIndex.from_stays(stays), ["ann"], policy="cwa")
+
+
+def test_risk_levels_with_a_missing_level_say_so_not_that_integers_are_no_integers():
+    trace = _cwa_trace()
+    levels = pa.table({"person": ["ann", "bob"], "risk_level": pa.array([3, None], pa.int64())})
+    with pytest.raises(
+        SchemaError, match=r"`risk_level`: expected integers 1\.\.8, found 1 null"
+    ) as e:
+        trace.risk(levels=levels)
+    assert "leave them out for level 5" in str(e.value)
+    # (and a dict with a level left out: the same)
+    with pytest.raises(SchemaError, match="found 1 null"):
+        trace.risk(levels={"ann": 3, "bob": None})
+
+
+@pytest.mark.parametrize("levels", [[("ann", 3)], 5, "ann"])
+def test_risk_levels_of_another_type_are_told_a_dict_works_too(levels):
+    with pytest.raises(SchemaError, match=r"levels: expected a dict \{person: level\} or a table"):
+        _cwa_trace().risk(levels=levels)
