@@ -13,12 +13,13 @@ from __future__ import annotations
 import random
 import warnings
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from oracle import cwa_window
 
 import tracegraph as tg
-from tracegraph.errors import SchemaError
+from tracegraph.errors import PolicyError, SchemaError
 from tracegraph.policy import PRESETS
 
 UTC = pa.timestamp("s", tz="UTC")
@@ -297,3 +298,19 @@ def test_risk_levels_with_a_missing_level_say_so_not_that_integers_are_no_intege
 def test_risk_levels_of_another_type_are_told_a_dict_works_too(levels):
     with pytest.raises(SchemaError, match=r"levels: expected a dict \{person: level\} or a table"):
         _cwa_trace().risk(levels=levels)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1, -0.5])
+def test_a_high_risk_threshold_no_score_reaches_or_every_score_does_is_refused(bad):
+    with pytest.raises(PolicyError, match=r"`high_risk`: expected a number >= 0"):
+        tg.MatchPolicy(high_risk=bad)
+    assert tg.MatchPolicy(high_risk=0).high_risk == 0  # (every contact high: allowed)
+
+
+def test_a_bucket_of_numpy_seconds_is_an_int_like_any_other():
+    policy = tg.MatchPolicy(intervals="closed", bucket=np.int64(3600))
+    assert policy == tg.MatchPolicy(intervals="closed", bucket=3600)
+    assert type(policy.bucket) is int
+    for bad in (np.bool_(True), True, np.float64(3600.0)):
+        with pytest.raises(PolicyError, match="`bucket`: expected a positive int of seconds"):
+            tg.MatchPolicy(bucket=bad)
