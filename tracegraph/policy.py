@@ -138,7 +138,7 @@ class MatchPolicy:
         (:data:`CWA_WEIGHTS`), summed; the contact's risk is their worst check-in's
         day.
     high_risk : float, default 15
-        A risk score at or above this is "high", below it "low".
+        A risk score at or above this (a number >= 0) is "high", below it "low".
     source : str
         Where the rule comes from (documentation only).
 
@@ -181,11 +181,22 @@ class MatchPolicy:
                 f'expected intervals="half-open", got {self.intervals!r}'
             )
         if self.bucket is not None and (
-            isinstance(self.bucket, bool) or not isinstance(self.bucket, int) or self.bucket <= 0
+            isinstance(self.bucket, bool | np.bool_)
+            or not isinstance(self.bucket, int | np.integer)
+            or self.bucket <= 0
         ):
             raise PolicyError(f"`bucket`: expected a positive int of seconds, got {self.bucket!r}")
-        if isinstance(self.high_risk, bool) or not isinstance(self.high_risk, int | float):
+        if self.bucket is not None:  # (numpy ints as Python ints: equal policies compare equal)
+            object.__setattr__(self, "bucket", int(self.bucket))
+        if isinstance(self.high_risk, bool | np.bool_) or not isinstance(
+            self.high_risk, int | float | np.integer | np.floating
+        ):
             raise PolicyError(f"`high_risk`: expected a number, got {self.high_risk!r}")
+        if not self.high_risk >= 0:  # (NaN too: no score would ever be "high")
+            raise PolicyError(
+                f"`high_risk`: expected a number >= 0 (the score from which a contact's risk "
+                f"is high), got {self.high_risk!r}"
+            )
 
     @property
     def rule(self) -> MatchRule:
@@ -318,8 +329,8 @@ def resolve_policy(policy: str | MatchPolicy) -> MatchPolicy:
     ------
     PolicyError
         If ``policy`` is an unknown name.
-    TypeError
-        If it is neither a string nor a :class:`MatchPolicy`.
+    ArgumentError
+        If it is neither a string nor a :class:`MatchPolicy` (also a ``TypeError``).
 
     Examples
     --------

@@ -472,7 +472,13 @@ def _levels(
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # (2**70, say)
             values = pa.array([None] * len(levels), pa.null())  # refused below
         levels = pa.table({"person": people, "risk_level": values})
-    table = as_arrow_table(levels, "levels", ("person", "risk_level", "day"))
+    table = as_arrow_table(
+        levels,
+        "levels",
+        ("person", "risk_level", "day"),
+        expected="a dict {person: level} or a table (pyarrow, pandas or polars) with "
+        "columns 'person', 'risk_level' and optionally 'day'",
+    )
     for name in ("person", "risk_level"):
         if name not in table.column_names:
             raise SchemaError(
@@ -484,8 +490,14 @@ def _levels(
             f"levels: column `person`: expected no nulls, found {table['person'].null_count}"
         )
     value = table["risk_level"]
-    if not pa.types.is_integer(value.type) or value.null_count:
+    if not pa.types.is_integer(value.type):
         raise SchemaError(f"levels: column `risk_level`: expected integers 1..8, got {value.type}")
+    if value.null_count:
+        raise SchemaError(
+            f"levels: column `risk_level`: expected integers 1..8, found {value.null_count} "
+            f"null(s); give each listed person a level, or leave them out for level "
+            f"{_DEFAULT_LEVEL}"
+        )
     lv = value.to_numpy().astype(np.int64)
     if lv.size and (lv.min() < 1 or lv.max() > 8):
         raise SchemaError(
