@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -302,6 +303,16 @@ def test_cases_files_with_windows_naive_times_and_bad_rows(workdir):
     (workdir / "hanoi.csv").write_text(f"person,start,end\n{case},{hanoi:%Y-%m-%dT%H:%M:%S},\n")
     done = run("trace", "city.tgidx", "--cases-file", "hanoi.csv", "--tz", "Asia/Ho_Chi_Minh",
                "--json", cwd=workdir)  # fmt: skip
+    assert json.loads(done.stdout)["persons_per_tier"] == {
+        f"F{k}": v for k, v in expected.tier_counts().items()
+    }
+    # a negative fixed offset as the value of --tz (argparse would take it for an option)
+    brasilia = first.astimezone(dt.timezone(dt.timedelta(hours=-3))).replace(tzinfo=None)
+    text = f"person,start,end\n{case},{brasilia:%Y-%m-%dT%H:%M:%S},\n"
+    (workdir / "minus3.csv").write_text(text)
+    done = run("trace", "city.tgidx", "--cases-file", "minus3.csv", "--tz", "-03:00", "--json",
+               cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["persons_per_tier"] == {
         f"F{k}": v for k, v in expected.tier_counts().items()
     }
@@ -922,3 +933,15 @@ def test_a_tilde_in_a_path_argument_is_the_home_folder(tmp_path, monkeypatch, ca
     assert main(["build", "~/city/stays.parquet", "--out=~/city.tgidx"]) == 0
     assert (home / "city.tgidx" / "manifest.json").is_file()
     assert not (tmp_path / "~").exists()
+
+
+def test_a_negative_offset_is_the_value_of_a_zone_option_not_an_option():
+    from tracegraph.__main__ import _attach_offsets
+
+    assert _attach_offsets(["trace", "i", "--tz", "-03:00"]) == ["trace", "i", "--tz=-03:00"]
+    assert _attach_offsets(["x", "--day-tz", "-0330", "--split-at-midnight", "-05"]) == [
+        "x", "--day-tz=-0330", "--split-at-midnight=-05",
+    ]  # fmt: skip
+    assert _attach_offsets(["x", "--tz", "-h"]) == ["x", "--tz", "-h"]  # (an option)
+    assert _attach_offsets(["x", "--out", "-03:00"]) == ["x", "--out", "-03:00"]
+    assert _attach_offsets(["x", "--", "--tz", "-03:00"]) == ["x", "--", "--tz", "-03:00"]

@@ -1238,9 +1238,35 @@ def _expand_home(args: argparse.Namespace) -> None:
             setattr(args, name, [os.path.expanduser(v) if isinstance(v, str) else v for v in value])
 
 
+#: Options whose value is a zone, which may be a negative fixed offset ('-03:00')
+_ZONE_OPTIONS = ("--tz", "--day-tz", "--split-at-midnight")
+_NEGATIVE_OFFSET = re.compile(r"-\d{2}(:?\d{2}(:?\d{2})?)?")
+
+
+def _attach_offsets(argv: list[str]) -> list[str]:
+    """``--tz -03:00`` as ``--tz=-03:00`` (argparse takes a value starting with - for an option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--":  # (the rest is positional)
+            return out + argv[i:]
+        if (
+            argv[i] in _ZONE_OPTIONS
+            and i + 1 < len(argv)
+            and _NEGATIVE_OFFSET.fullmatch(argv[i + 1])
+        ):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
+    argv = _attach_offsets(sys.argv[1:] if argv is None else list(argv))
     # unknown options are reported by the command's parser (its usage line, not the
     # top-level one), with the nearest option it has
     args, extra = parser.parse_known_args(argv)
