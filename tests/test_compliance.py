@@ -713,7 +713,8 @@ UTC_S = pa.timestamp("s", tz="UTC")
             SCANS,
             {"tz": "Hanoi"},
             TimezoneError,
-            r"`tz`: expected a valid IANA zone name, got 'Hanoi'$",
+            r"`tz`: expected a valid IANA zone name or a fixed offset such as '\+07:00', "
+            r"got 'Hanoi'$",
         ),
         (
             REGISTRY,

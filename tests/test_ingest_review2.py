@@ -52,7 +52,11 @@ def test_not_before_after_now_beyond_the_calendar_is_an_argument_error(kw, said)
     ("tz", "error", "said"),
     [
         ("Asia/Hanoi", tg.TimezoneError, r"got 'Asia/Hanoi'; did you mean 'Asia/Ho_Chi_Minh'\?$"),
-        ("", tg.TimezoneError, r"expected a valid IANA zone name, got ''$"),
+        (
+            "",
+            tg.TimezoneError,
+            r"expected a valid IANA zone name or a fixed offset such as '\+07:00', got ''$",
+        ),
         (
             7,
             tg.SchemaError,

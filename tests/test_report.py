@@ -370,7 +370,8 @@ def test_a_zone_name_close_to_a_real_one_gets_a_suggestion(zone, meant):
     # "Asia/Hanoi" is no IANA zone (Vietnam's is Asia/Ho_Chi_Minh): the error said only that
     result = tg.trace(index_of([("ann", "cafe", 0, H), ("bob", "cafe", 0, H)]), ["ann"])
     message = (
-        rf"^`tz`: expected a valid IANA zone name, got '{re.escape(zone)}'; "
+        r"^`tz`: expected a valid IANA zone name or a fixed offset such as '\+07:00', "
+        rf"got '{re.escape(zone)}'; "
         rf"did you mean '{re.escape(meant)}'\?$"
     )
     with pytest.raises(tg.TimezoneError, match=message):

@@ -12,7 +12,7 @@ import pytest
 
 import tracegraph as tg
 import tracegraph.synth
-from tracegraph.errors import SchemaError, TracegraphError
+from tracegraph.errors import SchemaError, TimezoneError, TracegraphError
 from tracegraph.synth import City, generate_city
 
 HCM = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+7 all year
@@ -356,6 +356,9 @@ def test_read_parquet_needs_the_registry(tmp_path) -> None:
 # --- bad arguments ------------------------------------------------------------------------
 
 
+BAD_ZONE = "`tz`: expected a valid IANA zone name or a fixed offset such as '+07:00', got "
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -369,11 +372,23 @@ def test_read_parquet_needs_the_registry(tmp_path) -> None:
         ({"days": 0}, "`days`: expected an integer >= 1, got 0"),
         ({"venues": 0}, "`venues`: expected None or an integer >= 1, got 0"),
         ({"ids": "uuid"}, "`ids`: expected 'int' or 'str', got 'uuid'"),
-        ({"tz": "Mars/Olympus"}, "`tz`: expected a valid IANA zone name, got 'Mars/Olympus'"),
-        ({"tz": "../etc"}, "`tz`: expected a valid IANA zone name, got '../etc'"),
+        (
+            {"tz": "Mars/Olympus"},
+            BAD_ZONE + "'Mars/Olympus'",
+        ),
+        (
+            {"tz": "../etc"},
+            BAD_ZONE + "'../etc'",
+        ),
         # zones Python reads but Arrow (so the rest of tracegraph) does not
-        ({"tz": "right/UTC"}, "`tz`: expected a valid IANA zone name, got 'right/UTC'"),
-        ({"tz": "Factory"}, "`tz`: expected a valid IANA zone name, got 'Factory'"),
+        (
+            {"tz": "right/UTC"},
+            BAD_ZONE + "'right/UTC'",
+        ),
+        (
+            {"tz": "Factory"},
+            BAD_ZONE + "'Factory'",
+        ),
         (
             {"start": "0001-01-01"},
             "`start`: expected a date from 0001-02-28 on (venues register up to 56 days "
@@ -395,6 +410,19 @@ def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
         generate_city(people, **args)  # type: ignore[arg-type]
     assert str(info.value) == message
     assert isinstance(info.value, TracegraphError)
+
+
+def test_a_fixed_offset_zone_makes_the_city_of_the_named_zone(tmp_path) -> None:
+    # Vietnam has kept +07:00 since 1975: the same local midnights, the same city
+    fixed = generate_city(300, days=3, seed=4, tz="+07:00")
+    named = generate_city(300, days=3, seed=4, tz="Asia/Ho_Chi_Minh")
+    assert fixed.tz == "+07:00"
+    assert fixed.stays.equals(named.stays) and fixed.registry.equals(named.registry)
+    fixed.write_parquet(tmp_path / "city")
+    assert City.read_parquet(tmp_path / "city").tz == "+07:00"
+    # (a zone object, as zoneinfo gives it: told to pass its name)
+    with pytest.raises(TimezoneError, match=r"got ZoneInfo; pass its name, 'Asia/Ho_Chi_Minh'$"):
+        generate_city(10, days=1, tz=zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh"))  # type: ignore[arg-type]
 
 
 def test_extreme_but_valid_arguments_make_a_usable_city() -> None:

@@ -403,8 +403,8 @@ def check_zone(tz: str, name: str = "tz") -> None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
         hint = _zone_hint(tz)
         raise TimezoneError(
-            f"`{name}`: expected a valid IANA zone name, got {tz!r}"
-            + (f"; did you mean {hint!r}?" if hint else "")
+            f"`{name}`: expected a valid IANA zone name or a fixed offset such as "
+            f"'+07:00', got {tz!r}" + (f"; did you mean {hint!r}?" if hint else "")
         ) from exc
 
 

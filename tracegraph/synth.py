@@ -32,7 +32,6 @@ import math
 import os
 import pathlib
 import sys
-import zoneinfo
 from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
@@ -42,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracegraph._time import check_zone, day_start
+from tracegraph._time import check_zone, day_start, zone_info
 from tracegraph.errors import ArgumentError, SchemaError, TimezoneError
 
 __all__ = ["City", "generate_city"]
@@ -231,7 +230,7 @@ class City:
     days : int
         The number of simulated days.
     tz : str
-        The IANA time zone of the city's local times.
+        The time zone of the city's local times: an IANA name or a fixed offset.
     registry : pyarrow.Table
         The venues' QR registrations, one row per registered venue, in id order:
         ``venue`` (same id type as ``stays``), ``name``, ``district``, ``ward``,
@@ -412,7 +411,8 @@ def generate_city(
         The first local day, ``"YYYY-MM-DD"`` or a date. The default is a Monday. Of a
         ``datetime``, only its own date counts (its time and zone are ignored).
     tz : str
-        IANA time zone of the city; local times are converted to UTC.
+        Time zone of the city, an IANA name or a fixed offset such as ``"+07:00"``;
+        local times are converted to UTC.
     visits_per_day : float
         Mean number of stays per person and day, at least 0. A work or school day
         counts as one of them; at ``0`` people only go to work or school. The mean
@@ -447,7 +447,7 @@ def generate_city(
     SchemaError
         If an argument is of the wrong type or out of range (a ``ValueError``).
     TimezoneError
-        If ``tz`` is not a known IANA zone (a ``ValueError``).
+        If ``tz`` is neither a known IANA zone nor a fixed offset (a ``ValueError``).
 
     Notes
     -----
@@ -608,7 +608,7 @@ def _check_args(
     tz: object,
     visits_per_day: object,
     ids: object,
-) -> tuple[int, int, int, dt.date, zoneinfo.ZoneInfo, float, str]:
+) -> tuple[int, int, int, dt.date, str, float, str]:
     if not _is_int(people) or int(people) < 1:  # type: ignore[call-overload]
         raise SchemaError(f"`people`: expected an integer >= 1, got {people!r}{_hint(people)}")
     n = int(people)  # type: ignore[call-overload]
@@ -654,12 +654,21 @@ def _check_args(
             f"from {start_date.isoformat()}"
         )
     if not isinstance(tz, str):
-        raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}")
+        key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
+        hint = f"; pass its name, {key!r}" if isinstance(key, str) else ""
+        raise TimezoneError(
+            f"`tz`: expected a zone name such as 'Asia/Ho_Chi_Minh' or a fixed offset such "
+            f"as '+07:00', got {type(tz).__name__}{hint}"
+        )
     check_zone(tz)  # (as every other function: not "right/UTC", "posixrules", "Factory")
     try:
-        zone = zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        raise TimezoneError(f"`tz`: expected a valid IANA zone name, got {tz!r}") from None
+        zone_info(tz)  # (local midnights are computed with it)
+    except (KeyError, ValueError, OSError):  # (a zone Arrow knows and Python does not)
+        raise TimezoneError(
+            f"`tz`: expected a zone name Python's zoneinfo also knows, got {tz!r}; pass "
+            f"another name of that zone, or install the tzdata package"
+        ) from None
+    zone = tz
     lam = math.nan
     if isinstance(visits_per_day, int | float | np.integer | np.floating) and not isinstance(
         visits_per_day, bool
@@ -979,7 +988,7 @@ def _registry(
     venue_table: pa.Table,
     start: dt.date,
     days: int,
-    zone: zoneinfo.ZoneInfo,
+    zone: str,
 ) -> pa.Table:
     """The QR registry: every venue, plus a few registry-only ones (see generate_city)."""
     m = len(v.kind)
@@ -1035,9 +1044,9 @@ def _registry(
 # --- the days --------------------------------------------------------------------------
 
 
-def _local_midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> int:
+def _local_midnight(day: dt.date, zone: str) -> int:
     """The first instant of ``day`` in ``zone``, as the rest of tracegraph has it."""
-    return day_start(day, zone.key)
+    return day_start(day, zone)
 
 
 def _fit_shift(start: F64, length: F64, opens: I64, closes: I64) -> tuple[I64, I64]:
@@ -1058,7 +1067,7 @@ def _simulate(
     v: _Venues,
     days: int,
     start: dt.date,
-    zone: zoneinfo.ZoneInfo,
+    zone: str,
     lam: float,
 ) -> list[Chunk]:
     n = len(p.district)
