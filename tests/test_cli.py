@@ -238,6 +238,24 @@ def test_compliance_command(workdir):
     assert done.returncode == 0, done.stderr
     assert "registered venues had scans" in done.stdout
     assert f"of {accounts['read']:,} scans counted" in done.stdout
+    # the last period as ISO 8601; area names as written around commas
+    last = max(expected["period"].to_pylist())
+    assert summary["last_period"] == last.isoformat() and "T" in summary["last_period"]
+    done = run("compliance", "city/registry.parquet", "city.tgidx", "--freq", "MS", "--by",
+               "district, ward", "--tz", "Asia/Ho_Chi_Minh", "--json", cwd=workdir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    by_both = tg.compliance(
+        registry, index, freq="MS", by=("district", "ward"), tz="Asia/Ho_Chi_Minh"
+    )
+    assert json.loads(done.stdout)["rows"] == by_both.num_rows
+    done = run("compliance", "city/registry.parquet", "city.tgidx", "--freq", "MS", "--by",
+               "district", "--tz", "Asia/Ho_Chi_Minh", cwd=workdir)  # fmt: skip
+    periods = len(set(by_both["period"].to_pylist()))
+    assert done.stdout.startswith(f"{periods} period{'' if periods == 1 else 's'}; last period")
+    # an index is stays, not scan files: --scans is refused, not ignored
+    done = run("compliance", "city/registry.parquet", "city.tgidx", "--scans", cwd=workdir)
+    assert done.returncode == 2
+    assert "--scans: " in done.stderr and "is a saved index (of stays)" in done.stderr
 
 
 def test_build_from_raw_scans_with_quarantine(workdir, tmp_path):

@@ -674,6 +674,11 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     scans: object
     venue: pa.DataType | None = None  # the registry's venue ids: as the index has them
     if (source / "manifest.json").exists():
+        if args.scans:  # (it would be read as the index's stays, --scans ignored)
+            raise tg.ArgumentError(
+                f"--scans: {args.source} is a saved index (of stays), not scan files; drop "
+                f"--scans, or give the scan files"
+            )
         index = tg.VenueIndex.open(source, verify=not args.no_verify)
         scans, venue = index, index.venues.type
     elif args.scans and not _is_csv(args.source):
@@ -695,7 +700,7 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
             scans = tg.read_scans(scans, tz=args.tz)
         except tg.TracegraphError as exc:  # (named by the file, not as "<table 0>")
             raise type(exc)(str(exc).replace("<table 0>", args.source)) from None
-    by = tuple(b for b in args.by.split(",") if b) if args.by else ()
+    by = tuple(b.strip() for b in args.by.split(",") if b.strip()) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz or "UTC")
     with _writing(args.out):
         path = tg.write_table(report, args.out) if args.out else None
@@ -706,7 +711,7 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     summary = {
         "periods": pc.count_distinct(report["period"]).as_py(),
         "rows": report.num_rows,
-        "last_period": str(last["period"][0].as_py()) if last.num_rows else None,
+        "last_period": last["period"][0].as_py().isoformat() if last.num_rows else None,
         "registered": registered,
         "active": active,
         "scans": accounts,
@@ -717,9 +722,9 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     _report(
         args,
         summary,
-        f"{summary['periods']} periods; last period: {active:,} of {registered:,} registered "
-        f"venues had scans ({share}); {accounts['counted']:,} of {accounts['read']:,} scans "
-        f"counted"
+        f"{summary['periods']} period{'' if summary['periods'] == 1 else 's'}; last period: "
+        f"{active:,} of {registered:,} registered venues had scans ({share}); "
+        f"{accounts['counted']:,} of {accounts['read']:,} scans counted"
         + (
             f" ({left_out:,} left out: {accounts['unregistered_venue']:,} at venues not in "
             f"the registry, {accounts['before_registration']:,} before their venue "
