@@ -2526,7 +2526,9 @@ class Trace:
             ``{person: level}``, or a table with ``person``,
             ``risk_level`` and optionally ``day`` (a date: the level on that day of
             ``day_tz``; or a zone-aware timestamp, whose day in ``day_tz`` counts).
-            Unlisted people have level 5 (weight 1.0).
+            Unlisted people have level 5 (weight 1.0); listed people who are
+            nobody's infector are ignored. A naive ``day`` timestamp counts by its
+            own (wall-clock) date.
         day_tz : str, optional
             The zone whose midnights separate the days of the ``risk`` score
             (``"Asia/Ho_Chi_Minh"``: Hanoi's days, which UTC's split at 07:00).
@@ -2554,6 +2556,18 @@ class Trace:
             ``"low"``); ``crowd`` (distinct people
             other than the infector present at the venue during the infector's
             exposure window there, the contact included).
+
+        Raises
+        ------
+        ArgumentError
+            If ``levels`` is given to a trace whose policy is not ``"cwa"``, or
+            ``day_tz`` is not a string.
+        TimezoneError
+            If ``day_tz`` is no zone (an IANA name or a fixed offset ``"+07:00"``).
+        SchemaError
+            If ``levels`` is not a dict or a table, lacks ``person`` or
+            ``risk_level``, or holds a level outside 1..8, a null, or an id of
+            another type than the index's.
 
         Examples
         --------
