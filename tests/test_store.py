@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import errno
@@ -918,7 +919,8 @@ def test_a_save_removes_only_the_folders_of_killed_saves_to_its_path(index, tmp_
     for name, kind in names.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "start.arrow").write_bytes(b"partial")
-        if kind != "young":
+        if kind != "young":  # (its file last written an hour ago too)
+            os.utime(tmp_path / name / "start.arrow", (an_hour_ago, an_hour_ago))
             os.utime(tmp_path / name, (an_hour_ago, an_hour_ago))
     (tmp_path / ".city.tgidx.tmp-0badcafe").write_bytes(b"a file, not a save's folder")
     os.utime(tmp_path / ".city.tgidx.tmp-0badcafe", (an_hour_ago, an_hour_ago))
@@ -933,6 +935,77 @@ def test_a_save_removes_only_the_folders_of_killed_saves_to_its_path(index, tmp_
     save_index(index, target, overwrite=True)  # unlocked now
     assert not (tmp_path / ".city.tgidx.tmp-89abcdef").exists()
     assert (tmp_path / ".city.tgidx.tmp-fedcba98").exists()  # (a minute has not passed)
+
+
+def _an_hour_old(*paths):
+    an_hour_ago = time.time() - 3600
+    for path in paths:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: nothing is removed there")
+def test_a_save_where_folders_cannot_be_locked_saves_and_removes_nothing(
+    index, tmp_path, monkeypatch
+):
+    # some file systems refuse flock on a directory (ENOTSUP, ENOLCK): saving worked
+    # there before saves took locks, and must still; no folder is known abandoned there
+    import fcntl
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    left = tmp_path / ".city.tgidx.tmp-0123abcd"
+    left.mkdir()
+    _an_hour_old(left)
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    saved = save_index(index, tmp_path / "city.tgidx")
+    assert open_index(saved).n_stays == index.n_stays
+    assert left.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: nothing is removed there")
+def test_a_folder_whose_file_is_still_written_is_not_removed(tmp_path):
+    # writing a large column changes the file for minutes, not its folder
+    folder = tmp_path / ".city.tgidx.tmp-0123abcd"
+    folder.mkdir()
+    (folder / "start.arrow").write_bytes(b"being written")
+    _an_hour_old(folder)
+    assert _store._remove_abandoned(tmp_path / "city.tgidx") == []
+    assert (folder / "start.arrow").exists()
+    _an_hour_old(folder / "start.arrow", folder)
+    assert _store._remove_abandoned(tmp_path / "city.tgidx") == [folder]
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: nothing is removed there")
+def test_a_folder_its_save_renames_into_place_while_it_is_removed_is_not_emptied(
+    index, tmp_path, monkeypatch
+):
+    # a network file system's lock may be its client's own: a save on another machine
+    # holds its folder unseen here. rmtree empties the folder it opened wherever it has
+    # moved since, so were the folder emptied under its own name, a save renaming it
+    # into place meanwhile would leave an index without its files at the path
+    target = tmp_path / "city.tgidx"
+    busy = tmp_path / ".city.tgidx.tmp-0123abcd"
+    os.rename(save_index(index, tmp_path / "elsewhere.tgidx"), busy)
+    _an_hour_old(*busy.iterdir(), busy)
+    real_rmtree = _store.shutil.rmtree
+
+    def rmtree_as_the_other_save_renames(path, ignore_errors=False):
+        fd = os.open(path, os.O_RDONLY)  # (as rmtree: the folder opened, then emptied by it)
+        try:
+            with contextlib.suppress(FileNotFoundError):  # (that save fails: claimed)
+                os.rename(busy, target)  # the other machine's save, into place
+            for name in os.listdir(fd):
+                os.unlink(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+        real_rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(_store.shutil, "rmtree", rmtree_as_the_other_save_renames)
+    _store._remove_abandoned(target)
+    assert not target.exists() or open_index(target).n_stays == index.n_stays
+    assert leftovers(tmp_path) == []
 
 
 def test_messages_point_to_what_to_do(saved, tmp_path, monkeypatch):

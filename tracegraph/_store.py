@@ -238,7 +238,12 @@ def save_index(
         ) from exc
     lock = None
     try:
-        lock = _lock(tmp)  # (held to the end: the folder is no abandoned one to remove)
+        try:
+            lock = _lock(tmp)  # (held to the end: the folder is no abandoned one to remove)
+        except BlockingIOError:
+            raise
+        except OSError:  # a file system that refuses directory locks (ENOTSUP, ENOLCK):
+            pass  # saved unlocked, as before locks; no save there removes folders either
         columns: dict[str, pa.Array] = dict(dictionaries)
         columns.update((name, pa.array(values)) for name, values in arrays.items())
         files = {}
@@ -281,10 +286,10 @@ def save_index(
     return target
 
 
-#: A hidden ``.NAME.tmp-XXXXXXXX`` folder at least this old (seconds since it last
-#: changed) that no save holds locked was left by a killed save: the next save to NAME
-#: removes it. (The age covers the moment between a save creating its folder and
-#: locking it.)
+#: A hidden ``.NAME.tmp-XXXXXXXX`` folder at least this old (seconds since it or a
+#: file in it last changed) that no save holds locked was left by a killed save: the
+#: next save to NAME removes it. (The age covers the moment between a save creating
+#: its folder and locking it.)
 _ABANDONED_AFTER_S = 60.0
 
 
@@ -312,9 +317,13 @@ def _remove_abandoned(target: pathlib.Path) -> list[pathlib.Path]:
     """Remove the temporary folders of saves to ``target`` that were killed; returns them.
 
     Only folders named as a save names them (``.NAME.tmp-`` and 8 hex digits), not
-    symbolic links, unchanged for :data:`_ABANDONED_AFTER_S` and locked by no one: a
-    save under way holds its folder's lock (:func:`_lock`), and a killed one's lock
-    ended with it. Best effort: a folder that cannot be examined or removed is left.
+    symbolic links, unchanged (nor any file in them) for :data:`_ABANDONED_AFTER_S`
+    and locked by no one: a save under way holds its folder's lock (:func:`_lock`),
+    and a killed one's lock ended with it. A folder is renamed before it is emptied,
+    so that a save still writing it after all (on a network file system whose locks
+    only its own client sees) fails to rename it into place rather than have its
+    index emptied there. Best effort: a folder that cannot be examined or removed is
+    left.
     """
     removed: list[pathlib.Path] = []
     pattern = re.compile(rf"\.{re.escape(target.name)}\.tmp-[0-9a-f]{{8}}")
@@ -327,7 +336,9 @@ def _remove_abandoned(target: pathlib.Path) -> list[pathlib.Path]:
             continue
         try:
             info = path.lstat()
-            if not stat.S_ISDIR(info.st_mode) or time.time() - info.st_mtime < _ABANDONED_AFTER_S:
+            if not stat.S_ISDIR(info.st_mode) or time.time() - _last_change(path, info) < (
+                _ABANDONED_AFTER_S
+            ):
                 continue
             fd = _lock(path)
         except OSError:  # held by a save under way (BlockingIOError), gone, unreadable
@@ -335,12 +346,30 @@ def _remove_abandoned(target: pathlib.Path) -> list[pathlib.Path]:
         if fd is None:  # no locks here: nothing can be known to be abandoned
             return removed
         try:
-            shutil.rmtree(path, ignore_errors=True)
+            # renamed before it is emptied: a save that holds the folder after all (its
+            # lock unseen here: a network file system's locks may be the client's own)
+            # then fails to rename it into place, where it would have been emptied
+            claimed = path.with_name(_hidden_name(target, "tmp"))
+            os.rename(path, claimed)
+        except OSError:  # (gone: renamed into place by its save, or claimed by another)
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(claimed, ignore_errors=True)
         finally:
             os.close(fd)
-        if not os.path.lexists(path):
+        if not os.path.lexists(claimed):
             removed.append(path)
     return removed
+
+
+def _last_change(folder: pathlib.Path, info: os.stat_result) -> float:
+    """When ``folder`` or a file in it last changed (writing a file leaves its folder as it was)."""
+    newest = info.st_mtime
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+    return newest
 
 
 def _index_parts(
