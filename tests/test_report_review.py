@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pyarrow as pa
 import pytest
-from oracle import cwa_window
+from oracle import exposure_intervals
 
 import tracegraph as tg
 from tracegraph.errors import PolicyError, SchemaError
@@ -33,25 +33,6 @@ def _secs(column):
 def _key(policy, venue):
     """A venue id as the policy compares venue ids."""
     return venue.casefold() if policy.venue_match == "casefold" else venue
-
-
-def _windows(stays, person, w0, w1, linger, policy):
-    """``person``'s exposure windows ``(venue, start, end)`` within ``[w0, w1)``."""
-    out = []
-    for p, venue, start, end in stays:
-        if p != person:
-            continue
-        lo = start if w0 is None else max(start, w0)
-        hi = end if w1 is None else min(end, w1)
-        # half-open: the stay overlaps the window by > 0; closed: they share an instant
-        if hi - lo > 0 if policy.intervals == "half-open" else hi - lo >= 0:
-            if policy.window == "cwa":
-                window = cwa_window(lo, hi)
-                if window is not None:
-                    out.append((venue, *window))
-            else:
-                out.append((venue, lo, hi + linger))
-    return out
 
 
 def _merged(windows, policy):
@@ -181,7 +162,7 @@ def test_reports_of_a_two_tier_trace_match_brute_force_under_every_policy(name, 
             w0, w1 = window[person]
         else:
             w0, w1 = exposed_at[person] + latency, exposed_at[person] + latency + infectious_for
-        return _windows(stays, person, w0, w1, linger, policy)
+        return exposure_intervals(stays, person, (w0, w1), linger, policy)
 
     edges = trace.edges.to_pydict()
     edges = list(
@@ -311,6 +292,9 @@ def test_a_high_risk_threshold_no_score_reaches_or_every_score_does_is_refused(b
     with pytest.raises(PolicyError, match=r"`high_risk`: expected a number >= 0"):
         tg.MatchPolicy(high_risk=bad)
     assert tg.MatchPolicy(high_risk=0).high_risk == 0  # (every contact high: allowed)
+    # numpy numbers kept as Python numbers (as bucket): a policy's repr and JSON stay plain
+    for value, kind in ((np.float64(7.5), float), (np.int64(7), int)):
+        assert type(tg.MatchPolicy(high_risk=value).high_risk) is kind
 
 
 def test_a_bucket_of_numpy_seconds_is_an_int_like_any_other():

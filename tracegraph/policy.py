@@ -192,6 +192,8 @@ class MatchPolicy:
             self.high_risk, int | float | np.integer | np.floating
         ):
             raise PolicyError(f"`high_risk`: expected a number, got {self.high_risk!r}")
+        if isinstance(self.high_risk, np.generic):  # (as Python numbers, as `bucket`)
+            object.__setattr__(self, "high_risk", self.high_risk.item())
         if not self.high_risk >= 0:  # (NaN too: no score would ever be "high")
             raise PolicyError(
                 f"`high_risk`: expected a number >= 0 (the score from which a contact's risk "
