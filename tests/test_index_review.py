@@ -189,6 +189,34 @@ def test_purge_marks_the_ids_still_used_without_sorting_the_stays(monkeypatch):
     _same_index(purged, expected, [])
 
 
+def test_a_pseudonymized_index_refuses_raw_person_ids_in_append():
+    key = "a long secret key for tests"
+    days = _days(1)
+    first, second = days[0], days[1]
+    for table in (first, second):
+        assert pa.types.is_integer(table.schema.field("person").type)
+
+    def keyed(table):
+        return table.set_column(0, "person", tg.pseudonymize(table["person"], key))
+
+    index = tg.VenueIndex.from_stays(keyed(first), pseudonymized=True)
+    # raw ids beside pseudonyms: other persons to the trace, and personal data kept
+    text = second.set_column(0, "person", pc.cast(second["person"], pa.string()))
+    for raw in (second, text):
+        with pytest.raises(
+            tg.SchemaError, match=r"`person`: expected pseudonyms .*tg\.pseudonymize"
+        ):
+            index.append(raw)
+    grown = index.append(keyed(second))
+    assert grown.pseudonymized and grown.n_stays == first.num_rows + second.num_rows
+    # an index of ids of another shape, declared pseudonymized by its builder, takes its own
+    own = first.set_column(0, "person", pc.cast(first["person"], pa.string()))
+    declared = tg.VenueIndex.from_stays(own, pseudonymized=True)
+    assert declared.append(text).n_stays == first.num_rows + second.num_rows
+    # and an index that is not pseudonymized takes any text
+    assert tg.VenueIndex.from_stays(own).append(keyed(second)).n_stays == grown.n_stays
+
+
 def test_append_refuses_to_grow_an_index_past_int32_rows(monkeypatch):
     stays = _days(1)[1]
     index = tg.VenueIndex.from_stays(stays)

@@ -587,8 +587,9 @@ class VenueIndex:
         ------
         SchemaError
             If the new stays are invalid, their ids are of another kind (integer
-            vs string) than this index's, or the index would hold 2**31 - 1 stays
-            or more.
+            vs string) than this index's, the index is pseudonymized (its ids made by
+            :func:`tracegraph.pseudonymize`) and the new person ids are not
+            pseudonyms, or the index would hold 2**31 - 1 stays or more.
 
         Warns
         -----
@@ -603,7 +604,8 @@ class VenueIndex:
         from files. The rebuilt index's columns are written in place, the times as
         int32 offsets while all of them span less than 68 years (no int64 copies of
         this index's columns), and new files are read into codes, as :meth:`from_stays`
-        reads them, without an index of their own.
+        reads them, without an index of their own. A pseudonymized index takes
+        pseudonyms only: give the new stays' ids as ``tg.pseudonymize(ids, key)``.
 
         Examples
         --------
@@ -624,6 +626,19 @@ class VenueIndex:
             del codes
         else:
             new, new_origin = clean_stays(stays, tz=tz), 0
+        if (  # raw ids beside the pseudonyms would be other persons, and personal data kept
+            self.pseudonymized
+            and len(new.persons)
+            and not _pseudonyms(new.persons)
+            and _pseudonyms(self.persons)
+        ):
+            raise SchemaError(
+                "stays: column `person`: expected pseudonyms (32 hex characters, as "
+                "tg.pseudonymize makes them), as this index holds, got ids that are not; "
+                "pseudonymize the new stays' ids with the key the index was made with: "
+                "stays.set_column(stays.column_names.index('person'), 'person', "
+                "tg.pseudonymize(stays['person'], key))"
+            )
         for what, old_ids, new_ids in (
             ("person", self.persons, new.persons),
             ("venue", self.venues, new.venues),
@@ -1579,6 +1594,13 @@ def _joined_times(
         np.add(e, shift, out=end[at : at + k], casting="unsafe")
         at += k
     return start, end, base
+
+
+def _pseudonyms(ids: pa.Array) -> bool:
+    """Whether every id looks like a :func:`tracegraph.pseudonymize` pseudonym (32 hex digits)."""
+    if _id_family(ids.type) != "str":
+        return False
+    return bool(pc.all(pc.match_substring_regex(ids, "^[0-9a-f]{32}$")).as_py() is not False)
 
 
 def _kept_ids(ids: pa.Array, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
