@@ -571,9 +571,12 @@ class VenueIndex:
 
         Parameters
         ----------
-        stays : table, path, or list of these
-            New stays, with the same columns and id types as for :meth:`from_stays`:
-            a table (pyarrow, pandas or polars) or Parquet/Arrow files, as there.
+        stays : table, path, list of paths, reader or dataset
+            New stays, with the same columns and id types as for :meth:`from_stays`,
+            and taken as it takes them: a ``pyarrow.Table``, ``pandas.DataFrame`` or
+            ``polars.DataFrame``, or a source read batch by batch (a Parquet or Arrow
+            IPC file, a folder of them, a list of those, a
+            ``pyarrow.RecordBatchReader`` or a ``pyarrow.dataset.Dataset``).
         tz : str, optional
             Zone of naive timestamps, as for :meth:`from_stays`.
 
@@ -590,6 +593,11 @@ class VenueIndex:
             vs string) than this index's, the index is pseudonymized (its ids made by
             :func:`tracegraph.pseudonymize`) and the new person ids are not
             pseudonyms, or the index would hold 2**31 - 1 stays or more.
+        TimezoneError
+            If timestamps are naive and ``tz`` is not given, or ``tz`` is no zone.
+        ScanFileError
+            If a file is missing, not Parquet or Arrow IPC, truncated or corrupt, or
+            a folder holds no such file.
 
         Warns
         -----
