@@ -56,6 +56,8 @@ from tracegraph.ingest import (
 __all__ = ["VenueIndex"]
 
 _DEFAULT_BUCKET = "1h"
+#: An index holds fewer stays than this (its row numbers are int32).
+_MAX_STAYS = 2**31 - 1
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -569,9 +571,12 @@ class VenueIndex:
 
         Parameters
         ----------
-        stays : table, path, or list of these
-            New stays, with the same columns and id types as for :meth:`from_stays`:
-            a table (pyarrow, pandas or polars) or Parquet/Arrow files, as there.
+        stays : table, path, list of paths, reader or dataset
+            New stays, with the same columns and id types as for :meth:`from_stays`,
+            and taken as it takes them: a ``pyarrow.Table``, ``pandas.DataFrame`` or
+            ``polars.DataFrame``, or a source read batch by batch (a Parquet or Arrow
+            IPC file, a folder of them, a list of those, a
+            ``pyarrow.RecordBatchReader`` or a ``pyarrow.dataset.Dataset``).
         tz : str, optional
             Zone of naive timestamps, as for :meth:`from_stays`.
 
@@ -584,8 +589,15 @@ class VenueIndex:
         Raises
         ------
         SchemaError
-            If the new stays are invalid, or their ids are of another kind (integer
-            vs string) than this index's.
+            If the new stays are invalid, their ids are of another kind (integer
+            vs string) than this index's, the index is pseudonymized (its ids made by
+            :func:`tracegraph.pseudonymize`) and the new person ids are not
+            pseudonyms, or the index would hold 2**31 - 1 stays or more.
+        TimezoneError
+            If timestamps are naive and ``tz`` is not given, or ``tz`` is no zone.
+        ScanFileError
+            If a file is missing, not Parquet or Arrow IPC, truncated or corrupt, or
+            a folder holds no such file.
 
         Warns
         -----
@@ -597,7 +609,11 @@ class VenueIndex:
         -----
         The index is rebuilt from its own arrays and the new stays: O(n log n) in
         all the stays, no Python loop per stay, and nothing of the old stays to re-read
-        from files.
+        from files. The rebuilt index's columns are written in place, the times as
+        int32 offsets while all of them span less than 68 years (no int64 copies of
+        this index's columns), and new files are read into codes, as :meth:`from_stays`
+        reads them, without an index of their own. A pseudonymized index takes
+        pseudonyms only: give the new stays' ids as ``tg.pseudonymize(ids, key)``.
 
         Examples
         --------
@@ -610,19 +626,27 @@ class VenueIndex:
         if tz is not None:  # checked even when every time has its zone, as from_stays does
             check_zone(tz)
         if _read_stays.is_source(stays):  # files: read and checked as from_stays does
-            with warnings.catch_warnings():  # (stays of 0 s among others are no concern)
-                warnings.simplefilter("ignore", DataWarning)
-                built = VenueIndex.from_stays(stays, tz=tz, bucket_width=self.bucket_width)
+            codes = _read_stays.read_stay_codes(stays, tz=tz)
             new = Stays(
-                built.persons,
-                built.venues,
-                built.person,
-                built.venue_of(),
-                built.start_seconds(),
-                built.end_seconds(),
+                codes.persons, codes.venues, codes.person, codes.venue, codes.start, codes.end
             )
+            new_origin = codes.origin  # (its times are seconds after it)
+            del codes
         else:
-            new = clean_stays(stays, tz=tz)
+            new, new_origin = clean_stays(stays, tz=tz), 0
+        if (  # raw ids beside the pseudonyms would be other persons, and personal data kept
+            self.pseudonymized
+            and len(new.persons)
+            and not _pseudonyms(new.persons)
+            and _pseudonyms(self.persons)
+        ):
+            raise SchemaError(
+                "stays: column `person`: expected pseudonyms (32 hex characters, as "
+                "tg.pseudonymize makes them), as this index holds, got ids that are not; "
+                "pseudonymize the new stays' ids with the key the index was made with: "
+                "stays.set_column(stays.column_names.index('person'), 'person', "
+                "tg.pseudonymize(stays['person'], key))"
+            )
         for what, old_ids, new_ids in (
             ("person", self.persons, new.persons),
             ("venue", self.venues, new.venues),
@@ -636,21 +660,36 @@ class VenueIndex:
                     f"stays: column `{what}`: expected ids of type {old_ids.type} (as in the "
                     f"index), got {new_ids.type}; cast the column to the index's type"
                 )
+        n_old, n_new = self.n_stays, new.person.shape[0]
+        if n_old + n_new >= _MAX_STAYS:  # (row numbers are int32)
+            raise SchemaError(
+                f"stays: expected fewer than {_MAX_STAYS} stays in one index, got {n_old} in "
+                f"the index and {n_new} new ones; purge old stays first, or index fewer"
+            )
         persons, old_person, new_person = _merge_ids(self.persons, new.persons)
         venues, old_venue, new_venue = _merge_ids(self.venues, new.venues)
+        # the columns written in place, the times as offsets (int32 when they fit): no
+        # int64 epoch copies of the index's columns
+        person = np.empty(n_old + n_new, dtype=np.int32)
+        np.take(old_person.astype(np.int32, copy=False), self.person, out=person[:n_old])
+        np.take(new_person.astype(np.int32, copy=False), new.person, out=person[n_old:])
+        venue = np.empty(n_old + n_new, dtype=np.int32)
+        venue[:n_old] = np.repeat(old_venue, np.diff(self.venue_offsets))
+        np.take(new_venue.astype(np.int32, copy=False), new.venue, out=venue[n_old:])
+        start, end, base = _joined_times(
+            [(self.start, self.end, self.origin), (new.start, new.end, new_origin)]
+        )
+        del new
         index = VenueIndex._from_codes(
             persons,
             venues,
-            [
-                np.concatenate([old_person[self.person], new_person[new.person]]),
-                np.concatenate([old_venue[self.venue_of()], new_venue[new.venue]]),
-                np.concatenate([self.start_seconds(), new.start]),
-                np.concatenate([self.end_seconds(), new.end]),
-            ],
+            [person, venue, start, end],
             self.bucket_width,
             consume=True,
             pseudonymized=self.pseudonymized,
         )
+        if index.n_stays:  # the times were given relative to `base`
+            index = dataclasses.replace(index, origin=index.origin + base)
         # (repeats already in this index were warned about when it was built: only the
         # new stays' are, or a daily append would repeat the warning every day)
         _warn_repeats(index, " (were some stays appended twice?)", before=self)
@@ -676,6 +715,19 @@ class VenueIndex:
         VenueIndex
             A new index; this one is unchanged.
 
+        Raises
+        ------
+        SchemaError
+            If ``before`` is no time (``None``, a float, a date, text not ISO 8601).
+        TimezoneError
+            If ``before`` is naive and ``tz`` is not given, or ``tz`` is no zone.
+
+        Notes
+        -----
+        O(n) in the stays kept but for the (venue, duration class) groups' sort: the
+        ids still used are marked in one pass, and the kept stays' times stay offsets
+        from this index's origin (no int64 copies of the columns).
+
         Examples
         --------
         >>> index = tg.VenueIndex.from_stays(tiny_city.stays)
@@ -684,28 +736,28 @@ class VenueIndex:
         (True, True)
         """
         cutoff = instant_seconds(before, "before", tz)
-        keep = self.end_seconds() > cutoff
+        # on the index's own relative times (no int64 copies of whole columns): the
+        # cut-off clipped to their type, whose ends all lie in [0, its maximum]
+        limits = np.iinfo(self.end.dtype)
+        keep = self.end > max(int(limits.min), min(cutoff - self.origin, int(limits.max)))
         person = self.person[keep]
         venue = self.venue_of()[keep]
-        used_persons = np.unique(person)
-        used_venues = np.unique(venue)
-        person_map = np.full(self.n_persons, -1, dtype=np.int32)
-        person_map[used_persons] = np.arange(used_persons.shape[0], dtype=np.int32)
-        venue_map = np.full(self.n_venues, -1, dtype=np.int32)
-        venue_map[used_venues] = np.arange(used_venues.shape[0], dtype=np.int32)
-        return VenueIndex._from_codes(
-            self.persons.take(pa.array(used_persons)),
-            self.venues.take(pa.array(used_venues)),
-            [
-                person_map[person],
-                venue_map[venue],
-                self.start_seconds()[keep],
-                self.end_seconds()[keep],
-            ],
+        # the ids still used, marked in one pass (np.unique sorted the whole column)
+        person_map, persons = _kept_ids(self.persons, person)
+        venue_map, venues = _kept_ids(self.venues, venue)
+        person = person_map[person]
+        venue = venue_map[venue]
+        index = VenueIndex._from_codes(
+            persons,
+            venues,
+            [person, venue, self.start[keep], self.end[keep]],
             self.bucket_width,
             consume=True,
             pseudonymized=self.pseudonymized,
         )
+        if index.n_stays:  # the times were given relative to this index's origin
+            index = dataclasses.replace(index, origin=index.origin + self.origin)
+        return index
 
     # ------------------------------------------------------------------ on disk
 
@@ -1522,6 +1574,54 @@ def _merge_ids(old: pa.Array, new: pa.Array) -> tuple[pa.Array, np.ndarray, np.n
     both = pa.chunked_array([old, new], type=old.type)
     ids, codes = encode_ids(both)
     return ids, codes[: len(old)], codes[len(old) :]
+
+
+def _joined_times(
+    parts: list[tuple[np.ndarray, np.ndarray, int]],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The start and end columns of ``parts`` one after another, and the epoch they count from.
+
+    Each part is ``(start, end, offset)``: seconds after epoch second ``offset``. The
+    result is int32 seconds after the earliest start when all the times span less than
+    2**31 seconds, else int64 epoch seconds (and ``0``), written in place part by part.
+    """
+    filled = [(s, e, off) for s, e, off in parts if s.shape[0]]
+    n = sum(s.shape[0] for s, _, _ in filled)
+    if not n:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32), 0
+    first = min(off + int(s.min()) for s, _, off in filled)
+    last = max(off + int(e.max()) for _, e, off in filled)
+    narrow = last - first < 2**31
+    dtype, base = (np.int32, first) if narrow else (np.int64, 0)
+    start, end = np.empty(n, dtype=dtype), np.empty(n, dtype=dtype)
+    at = 0
+    for s, e, off in filled:
+        k = s.shape[0]
+        shift = np.int64(off - base)  # (the sums in int64; they fit the output's type)
+        np.add(s, shift, out=start[at : at + k], casting="unsafe")
+        np.add(e, shift, out=end[at : at + k], casting="unsafe")
+        at += k
+    return start, end, base
+
+
+def _pseudonyms(ids: pa.Array) -> bool:
+    """Whether every id looks like a :func:`tracegraph.pseudonymize` pseudonym (32 hex digits)."""
+    if _id_family(ids.type) != "str":
+        return False
+    return bool(pc.all(pc.match_substring_regex(ids, "^[0-9a-f]{32}$")).as_py() is not False)
+
+
+def _kept_ids(ids: pa.Array, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """The ids of ``ids`` that ``codes`` use (sorted still), and each old code's new one.
+
+    Codes of ids not used map to ``-1``. O(n) in the codes: a mark per id, no sort.
+    """
+    used = np.zeros(len(ids), dtype=np.bool_)
+    used[codes] = True
+    new_codes = np.cumsum(used, dtype=np.int32)
+    new_codes -= 1
+    new_codes[~used] = -1
+    return new_codes, ids.filter(pa.array(used))
 
 
 def _common_int_type(a: pa.Array, b: pa.Array) -> pa.DataType:
