@@ -229,7 +229,7 @@ def test_errors_are_raised_as_by_the_classic_path():
     with pytest.raises(ScanRowError, match=r"row 1: rejected \(bad_direction\)"):
         index_from_scans(bad, schema=SCHEMA, now=NOW)
     raw = table([("ann", "cafe", 0, "in")])
-    with pytest.raises(SchemaError, match="`bucket_width`: expected a positive duration"):
+    with pytest.raises(DurationError, match="`bucket_width`: expected a positive duration"):
         index_from_scans(raw, schema=SCHEMA, now=NOW, bucket_width=0)
     with pytest.raises(DurationError, match="`max_stay`: expected a positive duration"):
         index_from_scans(raw, schema=SCHEMA, now=NOW, max_stay=0)

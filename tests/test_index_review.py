@@ -226,3 +226,19 @@ def test_append_refuses_to_grow_an_index_past_int32_rows(monkeypatch):
         assert index.append(stays.slice(0, 4)).n_stays == index.n_stays + 4
         with pytest.raises(tg.SchemaError, match=r"expected fewer than \d+ stays in one index"):
             index.append(stays.slice(0, 5))
+
+
+def test_a_bucket_width_of_zero_is_a_duration_error_as_documented():
+    stays = tg.synth.generate_city(20, days=1, seed=1).stays
+    for width in (0, "0s", -60):  # (negative ones were a DurationError already)
+        with pytest.raises(tg.DurationError, match=r"`bucket_width`: expected a (pos|non-neg)"):
+            tg.VenueIndex.from_stays(stays, bucket_width=width)
+
+
+def test_pseudonymized_takes_numpy_bools_as_progress_does():
+    stays = tg.synth.generate_city(20, days=1, seed=1).stays
+    index = tg.VenueIndex.from_stays(stays, pseudonymized=np.True_)
+    assert index.pseudonymized is True
+    assert tg.VenueIndex.from_stays(stays, pseudonymized=np.False_).pseudonymized is False
+    with pytest.raises(tg.ArgumentError, match="`pseudonymized`: expected True or False"):
+        tg.VenueIndex.from_stays(stays, pseudonymized=1)

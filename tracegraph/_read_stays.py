@@ -410,8 +410,9 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
                 continue
             if row0 + n >= _INT32_MAX:
                 raise SchemaError(
-                    f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; build "
-                    f"indexes of parts (by period) and combine them with VenueIndex.append"
+                    f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; "
+                    f"index fewer stays (a shorter period, or one index per district), or "
+                    f"purge what is past retention first"
                 )
             for name, codes in (("person", person), ("venue", venue)):
                 column = _id_column(batch.column(name), name, part, row0)

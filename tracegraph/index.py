@@ -40,7 +40,7 @@ from tracegraph._time import (
     seconds_to_timestamp,
 )
 from tracegraph._typing import DurationLike, MatchRule, TableLike
-from tracegraph.errors import ArgumentError, DataWarning, PersonNotFound, SchemaError
+from tracegraph.errors import ArgumentError, DataWarning, DurationError, PersonNotFound, SchemaError
 from tracegraph.ingest import (
     _DEFAULT_BATCH,
     IngestReport,
@@ -244,10 +244,12 @@ class VenueIndex:
         """
         width = duration_seconds(bucket_width, "bucket_width")
         if width <= 0:
-            raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
+            raise DurationError(
+                f"`bucket_width`: expected a positive duration, got {bucket_width!r}"
+            )
         if tz is not None:  # checked even when every time has its zone: a typo is an error
             check_zone(tz)
-        if not isinstance(pseudonymized, bool):
+        if not isinstance(pseudonymized, bool | np.bool_):
             raise ArgumentError(f"`pseudonymized`: expected True or False, got {pseudonymized!r}")
         index, instants = cls._build_from_stays(stays, tz=tz, width=width, progress=progress)
         if instants:
@@ -416,7 +418,9 @@ class VenueIndex:
         """
         width = duration_seconds(bucket_width, "bucket_width")
         if width <= 0:
-            raise SchemaError(f"`bucket_width`: expected a positive duration, got {bucket_width!r}")
+            raise DurationError(
+                f"`bucket_width`: expected a positive duration, got {bucket_width!r}"
+            )
         stays, report = _compact_stays(
             source,
             schema=schema,
