@@ -437,6 +437,25 @@ def test_compliance_reads_raw_scans_from_a_csv_file(tmp_path):
     assert done.returncode == 2
     assert "error: bad.csv: row 1: rejected" in done.stderr
     assert "<table" not in done.stderr and "0912345678" not in done.stderr
+    # the advice given there works: build --scans --quarantine reads the CSV file too
+    assert "tracegraph build --scans --quarantine" in done.stderr
+    done = run("build", "bad.csv", "--scans", "--tz", "+07:00", "--out", "bad.tgidx",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert "error: bad.csv: row 1: rejected" in done.stderr and "--quarantine" in done.stderr
+    assert "<table" not in done.stderr and "0912345678" not in done.stderr
+    done = run("build", "bad.csv", "--scans", "--quarantine", "--tz", "+07:00", "--out",
+               "bad.tgidx", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["scans_read"], summary["scans_rejected"], summary["stays"]) == (2, 1, 1)
+    index = tg.VenueIndex.open(tmp_path / "bad.tgidx")
+    assert index.persons.to_pylist() == ["0912345678"]  # (as written: text, zero kept)
+    # a TSV file: the command line's own advice (it reads *.csv only)
+    (tmp_path / "scans.tsv").write_text("person\tvenue\ttime\n1\t1\t2021-09-06 07:00\n")
+    done = run("build", "scans.tsv", "--scans", "--out", "tsv.tgidx", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "reads CSV only from files named *.csv, of stays or scans" in done.stderr
 
 
 @pytest.mark.parametrize("text_side", ["registry", "scans"])

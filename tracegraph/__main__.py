@@ -394,17 +394,29 @@ def _arrow_problem(exc: Exception) -> str:
 def _build(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.scans:
-        # the lean path: files -> index without the scans or stays as tables
-        index, report = tg.VenueIndex.from_scans(
-            args.source,
-            errors="quarantine" if args.quarantine else "raise",
-            tz=args.tz,
-            pseudonym_key=_key(args),
-            default_dwell=args.default_dwell or "30min",
-            max_stay=args.max_stay or "12h",
-            split_at_midnight=args.split_at_midnight,
-            bucket_width=args.bucket_width,
-        )
+        # the lean path: files -> index without the scans or stays as tables; a CSV file
+        # is read as a table first (ids as for stays: text with a key, as written)
+        key = _key(args)
+        scans_in: object = args.source
+        if _is_csv(args.source):
+            scans_in = _read_table(
+                args.source, "source", ids={"person": pa.string()} if key else None
+            )
+        try:
+            index, report = tg.VenueIndex.from_scans(
+                scans_in,
+                errors="quarantine" if args.quarantine else "raise",
+                tz=args.tz,
+                pseudonym_key=key,
+                default_dwell=args.default_dwell or "30min",
+                max_stay=args.max_stay or "12h",
+                split_at_midnight=args.split_at_midnight,
+                bucket_width=args.bucket_width,
+            )
+        except tg.TracegraphError as exc:  # (a CSV file named by its path, not "<table 0>")
+            if scans_in is args.source:
+                raise
+            raise type(exc)(str(exc).replace("<table 0>", args.source)) from None
         scans = report.scans
         counts = {
             "scans_read": scans.read,
@@ -1129,9 +1141,9 @@ _HINTS = (
     ),
     (
         r"; a (CSV|TSV) file by its name: read it with .* and pass the table(, or build .*)?$",
-        "; the command line reads CSV only from files named *.csv of stays (tracegraph "
-        "build stays.csv) or of a registry and scans (tracegraph compliance): convert this "
-        "file to Parquet first",
+        "; the command line reads CSV only from files named *.csv, of stays or scans "
+        "(tracegraph build [--scans]) or of a registry and scans (tracegraph compliance): "
+        "rename the file to *.csv, or convert it to Parquet",
     ),
     (r"pass start= and end=, or a longer freq", "pass a longer --freq, or fewer --by columns"),
     (r"; pass start= and end=, or fix those times", "; fix those times"),
