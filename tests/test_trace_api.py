@@ -921,3 +921,40 @@ def test_cumulative_takes_numpy_bools_as_by_venue_does():
         expected = tg.trace(index, cases, tiers=2, min_overlap="10min", cumulative=bool(flag))
         assert result.contacts.equals(expected.contacts)
         assert result.params["cumulative"] is bool(flag)
+
+
+def test_times_as_a_dictionary_column_are_read_as_their_times(tmp_path):
+    # a pandas categorical of datetimes arrives as dictionary<timestamp>: stays, scans,
+    # cases and windows read it as the times it holds (it was "expected a timestamp
+    # type", with advice to parse text)
+    city = tg.synth.generate_city(200, days=2, seed=3)
+    stays = city.stays
+
+    def as_dictionary(table, names):
+        for name in names:
+            column = table.column(name).combine_chunks().dictionary_encode()
+            table = table.set_column(table.column_names.index(name), name, column)
+        return table
+
+    plain = tg.VenueIndex.from_stays(stays)
+    coded = tg.VenueIndex.from_stays(as_dictionary(stays, ["start", "end"]))
+    pq.write_table(as_dictionary(stays, ["start"]), tmp_path / "stays.parquet")
+    from_file = tg.VenueIndex.from_stays(tmp_path / "stays.parquet")
+    case = stays["person"][0].as_py()
+    expected = tg.trace(plain, [case], tiers=2).contacts
+    for index in (coded, from_file):
+        assert index.n_stays == plain.n_stays
+        assert tg.trace(index, [case], tiers=2).contacts.equals(expected)
+    first = stays["start"][0]
+    cases = pa.table({"person": [case], "start": pa.array([first]), "end": pa.nulls(1)})
+    types = [(name, stays[name].type) for name in ("person", "start", "end")]
+    cases = cases.cast(pa.schema(types))
+    windowed = tg.trace(plain, cases).contacts
+    assert tg.trace(plain, as_dictionary(cases, ["start"])).contacts.equals(windowed)
+    windows = stays.select(["venue", "start", "end"]).slice(0, 50)
+    assert tg.present_at(plain, as_dictionary(windows, ["start", "end"])).equals(
+        tg.present_at(plain, windows)
+    )
+    scans = stays.select(["person", "venue", "start"]).rename_columns(["person", "venue", "time"])
+    made = tg.scans_to_stays(scans).stays
+    assert tg.scans_to_stays(as_dictionary(scans, ["time"])).stays.equals(made)

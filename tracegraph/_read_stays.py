@@ -37,6 +37,7 @@ from tracegraph._time import (
     ends_before_start,
     in_zone,
     require_timestamp,
+    undictionary,
 )
 from tracegraph.errors import ScanFileError, SchemaError
 from tracegraph.ingest import (
@@ -296,6 +297,7 @@ class _Times:
     @staticmethod
     def raw(column: pa.Array, name: str, tz: str | None, row0: int) -> tuple[np.ndarray, int]:
         """The column checked (type, nulls, zone) as int64 in its unit; and units per second."""
+        column = undictionary(column)
         typ = column.type
         require_timestamp(typ, f"stays: column `{name}`")
         if column.null_count:

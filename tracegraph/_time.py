@@ -200,6 +200,7 @@ def to_seconds(
     numpy.ndarray
         ``int64`` seconds since 1970-01-01T00:00:00Z.
     """
+    column = undictionary(column)
     typ = column.type
     label = f"{what}: column `{name}`" if what else f"column `{name}`"
     require_timestamp(typ, label)
@@ -340,6 +341,14 @@ def day_start(day: dt.date, zone: str) -> int:
     """The first instant of one calendar ``day`` in ``zone`` (see :func:`day_starts`)."""
     wall = (day - dt.date(1970, 1, 1)).days * _DAY
     return int(day_starts(np.array([wall], dtype=np.int64), zone)[0])
+
+
+def undictionary(column: Any) -> Any:
+    """A dictionary column of timestamps (a pandas categorical of times) as its timestamps."""
+    typ = column.type
+    if pa.types.is_dictionary(typ) and pa.types.is_timestamp(typ.value_type):
+        return column.cast(typ.value_type)
+    return column
 
 
 def require_timestamp(typ: pa.DataType, label: str) -> None:

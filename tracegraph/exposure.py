@@ -51,6 +51,7 @@ from tracegraph._time import (
     require_timestamp,
     seconds_to_timestamp,
     to_seconds,
+    undictionary,
 )
 from tracegraph._typing import Cumulative, DurationLike, TableLike, UnknownCases
 from tracegraph.errors import ArgumentError, DataWarning, PersonNotFound, PolicyError, SchemaError
@@ -435,7 +436,8 @@ def present_at(
     if ids.null_count:
         raise SchemaError(f"windows: column `venue`: expected no nulls, found {ids.null_count}")
     for name in ("start", "end"):
-        column = table.column(name)
+        column = undictionary(table.column(name))  # (a pandas categorical of times)
+        table = table.set_column(table.column_names.index(name), name, column)
         require_timestamp(column.type, f"windows: column `{name}`")  # (says how to convert)
         if column.null_count:
             raise SchemaError(
@@ -1853,6 +1855,10 @@ def _resolve_cases(
             raise SchemaError(
                 f"cases: column `{missing[0]}` not found; expected columns "
                 f"['person', 'start', 'end'], available: {table.column_names}"
+            )
+        for name in ("start", "end"):  # (a pandas categorical of times: its times)
+            table = table.set_column(
+                table.column_names.index(name), name, undictionary(table.column(name))
             )
         ids = table.column("person").combine_chunks()
         if ids.null_count:
