@@ -348,6 +348,19 @@ def stays_table(
     )
 
 
+def assert_same_traces(a, b, cases, tiers=(1, 3)) -> None:
+    """Two indexes answer alike: the same contacts and the same edges (as a set of rows)."""
+    import tracegraph as tg
+
+    for n in tiers:
+        x = tg.trace(a, cases, tiers=n, unknown="drop")
+        y = tg.trace(b, cases, tiers=n, unknown="drop")
+        assert x.contacts.equals(y.contacts)
+        assert sorted(zip(*x.edges.to_pydict().values(), strict=True)) == sorted(
+            zip(*y.edges.to_pydict().values(), strict=True)
+        )
+
+
 def index_of(rows, **kwargs):
     """Hand-written rows ``(person, venue, start, end)``, times in int seconds (UTC), as
     a :class:`tracegraph.VenueIndex` (``kwargs`` go to ``from_stays``)."""

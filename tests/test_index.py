@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from strategies import assert_same_traces
 
 import tracegraph as tg
 from tracegraph import _kernels
@@ -568,16 +569,6 @@ def test_person_codes_find_unicode_and_missing_ids():
     assert found == ["zoë", None, "Đình", "an", "Zed", "Ánh", None]
 
 
-def _same_traces(a, b, cases):
-    for tiers in (1, 3):
-        x = tg.trace(a, cases, tiers=tiers, unknown="drop")
-        y = tg.trace(b, cases, tiers=tiers, unknown="drop")
-        assert x.contacts.equals(y.contacts)
-        assert sorted(zip(*x.edges.to_pydict().values(), strict=True)) == sorted(
-            zip(*y.edges.to_pydict().values(), strict=True)
-        )
-
-
 @pytest.mark.parametrize("ids", ["int", "str"])
 def test_append_a_day_equals_building_from_everything(ids):
     city = tg.synth.generate_city(400, days=3, seed=11, ids=ids)
@@ -602,7 +593,7 @@ def test_append_a_day_equals_building_from_everything(ids):
         zip(built.venue_of(), built.start_seconds(), built.end_seconds(), built.person, strict=True)
     )
     assert a == b
-    _same_traces(appended, built, stays["person"][:5].to_pylist())
+    assert_same_traces(appended, built, stays["person"][:5].to_pylist())
 
 
 def test_append_takes_files_and_stays_after_a_purge_of_everything(tmp_path):
@@ -615,7 +606,7 @@ def test_append_takes_files_and_stays_after_a_purge_of_everything(tmp_path):
     for source in (tmp_path / "day2.parquet", str(tmp_path), [tmp_path / "day2.parquet"]):
         appended = first.append(source)  # a file, a folder, a list: as from_stays takes
         assert appended.persons.equals(built.persons)
-        _same_traces(appended, built, stays["person"][:5].to_pylist())
+        assert_same_traces(appended, built, stays["person"][:5].to_pylist())
     # an index purged of every stay takes new stays of another id width, or of text
     # (once a raw ArrowTypeError: empty id arrays of another type)
     empty = first.purge(before=int(built.end_seconds().max()) + 1)
@@ -662,7 +653,7 @@ def test_purge_equals_building_from_the_kept_stays():
     assert purged.n_stays == kept.num_rows < index.n_stays
     assert purged.persons.equals(built.persons)  # people with no stay left are gone
     assert purged.venues.equals(built.venues)
-    _same_traces(purged, built, kept["person"][:5].to_pylist())
+    assert_same_traces(purged, built, kept["person"][:5].to_pylist())
     assert index.n_stays == stays.num_rows  # the original index is unchanged
     # a naive cut-off needs its zone (read as UTC, it would delete 7 hours of Hanoi's data)
     local = dt.datetime.fromtimestamp(cutoff, zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh"))

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import examples
+from strategies import assert_same_traces, examples
 
 import tracegraph as tg
 from tracegraph import index as index_module
@@ -69,13 +69,7 @@ def _same_index(got: tg.VenueIndex, built: tg.VenueIndex, cases: list) -> None:
         built.bucket_width,
     )
     assert got.start.dtype == built.start.dtype
-    for tiers in (1, 2):
-        x = tg.trace(got, cases, tiers=tiers, unknown="drop")
-        y = tg.trace(built, cases, tiers=tiers, unknown="drop")
-        assert x.contacts.equals(y.contacts)
-        assert sorted(zip(*x.edges.to_pydict().values(), strict=True)) == sorted(
-            zip(*y.edges.to_pydict().values(), strict=True)
-        )
+    assert_same_traces(got, built, cases, tiers=(1, 2))
 
 
 _STEP = st.one_of(
