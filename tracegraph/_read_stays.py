@@ -413,8 +413,7 @@ def read_stay_codes(source: Any, *, tz: str | None, bar: _Bar | None = None) -> 
             if row0 + n >= _INT32_MAX:
                 raise SchemaError(
                     f"stays: expected fewer than {_INT32_MAX} stays in one index, got more; "
-                    f"index fewer stays (a shorter period, or one index per district), or "
-                    f"purge what is past retention first"
+                    f"index fewer stays at once (a shorter period)"
                 )
             for name, codes in (("person", person), ("venue", venue)):
                 column = _id_column(batch.column(name), name, part, row0)
