@@ -391,6 +391,11 @@ def _arrow_problem(exc: Exception) -> str:
     return "; ".join(found) or "a value it could not parse"
 
 
+def _named_by_file(exc: tg.TracegraphError, path: str) -> tg.TracegraphError:
+    """The error of reading a CSV file's table, naming the file (not as "<table 0>")."""
+    return type(exc)(str(exc).replace("<table 0>", path))
+
+
 def _build(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.scans:
@@ -413,10 +418,10 @@ def _build(args: argparse.Namespace) -> int:
                 split_at_midnight=args.split_at_midnight,
                 bucket_width=args.bucket_width,
             )
-        except tg.TracegraphError as exc:  # (a CSV file named by its path, not "<table 0>")
+        except tg.TracegraphError as exc:
             if scans_in is args.source:
                 raise
-            raise type(exc)(str(exc).replace("<table 0>", args.source)) from None
+            raise _named_by_file(exc, args.source) from None
         scans = report.scans
         counts = {
             "scans_read": scans.read,
@@ -710,8 +715,8 @@ def _compliance_cmd(args: argparse.Namespace) -> int:
     if args.scans and isinstance(scans, pa.Table):
         try:
             scans = tg.read_scans(scans, tz=args.tz)
-        except tg.TracegraphError as exc:  # (named by the file, not as "<table 0>")
-            raise type(exc)(str(exc).replace("<table 0>", args.source)) from None
+        except tg.TracegraphError as exc:
+            raise _named_by_file(exc, args.source) from None
     by = tuple(b.strip() for b in args.by.split(",") if b.strip()) if args.by else ()
     report = tg.compliance(registry, scans, freq=args.freq, by=by, tz=args.tz or "UTC")
     with _writing(args.out):

@@ -393,13 +393,40 @@ def in_zone(column: Any, label: str, tz: str | None) -> Any:
     return pa.array(utc, type=pa.timestamp("s", tz="UTC"), mask=mask)
 
 
+def _name_hint(tz: Any) -> str:
+    """``"; pass its name, 'Asia/Ho_Chi_Minh'"`` for a zone object that knows its name."""
+    key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
+    return f"; pass its name, {key!r}" if isinstance(key, str) else ""
+
+
 def check_zone_name(tz: Any, name: str) -> None:
     """An :class:`ArgumentError` unless ``tz`` is a str, then :func:`check_zone`."""
     if not isinstance(tz, str):
-        key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
-        hint = f"; pass its name, {key!r}" if isinstance(key, str) else ""
-        raise ArgumentError(f"`{name}`: expected a zone name, got {type(tz).__name__}{hint}")
+        raise ArgumentError(
+            f"`{name}`: expected a zone name, got {type(tz).__name__}{_name_hint(tz)}"
+        )
     check_zone(tz, name)
+
+
+def read_zone(tz: Any, name: str = "tz") -> dt.tzinfo:
+    """``tz`` checked (:func:`check_zone`) and read by :func:`zone_info`, for local dates.
+
+    :class:`TimezoneError` for anything else than a zone name or fixed offset both
+    Arrow and Python read (a zone object is told to pass its name).
+    """
+    if not isinstance(tz, str):
+        raise TimezoneError(
+            f"`{name}`: expected a zone name such as 'Asia/Ho_Chi_Minh' or a fixed offset such "
+            f"as '+07:00', got {type(tz).__name__}{_name_hint(tz)}"
+        )
+    check_zone(tz, name)
+    try:
+        return zone_info(tz)
+    except (KeyError, ValueError, OSError):  # (a zone Arrow knows and Python does not)
+        raise TimezoneError(
+            f"`{name}`: expected a zone name Python's zoneinfo also knows, got {tz!r}; pass "
+            f"another name of that zone, or install the tzdata package"
+        ) from None
 
 
 def check_zone(tz: str, name: str = "tz") -> None:

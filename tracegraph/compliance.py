@@ -47,9 +47,9 @@ from tracegraph._time import (
     FAR_PAST,
     MAX_TIME,
     MIN_TIME,
-    check_zone,
     day_start,
     day_starts,
+    read_zone,
     refuse_nat,
     seconds_to_timestamp,
     to_seconds,
@@ -233,7 +233,7 @@ def compliance(
     """
     freq = _check_freq(freq)
     names = _check_by(by)
-    zone = _zone(tz)
+    zone = read_zone(tz)
     reg = _Registry.read(registry, names, every_column=False)
     seen = _read_scans(scans)
     position, _ = seen.positions(reg)
@@ -871,29 +871,6 @@ def _check_by(by: object) -> tuple[str, ...]:
             f"got {clash[0]!r}; rename that registry column"
         )
     return names
-
-
-def _zone(tz: object) -> dt.tzinfo:
-    """``tz`` as a tzinfo: an IANA name or a fixed offset ``"+07:00"``, as ``trace`` takes it.
-
-    A name Arrow does not know is a :class:`TimezoneError` with the name likely meant
-    (:func:`tracegraph._time.check_zone`): the periods are timestamps in that zone.
-    """
-    if not isinstance(tz, str):
-        key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
-        hint = f"; pass its name, {key!r}" if isinstance(key, str) else ""
-        raise TimezoneError(
-            f"`tz`: expected a zone name such as 'Asia/Ho_Chi_Minh' or a fixed offset such "
-            f"as '+07:00', got {type(tz).__name__}{hint}"
-        )
-    check_zone(tz)
-    try:
-        return zone_info(tz)
-    except (KeyError, ValueError, OSError):  # (a zone Arrow knows and Python does not)
-        raise TimezoneError(
-            f"`tz`: expected a zone name Python's zoneinfo also knows, got {tz!r}; pass "
-            f"another name of that zone, or install the tzdata package"
-        ) from None
 
 
 def _instant(value: Any, name: str, zone: dt.tzinfo | None) -> int:

@@ -41,8 +41,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracegraph._time import check_zone, day_start, zone_info
-from tracegraph.errors import ArgumentError, SchemaError, TimezoneError
+from tracegraph._time import day_start, read_zone
+from tracegraph.errors import ArgumentError, SchemaError
 
 __all__ = ["City", "generate_city"]
 
@@ -653,22 +653,8 @@ def _check_args(
             f"`start`, `days`: expected days that end before 9999-12-31, got {days!r} days "
             f"from {start_date.isoformat()}"
         )
-    if not isinstance(tz, str):
-        key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo knows its name
-        hint = f"; pass its name, {key!r}" if isinstance(key, str) else ""
-        raise TimezoneError(
-            f"`tz`: expected a zone name such as 'Asia/Ho_Chi_Minh' or a fixed offset such "
-            f"as '+07:00', got {type(tz).__name__}{hint}"
-        )
-    check_zone(tz)  # (as every other function: not "right/UTC", "posixrules", "Factory")
-    try:
-        zone_info(tz)  # (local midnights are computed with it)
-    except (KeyError, ValueError, OSError):  # (a zone Arrow knows and Python does not)
-        raise TimezoneError(
-            f"`tz`: expected a zone name Python's zoneinfo also knows, got {tz!r}; pass "
-            f"another name of that zone, or install the tzdata package"
-        ) from None
-    zone = tz
+    read_zone(tz)  # (as every other function: not "right/UTC", "posixrules", "Factory")
+    zone = str(tz)  # (a str: read_zone refuses anything else)
     lam = math.nan
     if isinstance(visits_per_day, int | float | np.integer | np.floating) and not isinstance(
         visits_per_day, bool
