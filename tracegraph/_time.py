@@ -543,7 +543,8 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
     """Epoch seconds as a short ISO-8601 string, to the minute when exact.
 
     In UTC (``Z``), or as the wall clock of zone ``tz`` with its offset (an instant
-    whose local date is outside years 1-9999 stays in UTC).
+    whose local date is outside years 1-9999 stays in UTC). An instant outside them
+    in UTC too (int seconds an argument gave) is named by the end it is past.
 
     Examples
     --------
@@ -553,7 +554,13 @@ def format_instant(seconds: int, tz: str | None = None) -> str:
     '2021-09-06 07:00+07:00'
     >>> format_instant(0, "Africa/Monrovia"), format_instant(0, "-05:30")
     ('1969-12-31 23:15:30-00:44:30', '1969-12-31 18:30-05:30')
+    >>> format_instant(2**62)
+    'a time after the year 9999'
     """
+    if seconds > MAX_TIME:
+        return "a time after the year 9999"
+    if seconds < MIN_TIME:
+        return "a time before the year 1"
     when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
     if tz is not None:
         try:

@@ -1104,8 +1104,8 @@ def _plan_read(
     if not_before_s > now_s:
         now_text = "the current time, " if now is None else ""
         raise ArgumentError(
-            f"`not_before` ({_instant_text(not_before_s)}) is later than `now` ({now_text}"
-            f"{_instant_text(now_s)}): no scan could be accepted; expected not_before <= "
+            f"`not_before` ({format_instant(not_before_s)}) is later than `now` ({now_text}"
+            f"{format_instant(now_s)}): no scan could be accepted; expected not_before <= "
             f"now; pass an earlier not_before, or a later now"
         )
     inputs = _expand_sources(source, default_schema)
@@ -1116,19 +1116,6 @@ def _plan_read(
     alias_map = None if aliases is None else _read_aliases(aliases)
     key = None if pseudonym_key is None else _pseudonym_key(pseudonym_key)
     return _ReadPlan(inputs, alias_map, errors, tz, now_s, not_before_s, batch_size, key)
-
-
-def _instant_text(seconds: int) -> str:
-    """An instant for a message: :func:`format_instant`, or which end of the calendar it is past.
-
-    (Int seconds given as ``now`` or ``not_before`` may lie beyond the years 1 to 9999,
-    which no datetime holds.)
-    """
-    if seconds > MAX_TIME:
-        return "a time after the year 9999"
-    if seconds < MIN_TIME:
-        return "a time before the year 1"
-    return format_instant(seconds)
 
 
 def _read_inputs(
